@@ -1,0 +1,171 @@
+//! Salus HTTP layer: the actix-web application.
+//!
+//! Routes are registered together with their OpenAPI description (utoipa-actix-web),
+//! so the served contract is the code. Every error leaves as problem+json.
+
+pub mod blocking;
+pub mod json;
+pub mod middleware;
+pub mod problem;
+pub mod redirect;
+pub mod route_table;
+pub mod routes;
+pub mod state;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::from_fn;
+use actix_web::{App, Error, HttpResponse, web};
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, UtoipaApp};
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::json::JsonLimit;
+use crate::middleware::{
+    problem_bodies::ensure_problem_bodies, request_id::assign_request_id,
+    require_json::require_json_bodies, security_headers::add_security_headers,
+    tracing_span::SalusRootSpan,
+};
+use crate::problem::{ApiError, FieldError};
+use crate::route_table::{RouteTable, unmatched};
+pub use crate::redirect::build_redirect_app;
+pub use crate::state::{HttpSettings, Ports};
+
+/// The document's fixed parts; paths and schemas are collected from the routes.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Salus API",
+        description = "JSON REST API for clinics that hold health data. Every error is an \
+                       RFC 9457 `application/problem+json` body with a stable `code`.",
+        license(name = "AGPL-3.0-only", identifier = "AGPL-3.0-only"),
+    ),
+    tags(
+        (name = "health", description = "Probes and public metadata."),
+    ),
+    components(schemas(problem::Problem, problem::FieldError))
+)]
+struct ApiDoc;
+
+/// Registers every documented route.
+fn documented_routes() -> UtoipaApp<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(routes::health::live)
+        .service(routes::health::ready)
+        .service(routes::well_known::security_txt_route)
+}
+
+/// The OpenAPI document generated from the code (what `salus openapi` prints and
+/// `openapi/openapi.json` holds).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    documented_routes().split_for_parts().1
+}
+
+/// The document as pretty JSON with a trailing newline, byte for byte the committed file.
+pub fn openapi_json() -> String {
+    let doc = openapi_document();
+    let mut text = doc.to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn cors(settings: &HttpSettings) -> Cors {
+    settings
+        .cors_allowed_origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::ACCEPT,
+        ])
+        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER])
+        .max_age(600)
+}
+
+fn query_error(error: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> Error {
+    ApiError::Validation(vec![FieldError {
+        field: "query".to_owned(),
+        code: "invalid_query".to_owned(),
+        message: error.to_string(),
+    }])
+    .into()
+}
+
+fn path_error(_: actix_web::error::PathError, _: &actix_web::HttpRequest) -> Error {
+    ApiError::NotFound.into()
+}
+
+/// Builds the application for one worker: routes, contract, docs page, middleware.
+pub fn build_app(
+    settings: HttpSettings,
+    ports: Ports,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    let (app, doc) = documented_routes().split_for_parts();
+    let table = RouteTable::from_openapi(&doc)
+        .with("/openapi.json", "GET")
+        .with("/docs", "GET");
+    let contract = web::Data::new(doc.clone());
+    let cors = cors(&settings);
+    app.app_data(JsonLimit(settings.json_limit))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .app_data(web::Data::new(table))
+        .app_data(web::Data::new(settings))
+        .app_data(web::Data::new(ports))
+        .app_data(contract)
+        .route("/openapi.json", web::get().to(serve_openapi))
+        .service(Scalar::with_url("/docs", doc).custom_html(DOCS_HTML))
+        .default_service(web::to(unmatched))
+        .wrap(from_fn(require_json_bodies))
+        .wrap(cors)
+        .wrap(from_fn(ensure_problem_bodies))
+        .wrap(from_fn(add_security_headers))
+        .wrap(TracingLogger::<SalusRootSpan>::new())
+        .wrap(from_fn(assign_request_id))
+}
+
+/// The reference page: the contract embedded, rendered by Scalar's script.
+const DOCS_HTML: &str = r#"<!doctype html>
+<html lang="en">
+<head><title>Salus API reference</title><meta charset="utf-8"/>
+<meta name="viewport" content="width=device-width, initial-scale=1"/></head>
+<body>
+<script id="api-reference" type="application/json">$spec</script>
+<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+</body>
+</html>
+"#;
+
+async fn serve_openapi(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(doc.get_ref())
+}

@@ -1,0 +1,8 @@
+//! Middleware applied to every request, outermost first: request id, tracing,
+//! security headers, problem bodies for framework errors, CORS, JSON-only bodies.
+
+pub mod problem_bodies;
+pub mod request_id;
+pub mod require_json;
+pub mod security_headers;
+pub mod tracing_span;

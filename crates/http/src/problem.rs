@@ -1,0 +1,207 @@
+//! RFC 9457 problem details: the one error type of the HTTP layer.
+//!
+//! Every error leaves the API as `application/problem+json` with a stable `code`.
+//! Client errors say what is wrong; server errors say nothing beyond a generic
+//! sentence, and their cause goes to the log (inside the request's span, so it
+//! carries the request id).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use salus_domain::DomainError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid field of a request body or query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON path of the field (`email`, `address.city`).
+    pub field: String,
+    /// Stable machine-readable reason (`length`, `email`, `required`, ...).
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// An RFC 9457 problem details body.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// URI reference naming the problem type.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short, human-readable summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// Human-readable explanation of this occurrence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Stable machine-readable code clients can branch on.
+    pub code: String,
+    /// The invalid fields, for `validation_failed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// Every error the HTTP layer answers with, each mapped to one status and code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not well-formed JSON.
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// No resource at this path (also: a resource of another clinic).
+    #[error("not found")]
+    NotFound,
+    /// The path exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// The methods the path accepts, for the `Allow` header.
+        allowed: Vec<String>,
+    },
+    /// The body exceeds the configured limit.
+    #[error("payload too large (limit {limit} bytes)")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body is not `application/json`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The body is JSON but does not fit the expected shape.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// A dependency does not answer.
+    #[error("{what} is unavailable")]
+    Unavailable {
+        /// The dependency's public name.
+        what: &'static str,
+    },
+    /// We are wrong; the detail was logged when this error was made.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    /// An internal error: logs the cause (in the current request span) and returns
+    /// the generic 500 that reveals nothing.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(cause = %cause, "internal error");
+        Self::Internal
+    }
+
+    /// The stable `code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Validation(_) => "validation_failed",
+            Self::Unavailable { .. } => "service_unavailable",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    /// The problem body of this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let detail = match self {
+            Self::MalformedJson(why) => Some(format!("The request body is not valid JSON: {why}")),
+            Self::NotFound => Some("No resource exists at this address.".to_owned()),
+            Self::MethodNotAllowed { allowed } => Some(format!(
+                "This resource accepts only: {}.",
+                allowed.join(", ")
+            )),
+            Self::PayloadTooLarge { limit } => Some(format!(
+                "The request body exceeds the limit of {limit} bytes."
+            )),
+            Self::UnsupportedMediaType => {
+                Some("Request bodies must be sent as application/json.".to_owned())
+            }
+            Self::Validation(_) => Some("One or more fields are invalid.".to_owned()),
+            Self::Unavailable { what } => Some(format!(
+                "The {what} is unavailable; try again shortly."
+            )),
+            Self::Internal => Some(
+                "An unexpected error occurred. Quote the X-Request-Id response header when reporting it."
+                    .to_owned(),
+            ),
+        };
+        let errors = match self {
+            Self::Validation(errors) => errors.clone(),
+            _ => Vec::new(),
+        };
+        problem_for(status, self.code(), detail, errors)
+    }
+}
+
+/// Builds a problem body for a status and code.
+pub fn problem_for(
+    status: StatusCode,
+    code: &str,
+    detail: Option<String>,
+    errors: Vec<FieldError>,
+) -> Problem {
+    Problem {
+        problem_type: format!("https://salus.example/problems/{}", code.replace('_', "-")),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        code: code.to_owned(),
+        errors,
+    }
+}
+
+/// Serialises a problem as an `application/problem+json` response.
+pub fn problem_response(problem: &Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
+        .json(problem)
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = problem_response(&self.problem());
+        if let Self::MethodNotAllowed { allowed } = self
+            && let Ok(value) = HeaderValue::from_str(&allowed.join(", "))
+        {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        if let Self::Unavailable { .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::Unavailable { what, cause } => {
+                tracing::warn!(dependency = what, cause = %cause, "dependency unavailable");
+                Self::Unavailable { what }
+            }
+            DomainError::Internal(cause) => Self::internal(cause),
+        }
+    }
+}

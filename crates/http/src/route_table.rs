@@ -1,0 +1,96 @@
+//! The documented routes, used to tell "no such path" (404) from "no such method
+//! on this path" (405, with `Allow`) for requests no route matched.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use utoipa::openapi::OpenApi;
+
+use crate::problem::ApiError;
+
+/// Path templates with the methods each accepts.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<(Vec<String>, Vec<String>)>,
+}
+
+fn segments(path: &str) -> Vec<String> {
+    path.trim_matches('/').split('/').map(str::to_owned).collect()
+}
+
+impl RouteTable {
+    /// Every path and method of the OpenAPI document.
+    pub fn from_openapi(doc: &OpenApi) -> Self {
+        let mut table = Self::default();
+        for (path, item) in &doc.paths.paths {
+            let value = serde_json::to_value(item).unwrap_or_default();
+            let methods = ["get", "put", "post", "delete", "patch", "head", "options"]
+                .into_iter()
+                .filter(|m| value.get(*m).is_some())
+                .map(str::to_uppercase);
+            for method in methods {
+                table = table.with(path, &method);
+            }
+        }
+        table
+    }
+
+    /// Adds one route (for routes served outside the document).
+    pub fn with(mut self, path: &str, method: &str) -> Self {
+        let template = segments(path);
+        match self.routes.iter_mut().find(|(t, _)| *t == template) {
+            Some((_, methods)) => methods.push(method.to_owned()),
+            None => self.routes.push((template, vec![method.to_owned()])),
+        }
+        self
+    }
+
+    /// The methods accepted at `path`, if any documented template matches it.
+    pub fn allowed_methods(&self, path: &str) -> Option<Vec<String>> {
+        let actual = segments(path);
+        let mut allowed: Vec<String> = self
+            .routes
+            .iter()
+            .filter(|(template, _)| {
+                template.len() == actual.len()
+                    && template
+                        .iter()
+                        .zip(&actual)
+                        .all(|(t, a)| (t.starts_with('{') && !a.is_empty()) || t == a)
+            })
+            .flat_map(|(_, methods)| methods.iter().cloned())
+            .collect();
+        allowed.sort();
+        allowed.dedup();
+        (!allowed.is_empty()).then_some(allowed)
+    }
+}
+
+/// The default service: 405 with `Allow` when the path exists, else 404.
+pub async fn unmatched(
+    req: HttpRequest,
+    table: web::Data<RouteTable>,
+) -> Result<HttpResponse, ApiError> {
+    Err(match table.allowed_methods(req.path()) {
+        Some(allowed) => ApiError::MethodNotAllowed { allowed },
+        None => ApiError::NotFound,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RouteTable;
+
+    #[test]
+    fn templates_match_single_segments() {
+        let table = RouteTable::default()
+            .with("/api/v1/patients/{id}", "GET")
+            .with("/api/v1/patients/{id}", "PATCH")
+            .with("/health/live", "GET");
+        assert_eq!(
+            table.allowed_methods("/api/v1/patients/abc"),
+            Some(vec!["GET".to_owned(), "PATCH".to_owned()])
+        );
+        assert_eq!(table.allowed_methods("/api/v1/patients/abc/x"), None);
+        assert_eq!(table.allowed_methods("/health/live"), Some(vec!["GET".to_owned()]));
+        assert_eq!(table.allowed_methods("/health/dead"), None);
+    }
+}

@@ -1,0 +1,30 @@
+//! What the HTTP layer is given by the server: its ports and its settings.
+
+use std::sync::Arc;
+
+use salus_domain::Clock;
+use salus_domain::health::ReadinessProbe;
+
+/// Settings of the HTTP layer, taken from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Cap on JSON request bodies, in bytes.
+    pub json_limit: usize,
+    /// Origins allowed to call the API from a browser; empty denies every origin.
+    pub cors_allowed_origins: Vec<String>,
+    /// `Contact:` of security.txt (a `mailto:` or `https:` URI).
+    pub security_contact: String,
+    /// The public base URL of the API (scheme, host, port), without a trailing slash.
+    pub public_url: String,
+    /// Whether a proxy in front terminates TLS and its `X-Forwarded-Proto` is trusted.
+    pub trust_proxy_tls: bool,
+}
+
+/// The ports the routes call.
+#[derive(Clone)]
+pub struct Ports {
+    /// Checks that the database answers.
+    pub readiness: Arc<dyn ReadinessProbe>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}

@@ -1,0 +1,561 @@
+//! Configuration, read from environment variables.
+//!
+//! `.env` is loaded (dotenvy) only when `APP_ENV=development`. Every secret also
+//! accepts `<NAME>_FILE`, a path whose content is the value, for container secrets.
+//! Secrets are held as [`SecretString`] and never printed.
+//!
+//! | Variable | Meaning | Default |
+//! |---|---|---|
+//! | `APP_ENV` | `development`, `test`, `staging` or `production` | `development` |
+//! | `DATABASE_URL` | secret; the API's least-privilege role | required |
+//! | `MIGRATION_DATABASE_URL` | secret; the owner role, used only by `salus migrate` | required by `migrate` |
+//! | `HTTP_BIND` | plain HTTP listener (only redirects when TLS is on) | `127.0.0.1:8080` |
+//! | `TLS_BIND` | HTTPS listener | none (TLS off) |
+//! | `TLS_CERT_FILE` | PEM certificate chain | none |
+//! | `TLS_KEY_FILE` | PEM private key | none |
+//! | `TLS_MIN_VERSION` | `1.2` (1.2 and 1.3) or `1.3` (1.3 only) | `1.2` |
+//! | `TRUST_PROXY_TLS` | a proxy terminates TLS and sets `X-Forwarded-Proto` | `false` |
+//! | `PUBLIC_URL` | public base URL (security.txt, HTTPS redirects) | derived from the binds |
+//! | `CORS_ALLOWED_ORIGINS` | comma-separated browser origins; empty denies all | empty |
+//! | `SECURITY_CONTACT` | `Contact:` of security.txt | `mailto:security@salus.invalid` outside staging/production, required there |
+//! | `DB_POOL_SIZE` | maximum pooled connections | `16` |
+//! | `DB_STATEMENT_TIMEOUT_MS` | per-statement timeout | `5000` |
+//! | `JSON_BODY_LIMIT_BYTES` | cap on JSON bodies | `65536` |
+//! | `HTTP_WORKERS` | HTTP worker threads | number of CPUs |
+//! | `LOG_FORMAT` | `json` or `pretty` | `pretty` in development, else `json` |
+//! | `RUST_LOG` | log filter | `info` |
+//!
+//! In staging and production the configuration is refused, naming every problem at
+//! once, when a secret is missing, short or equal to its `.env.example` value, or when
+//! neither TLS nor `TRUST_PROXY_TLS=true` is set. The role behind `DATABASE_URL` is
+//! checked against the database when the server starts (see `salus_persistence::role_posture`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// The example configuration, compiled in so its secrets can be refused.
+const ENV_EXAMPLE: &str = include_str!("../../../.env.example");
+/// The shortest acceptable secret (or database password) in staging and production.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// The deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// A developer's machine: `.env` is read, plain HTTP on loopback is fine.
+    Development,
+    /// The automated test suite.
+    Test,
+    /// A production-like deployment.
+    Staging,
+    /// The real thing.
+    Production,
+}
+
+impl AppEnv {
+    /// Whether the strict checks (secrets, TLS, database role) apply.
+    pub fn is_deployed(self) -> bool {
+        matches!(self, Self::Staging | Self::Production)
+    }
+
+    /// The name as written in `APP_ENV`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Test => "test",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+}
+
+/// Which TLS versions the HTTPS listener offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMinVersion {
+    /// TLS 1.2 and 1.3.
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+/// The HTTPS listener's settings.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+    /// Lowest version offered.
+    pub min_version: TlsMinVersion,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The environment.
+    pub app_env: AppEnv,
+    /// The API role's connection string.
+    pub database_url: SecretString,
+    /// The owner role's connection string (migrations only).
+    pub migration_database_url: Option<SecretString>,
+    /// Plain HTTP listener.
+    pub http_bind: SocketAddr,
+    /// HTTPS listener, when TLS is on.
+    pub tls: Option<TlsConfig>,
+    /// A proxy terminates TLS.
+    pub trust_proxy_tls: bool,
+    /// Public base URL, when set explicitly.
+    pub public_url: Option<String>,
+    /// Allowed CORS origins.
+    pub cors_allowed_origins: Vec<String>,
+    /// security.txt contact.
+    pub security_contact: String,
+    /// Pool size.
+    pub db_pool_size: u32,
+    /// Statement timeout.
+    pub db_statement_timeout_ms: u64,
+    /// JSON body cap.
+    pub json_body_limit_bytes: usize,
+    /// Worker threads (None: one per CPU).
+    pub http_workers: Option<usize>,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// Every problem found in a configuration, reported together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblems(pub Vec<String>);
+
+impl fmt::Display for ConfigProblems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration has {} problem(s):", self.0.len())?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigProblems {}
+
+/// Reads raw variables; a closure so tests can pass a map instead of the process env.
+pub trait Source {
+    /// The value of `name`, if set and not empty.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Source for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name).filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// The process environment, after loading `.env` when `APP_ENV` is development.
+pub fn process_env() -> impl Source {
+    let app_env = std::env::var("APP_ENV").unwrap_or_else(|_| "development".to_owned());
+    if app_env == "development" {
+        // A missing .env is normal; a malformed one is reported by the parse below.
+        let _ = dotenvy::dotenv();
+    }
+    |name: &str| std::env::var(name).ok()
+}
+
+/// Collects problems while reading variables.
+struct Reader<'a, S: Source> {
+    source: &'a S,
+    problems: Vec<String>,
+}
+
+impl<S: Source> Reader<'_, S> {
+    fn plain(&self, name: &str) -> Option<String> {
+        self.source.get(name)
+    }
+
+    fn parsed<T: std::str::FromStr>(&mut self, name: &str, default: T, expected: &str) -> T {
+        match self.plain(name) {
+            None => default,
+            Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
+                self.problems
+                    .push(format!("{name} must be {expected} (got '{}')", raw.trim()));
+                default
+            }),
+        }
+    }
+
+    fn secret(&mut self, name: &str) -> Option<SecretString> {
+        let file_var = format!("{name}_FILE");
+        match (self.source.get(name), self.source.get(&file_var)) {
+            (Some(_), Some(_)) => {
+                self.problems
+                    .push(format!("set only one of {name} and {file_var}"));
+                None
+            }
+            (Some(value), None) => Some(SecretString::from(value)),
+            (None, Some(path)) => match std::fs::read_to_string(&path) {
+                Ok(content) => Some(SecretString::from(content.trim_end().to_owned())),
+                Err(e) => {
+                    self.problems
+                        .push(format!("{file_var} points to '{path}', which cannot be read: {e}"));
+                    None
+                }
+            },
+            (None, None) => None,
+        }
+    }
+}
+
+/// Reads one secret (or its `_FILE` variant) on its own, for commands that need
+/// nothing else (`salus migrate`).
+pub fn read_secret(source: &impl Source, name: &str) -> Result<Option<SecretString>, ConfigProblems> {
+    let mut r = Reader {
+        source,
+        problems: Vec::new(),
+    };
+    let value = r.secret(name);
+    if r.problems.is_empty() {
+        Ok(value)
+    } else {
+        Err(ConfigProblems(r.problems))
+    }
+}
+
+/// The value of `name` in `.env.example`, if it has one.
+fn example_value(name: &str) -> Option<&'static str> {
+    ENV_EXAMPLE.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == name && !value.trim().is_empty()).then_some(value.trim())
+    })
+}
+
+/// The password component of a connection URL, if any.
+fn url_password(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw).ok()?;
+    url.password().map(str::to_owned)
+}
+
+/// Problems with a database URL secret in staging and production.
+fn database_secret_problems(name: &str, value: &SecretString) -> Vec<String> {
+    let raw = value.expose_secret();
+    let mut problems = Vec::new();
+    if url::Url::parse(raw).is_err() {
+        problems.push(format!("{name} is not a valid URL"));
+        return problems;
+    }
+    let example = example_value(name);
+    let example_password = example.and_then(url_password);
+    match url_password(raw) {
+        None => problems.push(format!(
+            "{name} has no password; use a password of at least {MIN_SECRET_CHARS} characters"
+        )),
+        Some(password) => {
+            if example == Some(raw) || example_password.as_deref() == Some(password.as_str()) {
+                problems.push(format!(
+                    "{name} uses the example password from .env.example"
+                ));
+            } else if password.chars().count() < MIN_SECRET_CHARS {
+                problems.push(format!(
+                    "{name} has a short password ({} characters; at least {MIN_SECRET_CHARS})",
+                    password.chars().count()
+                ));
+            }
+        }
+    }
+    problems
+}
+
+impl Config {
+    /// Reads and validates the configuration, reporting every problem at once.
+    pub fn load(source: &impl Source) -> Result<Self, ConfigProblems> {
+        let mut r = Reader {
+            source,
+            problems: Vec::new(),
+        };
+        let app_env = match r.plain("APP_ENV").as_deref().map(str::trim) {
+            None | Some("development") => AppEnv::Development,
+            Some("test") => AppEnv::Test,
+            Some("staging") => AppEnv::Staging,
+            Some("production") => AppEnv::Production,
+            Some(other) => {
+                r.problems.push(format!(
+                    "APP_ENV must be development, test, staging or production (got '{other}')"
+                ));
+                AppEnv::Production
+            }
+        };
+        let database_url = r.secret("DATABASE_URL");
+        if database_url.is_none() {
+            r.problems.push(
+                "DATABASE_URL is missing (set DATABASE_URL or DATABASE_URL_FILE)".to_owned(),
+            );
+        }
+        let migration_database_url = r.secret("MIGRATION_DATABASE_URL");
+        let http_bind = r.parsed(
+            "HTTP_BIND",
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            "an address such as 127.0.0.1:8080",
+        );
+        let tls = read_tls(&mut r);
+        let trust_proxy_tls = r.parsed("TRUST_PROXY_TLS", false, "true or false");
+        let public_url = r.plain("PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_owned());
+        if let Some(url) = &public_url
+            && url::Url::parse(url).is_err()
+        {
+            r.problems.push(format!("PUBLIC_URL is not a valid URL (got '{url}')"));
+        }
+        let cors_allowed_origins = r
+            .plain("CORS_ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let security_contact = r.plain("SECURITY_CONTACT");
+        let db_pool_size = r.parsed("DB_POOL_SIZE", 16u32, "a positive integer");
+        if db_pool_size == 0 {
+            r.problems.push("DB_POOL_SIZE must be at least 1".to_owned());
+        }
+        let db_statement_timeout_ms =
+            r.parsed("DB_STATEMENT_TIMEOUT_MS", 5000u64, "a number of milliseconds");
+        let json_body_limit_bytes =
+            r.parsed("JSON_BODY_LIMIT_BYTES", 64 * 1024usize, "a number of bytes");
+        let http_workers = r
+            .plain("HTTP_WORKERS")
+            .map(|_| r.parsed("HTTP_WORKERS", 1usize, "a positive integer"));
+        let log_format = match r.plain("LOG_FORMAT").as_deref().map(str::trim) {
+            Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            None if app_env == AppEnv::Development => LogFormat::Pretty,
+            None => LogFormat::Json,
+            Some(other) => {
+                r.problems
+                    .push(format!("LOG_FORMAT must be json or pretty (got '{other}')"));
+                LogFormat::Json
+            }
+        };
+
+        if app_env.is_deployed() {
+            if let Some(url) = &database_url {
+                r.problems.extend(database_secret_problems("DATABASE_URL", url));
+            }
+            if let Some(url) = &migration_database_url {
+                r.problems
+                    .extend(database_secret_problems("MIGRATION_DATABASE_URL", url));
+            }
+            if tls.is_none() && !trust_proxy_tls {
+                r.problems.push(format!(
+                    "APP_ENV={} requires TLS: set TLS_BIND, TLS_CERT_FILE and TLS_KEY_FILE, \
+                     or TRUST_PROXY_TLS=true when a proxy terminates TLS",
+                    app_env.as_str()
+                ));
+            }
+            if security_contact.is_none() {
+                r.problems
+                    .push("SECURITY_CONTACT is missing (a mailto: or https: URI)".to_owned());
+            }
+        }
+        let security_contact =
+            security_contact.unwrap_or_else(|| "mailto:security@salus.invalid".to_owned());
+        if !(security_contact.starts_with("mailto:") || security_contact.starts_with("https://")) {
+            r.problems.push(format!(
+                "SECURITY_CONTACT must be a mailto: or https: URI (got '{security_contact}')"
+            ));
+        }
+
+        match database_url {
+            Some(database_url) if r.problems.is_empty() => Ok(Self {
+                app_env,
+                database_url,
+                migration_database_url,
+                http_bind,
+                tls,
+                trust_proxy_tls,
+                public_url,
+                cors_allowed_origins,
+                security_contact,
+                db_pool_size,
+                db_statement_timeout_ms,
+                json_body_limit_bytes,
+                http_workers,
+                log_format,
+            }),
+            _ => Err(ConfigProblems(r.problems)),
+        }
+    }
+
+    /// The public base URL: `PUBLIC_URL`, else derived from the HTTPS or HTTP bind.
+    pub fn public_url(&self, tls_addr: Option<SocketAddr>, http_addr: SocketAddr) -> String {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        match tls_addr {
+            Some(addr) => format!("https://{addr}"),
+            None => format!("http://{http_addr}"),
+        }
+    }
+}
+
+fn read_tls<S: Source>(r: &mut Reader<'_, S>) -> Option<TlsConfig> {
+    let bind = r.plain("TLS_BIND");
+    let cert = r.plain("TLS_CERT_FILE");
+    let key = r.plain("TLS_KEY_FILE");
+    let min_version = match r.plain("TLS_MIN_VERSION").as_deref().map(str::trim) {
+        None | Some("1.2") => TlsMinVersion::Tls12,
+        Some("1.3") => TlsMinVersion::Tls13,
+        Some(other) => {
+            r.problems
+                .push(format!("TLS_MIN_VERSION must be 1.2 or 1.3 (got '{other}'); older versions are not offered"));
+            TlsMinVersion::Tls12
+        }
+    };
+    match (bind, cert, key) {
+        (None, None, None) => None,
+        (Some(bind), Some(cert), Some(key)) => {
+            let bind = match bind.trim().parse() {
+                Ok(addr) => addr,
+                Err(_) => {
+                    r.problems
+                        .push(format!("TLS_BIND must be an address such as 0.0.0.0:8443 (got '{bind}')"));
+                    return None;
+                }
+            };
+            for (name, path) in [("TLS_CERT_FILE", &cert), ("TLS_KEY_FILE", &key)] {
+                if !std::path::Path::new(path).is_file() {
+                    r.problems.push(format!("{name} '{path}' is not a readable file"));
+                }
+            }
+            Some(TlsConfig {
+                bind,
+                cert_file: cert.into(),
+                key_file: key.into(),
+                min_version,
+            })
+        }
+        _ => {
+            r.problems.push(
+                "TLS needs all three of TLS_BIND, TLS_CERT_FILE and TLS_KEY_FILE".to_owned(),
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigProblems> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::load(&move |name: &str| map.get(name).cloned())
+    }
+
+    const STRONG_URL: &str = "postgres://api:Xq7-long-enough-pass-9@db:5432/salus";
+
+    #[test]
+    fn development_defaults_need_only_a_database_url() {
+        let config = load(&[("DATABASE_URL", "postgres://localhost/salus")]).unwrap();
+        assert_eq!(config.app_env, AppEnv::Development);
+        assert_eq!(config.http_bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.json_body_limit_bytes, 65536);
+        assert_eq!(config.log_format, LogFormat::Pretty);
+        assert!(config.cors_allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn production_names_every_problem_at_once() {
+        let problems = load(&[("APP_ENV", "production")]).unwrap_err().0;
+        let text = problems.join("\n");
+        assert!(text.contains("DATABASE_URL is missing"), "{text}");
+        assert!(text.contains("requires TLS"), "{text}");
+        assert!(text.contains("SECURITY_CONTACT is missing"), "{text}");
+    }
+
+    #[test]
+    fn production_refuses_example_and_short_passwords() {
+        let example = example_value("DATABASE_URL").unwrap();
+        let problems = load(&[
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", example),
+            ("MIGRATION_DATABASE_URL", "postgres://owner:short@db/salus"),
+            ("TRUST_PROXY_TLS", "true"),
+            ("SECURITY_CONTACT", "mailto:sec@clinic.test"),
+        ])
+        .unwrap_err()
+        .0;
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("DATABASE_URL uses the example password"));
+        assert!(problems[1].contains("MIGRATION_DATABASE_URL has a short password"));
+    }
+
+    #[test]
+    fn production_accepts_strong_secrets_behind_a_tls_proxy() {
+        let config = load(&[
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", STRONG_URL),
+            ("TRUST_PROXY_TLS", "true"),
+            ("SECURITY_CONTACT", "mailto:sec@clinic.test"),
+        ])
+        .unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn secrets_are_never_in_debug_output() {
+        let config = load(&[("DATABASE_URL", STRONG_URL)]).unwrap();
+        assert!(!format!("{config:?}").contains("long-enough-pass"));
+    }
+
+    #[test]
+    fn file_variants_are_read_and_conflicts_refused() {
+        let dir = std::env::temp_dir().join(format!("salus-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db_url");
+        std::fs::write(&path, format!("{STRONG_URL}\n")).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        let config = load(&[("DATABASE_URL_FILE", path.as_str())]).unwrap();
+        assert_eq!(config.database_url.expose_secret(), STRONG_URL);
+        let problems = load(&[("DATABASE_URL_FILE", path.as_str()), ("DATABASE_URL", STRONG_URL)])
+            .unwrap_err()
+            .0;
+        assert!(problems[0].contains("set only one of DATABASE_URL and DATABASE_URL_FILE"));
+        let problems = load(&[("DATABASE_URL_FILE", "/nonexistent/salus")]).unwrap_err().0;
+        assert!(problems[0].contains("cannot be read"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let problems = load(&[
+            ("DATABASE_URL", STRONG_URL),
+            ("HTTP_BIND", "nowhere"),
+            ("TLS_MIN_VERSION", "1.1"),
+            ("DB_POOL_SIZE", "many"),
+            ("TLS_BIND", "127.0.0.1:8443"),
+        ])
+        .unwrap_err()
+        .0;
+        let text = problems.join("\n");
+        assert!(text.contains("HTTP_BIND must be"));
+        assert!(text.contains("TLS_MIN_VERSION must be 1.2 or 1.3"));
+        assert!(text.contains("DB_POOL_SIZE must be"));
+        assert!(text.contains("TLS needs all three"));
+    }
+}

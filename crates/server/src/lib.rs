@@ -1,0 +1,11 @@
+//! The Salus server: configuration, start-up checks, listeners and TLS.
+//!
+//! The binary (`main.rs`) is a thin CLI over this library, which the black-box tests
+//! also use to start real servers on port 0.
+
+pub mod clock;
+pub mod config;
+pub mod database;
+pub mod serve;
+pub mod telemetry;
+pub mod tls;

@@ -1,0 +1,119 @@
+//! `salus`: the Salus clinic API.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use salus::clock::SystemClock;
+use salus::config::{self, Config, ConfigProblems};
+use salus::{database, serve, telemetry};
+
+/// Salus: a JSON REST API for clinics that hold health data.
+#[derive(Debug, Parser)]
+#[command(name = "salus", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API. Refuses to start on an invalid configuration, on pending
+    /// migrations and, in staging/production, on an over-privileged database role.
+    Serve,
+    /// Apply pending database migrations as the owner role (MIGRATION_DATABASE_URL).
+    /// Safe to run again: it does nothing when the schema is up to date.
+    Migrate,
+    /// Print the OpenAPI 3.1 document generated from the code.
+    Openapi,
+    /// Validate the configuration and print every problem found (in staging and
+    /// production, also the database role's privileges and pending migrations).
+    CheckConfig,
+}
+
+fn report_config(problems: &ConfigProblems) -> ExitCode {
+    eprintln!("salus: invalid configuration: {problems}");
+    ExitCode::from(2)
+}
+
+fn report(error: &anyhow::Error) -> ExitCode {
+    eprintln!("salus: {error:#}");
+    ExitCode::FAILURE
+}
+
+async fn serve() -> ExitCode {
+    let config = match Config::load(&config::process_env()) {
+        Ok(config) => config,
+        Err(problems) => return report_config(&problems),
+    };
+    telemetry::init(config.log_format);
+    let server = match serve::start(&config, Arc::new(SystemClock)).await {
+        Ok(server) => server,
+        Err(error) => return report(&error),
+    };
+    println!("Salus is serving at {}", server.public_url);
+    match server.wait().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => report(&error),
+    }
+}
+
+fn migrate() -> ExitCode {
+    let source = config::process_env();
+    let url = match config::read_secret(&source, "MIGRATION_DATABASE_URL") {
+        Ok(Some(url)) => url,
+        Ok(None) => {
+            return report_config(&ConfigProblems(vec![
+                "MIGRATION_DATABASE_URL is missing (set it or MIGRATION_DATABASE_URL_FILE)"
+                    .to_owned(),
+            ]));
+        }
+        Err(problems) => return report_config(&problems),
+    };
+    match database::migrate(&url) {
+        Ok(applied) if applied.is_empty() => {
+            println!("salus: the schema is up to date");
+            ExitCode::SUCCESS
+        }
+        Ok(applied) => {
+            println!("salus: applied {} migration(s): {}", applied.len(), applied.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(error) => report(&error),
+    }
+}
+
+fn check_config() -> ExitCode {
+    let config = match Config::load(&config::process_env()) {
+        Ok(config) => config,
+        Err(problems) => return report_config(&problems),
+    };
+    if config.app_env.is_deployed() {
+        let pool = salus_persistence::build_pool(
+            &config.database_url,
+            salus_persistence::PoolSettings {
+                max_size: 1,
+                statement_timeout_ms: config.db_statement_timeout_ms,
+                checkout_timeout: std::time::Duration::from_secs(5),
+            },
+        );
+        if let Err(error) = database::check_serving_database(&pool, true) {
+            return report(&error);
+        }
+    }
+    println!("salus: configuration OK (APP_ENV={})", config.app_env.as_str());
+    ExitCode::SUCCESS
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Serve => serve().await,
+        Command::Migrate => migrate(),
+        Command::Openapi => {
+            print!("{}", salus_http::openapi_json());
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig => check_config(),
+    }
+}

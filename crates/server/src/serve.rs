@@ -1,0 +1,125 @@
+//! Starting the HTTP (and HTTPS) listeners.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use actix_web::dev::ServerHandle;
+use anyhow::Context;
+use salus_domain::Clock;
+use salus_http::{HttpSettings, Ports};
+use salus_persistence::readiness::PgReadiness;
+use salus_persistence::{PoolSettings, build_pool};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::database::check_serving_database;
+use crate::tls;
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    /// Where the plain HTTP listener is bound (it only redirects when TLS is on).
+    pub http_addr: SocketAddr,
+    /// Where the HTTPS listener is bound, when TLS is on.
+    pub tls_addr: Option<SocketAddr>,
+    /// The public base URL the server advertises.
+    pub public_url: String,
+    handles: Vec<ServerHandle>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// Runs until the listeners stop (SIGINT/SIGTERM stop them gracefully).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        for task in self.tasks {
+            task.await.context("server task failed")??;
+        }
+        Ok(())
+    }
+
+    /// Stops accepting connections and waits for in-flight requests.
+    pub async fn stop(self) {
+        for handle in &self.handles {
+            handle.stop(true).await;
+        }
+    }
+}
+
+fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).with_context(|| format!("cannot listen on {what} {addr}"))
+}
+
+/// Checks the database, binds the listeners and starts serving.
+pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
+    let pool = build_pool(
+        &config.database_url,
+        PoolSettings {
+            max_size: config.db_pool_size,
+            statement_timeout_ms: config.db_statement_timeout_ms,
+            checkout_timeout: Duration::from_secs(5),
+        },
+    );
+    let strict = config.app_env.is_deployed();
+    let check_pool = pool.clone();
+    tokio::task::spawn_blocking(move || check_serving_database(&check_pool, strict))
+        .await
+        .context("database check panicked")??;
+
+    let http_listener = bind(config.http_bind, "HTTP_BIND")?;
+    let http_addr = http_listener.local_addr()?;
+    let tls_listener = match &config.tls {
+        Some(tls) => Some((bind(tls.bind, "TLS_BIND")?, tls::server_config(tls)?)),
+        None => None,
+    };
+    let tls_addr = match &tls_listener {
+        Some((listener, _)) => Some(listener.local_addr()?),
+        None => None,
+    };
+    let public_url = config.public_url(tls_addr, http_addr);
+    let settings = HttpSettings {
+        json_limit: config.json_body_limit_bytes,
+        cors_allowed_origins: config.cors_allowed_origins.clone(),
+        security_contact: config.security_contact.clone(),
+        public_url: public_url.clone(),
+        trust_proxy_tls: config.trust_proxy_tls,
+    };
+    let ports = Ports {
+        readiness: Arc::new(PgReadiness::new(pool)),
+        clock,
+    };
+    let workers = config.http_workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+    });
+
+    let api = {
+        let settings = settings.clone();
+        HttpServer::new(move || salus_http::build_app(settings.clone(), ports.clone()))
+            .workers(workers)
+            .shutdown_timeout(10)
+    };
+    let mut servers = Vec::new();
+    match tls_listener {
+        Some((listener, tls_config)) => {
+            servers.push(api.listen_rustls_0_23(listener, tls_config)?.run());
+            let target = public_url.clone();
+            servers.push(
+                HttpServer::new(move || salus_http::build_redirect_app(target.clone()))
+                    .workers(1)
+                    .listen(http_listener)?
+                    .run(),
+            );
+        }
+        None => servers.push(api.listen(http_listener)?.run()),
+    }
+    let handles = servers.iter().map(actix_web::dev::Server::handle).collect();
+    let tasks = servers.into_iter().map(tokio::spawn).collect();
+    tracing::info!(%http_addr, tls_addr = ?tls_addr, %public_url, app_env = config.app_env.as_str(), "salus is serving");
+    Ok(RunningServer {
+        http_addr,
+        tls_addr,
+        public_url,
+        handles,
+        tasks,
+    })
+}
