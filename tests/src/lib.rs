@@ -1,1 +1,14 @@
-//! x
+//! The black-box test harness: a real server on port 0 against its own PostgreSQL
+//! database, cloned from a migrated template, reached over real HTTP.
+
+// Test code: a failed set-up or assertion should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod app;
+pub mod clock;
+pub mod db;
+pub mod tls;
+
+pub use app::TestApp;
+pub use clock::ManualClock;
+pub use db::TestDb;

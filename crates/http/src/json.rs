@@ -62,7 +62,9 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
                 .map_err(|_| ApiError::PayloadTooLarge { limit })?
                 .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
             let value: T = parse(&bytes)?;
-            value.validate().map_err(|e| ApiError::Validation(field_errors(&e)))?;
+            value
+                .validate()
+                .map_err(|e| ApiError::Validation(field_errors(&e)))?;
             Ok(ValidatedJson(value))
         })
     }
@@ -115,13 +117,15 @@ fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
             format!("{prefix}.{field}")
         };
         match kind {
-            ValidationErrorsKind::Field(list) => out.extend(list.iter().map(|e| FieldError {
-                field: path.clone(),
-                code: e.code.to_string(),
-                message: e
-                    .message
-                    .as_ref()
-                    .map_or_else(|| default_message(&e.code), Cow::to_string),
+            ValidationErrorsKind::Field(list) => out.extend(list.iter().map(|e| {
+                FieldError {
+                    field: path.clone(),
+                    code: e.code.to_string(),
+                    message: e
+                        .message
+                        .as_ref()
+                        .map_or_else(|| default_message(&e.code), Cow::to_string),
+                }
             })),
             ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
             ValidationErrorsKind::List(items) => {
@@ -140,5 +144,137 @@ fn default_message(code: &str) -> String {
         "range" => "is out of range".to_owned(),
         "required" => "is required".to_owned(),
         other => format!("is invalid ({other})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+    use serde::Deserialize;
+    use serde_json::{Value, json};
+    use validator::Validate;
+
+    use super::{JsonLimit, ValidatedJson};
+    use crate::middleware::require_json::require_json_bodies;
+
+    #[derive(Debug, Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        #[validate(length(min = 3, max = 20))]
+        name: String,
+        #[validate(email)]
+        email: String,
+    }
+
+    async fn accept(body: ValidatedJson<Sample>) -> HttpResponse {
+        let sample = body.into_inner();
+        HttpResponse::Ok().json(json!({ "name": sample.name, "email": sample.email }))
+    }
+
+    async fn call(body: &str, content_type: &str) -> (u16, Value) {
+        let app = test::init_service(
+            App::new()
+                .app_data(JsonLimit(256))
+                .route("/sample", web::post().to(accept))
+                .wrap(from_fn(require_json_bodies)),
+        )
+        .await;
+        let request = test::TestRequest::post()
+            .uri("/sample")
+            .insert_header(("content-type", content_type))
+            .set_payload(body.to_owned())
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        let status = response.status().as_u16();
+        if status >= 400 {
+            assert_eq!(
+                response.headers().get("content-type").unwrap(),
+                "application/problem+json"
+            );
+        }
+        let body = test::read_body(response).await;
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    #[actix_web::test]
+    async fn a_valid_body_reaches_the_handler() {
+        let (status, body) = call(
+            r#"{"name":"Ada","email":"ada@clinic.test"}"#,
+            "application/json",
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(body["name"], "Ada");
+    }
+
+    #[actix_web::test]
+    async fn malformed_json_is_400() {
+        let (status, body) = call(r#"{"name":"Ada","#, "application/json").await;
+        assert_eq!(status, 400);
+        assert_eq!(body["code"], "malformed_json");
+        let (status, _) = call(
+            r#"{"name":"Ada","email":"a@b.c"} trailing"#,
+            "application/json",
+        )
+        .await;
+        assert_eq!(status, 400);
+    }
+
+    #[actix_web::test]
+    async fn oversized_bodies_are_413() {
+        let big = format!(r#"{{"name":"{}","email":"a@b.c"}}"#, "x".repeat(400));
+        let (status, body) = call(&big, "application/json").await;
+        assert_eq!(status, 413);
+        assert_eq!(body["code"], "payload_too_large");
+    }
+
+    #[actix_web::test]
+    async fn other_media_types_are_415() {
+        let (status, body) = call(r#"{"name":"Ada","email":"a@b.c"}"#, "text/plain").await;
+        assert_eq!(status, 415);
+        assert_eq!(body["code"], "unsupported_media_type");
+    }
+
+    #[actix_web::test]
+    async fn validation_lists_each_invalid_field() {
+        let (status, body) =
+            call(r#"{"name":"A","email":"not-an-email"}"#, "application/json").await;
+        assert_eq!(status, 422);
+        assert_eq!(body["code"], "validation_failed");
+        let fields: Vec<&str> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, vec!["email", "name"]);
+    }
+
+    #[actix_web::test]
+    async fn wrong_types_and_unknown_fields_are_422_naming_the_field() {
+        let (status, body) = call(r#"{"name":7,"email":"a@b.c"}"#, "application/json").await;
+        assert_eq!(status, 422);
+        assert_eq!(body["errors"][0]["field"], "name");
+        let (status, body) = call(
+            r#"{"name":"Ada","email":"a@b.c","clinic_id":"x"}"#,
+            "application/json",
+        )
+        .await;
+        assert_eq!(status, 422);
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("clinic_id")
+        );
+        let (status, body) = call(r#"{"name":"Ada"}"#, "application/json").await;
+        assert_eq!(status, 422);
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("email")
+        );
     }
 }

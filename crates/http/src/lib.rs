@@ -30,8 +30,8 @@ use crate::middleware::{
     tracing_span::SalusRootSpan,
 };
 use crate::problem::{ApiError, FieldError};
-use crate::route_table::{RouteTable, unmatched};
 pub use crate::redirect::build_redirect_app;
+use crate::route_table::{RouteTable, unmatched};
 pub use crate::state::{HttpSettings, Ports};
 
 /// The document's fixed parts; paths and schemas are collected from the routes.

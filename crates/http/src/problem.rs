@@ -205,3 +205,63 @@ impl From<DomainError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::{App, HttpResponse, test, web};
+
+    use super::ApiError;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    async fn fail() -> Result<HttpResponse, ApiError> {
+        let span = tracing::info_span!("request", request_id = "req-42");
+        let _entered = span.enter();
+        Err(ApiError::internal(
+            "connection to 10.0.0.5 refused: password authentication failed",
+        ))
+    }
+
+    #[actix_web::test]
+    async fn internal_errors_are_generic_and_logged_with_the_request_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let app = test::init_service(App::new().route("/fail", web::get().to(fail))).await;
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/fail").to_request()).await;
+        assert_eq!(response.status(), 500);
+        let body = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
+        assert!(body.contains("\"code\":\"internal_error\""), "{body}");
+        assert!(!body.contains("10.0.0.5"), "the cause leaked: {body}");
+        assert!(!body.contains("password"), "the cause leaked: {body}");
+
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains("internal error"))
+            .expect(&log);
+        assert!(line.contains("10.0.0.5"), "{line}");
+        assert!(line.contains("req-42"), "{line}");
+    }
+}

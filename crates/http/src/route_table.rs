@@ -13,7 +13,10 @@ pub struct RouteTable {
 }
 
 fn segments(path: &str) -> Vec<String> {
-    path.trim_matches('/').split('/').map(str::to_owned).collect()
+    path.trim_matches('/')
+        .split('/')
+        .map(str::to_owned)
+        .collect()
 }
 
 impl RouteTable {
@@ -90,7 +93,10 @@ mod tests {
             Some(vec!["GET".to_owned(), "PATCH".to_owned()])
         );
         assert_eq!(table.allowed_methods("/api/v1/patients/abc/x"), None);
-        assert_eq!(table.allowed_methods("/health/live"), Some(vec!["GET".to_owned()]));
+        assert_eq!(
+            table.allowed_methods("/health/live"),
+            Some(vec!["GET".to_owned()])
+        );
         assert_eq!(table.allowed_methods("/health/dead"), None);
     }
 }

@@ -8,8 +8,8 @@ use diesel::migration::MigrationSource;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use secrecy::{ExposeSecret, SecretString};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use secrecy::{ExposeSecret, SecretString};
 
 /// Every migration of the repository's `migrations/` directory.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");

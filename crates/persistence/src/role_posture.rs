@@ -31,7 +31,10 @@ impl RolePosture {
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if self.superuser {
-            problems.push(format!("DATABASE_URL connects as '{}', a superuser", self.role));
+            problems.push(format!(
+                "DATABASE_URL connects as '{}', a superuser",
+                self.role
+            ));
         }
         if self.bypass_rls {
             problems.push(format!(

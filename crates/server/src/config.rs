@@ -20,6 +20,7 @@
 //! | `SECURITY_CONTACT` | `Contact:` of security.txt | `mailto:security@salus.invalid` outside staging/production, required there |
 //! | `DB_POOL_SIZE` | maximum pooled connections | `16` |
 //! | `DB_STATEMENT_TIMEOUT_MS` | per-statement timeout | `5000` |
+//! | `DB_CHECKOUT_TIMEOUT_MS` | how long a request waits for a pooled connection | `5000` |
 //! | `JSON_BODY_LIMIT_BYTES` | cap on JSON bodies | `65536` |
 //! | `HTTP_WORKERS` | HTTP worker threads | number of CPUs |
 //! | `LOG_FORMAT` | `json` or `pretty` | `pretty` in development, else `json` |
@@ -127,6 +128,8 @@ pub struct Config {
     pub db_pool_size: u32,
     /// Statement timeout.
     pub db_statement_timeout_ms: u64,
+    /// Wait for a pooled connection.
+    pub db_checkout_timeout_ms: u64,
     /// JSON body cap.
     pub json_body_limit_bytes: usize,
     /// Worker threads (None: one per CPU).
@@ -207,8 +210,9 @@ impl<S: Source> Reader<'_, S> {
             (None, Some(path)) => match std::fs::read_to_string(&path) {
                 Ok(content) => Some(SecretString::from(content.trim_end().to_owned())),
                 Err(e) => {
-                    self.problems
-                        .push(format!("{file_var} points to '{path}', which cannot be read: {e}"));
+                    self.problems.push(format!(
+                        "{file_var} points to '{path}', which cannot be read: {e}"
+                    ));
                     None
                 }
             },
@@ -219,7 +223,10 @@ impl<S: Source> Reader<'_, S> {
 
 /// Reads one secret (or its `_FILE` variant) on its own, for commands that need
 /// nothing else (`salus migrate`).
-pub fn read_secret(source: &impl Source, name: &str) -> Result<Option<SecretString>, ConfigProblems> {
+pub fn read_secret(
+    source: &impl Source,
+    name: &str,
+) -> Result<Option<SecretString>, ConfigProblems> {
     let mut r = Reader {
         source,
         problems: Vec::new(),
@@ -297,9 +304,8 @@ impl Config {
         };
         let database_url = r.secret("DATABASE_URL");
         if database_url.is_none() {
-            r.problems.push(
-                "DATABASE_URL is missing (set DATABASE_URL or DATABASE_URL_FILE)".to_owned(),
-            );
+            r.problems
+                .push("DATABASE_URL is missing (set DATABASE_URL or DATABASE_URL_FILE)".to_owned());
         }
         let migration_database_url = r.secret("MIGRATION_DATABASE_URL");
         let http_bind = r.parsed(
@@ -309,11 +315,14 @@ impl Config {
         );
         let tls = read_tls(&mut r);
         let trust_proxy_tls = r.parsed("TRUST_PROXY_TLS", false, "true or false");
-        let public_url = r.plain("PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_owned());
+        let public_url = r
+            .plain("PUBLIC_URL")
+            .map(|u| u.trim().trim_end_matches('/').to_owned());
         if let Some(url) = &public_url
             && url::Url::parse(url).is_err()
         {
-            r.problems.push(format!("PUBLIC_URL is not a valid URL (got '{url}')"));
+            r.problems
+                .push(format!("PUBLIC_URL is not a valid URL (got '{url}')"));
         }
         let cors_allowed_origins = r
             .plain("CORS_ALLOWED_ORIGINS")
@@ -327,10 +336,19 @@ impl Config {
         let security_contact = r.plain("SECURITY_CONTACT");
         let db_pool_size = r.parsed("DB_POOL_SIZE", 16u32, "a positive integer");
         if db_pool_size == 0 {
-            r.problems.push("DB_POOL_SIZE must be at least 1".to_owned());
+            r.problems
+                .push("DB_POOL_SIZE must be at least 1".to_owned());
         }
-        let db_statement_timeout_ms =
-            r.parsed("DB_STATEMENT_TIMEOUT_MS", 5000u64, "a number of milliseconds");
+        let db_statement_timeout_ms = r.parsed(
+            "DB_STATEMENT_TIMEOUT_MS",
+            5000u64,
+            "a number of milliseconds",
+        );
+        let db_checkout_timeout_ms = r.parsed(
+            "DB_CHECKOUT_TIMEOUT_MS",
+            5000u64,
+            "a number of milliseconds",
+        );
         let json_body_limit_bytes =
             r.parsed("JSON_BODY_LIMIT_BYTES", 64 * 1024usize, "a number of bytes");
         let http_workers = r
@@ -350,7 +368,8 @@ impl Config {
 
         if app_env.is_deployed() {
             if let Some(url) = &database_url {
-                r.problems.extend(database_secret_problems("DATABASE_URL", url));
+                r.problems
+                    .extend(database_secret_problems("DATABASE_URL", url));
             }
             if let Some(url) = &migration_database_url {
                 r.problems
@@ -389,6 +408,7 @@ impl Config {
                 security_contact,
                 db_pool_size,
                 db_statement_timeout_ms,
+                db_checkout_timeout_ms,
                 json_body_limit_bytes,
                 http_workers,
                 log_format,
@@ -417,8 +437,9 @@ fn read_tls<S: Source>(r: &mut Reader<'_, S>) -> Option<TlsConfig> {
         None | Some("1.2") => TlsMinVersion::Tls12,
         Some("1.3") => TlsMinVersion::Tls13,
         Some(other) => {
-            r.problems
-                .push(format!("TLS_MIN_VERSION must be 1.2 or 1.3 (got '{other}'); older versions are not offered"));
+            r.problems.push(format!(
+                "TLS_MIN_VERSION must be 1.2 or 1.3 (got '{other}'); older versions are not offered"
+            ));
             TlsMinVersion::Tls12
         }
     };
@@ -428,14 +449,16 @@ fn read_tls<S: Source>(r: &mut Reader<'_, S>) -> Option<TlsConfig> {
             let bind = match bind.trim().parse() {
                 Ok(addr) => addr,
                 Err(_) => {
-                    r.problems
-                        .push(format!("TLS_BIND must be an address such as 0.0.0.0:8443 (got '{bind}')"));
+                    r.problems.push(format!(
+                        "TLS_BIND must be an address such as 0.0.0.0:8443 (got '{bind}')"
+                    ));
                     return None;
                 }
             };
             for (name, path) in [("TLS_CERT_FILE", &cert), ("TLS_KEY_FILE", &key)] {
                 if !std::path::Path::new(path).is_file() {
-                    r.problems.push(format!("{name} '{path}' is not a readable file"));
+                    r.problems
+                        .push(format!("{name} '{path}' is not a readable file"));
                 }
             }
             Some(TlsConfig {
@@ -446,9 +469,8 @@ fn read_tls<S: Source>(r: &mut Reader<'_, S>) -> Option<TlsConfig> {
             })
         }
         _ => {
-            r.problems.push(
-                "TLS needs all three of TLS_BIND, TLS_CERT_FILE and TLS_KEY_FILE".to_owned(),
-            );
+            r.problems
+                .push("TLS needs all three of TLS_BIND, TLS_CERT_FILE and TLS_KEY_FILE".to_owned());
             None
         }
     }
@@ -533,11 +555,16 @@ mod tests {
         let path = path.to_string_lossy().into_owned();
         let config = load(&[("DATABASE_URL_FILE", path.as_str())]).unwrap();
         assert_eq!(config.database_url.expose_secret(), STRONG_URL);
-        let problems = load(&[("DATABASE_URL_FILE", path.as_str()), ("DATABASE_URL", STRONG_URL)])
+        let problems = load(&[
+            ("DATABASE_URL_FILE", path.as_str()),
+            ("DATABASE_URL", STRONG_URL),
+        ])
+        .unwrap_err()
+        .0;
+        assert!(problems[0].contains("set only one of DATABASE_URL and DATABASE_URL_FILE"));
+        let problems = load(&[("DATABASE_URL_FILE", "/nonexistent/salus")])
             .unwrap_err()
             .0;
-        assert!(problems[0].contains("set only one of DATABASE_URL and DATABASE_URL_FILE"));
-        let problems = load(&[("DATABASE_URL_FILE", "/nonexistent/salus")]).unwrap_err().0;
         assert!(problems[0].contains("cannot be read"));
     }
 

@@ -21,7 +21,8 @@ pub fn check_serving_database(pool: &DbPool, strict: bool) -> anyhow::Result<()>
         pending.join(", ")
     );
     if strict {
-        let posture = current_role_posture(&mut conn).context("cannot read the role's privileges")?;
+        let posture =
+            current_role_posture(&mut conn).context("cannot read the role's privileges")?;
         let problems = posture.problems();
         anyhow::ensure!(
             problems.is_empty(),

@@ -76,7 +76,11 @@ fn migrate() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(applied) => {
-            println!("salus: applied {} migration(s): {}", applied.len(), applied.join(", "));
+            println!(
+                "salus: applied {} migration(s): {}",
+                applied.len(),
+                applied.join(", ")
+            );
             ExitCode::SUCCESS
         }
         Err(error) => report(&error),
@@ -94,14 +98,17 @@ fn check_config() -> ExitCode {
             salus_persistence::PoolSettings {
                 max_size: 1,
                 statement_timeout_ms: config.db_statement_timeout_ms,
-                checkout_timeout: std::time::Duration::from_secs(5),
+                checkout_timeout: std::time::Duration::from_millis(config.db_checkout_timeout_ms),
             },
         );
         if let Err(error) = database::check_serving_database(&pool, true) {
             return report(&error);
         }
     }
-    println!("salus: configuration OK (APP_ENV={})", config.app_env.as_str());
+    println!(
+        "salus: configuration OK (APP_ENV={})",
+        config.app_env.as_str()
+    );
     ExitCode::SUCCESS
 }
 

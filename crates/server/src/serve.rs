@@ -44,6 +44,13 @@ impl RunningServer {
             handle.stop(true).await;
         }
     }
+
+    /// Tells the listeners to stop without waiting (for use in `Drop`).
+    pub fn stop_now(self) {
+        for handle in &self.handles {
+            drop(handle.stop(false));
+        }
+    }
 }
 
 fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
@@ -57,7 +64,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         PoolSettings {
             max_size: config.db_pool_size,
             statement_timeout_ms: config.db_statement_timeout_ms,
-            checkout_timeout: Duration::from_secs(5),
+            checkout_timeout: Duration::from_millis(config.db_checkout_timeout_ms),
         },
     );
     let strict = config.app_env.is_deployed();
@@ -88,9 +95,9 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         readiness: Arc::new(PgReadiness::new(pool)),
         clock,
     };
-    let workers = config.http_workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-    });
+    let workers = config
+        .http_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
 
     let api = {
         let settings = settings.clone();

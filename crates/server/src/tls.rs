@@ -22,8 +22,12 @@ pub fn server_config(tls: &TlsConfig) -> anyhow::Result<ServerConfig> {
         "TLS_CERT_FILE {} holds no certificate",
         tls.cert_file.display()
     );
-    let key = PrivateKeyDer::from_pem_file(&tls.key_file)
-        .with_context(|| format!("cannot read a private key from TLS_KEY_FILE {}", tls.key_file.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key_file).with_context(|| {
+        format!(
+            "cannot read a private key from TLS_KEY_FILE {}",
+            tls.key_file.display()
+        )
+    })?;
     let versions: &[&rustls::SupportedProtocolVersion] = match tls.min_version {
         TlsMinVersion::Tls12 => &[&TLS13, &TLS12],
         TlsMinVersion::Tls13 => &[&TLS13],

@@ -2,11 +2,11 @@
 //! the framework or another middleware, such as a refused CORS preflight) gets a
 //! problem body with a stable code for its status.
 
+use actix_web::Error;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::Error;
 
 use crate::problem::{PROBLEM_JSON, problem_for, problem_response};
 
@@ -25,7 +25,7 @@ pub fn generic_code(status: StatusCode) -> &'static str {
         414 => "uri_too_long",
         415 => "unsupported_media_type",
         431 => "request_header_fields_too_large",
-        400..=499 => "client_error",
+        _ if status.is_client_error() => "client_error",
         503 => "service_unavailable",
         _ => "internal_error",
     }
@@ -54,7 +54,9 @@ pub async fn ensure_problem_bodies(
     let mut replacement = problem_response(&problem);
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            replacement.headers_mut().append(name.clone(), value.clone());
+            replacement
+                .headers_mut()
+                .append(name.clone(), value.clone());
         }
     }
     Ok(response.into_response(replacement).map_into_right_body())

@@ -57,14 +57,18 @@ mod tests {
     #[test]
     fn json_media_types_are_accepted() {
         assert!(is_json_content_type(&with("application/json")));
-        assert!(is_json_content_type(&with("Application/JSON; charset=utf-8")));
+        assert!(is_json_content_type(&with(
+            "Application/JSON; charset=utf-8"
+        )));
         assert!(is_json_content_type(&with("application/merge-patch+json")));
     }
 
     #[test]
     fn other_media_types_are_refused() {
         assert!(!is_json_content_type(&with("text/plain")));
-        assert!(!is_json_content_type(&with("application/x-www-form-urlencoded")));
+        assert!(!is_json_content_type(&with(
+            "application/x-www-form-urlencoded"
+        )));
         assert!(!is_json_content_type(&with("text/json+html")));
         assert!(!is_json_content_type(&HeaderMap::new()));
     }

@@ -44,7 +44,11 @@ pub async fn add_security_headers(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let https = is_https(&req);
-    let csp = if req.path() == "/docs" { DOCS_CSP } else { API_CSP };
+    let csp = if req.path() == "/docs" {
+        DOCS_CSP
+    } else {
+        API_CSP
+    };
     let mut response = next.call(req).await?;
     let headers = response.headers_mut();
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
@@ -52,7 +56,11 @@ pub async fn add_security_headers(
     set(headers, header::REFERRER_POLICY, "no-referrer");
     set(headers, header::CACHE_CONTROL, "no-store");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(headers, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
+    set(
+        headers,
+        HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    );
     if https {
         set(headers, header::STRICT_TRANSPORT_SECURITY, HSTS_VALUE);
     }

@@ -19,7 +19,9 @@ impl RootSpanBuilder for SalusRootSpan {
             .get::<RequestId>()
             .map(|id| id.0.clone())
             .unwrap_or_default();
-        let route = request.match_pattern().unwrap_or_else(|| "default".to_owned());
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "default".to_owned());
         tracing::info_span!(
             "request",
             request_id = %request_id,

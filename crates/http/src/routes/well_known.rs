@@ -15,7 +15,7 @@ pub fn security_txt(settings: &HttpSettings, now: chrono::DateTime<chrono::Utc>)
     let expires = (now + Duration::days(SECURITY_TXT_VALIDITY_DAYS))
         .to_rfc3339_opts(SecondsFormat::Secs, true);
     format!(
-        "Contact: {contact}\nExpires: {expires}\nPreferred-Languages: en, fr\nCanonical: {base}/.well-known/security.txt\n",
+        "Contact: {contact}\nExpires: {expires}\nPreferred-Languages: en\nCanonical: {base}/.well-known/security.txt\n",
         contact = settings.security_contact,
         base = settings.public_url,
     )

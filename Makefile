@@ -1,0 +1,34 @@
+# Salus. `make run` serves a development instance; `make test` runs every test.
+# Both provision PostgreSQL first (scripts/provision-db.sh).
+SHELL := /bin/bash
+CARGO ?= cargo
+DB_ENV := set -a && . .local/db.env && set +a
+
+.PHONY: run test lint openapi provision-db build bench clean-db
+
+provision-db:
+	@bash scripts/provision-db.sh
+
+build:
+	$(CARGO) build --bin salus
+
+## Serve a development instance on 127.0.0.1:8080 (migrated, plain HTTP).
+run: provision-db build
+	@$(DB_ENV) && ./target/debug/salus migrate && APP_ENV=development ./target/debug/salus serve
+
+## Run the whole test suite against real PostgreSQL.
+test: provision-db
+	@$(DB_ENV) && $(CARGO) test --workspace --all-targets --no-fail-fast
+
+## Formatting and clippy, warnings denied.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Regenerate the committed OpenAPI document from the code.
+openapi:
+	$(CARGO) run -q --bin salus -- openapi > openapi/openapi.json
+
+## Drop leftover per-test databases (tests drop their own; a crash can leave some).
+clean-db: provision-db
+	@$(DB_ENV) && psql "$$SALUS_ADMIN_URL" -XAtqc "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database WHERE datname LIKE 'salus\_test\_%'" | psql "$$SALUS_ADMIN_URL" -Xq

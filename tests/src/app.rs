@@ -1,0 +1,112 @@
+//! A running Salus server for one test.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use salus::config::Config;
+use salus::serve::RunningServer;
+
+use crate::clock::ManualClock;
+use crate::db::TestDb;
+
+/// A real server on an ephemeral port, over its own database, with a hand-moved clock.
+pub struct TestApp {
+    /// Base URL of the API (`http://127.0.0.1:PORT` or, with TLS, `https://...`).
+    pub url: String,
+    /// The plain HTTP listener's address (the redirecting one when TLS is on).
+    pub http_addr: std::net::SocketAddr,
+    /// The HTTPS listener's address, when TLS is on.
+    pub tls_addr: Option<std::net::SocketAddr>,
+    /// A client that keeps no cookies and follows no redirects.
+    pub client: reqwest::Client,
+    /// The server's clock.
+    pub clock: Arc<ManualClock>,
+    /// The test's database (dropped after the server stops).
+    pub db: TestDb,
+    server: Option<RunningServer>,
+}
+
+/// The configuration every test server starts from; tests override entries.
+fn base_vars(db: &TestDb) -> HashMap<String, String> {
+    [
+        ("APP_ENV", "test".to_owned()),
+        ("DATABASE_URL", db.api_url()),
+        ("HTTP_BIND", "127.0.0.1:0".to_owned()),
+        ("HTTP_WORKERS", "1".to_owned()),
+        ("DB_POOL_SIZE", "4".to_owned()),
+        ("DB_CHECKOUT_TIMEOUT_MS", "1000".to_owned()),
+        ("SECURITY_CONTACT", "mailto:security@clinic.test".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+impl TestApp {
+    /// Starts a server over a freshly migrated database.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts a server with configuration overrides (an empty value unsets).
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
+        let db = tokio::task::spawn_blocking(TestDb::migrated)
+            .await
+            .expect("create test database");
+        Self::try_spawn_on(db, overrides)
+            .await
+            .unwrap_or_else(|(e, _)| panic!("server failed to start: {e:#}"))
+    }
+
+    /// Starts a server over the given database; on failure returns the error and
+    /// the database (so a test can assert why start-up was refused).
+    pub async fn try_spawn_on(
+        db: TestDb,
+        overrides: &[(&str, &str)],
+    ) -> Result<Self, (anyhow::Error, TestDb)> {
+        let mut vars = base_vars(&db);
+        for (key, value) in overrides {
+            vars.insert((*key).to_owned(), (*value).to_owned());
+        }
+        let config = match Config::load(&move |name: &str| vars.get(name).cloned()) {
+            Ok(config) => config,
+            Err(problems) => return Err((anyhow::anyhow!("{problems}"), db)),
+        };
+        let clock = Arc::new(ManualClock::new());
+        let server = match salus::serve::start(&config, clock.clone()).await {
+            Ok(server) => server,
+            Err(e) => return Err((e, db)),
+        };
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Ok(Self {
+            url: server.public_url.clone(),
+            http_addr: server.http_addr,
+            tls_addr: server.tls_addr,
+            client,
+            clock,
+            db,
+            server: Some(server),
+        })
+    }
+
+    /// A GET request to `path`.
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(format!("{}{path}", self.url))
+    }
+
+    /// A POST request to `path`.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(format!("{}{path}", self.url))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop_now();
+        }
+    }
+}
