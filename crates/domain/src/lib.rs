@@ -3,9 +3,18 @@
 //! This crate does no IO. Time, randomness and storage reach it only through the
 //! traits (ports) defined here, which the persistence and server crates implement.
 
+pub mod actor;
 pub mod clock;
+pub mod crypto;
 pub mod error;
 pub mod health;
+pub mod identity;
+pub mod ids;
+pub mod outbox;
+pub mod random;
+pub mod store;
 
+pub use actor::Actor;
 pub use clock::Clock;
-pub use error::DomainError;
+pub use error::{DomainError, FieldProblem};
+pub use random::Random;

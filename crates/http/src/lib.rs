@@ -3,6 +3,7 @@
 //! Routes are registered together with their OpenAPI description (utoipa-actix-web),
 //! so the served contract is the code. Every error leaves as problem+json.
 
+pub mod auth;
 pub mod blocking;
 pub mod json;
 pub mod middleware;
@@ -45,10 +46,32 @@ pub use crate::state::{HttpSettings, Ports};
     ),
     tags(
         (name = "health", description = "Probes and public metadata."),
+        (name = "auth", description = "Sign-up, sign-in, MFA, tokens and one-time-token flows."),
+        (name = "me", description = "The signed-in member: profile, sessions, password, email, phone, MFA."),
     ),
+    modifiers(&BearerAuth),
     components(schemas(problem::Problem, problem::FieldError))
 )]
 struct ApiDoc;
+
+/// Declares the `bearer` security scheme (JWT access tokens).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// Registers every documented route.
 fn documented_routes() -> UtoipaApp<
@@ -66,6 +89,28 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::health::live)
         .service(routes::health::ready)
         .service(routes::well_known::security_txt_route)
+        .service(routes::auth::sign_up)
+        .service(routes::auth::login)
+        .service(routes::auth::mfa)
+        .service(routes::auth::refresh)
+        .service(routes::auth::logout)
+        .service(routes::auth::logout_others)
+        .service(routes::auth::step_up)
+        .service(routes::auth::request_password_reset)
+        .service(routes::auth::confirm_password_reset)
+        .service(routes::auth::verify_email)
+        .service(routes::auth::confirm_email_change)
+        .service(routes::me::me)
+        .service(routes::me::sessions)
+        .service(routes::me::revoke_session)
+        .service(routes::me::change_password)
+        .service(routes::me::change_email)
+        .service(routes::me::set_phone)
+        .service(routes::me::verify_phone)
+        .service(routes::me::start_totp)
+        .service(routes::me::confirm_totp)
+        .service(routes::me::disable_totp)
+        .service(routes::me::regenerate_recovery_codes)
 }
 
 /// The OpenAPI document generated from the code (what `salus openapi` prints and

@@ -73,6 +73,34 @@ pub enum ApiError {
     /// The body is JSON but does not fit the expected shape.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// Sign-in failed (unknown email, wrong password or locked: one answer).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// No valid access token or session.
+    #[error("unauthenticated")]
+    Unauthenticated,
+    /// Known caller, refused for the reason in `code`.
+    #[error("forbidden: {code}")]
+    Forbidden {
+        /// Stable reason.
+        code: &'static str,
+        /// Explanation.
+        detail: String,
+    },
+    /// Conflicts with the current state.
+    #[error("conflict: {code}")]
+    Conflict {
+        /// Stable reason.
+        code: &'static str,
+        /// Explanation.
+        detail: String,
+    },
+    /// Too many requests.
+    #[error("rate limited")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// A dependency does not answer.
     #[error("{what} is unavailable")]
     Unavailable {
@@ -101,6 +129,10 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden { code, .. } | Self::Conflict { code, .. } => code,
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "service_unavailable",
             Self::Internal => "internal_error",
         }
@@ -123,6 +155,10 @@ impl ApiError {
                 Some("Request bodies must be sent as application/json.".to_owned())
             }
             Self::Validation(_) => Some("One or more fields are invalid.".to_owned()),
+            Self::InvalidCredentials => Some("The email, password or code is not correct.".to_owned()),
+            Self::Unauthenticated => Some("Sign in again: the access token is missing, invalid or its session has ended.".to_owned()),
+            Self::Forbidden { detail, .. } | Self::Conflict { detail, .. } => Some(detail.clone()),
+            Self::RateLimited { retry_after_secs } => Some(format!("Too many requests; retry after {retry_after_secs} seconds.")),
             Self::Unavailable { what } => Some(format!(
                 "The {what} is unavailable; try again shortly."
             )),
@@ -173,6 +209,10 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidCredentials | Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -185,10 +225,23 @@ impl ResponseError for ApiError {
         {
             response.headers_mut().insert(header::ALLOW, value);
         }
-        if let Self::Unavailable { .. } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        match self {
+            Self::Unavailable { .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::RateLimited { retry_after_secs } => {
+                if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            Self::Unauthenticated => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         response
     }
@@ -202,6 +255,22 @@ impl From<DomainError> for ApiError {
                 Self::Unavailable { what }
             }
             DomainError::Internal(cause) => Self::internal(cause),
+            DomainError::Invalid(problems) => Self::Validation(
+                problems
+                    .into_iter()
+                    .map(|p| FieldError {
+                        field: p.field,
+                        code: p.code.to_owned(),
+                        message: p.message,
+                    })
+                    .collect(),
+            ),
+            DomainError::InvalidCredentials => Self::InvalidCredentials,
+            DomainError::Unauthenticated => Self::Unauthenticated,
+            DomainError::Forbidden { code, detail } => Self::Forbidden { code, detail },
+            DomainError::NotFound => Self::NotFound,
+            DomainError::Conflict { code, detail } => Self::Conflict { code, detail },
+            DomainError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
         }
     }
 }

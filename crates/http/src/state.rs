@@ -4,6 +4,10 @@ use std::sync::Arc;
 
 use salus_domain::Clock;
 use salus_domain::health::ReadinessProbe;
+use salus_domain::identity::service::Identity;
+use tokio::sync::Semaphore;
+
+use crate::auth::jwt::TokenKeys;
 
 /// Settings of the HTTP layer, taken from the server's configuration.
 #[derive(Debug, Clone)]
@@ -27,4 +31,11 @@ pub struct Ports {
     pub readiness: Arc<dyn ReadinessProbe>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Sign-in, sessions and account flows.
+    pub identity: Arc<Identity>,
+    /// Access-token keys.
+    pub tokens: Arc<TokenKeys>,
+    /// Permits for password hashing, so a sign-in flood cannot starve the
+    /// blocking pool.
+    pub hashing: Arc<Semaphore>,
 }

@@ -3,9 +3,14 @@
 //! It owns the connection pool, the embedded migrations, the checks on the role the
 //! API connects as, and the repository implementations.
 
+pub mod identity_repo;
 pub mod migrations;
+pub mod outbox_repo;
 pub mod pool;
 pub mod readiness;
 pub mod role_posture;
+pub mod schema;
+pub mod store;
 
 pub use pool::{DbPool, PoolSettings, build_pool};
+pub use store::PgStore;

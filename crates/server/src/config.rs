@@ -23,6 +23,16 @@
 //! | `DB_CHECKOUT_TIMEOUT_MS` | how long a request waits for a pooled connection | `5000` |
 //! | `JSON_BODY_LIMIT_BYTES` | cap on JSON bodies | `65536` |
 //! | `HTTP_WORKERS` | HTTP worker threads | number of CPUs |
+//! | `TOKEN_SIGNING_KEYS` | secret; `kid:base64,kid:base64` (≥ 32 bytes each); the first signs, all verify | random per process outside staging/production, required there |
+//! | `MASTER_KEYS` | secret; `kid:base64` of 32 bytes each; the first seals, all open | random per process outside staging/production, required there |
+//! | `ACCESS_TOKEN_TTL_SECONDS` | access-token lifetime (at most 900) | `900` |
+//! | `SESSION_LIFETIME_HOURS` | absolute session lifetime (at most 24) | `12` |
+//! | `ARGON2_MEMORY_KIB` / `ARGON2_ITERATIONS` / `ARGON2_PARALLELISM` | password hashing cost | `19456` / `2` / `1` |
+//! | `PASSWORD_HASH_CONCURRENCY` | password hashes computed at once | number of CPUs |
+//! | `LOCKOUT_THRESHOLD` / `LOCKOUT_MINUTES` | failures before an account locks, and for how long | `10` / `15` |
+//! | `AUTH_RATE_LIMIT_PER_MINUTE` | requests per client address per authentication endpoint | `30` |
+//! | `OUTBOX_DIR` | where the file provider writes messages (development) | `.local/outbox` |
+//! | `OUTBOX_POLL_SECONDS` | how often the delivery worker looks for messages (0: off) | `5` |
 //! | `LOG_FORMAT` | `json` or `pretty` | `pretty` in development, else `json` |
 //! | `RUST_LOG` | log filter | `info` |
 //!
@@ -136,6 +146,38 @@ pub struct Config {
     pub http_workers: Option<usize>,
     /// Log format.
     pub log_format: LogFormat,
+    /// Access-token signing keys (`kid`, secret); the first signs.
+    pub token_signing_keys: Vec<(String, SecretBytes)>,
+    /// Master keys (`kid`, 32 bytes); the first seals.
+    pub master_keys: Vec<(String, SecretBytes)>,
+    /// Access-token lifetime in seconds.
+    pub access_token_ttl_secs: i64,
+    /// Absolute session lifetime in hours.
+    pub session_lifetime_hours: i64,
+    /// argon2id memory (KiB), iterations, parallelism.
+    pub argon2: (u32, u32, u32),
+    /// Concurrent password hashes.
+    pub password_hash_concurrency: Option<usize>,
+    /// Failures before lock-out.
+    pub lockout_threshold: i32,
+    /// Lock-out length in minutes.
+    pub lockout_minutes: i64,
+    /// Requests per minute per address per authentication endpoint.
+    pub auth_rate_limit_per_minute: i32,
+    /// Directory of the file outbox provider.
+    pub outbox_dir: PathBuf,
+    /// Outbox polling interval (0: the worker does not run).
+    pub outbox_poll_secs: u64,
+}
+
+/// Secret key material: never printed.
+#[derive(Clone)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
 }
 
 /// Every problem found in a configuration, reported together.
@@ -237,6 +279,60 @@ pub fn read_secret(
     } else {
         Err(ConfigProblems(r.problems))
     }
+}
+
+/// Parses a key ring `kid:base64,kid:base64`. Outside staging and production a
+/// missing ring becomes one random key (tokens and sealed values then last as long
+/// as the process).
+fn read_key_ring<S: Source>(
+    r: &mut Reader<'_, S>,
+    name: &str,
+    min_len: usize,
+    exact: bool,
+    deployed: bool,
+) -> Vec<(String, SecretBytes)> {
+    use base64::Engine;
+    let Some(raw) = r.secret(name) else {
+        if deployed {
+            r.problems.push(format!("{name} is missing (set {name} or {name}_FILE)"));
+            return Vec::new();
+        }
+        let mut key = vec![0u8; min_len];
+        if getrandom::fill(&mut key).is_err() {
+            std::process::abort();
+        }
+        return vec![("ephemeral".to_owned(), SecretBytes(key))];
+    };
+    let raw = raw.expose_secret();
+    if deployed && example_value(name) == Some(raw) {
+        r.problems.push(format!("{name} uses the example value from .env.example"));
+    }
+    let mut ring = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((kid, b64)) = entry.split_once(':') else {
+            r.problems.push(format!("{name} entries must be kid:base64"));
+            continue;
+        };
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64.trim()));
+        match decoded {
+            Ok(key) if (exact && key.len() == min_len) || (!exact && key.len() >= min_len) => {
+                ring.push((kid.trim().to_owned(), SecretBytes(key)));
+            }
+            Ok(key) => r.problems.push(format!(
+                "{name} key '{}' has {} bytes; it needs {}{min_len}",
+                kid.trim(),
+                key.len(),
+                if exact { "" } else { "at least " }
+            )),
+            Err(_) => r.problems.push(format!("{name} key '{}' is not valid base64", kid.trim())),
+        }
+    }
+    if ring.is_empty() && r.problems.is_empty() {
+        r.problems.push(format!("{name} holds no key"));
+    }
+    ring
 }
 
 /// The value of `name` in `.env.example`, if it has one.
@@ -366,7 +462,35 @@ impl Config {
             }
         };
 
-        if app_env.is_deployed() {
+        let deployed = app_env.is_deployed();
+        let token_signing_keys = read_key_ring(&mut r, "TOKEN_SIGNING_KEYS", 32, false, deployed);
+        let master_keys = read_key_ring(&mut r, "MASTER_KEYS", 32, true, deployed);
+        let access_token_ttl_secs = r.parsed("ACCESS_TOKEN_TTL_SECONDS", 900i64, "a number of seconds");
+        if !(60..=900).contains(&access_token_ttl_secs) {
+            r.problems.push("ACCESS_TOKEN_TTL_SECONDS must be between 60 and 900".to_owned());
+        }
+        let session_lifetime_hours = r.parsed("SESSION_LIFETIME_HOURS", 12i64, "a number of hours");
+        if !(1..=24).contains(&session_lifetime_hours) {
+            r.problems.push("SESSION_LIFETIME_HOURS must be between 1 and 24".to_owned());
+        }
+        let argon2 = (
+            r.parsed("ARGON2_MEMORY_KIB", 19_456u32, "a number of KiB"),
+            r.parsed("ARGON2_ITERATIONS", 2u32, "a positive integer"),
+            r.parsed("ARGON2_PARALLELISM", 1u32, "a positive integer"),
+        );
+        if deployed && (argon2.0 < 19_456 || argon2.1 < 2) {
+            r.problems.push("ARGON2_MEMORY_KIB must be at least 19456 and ARGON2_ITERATIONS at least 2 in staging and production".to_owned());
+        }
+        let password_hash_concurrency = r
+            .plain("PASSWORD_HASH_CONCURRENCY")
+            .map(|_| r.parsed("PASSWORD_HASH_CONCURRENCY", 1usize, "a positive integer"));
+        let lockout_threshold = r.parsed("LOCKOUT_THRESHOLD", 10i32, "a positive integer");
+        let lockout_minutes = r.parsed("LOCKOUT_MINUTES", 15i64, "a number of minutes");
+        let auth_rate_limit_per_minute = r.parsed("AUTH_RATE_LIMIT_PER_MINUTE", 30i32, "a positive integer");
+        let outbox_dir = PathBuf::from(r.plain("OUTBOX_DIR").unwrap_or_else(|| ".local/outbox".to_owned()));
+        let outbox_poll_secs = r.parsed("OUTBOX_POLL_SECONDS", 5u64, "a number of seconds");
+
+        if deployed {
             if let Some(url) = &database_url {
                 r.problems
                     .extend(database_secret_problems("DATABASE_URL", url));
@@ -412,6 +536,17 @@ impl Config {
                 json_body_limit_bytes,
                 http_workers,
                 log_format,
+                token_signing_keys,
+                master_keys,
+                access_token_ttl_secs,
+                session_lifetime_hours,
+                argon2,
+                password_hash_concurrency,
+                lockout_threshold,
+                lockout_minutes,
+                auth_rate_limit_per_minute,
+                outbox_dir,
+                outbox_poll_secs,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }
@@ -509,6 +644,22 @@ mod tests {
         assert!(text.contains("DATABASE_URL is missing"), "{text}");
         assert!(text.contains("requires TLS"), "{text}");
         assert!(text.contains("SECURITY_CONTACT is missing"), "{text}");
+        assert!(text.contains("TOKEN_SIGNING_KEYS is missing"), "{text}");
+        assert!(text.contains("MASTER_KEYS is missing"), "{text}");
+    }
+
+    #[test]
+    fn key_rings_are_parsed_and_short_keys_refused() {
+        let config = load(&[
+            ("DATABASE_URL", STRONG_URL),
+            ("TOKEN_SIGNING_KEYS", "new:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=,old:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="),
+        ])
+        .unwrap();
+        let kids: Vec<&str> = config.token_signing_keys.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(kids, ["new", "old"]);
+        assert_eq!(config.master_keys.len(), 1, "an ephemeral key outside production");
+        let problems = load(&[("DATABASE_URL", STRONG_URL), ("MASTER_KEYS", "k:c2hvcnQ=")]).unwrap_err().0;
+        assert!(problems[0].contains("has 5 bytes; it needs 32"), "{problems:?}");
     }
 
     #[test]
@@ -523,9 +674,9 @@ mod tests {
         ])
         .unwrap_err()
         .0;
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].contains("DATABASE_URL uses the example password"));
-        assert!(problems[1].contains("MIGRATION_DATABASE_URL has a short password"));
+        let text = problems.join("\n");
+        assert!(text.contains("DATABASE_URL uses the example password"), "{text}");
+        assert!(text.contains("MIGRATION_DATABASE_URL has a short password"), "{text}");
     }
 
     #[test]
@@ -535,6 +686,8 @@ mod tests {
             ("DATABASE_URL", STRONG_URL),
             ("TRUST_PROXY_TLS", "true"),
             ("SECURITY_CONTACT", "mailto:sec@clinic.test"),
+            ("TOKEN_SIGNING_KEYS", "k1:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="),
+            ("MASTER_KEYS", "m1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="),
         ])
         .unwrap();
         assert_eq!(config.log_format, LogFormat::Json);

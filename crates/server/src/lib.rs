@@ -6,6 +6,8 @@
 pub mod clock;
 pub mod config;
 pub mod database;
+pub mod outbox;
+pub mod random;
 pub mod serve;
 pub mod telemetry;
 pub mod tls;

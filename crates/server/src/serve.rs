@@ -7,15 +7,75 @@ use std::time::Duration;
 use actix_web::HttpServer;
 use actix_web::dev::ServerHandle;
 use anyhow::Context;
+use chrono::Duration as ChronoDuration;
 use salus_domain::Clock;
+use salus_domain::crypto::{MasterKey, MasterKeys};
+use salus_domain::identity::password::{HashParams, PasswordHasher};
+use salus_domain::identity::service::{Identity, IdentitySettings};
+use salus_domain::identity::throttle::{LockoutPolicy, RateLimit};
+use salus_http::auth::jwt::{SigningKey, TokenKeys};
 use salus_http::{HttpSettings, Ports};
 use salus_persistence::readiness::PgReadiness;
-use salus_persistence::{PoolSettings, build_pool};
+use salus_persistence::{DbPool, PgStore, PoolSettings, build_pool};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::database::check_serving_database;
+use crate::outbox::{FileProvider, spawn_worker};
+use crate::random::OsRandom;
 use crate::tls;
+
+fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
+    let keys = config
+        .master_keys
+        .iter()
+        .map(|(id, key)| {
+            let key: [u8; 32] = key.0.as_slice().try_into().context("master keys are 32 bytes")?;
+            Ok(MasterKey { id: id.clone(), key })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    MasterKeys::new(keys).context("MASTER_KEYS holds no key")
+}
+
+fn token_keys(config: &Config, public_url: &str) -> anyhow::Result<TokenKeys> {
+    let keys = config
+        .token_signing_keys
+        .iter()
+        .map(|(id, secret)| SigningKey { id: id.clone(), secret: secret.0.clone() })
+        .collect();
+    TokenKeys::new(
+        keys,
+        public_url.to_owned(),
+        "salus-api".to_owned(),
+        ChronoDuration::seconds(config.access_token_ttl_secs),
+    )
+    .context("TOKEN_SIGNING_KEYS holds no key")
+}
+
+fn identity(config: &Config, pool: DbPool, clock: Arc<dyn Clock>, public_url: &str) -> anyhow::Result<Identity> {
+    let random = Arc::new(OsRandom);
+    let (memory_kib, iterations, parallelism) = config.argon2;
+    let hasher = PasswordHasher::new(HashParams { memory_kib, iterations, parallelism }, random.as_ref())
+        .map_err(|e| anyhow::anyhow!("password hashing parameters: {e:?}"))?;
+    Ok(Identity {
+        store: Arc::new(PgStore::new(pool)),
+        clock,
+        random,
+        hasher: Arc::new(hasher),
+        keys: Arc::new(master_keys(config)?),
+        settings: IdentitySettings {
+            session_lifetime: ChronoDuration::hours(config.session_lifetime_hours),
+            lockout: LockoutPolicy {
+                lock_after: config.lockout_threshold,
+                lock_for: ChronoDuration::minutes(config.lockout_minutes),
+                ..LockoutPolicy::default()
+            },
+            rate_limit: RateLimit { max_hits: config.auth_rate_limit_per_minute, window_secs: 60 },
+            public_url: public_url.to_owned(),
+            ..IdentitySettings::default()
+        },
+    })
+}
 
 /// A server that is accepting connections.
 pub struct RunningServer {
@@ -91,13 +151,23 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         public_url: public_url.clone(),
         trust_proxy_tls: config.trust_proxy_tls,
     };
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let ports = Ports {
-        readiness: Arc::new(PgReadiness::new(pool)),
-        clock,
+        readiness: Arc::new(PgReadiness::new(pool.clone())),
+        identity: Arc::new(identity(config, pool.clone(), clock.clone(), &public_url)?),
+        tokens: Arc::new(token_keys(config, &public_url)?),
+        hashing: Arc::new(tokio::sync::Semaphore::new(
+            config.password_hash_concurrency.unwrap_or(cores),
+        )),
+        clock: clock.clone(),
     };
-    let workers = config
-        .http_workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
+    if config.outbox_poll_secs > 0 {
+        let provider = Arc::new(FileProvider {
+            dir: config.outbox_dir.clone(),
+        });
+        spawn_worker(pool, clock, provider, Duration::from_secs(config.outbox_poll_secs));
+    }
+    let workers = config.http_workers.unwrap_or(cores);
 
     let api = {
         let settings = settings.clone();

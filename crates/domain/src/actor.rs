@@ -1,0 +1,56 @@
+//! The authenticated principal every service receives.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::DomainError;
+use crate::identity::model::Role;
+use crate::ids::{AccountId, ClinicId, MembershipId, SessionId};
+
+/// How recent an MFA check must be for a sensitive action (step-up).
+pub const STEP_UP_WINDOW: Duration = Duration::minutes(10);
+
+/// Who is calling, inside which clinic, through which session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The person.
+    pub account_id: AccountId,
+    /// The clinic the session acts in.
+    pub clinic_id: ClinicId,
+    /// The membership that grants access to it.
+    pub membership_id: MembershipId,
+    /// The session.
+    pub session_id: SessionId,
+    /// The member's role.
+    pub role: Role,
+    /// When this session last passed an MFA check.
+    pub mfa_at: Option<DateTime<Utc>>,
+    /// Whether the account has confirmed a TOTP authenticator.
+    pub mfa_enrolled: bool,
+    /// Whether this membership must use MFA (privileged role or clinic setting).
+    pub mfa_required: bool,
+}
+
+impl Actor {
+    /// Refuses a session that must enrol MFA first (only enrolment and sign-out
+    /// are open to it).
+    pub fn require_mfa_settled(&self) -> Result<(), DomainError> {
+        if self.mfa_required && (!self.mfa_enrolled || self.mfa_at.is_none()) {
+            return Err(DomainError::forbidden(
+                "mfa_enrollment_required",
+                "This membership requires multi-factor authentication: enrol an authenticator first.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses unless the session passed an MFA check in the last ten minutes.
+    pub fn require_step_up(&self, now: DateTime<Utc>) -> Result<(), DomainError> {
+        match self.mfa_at {
+            Some(at) if self.mfa_enrolled && now - at <= STEP_UP_WINDOW => Ok(()),
+            _ => Err(DomainError::forbidden(
+                "step_up_required",
+                "This action needs a recent MFA check: call POST /api/v1/auth/step-up first.",
+            )),
+        }
+    }
+}

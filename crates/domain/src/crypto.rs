@@ -1,0 +1,92 @@
+//! Hashing and sealing helpers over well-kept crates (sha2, aes-gcm).
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use sha2::{Digest, Sha256};
+
+use crate::DomainError;
+use crate::random::{Random, bytes};
+
+/// SHA-256 of a token or code, as stored instead of the value itself.
+pub fn sha256(value: &[u8]) -> Vec<u8> {
+    Sha256::digest(value).to_vec()
+}
+
+/// A master key: an id and 256 bits.
+#[derive(Clone)]
+pub struct MasterKey {
+    /// Identifier stored in every envelope this key seals.
+    pub id: String,
+    /// The key material.
+    pub key: [u8; 32],
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MasterKey({}, [REDACTED])", self.id)
+    }
+}
+
+/// The platform's master keys: the first seals, all open.
+#[derive(Debug, Clone)]
+pub struct MasterKeys {
+    keys: Vec<MasterKey>,
+}
+
+const ENVELOPE_VERSION: u8 = 1;
+
+impl MasterKeys {
+    /// A ring with at least one key; the first is active.
+    pub fn new(keys: Vec<MasterKey>) -> Option<Self> {
+        (!keys.is_empty()).then_some(Self { keys })
+    }
+
+    /// Seals `plaintext` with AES-256-GCM under the active key, binding `aad`.
+    /// Envelope: version (1 byte), key id length (1), key id, nonce (12), ciphertext.
+    pub fn seal(&self, random: &dyn Random, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, DomainError> {
+        let key = &self.keys[0];
+        let cipher = Aes256Gcm::new_from_slice(&key.key)
+            .map_err(|_| DomainError::Internal("bad master key length".into()))?;
+        let nonce_bytes = bytes(random, 12);
+        let nonce = Nonce::try_from(nonce_bytes.as_slice())
+            .map_err(|_| DomainError::Internal("bad nonce length".into()))?;
+        let sealed = cipher
+            .encrypt(&nonce, Payload { msg: plaintext, aad })
+            .map_err(|_| DomainError::Internal("encryption failed".into()))?;
+        let id = key.id.as_bytes();
+        let id_len = u8::try_from(id.len()).map_err(|_| DomainError::Internal("key id too long".into()))?;
+        let mut out = Vec::with_capacity(2 + id.len() + 12 + sealed.len());
+        out.push(ENVELOPE_VERSION);
+        out.push(id_len);
+        out.extend_from_slice(id);
+        out.extend_from_slice(&nonce_bytes);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Opens an envelope made by [`MasterKeys::seal`] with the same `aad`.
+    pub fn open(&self, envelope: &[u8], aad: &[u8]) -> Result<Vec<u8>, DomainError> {
+        let broken = || DomainError::Internal("sealed value cannot be opened".into());
+        let (&version, rest) = envelope.split_first().ok_or_else(broken)?;
+        if version != ENVELOPE_VERSION {
+            return Err(broken());
+        }
+        let (&id_len, rest) = rest.split_first().ok_or_else(broken)?;
+        let id_len = usize::from(id_len);
+        if rest.len() < id_len + 12 {
+            return Err(broken());
+        }
+        let (id, rest) = rest.split_at(id_len);
+        let (nonce, ciphertext) = rest.split_at(12);
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.id.as_bytes() == id)
+            .ok_or_else(broken)?;
+        let cipher = Aes256Gcm::new_from_slice(&key.key).map_err(|_| broken())?;
+        let nonce = Nonce::try_from(nonce).map_err(|_| broken())?;
+        cipher
+            .decrypt(&nonce, Payload { msg: ciphertext, aad })
+            .map_err(|_| broken())
+    }
+}

@@ -1,0 +1,13 @@
+//! Identity: accounts, clinics, memberships, sessions, passwords, MFA and the
+//! one-time-code flows.
+
+pub mod account_flows;
+pub mod auth;
+pub mod email;
+pub mod mfa;
+pub mod model;
+pub mod password;
+pub mod phone;
+pub mod ports;
+pub mod service;
+pub mod throttle;

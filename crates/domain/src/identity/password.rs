@@ -1,0 +1,242 @@
+//! Passwords: the policy (NIST 800-63B style: length, no composition rules, refuse
+//! guessable ones) and hashing with argon2id.
+
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::random::{Random, bytes};
+use crate::{DomainError, FieldProblem};
+
+/// Fewest characters (Unicode code points after NFKC).
+pub const MIN_CHARS: usize = 16;
+/// Most characters.
+pub const MAX_CHARS: usize = 256;
+
+/// Words the password must not be built from: email, names, clinic name.
+#[derive(Debug, Default, Clone)]
+pub struct PersonalWords<'a> {
+    /// The account's email.
+    pub email: &'a str,
+    /// Names and other words (clinic name).
+    pub words: Vec<&'a str>,
+}
+
+/// NFKC-normalises a password (so visually equal inputs hash equally).
+pub fn normalise(password: &str) -> String {
+    password.nfkc().collect()
+}
+
+/// Checks a new password; the error says why it is refused.
+pub fn check_policy(field: &str, password: &str, personal: &PersonalWords<'_>) -> Result<(), DomainError> {
+    let normalised = normalise(password);
+    let chars = normalised.chars().count();
+    let refuse = |code, message: String| Err(DomainError::Invalid(vec![FieldProblem::new(field, code, message)]));
+    if chars < MIN_CHARS {
+        return refuse(
+            "too_short",
+            format!("must be at least {MIN_CHARS} characters; a passphrase of several words is easiest"),
+        );
+    }
+    if chars > MAX_CHARS {
+        return refuse("too_long", format!("must be at most {MAX_CHARS} characters"));
+    }
+    let lower = normalised.to_lowercase();
+    let mut inputs: Vec<String> = Vec::new();
+    if let Some((local, domain)) = personal.email.split_once('@') {
+        inputs.push(local.to_lowercase());
+        inputs.push(domain.split('.').next().unwrap_or_default().to_lowercase());
+    }
+    for word in &personal.words {
+        inputs.extend(
+            word.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.chars().count() >= 3)
+                .map(str::to_lowercase),
+        );
+    }
+    if inputs.iter().any(|w| w.chars().count() >= 4 && lower.contains(w.as_str())) {
+        return refuse(
+            "personal_information",
+            "must not contain your email address, your name or the clinic's name".to_owned(),
+        );
+    }
+    let user_inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let estimate = zxcvbn::zxcvbn(&normalised, &user_inputs);
+    if u8::from(estimate.score()) < 3 {
+        let hint = estimate
+            .feedback()
+            .and_then(|f| f.warning().map(|w| w.to_string()))
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "it is too easy to guess".to_owned());
+        return refuse(
+            "too_weak",
+            format!("is too easy to guess ({hint}); use several unrelated words"),
+        );
+    }
+    Ok(())
+}
+
+/// argon2id parameters (OWASP: m = 19456 KiB, t = 2, p = 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Iterations.
+    pub iterations: u32,
+    /// Parallelism.
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Hashes and verifies passwords with the configured argon2id parameters.
+#[derive(Debug, Clone)]
+pub struct PasswordHasher {
+    params: HashParams,
+    /// A hash of a random password, verified when the account does not exist so
+    /// unknown emails cost the same work as known ones.
+    dummy_hash: String,
+}
+
+/// The outcome of verifying a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// Wrong password.
+    No,
+    /// Right password, hash current.
+    Yes,
+    /// Right password, but hashed with older parameters: re-hash it.
+    YesRehash,
+}
+
+impl PasswordHasher {
+    /// A hasher with these parameters (checked), and its dummy hash.
+    pub fn new(params: HashParams, random: &dyn Random) -> Result<Self, DomainError> {
+        let mut hasher = Self {
+            params,
+            dummy_hash: String::new(),
+        };
+        let dummy = crate::random::secret_token(random);
+        hasher.dummy_hash = hasher.hash(&dummy, random)?;
+        Ok(hasher)
+    }
+
+    fn argon2(&self) -> Result<Argon2<'static>, DomainError> {
+        let params = Params::new(self.params.memory_kib, self.params.iterations, self.params.parallelism, None)
+            .map_err(|e| DomainError::Internal(format!("argon2 parameters: {e}")))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+
+    /// Hashes a (policy-checked) password to a PHC string.
+    pub fn hash(&self, password: &str, random: &dyn Random) -> Result<String, DomainError> {
+        let salt = bytes(random, 16);
+        self.argon2()?
+            .hash_password_with_salt(normalise(password).as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| DomainError::Internal(format!("argon2 hash: {e}")))
+    }
+
+    /// Verifies a password against a stored hash (or the dummy hash when `stored`
+    /// is `None`, which always answers `No`).
+    pub fn verify(&self, password: &str, stored: Option<&str>) -> Verified {
+        let hash_text = stored.unwrap_or(&self.dummy_hash);
+        let Ok(parsed) = PasswordHash::new(hash_text) else {
+            return Verified::No;
+        };
+        let Ok(argon2) = self.argon2() else {
+            return Verified::No;
+        };
+        if argon2.verify_password(normalise(password).as_bytes(), &parsed).is_err() || stored.is_none() {
+            return Verified::No;
+        }
+        let current = Params::try_from(&parsed).ok().is_some_and(|p| {
+            p.m_cost() == self.params.memory_kib
+                && p.t_cost() == self.params.iterations
+                && p.p_cost() == self.params.parallelism
+        }) && parsed.algorithm.as_str() == "argon2id";
+        if current { Verified::Yes } else { Verified::YesRehash }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Counter(std::sync::atomic::AtomicU8);
+    impl Random for Counter {
+        fn fill(&self, buf: &mut [u8]) {
+            for b in buf {
+                *b = self.0.fetch_add(37, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn personal() -> PersonalWords<'static> {
+        PersonalWords {
+            email: "ada.lovelace@clinic.test",
+            words: vec!["Ada", "Lovelace", "Harbour Clinic"],
+        }
+    }
+
+    fn code(result: Result<(), DomainError>) -> &'static str {
+        match result {
+            Err(DomainError::Invalid(problems)) => problems[0].code,
+            Ok(()) => "ok",
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_the_examples_of_the_issue() {
+        assert_eq!(code(check_policy("password", "passwordpassword1234", &personal())), "too_weak");
+        assert_eq!(code(check_policy("password", "short", &personal())), "too_short");
+        assert_eq!(code(check_policy("password", &"x".repeat(257), &personal())), "too_long");
+    }
+
+    #[test]
+    fn refuses_personal_words() {
+        assert_eq!(
+            code(check_policy("password", "lovelace-quantum-sparrow-91", &personal())),
+            "personal_information"
+        );
+        assert_eq!(
+            code(check_policy("password", "harbour violet engine tundra", &personal())),
+            "personal_information"
+        );
+    }
+
+    #[test]
+    fn accepts_a_random_four_word_passphrase() {
+        assert_eq!(code(check_policy("password", "correct orbit lantern psalm", &personal())), "ok");
+        assert_eq!(code(check_policy("password", "tangerine wobble fjord cactus", &personal())), "ok");
+    }
+
+    #[test]
+    fn length_counts_code_points_after_nfkc() {
+        // 16 full-width letters normalise to 16 ASCII letters: length is fine.
+        let wide = "ｑｗｅｒｔｙｕｉｏｐａｓｄｆｇｈ";
+        assert_ne!(code(check_policy("password", wide, &personal())), "too_short");
+        assert_eq!(normalise(wide), "qwertyuiopasdfgh");
+    }
+
+    #[test]
+    fn hashes_verify_and_outdated_parameters_ask_for_a_rehash() {
+        let random = Counter(std::sync::atomic::AtomicU8::new(1));
+        let small = HashParams { memory_kib: 1024, iterations: 1, parallelism: 1 };
+        let old = PasswordHasher::new(small, &random).unwrap();
+        let hash = old.hash("correct orbit lantern psalm", &random).unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert_eq!(old.verify("correct orbit lantern psalm", Some(&hash)), Verified::Yes);
+        assert_eq!(old.verify("correct orbit lantern psalm!", Some(&hash)), Verified::No);
+        let newer = PasswordHasher::new(HashParams { memory_kib: 2048, ..small }, &random).unwrap();
+        assert_eq!(newer.verify("correct orbit lantern psalm", Some(&hash)), Verified::YesRehash);
+        assert_eq!(newer.verify("anything", None), Verified::No);
+    }
+}

@@ -1,0 +1,107 @@
+//! Phone verification by a 6-digit code sent by SMS.
+
+use chrono::Duration;
+
+use crate::actor::Actor;
+use crate::crypto::sha256;
+use crate::identity::model::ClientInfo;
+use crate::identity::ports::PhoneChallenge;
+use crate::identity::service::{Identity, committed};
+use crate::ids::AccountId;
+use crate::random::numeric_code;
+use crate::store::Scope;
+use crate::DomainError;
+
+/// Codes expire after this long.
+pub const CODE_TTL: Duration = Duration::minutes(10);
+/// Wrong codes allowed per challenge.
+pub const MAX_ATTEMPTS: i32 = 5;
+/// Minimum time between two sends.
+pub const RESEND_INTERVAL: Duration = Duration::seconds(60);
+
+/// Checks an E.164 number: `+`, then 8 to 15 digits, the first not zero.
+pub fn parse_e164(raw: &str) -> Result<String, DomainError> {
+    let phone: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    let valid = (8..=15).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !digits.starts_with('0');
+    if valid {
+        Ok(phone)
+    } else {
+        Err(DomainError::invalid("phone", "e164", "must be an international number such as +33612345678"))
+    }
+}
+
+fn code_hash(account: AccountId, code: &str) -> Vec<u8> {
+    sha256(format!("{account}:{code}").as_bytes())
+}
+
+impl Identity {
+    /// Sends a code to a new phone number. Resending is throttled and keeps the
+    /// attempt count.
+    pub fn start_phone_verification(&self, actor: &Actor, raw_phone: &str, client: &ClientInfo) -> Result<(), DomainError> {
+        self.throttle("otp", client)?;
+        let phone = parse_e164(raw_phone)?;
+        let now = self.now();
+        let code = numeric_code(self.random.as_ref(), 6);
+        committed(self.store.as_ref(), Scope::Platform, |tx| {
+            let existing = tx.phone_challenge(actor.account_id)?;
+            if let Some(previous) = &existing
+                && now - previous.last_sent_at < RESEND_INTERVAL
+            {
+                let wait = (previous.last_sent_at + RESEND_INTERVAL - now).num_seconds().max(1);
+                return Ok(Err(DomainError::RateLimited { retry_after_secs: u64::try_from(wait).unwrap_or(1) }));
+            }
+            let attempts = existing.filter(|p| p.phone == phone && p.expires_at > now).map_or(0, |p| p.attempts);
+            tx.put_phone_challenge(
+                actor.account_id,
+                &PhoneChallenge {
+                    phone: phone.clone(),
+                    code_hash: code_hash(actor.account_id, &code),
+                    expires_at: now + CODE_TTL,
+                    attempts,
+                    last_sent_at: now,
+                },
+            )?;
+            self.sms(tx, &phone, format!("Your Salus verification code is {code}. It expires in 10 minutes."))?;
+            Ok(Ok(()))
+        })
+    }
+
+    /// Verifies the phone with the code.
+    pub fn verify_phone(&self, actor: &Actor, code: &str, client: &ClientInfo) -> Result<(), DomainError> {
+        self.throttle("otp", client)?;
+        let now = self.now();
+        let wrong = || DomainError::invalid("code", "invalid_code", "is wrong, expired or has no attempts left");
+        committed(self.store.as_ref(), Scope::Platform, |tx| {
+            let Some(challenge) = tx.phone_challenge(actor.account_id)? else {
+                return Ok(Err(wrong()));
+            };
+            if challenge.expires_at <= now || challenge.attempts >= MAX_ATTEMPTS {
+                return Ok(Err(wrong()));
+            }
+            if challenge.code_hash != code_hash(actor.account_id, code.trim()) {
+                tx.put_phone_challenge(actor.account_id, &PhoneChallenge { attempts: challenge.attempts + 1, ..challenge })?;
+                return Ok(Err(wrong()));
+            }
+            tx.delete_phone_challenge(actor.account_id)?;
+            tx.set_phone_verified(actor.account_id, &challenge.phone, now)?;
+            self.event(tx, "phone_verified", Some(actor.clinic_id), Some(actor.account_id), client)?;
+            Ok(Ok(()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_e164;
+
+    #[test]
+    fn e164_numbers() {
+        assert_eq!(parse_e164("+33 6 12 34 56 78").unwrap(), "+33612345678");
+        for bad in ["0612345678", "+0612345678", "+12", "+1234567890123456", "+33a612345678"] {
+            assert!(parse_e164(bad).is_err(), "{bad}");
+        }
+    }
+}

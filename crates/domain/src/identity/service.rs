@@ -1,0 +1,150 @@
+//! The identity service: its dependencies, settings and shared helpers.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use crate::crypto::{MasterKeys, sha256};
+use crate::identity::model::ClientInfo;
+use crate::identity::password::PasswordHasher;
+use crate::identity::throttle::{LockoutPolicy, RateLimit};
+use crate::ids::{AccountId, ClinicId};
+use crate::outbox::{Channel, NewMessage};
+use crate::random::uuid_v7;
+use crate::store::{Scope, Store, Tx, in_tx};
+use crate::{Clock, DomainError, Random};
+
+/// Identity settings from configuration.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// Absolute session lifetime (at most 24 hours).
+    pub session_lifetime: Duration,
+    /// How long an MFA challenge stays open.
+    pub mfa_challenge_ttl: Duration,
+    /// Wrong codes allowed per MFA challenge.
+    pub mfa_max_attempts: i32,
+    /// Per-account lock-out.
+    pub lockout: LockoutPolicy,
+    /// Per-address limit on authentication endpoints.
+    pub rate_limit: RateLimit,
+    /// Public base URL, for links in emails.
+    pub public_url: String,
+    /// Issuer shown in authenticator apps.
+    pub totp_issuer: String,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        Self {
+            session_lifetime: Duration::hours(12),
+            mfa_challenge_ttl: Duration::minutes(5),
+            mfa_max_attempts: 5,
+            lockout: LockoutPolicy::default(),
+            rate_limit: RateLimit::default(),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            totp_issuer: "Salus".to_owned(),
+        }
+    }
+}
+
+/// The identity service: every sign-in, session and account flow.
+#[derive(Clone)]
+pub struct Identity {
+    /// Transactions.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub random: Arc<dyn Random>,
+    /// Password hashing.
+    pub hasher: Arc<PasswordHasher>,
+    /// Master keys (seal TOTP secrets).
+    pub keys: Arc<MasterKeys>,
+    /// Settings.
+    pub settings: IdentitySettings,
+}
+
+impl Identity {
+    /// The current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// A new UUIDv7.
+    pub fn new_id(&self) -> Uuid {
+        uuid_v7(self.random.as_ref(), self.now())
+    }
+
+    /// Counts a request against the per-address limit of an authentication
+    /// endpoint, in its own transaction (so it holds even when the flow fails).
+    pub fn throttle(&self, endpoint: &str, client: &ClientInfo) -> Result<(), DomainError> {
+        let limit = self.settings.rate_limit;
+        let now = self.now();
+        let key = format!("{endpoint}:{}", client.ip.as_deref().unwrap_or("unknown"));
+        let (hits, started) = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            tx.hit_rate_limit(&key, now, limit.window_secs)
+        })?;
+        if hits > limit.max_hits {
+            let reopens = started + Duration::seconds(limit.window_secs);
+            let secs = (reopens - now).num_seconds().max(1);
+            return Err(DomainError::RateLimited {
+                retry_after_secs: u64::try_from(secs).unwrap_or(1),
+            });
+        }
+        Ok(())
+    }
+
+    /// Queues an email in the current transaction.
+    pub fn email(&self, tx: &mut dyn Tx, to: &str, subject: &str, body: String) -> Result<(), DomainError> {
+        tx.enqueue(&NewMessage {
+            id: self.new_id(),
+            channel: Channel::Email,
+            recipient: to.to_owned(),
+            subject: subject.to_owned(),
+            body,
+            created_at: self.now(),
+        })
+    }
+
+    /// Queues a text message in the current transaction.
+    pub fn sms(&self, tx: &mut dyn Tx, to: &str, body: String) -> Result<(), DomainError> {
+        tx.enqueue(&NewMessage {
+            id: self.new_id(),
+            channel: Channel::Sms,
+            recipient: to.to_owned(),
+            subject: String::new(),
+            body,
+            created_at: self.now(),
+        })
+    }
+
+    /// Records a security event in the current transaction.
+    pub fn event(
+        &self,
+        tx: &mut dyn Tx,
+        kind: &str,
+        clinic: Option<ClinicId>,
+        account: Option<AccountId>,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        tx.security_event(self.new_id(), kind, clinic, account, client.ip.as_deref(), self.now())
+    }
+
+    /// A fresh secret token and the hash to store.
+    pub fn token_pair(&self) -> (String, Vec<u8>) {
+        let token = crate::random::secret_token(self.random.as_ref());
+        let hash = sha256(token.as_bytes());
+        (token, hash)
+    }
+}
+
+/// Runs `work` in a transaction that commits even when the flow's outcome is an
+/// error the caller must see (a failed sign-in is still counted).
+pub fn committed<T>(
+    store: &dyn Store,
+    scope: Scope,
+    work: impl FnOnce(&mut dyn Tx) -> Result<Result<T, DomainError>, DomainError>,
+) -> Result<T, DomainError> {
+    in_tx(store, scope, work)?
+}

@@ -1,0 +1,72 @@
+//! Messages to people (email, SMS), queued in the transaction of the action that
+//! causes them and delivered later by a worker. They never carry health data.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::DomainError;
+
+/// How a message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// An email.
+    Email,
+    /// A text message.
+    Sms,
+}
+
+impl Channel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+}
+
+/// A message to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Its id.
+    pub id: Uuid,
+    /// Email or SMS.
+    pub channel: Channel,
+    /// Email address or E.164 phone number.
+    pub recipient: String,
+    /// Subject (emails).
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A queued message claimed for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMessage {
+    /// Its id.
+    pub id: Uuid,
+    /// Email or SMS.
+    pub channel: Channel,
+    /// Email address or phone number.
+    pub recipient: String,
+    /// Subject.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// Attempts so far.
+    pub attempts: i32,
+}
+
+/// Storage of the outbox.
+pub trait OutboxRepo {
+    /// Queues a message.
+    fn enqueue(&mut self, message: &NewMessage) -> Result<(), DomainError>;
+}
+
+/// Delivers one message (SMTP, SMS gateway, file, capture).
+pub trait Deliver: Send + Sync {
+    /// Sends it; an error is retried later with back-off.
+    fn deliver(&self, message: &PendingMessage) -> Result<(), String>;
+}

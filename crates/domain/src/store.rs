@@ -1,0 +1,48 @@
+//! Transactions as a port: a service runs its repository calls inside one
+//! transaction, scoped to a clinic (row-level security) or to the platform.
+
+use crate::DomainError;
+use crate::identity::ports::IdentityRepo;
+use crate::ids::ClinicId;
+use crate::outbox::OutboxRepo;
+
+/// What a transaction may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Platform tables only (accounts, sign-in steps): no clinic is set.
+    Platform,
+    /// One clinic's rows: the clinic is set for row-level security.
+    Clinic(ClinicId),
+}
+
+/// Every repository available inside a transaction.
+pub trait Tx: IdentityRepo + OutboxRepo {}
+
+/// Opens transactions. Object-safe so the HTTP layer can hold it as `dyn Store`.
+pub trait Store: Send + Sync {
+    /// Runs `work` in one transaction: committed when it returns `Ok`, rolled back
+    /// otherwise.
+    fn run(
+        &self,
+        scope: Scope,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DomainError>,
+    ) -> Result<(), DomainError>;
+}
+
+/// Runs `work` in one transaction and returns its value.
+pub fn in_tx<T>(
+    store: &dyn Store,
+    scope: Scope,
+    work: impl FnOnce(&mut dyn Tx) -> Result<T, DomainError>,
+) -> Result<T, DomainError> {
+    let mut work = Some(work);
+    let mut out = None;
+    store.run(scope, &mut |tx| {
+        let work = work
+            .take()
+            .ok_or_else(|| DomainError::Internal("transaction body ran twice".into()))?;
+        out = Some(work(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| DomainError::Internal("transaction produced no value".into()))
+}

@@ -1,0 +1,47 @@
+//! Where a request comes from: client address and user agent.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use salus_domain::identity::model::ClientInfo;
+
+use crate::problem::ApiError;
+use crate::state::HttpSettings;
+
+/// Longest user agent kept.
+const MAX_USER_AGENT: usize = 200;
+
+/// The client of this request (address from the socket, or from `X-Forwarded-For`
+/// when a trusted proxy is configured).
+#[derive(Debug, Clone)]
+pub struct Client(pub ClientInfo);
+
+impl FromRequest for Client {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let trust_proxy = req
+            .app_data::<web::Data<HttpSettings>>()
+            .is_some_and(|s| s.trust_proxy_tls);
+        let forwarded = trust_proxy
+            .then(|| {
+                req.headers()
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(',').next())
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+            })
+            .flatten();
+        let ip = forwarded.or_else(|| req.peer_addr().map(|a| a.ip().to_string()));
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
+        ready(Ok(Self(ClientInfo { ip, user_agent })))
+    }
+}

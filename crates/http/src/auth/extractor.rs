@@ -1,0 +1,74 @@
+//! The principal as an extractor: no handler runs authenticated without it.
+//!
+//! It verifies the access token, then checks the session row (revoked, idle or
+//! expired sessions are refused on the very next request) and yields the `Actor`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use salus_domain::Actor;
+use salus_domain::ids::{ClinicId, SessionId};
+
+use crate::blocking::run_blocking;
+use crate::problem::ApiError;
+use crate::state::Ports;
+
+/// A signed-in member whose MFA obligations are met.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Actor);
+
+/// A signed-in member who may still have to enrol MFA: only the enrolment and
+/// sign-out routes take this.
+#[derive(Debug, Clone)]
+pub struct Enrolling(pub Actor);
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+async fn actor(req: HttpRequest) -> Result<Actor, ApiError> {
+    let ports = req
+        .app_data::<web::Data<Ports>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("ports missing"))?;
+    let token = bearer(&req).ok_or(ApiError::Unauthenticated)?;
+    let claims = ports.tokens.verify(&token, ports.clock.now()).map_err(|reason| {
+        tracing::info!(%reason, "access token refused");
+        ApiError::Unauthenticated
+    })?;
+    let identity = ports.identity.clone();
+    let actor = run_blocking(move || identity.authenticate(ClinicId(claims.cid), SessionId(claims.sid))).await?;
+    if actor.account_id.uuid() != claims.sub {
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok(actor)
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let actor = actor(req).await?;
+            actor.require_mfa_settled()?;
+            Ok(Self(actor))
+        })
+    }
+}
+
+impl FromRequest for Enrolling {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { actor(req).await.map(Self) })
+    }
+}

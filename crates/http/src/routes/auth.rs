@@ -1,0 +1,486 @@
+//! Public authentication routes: sign-up, sign-in, MFA, refresh, one-time tokens;
+//! and sign-out and step-up for signed-in members.
+
+use actix_web::{HttpResponse, post, web};
+use chrono::{DateTime, Utc};
+use salus_domain::identity::auth::{LoginOutcome, SessionGrant, SignUp};
+use salus_domain::identity::mfa::SecondFactor;
+use salus_domain::ids::ClinicId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::client::Client;
+use crate::auth::extractor::{Authenticated, Enrolling};
+use crate::blocking::run_blocking;
+use crate::json::ValidatedJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::Ports;
+
+/// Sign up a clinic and its owner.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {
+    /// The clinic's name.
+    #[validate(length(min = 1, max = 200))]
+    pub clinic_name: String,
+    /// The owner's email.
+    #[validate(length(min = 3, max = 254))]
+    pub email: String,
+    /// A new password (at least 16 characters; a passphrase), or the existing
+    /// account's current password.
+    #[validate(length(min = 1, max = 1024))]
+    pub password: String,
+    /// The owner's given name.
+    #[validate(length(min = 1, max = 100))]
+    pub given_name: String,
+    /// The owner's family name.
+    #[validate(length(min = 1, max = 100))]
+    pub family_name: String,
+}
+
+/// The request was accepted; what follows arrives by email.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// Always `accepted`.
+    pub status: &'static str,
+    /// What happens next.
+    pub message: &'static str,
+}
+
+/// Sign in with email and password.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The account's email.
+    #[validate(length(min = 1, max = 254))]
+    pub email: String,
+    /// The password.
+    #[validate(length(min = 1, max = 1024))]
+    pub password: String,
+    /// The clinic to act in, for an account with several memberships.
+    pub clinic_id: Option<Uuid>,
+}
+
+/// A clinic the account may sign in to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClinicChoice {
+    /// The clinic.
+    pub clinic_id: Uuid,
+    /// Its name.
+    pub clinic_name: String,
+    /// The member's role there.
+    pub role: String,
+}
+
+/// Tokens for a session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// JWT access token (at most 15 minutes).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Opaque refresh token, rotated at every use.
+    pub refresh_token: String,
+    /// The session.
+    pub session_id: Uuid,
+    /// The clinic the tokens act in.
+    pub clinic_id: Uuid,
+}
+
+/// What a sign-in leads to.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LoginResponse {
+    /// Signed in.
+    Authenticated(TokenResponse),
+    /// Sign in again with one of these `clinic_id`s.
+    ChooseClinic {
+        /// The account's clinics.
+        clinics: Vec<ClinicChoice>,
+    },
+    /// Complete with `POST /api/v1/auth/mfa`.
+    MfaRequired {
+        /// The challenge to send back with the code.
+        mfa_token: String,
+        /// When the challenge expires.
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// A second factor: a TOTP code or a recovery code (exactly one).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecondFactorFields {
+    /// The 6-digit code of the authenticator app.
+    #[validate(length(min = 6, max = 8))]
+    pub code: Option<String>,
+    /// One of the recovery codes.
+    #[validate(length(min = 8, max = 32))]
+    pub recovery_code: Option<String>,
+}
+
+impl SecondFactorFields {
+    /// The factor given: exactly one of the two fields.
+    pub fn factor(self) -> Result<SecondFactor, ApiError> {
+        match (self.code, self.recovery_code) {
+            (Some(code), None) => Ok(SecondFactor::Code(code)),
+            (None, Some(code)) => Ok(SecondFactor::Recovery(code)),
+            _ => Err(ApiError::Validation(vec![crate::problem::FieldError {
+                field: "code".to_owned(),
+                code: "one_of".to_owned(),
+                message: "give exactly one of code and recovery_code".to_owned(),
+            }])),
+        }
+    }
+}
+
+/// Complete a sign-in that requires MFA.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaRequest {
+    /// The challenge from the sign-in answer.
+    #[validate(length(min = 1, max = 200))]
+    pub mfa_token: String,
+    /// The 6-digit code.
+    #[validate(length(min = 6, max = 8))]
+    pub code: Option<String>,
+    /// Or a recovery code.
+    #[validate(length(min = 8, max = 32))]
+    pub recovery_code: Option<String>,
+}
+
+/// Exchange a refresh token.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The current refresh token.
+    #[validate(length(min = 1, max = 200))]
+    pub refresh_token: String,
+}
+
+/// Ask for a password reset.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    /// The account's email.
+    #[validate(length(min = 1, max = 254))]
+    pub email: String,
+}
+
+/// Complete a password reset.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirm {
+    /// The token from the email.
+    #[validate(length(min = 1, max = 200))]
+    pub token: String,
+    /// The new password.
+    #[validate(length(min = 1, max = 1024))]
+    pub new_password: String,
+}
+
+/// A single-use token from an email.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The token.
+    #[validate(length(min = 1, max = 200))]
+    pub token: String,
+}
+
+/// How many sessions were ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedCount {
+    /// Sessions revoked.
+    pub revoked: usize,
+}
+
+/// Mints the access token of a grant.
+pub fn token_response(ports: &Ports, grant: &SessionGrant) -> Result<TokenResponse, ApiError> {
+    let access_token = ports.tokens.issue(grant, ports.clock.now()).map_err(ApiError::internal)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ports.tokens.ttl().num_seconds(),
+        refresh_token: grant.refresh_token.clone(),
+        session_id: grant.session_id.uuid(),
+        clinic_id: grant.clinic_id.uuid(),
+    })
+}
+
+async fn hashing_permit(ports: &Ports) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    ports.hashing.clone().acquire_owned().await.map_err(ApiError::internal)
+}
+
+/// Sign up a clinic with its first member, the owner.
+#[utoipa::path(
+    tag = "auth",
+    summary = "Sign up a clinic",
+    description = "Creates the clinic (plan `free`) with its owner. A new account gets a verification email; an existing account must give its current password. The answer is the same whether or not the email already has an account.",
+    security(()),
+    request_body = SignUpRequest,
+    responses(
+        (status = 202, description = "Accepted; the owner is told by email.", body = Accepted),
+        (status = 400, description = "Malformed JSON.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or a password the policy refuses (the field says why).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/clinics")]
+pub async fn sign_up(ports: web::Data<Ports>, client: Client, body: ValidatedJson<SignUpRequest>) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let _permit = hashing_permit(&ports).await?;
+    let identity = ports.identity.clone();
+    let cmd = SignUp {
+        clinic_name: body.clinic_name,
+        email: body.email,
+        password: body.password,
+        given_name: body.given_name,
+        family_name: body.family_name,
+    };
+    run_blocking(move || identity.sign_up(&cmd, &client.0)).await?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        status: "accepted",
+        message: "Check your email to continue.",
+    }))
+}
+
+/// Sign in with email and password.
+#[utoipa::path(
+    tag = "auth",
+    summary = "Sign in",
+    description = "Unknown email, wrong password and locked account all answer the same 401. An account with several clinics gets `choose_clinic`; an account with MFA gets `mfa_required`.",
+    security(()),
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in, or the next step.", body = LoginResponse),
+        (status = 400, description = "Malformed JSON.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid credentials.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No active membership.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/login")]
+pub async fn login(ports: web::Data<Ports>, client: Client, body: ValidatedJson<LoginRequest>) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let _permit = hashing_permit(&ports).await?;
+    let identity = ports.identity.clone();
+    let outcome = run_blocking(move || {
+        identity.login(&body.email, &body.password, body.clinic_id.map(ClinicId), &client.0)
+    })
+    .await?;
+    let response = match outcome {
+        LoginOutcome::Session(grant) => LoginResponse::Authenticated(token_response(&ports, &grant)?),
+        LoginOutcome::ChooseClinic(memberships) => LoginResponse::ChooseClinic {
+            clinics: memberships
+                .into_iter()
+                .map(|m| ClinicChoice {
+                    clinic_id: m.clinic_id.uuid(),
+                    clinic_name: m.clinic_name,
+                    role: m.role.as_str().to_owned(),
+                })
+                .collect(),
+        },
+        LoginOutcome::MfaRequired { challenge, expires_at } => LoginResponse::MfaRequired {
+            mfa_token: challenge,
+            expires_at,
+        },
+    };
+    Ok(HttpResponse::Ok().json(response))
+}
+
+/// Complete a sign-in with a TOTP or recovery code.
+#[utoipa::path(
+    tag = "auth",
+    summary = "Complete sign-in with MFA",
+    description = "Each code works once; a challenge allows a few attempts and expires after five minutes.",
+    security(()),
+    request_body = MfaRequest,
+    responses(
+        (status = 200, description = "Signed in.", body = TokenResponse),
+        (status = 401, description = "Wrong code, or an expired, used or exhausted challenge.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/mfa")]
+pub async fn mfa(ports: web::Data<Ports>, client: Client, body: ValidatedJson<MfaRequest>) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let factor = SecondFactorFields { code: body.code, recovery_code: body.recovery_code }.factor()?;
+    let identity = ports.identity.clone();
+    let grant = run_blocking(move || identity.complete_mfa(&body.mfa_token, &factor, &client.0)).await?;
+    Ok(HttpResponse::Ok().json(token_response(&ports, &grant)?))
+}
+
+/// Rotate a refresh token.
+#[utoipa::path(
+    tag = "auth",
+    summary = "Refresh the tokens",
+    description = "Returns a new access token and a new refresh token; the old refresh token stops working. Presenting a used refresh token again ends its session.",
+    security(()),
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens.", body = TokenResponse),
+        (status = 401, description = "Unknown, reused or ended.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/refresh")]
+pub async fn refresh(ports: web::Data<Ports>, client: Client, body: ValidatedJson<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+    let token = body.into_inner().refresh_token;
+    let identity = ports.identity.clone();
+    let grant = run_blocking(move || identity.refresh(&token, &client.0)).await?;
+    Ok(HttpResponse::Ok().json(token_response(&ports, &grant)?))
+}
+
+/// Sign out this session.
+#[utoipa::path(
+    tag = "auth",
+    summary = "Sign out",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The session has ended."),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/logout")]
+pub async fn logout(ports: web::Data<Ports>, client: Client, who: Enrolling) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    run_blocking(move || identity.logout(&who.0, &client.0)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sign out every other session of this account.
+#[utoipa::path(
+    tag = "auth",
+    summary = "Sign out other sessions",
+    description = "Ends every session of this account, in every clinic, except the current one.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "How many sessions ended.", body = RevokedCount),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "MFA enrolment required first.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/logout-others")]
+pub async fn logout_others(ports: web::Data<Ports>, client: Client, who: Authenticated) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let revoked = run_blocking(move || identity.logout_others(&who.0, &client.0)).await?;
+    Ok(HttpResponse::Ok().json(RevokedCount { revoked }))
+}
+
+/// Prove a second factor again, for sensitive actions.
+#[utoipa::path(
+    tag = "auth",
+    summary = "Step up with MFA",
+    description = "Records a fresh MFA check on the session; sensitive actions require one in the last ten minutes.",
+    security(("bearer" = [])),
+    request_body = SecondFactorFields,
+    responses(
+        (status = 204, description = "Recorded."),
+        (status = 401, description = "Not signed in, or a wrong code.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/step-up")]
+pub async fn step_up(ports: web::Data<Ports>, client: Client, who: Enrolling, body: ValidatedJson<SecondFactorFields>) -> Result<HttpResponse, ApiError> {
+    let factor = body.into_inner().factor()?;
+    let identity = ports.identity.clone();
+    run_blocking(move || identity.step_up(&who.0, &factor, &client.0)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ask for a password-reset email.
+#[utoipa::path(
+    tag = "auth",
+    summary = "Request a password reset",
+    description = "Always 202, whether or not the email has an account. The token in the email is valid 30 minutes, once.",
+    security(()),
+    request_body = PasswordResetRequest,
+    responses(
+        (status = 202, description = "Accepted.", body = Accepted),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/password-reset")]
+pub async fn request_password_reset(ports: web::Data<Ports>, client: Client, body: ValidatedJson<PasswordResetRequest>) -> Result<HttpResponse, ApiError> {
+    let email = body.into_inner().email;
+    let identity = ports.identity.clone();
+    run_blocking(move || identity.request_password_reset(&email, &client.0)).await?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        status: "accepted",
+        message: "If the address has an account, a reset code is on its way.",
+    }))
+}
+
+/// Set a new password with the reset token.
+#[utoipa::path(
+    tag = "auth",
+    summary = "Complete a password reset",
+    description = "Sets the new password, lifts a lock-out and ends every session. MFA stays on.",
+    security(()),
+    request_body = PasswordResetConfirm,
+    responses(
+        (status = 204, description = "Done."),
+        (status = 422, description = "Unknown, expired or used token, or a refused password.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/password-reset/confirm")]
+pub async fn confirm_password_reset(ports: web::Data<Ports>, client: Client, body: ValidatedJson<PasswordResetConfirm>) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let _permit = hashing_permit(&ports).await?;
+    let identity = ports.identity.clone();
+    run_blocking(move || identity.confirm_password_reset(&body.token, &body.new_password, &client.0)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Verify the account's email.
+#[utoipa::path(
+    tag = "auth",
+    summary = "Verify an email address",
+    security(()),
+    request_body = TokenRequest,
+    responses(
+        (status = 204, description = "Verified."),
+        (status = 422, description = "Unknown, expired or used token.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/verify-email")]
+pub async fn verify_email(ports: web::Data<Ports>, client: Client, body: ValidatedJson<TokenRequest>) -> Result<HttpResponse, ApiError> {
+    let token = body.into_inner().token;
+    let identity = ports.identity.clone();
+    run_blocking(move || identity.verify_email(&token, &client.0)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Confirm a new email address.
+#[utoipa::path(
+    tag = "auth",
+    summary = "Confirm an email change",
+    security(()),
+    request_body = TokenRequest,
+    responses(
+        (status = 204, description = "The new address is in use."),
+        (status = 409, description = "Another account took the address meanwhile.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown, expired or used token.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/email-change/confirm")]
+pub async fn confirm_email_change(ports: web::Data<Ports>, client: Client, body: ValidatedJson<TokenRequest>) -> Result<HttpResponse, ApiError> {
+    let token = body.into_inner().token;
+    let identity = ports.identity.clone();
+    run_blocking(move || identity.confirm_email_change(&token, &client.0)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,709 @@
+//! `IdentityRepo` on PostgreSQL.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Int4, Int8, Text, Timestamptz};
+use salus_domain::DomainError;
+use salus_domain::identity::model::{
+    Account, ClientInfo, Clinic, MembershipSummary, Role, Session, SessionContext,
+};
+use salus_domain::identity::ports::{
+    IdentityRepo, MfaChallenge, NewAccount, OneTimeToken, PhoneChallenge, RefreshToken, TokenPurpose,
+};
+use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
+use uuid::Uuid;
+
+use crate::schema::{
+    accounts, clinics, known_devices, memberships, mfa_challenges, one_time_tokens, phone_challenges,
+    recovery_codes, refresh_tokens, security_events, sessions,
+};
+use crate::store::{PgTx, db_error};
+
+type Res<T> = Result<T, DomainError>;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+struct AccountRow {
+    id: Uuid,
+    email: String,
+    email_verified_at: Option<DateTime<Utc>>,
+    given_name: String,
+    family_name: String,
+    password_hash: String,
+    failed_logins: i32,
+    last_failed_login_at: Option<DateTime<Utc>>,
+    locked_until: Option<DateTime<Utc>>,
+    totp_secret: Option<Vec<u8>>,
+    totp_confirmed_at: Option<DateTime<Utc>>,
+    totp_last_step: Option<i64>,
+    phone: Option<String>,
+    phone_verified_at: Option<DateTime<Utc>>,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Self {
+        Self {
+            id: AccountId(r.id),
+            email: r.email,
+            email_verified_at: r.email_verified_at,
+            given_name: r.given_name,
+            family_name: r.family_name,
+            password_hash: r.password_hash,
+            failed_logins: r.failed_logins,
+            last_failed_login_at: r.last_failed_login_at,
+            locked_until: r.locked_until,
+            totp_secret: r.totp_secret,
+            totp_confirmed_at: r.totp_confirmed_at,
+            totp_last_step: r.totp_last_step,
+            phone: r.phone,
+            phone_verified_at: r.phone_verified_at,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = clinics)]
+struct ClinicRow {
+    id: Uuid,
+    name: String,
+    plan: String,
+    idle_timeout_minutes: i32,
+    require_mfa: bool,
+}
+
+impl From<ClinicRow> for Clinic {
+    fn from(r: ClinicRow) -> Self {
+        Self {
+            id: ClinicId(r.id),
+            name: r.name,
+            plan: r.plan,
+            idle_timeout_minutes: r.idle_timeout_minutes,
+            require_mfa: r.require_mfa,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+struct SessionRow {
+    clinic_id: Uuid,
+    id: Uuid,
+    membership_id: Uuid,
+    account_id: Uuid,
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    idle_expires_at: DateTime<Utc>,
+    absolute_expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+    revoked_reason: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    mfa_at: Option<DateTime<Utc>>,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Self {
+            id: SessionId(r.id),
+            clinic_id: ClinicId(r.clinic_id),
+            membership_id: MembershipId(r.membership_id),
+            account_id: AccountId(r.account_id),
+            created_at: r.created_at,
+            last_seen_at: r.last_seen_at,
+            idle_expires_at: r.idle_expires_at,
+            absolute_expires_at: r.absolute_expires_at,
+            revoked_at: r.revoked_at,
+            revoked_reason: r.revoked_reason,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            mfa_at: r.mfa_at,
+        }
+    }
+}
+
+impl From<&Session> for SessionRow {
+    fn from(s: &Session) -> Self {
+        Self {
+            clinic_id: s.clinic_id.0,
+            id: s.id.0,
+            membership_id: s.membership_id.0,
+            account_id: s.account_id.0,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            idle_expires_at: s.idle_expires_at,
+            absolute_expires_at: s.absolute_expires_at,
+            revoked_at: s.revoked_at,
+            revoked_reason: s.revoked_reason.clone(),
+            ip: s.ip.clone(),
+            user_agent: s.user_agent.clone(),
+            mfa_at: s.mfa_at,
+        }
+    }
+}
+
+fn role(name: &str) -> Res<Role> {
+    Role::parse(name).ok_or_else(|| DomainError::Internal(format!("unknown role {name}")))
+}
+
+#[derive(QueryableByName)]
+struct Window {
+    #[diesel(sql_type = Int4)]
+    hits: i32,
+    #[diesel(sql_type = Timestamptz)]
+    window_started_at: DateTime<Utc>,
+}
+
+impl IdentityRepo for PgTx<'_> {
+    fn account_by_email(&mut self, email: &str) -> Res<Option<Account>> {
+        accounts::table
+            .filter(accounts::email.eq(email))
+            .select(AccountRow::as_select())
+            .first(self.conn)
+            .optional()
+            .map(|r| r.map(Account::from))
+            .map_err(db_error)
+    }
+
+    fn account(&mut self, id: AccountId) -> Res<Option<Account>> {
+        accounts::table
+            .find(id.0)
+            .select(AccountRow::as_select())
+            .first(self.conn)
+            .optional()
+            .map(|r| r.map(Account::from))
+            .map_err(db_error)
+    }
+
+    fn insert_account(&mut self, a: &NewAccount) -> Res<()> {
+        diesel::insert_into(accounts::table)
+            .values((
+                accounts::id.eq(a.id.0),
+                accounts::email.eq(&a.email),
+                accounts::given_name.eq(&a.given_name),
+                accounts::family_name.eq(&a.family_name),
+                accounts::password_hash.eq(&a.password_hash),
+                accounts::password_changed_at.eq(a.created_at),
+                accounts::created_at.eq(a.created_at),
+                accounts::updated_at.eq(a.created_at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn record_login_failure(&mut self, id: AccountId, failed: i32, at: DateTime<Utc>, locked_until: Option<DateTime<Utc>>) -> Res<()> {
+        diesel::update(accounts::table.find(id.0))
+            .set((
+                accounts::failed_logins.eq(failed),
+                accounts::last_failed_login_at.eq(at),
+                accounts::locked_until.eq(locked_until),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn clear_login_failures(&mut self, id: AccountId) -> Res<()> {
+        diesel::update(accounts::table.find(id.0))
+            .set((
+                accounts::failed_logins.eq(0),
+                accounts::last_failed_login_at.eq(None::<DateTime<Utc>>),
+                accounts::locked_until.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn set_password_hash(&mut self, id: AccountId, hash: &str, at: DateTime<Utc>) -> Res<()> {
+        diesel::update(accounts::table.find(id.0))
+            .set((
+                accounts::password_hash.eq(hash),
+                accounts::password_changed_at.eq(at),
+                accounts::updated_at.eq(at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn set_email_verified(&mut self, id: AccountId, at: DateTime<Utc>) -> Res<()> {
+        diesel::update(accounts::table.find(id.0))
+            .set(accounts::email_verified_at.eq(at))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn set_email(&mut self, id: AccountId, email: &str, at: DateTime<Utc>) -> Res<()> {
+        diesel::update(accounts::table.find(id.0))
+            .set((
+                accounts::email.eq(email),
+                accounts::email_verified_at.eq(at),
+                accounts::updated_at.eq(at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn set_totp_secret(&mut self, id: AccountId, sealed: Option<&[u8]>) -> Res<()> {
+        diesel::update(accounts::table.find(id.0))
+            .set((
+                accounts::totp_secret.eq(sealed),
+                accounts::totp_confirmed_at.eq(None::<DateTime<Utc>>),
+                accounts::totp_last_step.eq(None::<i64>),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn set_totp_confirmed(&mut self, id: AccountId, at: DateTime<Utc>, step: i64) -> Res<()> {
+        diesel::update(accounts::table.find(id.0))
+            .set((accounts::totp_confirmed_at.eq(at), accounts::totp_last_step.eq(step)))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn advance_totp_step(&mut self, id: AccountId, step: i64) -> Res<bool> {
+        diesel::update(
+            accounts::table
+                .find(id.0)
+                .filter(accounts::totp_last_step.is_null().or(accounts::totp_last_step.lt(step))),
+        )
+        .set(accounts::totp_last_step.eq(step))
+        .execute(self.conn)
+        .map(|n| n == 1)
+        .map_err(db_error)
+    }
+
+    fn set_phone_verified(&mut self, id: AccountId, phone: &str, at: DateTime<Utc>) -> Res<()> {
+        diesel::update(accounts::table.find(id.0))
+            .set((accounts::phone.eq(phone), accounts::phone_verified_at.eq(at)))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn insert_clinic(&mut self, c: &Clinic, at: DateTime<Utc>) -> Res<()> {
+        diesel::insert_into(clinics::table)
+            .values((
+                clinics::id.eq(c.id.0),
+                clinics::name.eq(&c.name),
+                clinics::plan.eq(&c.plan),
+                clinics::idle_timeout_minutes.eq(c.idle_timeout_minutes),
+                clinics::require_mfa.eq(c.require_mfa),
+                clinics::created_at.eq(at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn insert_membership(&mut self, clinic: ClinicId, id: MembershipId, account: AccountId, r: Role, at: DateTime<Utc>) -> Res<()> {
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::clinic_id.eq(clinic.0),
+                memberships::id.eq(id.0),
+                memberships::account_id.eq(account.0),
+                memberships::role.eq(r.as_str()),
+                memberships::created_at.eq(at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn memberships_of(&mut self, account: AccountId) -> Res<Vec<MembershipSummary>> {
+        let rows: Vec<(Uuid, Uuid, String, String)> = memberships::table
+            .inner_join(clinics::table)
+            .filter(memberships::account_id.eq(account.0))
+            .filter(memberships::active.eq(true))
+            .order(memberships::created_at.asc())
+            .select((memberships::id, memberships::clinic_id, clinics::name, memberships::role))
+            .load(self.conn)
+            .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(id, clinic_id, clinic_name, r)| {
+                Ok(MembershipSummary {
+                    id: MembershipId(id),
+                    clinic_id: ClinicId(clinic_id),
+                    clinic_name,
+                    role: role(&r)?,
+                })
+            })
+            .collect()
+    }
+
+    fn clinic(&mut self, id: ClinicId) -> Res<Option<Clinic>> {
+        clinics::table
+            .find(id.0)
+            .select(ClinicRow::as_select())
+            .first(self.conn)
+            .optional()
+            .map(|r| r.map(Clinic::from))
+            .map_err(db_error)
+    }
+
+    fn insert_session(&mut self, s: &Session) -> Res<()> {
+        diesel::insert_into(sessions::table)
+            .values(SessionRow::from(s))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn session_context(&mut self, clinic: ClinicId, id: SessionId) -> Res<Option<SessionContext>> {
+        let row: Option<(SessionRow, String, bool, i32, bool, Option<DateTime<Utc>>)> = sessions::table
+            .inner_join(
+                memberships::table.on(memberships::clinic_id
+                    .eq(sessions::clinic_id)
+                    .and(memberships::id.eq(sessions::membership_id))),
+            )
+            .inner_join(clinics::table.on(clinics::id.eq(sessions::clinic_id)))
+            .inner_join(accounts::table.on(accounts::id.eq(sessions::account_id)))
+            .filter(sessions::clinic_id.eq(clinic.0))
+            .filter(sessions::id.eq(id.0))
+            .select((
+                SessionRow::as_select(),
+                memberships::role,
+                memberships::active,
+                clinics::idle_timeout_minutes,
+                clinics::require_mfa,
+                accounts::totp_confirmed_at,
+            ))
+            .first(self.conn)
+            .optional()
+            .map_err(db_error)?;
+        row.map(|(s, r, active, idle, require_mfa, totp)| {
+            Ok(SessionContext {
+                session: s.into(),
+                role: role(&r)?,
+                membership_active: active,
+                idle_timeout_minutes: idle,
+                clinic_requires_mfa: require_mfa,
+                mfa_enrolled: totp.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    fn touch_session(&mut self, clinic: ClinicId, id: SessionId, at: DateTime<Utc>, idle: DateTime<Utc>) -> Res<()> {
+        diesel::update(sessions::table.find((clinic.0, id.0)))
+            .set((sessions::last_seen_at.eq(at), sessions::idle_expires_at.eq(idle)))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn set_session_mfa(&mut self, clinic: ClinicId, id: SessionId, at: DateTime<Utc>) -> Res<()> {
+        diesel::update(sessions::table.find((clinic.0, id.0)))
+            .set(sessions::mfa_at.eq(at))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn revoke_session(&mut self, clinic: ClinicId, id: SessionId, account: AccountId, at: DateTime<Utc>, reason: &str) -> Res<bool> {
+        diesel::update(
+            sessions::table
+                .find((clinic.0, id.0))
+                .filter(sessions::account_id.eq(account.0))
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set((sessions::revoked_at.eq(at), sessions::revoked_reason.eq(reason)))
+        .execute(self.conn)
+        .map(|n| n == 1)
+        .map_err(db_error)
+    }
+
+    fn revoke_account_sessions(&mut self, account: AccountId, keep: Option<SessionId>, at: DateTime<Utc>, reason: &str) -> Res<usize> {
+        let keep = keep.map_or(Uuid::nil(), |s| s.0);
+        diesel::update(
+            sessions::table
+                .filter(sessions::account_id.eq(account.0))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::id.ne(keep)),
+        )
+        .set((sessions::revoked_at.eq(at), sessions::revoked_reason.eq(reason)))
+        .execute(self.conn)
+        .map_err(db_error)
+    }
+
+    fn sessions_of(&mut self, clinic: ClinicId, account: AccountId) -> Res<Vec<Session>> {
+        sessions::table
+            .filter(sessions::clinic_id.eq(clinic.0))
+            .filter(sessions::account_id.eq(account.0))
+            .order(sessions::created_at.desc())
+            .limit(100)
+            .select(SessionRow::as_select())
+            .load(self.conn)
+            .map(|rows| rows.into_iter().map(Session::from).collect())
+            .map_err(db_error)
+    }
+
+    fn insert_refresh_token(&mut self, clinic: ClinicId, hash: &[u8], session: SessionId, at: DateTime<Utc>) -> Res<()> {
+        diesel::insert_into(refresh_tokens::table)
+            .values((
+                refresh_tokens::clinic_id.eq(clinic.0),
+                refresh_tokens::token_hash.eq(hash),
+                refresh_tokens::session_id.eq(session.0),
+                refresh_tokens::created_at.eq(at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn refresh_token(&mut self, clinic: ClinicId, hash: &[u8]) -> Res<Option<RefreshToken>> {
+        refresh_tokens::table
+            .find((clinic.0, hash))
+            .select((refresh_tokens::session_id, refresh_tokens::used_at))
+            .for_update()
+            .first::<(Uuid, Option<DateTime<Utc>>)>(self.conn)
+            .optional()
+            .map(|r| r.map(|(s, used_at)| RefreshToken { session_id: SessionId(s), used_at }))
+            .map_err(db_error)
+    }
+
+    fn use_refresh_token(&mut self, clinic: ClinicId, hash: &[u8], at: DateTime<Utc>) -> Res<()> {
+        diesel::update(refresh_tokens::table.find((clinic.0, hash)))
+            .set(refresh_tokens::used_at.eq(at))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn insert_mfa_challenge(&mut self, hash: &[u8], account: AccountId, clinic: ClinicId, at: DateTime<Utc>, expires_at: DateTime<Utc>, client: &ClientInfo) -> Res<()> {
+        diesel::insert_into(mfa_challenges::table)
+            .values((
+                mfa_challenges::token_hash.eq(hash),
+                mfa_challenges::account_id.eq(account.0),
+                mfa_challenges::clinic_id.eq(clinic.0),
+                mfa_challenges::created_at.eq(at),
+                mfa_challenges::expires_at.eq(expires_at),
+                mfa_challenges::ip.eq(&client.ip),
+                mfa_challenges::user_agent.eq(&client.user_agent),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn mfa_challenge(&mut self, hash: &[u8]) -> Res<Option<MfaChallenge>> {
+        type Row = (Uuid, Uuid, DateTime<Utc>, i32, Option<DateTime<Utc>>, Option<String>, Option<String>);
+        mfa_challenges::table
+            .find(hash)
+            .select((
+                mfa_challenges::account_id,
+                mfa_challenges::clinic_id,
+                mfa_challenges::expires_at,
+                mfa_challenges::attempts,
+                mfa_challenges::consumed_at,
+                mfa_challenges::ip,
+                mfa_challenges::user_agent,
+            ))
+            .for_update()
+            .first::<Row>(self.conn)
+            .optional()
+            .map(|r| {
+                r.map(|(a, c, expires_at, attempts, consumed_at, ip, user_agent)| MfaChallenge {
+                    account_id: AccountId(a),
+                    clinic_id: ClinicId(c),
+                    expires_at,
+                    attempts,
+                    consumed_at,
+                    ip,
+                    user_agent,
+                })
+            })
+            .map_err(db_error)
+    }
+
+    fn fail_mfa_challenge(&mut self, hash: &[u8]) -> Res<()> {
+        diesel::update(mfa_challenges::table.find(hash))
+            .set(mfa_challenges::attempts.eq(mfa_challenges::attempts + 1))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn consume_mfa_challenge(&mut self, hash: &[u8], at: DateTime<Utc>) -> Res<()> {
+        diesel::update(mfa_challenges::table.find(hash))
+            .set(mfa_challenges::consumed_at.eq(at))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn replace_recovery_codes(&mut self, account: AccountId, hashes: &[Vec<u8>]) -> Res<()> {
+        diesel::delete(recovery_codes::table.filter(recovery_codes::account_id.eq(account.0)))
+            .execute(self.conn)
+            .map_err(db_error)?;
+        let rows: Vec<_> = hashes
+            .iter()
+            .map(|h| (recovery_codes::account_id.eq(account.0), recovery_codes::code_hash.eq(h)))
+            .collect();
+        diesel::insert_into(recovery_codes::table)
+            .values(rows)
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn use_recovery_code(&mut self, account: AccountId, hash: &[u8], at: DateTime<Utc>) -> Res<bool> {
+        diesel::update(
+            recovery_codes::table
+                .find((account.0, hash))
+                .filter(recovery_codes::used_at.is_null()),
+        )
+        .set(recovery_codes::used_at.eq(at))
+        .execute(self.conn)
+        .map(|n| n == 1)
+        .map_err(db_error)
+    }
+
+    fn insert_one_time_token(&mut self, hash: &[u8], account: AccountId, purpose: TokenPurpose, new_email: Option<&str>, at: DateTime<Utc>, expires_at: DateTime<Utc>) -> Res<()> {
+        diesel::insert_into(one_time_tokens::table)
+            .values((
+                one_time_tokens::token_hash.eq(hash),
+                one_time_tokens::account_id.eq(account.0),
+                one_time_tokens::purpose.eq(purpose.as_str()),
+                one_time_tokens::new_email.eq(new_email),
+                one_time_tokens::created_at.eq(at),
+                one_time_tokens::expires_at.eq(expires_at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn one_time_token(&mut self, hash: &[u8], purpose: TokenPurpose) -> Res<Option<OneTimeToken>> {
+        one_time_tokens::table
+            .find(hash)
+            .filter(one_time_tokens::purpose.eq(purpose.as_str()))
+            .select((
+                one_time_tokens::account_id,
+                one_time_tokens::new_email,
+                one_time_tokens::expires_at,
+                one_time_tokens::used_at,
+            ))
+            .for_update()
+            .first::<(Uuid, Option<String>, DateTime<Utc>, Option<DateTime<Utc>>)>(self.conn)
+            .optional()
+            .map(|r| {
+                r.map(|(a, new_email, expires_at, used_at)| OneTimeToken {
+                    account_id: AccountId(a),
+                    new_email,
+                    expires_at,
+                    used_at,
+                })
+            })
+            .map_err(db_error)
+    }
+
+    fn use_one_time_token(&mut self, hash: &[u8], at: DateTime<Utc>) -> Res<()> {
+        diesel::update(one_time_tokens::table.find(hash))
+            .set(one_time_tokens::used_at.eq(at))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn phone_challenge(&mut self, account: AccountId) -> Res<Option<PhoneChallenge>> {
+        phone_challenges::table
+            .find(account.0)
+            .select((
+                phone_challenges::phone,
+                phone_challenges::code_hash,
+                phone_challenges::expires_at,
+                phone_challenges::attempts,
+                phone_challenges::last_sent_at,
+            ))
+            .for_update()
+            .first::<(String, Vec<u8>, DateTime<Utc>, i32, DateTime<Utc>)>(self.conn)
+            .optional()
+            .map(|r| {
+                r.map(|(phone, code_hash, expires_at, attempts, last_sent_at)| PhoneChallenge {
+                    phone,
+                    code_hash,
+                    expires_at,
+                    attempts,
+                    last_sent_at,
+                })
+            })
+            .map_err(db_error)
+    }
+
+    fn put_phone_challenge(&mut self, account: AccountId, c: &PhoneChallenge) -> Res<()> {
+        let values = (
+            phone_challenges::account_id.eq(account.0),
+            phone_challenges::phone.eq(&c.phone),
+            phone_challenges::code_hash.eq(&c.code_hash),
+            phone_challenges::expires_at.eq(c.expires_at),
+            phone_challenges::attempts.eq(c.attempts),
+            phone_challenges::last_sent_at.eq(c.last_sent_at),
+        );
+        diesel::insert_into(phone_challenges::table)
+            .values(values)
+            .on_conflict(phone_challenges::account_id)
+            .do_update()
+            .set(values)
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn delete_phone_challenge(&mut self, account: AccountId) -> Res<()> {
+        diesel::delete(phone_challenges::table.find(account.0))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn hit_rate_limit(&mut self, key: &str, now: DateTime<Utc>, window_secs: i64) -> Res<(i32, DateTime<Utc>)> {
+        let w: Window = diesel::sql_query(
+            "INSERT INTO rate_limits AS r (key, window_started_at, hits) VALUES ($1, $2, 1)
+             ON CONFLICT (key) DO UPDATE SET
+               hits = CASE WHEN r.window_started_at <= $2 - make_interval(secs => $3) THEN 1 ELSE r.hits + 1 END,
+               window_started_at = CASE WHEN r.window_started_at <= $2 - make_interval(secs => $3) THEN $2 ELSE r.window_started_at END
+             RETURNING hits, window_started_at",
+        )
+        .bind::<Text, _>(key)
+        .bind::<Timestamptz, _>(now)
+        .bind::<Int8, _>(window_secs)
+        .get_result(self.conn)
+        .map_err(db_error)?;
+        Ok((w.hits, w.window_started_at))
+    }
+
+    fn remember_device(&mut self, account: AccountId, fingerprint: &[u8], at: DateTime<Utc>) -> Res<bool> {
+        diesel::insert_into(known_devices::table)
+            .values((
+                known_devices::account_id.eq(account.0),
+                known_devices::fingerprint.eq(fingerprint),
+                known_devices::first_seen_at.eq(at),
+            ))
+            .on_conflict_do_nothing()
+            .execute(self.conn)
+            .map(|n| n == 1)
+            .map_err(db_error)
+    }
+
+    fn security_event(&mut self, id: Uuid, kind: &str, clinic: Option<ClinicId>, account: Option<AccountId>, ip: Option<&str>, at: DateTime<Utc>) -> Res<()> {
+        diesel::insert_into(security_events::table)
+            .values((
+                security_events::id.eq(id),
+                security_events::clinic_id.eq(clinic.map(|c| c.0)),
+                security_events::account_id.eq(account.map(|a| a.0)),
+                security_events::kind.eq(kind),
+                security_events::occurred_at.eq(at),
+                security_events::ip.eq(ip),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+}

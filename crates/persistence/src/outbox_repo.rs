@@ -1,0 +1,106 @@
+//! The outbox on PostgreSQL: enqueue in the caller's transaction; claim and settle
+//! for the delivery worker with `FOR UPDATE SKIP LOCKED`, so several nodes can run it.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use salus_domain::DomainError;
+use salus_domain::outbox::{Channel, NewMessage, OutboxRepo, PendingMessage};
+use uuid::Uuid;
+
+use crate::DbPool;
+use crate::schema::outbox;
+use crate::store::{PgTx, db_error};
+
+/// Attempts before a message is given up.
+pub const MAX_ATTEMPTS: i32 = 8;
+
+impl OutboxRepo for PgTx<'_> {
+    fn enqueue(&mut self, m: &NewMessage) -> Result<(), DomainError> {
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::id.eq(m.id),
+                outbox::channel.eq(m.channel.as_str()),
+                outbox::recipient.eq(&m.recipient),
+                outbox::subject.eq(&m.subject),
+                outbox::body.eq(&m.body),
+                outbox::created_at.eq(m.created_at),
+                outbox::available_at.eq(m.created_at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+}
+
+/// Claims up to `batch` due messages, delivers each with `deliver`, and records the
+/// outcome, all in one transaction (rows stay locked while they are sent).
+/// Failures are retried with exponential back-off, given up after `MAX_ATTEMPTS`.
+/// Returns how many were delivered.
+pub fn deliver_due(
+    pool: &DbPool,
+    now: DateTime<Utc>,
+    batch: i64,
+    deliver: &dyn Fn(&PendingMessage) -> Result<(), String>,
+) -> Result<usize, DomainError> {
+    let mut conn = pool.get().map_err(|e| DomainError::Unavailable { what: "database", cause: e.to_string() })?;
+    conn.transaction(|conn| {
+        type Row = (Uuid, String, String, String, String, i32);
+        let rows: Vec<Row> = outbox::table
+            .filter(outbox::delivered_at.is_null())
+            .filter(outbox::failed_at.is_null())
+            .filter(outbox::available_at.le(now))
+            .order(outbox::available_at.asc())
+            .limit(batch)
+            .select((outbox::id, outbox::channel, outbox::recipient, outbox::subject, outbox::body, outbox::attempts))
+            .for_update()
+            .skip_locked()
+            .load(conn)?;
+        let mut delivered = 0;
+        for (id, channel, recipient, subject, body, attempts) in rows {
+            let message = PendingMessage {
+                id,
+                channel: if channel == "sms" { Channel::Sms } else { Channel::Email },
+                recipient,
+                subject,
+                body,
+                attempts,
+            };
+            let row = outbox::table.find(id);
+            match deliver(&message) {
+                Ok(()) => {
+                    delivered += 1;
+                    diesel::update(row)
+                        .set((outbox::delivered_at.eq(now), outbox::attempts.eq(attempts + 1)))
+                        .execute(conn)?;
+                }
+                Err(error) => {
+                    let attempts = attempts + 1;
+                    let backoff = Duration::seconds(30 * (1i64 << attempts.clamp(0, 10)));
+                    let failed_at = (attempts >= MAX_ATTEMPTS).then_some(now);
+                    tracing::warn!(message_id = %id, attempts, "outbox delivery failed");
+                    diesel::update(row)
+                        .set((
+                            outbox::attempts.eq(attempts),
+                            outbox::last_error.eq(error.chars().take(500).collect::<String>()),
+                            outbox::available_at.eq(now + backoff),
+                            outbox::failed_at.eq(failed_at),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+        }
+        Ok(delivered)
+    })
+    .map_err(db_error)
+}
+
+/// Messages waiting to be delivered (for monitoring and tests).
+pub fn backlog(pool: &DbPool) -> Result<i64, DomainError> {
+    let mut conn = pool.get().map_err(|e| DomainError::Unavailable { what: "database", cause: e.to_string() })?;
+    outbox::table
+        .filter(outbox::delivered_at.is_null())
+        .filter(outbox::failed_at.is_null())
+        .count()
+        .get_result(&mut conn)
+        .map_err(db_error)
+}

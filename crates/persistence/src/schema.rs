@@ -1,0 +1,166 @@
+//! Diesel table definitions, kept by hand in step with `migrations/`.
+#![allow(missing_docs)]
+
+diesel::table! {
+    clinics (id) {
+        id -> Uuid,
+        name -> Text,
+        plan -> Text,
+        idle_timeout_minutes -> Int4,
+        require_mfa -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Uuid,
+        email -> Text,
+        email_verified_at -> Nullable<Timestamptz>,
+        given_name -> Text,
+        family_name -> Text,
+        password_hash -> Text,
+        password_changed_at -> Timestamptz,
+        failed_logins -> Int4,
+        last_failed_login_at -> Nullable<Timestamptz>,
+        locked_until -> Nullable<Timestamptz>,
+        totp_secret -> Nullable<Bytea>,
+        totp_confirmed_at -> Nullable<Timestamptz>,
+        totp_last_step -> Nullable<Int8>,
+        phone -> Nullable<Text>,
+        phone_verified_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    memberships (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        account_id -> Uuid,
+        role -> Text,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        membership_id -> Uuid,
+        account_id -> Uuid,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        idle_expires_at -> Timestamptz,
+        absolute_expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        revoked_reason -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        mfa_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (clinic_id, token_hash) {
+        clinic_id -> Uuid,
+        token_hash -> Bytea,
+        session_id -> Uuid,
+        created_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (token_hash) {
+        token_hash -> Bytea,
+        account_id -> Uuid,
+        clinic_id -> Uuid,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        attempts -> Int4,
+        consumed_at -> Nullable<Timestamptz>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (account_id, code_hash) {
+        account_id -> Uuid,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    one_time_tokens (token_hash) {
+        token_hash -> Bytea,
+        account_id -> Uuid,
+        purpose -> Text,
+        new_email -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    phone_challenges (account_id) {
+        account_id -> Uuid,
+        phone -> Text,
+        code_hash -> Bytea,
+        expires_at -> Timestamptz,
+        attempts -> Int4,
+        last_sent_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rate_limits (key) {
+        key -> Text,
+        window_started_at -> Timestamptz,
+        hits -> Int4,
+    }
+}
+
+diesel::table! {
+    known_devices (account_id, fingerprint) {
+        account_id -> Uuid,
+        fingerprint -> Bytea,
+        first_seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Uuid,
+        channel -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        created_at -> Timestamptz,
+        available_at -> Timestamptz,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+        failed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    security_events (id) {
+        id -> Uuid,
+        clinic_id -> Nullable<Uuid>,
+        account_id -> Nullable<Uuid>,
+        kind -> Text,
+        occurred_at -> Timestamptz,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(memberships -> clinics (clinic_id));
+diesel::joinable!(memberships -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(clinics, accounts, memberships, sessions);

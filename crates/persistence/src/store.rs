@@ -1,0 +1,85 @@
+//! The domain's `Store`: one transaction per unit of work, scoped to a clinic with
+//! `set_config('app.clinic_id', .., true)` (transaction-local) for row-level security.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::Text;
+use salus_domain::DomainError;
+use salus_domain::store::{Scope, Store, Tx};
+
+use crate::DbPool;
+
+/// A transaction's connection, on which the repositories run.
+pub struct PgTx<'a> {
+    /// The connection, inside an open transaction.
+    pub conn: &'a mut PgConnection,
+}
+
+impl Tx for PgTx<'_> {}
+
+/// The PostgreSQL store.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: DbPool,
+}
+
+impl PgStore {
+    /// A store over this pool.
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+enum TxError {
+    Domain(DomainError),
+    Db(DieselError),
+}
+
+impl From<DieselError> for TxError {
+    fn from(e: DieselError) -> Self {
+        Self::Db(e)
+    }
+}
+
+/// Maps a database error: broken connections are "unavailable", unique violations
+/// a conflict, the rest internal (the text goes to the log only).
+pub fn db_error(e: DieselError) -> DomainError {
+    match &e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => DomainError::Conflict {
+            code: "conflict",
+            detail: "The request conflicts with existing data.".to_owned(),
+        },
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => DomainError::Unavailable {
+            what: "database",
+            cause: e.to_string(),
+        },
+        _ => DomainError::Internal(e.to_string()),
+    }
+}
+
+impl Store for PgStore {
+    fn run(
+        &self,
+        scope: Scope,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DomainError>,
+    ) -> Result<(), DomainError> {
+        let mut conn = self.pool.get().map_err(|e| DomainError::Unavailable {
+            what: "database",
+            cause: e.to_string(),
+        })?;
+        let result = conn.transaction::<(), TxError, _>(|conn| {
+            if let Scope::Clinic(clinic) = scope {
+                diesel::sql_query("SELECT set_config('app.clinic_id', $1, true)")
+                    .bind::<Text, _>(clinic.to_string())
+                    .execute(conn)?;
+            }
+            let mut tx = PgTx { conn };
+            work(&mut tx).map_err(TxError::Domain)
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TxError::Domain(e)) => Err(e),
+            Err(TxError::Db(e)) => Err(db_error(e)),
+        }
+    }
+}
