@@ -3,10 +3,15 @@
 // Test code: a failed set-up or assertion should panic with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account;
+mod brute_force;
 mod contract;
 mod headers;
 mod health;
+mod mfa;
 mod migrations;
 mod problems;
 mod schema;
+mod sessions;
+mod sign_in;
 mod tls;

@@ -36,6 +36,9 @@ fn base_vars(db: &TestDb) -> HashMap<String, String> {
         ("DB_POOL_SIZE", "4".to_owned()),
         ("DB_CHECKOUT_TIMEOUT_MS", "1000".to_owned()),
         ("SECURITY_CONTACT", "mailto:security@clinic.test".to_owned()),
+        ("OUTBOX_POLL_SECONDS", "0".to_owned()),
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "10000".to_owned()),
+        ("PASSWORD_HASH_CONCURRENCY", "2".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod clock;
 pub mod db;
+pub mod identity;
 pub mod tls;
 
 pub use app::TestApp;

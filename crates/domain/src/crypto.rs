@@ -43,7 +43,12 @@ impl MasterKeys {
 
     /// Seals `plaintext` with AES-256-GCM under the active key, binding `aad`.
     /// Envelope: version (1 byte), key id length (1), key id, nonce (12), ciphertext.
-    pub fn seal(&self, random: &dyn Random, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, DomainError> {
+    pub fn seal(
+        &self,
+        random: &dyn Random,
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, DomainError> {
         let key = &self.keys[0];
         let cipher = Aes256Gcm::new_from_slice(&key.key)
             .map_err(|_| DomainError::Internal("bad master key length".into()))?;
@@ -51,10 +56,17 @@ impl MasterKeys {
         let nonce = Nonce::try_from(nonce_bytes.as_slice())
             .map_err(|_| DomainError::Internal("bad nonce length".into()))?;
         let sealed = cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .map_err(|_| DomainError::Internal("encryption failed".into()))?;
         let id = key.id.as_bytes();
-        let id_len = u8::try_from(id.len()).map_err(|_| DomainError::Internal("key id too long".into()))?;
+        let id_len =
+            u8::try_from(id.len()).map_err(|_| DomainError::Internal("key id too long".into()))?;
         let mut out = Vec::with_capacity(2 + id.len() + 12 + sealed.len());
         out.push(ENVELOPE_VERSION);
         out.push(id_len);
@@ -86,7 +98,13 @@ impl MasterKeys {
         let cipher = Aes256Gcm::new_from_slice(&key.key).map_err(|_| broken())?;
         let nonce = Nonce::try_from(nonce).map_err(|_| broken())?;
         cipher
-            .decrypt(&nonce, Payload { msg: ciphertext, aad })
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
             .map_err(|_| broken())
     }
 }

@@ -8,14 +8,15 @@ use salus_domain::identity::model::{
     Account, ClientInfo, Clinic, MembershipSummary, Role, Session, SessionContext,
 };
 use salus_domain::identity::ports::{
-    IdentityRepo, MfaChallenge, NewAccount, OneTimeToken, PhoneChallenge, RefreshToken, TokenPurpose,
+    IdentityRepo, MfaChallenge, NewAccount, OneTimeToken, PhoneChallenge, RefreshToken,
+    TokenPurpose,
 };
 use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use uuid::Uuid;
 
 use crate::schema::{
-    accounts, clinics, known_devices, memberships, mfa_challenges, one_time_tokens, phone_challenges,
-    recovery_codes, refresh_tokens, security_events, sessions,
+    accounts, clinics, known_devices, memberships, mfa_challenges, one_time_tokens,
+    phone_challenges, recovery_codes, refresh_tokens, security_events, sessions,
 };
 use crate::store::{PgTx, db_error};
 
@@ -145,6 +146,9 @@ fn role(name: &str) -> Res<Role> {
     Role::parse(name).ok_or_else(|| DomainError::Internal(format!("unknown role {name}")))
 }
 
+/// A session with its role, membership state, clinic settings and TOTP confirmation.
+type SessionContextRow = (SessionRow, String, bool, i32, bool, Option<DateTime<Utc>>);
+
 #[derive(QueryableByName)]
 struct Window {
     #[diesel(sql_type = Int4)]
@@ -191,7 +195,13 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn record_login_failure(&mut self, id: AccountId, failed: i32, at: DateTime<Utc>, locked_until: Option<DateTime<Utc>>) -> Res<()> {
+    fn record_login_failure(
+        &mut self,
+        id: AccountId,
+        failed: i32,
+        at: DateTime<Utc>,
+        locked_until: Option<DateTime<Utc>>,
+    ) -> Res<()> {
         diesel::update(accounts::table.find(id.0))
             .set((
                 accounts::failed_logins.eq(failed),
@@ -261,7 +271,10 @@ impl IdentityRepo for PgTx<'_> {
 
     fn set_totp_confirmed(&mut self, id: AccountId, at: DateTime<Utc>, step: i64) -> Res<()> {
         diesel::update(accounts::table.find(id.0))
-            .set((accounts::totp_confirmed_at.eq(at), accounts::totp_last_step.eq(step)))
+            .set((
+                accounts::totp_confirmed_at.eq(at),
+                accounts::totp_last_step.eq(step),
+            ))
             .execute(self.conn)
             .map(|_| ())
             .map_err(db_error)
@@ -269,9 +282,11 @@ impl IdentityRepo for PgTx<'_> {
 
     fn advance_totp_step(&mut self, id: AccountId, step: i64) -> Res<bool> {
         diesel::update(
-            accounts::table
-                .find(id.0)
-                .filter(accounts::totp_last_step.is_null().or(accounts::totp_last_step.lt(step))),
+            accounts::table.find(id.0).filter(
+                accounts::totp_last_step
+                    .is_null()
+                    .or(accounts::totp_last_step.lt(step)),
+            ),
         )
         .set(accounts::totp_last_step.eq(step))
         .execute(self.conn)
@@ -281,7 +296,10 @@ impl IdentityRepo for PgTx<'_> {
 
     fn set_phone_verified(&mut self, id: AccountId, phone: &str, at: DateTime<Utc>) -> Res<()> {
         diesel::update(accounts::table.find(id.0))
-            .set((accounts::phone.eq(phone), accounts::phone_verified_at.eq(at)))
+            .set((
+                accounts::phone.eq(phone),
+                accounts::phone_verified_at.eq(at),
+            ))
             .execute(self.conn)
             .map(|_| ())
             .map_err(db_error)
@@ -302,7 +320,14 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn insert_membership(&mut self, clinic: ClinicId, id: MembershipId, account: AccountId, r: Role, at: DateTime<Utc>) -> Res<()> {
+    fn insert_membership(
+        &mut self,
+        clinic: ClinicId,
+        id: MembershipId,
+        account: AccountId,
+        r: Role,
+        at: DateTime<Utc>,
+    ) -> Res<()> {
         diesel::insert_into(memberships::table)
             .values((
                 memberships::clinic_id.eq(clinic.0),
@@ -322,7 +347,12 @@ impl IdentityRepo for PgTx<'_> {
             .filter(memberships::account_id.eq(account.0))
             .filter(memberships::active.eq(true))
             .order(memberships::created_at.asc())
-            .select((memberships::id, memberships::clinic_id, clinics::name, memberships::role))
+            .select((
+                memberships::id,
+                memberships::clinic_id,
+                clinics::name,
+                memberships::role,
+            ))
             .load(self.conn)
             .map_err(db_error)?;
         rows.into_iter()
@@ -356,27 +386,28 @@ impl IdentityRepo for PgTx<'_> {
     }
 
     fn session_context(&mut self, clinic: ClinicId, id: SessionId) -> Res<Option<SessionContext>> {
-        let row: Option<(SessionRow, String, bool, i32, bool, Option<DateTime<Utc>>)> = sessions::table
-            .inner_join(
-                memberships::table.on(memberships::clinic_id
-                    .eq(sessions::clinic_id)
-                    .and(memberships::id.eq(sessions::membership_id))),
-            )
-            .inner_join(clinics::table.on(clinics::id.eq(sessions::clinic_id)))
-            .inner_join(accounts::table.on(accounts::id.eq(sessions::account_id)))
-            .filter(sessions::clinic_id.eq(clinic.0))
-            .filter(sessions::id.eq(id.0))
-            .select((
-                SessionRow::as_select(),
-                memberships::role,
-                memberships::active,
-                clinics::idle_timeout_minutes,
-                clinics::require_mfa,
-                accounts::totp_confirmed_at,
-            ))
-            .first(self.conn)
-            .optional()
-            .map_err(db_error)?;
+        let row: Option<SessionContextRow> =
+            sessions::table
+                .inner_join(
+                    memberships::table.on(memberships::clinic_id
+                        .eq(sessions::clinic_id)
+                        .and(memberships::id.eq(sessions::membership_id))),
+                )
+                .inner_join(clinics::table.on(clinics::id.eq(sessions::clinic_id)))
+                .inner_join(accounts::table.on(accounts::id.eq(sessions::account_id)))
+                .filter(sessions::clinic_id.eq(clinic.0))
+                .filter(sessions::id.eq(id.0))
+                .select((
+                    SessionRow::as_select(),
+                    memberships::role,
+                    memberships::active,
+                    clinics::idle_timeout_minutes,
+                    clinics::require_mfa,
+                    accounts::totp_confirmed_at,
+                ))
+                .first(self.conn)
+                .optional()
+                .map_err(db_error)?;
         row.map(|(s, r, active, idle, require_mfa, totp)| {
             Ok(SessionContext {
                 session: s.into(),
@@ -390,9 +421,18 @@ impl IdentityRepo for PgTx<'_> {
         .transpose()
     }
 
-    fn touch_session(&mut self, clinic: ClinicId, id: SessionId, at: DateTime<Utc>, idle: DateTime<Utc>) -> Res<()> {
+    fn touch_session(
+        &mut self,
+        clinic: ClinicId,
+        id: SessionId,
+        at: DateTime<Utc>,
+        idle: DateTime<Utc>,
+    ) -> Res<()> {
         diesel::update(sessions::table.find((clinic.0, id.0)))
-            .set((sessions::last_seen_at.eq(at), sessions::idle_expires_at.eq(idle)))
+            .set((
+                sessions::last_seen_at.eq(at),
+                sessions::idle_expires_at.eq(idle),
+            ))
             .execute(self.conn)
             .map(|_| ())
             .map_err(db_error)
@@ -406,20 +446,36 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn revoke_session(&mut self, clinic: ClinicId, id: SessionId, account: AccountId, at: DateTime<Utc>, reason: &str) -> Res<bool> {
+    fn revoke_session(
+        &mut self,
+        clinic: ClinicId,
+        id: SessionId,
+        account: AccountId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Res<bool> {
         diesel::update(
             sessions::table
                 .find((clinic.0, id.0))
                 .filter(sessions::account_id.eq(account.0))
                 .filter(sessions::revoked_at.is_null()),
         )
-        .set((sessions::revoked_at.eq(at), sessions::revoked_reason.eq(reason)))
+        .set((
+            sessions::revoked_at.eq(at),
+            sessions::revoked_reason.eq(reason),
+        ))
         .execute(self.conn)
         .map(|n| n == 1)
         .map_err(db_error)
     }
 
-    fn revoke_account_sessions(&mut self, account: AccountId, keep: Option<SessionId>, at: DateTime<Utc>, reason: &str) -> Res<usize> {
+    fn revoke_account_sessions(
+        &mut self,
+        account: AccountId,
+        keep: Option<SessionId>,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Res<usize> {
         let keep = keep.map_or(Uuid::nil(), |s| s.0);
         diesel::update(
             sessions::table
@@ -427,7 +483,10 @@ impl IdentityRepo for PgTx<'_> {
                 .filter(sessions::revoked_at.is_null())
                 .filter(sessions::id.ne(keep)),
         )
-        .set((sessions::revoked_at.eq(at), sessions::revoked_reason.eq(reason)))
+        .set((
+            sessions::revoked_at.eq(at),
+            sessions::revoked_reason.eq(reason),
+        ))
         .execute(self.conn)
         .map_err(db_error)
     }
@@ -444,7 +503,13 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn insert_refresh_token(&mut self, clinic: ClinicId, hash: &[u8], session: SessionId, at: DateTime<Utc>) -> Res<()> {
+    fn insert_refresh_token(
+        &mut self,
+        clinic: ClinicId,
+        hash: &[u8],
+        session: SessionId,
+        at: DateTime<Utc>,
+    ) -> Res<()> {
         diesel::insert_into(refresh_tokens::table)
             .values((
                 refresh_tokens::clinic_id.eq(clinic.0),
@@ -464,7 +529,12 @@ impl IdentityRepo for PgTx<'_> {
             .for_update()
             .first::<(Uuid, Option<DateTime<Utc>>)>(self.conn)
             .optional()
-            .map(|r| r.map(|(s, used_at)| RefreshToken { session_id: SessionId(s), used_at }))
+            .map(|r| {
+                r.map(|(s, used_at)| RefreshToken {
+                    session_id: SessionId(s),
+                    used_at,
+                })
+            })
             .map_err(db_error)
     }
 
@@ -476,7 +546,15 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn insert_mfa_challenge(&mut self, hash: &[u8], account: AccountId, clinic: ClinicId, at: DateTime<Utc>, expires_at: DateTime<Utc>, client: &ClientInfo) -> Res<()> {
+    fn insert_mfa_challenge(
+        &mut self,
+        hash: &[u8],
+        account: AccountId,
+        clinic: ClinicId,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        client: &ClientInfo,
+    ) -> Res<()> {
         diesel::insert_into(mfa_challenges::table)
             .values((
                 mfa_challenges::token_hash.eq(hash),
@@ -493,7 +571,15 @@ impl IdentityRepo for PgTx<'_> {
     }
 
     fn mfa_challenge(&mut self, hash: &[u8]) -> Res<Option<MfaChallenge>> {
-        type Row = (Uuid, Uuid, DateTime<Utc>, i32, Option<DateTime<Utc>>, Option<String>, Option<String>);
+        type Row = (
+            Uuid,
+            Uuid,
+            DateTime<Utc>,
+            i32,
+            Option<DateTime<Utc>>,
+            Option<String>,
+            Option<String>,
+        );
         mfa_challenges::table
             .find(hash)
             .select((
@@ -509,15 +595,17 @@ impl IdentityRepo for PgTx<'_> {
             .first::<Row>(self.conn)
             .optional()
             .map(|r| {
-                r.map(|(a, c, expires_at, attempts, consumed_at, ip, user_agent)| MfaChallenge {
-                    account_id: AccountId(a),
-                    clinic_id: ClinicId(c),
-                    expires_at,
-                    attempts,
-                    consumed_at,
-                    ip,
-                    user_agent,
-                })
+                r.map(
+                    |(a, c, expires_at, attempts, consumed_at, ip, user_agent)| MfaChallenge {
+                        account_id: AccountId(a),
+                        clinic_id: ClinicId(c),
+                        expires_at,
+                        attempts,
+                        consumed_at,
+                        ip,
+                        user_agent,
+                    },
+                )
             })
             .map_err(db_error)
     }
@@ -544,7 +632,12 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)?;
         let rows: Vec<_> = hashes
             .iter()
-            .map(|h| (recovery_codes::account_id.eq(account.0), recovery_codes::code_hash.eq(h)))
+            .map(|h| {
+                (
+                    recovery_codes::account_id.eq(account.0),
+                    recovery_codes::code_hash.eq(h),
+                )
+            })
             .collect();
         diesel::insert_into(recovery_codes::table)
             .values(rows)
@@ -553,7 +646,12 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn use_recovery_code(&mut self, account: AccountId, hash: &[u8], at: DateTime<Utc>) -> Res<bool> {
+    fn use_recovery_code(
+        &mut self,
+        account: AccountId,
+        hash: &[u8],
+        at: DateTime<Utc>,
+    ) -> Res<bool> {
         diesel::update(
             recovery_codes::table
                 .find((account.0, hash))
@@ -565,7 +663,15 @@ impl IdentityRepo for PgTx<'_> {
         .map_err(db_error)
     }
 
-    fn insert_one_time_token(&mut self, hash: &[u8], account: AccountId, purpose: TokenPurpose, new_email: Option<&str>, at: DateTime<Utc>, expires_at: DateTime<Utc>) -> Res<()> {
+    fn insert_one_time_token(
+        &mut self,
+        hash: &[u8],
+        account: AccountId,
+        purpose: TokenPurpose,
+        new_email: Option<&str>,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Res<()> {
         diesel::insert_into(one_time_tokens::table)
             .values((
                 one_time_tokens::token_hash.eq(hash),
@@ -626,13 +732,15 @@ impl IdentityRepo for PgTx<'_> {
             .first::<(String, Vec<u8>, DateTime<Utc>, i32, DateTime<Utc>)>(self.conn)
             .optional()
             .map(|r| {
-                r.map(|(phone, code_hash, expires_at, attempts, last_sent_at)| PhoneChallenge {
-                    phone,
-                    code_hash,
-                    expires_at,
-                    attempts,
-                    last_sent_at,
-                })
+                r.map(
+                    |(phone, code_hash, expires_at, attempts, last_sent_at)| PhoneChallenge {
+                        phone,
+                        code_hash,
+                        expires_at,
+                        attempts,
+                        last_sent_at,
+                    },
+                )
             })
             .map_err(db_error)
     }
@@ -663,7 +771,12 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn hit_rate_limit(&mut self, key: &str, now: DateTime<Utc>, window_secs: i64) -> Res<(i32, DateTime<Utc>)> {
+    fn hit_rate_limit(
+        &mut self,
+        key: &str,
+        now: DateTime<Utc>,
+        window_secs: i64,
+    ) -> Res<(i32, DateTime<Utc>)> {
         let w: Window = diesel::sql_query(
             "INSERT INTO rate_limits AS r (key, window_started_at, hits) VALUES ($1, $2, 1)
              ON CONFLICT (key) DO UPDATE SET
@@ -679,7 +792,12 @@ impl IdentityRepo for PgTx<'_> {
         Ok((w.hits, w.window_started_at))
     }
 
-    fn remember_device(&mut self, account: AccountId, fingerprint: &[u8], at: DateTime<Utc>) -> Res<bool> {
+    fn remember_device(
+        &mut self,
+        account: AccountId,
+        fingerprint: &[u8],
+        at: DateTime<Utc>,
+    ) -> Res<bool> {
         diesel::insert_into(known_devices::table)
             .values((
                 known_devices::account_id.eq(account.0),
@@ -692,7 +810,15 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn security_event(&mut self, id: Uuid, kind: &str, clinic: Option<ClinicId>, account: Option<AccountId>, ip: Option<&str>, at: DateTime<Utc>) -> Res<()> {
+    fn security_event(
+        &mut self,
+        id: Uuid,
+        kind: &str,
+        clinic: Option<ClinicId>,
+        account: Option<AccountId>,
+        ip: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Res<()> {
         diesel::insert_into(security_events::table)
             .values((
                 security_events::id.eq(id),

@@ -42,7 +42,10 @@ pub fn deliver_due(
     batch: i64,
     deliver: &dyn Fn(&PendingMessage) -> Result<(), String>,
 ) -> Result<usize, DomainError> {
-    let mut conn = pool.get().map_err(|e| DomainError::Unavailable { what: "database", cause: e.to_string() })?;
+    let mut conn = pool.get().map_err(|e| DomainError::Unavailable {
+        what: "database",
+        cause: e.to_string(),
+    })?;
     conn.transaction(|conn| {
         type Row = (Uuid, String, String, String, String, i32);
         let rows: Vec<Row> = outbox::table
@@ -51,7 +54,14 @@ pub fn deliver_due(
             .filter(outbox::available_at.le(now))
             .order(outbox::available_at.asc())
             .limit(batch)
-            .select((outbox::id, outbox::channel, outbox::recipient, outbox::subject, outbox::body, outbox::attempts))
+            .select((
+                outbox::id,
+                outbox::channel,
+                outbox::recipient,
+                outbox::subject,
+                outbox::body,
+                outbox::attempts,
+            ))
             .for_update()
             .skip_locked()
             .load(conn)?;
@@ -59,7 +69,11 @@ pub fn deliver_due(
         for (id, channel, recipient, subject, body, attempts) in rows {
             let message = PendingMessage {
                 id,
-                channel: if channel == "sms" { Channel::Sms } else { Channel::Email },
+                channel: if channel == "sms" {
+                    Channel::Sms
+                } else {
+                    Channel::Email
+                },
                 recipient,
                 subject,
                 body,
@@ -70,7 +84,10 @@ pub fn deliver_due(
                 Ok(()) => {
                     delivered += 1;
                     diesel::update(row)
-                        .set((outbox::delivered_at.eq(now), outbox::attempts.eq(attempts + 1)))
+                        .set((
+                            outbox::delivered_at.eq(now),
+                            outbox::attempts.eq(attempts + 1),
+                        ))
                         .execute(conn)?;
                 }
                 Err(error) => {
@@ -96,7 +113,10 @@ pub fn deliver_due(
 
 /// Messages waiting to be delivered (for monitoring and tests).
 pub fn backlog(pool: &DbPool) -> Result<i64, DomainError> {
-    let mut conn = pool.get().map_err(|e| DomainError::Unavailable { what: "database", cause: e.to_string() })?;
+    let mut conn = pool.get().map_err(|e| DomainError::Unavailable {
+        what: "database",
+        cause: e.to_string(),
+    })?;
     outbox::table
         .filter(outbox::delivered_at.is_null())
         .filter(outbox::failed_at.is_null())

@@ -45,14 +45,18 @@ impl From<DieselError> for TxError {
 /// a conflict, the rest internal (the text goes to the log only).
 pub fn db_error(e: DieselError) -> DomainError {
     match &e {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => DomainError::Conflict {
-            code: "conflict",
-            detail: "The request conflicts with existing data.".to_owned(),
-        },
-        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => DomainError::Unavailable {
-            what: "database",
-            cause: e.to_string(),
-        },
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            DomainError::Conflict {
+                code: "conflict",
+                detail: "The request conflicts with existing data.".to_owned(),
+            }
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            DomainError::Unavailable {
+                what: "database",
+                cause: e.to_string(),
+            }
+        }
         _ => DomainError::Internal(e.to_string()),
     }
 }

@@ -294,7 +294,8 @@ fn read_key_ring<S: Source>(
     use base64::Engine;
     let Some(raw) = r.secret(name) else {
         if deployed {
-            r.problems.push(format!("{name} is missing (set {name} or {name}_FILE)"));
+            r.problems
+                .push(format!("{name} is missing (set {name} or {name}_FILE)"));
             return Vec::new();
         }
         let mut key = vec![0u8; min_len];
@@ -305,12 +306,14 @@ fn read_key_ring<S: Source>(
     };
     let raw = raw.expose_secret();
     if deployed && example_value(name) == Some(raw) {
-        r.problems.push(format!("{name} uses the example value from .env.example"));
+        r.problems
+            .push(format!("{name} uses the example value from .env.example"));
     }
     let mut ring = Vec::new();
     for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let Some((kid, b64)) = entry.split_once(':') else {
-            r.problems.push(format!("{name} entries must be kid:base64"));
+            r.problems
+                .push(format!("{name} entries must be kid:base64"));
             continue;
         };
         let decoded = base64::engine::general_purpose::STANDARD
@@ -326,7 +329,9 @@ fn read_key_ring<S: Source>(
                 key.len(),
                 if exact { "" } else { "at least " }
             )),
-            Err(_) => r.problems.push(format!("{name} key '{}' is not valid base64", kid.trim())),
+            Err(_) => r
+                .problems
+                .push(format!("{name} key '{}' is not valid base64", kid.trim())),
         }
     }
     if ring.is_empty() && r.problems.is_empty() {
@@ -465,13 +470,16 @@ impl Config {
         let deployed = app_env.is_deployed();
         let token_signing_keys = read_key_ring(&mut r, "TOKEN_SIGNING_KEYS", 32, false, deployed);
         let master_keys = read_key_ring(&mut r, "MASTER_KEYS", 32, true, deployed);
-        let access_token_ttl_secs = r.parsed("ACCESS_TOKEN_TTL_SECONDS", 900i64, "a number of seconds");
+        let access_token_ttl_secs =
+            r.parsed("ACCESS_TOKEN_TTL_SECONDS", 900i64, "a number of seconds");
         if !(60..=900).contains(&access_token_ttl_secs) {
-            r.problems.push("ACCESS_TOKEN_TTL_SECONDS must be between 60 and 900".to_owned());
+            r.problems
+                .push("ACCESS_TOKEN_TTL_SECONDS must be between 60 and 900".to_owned());
         }
         let session_lifetime_hours = r.parsed("SESSION_LIFETIME_HOURS", 12i64, "a number of hours");
         if !(1..=24).contains(&session_lifetime_hours) {
-            r.problems.push("SESSION_LIFETIME_HOURS must be between 1 and 24".to_owned());
+            r.problems
+                .push("SESSION_LIFETIME_HOURS must be between 1 and 24".to_owned());
         }
         let argon2 = (
             r.parsed("ARGON2_MEMORY_KIB", 19_456u32, "a number of KiB"),
@@ -486,8 +494,12 @@ impl Config {
             .map(|_| r.parsed("PASSWORD_HASH_CONCURRENCY", 1usize, "a positive integer"));
         let lockout_threshold = r.parsed("LOCKOUT_THRESHOLD", 10i32, "a positive integer");
         let lockout_minutes = r.parsed("LOCKOUT_MINUTES", 15i64, "a number of minutes");
-        let auth_rate_limit_per_minute = r.parsed("AUTH_RATE_LIMIT_PER_MINUTE", 30i32, "a positive integer");
-        let outbox_dir = PathBuf::from(r.plain("OUTBOX_DIR").unwrap_or_else(|| ".local/outbox".to_owned()));
+        let auth_rate_limit_per_minute =
+            r.parsed("AUTH_RATE_LIMIT_PER_MINUTE", 30i32, "a positive integer");
+        let outbox_dir = PathBuf::from(
+            r.plain("OUTBOX_DIR")
+                .unwrap_or_else(|| ".local/outbox".to_owned()),
+        );
         let outbox_poll_secs = r.parsed("OUTBOX_POLL_SECONDS", 5u64, "a number of seconds");
 
         if deployed {
@@ -655,11 +667,24 @@ mod tests {
             ("TOKEN_SIGNING_KEYS", "new:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=,old:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="),
         ])
         .unwrap();
-        let kids: Vec<&str> = config.token_signing_keys.iter().map(|(k, _)| k.as_str()).collect();
+        let kids: Vec<&str> = config
+            .token_signing_keys
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
         assert_eq!(kids, ["new", "old"]);
-        assert_eq!(config.master_keys.len(), 1, "an ephemeral key outside production");
-        let problems = load(&[("DATABASE_URL", STRONG_URL), ("MASTER_KEYS", "k:c2hvcnQ=")]).unwrap_err().0;
-        assert!(problems[0].contains("has 5 bytes; it needs 32"), "{problems:?}");
+        assert_eq!(
+            config.master_keys.len(),
+            1,
+            "an ephemeral key outside production"
+        );
+        let problems = load(&[("DATABASE_URL", STRONG_URL), ("MASTER_KEYS", "k:c2hvcnQ=")])
+            .unwrap_err()
+            .0;
+        assert!(
+            problems[0].contains("has 5 bytes; it needs 32"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -675,8 +700,14 @@ mod tests {
         .unwrap_err()
         .0;
         let text = problems.join("\n");
-        assert!(text.contains("DATABASE_URL uses the example password"), "{text}");
-        assert!(text.contains("MIGRATION_DATABASE_URL has a short password"), "{text}");
+        assert!(
+            text.contains("DATABASE_URL uses the example password"),
+            "{text}"
+        );
+        assert!(
+            text.contains("MIGRATION_DATABASE_URL has a short password"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -686,8 +717,14 @@ mod tests {
             ("DATABASE_URL", STRONG_URL),
             ("TRUST_PROXY_TLS", "true"),
             ("SECURITY_CONTACT", "mailto:sec@clinic.test"),
-            ("TOKEN_SIGNING_KEYS", "k1:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="),
-            ("MASTER_KEYS", "m1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="),
+            (
+                "TOKEN_SIGNING_KEYS",
+                "k1:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
+            ),
+            (
+                "MASTER_KEYS",
+                "m1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=",
+            ),
         ])
         .unwrap();
         assert_eq!(config.log_format, LogFormat::Json);

@@ -24,8 +24,12 @@ impl Deliver for FileProvider {
             Channel::Email => "email",
             Channel::Sms => "sms",
         };
-        let text = format!("channel: {channel}\nto: {}\nsubject: {}\n\n{}", m.recipient, m.subject, m.body);
-        std::fs::write(self.dir.join(format!("{}-{channel}.txt", m.id)), text).map_err(|e| e.to_string())
+        let text = format!(
+            "channel: {channel}\nto: {}\nsubject: {}\n\n{}",
+            m.recipient, m.subject, m.body
+        );
+        std::fs::write(self.dir.join(format!("{}-{channel}.txt", m.id)), text)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -34,7 +38,12 @@ const BATCH: i64 = 50;
 
 /// Runs the delivery worker until the process ends: every `every`, claim due
 /// messages (`FOR UPDATE SKIP LOCKED`, safe on every node) and deliver them.
-pub fn spawn_worker(pool: DbPool, clock: Arc<dyn Clock>, provider: Arc<dyn Deliver>, every: Duration) {
+pub fn spawn_worker(
+    pool: DbPool,
+    clock: Arc<dyn Clock>,
+    provider: Arc<dyn Deliver>,
+    every: Duration,
+) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         loop {

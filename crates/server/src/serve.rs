@@ -30,8 +30,15 @@ fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
         .master_keys
         .iter()
         .map(|(id, key)| {
-            let key: [u8; 32] = key.0.as_slice().try_into().context("master keys are 32 bytes")?;
-            Ok(MasterKey { id: id.clone(), key })
+            let key: [u8; 32] = key
+                .0
+                .as_slice()
+                .try_into()
+                .context("master keys are 32 bytes")?;
+            Ok(MasterKey {
+                id: id.clone(),
+                key,
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     MasterKeys::new(keys).context("MASTER_KEYS holds no key")
@@ -41,7 +48,10 @@ fn token_keys(config: &Config, public_url: &str) -> anyhow::Result<TokenKeys> {
     let keys = config
         .token_signing_keys
         .iter()
-        .map(|(id, secret)| SigningKey { id: id.clone(), secret: secret.0.clone() })
+        .map(|(id, secret)| SigningKey {
+            id: id.clone(),
+            secret: secret.0.clone(),
+        })
         .collect();
     TokenKeys::new(
         keys,
@@ -52,11 +62,23 @@ fn token_keys(config: &Config, public_url: &str) -> anyhow::Result<TokenKeys> {
     .context("TOKEN_SIGNING_KEYS holds no key")
 }
 
-fn identity(config: &Config, pool: DbPool, clock: Arc<dyn Clock>, public_url: &str) -> anyhow::Result<Identity> {
+fn identity(
+    config: &Config,
+    pool: DbPool,
+    clock: Arc<dyn Clock>,
+    public_url: &str,
+) -> anyhow::Result<Identity> {
     let random = Arc::new(OsRandom);
     let (memory_kib, iterations, parallelism) = config.argon2;
-    let hasher = PasswordHasher::new(HashParams { memory_kib, iterations, parallelism }, random.as_ref())
-        .map_err(|e| anyhow::anyhow!("password hashing parameters: {e:?}"))?;
+    let hasher = PasswordHasher::new(
+        HashParams {
+            memory_kib,
+            iterations,
+            parallelism,
+        },
+        random.as_ref(),
+    )
+    .map_err(|e| anyhow::anyhow!("password hashing parameters: {e:?}"))?;
     Ok(Identity {
         store: Arc::new(PgStore::new(pool)),
         clock,
@@ -70,7 +92,10 @@ fn identity(config: &Config, pool: DbPool, clock: Arc<dyn Clock>, public_url: &s
                 lock_for: ChronoDuration::minutes(config.lockout_minutes),
                 ..LockoutPolicy::default()
             },
-            rate_limit: RateLimit { max_hits: config.auth_rate_limit_per_minute, window_secs: 60 },
+            rate_limit: RateLimit {
+                max_hits: config.auth_rate_limit_per_minute,
+                window_secs: 60,
+            },
             public_url: public_url.to_owned(),
             ..IdentitySettings::default()
         },
@@ -165,7 +190,12 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         let provider = Arc::new(FileProvider {
             dir: config.outbox_dir.clone(),
         });
-        spawn_worker(pool, clock, provider, Duration::from_secs(config.outbox_poll_secs));
+        spawn_worker(
+            pool,
+            clock,
+            provider,
+            Duration::from_secs(config.outbox_poll_secs),
+        );
     }
     let workers = config.http_workers.unwrap_or(cores);
 

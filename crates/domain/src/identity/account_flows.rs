@@ -2,6 +2,7 @@
 
 use chrono::Duration;
 
+use crate::DomainError;
 use crate::actor::Actor;
 use crate::crypto::sha256;
 use crate::identity::email;
@@ -10,7 +11,6 @@ use crate::identity::password::{PersonalWords, Verified, check_policy};
 use crate::identity::ports::TokenPurpose;
 use crate::identity::service::{Identity, committed};
 use crate::store::{Scope, in_tx};
-use crate::DomainError;
 
 /// Password-reset tokens stay valid this long.
 pub const RESET_TTL: Duration = Duration::minutes(30);
@@ -18,36 +18,69 @@ pub const RESET_TTL: Duration = Duration::minutes(30);
 pub const CHANGE_EMAIL_TTL: Duration = Duration::hours(24);
 
 fn invalid_token() -> DomainError {
-    DomainError::invalid("token", "invalid_token", "is unknown, expired or already used")
+    DomainError::invalid(
+        "token",
+        "invalid_token",
+        "is unknown, expired or already used",
+    )
 }
 
 impl Identity {
     /// Changes the password (current one required); other sessions end and the
     /// person is told by email.
-    pub fn change_password(&self, actor: &Actor, current: &str, new: &str, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn change_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: &str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         let now = self.now();
         let account = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            tx.account(actor.account_id)?.ok_or(DomainError::Unauthenticated)
+            tx.account(actor.account_id)?
+                .ok_or(DomainError::Unauthenticated)
         })?;
         if self.hasher.verify(current, Some(&account.password_hash)) == Verified::No {
-            return Err(DomainError::invalid("current_password", "incorrect", "is not your current password"));
+            return Err(DomainError::invalid(
+                "current_password",
+                "incorrect",
+                "is not your current password",
+            ));
         }
         check_policy(
             "new_password",
             new,
-            &PersonalWords { email: &account.email, words: vec![&account.given_name, &account.family_name] },
+            &PersonalWords {
+                email: &account.email,
+                words: vec![&account.given_name, &account.family_name],
+            },
         )?;
         let hash = self.hasher.hash(new, self.random.as_ref())?;
         in_tx(self.store.as_ref(), Scope::Platform, |tx| {
             tx.set_password_hash(account.id, &hash, now)?;
-            tx.revoke_account_sessions(account.id, Some(actor.session_id), now, "password_changed")?;
-            self.event(tx, "password_changed", Some(actor.clinic_id), Some(account.id), client)?;
+            tx.revoke_account_sessions(
+                account.id,
+                Some(actor.session_id),
+                now,
+                "password_changed",
+            )?;
+            self.event(
+                tx,
+                "password_changed",
+                Some(actor.clinic_id),
+                Some(account.id),
+                client,
+            )?;
             self.email(tx, &account.email, "Your Salus password was changed", "Your password was changed and your other sessions were signed out. If this was not you, reset your password now.\n".to_owned())
         })
     }
 
     /// Starts a password reset. Answers the same whether or not the email exists.
-    pub fn request_password_reset(&self, email_raw: &str, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn request_password_reset(
+        &self,
+        email_raw: &str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         self.throttle("reset", client)?;
         let Ok(email) = email::normalise("email", email_raw) else {
             return Ok(());
@@ -58,8 +91,21 @@ impl Identity {
             let Some(account) = tx.account_by_email(&email)? else {
                 return Ok(());
             };
-            tx.insert_one_time_token(&hash, account.id, TokenPurpose::ResetPassword, None, now, now + RESET_TTL)?;
-            self.event(tx, "password_reset_requested", None, Some(account.id), client)?;
+            tx.insert_one_time_token(
+                &hash,
+                account.id,
+                TokenPurpose::ResetPassword,
+                None,
+                now,
+                now + RESET_TTL,
+            )?;
+            self.event(
+                tx,
+                "password_reset_requested",
+                None,
+                Some(account.id),
+                client,
+            )?;
             self.email(
                 tx,
                 &account.email,
@@ -71,7 +117,12 @@ impl Identity {
 
     /// Completes a reset: new password, lock cleared, every session ended. MFA is
     /// untouched, so the next sign-in still asks for it.
-    pub fn confirm_password_reset(&self, token: &str, new: &str, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn confirm_password_reset(
+        &self,
+        token: &str,
+        new: &str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         self.throttle("reset", client)?;
         let hash = sha256(token.as_bytes());
         let now = self.now();
@@ -90,7 +141,10 @@ impl Identity {
         check_policy(
             "new_password",
             new,
-            &PersonalWords { email: &account.email, words: vec![&account.given_name, &account.family_name] },
+            &PersonalWords {
+                email: &account.email,
+                words: vec![&account.given_name, &account.family_name],
+            },
         )?;
         let new_hash = self.hasher.hash(new, self.random.as_ref())?;
         committed(self.store.as_ref(), Scope::Platform, |tx| {
@@ -103,7 +157,12 @@ impl Identity {
             tx.clear_login_failures(account.id)?;
             tx.revoke_account_sessions(account.id, None, now, "password_reset")?;
             self.event(tx, "password_reset", None, Some(account.id), client)?;
-            self.email(tx, &account.email, "Your Salus password was reset", "Your password was reset and every session was signed out.\n".to_owned())?;
+            self.email(
+                tx,
+                &account.email,
+                "Your Salus password was reset",
+                "Your password was reset and every session was signed out.\n".to_owned(),
+            )?;
             Ok(Ok(()))
         })
     }
@@ -129,27 +188,55 @@ impl Identity {
 
     /// Starts an email change: password and step-up required; the new address gets
     /// a token, the old one is told.
-    pub fn request_email_change(&self, actor: &Actor, password: &str, new_email: &str, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn request_email_change(
+        &self,
+        actor: &Actor,
+        password: &str,
+        new_email: &str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         let now = self.now();
         actor.require_step_up(now)?;
         let new_email = email::normalise("new_email", new_email)?;
         let account = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            tx.account(actor.account_id)?.ok_or(DomainError::Unauthenticated)
+            tx.account(actor.account_id)?
+                .ok_or(DomainError::Unauthenticated)
         })?;
         if self.hasher.verify(password, Some(&account.password_hash)) == Verified::No {
-            return Err(DomainError::invalid("password", "incorrect", "is not your current password"));
+            return Err(DomainError::invalid(
+                "password",
+                "incorrect",
+                "is not your current password",
+            ));
         }
         let (token, hash) = self.token_pair();
         in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            tx.insert_one_time_token(&hash, account.id, TokenPurpose::ChangeEmail, Some(&new_email), now, now + CHANGE_EMAIL_TTL)?;
+            tx.insert_one_time_token(
+                &hash,
+                account.id,
+                TokenPurpose::ChangeEmail,
+                Some(&new_email),
+                now,
+                now + CHANGE_EMAIL_TTL,
+            )?;
             self.email(tx, &new_email, "Confirm your new email for Salus", format!("Confirm this address for your Salus account with this code (valid 24 hours):\n\n{token}\n"))?;
-            self.event(tx, "email_change_requested", Some(actor.clinic_id), Some(account.id), client)?;
+            self.event(
+                tx,
+                "email_change_requested",
+                Some(actor.clinic_id),
+                Some(account.id),
+                client,
+            )?;
             self.email(tx, &account.email, "Your Salus email is being changed", format!("A change of your account's email to {new_email} was requested. If this was not you, change your password now.\n"))
         })
     }
 
     /// Confirms an email change with the token sent to the new address.
-    pub fn confirm_email_change(&self, token: &str, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn confirm_email_change(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         self.throttle("verify", client)?;
         let hash = sha256(token.as_bytes());
         let now = self.now();
@@ -157,11 +244,18 @@ impl Identity {
             let Some(t) = tx.one_time_token(&hash, TokenPurpose::ChangeEmail)? else {
                 return Ok(Err(invalid_token()));
             };
-            let Some(new_email) = t.new_email.clone().filter(|_| t.used_at.is_none() && t.expires_at > now) else {
+            let Some(new_email) = t
+                .new_email
+                .clone()
+                .filter(|_| t.used_at.is_none() && t.expires_at > now)
+            else {
                 return Ok(Err(invalid_token()));
             };
             if tx.account_by_email(&new_email)?.is_some() {
-                return Ok(Err(DomainError::Conflict { code: "email_taken", detail: "Another account uses this email.".into() }));
+                return Ok(Err(DomainError::Conflict {
+                    code: "email_taken",
+                    detail: "Another account uses this email.".into(),
+                }));
             }
             tx.use_one_time_token(&hash, now)?;
             tx.set_email(t.account_id, &new_email, now)?;

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::DomainError;
 use crate::actor::Actor;
 use crate::crypto::sha256;
 use crate::identity::email;
@@ -13,7 +14,6 @@ use crate::identity::service::{Identity, committed};
 use crate::identity::throttle::Gate;
 use crate::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use crate::store::{Scope, Tx, in_tx};
-use crate::DomainError;
 
 /// Activity is written to the session at most this often.
 pub const TOUCH_INTERVAL: Duration = Duration::minutes(1);
@@ -88,7 +88,9 @@ impl Identity {
             words: vec![&cmd.given_name, &cmd.family_name, &cmd.clinic_name],
         };
         check_policy("password", &cmd.password, &personal)?;
-        let existing = in_tx(self.store.as_ref(), Scope::Platform, |tx| tx.account_by_email(&email))?;
+        let existing = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            tx.account_by_email(&email)
+        })?;
         let now = self.now();
         match existing {
             None => {
@@ -105,7 +107,14 @@ impl Identity {
                     })?;
                     let clinic = self.create_clinic(tx, &cmd.clinic_name, account_id)?;
                     let (token, token_hash) = self.token_pair();
-                    tx.insert_one_time_token(&token_hash, account_id, TokenPurpose::VerifyEmail, None, now, now + VERIFY_EMAIL_TTL)?;
+                    tx.insert_one_time_token(
+                        &token_hash,
+                        account_id,
+                        TokenPurpose::VerifyEmail,
+                        None,
+                        now,
+                        now + VERIFY_EMAIL_TTL,
+                    )?;
                     self.email(
                         tx,
                         &email,
@@ -118,10 +127,18 @@ impl Identity {
                 })
             }
             Some(account) => {
-                let verified = self.hasher.verify(&cmd.password, Some(&account.password_hash));
+                let verified = self
+                    .hasher
+                    .verify(&cmd.password, Some(&account.password_hash));
                 in_tx(self.store.as_ref(), Scope::Platform, |tx| {
                     if verified == Verified::No {
-                        self.event(tx, "signup_with_existing_email", None, Some(account.id), client)?;
+                        self.event(
+                            tx,
+                            "signup_with_existing_email",
+                            None,
+                            Some(account.id),
+                            client,
+                        )?;
                         return self.email(
                             tx,
                             &account.email,
@@ -137,14 +154,22 @@ impl Identity {
                         tx,
                         &account.email,
                         "Your new clinic on Salus",
-                        format!("The clinic \"{}\" was created with you as its owner.\n", clinic.name),
+                        format!(
+                            "The clinic \"{}\" was created with you as its owner.\n",
+                            clinic.name
+                        ),
                     )
                 })
             }
         }
     }
 
-    fn create_clinic(&self, tx: &mut dyn Tx, name: &str, owner: AccountId) -> Result<Clinic, DomainError> {
+    fn create_clinic(
+        &self,
+        tx: &mut dyn Tx,
+        name: &str,
+        owner: AccountId,
+    ) -> Result<Clinic, DomainError> {
         let now = self.now();
         let clinic = Clinic {
             id: ClinicId(self.new_id()),
@@ -154,7 +179,13 @@ impl Identity {
             require_mfa: false,
         };
         tx.insert_clinic(&clinic, now)?;
-        tx.insert_membership(clinic.id, MembershipId(self.new_id()), owner, Role::Owner, now)?;
+        tx.insert_membership(
+            clinic.id,
+            MembershipId(self.new_id()),
+            owner,
+            Role::Owner,
+            now,
+        )?;
         Ok(clinic)
     }
 
@@ -171,13 +202,20 @@ impl Identity {
         self.throttle("login", client)?;
         let email = email::normalise("email", email_raw).unwrap_or_default();
         let now = self.now();
-        let account = in_tx(self.store.as_ref(), Scope::Platform, |tx| tx.account_by_email(&email))?;
+        let account = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            tx.account_by_email(&email)
+        })?;
         let Some(account) = account else {
             self.hasher.verify(password, None);
             return Err(DomainError::InvalidCredentials);
         };
         let policy = self.settings.lockout;
-        let gate = policy.gate(account.failed_logins, account.last_failed_login_at, account.locked_until, now);
+        let gate = policy.gate(
+            account.failed_logins,
+            account.last_failed_login_at,
+            account.locked_until,
+            now,
+        );
         if gate != Gate::Open {
             self.hasher.verify(password, None);
             return Err(DomainError::InvalidCredentials);
@@ -224,9 +262,19 @@ impl Identity {
             let (challenge, hash) = self.token_pair();
             let expires_at = now + self.settings.mfa_challenge_ttl;
             in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-                tx.insert_mfa_challenge(&hash, account.id, chosen.clinic_id, now, expires_at, client)
+                tx.insert_mfa_challenge(
+                    &hash,
+                    account.id,
+                    chosen.clinic_id,
+                    now,
+                    expires_at,
+                    client,
+                )
             })?;
-            return Ok(LoginOutcome::MfaRequired { challenge, expires_at });
+            return Ok(LoginOutcome::MfaRequired {
+                challenge,
+                expires_at,
+            });
         }
         let grant = self.open_session(&account, chosen.clinic_id, chosen.id, false, client)?;
         Ok(LoginOutcome::Session(grant))
@@ -264,7 +312,13 @@ impl Identity {
                 mfa_at: with_mfa.then_some(now),
             })?;
             tx.insert_refresh_token(clinic, &sha256(refresh_token.as_bytes()), session_id, now)?;
-            self.event(tx, "login_succeeded", Some(clinic), Some(account.id), client)?;
+            self.event(
+                tx,
+                "login_succeeded",
+                Some(clinic),
+                Some(account.id),
+                client,
+            )?;
             let fingerprint = sha256(
                 format!(
                     "{}|{}",
@@ -319,8 +373,20 @@ impl Identity {
             };
             let session = &ctx.session;
             if found.used_at.is_some() {
-                tx.revoke_session(clinic, session.id, session.account_id, now, "refresh_token_reuse")?;
-                self.event(tx, "refresh_token_reuse", Some(clinic), Some(session.account_id), client)?;
+                tx.revoke_session(
+                    clinic,
+                    session.id,
+                    session.account_id,
+                    now,
+                    "refresh_token_reuse",
+                )?;
+                self.event(
+                    tx,
+                    "refresh_token_reuse",
+                    Some(clinic),
+                    Some(session.account_id),
+                    client,
+                )?;
                 return Ok(Err(DomainError::Unauthenticated));
             }
             if !session.is_live(now) || !ctx.membership_active {
@@ -328,7 +394,8 @@ impl Identity {
             }
             tx.use_refresh_token(clinic, &hash, now)?;
             tx.insert_refresh_token(clinic, &sha256(new_token.as_bytes()), session.id, now)?;
-            let idle = (now + Duration::minutes(i64::from(ctx.idle_timeout_minutes))).min(session.absolute_expires_at);
+            let idle = (now + Duration::minutes(i64::from(ctx.idle_timeout_minutes)))
+                .min(session.absolute_expires_at);
             tx.touch_session(clinic, session.id, now, idle)?;
             Ok(Ok(SessionGrant {
                 account_id: session.account_id,
@@ -348,13 +415,16 @@ impl Identity {
     pub fn authenticate(&self, clinic: ClinicId, session: SessionId) -> Result<Actor, DomainError> {
         let now = self.now();
         in_tx(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
-            let ctx = tx.session_context(clinic, session)?.ok_or(DomainError::Unauthenticated)?;
+            let ctx = tx
+                .session_context(clinic, session)?
+                .ok_or(DomainError::Unauthenticated)?;
             let s = &ctx.session;
             if !s.is_live(now) || !ctx.membership_active {
                 return Err(DomainError::Unauthenticated);
             }
             if now - s.last_seen_at >= TOUCH_INTERVAL {
-                let idle = (now + Duration::minutes(i64::from(ctx.idle_timeout_minutes))).min(s.absolute_expires_at);
+                let idle = (now + Duration::minutes(i64::from(ctx.idle_timeout_minutes)))
+                    .min(s.absolute_expires_at);
                 tx.touch_session(clinic, session, now, idle)?;
             }
             Ok(Actor {
@@ -374,8 +444,20 @@ impl Identity {
     pub fn logout(&self, actor: &Actor, client: &ClientInfo) -> Result<(), DomainError> {
         let now = self.now();
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            tx.revoke_session(actor.clinic_id, actor.session_id, actor.account_id, now, "logout")?;
-            self.event(tx, "logout", Some(actor.clinic_id), Some(actor.account_id), client)
+            tx.revoke_session(
+                actor.clinic_id,
+                actor.session_id,
+                actor.account_id,
+                now,
+                "logout",
+            )?;
+            self.event(
+                tx,
+                "logout",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )
         })
     }
 
@@ -383,8 +465,19 @@ impl Identity {
     pub fn logout_others(&self, actor: &Actor, client: &ClientInfo) -> Result<usize, DomainError> {
         let now = self.now();
         in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            let n = tx.revoke_account_sessions(actor.account_id, Some(actor.session_id), now, "logout_others")?;
-            self.event(tx, "logout_others", Some(actor.clinic_id), Some(actor.account_id), client)?;
+            let n = tx.revoke_account_sessions(
+                actor.account_id,
+                Some(actor.session_id),
+                now,
+                "logout_others",
+            )?;
+            self.event(
+                tx,
+                "logout_others",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
             Ok(n)
         })
     }
@@ -397,13 +490,30 @@ impl Identity {
     }
 
     /// Revokes one of the account's own sessions; another's or an unknown id is 404.
-    pub fn revoke_own_session(&self, actor: &Actor, id: SessionId, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn revoke_own_session(
+        &self,
+        actor: &Actor,
+        id: SessionId,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            if !tx.revoke_session(actor.clinic_id, id, actor.account_id, now, "revoked_by_user")? {
+            if !tx.revoke_session(
+                actor.clinic_id,
+                id,
+                actor.account_id,
+                now,
+                "revoked_by_user",
+            )? {
                 return Ok(Err(DomainError::NotFound));
             }
-            self.event(tx, "session_revoked", Some(actor.clinic_id), Some(actor.account_id), client)?;
+            self.event(
+                tx,
+                "session_revoked",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
             Ok(Ok(()))
         })
     }
@@ -411,8 +521,12 @@ impl Identity {
     /// The signed-in person and membership.
     pub fn me(&self, actor: &Actor) -> Result<(Account, Clinic), DomainError> {
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            let account = tx.account(actor.account_id)?.ok_or(DomainError::Unauthenticated)?;
-            let clinic = tx.clinic(actor.clinic_id)?.ok_or(DomainError::Unauthenticated)?;
+            let account = tx
+                .account(actor.account_id)?
+                .ok_or(DomainError::Unauthenticated)?;
+            let clinic = tx
+                .clinic(actor.clinic_id)?
+                .ok_or(DomainError::Unauthenticated)?;
             Ok((account, clinic))
         })
     }

@@ -19,7 +19,11 @@ pub fn normalise(field: &str, raw: &str) -> Result<String, DomainError> {
     if valid {
         Ok(email)
     } else {
-        Err(DomainError::invalid(field, "email", "is not a valid email address"))
+        Err(DomainError::invalid(
+            field,
+            "email",
+            "is not a valid email address",
+        ))
     }
 }
 
@@ -29,12 +33,24 @@ mod tests {
 
     #[test]
     fn case_and_spaces_do_not_make_a_new_address() {
-        assert_eq!(normalise("email", "  Ada@Clinic.TEST ").unwrap(), "ada@clinic.test");
+        assert_eq!(
+            normalise("email", "  Ada@Clinic.TEST ").unwrap(),
+            "ada@clinic.test"
+        );
     }
 
     #[test]
     fn malformed_addresses_are_refused() {
-        for bad in ["", "ada", "ada@", "@clinic.test", "ada@clinic", "a b@clinic.test", "a@b@c.test", "ada@.test"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@clinic.test",
+            "ada@clinic",
+            "a b@clinic.test",
+            "a@b@c.test",
+            "ada@.test",
+        ] {
             assert!(normalise("email", bad).is_err(), "{bad}");
         }
     }

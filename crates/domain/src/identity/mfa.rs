@@ -6,6 +6,7 @@ use qrcode::QrCode;
 use qrcode::render::svg;
 use totp_rs::{Algorithm, Builder, Totp};
 
+use crate::DomainError;
 use crate::actor::Actor;
 use crate::crypto::sha256;
 use crate::identity::auth::SessionGrant;
@@ -15,7 +16,6 @@ use crate::identity::service::{Identity, committed};
 use crate::ids::AccountId;
 use crate::random::bytes;
 use crate::store::{Scope, in_tx};
-use crate::DomainError;
 
 /// Bytes of a TOTP secret (160 bits).
 pub const SECRET_BYTES: usize = 20;
@@ -58,7 +58,10 @@ fn totp(secret: Vec<u8>, issuer: &str, label: &str) -> Result<Totp, DomainError>
 }
 
 fn normalise_recovery(code: &str) -> String {
-    code.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase()
+    code.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase()
 }
 
 impl Identity {
@@ -71,12 +74,19 @@ impl Identity {
     }
 
     /// The TOTP step a code matches at `now`, if any.
-    fn match_code(&self, account: &Account, code: &str, now: DateTime<Utc>) -> Result<Option<i64>, DomainError> {
+    fn match_code(
+        &self,
+        account: &Account,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, DomainError> {
         let Some(totp) = self.account_totp(account)? else {
             return Ok(None);
         };
         let time = u64::try_from(now.timestamp()).unwrap_or(0);
-        Ok(totp.check(code.trim(), time).and_then(|step| i64::try_from(step).ok()))
+        Ok(totp
+            .check(code.trim(), time)
+            .and_then(|step| i64::try_from(step).ok()))
     }
 
     /// Checks a second factor, consuming it (a TOTP step or recovery code works once).
@@ -89,43 +99,67 @@ impl Identity {
         let now = self.now();
         match factor {
             SecondFactor::Code(code) => match self.match_code(account, code, now)? {
-                Some(step) if account.totp_confirmed_at.is_some() => tx.advance_totp_step(account.id, step),
+                Some(step) if account.totp_confirmed_at.is_some() => {
+                    tx.advance_totp_step(account.id, step)
+                }
                 _ => Ok(false),
             },
-            SecondFactor::Recovery(code) => {
-                tx.use_recovery_code(account.id, &sha256(normalise_recovery(code).as_bytes()), now)
-            }
+            SecondFactor::Recovery(code) => tx.use_recovery_code(
+                account.id,
+                &sha256(normalise_recovery(code).as_bytes()),
+                now,
+            ),
         }
     }
 
     /// Completes a sign-in that required MFA.
-    pub fn complete_mfa(&self, challenge: &str, factor: &SecondFactor, client: &ClientInfo) -> Result<SessionGrant, DomainError> {
+    pub fn complete_mfa(
+        &self,
+        challenge: &str,
+        factor: &SecondFactor,
+        client: &ClientInfo,
+    ) -> Result<SessionGrant, DomainError> {
         self.throttle("mfa", client)?;
         let hash = sha256(challenge.as_bytes());
         let now = self.now();
         let max = self.settings.mfa_max_attempts;
-        let (account, clinic, membership) = committed(self.store.as_ref(), Scope::Platform, |tx| {
-            let Some(found) = tx.mfa_challenge(&hash)? else {
-                return Ok(Err(DomainError::Unauthenticated));
-            };
-            if found.consumed_at.is_some() || found.expires_at <= now || found.attempts >= max {
-                return Ok(Err(DomainError::Unauthenticated));
-            }
-            let account = tx.account(found.account_id)?.ok_or(DomainError::Unauthenticated)?;
-            if !self.verify_second_factor(tx, &account, factor)? {
-                tx.fail_mfa_challenge(&hash)?;
-                self.event(tx, "mfa_failed", Some(found.clinic_id), Some(account.id), client)?;
-                return Ok(Err(DomainError::InvalidCredentials));
-            }
-            tx.consume_mfa_challenge(&hash, now)?;
-            self.event(tx, "mfa_passed", Some(found.clinic_id), Some(account.id), client)?;
-            let membership = tx
-                .memberships_of(account.id)?
-                .into_iter()
-                .find(|m| m.clinic_id == found.clinic_id)
-                .ok_or(DomainError::Unauthenticated)?;
-            Ok(Ok((account, found.clinic_id, membership.id)))
-        })?;
+        let (account, clinic, membership) =
+            committed(self.store.as_ref(), Scope::Platform, |tx| {
+                let Some(found) = tx.mfa_challenge(&hash)? else {
+                    return Ok(Err(DomainError::Unauthenticated));
+                };
+                if found.consumed_at.is_some() || found.expires_at <= now || found.attempts >= max {
+                    return Ok(Err(DomainError::Unauthenticated));
+                }
+                let account = tx
+                    .account(found.account_id)?
+                    .ok_or(DomainError::Unauthenticated)?;
+                if !self.verify_second_factor(tx, &account, factor)? {
+                    tx.fail_mfa_challenge(&hash)?;
+                    self.event(
+                        tx,
+                        "mfa_failed",
+                        Some(found.clinic_id),
+                        Some(account.id),
+                        client,
+                    )?;
+                    return Ok(Err(DomainError::InvalidCredentials));
+                }
+                tx.consume_mfa_challenge(&hash, now)?;
+                self.event(
+                    tx,
+                    "mfa_passed",
+                    Some(found.clinic_id),
+                    Some(account.id),
+                    client,
+                )?;
+                let membership = tx
+                    .memberships_of(account.id)?
+                    .into_iter()
+                    .find(|m| m.clinic_id == found.clinic_id)
+                    .ok_or(DomainError::Unauthenticated)?;
+                Ok(Ok((account, found.clinic_id, membership.id)))
+            })?;
         self.open_session(&account, clinic, membership, true, client)
     }
 
@@ -138,33 +172,60 @@ impl Identity {
         }
         let secret = bytes(self.random.as_ref(), SECRET_BYTES);
         let account = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            tx.account(actor.account_id)?.ok_or(DomainError::Unauthenticated)
+            tx.account(actor.account_id)?
+                .ok_or(DomainError::Unauthenticated)
         })?;
-        let sealed = self.keys.seal(self.random.as_ref(), &secret, &aad(account.id))?;
+        let sealed = self
+            .keys
+            .seal(self.random.as_ref(), &secret, &aad(account.id))?;
         let totp = totp(secret, &self.settings.totp_issuer, &account.email)?;
-        let otpauth_uri = totp.to_url().map_err(|e| DomainError::Internal(format!("otpauth: {e}")))?;
+        let otpauth_uri = totp
+            .to_url()
+            .map_err(|e| DomainError::Internal(format!("otpauth: {e}")))?;
         let qr_svg = QrCode::new(otpauth_uri.as_bytes())
             .map_err(|e| DomainError::Internal(format!("qr: {e}")))?
             .render::<svg::Color<'_>>()
             .min_dimensions(200, 200)
             .build();
-        in_tx(self.store.as_ref(), Scope::Platform, |tx| tx.set_totp_secret(account.id, Some(&sealed)))?;
-        Ok(Enrolment { otpauth_uri, qr_svg })
+        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            tx.set_totp_secret(account.id, Some(&sealed))
+        })?;
+        Ok(Enrolment {
+            otpauth_uri,
+            qr_svg,
+        })
     }
 
     /// Confirms enrolment with a first code; returns the recovery codes (shown once).
-    pub fn confirm_totp(&self, actor: &Actor, code: &str, client: &ClientInfo) -> Result<Vec<String>, DomainError> {
+    pub fn confirm_totp(
+        &self,
+        actor: &Actor,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<Vec<String>, DomainError> {
         let now = self.now();
         let codes = self.new_recovery_codes();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            let account = tx.account(actor.account_id)?.ok_or(DomainError::Unauthenticated)?;
+            let account = tx
+                .account(actor.account_id)?
+                .ok_or(DomainError::Unauthenticated)?;
             let Some(step) = self.match_code(&account, code, now)? else {
-                return Ok(Err(DomainError::invalid("code", "invalid_code", "does not match the authenticator")));
+                return Ok(Err(DomainError::invalid(
+                    "code",
+                    "invalid_code",
+                    "does not match the authenticator",
+                )));
             };
             tx.set_totp_confirmed(account.id, now, step)?;
             tx.replace_recovery_codes(account.id, &codes.1)?;
             tx.set_session_mfa(actor.clinic_id, actor.session_id, now)?;
-            self.event(tx, "mfa_enrolled", Some(actor.clinic_id), Some(account.id), client)?;
+            self.event(
+                tx,
+                "mfa_enrolled",
+                Some(actor.clinic_id),
+                Some(account.id),
+                client,
+            )?;
             self.email(tx, &account.email, "Two-step sign-in turned on", "An authenticator app was added to your Salus account. If this was not you, contact your clinic's administrator.\n".to_owned())?;
             Ok(Ok(()))
         })?;
@@ -182,40 +243,78 @@ impl Identity {
                 format!("{}-{}", &raw[..5], &raw[5..])
             })
             .collect();
-        let hashes = codes.iter().map(|c| sha256(normalise_recovery(c).as_bytes())).collect();
+        let hashes = codes
+            .iter()
+            .map(|c| sha256(normalise_recovery(c).as_bytes()))
+            .collect();
         (codes, hashes)
     }
 
     /// Replaces the recovery codes (step-up required); the old ones stop working.
-    pub fn regenerate_recovery_codes(&self, actor: &Actor, client: &ClientInfo) -> Result<Vec<String>, DomainError> {
+    pub fn regenerate_recovery_codes(
+        &self,
+        actor: &Actor,
+        client: &ClientInfo,
+    ) -> Result<Vec<String>, DomainError> {
         actor.require_step_up(self.now())?;
         let codes = self.new_recovery_codes();
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             tx.replace_recovery_codes(actor.account_id, &codes.1)?;
-            self.event(tx, "recovery_codes_regenerated", Some(actor.clinic_id), Some(actor.account_id), client)
+            self.event(
+                tx,
+                "recovery_codes_regenerated",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )
         })?;
         Ok(codes.0)
     }
 
     /// Records a fresh MFA check on the session (step-up).
-    pub fn step_up(&self, actor: &Actor, factor: &SecondFactor, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn step_up(
+        &self,
+        actor: &Actor,
+        factor: &SecondFactor,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         self.throttle("mfa", client)?;
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            let account = tx.account(actor.account_id)?.ok_or(DomainError::Unauthenticated)?;
+            let account = tx
+                .account(actor.account_id)?
+                .ok_or(DomainError::Unauthenticated)?;
             if !self.verify_second_factor(tx, &account, factor)? {
-                self.event(tx, "mfa_failed", Some(actor.clinic_id), Some(account.id), client)?;
+                self.event(
+                    tx,
+                    "mfa_failed",
+                    Some(actor.clinic_id),
+                    Some(account.id),
+                    client,
+                )?;
                 return Ok(Err(DomainError::InvalidCredentials));
             }
             tx.set_session_mfa(actor.clinic_id, actor.session_id, now)?;
-            self.event(tx, "mfa_passed", Some(actor.clinic_id), Some(account.id), client)?;
+            self.event(
+                tx,
+                "mfa_passed",
+                Some(actor.clinic_id),
+                Some(account.id),
+                client,
+            )?;
             Ok(Ok(()))
         })
     }
 
     /// Removes TOTP (password and a code required); refused while the membership
     /// requires MFA.
-    pub fn disable_totp(&self, actor: &Actor, password: &str, factor: &SecondFactor, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn disable_totp(
+        &self,
+        actor: &Actor,
+        password: &str,
+        factor: &SecondFactor,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         if actor.mfa_required {
             return Err(DomainError::forbidden(
                 "mfa_required_by_membership",
@@ -223,7 +322,8 @@ impl Identity {
             ));
         }
         let account = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            tx.account(actor.account_id)?.ok_or(DomainError::Unauthenticated)
+            tx.account(actor.account_id)?
+                .ok_or(DomainError::Unauthenticated)
         })?;
         if self.hasher.verify(password, Some(&account.password_hash)) == Verified::No {
             return Err(DomainError::InvalidCredentials);
@@ -234,7 +334,13 @@ impl Identity {
             }
             tx.set_totp_secret(account.id, None)?;
             tx.replace_recovery_codes(account.id, &[])?;
-            self.event(tx, "mfa_removed", Some(actor.clinic_id), Some(account.id), client)?;
+            self.event(
+                tx,
+                "mfa_removed",
+                Some(actor.clinic_id),
+                Some(account.id),
+                client,
+            )?;
             self.email(tx, &account.email, "Two-step sign-in turned off", "The authenticator app was removed from your Salus account. If this was not you, contact your clinic's administrator.\n".to_owned())?;
             Ok(Ok(()))
         })

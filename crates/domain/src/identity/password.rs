@@ -1,7 +1,9 @@
 //! Passwords: the policy (NIST 800-63B style: length, no composition rules, refuse
 //! guessable ones) and hashing with argon2id.
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
+};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::random::{Random, bytes};
@@ -27,18 +29,31 @@ pub fn normalise(password: &str) -> String {
 }
 
 /// Checks a new password; the error says why it is refused.
-pub fn check_policy(field: &str, password: &str, personal: &PersonalWords<'_>) -> Result<(), DomainError> {
+pub fn check_policy(
+    field: &str,
+    password: &str,
+    personal: &PersonalWords<'_>,
+) -> Result<(), DomainError> {
     let normalised = normalise(password);
     let chars = normalised.chars().count();
-    let refuse = |code, message: String| Err(DomainError::Invalid(vec![FieldProblem::new(field, code, message)]));
+    let refuse = |code, message: String| {
+        Err(DomainError::Invalid(vec![FieldProblem::new(
+            field, code, message,
+        )]))
+    };
     if chars < MIN_CHARS {
         return refuse(
             "too_short",
-            format!("must be at least {MIN_CHARS} characters; a passphrase of several words is easiest"),
+            format!(
+                "must be at least {MIN_CHARS} characters; a passphrase of several words is easiest"
+            ),
         );
     }
     if chars > MAX_CHARS {
-        return refuse("too_long", format!("must be at most {MAX_CHARS} characters"));
+        return refuse(
+            "too_long",
+            format!("must be at most {MAX_CHARS} characters"),
+        );
     }
     let lower = normalised.to_lowercase();
     let mut inputs: Vec<String> = Vec::new();
@@ -53,7 +68,10 @@ pub fn check_policy(field: &str, password: &str, personal: &PersonalWords<'_>) -
                 .map(str::to_lowercase),
         );
     }
-    if inputs.iter().any(|w| w.chars().count() >= 4 && lower.contains(w.as_str())) {
+    if inputs
+        .iter()
+        .any(|w| w.chars().count() >= 4 && lower.contains(w.as_str()))
+    {
         return refuse(
             "personal_information",
             "must not contain your email address, your name or the clinic's name".to_owned(),
@@ -129,8 +147,13 @@ impl PasswordHasher {
     }
 
     fn argon2(&self) -> Result<Argon2<'static>, DomainError> {
-        let params = Params::new(self.params.memory_kib, self.params.iterations, self.params.parallelism, None)
-            .map_err(|e| DomainError::Internal(format!("argon2 parameters: {e}")))?;
+        let params = Params::new(
+            self.params.memory_kib,
+            self.params.iterations,
+            self.params.parallelism,
+            None,
+        )
+        .map_err(|e| DomainError::Internal(format!("argon2 parameters: {e}")))?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 
@@ -153,7 +176,11 @@ impl PasswordHasher {
         let Ok(argon2) = self.argon2() else {
             return Verified::No;
         };
-        if argon2.verify_password(normalise(password).as_bytes(), &parsed).is_err() || stored.is_none() {
+        if argon2
+            .verify_password(normalise(password).as_bytes(), &parsed)
+            .is_err()
+            || stored.is_none()
+        {
             return Verified::No;
         }
         let current = Params::try_from(&parsed).ok().is_some_and(|p| {
@@ -161,7 +188,11 @@ impl PasswordHasher {
                 && p.t_cost() == self.params.iterations
                 && p.p_cost() == self.params.parallelism
         }) && parsed.algorithm.as_str() == "argon2id";
-        if current { Verified::Yes } else { Verified::YesRehash }
+        if current {
+            Verified::Yes
+        } else {
+            Verified::YesRehash
+        }
     }
 }
 
@@ -195,48 +226,106 @@ mod tests {
 
     #[test]
     fn refuses_the_examples_of_the_issue() {
-        assert_eq!(code(check_policy("password", "passwordpassword1234", &personal())), "too_weak");
-        assert_eq!(code(check_policy("password", "short", &personal())), "too_short");
-        assert_eq!(code(check_policy("password", &"x".repeat(257), &personal())), "too_long");
+        assert_eq!(
+            code(check_policy(
+                "password",
+                "passwordpassword1234",
+                &personal()
+            )),
+            "too_weak"
+        );
+        assert_eq!(
+            code(check_policy("password", "short", &personal())),
+            "too_short"
+        );
+        assert_eq!(
+            code(check_policy("password", &"x".repeat(257), &personal())),
+            "too_long"
+        );
     }
 
     #[test]
     fn refuses_personal_words() {
         assert_eq!(
-            code(check_policy("password", "lovelace-quantum-sparrow-91", &personal())),
+            code(check_policy(
+                "password",
+                "lovelace-quantum-sparrow-91",
+                &personal()
+            )),
             "personal_information"
         );
         assert_eq!(
-            code(check_policy("password", "harbour violet engine tundra", &personal())),
+            code(check_policy(
+                "password",
+                "harbour violet engine tundra",
+                &personal()
+            )),
             "personal_information"
         );
     }
 
     #[test]
     fn accepts_a_random_four_word_passphrase() {
-        assert_eq!(code(check_policy("password", "correct orbit lantern psalm", &personal())), "ok");
-        assert_eq!(code(check_policy("password", "tangerine wobble fjord cactus", &personal())), "ok");
+        assert_eq!(
+            code(check_policy(
+                "password",
+                "correct orbit lantern psalm",
+                &personal()
+            )),
+            "ok"
+        );
+        assert_eq!(
+            code(check_policy(
+                "password",
+                "tangerine wobble fjord cactus",
+                &personal()
+            )),
+            "ok"
+        );
     }
 
     #[test]
     fn length_counts_code_points_after_nfkc() {
         // 16 full-width letters normalise to 16 ASCII letters: length is fine.
         let wide = "ｑｗｅｒｔｙｕｉｏｐａｓｄｆｇｈ";
-        assert_ne!(code(check_policy("password", wide, &personal())), "too_short");
+        assert_ne!(
+            code(check_policy("password", wide, &personal())),
+            "too_short"
+        );
         assert_eq!(normalise(wide), "qwertyuiopasdfgh");
     }
 
     #[test]
     fn hashes_verify_and_outdated_parameters_ask_for_a_rehash() {
         let random = Counter(std::sync::atomic::AtomicU8::new(1));
-        let small = HashParams { memory_kib: 1024, iterations: 1, parallelism: 1 };
+        let small = HashParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        };
         let old = PasswordHasher::new(small, &random).unwrap();
         let hash = old.hash("correct orbit lantern psalm", &random).unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert_eq!(old.verify("correct orbit lantern psalm", Some(&hash)), Verified::Yes);
-        assert_eq!(old.verify("correct orbit lantern psalm!", Some(&hash)), Verified::No);
-        let newer = PasswordHasher::new(HashParams { memory_kib: 2048, ..small }, &random).unwrap();
-        assert_eq!(newer.verify("correct orbit lantern psalm", Some(&hash)), Verified::YesRehash);
+        assert_eq!(
+            old.verify("correct orbit lantern psalm", Some(&hash)),
+            Verified::Yes
+        );
+        assert_eq!(
+            old.verify("correct orbit lantern psalm!", Some(&hash)),
+            Verified::No
+        );
+        let newer = PasswordHasher::new(
+            HashParams {
+                memory_kib: 2048,
+                ..small
+            },
+            &random,
+        )
+        .unwrap();
+        assert_eq!(
+            newer.verify("correct orbit lantern psalm", Some(&hash)),
+            Verified::YesRehash
+        );
         assert_eq!(newer.verify("anything", None), Verified::No);
     }
 }

@@ -2,6 +2,7 @@
 
 use chrono::Duration;
 
+use crate::DomainError;
 use crate::actor::Actor;
 use crate::crypto::sha256;
 use crate::identity::model::ClientInfo;
@@ -10,7 +11,6 @@ use crate::identity::service::{Identity, committed};
 use crate::ids::AccountId;
 use crate::random::numeric_code;
 use crate::store::Scope;
-use crate::DomainError;
 
 /// Codes expire after this long.
 pub const CODE_TTL: Duration = Duration::minutes(10);
@@ -21,7 +21,10 @@ pub const RESEND_INTERVAL: Duration = Duration::seconds(60);
 
 /// Checks an E.164 number: `+`, then 8 to 15 digits, the first not zero.
 pub fn parse_e164(raw: &str) -> Result<String, DomainError> {
-    let phone: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+    let phone: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .collect();
     let digits = phone.strip_prefix('+').unwrap_or("");
     let valid = (8..=15).contains(&digits.len())
         && digits.chars().all(|c| c.is_ascii_digit())
@@ -29,7 +32,11 @@ pub fn parse_e164(raw: &str) -> Result<String, DomainError> {
     if valid {
         Ok(phone)
     } else {
-        Err(DomainError::invalid("phone", "e164", "must be an international number such as +33612345678"))
+        Err(DomainError::invalid(
+            "phone",
+            "e164",
+            "must be an international number such as +33612345678",
+        ))
     }
 }
 
@@ -40,7 +47,12 @@ fn code_hash(account: AccountId, code: &str) -> Vec<u8> {
 impl Identity {
     /// Sends a code to a new phone number. Resending is throttled and keeps the
     /// attempt count.
-    pub fn start_phone_verification(&self, actor: &Actor, raw_phone: &str, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn start_phone_verification(
+        &self,
+        actor: &Actor,
+        raw_phone: &str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         self.throttle("otp", client)?;
         let phone = parse_e164(raw_phone)?;
         let now = self.now();
@@ -50,10 +62,16 @@ impl Identity {
             if let Some(previous) = &existing
                 && now - previous.last_sent_at < RESEND_INTERVAL
             {
-                let wait = (previous.last_sent_at + RESEND_INTERVAL - now).num_seconds().max(1);
-                return Ok(Err(DomainError::RateLimited { retry_after_secs: u64::try_from(wait).unwrap_or(1) }));
+                let wait = (previous.last_sent_at + RESEND_INTERVAL - now)
+                    .num_seconds()
+                    .max(1);
+                return Ok(Err(DomainError::RateLimited {
+                    retry_after_secs: u64::try_from(wait).unwrap_or(1),
+                }));
             }
-            let attempts = existing.filter(|p| p.phone == phone && p.expires_at > now).map_or(0, |p| p.attempts);
+            let attempts = existing
+                .filter(|p| p.phone == phone && p.expires_at > now)
+                .map_or(0, |p| p.attempts);
             tx.put_phone_challenge(
                 actor.account_id,
                 &PhoneChallenge {
@@ -64,16 +82,31 @@ impl Identity {
                     last_sent_at: now,
                 },
             )?;
-            self.sms(tx, &phone, format!("Your Salus verification code is {code}. It expires in 10 minutes."))?;
+            self.sms(
+                tx,
+                &phone,
+                format!("Your Salus verification code is {code}. It expires in 10 minutes."),
+            )?;
             Ok(Ok(()))
         })
     }
 
     /// Verifies the phone with the code.
-    pub fn verify_phone(&self, actor: &Actor, code: &str, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn verify_phone(
+        &self,
+        actor: &Actor,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         self.throttle("otp", client)?;
         let now = self.now();
-        let wrong = || DomainError::invalid("code", "invalid_code", "is wrong, expired or has no attempts left");
+        let wrong = || {
+            DomainError::invalid(
+                "code",
+                "invalid_code",
+                "is wrong, expired or has no attempts left",
+            )
+        };
         committed(self.store.as_ref(), Scope::Platform, |tx| {
             let Some(challenge) = tx.phone_challenge(actor.account_id)? else {
                 return Ok(Err(wrong()));
@@ -82,12 +115,24 @@ impl Identity {
                 return Ok(Err(wrong()));
             }
             if challenge.code_hash != code_hash(actor.account_id, code.trim()) {
-                tx.put_phone_challenge(actor.account_id, &PhoneChallenge { attempts: challenge.attempts + 1, ..challenge })?;
+                tx.put_phone_challenge(
+                    actor.account_id,
+                    &PhoneChallenge {
+                        attempts: challenge.attempts + 1,
+                        ..challenge
+                    },
+                )?;
                 return Ok(Err(wrong()));
             }
             tx.delete_phone_challenge(actor.account_id)?;
             tx.set_phone_verified(actor.account_id, &challenge.phone, now)?;
-            self.event(tx, "phone_verified", Some(actor.clinic_id), Some(actor.account_id), client)?;
+            self.event(
+                tx,
+                "phone_verified",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
             Ok(Ok(()))
         })
     }
@@ -100,7 +145,13 @@ mod tests {
     #[test]
     fn e164_numbers() {
         assert_eq!(parse_e164("+33 6 12 34 56 78").unwrap(), "+33612345678");
-        for bad in ["0612345678", "+0612345678", "+12", "+1234567890123456", "+33a612345678"] {
+        for bad in [
+            "0612345678",
+            "+0612345678",
+            "+12",
+            "+1234567890123456",
+            "+33a612345678",
+        ] {
             assert!(parse_e164(bad).is_err(), "{bad}");
         }
     }

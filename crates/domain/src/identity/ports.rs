@@ -121,19 +121,39 @@ pub trait IdentityRepo {
     /// Clears failures and lock after a successful sign-in or reset.
     fn clear_login_failures(&mut self, id: AccountId) -> Result<(), DomainError>;
     /// Replaces the password hash.
-    fn set_password_hash(&mut self, id: AccountId, hash: &str, at: DateTime<Utc>) -> Result<(), DomainError>;
+    fn set_password_hash(
+        &mut self,
+        id: AccountId,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
     /// Marks the email verified.
     fn set_email_verified(&mut self, id: AccountId, at: DateTime<Utc>) -> Result<(), DomainError>;
     /// Replaces the email (verified).
-    fn set_email(&mut self, id: AccountId, email: &str, at: DateTime<Utc>) -> Result<(), DomainError>;
+    fn set_email(
+        &mut self,
+        id: AccountId,
+        email: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
     /// Stores a (pending) TOTP secret, clearing any confirmation.
     fn set_totp_secret(&mut self, id: AccountId, sealed: Option<&[u8]>) -> Result<(), DomainError>;
     /// Confirms TOTP (or records a use) at this step.
-    fn set_totp_confirmed(&mut self, id: AccountId, at: DateTime<Utc>, step: i64) -> Result<(), DomainError>;
+    fn set_totp_confirmed(
+        &mut self,
+        id: AccountId,
+        at: DateTime<Utc>,
+        step: i64,
+    ) -> Result<(), DomainError>;
     /// Records the last accepted TOTP step if it is newer; false when it is not (replay).
     fn advance_totp_step(&mut self, id: AccountId, step: i64) -> Result<bool, DomainError>;
     /// Sets the verified phone number.
-    fn set_phone_verified(&mut self, id: AccountId, phone: &str, at: DateTime<Utc>) -> Result<(), DomainError>;
+    fn set_phone_verified(
+        &mut self,
+        id: AccountId,
+        phone: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
 
     // clinics and memberships
     /// Inserts a clinic.
@@ -148,7 +168,8 @@ pub trait IdentityRepo {
         at: DateTime<Utc>,
     ) -> Result<(), DomainError>;
     /// The account's active memberships, with clinic names, oldest first.
-    fn memberships_of(&mut self, account: AccountId) -> Result<Vec<MembershipSummary>, DomainError>;
+    fn memberships_of(&mut self, account: AccountId)
+    -> Result<Vec<MembershipSummary>, DomainError>;
     /// A clinic by id.
     fn clinic(&mut self, id: ClinicId) -> Result<Option<Clinic>, DomainError>;
 
@@ -156,7 +177,11 @@ pub trait IdentityRepo {
     /// Inserts a session.
     fn insert_session(&mut self, session: &Session) -> Result<(), DomainError>;
     /// A session with its membership, clinic settings and MFA enrolment.
-    fn session_context(&mut self, clinic: ClinicId, id: SessionId) -> Result<Option<SessionContext>, DomainError>;
+    fn session_context(
+        &mut self,
+        clinic: ClinicId,
+        id: SessionId,
+    ) -> Result<Option<SessionContext>, DomainError>;
     /// Records activity: new last-seen and idle expiry.
     fn touch_session(
         &mut self,
@@ -166,7 +191,12 @@ pub trait IdentityRepo {
         idle_expires_at: DateTime<Utc>,
     ) -> Result<(), DomainError>;
     /// Records an MFA check on a session.
-    fn set_session_mfa(&mut self, clinic: ClinicId, id: SessionId, at: DateTime<Utc>) -> Result<(), DomainError>;
+    fn set_session_mfa(
+        &mut self,
+        clinic: ClinicId,
+        id: SessionId,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
     /// Revokes one session; false when it was not live or not the account's.
     fn revoke_session(
         &mut self,
@@ -185,7 +215,11 @@ pub trait IdentityRepo {
         reason: &str,
     ) -> Result<usize, DomainError>;
     /// The account's sessions in one clinic, newest first.
-    fn sessions_of(&mut self, clinic: ClinicId, account: AccountId) -> Result<Vec<Session>, DomainError>;
+    fn sessions_of(
+        &mut self,
+        clinic: ClinicId,
+        account: AccountId,
+    ) -> Result<Vec<Session>, DomainError>;
 
     // refresh tokens
     /// Stores a refresh token's hash.
@@ -197,9 +231,18 @@ pub trait IdentityRepo {
         at: DateTime<Utc>,
     ) -> Result<(), DomainError>;
     /// Finds a refresh token by hash, locking it.
-    fn refresh_token(&mut self, clinic: ClinicId, hash: &[u8]) -> Result<Option<RefreshToken>, DomainError>;
+    fn refresh_token(
+        &mut self,
+        clinic: ClinicId,
+        hash: &[u8],
+    ) -> Result<Option<RefreshToken>, DomainError>;
     /// Marks a refresh token used.
-    fn use_refresh_token(&mut self, clinic: ClinicId, hash: &[u8], at: DateTime<Utc>) -> Result<(), DomainError>;
+    fn use_refresh_token(
+        &mut self,
+        clinic: ClinicId,
+        hash: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
 
     // MFA challenges and recovery codes
     /// Stores an MFA challenge.
@@ -219,9 +262,18 @@ pub trait IdentityRepo {
     /// Consumes a challenge.
     fn consume_mfa_challenge(&mut self, hash: &[u8], at: DateTime<Utc>) -> Result<(), DomainError>;
     /// Replaces the account's recovery codes.
-    fn replace_recovery_codes(&mut self, account: AccountId, hashes: &[Vec<u8>]) -> Result<(), DomainError>;
+    fn replace_recovery_codes(
+        &mut self,
+        account: AccountId,
+        hashes: &[Vec<u8>],
+    ) -> Result<(), DomainError>;
     /// Uses a recovery code; false when unknown or already used.
-    fn use_recovery_code(&mut self, account: AccountId, hash: &[u8], at: DateTime<Utc>) -> Result<bool, DomainError>;
+    fn use_recovery_code(
+        &mut self,
+        account: AccountId,
+        hash: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool, DomainError>;
 
     // one-time tokens
     /// Stores a single-use token.
@@ -235,15 +287,26 @@ pub trait IdentityRepo {
         expires_at: DateTime<Utc>,
     ) -> Result<(), DomainError>;
     /// Finds a token of this purpose by hash, locking it.
-    fn one_time_token(&mut self, hash: &[u8], purpose: TokenPurpose) -> Result<Option<OneTimeToken>, DomainError>;
+    fn one_time_token(
+        &mut self,
+        hash: &[u8],
+        purpose: TokenPurpose,
+    ) -> Result<Option<OneTimeToken>, DomainError>;
     /// Marks a token used.
     fn use_one_time_token(&mut self, hash: &[u8], at: DateTime<Utc>) -> Result<(), DomainError>;
 
     // phone
     /// The pending phone challenge, locking it.
-    fn phone_challenge(&mut self, account: AccountId) -> Result<Option<PhoneChallenge>, DomainError>;
+    fn phone_challenge(
+        &mut self,
+        account: AccountId,
+    ) -> Result<Option<PhoneChallenge>, DomainError>;
     /// Creates or replaces the phone challenge.
-    fn put_phone_challenge(&mut self, account: AccountId, challenge: &PhoneChallenge) -> Result<(), DomainError>;
+    fn put_phone_challenge(
+        &mut self,
+        account: AccountId,
+        challenge: &PhoneChallenge,
+    ) -> Result<(), DomainError>;
     /// Removes the phone challenge.
     fn delete_phone_challenge(&mut self, account: AccountId) -> Result<(), DomainError>;
 
@@ -257,7 +320,12 @@ pub trait IdentityRepo {
         window_secs: i64,
     ) -> Result<(i32, DateTime<Utc>), DomainError>;
     /// Remembers a device; true when it was not known before.
-    fn remember_device(&mut self, account: AccountId, fingerprint: &[u8], at: DateTime<Utc>) -> Result<bool, DomainError>;
+    fn remember_device(
+        &mut self,
+        account: AccountId,
+        fingerprint: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool, DomainError>;
     /// Records a security event.
     fn security_event(
         &mut self,

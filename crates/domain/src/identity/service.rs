@@ -96,7 +96,13 @@ impl Identity {
     }
 
     /// Queues an email in the current transaction.
-    pub fn email(&self, tx: &mut dyn Tx, to: &str, subject: &str, body: String) -> Result<(), DomainError> {
+    pub fn email(
+        &self,
+        tx: &mut dyn Tx,
+        to: &str,
+        subject: &str,
+        body: String,
+    ) -> Result<(), DomainError> {
         tx.enqueue(&NewMessage {
             id: self.new_id(),
             channel: Channel::Email,
@@ -128,7 +134,14 @@ impl Identity {
         account: Option<AccountId>,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        tx.security_event(self.new_id(), kind, clinic, account, client.ip.as_deref(), self.now())
+        tx.security_event(
+            self.new_id(),
+            kind,
+            clinic,
+            account,
+            client.ip.as_deref(),
+            self.now(),
+        )
     }
 
     /// A fresh secret token and the hash to store.

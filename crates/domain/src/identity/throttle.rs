@@ -99,12 +99,24 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         assert_eq!(policy.gate(4, Some(now), None, now), Gate::Open);
         assert_eq!(policy.gate(5, Some(now), None, now), Gate::Delayed);
-        assert_eq!(policy.gate(5, Some(now), None, now + Duration::seconds(1)), Gate::Open);
+        assert_eq!(
+            policy.gate(5, Some(now), None, now + Duration::seconds(1)),
+            Gate::Open
+        );
         assert_eq!(policy.delay(7), Duration::seconds(4));
         assert_eq!(policy.after_failure(8, now), (9, None));
-        assert_eq!(policy.after_failure(9, now), (10, Some(now + Duration::minutes(15))));
+        assert_eq!(
+            policy.after_failure(9, now),
+            (10, Some(now + Duration::minutes(15)))
+        );
         let locked_until = Some(now + Duration::minutes(15));
-        assert_eq!(policy.gate(10, Some(now), locked_until, now + Duration::minutes(14)), Gate::Locked);
-        assert_eq!(policy.gate(10, Some(now), locked_until, now + Duration::minutes(16)), Gate::Open);
+        assert_eq!(
+            policy.gate(10, Some(now), locked_until, now + Duration::minutes(14)),
+            Gate::Locked
+        );
+        assert_eq!(
+            policy.gate(10, Some(now), locked_until, now + Duration::minutes(16)),
+            Gate::Open
+        );
     }
 }

@@ -28,7 +28,9 @@ pub struct Enrolling(pub Actor);
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 async fn actor(req: HttpRequest) -> Result<Actor, ApiError> {
@@ -37,12 +39,17 @@ async fn actor(req: HttpRequest) -> Result<Actor, ApiError> {
         .cloned()
         .ok_or_else(|| ApiError::internal("ports missing"))?;
     let token = bearer(&req).ok_or(ApiError::Unauthenticated)?;
-    let claims = ports.tokens.verify(&token, ports.clock.now()).map_err(|reason| {
-        tracing::info!(%reason, "access token refused");
-        ApiError::Unauthenticated
-    })?;
+    let claims = ports
+        .tokens
+        .verify(&token, ports.clock.now())
+        .map_err(|reason| {
+            tracing::info!(%reason, "access token refused");
+            ApiError::Unauthenticated
+        })?;
     let identity = ports.identity.clone();
-    let actor = run_blocking(move || identity.authenticate(ClinicId(claims.cid), SessionId(claims.sid))).await?;
+    let actor =
+        run_blocking(move || identity.authenticate(ClinicId(claims.cid), SessionId(claims.sid)))
+            .await?;
     if actor.account_id.uuid() != claims.sub {
         return Err(ApiError::Unauthenticated);
     }

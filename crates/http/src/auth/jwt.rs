@@ -4,7 +4,9 @@
 //! `iss`, `aud`, `exp` and `nbf` are checked, times against the injected clock.
 
 use chrono::{DateTime, Duration, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
+};
 use salus_domain::identity::auth::SessionGrant;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -86,7 +88,12 @@ pub enum TokenError {
 
 impl TokenKeys {
     /// A ring whose first key signs. `ttl` is capped at 15 minutes.
-    pub fn new(keys: Vec<SigningKey>, issuer: String, audience: String, ttl: Duration) -> Option<Self> {
+    pub fn new(
+        keys: Vec<SigningKey>,
+        issuer: String,
+        audience: String,
+        ttl: Duration,
+    ) -> Option<Self> {
         (!keys.is_empty()).then(|| Self {
             keys,
             issuer,
@@ -101,12 +108,20 @@ impl TokenKeys {
     }
 
     /// Mints an access token for a session.
-    pub fn issue(&self, grant: &SessionGrant, now: DateTime<Utc>) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        grant: &SessionGrant,
+        now: DateTime<Utc>,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let key = &self.keys[0];
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(key.id.clone());
         header.typ = Some(TOKEN_TYPE.to_owned());
-        let amr = if grant.with_mfa { vec!["pwd".into(), "otp".into()] } else { vec!["pwd".into()] };
+        let amr = if grant.with_mfa {
+            vec!["pwd".into(), "otp".into()]
+        } else {
+            vec!["pwd".into()]
+        };
         let exp = (now + self.ttl).min(grant.absolute_expires_at.max(now));
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -133,7 +148,11 @@ impl TokenKeys {
             return Err(TokenError::Type);
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-        let key = self.keys.iter().find(|k| k.id == kid).ok_or(TokenError::UnknownKey)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.id == kid)
+            .ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_issuer(&[&self.issuer]);
@@ -141,9 +160,10 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        let claims = decode::<AccessClaims>(token, &DecodingKey::from_secret(&key.secret), &validation)
-            .map_err(|_| TokenError::Invalid)?
-            .claims;
+        let claims =
+            decode::<AccessClaims>(token, &DecodingKey::from_secret(&key.secret), &validation)
+                .map_err(|_| TokenError::Invalid)?
+                .claims;
         let now = now.timestamp();
         if claims.exp + LEEWAY_SECS <= now || claims.nbf - LEEWAY_SECS > now {
             return Err(TokenError::Expired);
@@ -162,9 +182,18 @@ mod tests {
     fn ring(ids: &[&str]) -> TokenKeys {
         let keys = ids
             .iter()
-            .map(|id| SigningKey { id: (*id).to_owned(), secret: format!("{id}-secret-0123456789abcdef0123456789").into_bytes() })
+            .map(|id| SigningKey {
+                id: (*id).to_owned(),
+                secret: format!("{id}-secret-0123456789abcdef0123456789").into_bytes(),
+            })
             .collect();
-        TokenKeys::new(keys, "https://api.test".into(), "salus".into(), Duration::minutes(15)).unwrap()
+        TokenKeys::new(
+            keys,
+            "https://api.test".into(),
+            "salus".into(),
+            Duration::minutes(15),
+        )
+        .unwrap()
     }
 
     fn grant() -> SessionGrant {
@@ -185,7 +214,10 @@ mod tests {
         let token = ring(&["k1"]).issue(&grant(), now).unwrap();
         let rotated = ring(&["k2", "k1"]);
         assert!(rotated.verify(&token, now).is_ok());
-        assert_eq!(ring(&["k2"]).verify(&token, now), Err(TokenError::UnknownKey));
+        assert_eq!(
+            ring(&["k2"]).verify(&token, now),
+            Err(TokenError::UnknownKey)
+        );
     }
 
     #[test]
@@ -194,8 +226,14 @@ mod tests {
         let keys = ring(&["k1"]);
         let token = keys.issue(&grant(), now).unwrap();
         assert!(keys.verify(&token, now + Duration::minutes(14)).is_ok());
-        assert_eq!(keys.verify(&token, now + Duration::minutes(16)), Err(TokenError::Expired));
-        assert_eq!(keys.verify(&token, now - Duration::minutes(5)), Err(TokenError::Expired));
+        assert_eq!(
+            keys.verify(&token, now + Duration::minutes(16)),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            keys.verify(&token, now - Duration::minutes(5)),
+            Err(TokenError::Expired)
+        );
     }
 
     #[test]
@@ -205,7 +243,8 @@ mod tests {
         let token = keys.issue(&grant(), now).unwrap();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let mut claims: serde_json::Value = serde_json::from_slice(&engine.decode(&parts[1]).unwrap()).unwrap();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&engine.decode(&parts[1]).unwrap()).unwrap();
         claims["cid"] = serde_json::json!(Uuid::now_v7());
         parts[1] = engine.encode(claims.to_string());
         assert_eq!(keys.verify(&parts.join("."), now), Err(TokenError::Invalid));
@@ -215,7 +254,11 @@ mod tests {
         assert!(keys.verify(&unsigned, now).is_err());
 
         let hs512 = encode(
-            &Header { kid: Some("k1".into()), typ: Some(TOKEN_TYPE.into()), ..Header::new(Algorithm::HS512) },
+            &Header {
+                kid: Some("k1".into()),
+                typ: Some(TOKEN_TYPE.into()),
+                ..Header::new(Algorithm::HS512)
+            },
             &claims,
             &EncodingKey::from_secret(b"k1-secret-0123456789abcdef0123456789"),
         )

@@ -201,7 +201,10 @@ pub struct RevokedCount {
 
 /// Mints the access token of a grant.
 pub fn token_response(ports: &Ports, grant: &SessionGrant) -> Result<TokenResponse, ApiError> {
-    let access_token = ports.tokens.issue(grant, ports.clock.now()).map_err(ApiError::internal)?;
+    let access_token = ports
+        .tokens
+        .issue(grant, ports.clock.now())
+        .map_err(ApiError::internal)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -213,7 +216,12 @@ pub fn token_response(ports: &Ports, grant: &SessionGrant) -> Result<TokenRespon
 }
 
 async fn hashing_permit(ports: &Ports) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-    ports.hashing.clone().acquire_owned().await.map_err(ApiError::internal)
+    ports
+        .hashing
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// Sign up a clinic with its first member, the owner.
@@ -232,7 +240,11 @@ async fn hashing_permit(ports: &Ports) -> Result<tokio::sync::OwnedSemaphorePerm
     )
 )]
 #[post("/api/v1/clinics")]
-pub async fn sign_up(ports: web::Data<Ports>, client: Client, body: ValidatedJson<SignUpRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn sign_up(
+    ports: web::Data<Ports>,
+    client: Client,
+    body: ValidatedJson<SignUpRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let _permit = hashing_permit(&ports).await?;
     let identity = ports.identity.clone();
@@ -267,16 +279,27 @@ pub async fn sign_up(ports: web::Data<Ports>, client: Client, body: ValidatedJso
     )
 )]
 #[post("/api/v1/auth/login")]
-pub async fn login(ports: web::Data<Ports>, client: Client, body: ValidatedJson<LoginRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    ports: web::Data<Ports>,
+    client: Client,
+    body: ValidatedJson<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let _permit = hashing_permit(&ports).await?;
     let identity = ports.identity.clone();
     let outcome = run_blocking(move || {
-        identity.login(&body.email, &body.password, body.clinic_id.map(ClinicId), &client.0)
+        identity.login(
+            &body.email,
+            &body.password,
+            body.clinic_id.map(ClinicId),
+            &client.0,
+        )
     })
     .await?;
     let response = match outcome {
-        LoginOutcome::Session(grant) => LoginResponse::Authenticated(token_response(&ports, &grant)?),
+        LoginOutcome::Session(grant) => {
+            LoginResponse::Authenticated(token_response(&ports, &grant)?)
+        }
         LoginOutcome::ChooseClinic(memberships) => LoginResponse::ChooseClinic {
             clinics: memberships
                 .into_iter()
@@ -287,7 +310,10 @@ pub async fn login(ports: web::Data<Ports>, client: Client, body: ValidatedJson<
                 })
                 .collect(),
         },
-        LoginOutcome::MfaRequired { challenge, expires_at } => LoginResponse::MfaRequired {
+        LoginOutcome::MfaRequired {
+            challenge,
+            expires_at,
+        } => LoginResponse::MfaRequired {
             mfa_token: challenge,
             expires_at,
         },
@@ -310,11 +336,20 @@ pub async fn login(ports: web::Data<Ports>, client: Client, body: ValidatedJson<
     )
 )]
 #[post("/api/v1/auth/mfa")]
-pub async fn mfa(ports: web::Data<Ports>, client: Client, body: ValidatedJson<MfaRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn mfa(
+    ports: web::Data<Ports>,
+    client: Client,
+    body: ValidatedJson<MfaRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let factor = SecondFactorFields { code: body.code, recovery_code: body.recovery_code }.factor()?;
+    let factor = SecondFactorFields {
+        code: body.code,
+        recovery_code: body.recovery_code,
+    }
+    .factor()?;
     let identity = ports.identity.clone();
-    let grant = run_blocking(move || identity.complete_mfa(&body.mfa_token, &factor, &client.0)).await?;
+    let grant =
+        run_blocking(move || identity.complete_mfa(&body.mfa_token, &factor, &client.0)).await?;
     Ok(HttpResponse::Ok().json(token_response(&ports, &grant)?))
 }
 
@@ -333,7 +368,11 @@ pub async fn mfa(ports: web::Data<Ports>, client: Client, body: ValidatedJson<Mf
     )
 )]
 #[post("/api/v1/auth/refresh")]
-pub async fn refresh(ports: web::Data<Ports>, client: Client, body: ValidatedJson<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(
+    ports: web::Data<Ports>,
+    client: Client,
+    body: ValidatedJson<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().refresh_token;
     let identity = ports.identity.clone();
     let grant = run_blocking(move || identity.refresh(&token, &client.0)).await?;
@@ -351,7 +390,11 @@ pub async fn refresh(ports: web::Data<Ports>, client: Client, body: ValidatedJso
     )
 )]
 #[post("/api/v1/auth/logout")]
-pub async fn logout(ports: web::Data<Ports>, client: Client, who: Enrolling) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Enrolling,
+) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     run_blocking(move || identity.logout(&who.0, &client.0)).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -370,7 +413,11 @@ pub async fn logout(ports: web::Data<Ports>, client: Client, who: Enrolling) -> 
     )
 )]
 #[post("/api/v1/auth/logout-others")]
-pub async fn logout_others(ports: web::Data<Ports>, client: Client, who: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn logout_others(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let revoked = run_blocking(move || identity.logout_others(&who.0, &client.0)).await?;
     Ok(HttpResponse::Ok().json(RevokedCount { revoked }))
@@ -391,7 +438,12 @@ pub async fn logout_others(ports: web::Data<Ports>, client: Client, who: Authent
     )
 )]
 #[post("/api/v1/auth/step-up")]
-pub async fn step_up(ports: web::Data<Ports>, client: Client, who: Enrolling, body: ValidatedJson<SecondFactorFields>) -> Result<HttpResponse, ApiError> {
+pub async fn step_up(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Enrolling,
+    body: ValidatedJson<SecondFactorFields>,
+) -> Result<HttpResponse, ApiError> {
     let factor = body.into_inner().factor()?;
     let identity = ports.identity.clone();
     run_blocking(move || identity.step_up(&who.0, &factor, &client.0)).await?;
@@ -412,7 +464,11 @@ pub async fn step_up(ports: web::Data<Ports>, client: Client, who: Enrolling, bo
     )
 )]
 #[post("/api/v1/auth/password-reset")]
-pub async fn request_password_reset(ports: web::Data<Ports>, client: Client, body: ValidatedJson<PasswordResetRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn request_password_reset(
+    ports: web::Data<Ports>,
+    client: Client,
+    body: ValidatedJson<PasswordResetRequest>,
+) -> Result<HttpResponse, ApiError> {
     let email = body.into_inner().email;
     let identity = ports.identity.clone();
     run_blocking(move || identity.request_password_reset(&email, &client.0)).await?;
@@ -436,11 +492,18 @@ pub async fn request_password_reset(ports: web::Data<Ports>, client: Client, bod
     )
 )]
 #[post("/api/v1/auth/password-reset/confirm")]
-pub async fn confirm_password_reset(ports: web::Data<Ports>, client: Client, body: ValidatedJson<PasswordResetConfirm>) -> Result<HttpResponse, ApiError> {
+pub async fn confirm_password_reset(
+    ports: web::Data<Ports>,
+    client: Client,
+    body: ValidatedJson<PasswordResetConfirm>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let _permit = hashing_permit(&ports).await?;
     let identity = ports.identity.clone();
-    run_blocking(move || identity.confirm_password_reset(&body.token, &body.new_password, &client.0)).await?;
+    run_blocking(move || {
+        identity.confirm_password_reset(&body.token, &body.new_password, &client.0)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -457,7 +520,11 @@ pub async fn confirm_password_reset(ports: web::Data<Ports>, client: Client, bod
     )
 )]
 #[post("/api/v1/auth/verify-email")]
-pub async fn verify_email(ports: web::Data<Ports>, client: Client, body: ValidatedJson<TokenRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn verify_email(
+    ports: web::Data<Ports>,
+    client: Client,
+    body: ValidatedJson<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().token;
     let identity = ports.identity.clone();
     run_blocking(move || identity.verify_email(&token, &client.0)).await?;
@@ -478,7 +545,11 @@ pub async fn verify_email(ports: web::Data<Ports>, client: Client, body: Validat
     )
 )]
 #[post("/api/v1/auth/email-change/confirm")]
-pub async fn confirm_email_change(ports: web::Data<Ports>, client: Client, body: ValidatedJson<TokenRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn confirm_email_change(
+    ports: web::Data<Ports>,
+    client: Client,
+    body: ValidatedJson<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().token;
     let identity = ports.identity.clone();
     run_blocking(move || identity.confirm_email_change(&token, &client.0)).await?;

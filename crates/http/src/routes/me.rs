@@ -186,10 +186,16 @@ pub async fn me(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRespo
         email_verified: account.email_verified_at.is_some(),
         given_name: account.given_name,
         family_name: account.family_name,
-        phone: account.phone.filter(|_| account.phone_verified_at.is_some()),
+        phone: account
+            .phone
+            .filter(|_| account.phone_verified_at.is_some()),
         mfa_enrolled: account.totp_confirmed_at.is_some(),
         mfa_required: actor.mfa_required,
-        clinic: ClinicSummary { id: clinic.id.uuid(), name: clinic.name, plan: clinic.plan },
+        clinic: ClinicSummary {
+            id: clinic.id.uuid(),
+            name: clinic.name,
+            plan: clinic.plan,
+        },
         membership_id: actor.membership_id.uuid(),
         role: actor.role.as_str().to_owned(),
         session_id: actor.session_id.uuid(),
@@ -208,7 +214,10 @@ pub async fn me(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRespo
     )
 )]
 #[get("/api/v1/me/sessions")]
-pub async fn sessions(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn sessions(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let actor = who.0;
     let current = actor.session_id;
@@ -228,7 +237,10 @@ pub async fn sessions(ports: web::Data<Ports>, who: Authenticated) -> Result<Htt
             user_agent: s.user_agent,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(SessionList { items, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(SessionList {
+        items,
+        next_cursor: None,
+    }))
 }
 
 /// End one of the member's own sessions.
@@ -245,7 +257,12 @@ pub async fn sessions(ports: web::Data<Ports>, who: Authenticated) -> Result<Htt
     )
 )]
 #[delete("/api/v1/me/sessions/{id}")]
-pub async fn revoke_session(ports: web::Data<Ports>, client: Client, who: Authenticated, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn revoke_session(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let id = SessionId(id.into_inner());
     run_blocking(move || identity.revoke_own_session(&who.0, id, &client.0)).await?;
@@ -267,11 +284,29 @@ pub async fn revoke_session(ports: web::Data<Ports>, client: Client, who: Authen
     )
 )]
 #[post("/api/v1/me/password")]
-pub async fn change_password(ports: web::Data<Ports>, client: Client, who: Authenticated, body: ValidatedJson<ChangePasswordRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn change_password(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let _permit = ports.hashing.clone().acquire_owned().await.map_err(ApiError::internal)?;
+    let _permit = ports
+        .hashing
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
     let identity = ports.identity.clone();
-    run_blocking(move || identity.change_password(&who.0, &body.current_password, &body.new_password, &client.0)).await?;
+    run_blocking(move || {
+        identity.change_password(
+            &who.0,
+            &body.current_password,
+            &body.new_password,
+            &client.0,
+        )
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -290,12 +325,28 @@ pub async fn change_password(ports: web::Data<Ports>, client: Client, who: Authe
     )
 )]
 #[put("/api/v1/me/email")]
-pub async fn change_email(ports: web::Data<Ports>, client: Client, who: Authenticated, body: ValidatedJson<ChangeEmailRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn change_email(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<ChangeEmailRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let _permit = ports.hashing.clone().acquire_owned().await.map_err(ApiError::internal)?;
+    let _permit = ports
+        .hashing
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
     let identity = ports.identity.clone();
-    run_blocking(move || identity.request_email_change(&who.0, &body.password, &body.new_email, &client.0)).await?;
-    Ok(HttpResponse::Accepted().json(Accepted { status: "accepted", message: "Confirm the new address with the code sent to it." }))
+    run_blocking(move || {
+        identity.request_email_change(&who.0, &body.password, &body.new_email, &client.0)
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        status: "accepted",
+        message: "Confirm the new address with the code sent to it.",
+    }))
 }
 
 /// Set a phone number and send it a code.
@@ -314,11 +365,19 @@ pub async fn change_email(ports: web::Data<Ports>, client: Client, who: Authenti
     )
 )]
 #[put("/api/v1/me/phone")]
-pub async fn set_phone(ports: web::Data<Ports>, client: Client, who: Authenticated, body: ValidatedJson<PhoneRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn set_phone(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<PhoneRequest>,
+) -> Result<HttpResponse, ApiError> {
     let phone = body.into_inner().phone;
     let identity = ports.identity.clone();
     run_blocking(move || identity.start_phone_verification(&who.0, &phone, &client.0)).await?;
-    Ok(HttpResponse::Accepted().json(Accepted { status: "accepted", message: "Enter the code sent by SMS." }))
+    Ok(HttpResponse::Accepted().json(Accepted {
+        status: "accepted",
+        message: "Enter the code sent by SMS.",
+    }))
 }
 
 /// Verify the phone number.
@@ -336,7 +395,12 @@ pub async fn set_phone(ports: web::Data<Ports>, client: Client, who: Authenticat
     )
 )]
 #[post("/api/v1/me/phone/verify")]
-pub async fn verify_phone(ports: web::Data<Ports>, client: Client, who: Authenticated, body: ValidatedJson<CodeRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn verify_phone(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<CodeRequest>,
+) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code;
     let identity = ports.identity.clone();
     run_blocking(move || identity.verify_phone(&who.0, &code, &client.0)).await?;
@@ -359,7 +423,10 @@ pub async fn verify_phone(ports: web::Data<Ports>, client: Client, who: Authenti
 pub async fn start_totp(ports: web::Data<Ports>, who: Enrolling) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let e = run_blocking(move || identity.start_totp(&who.0)).await?;
-    Ok(HttpResponse::Ok().json(TotpEnrolment { otpauth_uri: e.otpauth_uri, qr_svg: e.qr_svg }))
+    Ok(HttpResponse::Ok().json(TotpEnrolment {
+        otpauth_uri: e.otpauth_uri,
+        qr_svg: e.qr_svg,
+    }))
 }
 
 /// Confirm TOTP enrolment.
@@ -376,10 +443,16 @@ pub async fn start_totp(ports: web::Data<Ports>, who: Enrolling) -> Result<HttpR
     )
 )]
 #[post("/api/v1/me/mfa/totp/confirm")]
-pub async fn confirm_totp(ports: web::Data<Ports>, client: Client, who: Enrolling, body: ValidatedJson<CodeRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn confirm_totp(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Enrolling,
+    body: ValidatedJson<CodeRequest>,
+) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code;
     let identity = ports.identity.clone();
-    let recovery_codes = run_blocking(move || identity.confirm_totp(&who.0, &code, &client.0)).await?;
+    let recovery_codes =
+        run_blocking(move || identity.confirm_totp(&who.0, &code, &client.0)).await?;
     Ok(HttpResponse::Ok().json(RecoveryCodes { recovery_codes }))
 }
 
@@ -398,10 +471,24 @@ pub async fn confirm_totp(ports: web::Data<Ports>, client: Client, who: Enrollin
     )
 )]
 #[post("/api/v1/me/mfa/totp/disable")]
-pub async fn disable_totp(ports: web::Data<Ports>, client: Client, who: Authenticated, body: ValidatedJson<DisableMfaRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn disable_totp(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<DisableMfaRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let factor = SecondFactorFields { code: body.code, recovery_code: body.recovery_code }.factor()?;
-    let _permit = ports.hashing.clone().acquire_owned().await.map_err(ApiError::internal)?;
+    let factor = SecondFactorFields {
+        code: body.code,
+        recovery_code: body.recovery_code,
+    }
+    .factor()?;
+    let _permit = ports
+        .hashing
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
     let identity = ports.identity.clone();
     run_blocking(move || identity.disable_totp(&who.0, &body.password, &factor, &client.0)).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -420,8 +507,13 @@ pub async fn disable_totp(ports: web::Data<Ports>, client: Client, who: Authenti
     )
 )]
 #[post("/api/v1/me/mfa/recovery-codes")]
-pub async fn regenerate_recovery_codes(ports: web::Data<Ports>, client: Client, who: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn regenerate_recovery_codes(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
-    let recovery_codes = run_blocking(move || identity.regenerate_recovery_codes(&who.0, &client.0)).await?;
+    let recovery_codes =
+        run_blocking(move || identity.regenerate_recovery_codes(&who.0, &client.0)).await?;
     Ok(HttpResponse::Ok().json(RecoveryCodes { recovery_codes }))
 }

@@ -1,0 +1,179 @@
+//! Fixtures for identity: sign-ups, sign-ins, MFA enrolment, and reading the
+//! messages the server queued (as a superuser reading the outbox table).
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use serde_json::{Value, json};
+
+use crate::app::TestApp;
+
+/// A password the policy accepts.
+pub const PASSWORD: &str = "correct orbit lantern psalm";
+/// Another accepted password.
+pub const OTHER_PASSWORD: &str = "tangerine wobble fjord cactus";
+
+/// A member signed in through the API.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Their email.
+    pub email: String,
+    /// Access token.
+    pub access: String,
+    /// Refresh token.
+    pub refresh: String,
+    /// The `otpauth://` URI when MFA is enrolled.
+    pub otpauth: Option<String>,
+    /// Recovery codes when MFA is enrolled.
+    pub recovery_codes: Vec<String>,
+}
+
+#[derive(QueryableByName)]
+struct Message {
+    #[diesel(sql_type = Text)]
+    subject: String,
+    #[diesel(sql_type = Text)]
+    body: String,
+}
+
+/// A unique email for a test.
+pub fn unique_email(name: &str) -> String {
+    format!("{name}.{}@clinic.test", uuid::Uuid::new_v4().simple())
+}
+
+/// The token of a message: a line on its own, or else a 6-digit code in the text.
+fn token_in(body: &str) -> Option<String> {
+    body.lines()
+        .map(str::trim)
+        .find(|l| l.len() >= 6 && !l.contains(' ') && !l.contains("://") && !l.ends_with('.'))
+        .map(str::to_owned)
+        .or_else(|| {
+            body.split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .map(str::to_owned)
+        })
+}
+
+impl TestApp {
+    /// Messages queued for `recipient` (subject, body), oldest first.
+    pub fn outbox(&self, recipient: &str) -> Vec<(String, String)> {
+        let mut conn = self.db.superuser();
+        diesel::sql_query(
+            "SELECT subject, body FROM outbox WHERE recipient = $1 ORDER BY created_at, id",
+        )
+        .bind::<Text, _>(recipient)
+        .load::<Message>(&mut conn)
+        .expect("read outbox")
+        .into_iter()
+        .map(|m| (m.subject, m.body))
+        .collect()
+    }
+
+    /// The token or code in the last message to `recipient` whose subject contains `subject`.
+    pub fn token_sent(&self, recipient: &str, subject: &str) -> String {
+        let messages = self.outbox(recipient);
+        let (_, body) = messages
+            .iter()
+            .rev()
+            .find(|(s, _)| s.contains(subject))
+            .unwrap_or_else(|| panic!("no message '{subject}' to {recipient}: {messages:?}"));
+        token_in(body).unwrap_or_else(|| panic!("no token in {body}"))
+    }
+
+    /// POSTs JSON.
+    pub async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
+        self.post(path).json(&body).send().await.expect("request")
+    }
+
+    /// Signs up a clinic; returns the response.
+    pub async fn sign_up(&self, clinic: &str, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/clinics",
+            json!({"clinic_name": clinic, "email": email, "password": password, "given_name": "Ada", "family_name": "Quill"}),
+        )
+        .await
+    }
+
+    /// Signs in; returns the response.
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// The current TOTP code of an `otpauth://` URI, at the server's clock.
+    pub fn totp_code(&self, otpauth: &str, offset_steps: i64) -> String {
+        let totp = totp_rs::Totp::from_url(otpauth).expect("otpauth URI");
+        let now = salus_domain::Clock::now(self.clock.as_ref()).timestamp() + offset_steps * 30;
+        totp.generate(u64::try_from(now).expect("time")).to_string()
+    }
+
+    /// Signs up a clinic and signs its owner in (MFA not enrolled yet: such a
+    /// session may only enrol).
+    pub async fn new_owner(&self, clinic: &str) -> Member {
+        let email = unique_email("owner");
+        assert_eq!(self.sign_up(clinic, &email, PASSWORD).await.status(), 202);
+        let body: Value = self
+            .login(&email, PASSWORD)
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(body["status"], "authenticated", "{body}");
+        Member {
+            email,
+            access: body["access_token"].as_str().expect("token").to_owned(),
+            refresh: body["refresh_token"].as_str().expect("token").to_owned(),
+            otpauth: None,
+            recovery_codes: Vec::new(),
+        }
+    }
+
+    /// Enrols TOTP for a signed-in member.
+    pub async fn enrol_mfa(&self, member: &mut Member) {
+        let start: Value = self
+            .post("/api/v1/me/mfa/totp")
+            .bearer_auth(&member.access)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        let uri = start["otpauth_uri"].as_str().expect("uri").to_owned();
+        let code = self.totp_code(&uri, 0);
+        let confirm = self
+            .post("/api/v1/me/mfa/totp/confirm")
+            .bearer_auth(&member.access)
+            .json(&json!({"code": code}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(confirm.status(), 200);
+        let body: Value = confirm.json().await.expect("json");
+        member.recovery_codes = body["recovery_codes"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .map(|c| c.as_str().expect("code").to_owned())
+            .collect();
+        member.otpauth = Some(uri);
+    }
+
+    /// A clinic owner with MFA enrolled and a session that may do everything.
+    pub async fn owner_with_mfa(&self, clinic: &str) -> Member {
+        let mut owner = self.new_owner(clinic).await;
+        self.enrol_mfa(&mut owner).await;
+        owner
+    }
+
+    /// GET with a bearer token.
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.get(path)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+}
