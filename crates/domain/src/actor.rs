@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::DomainError;
+use crate::access::{Permission, PermissionSet};
 use crate::identity::model::Role;
 use crate::ids::{AccountId, ClinicId, MembershipId, SessionId};
 
@@ -28,9 +29,23 @@ pub struct Actor {
     pub mfa_enrolled: bool,
     /// Whether this membership must use MFA (privileged role or clinic setting).
     pub mfa_required: bool,
+    /// Effective permissions, resolved for this request.
+    pub permissions: PermissionSet,
 }
 
 impl Actor {
+    /// The first line of every service: refuses unless the member holds `p`.
+    pub fn require(&self, p: Permission) -> Result<(), DomainError> {
+        if self.permissions.contains(p) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden {
+                code: "permission_denied",
+                detail: format!("This action needs the permission {}.", p.code()),
+            })
+        }
+    }
+
     /// Refuses a session that must enrol MFA first (only enrolment and sign-out
     /// are open to it).
     pub fn require_mfa_settled(&self) -> Result<(), DomainError> {

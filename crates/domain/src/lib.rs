@@ -3,6 +3,7 @@
 //! This crate does no IO. Time, randomness and storage reach it only through the
 //! traits (ports) defined here, which the persistence and server crates implement.
 
+pub mod access;
 pub mod actor;
 pub mod clock;
 pub mod crypto;

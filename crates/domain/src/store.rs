@@ -3,7 +3,7 @@
 
 use crate::DomainError;
 use crate::identity::ports::IdentityRepo;
-use crate::ids::ClinicId;
+use crate::ids::{AccountId, ClinicId};
 use crate::outbox::OutboxRepo;
 
 /// What a transaction may see.
@@ -13,6 +13,8 @@ pub enum Scope {
     Platform,
     /// One clinic's rows: the clinic is set for row-level security.
     Clinic(ClinicId),
+    /// One person's own identity rows across clinics (memberships, sessions).
+    Account(AccountId),
 }
 
 /// Every repository available inside a transaction.

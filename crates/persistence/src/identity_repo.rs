@@ -386,28 +386,27 @@ impl IdentityRepo for PgTx<'_> {
     }
 
     fn session_context(&mut self, clinic: ClinicId, id: SessionId) -> Res<Option<SessionContext>> {
-        let row: Option<SessionContextRow> =
-            sessions::table
-                .inner_join(
-                    memberships::table.on(memberships::clinic_id
-                        .eq(sessions::clinic_id)
-                        .and(memberships::id.eq(sessions::membership_id))),
-                )
-                .inner_join(clinics::table.on(clinics::id.eq(sessions::clinic_id)))
-                .inner_join(accounts::table.on(accounts::id.eq(sessions::account_id)))
-                .filter(sessions::clinic_id.eq(clinic.0))
-                .filter(sessions::id.eq(id.0))
-                .select((
-                    SessionRow::as_select(),
-                    memberships::role,
-                    memberships::active,
-                    clinics::idle_timeout_minutes,
-                    clinics::require_mfa,
-                    accounts::totp_confirmed_at,
-                ))
-                .first(self.conn)
-                .optional()
-                .map_err(db_error)?;
+        let row: Option<SessionContextRow> = sessions::table
+            .inner_join(
+                memberships::table.on(memberships::clinic_id
+                    .eq(sessions::clinic_id)
+                    .and(memberships::id.eq(sessions::membership_id))),
+            )
+            .inner_join(clinics::table.on(clinics::id.eq(sessions::clinic_id)))
+            .inner_join(accounts::table.on(accounts::id.eq(sessions::account_id)))
+            .filter(sessions::clinic_id.eq(clinic.0))
+            .filter(sessions::id.eq(id.0))
+            .select((
+                SessionRow::as_select(),
+                memberships::role,
+                memberships::active,
+                clinics::idle_timeout_minutes,
+                clinics::require_mfa,
+                accounts::totp_confirmed_at,
+            ))
+            .first(self.conn)
+            .optional()
+            .map_err(db_error)?;
         row.map(|(s, r, active, idle, require_mfa, totp)| {
             Ok(SessionContext {
                 session: s.into(),
@@ -570,7 +569,7 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn mfa_challenge(&mut self, hash: &[u8]) -> Res<Option<MfaChallenge>> {
+    fn mfa_challenge(&mut self, clinic: ClinicId, hash: &[u8]) -> Res<Option<MfaChallenge>> {
         type Row = (
             Uuid,
             Uuid,
@@ -581,7 +580,7 @@ impl IdentityRepo for PgTx<'_> {
             Option<String>,
         );
         mfa_challenges::table
-            .find(hash)
+            .find((clinic.0, hash))
             .select((
                 mfa_challenges::account_id,
                 mfa_challenges::clinic_id,
@@ -610,16 +609,21 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn fail_mfa_challenge(&mut self, hash: &[u8]) -> Res<()> {
-        diesel::update(mfa_challenges::table.find(hash))
+    fn fail_mfa_challenge(&mut self, clinic: ClinicId, hash: &[u8]) -> Res<()> {
+        diesel::update(mfa_challenges::table.find((clinic.0, hash)))
             .set(mfa_challenges::attempts.eq(mfa_challenges::attempts + 1))
             .execute(self.conn)
             .map(|_| ())
             .map_err(db_error)
     }
 
-    fn consume_mfa_challenge(&mut self, hash: &[u8], at: DateTime<Utc>) -> Res<()> {
-        diesel::update(mfa_challenges::table.find(hash))
+    fn consume_mfa_challenge(
+        &mut self,
+        clinic: ClinicId,
+        hash: &[u8],
+        at: DateTime<Utc>,
+    ) -> Res<()> {
+        diesel::update(mfa_challenges::table.find((clinic.0, hash)))
             .set(mfa_challenges::consumed_at.eq(at))
             .execute(self.conn)
             .map(|_| ())

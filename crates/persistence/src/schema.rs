@@ -74,7 +74,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    mfa_challenges (token_hash) {
+    mfa_challenges (clinic_id, token_hash) {
         token_hash -> Bytea,
         account_id -> Uuid,
         clinic_id -> Uuid,

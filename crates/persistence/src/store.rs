@@ -72,9 +72,15 @@ impl Store for PgStore {
             cause: e.to_string(),
         })?;
         let result = conn.transaction::<(), TxError, _>(|conn| {
-            if let Scope::Clinic(clinic) = scope {
-                diesel::sql_query("SELECT set_config('app.clinic_id', $1, true)")
-                    .bind::<Text, _>(clinic.to_string())
+            let setting = match scope {
+                Scope::Platform => None,
+                Scope::Clinic(clinic) => Some(("app.clinic_id", clinic.to_string())),
+                Scope::Account(account) => Some(("app.account_id", account.to_string())),
+            };
+            if let Some((name, value)) = setting {
+                diesel::sql_query("SELECT set_config($1, $2, true)")
+                    .bind::<Text, _>(name)
+                    .bind::<Text, _>(value)
                     .execute(conn)?;
             }
             let mut tx = PgTx { conn };

@@ -56,7 +56,7 @@ impl Identity {
             },
         )?;
         let hash = self.hasher.hash(new, self.random.as_ref())?;
-        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        in_tx(self.store.as_ref(), Scope::Account(account.id), |tx| {
             tx.set_password_hash(account.id, &hash, now)?;
             tx.revoke_account_sessions(
                 account.id,
@@ -147,7 +147,7 @@ impl Identity {
             },
         )?;
         let new_hash = self.hasher.hash(new, self.random.as_ref())?;
-        committed(self.store.as_ref(), Scope::Platform, |tx| {
+        committed(self.store.as_ref(), Scope::Account(account.id), |tx| {
             match tx.one_time_token(&hash, TokenPurpose::ResetPassword)? {
                 Some(t) if t.used_at.is_none() => {}
                 _ => return Ok(Err(invalid_token())),

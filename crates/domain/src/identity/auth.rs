@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::DomainError;
+use crate::access::role_permissions;
 use crate::actor::Actor;
 use crate::crypto::sha256;
 use crate::identity::email;
@@ -70,10 +71,12 @@ pub enum LoginOutcome {
     },
 }
 
-fn refresh_token_parts(token: &str) -> Option<(ClinicId, &str)> {
+/// The clinic a clinic-bound token (`<clinic>.<secret>`) belongs to: it names the
+/// row-level-security scope its lookup runs in.
+pub fn clinic_of_token(token: &str) -> Option<ClinicId> {
     let (clinic, secret) = token.split_once('.')?;
     let clinic = uuid::Uuid::parse_str(clinic).ok()?;
-    (!secret.is_empty()).then_some((ClinicId(clinic), secret))
+    (!secret.is_empty()).then_some(ClinicId(clinic))
 }
 
 impl Identity {
@@ -96,7 +99,8 @@ impl Identity {
             None => {
                 let hash = self.hasher.hash(&cmd.password, self.random.as_ref())?;
                 let account_id = AccountId(self.new_id());
-                in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+                let clinic_id = ClinicId(self.new_id());
+                in_tx(self.store.as_ref(), Scope::Clinic(clinic_id), |tx| {
                     tx.insert_account(&NewAccount {
                         id: account_id,
                         email: email.clone(),
@@ -105,7 +109,7 @@ impl Identity {
                         password_hash: hash,
                         created_at: now,
                     })?;
-                    let clinic = self.create_clinic(tx, &cmd.clinic_name, account_id)?;
+                    let clinic = self.create_clinic(tx, clinic_id, &cmd.clinic_name, account_id)?;
                     let (token, token_hash) = self.token_pair();
                     tx.insert_one_time_token(
                         &token_hash,
@@ -130,7 +134,8 @@ impl Identity {
                 let verified = self
                     .hasher
                     .verify(&cmd.password, Some(&account.password_hash));
-                in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+                let clinic_id = ClinicId(self.new_id());
+                in_tx(self.store.as_ref(), Scope::Clinic(clinic_id), |tx| {
                     if verified == Verified::No {
                         self.event(
                             tx,
@@ -149,7 +154,7 @@ impl Identity {
                                 .to_owned(),
                         );
                     }
-                    let clinic = self.create_clinic(tx, &cmd.clinic_name, account.id)?;
+                    let clinic = self.create_clinic(tx, clinic_id, &cmd.clinic_name, account.id)?;
                     self.email(
                         tx,
                         &account.email,
@@ -167,12 +172,13 @@ impl Identity {
     fn create_clinic(
         &self,
         tx: &mut dyn Tx,
+        id: ClinicId,
         name: &str,
         owner: AccountId,
     ) -> Result<Clinic, DomainError> {
         let now = self.now();
         let clinic = Clinic {
-            id: ClinicId(self.new_id()),
+            id,
             name: name.trim().to_owned(),
             plan: "free".to_owned(),
             idle_timeout_minutes: 30,
@@ -237,7 +243,7 @@ impl Identity {
             Verified::YesRehash => Some(self.hasher.hash(password, self.random.as_ref())?),
             _ => None,
         };
-        let memberships = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        let memberships = in_tx(self.store.as_ref(), Scope::Account(account.id), |tx| {
             tx.clear_login_failures(account.id)?;
             if let Some(hash) = &rehash {
                 tx.set_password_hash(account.id, hash, now)?;
@@ -259,9 +265,9 @@ impl Identity {
             },
         };
         if account.totp_confirmed_at.is_some() {
-            let (challenge, hash) = self.token_pair();
+            let (challenge, hash) = self.clinic_token_pair(chosen.clinic_id);
             let expires_at = now + self.settings.mfa_challenge_ttl;
-            in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            in_tx(self.store.as_ref(), Scope::Clinic(chosen.clinic_id), |tx| {
                 tx.insert_mfa_challenge(
                     &hash,
                     account.id,
@@ -292,8 +298,7 @@ impl Identity {
         let now = self.now();
         let session_id = SessionId(self.new_id());
         let absolute = now + self.settings.session_lifetime;
-        let secret = crate::random::secret_token(self.random.as_ref());
-        let refresh_token = format!("{}.{secret}", clinic.uuid().simple());
+        let (refresh_token, refresh_hash) = self.clinic_token_pair(clinic);
         in_tx(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
             let idle_minutes = tx.clinic(clinic)?.map_or(30, |c| c.idle_timeout_minutes);
             tx.insert_session(&Session {
@@ -311,7 +316,7 @@ impl Identity {
                 user_agent: client.user_agent.clone(),
                 mfa_at: with_mfa.then_some(now),
             })?;
-            tx.insert_refresh_token(clinic, &sha256(refresh_token.as_bytes()), session_id, now)?;
+            tx.insert_refresh_token(clinic, &refresh_hash, session_id, now)?;
             self.event(
                 tx,
                 "login_succeeded",
@@ -359,11 +364,10 @@ impl Identity {
     /// second time revokes its session and raises a security event.
     pub fn refresh(&self, token: &str, client: &ClientInfo) -> Result<SessionGrant, DomainError> {
         self.throttle("refresh", client)?;
-        let (clinic, _) = refresh_token_parts(token).ok_or(DomainError::Unauthenticated)?;
+        let clinic = clinic_of_token(token).ok_or(DomainError::Unauthenticated)?;
         let hash = sha256(token.as_bytes());
         let now = self.now();
-        let secret = crate::random::secret_token(self.random.as_ref());
-        let new_token = format!("{}.{secret}", clinic.uuid().simple());
+        let (new_token, new_hash) = self.clinic_token_pair(clinic);
         committed(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
             let Some(found) = tx.refresh_token(clinic, &hash)? else {
                 return Ok(Err(DomainError::Unauthenticated));
@@ -393,7 +397,7 @@ impl Identity {
                 return Ok(Err(DomainError::Unauthenticated));
             }
             tx.use_refresh_token(clinic, &hash, now)?;
-            tx.insert_refresh_token(clinic, &sha256(new_token.as_bytes()), session.id, now)?;
+            tx.insert_refresh_token(clinic, &new_hash, session.id, now)?;
             let idle = (now + Duration::minutes(i64::from(ctx.idle_timeout_minutes)))
                 .min(session.absolute_expires_at);
             tx.touch_session(clinic, session.id, now, idle)?;
@@ -436,6 +440,7 @@ impl Identity {
                 mfa_at: s.mfa_at,
                 mfa_enrolled: ctx.mfa_enrolled,
                 mfa_required: ctx.role.requires_mfa() || ctx.clinic_requires_mfa,
+                permissions: role_permissions(ctx.role),
             })
         })
     }
@@ -464,22 +469,26 @@ impl Identity {
     /// Signs out every other session of this account, in every clinic.
     pub fn logout_others(&self, actor: &Actor, client: &ClientInfo) -> Result<usize, DomainError> {
         let now = self.now();
-        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            let n = tx.revoke_account_sessions(
-                actor.account_id,
-                Some(actor.session_id),
-                now,
-                "logout_others",
-            )?;
-            self.event(
-                tx,
-                "logout_others",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
-                client,
-            )?;
-            Ok(n)
-        })
+        in_tx(
+            self.store.as_ref(),
+            Scope::Account(actor.account_id),
+            |tx| {
+                let n = tx.revoke_account_sessions(
+                    actor.account_id,
+                    Some(actor.session_id),
+                    now,
+                    "logout_others",
+                )?;
+                self.event(
+                    tx,
+                    "logout_others",
+                    Some(actor.clinic_id),
+                    Some(actor.account_id),
+                    client,
+                )?;
+                Ok(n)
+            },
+        )
     }
 
     /// The account's sessions in the current clinic.

@@ -9,7 +9,7 @@ use totp_rs::{Algorithm, Builder, Totp};
 use crate::DomainError;
 use crate::actor::Actor;
 use crate::crypto::sha256;
-use crate::identity::auth::SessionGrant;
+use crate::identity::auth::{SessionGrant, clinic_of_token};
 use crate::identity::model::{Account, ClientInfo};
 use crate::identity::password::Verified;
 use crate::identity::service::{Identity, committed};
@@ -120,12 +120,13 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<SessionGrant, DomainError> {
         self.throttle("mfa", client)?;
+        let clinic = clinic_of_token(challenge).ok_or(DomainError::Unauthenticated)?;
         let hash = sha256(challenge.as_bytes());
         let now = self.now();
         let max = self.settings.mfa_max_attempts;
         let (account, clinic, membership) =
-            committed(self.store.as_ref(), Scope::Platform, |tx| {
-                let Some(found) = tx.mfa_challenge(&hash)? else {
+            committed(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+                let Some(found) = tx.mfa_challenge(clinic, &hash)? else {
                     return Ok(Err(DomainError::Unauthenticated));
                 };
                 if found.consumed_at.is_some() || found.expires_at <= now || found.attempts >= max {
@@ -135,7 +136,7 @@ impl Identity {
                     .account(found.account_id)?
                     .ok_or(DomainError::Unauthenticated)?;
                 if !self.verify_second_factor(tx, &account, factor)? {
-                    tx.fail_mfa_challenge(&hash)?;
+                    tx.fail_mfa_challenge(clinic, &hash)?;
                     self.event(
                         tx,
                         "mfa_failed",
@@ -145,7 +146,7 @@ impl Identity {
                     )?;
                     return Ok(Err(DomainError::InvalidCredentials));
                 }
-                tx.consume_mfa_challenge(&hash, now)?;
+                tx.consume_mfa_challenge(clinic, &hash, now)?;
                 self.event(
                     tx,
                     "mfa_passed",

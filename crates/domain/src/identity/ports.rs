@@ -256,11 +256,20 @@ pub trait IdentityRepo {
         client: &crate::identity::model::ClientInfo,
     ) -> Result<(), DomainError>;
     /// Finds a challenge by hash, locking it.
-    fn mfa_challenge(&mut self, hash: &[u8]) -> Result<Option<MfaChallenge>, DomainError>;
+    fn mfa_challenge(
+        &mut self,
+        clinic: ClinicId,
+        hash: &[u8],
+    ) -> Result<Option<MfaChallenge>, DomainError>;
     /// Counts a failed code on a challenge.
-    fn fail_mfa_challenge(&mut self, hash: &[u8]) -> Result<(), DomainError>;
+    fn fail_mfa_challenge(&mut self, clinic: ClinicId, hash: &[u8]) -> Result<(), DomainError>;
     /// Consumes a challenge.
-    fn consume_mfa_challenge(&mut self, hash: &[u8], at: DateTime<Utc>) -> Result<(), DomainError>;
+    fn consume_mfa_challenge(
+        &mut self,
+        clinic: ClinicId,
+        hash: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
     /// Replaces the account's recovery codes.
     fn replace_recovery_codes(
         &mut self,

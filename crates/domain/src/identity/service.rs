@@ -144,6 +144,17 @@ impl Identity {
         )
     }
 
+    /// A token bound to a clinic (`<clinic>.<secret>`) and the hash to store.
+    pub fn clinic_token_pair(&self, clinic: ClinicId) -> (String, Vec<u8>) {
+        let token = format!(
+            "{}.{}",
+            clinic.uuid().simple(),
+            crate::random::secret_token(self.random.as_ref())
+        );
+        let hash = sha256(token.as_bytes());
+        (token, hash)
+    }
+
     /// A fresh secret token and the hash to store.
     pub fn token_pair(&self) -> (String, Vec<u8>) {
         let token = crate::random::secret_token(self.random.as_ref());

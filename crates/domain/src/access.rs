@@ -1,0 +1,216 @@
+//! The permission catalogue and the built-in roles.
+//!
+//! One permission per action on each resource, with a stable dotted code that the
+//! API publishes (`GET /api/v1/permissions`) and that each protected operation of
+//! the OpenAPI document declares (`x-permission`). Permissions are resolved on every
+//! request from the session's membership, never frozen into a token.
+
+use crate::identity::model::Role;
+
+macro_rules! permissions {
+    ($($variant:ident = $code:literal : $description:literal),* $(,)?) => {
+        /// An action a member may be allowed to do.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum Permission {
+            $(
+                #[doc = $description]
+                $variant,
+            )*
+        }
+
+        impl Permission {
+            /// Every permission, in catalogue order.
+            pub const ALL: &'static [Permission] = &[$(Permission::$variant),*];
+
+            /// The stable dotted code.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $(Permission::$variant => $code,)*
+                }
+            }
+
+            /// What it allows.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Permission::$variant => $description,)*
+                }
+            }
+        }
+    };
+}
+
+permissions! {
+    PatientsRead = "patients.read": "Read patient demographics (no clinical data).",
+    PatientsCreate = "patients.create": "Register new patients.",
+    PatientsUpdate = "patients.update": "Change patient demographics.",
+    PatientsArchive = "patients.archive": "Archive and restore patient records.",
+    ClinicalRead = "clinical.read": "Read medical history and clinical notes.",
+    ClinicalWrite = "clinical.write": "Write clinical notes and medical history.",
+    AppointmentsRead = "appointments.read": "See appointments and the schedule.",
+    AppointmentsCreate = "appointments.create": "Book appointments.",
+    AppointmentsUpdate = "appointments.update": "Reschedule and change appointment status.",
+    AppointmentsCancel = "appointments.cancel": "Cancel appointments.",
+    QueueManage = "queue.manage": "Check patients in and run the waiting queue.",
+    StaffRead = "staff.read": "List the clinic's members and invitations.",
+    StaffInvite = "staff.invite": "Invite new members.",
+    StaffUpdate = "staff.update": "Change members' details.",
+    StaffDeactivate = "staff.deactivate": "Deactivate and reactivate members.",
+    RolesManage = "roles.manage": "Create, change and delete custom roles.",
+    RolesAssign = "roles.assign": "Assign roles to members.",
+    PermissionsOverride = "permissions.override": "Grant or deny single permissions to a member.",
+    SessionsRevoke = "sessions.revoke": "End other members' sessions.",
+    AuditRead = "audit.read": "Read the audit trail and security alerts.",
+    AuditExport = "audit.export": "Export the whole audit trail.",
+    ClinicRead = "clinic.read": "See the clinic's settings and plan.",
+    ClinicUpdate = "clinic.update": "Change the clinic's settings.",
+    DataExport = "data.export": "Export all of the clinic's data.",
+}
+
+impl Permission {
+    /// Parses a dotted code.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|p| p.code() == code)
+    }
+
+    fn bit(self) -> u64 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of permissions (a bit set: cheap to copy and compare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct PermissionSet(u64);
+
+impl PermissionSet {
+    /// No permission.
+    pub const EMPTY: Self = Self(0);
+
+    /// Every permission.
+    pub fn all() -> Self {
+        Self::of(Permission::ALL)
+    }
+
+    /// The set of these permissions.
+    pub fn of(permissions: &[Permission]) -> Self {
+        Self(permissions.iter().fold(0, |bits, p| bits | p.bit()))
+    }
+
+    /// Whether `p` is in the set.
+    pub fn contains(self, p: Permission) -> bool {
+        self.0 & p.bit() != 0
+    }
+
+    /// Union.
+    pub fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Difference.
+    pub fn minus(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
+
+    /// Whether every permission of `self` is in `other`.
+    pub fn is_subset_of(self, other: Self) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    /// The permissions, in catalogue order.
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(move |p| self.contains(*p))
+    }
+}
+
+/// The permissions of a built-in role: minimal for its job.
+pub fn role_permissions(role: Role) -> PermissionSet {
+    use Permission::*;
+    match role {
+        Role::Owner => PermissionSet::all(),
+        Role::Administrator => PermissionSet::of(&[
+            PatientsRead,
+            AppointmentsRead,
+            StaffRead,
+            StaffInvite,
+            StaffUpdate,
+            StaffDeactivate,
+            RolesManage,
+            RolesAssign,
+            PermissionsOverride,
+            SessionsRevoke,
+            AuditRead,
+            ClinicRead,
+            ClinicUpdate,
+        ]),
+        Role::Practitioner => PermissionSet::of(&[
+            PatientsRead,
+            PatientsCreate,
+            PatientsUpdate,
+            ClinicalRead,
+            ClinicalWrite,
+            AppointmentsRead,
+            AppointmentsCreate,
+            AppointmentsUpdate,
+            AppointmentsCancel,
+            QueueManage,
+            StaffRead,
+            ClinicRead,
+        ]),
+        Role::Nurse => PermissionSet::of(&[
+            PatientsRead,
+            PatientsUpdate,
+            ClinicalRead,
+            ClinicalWrite,
+            AppointmentsRead,
+            QueueManage,
+            ClinicRead,
+        ]),
+        Role::Receptionist => PermissionSet::of(&[
+            PatientsRead,
+            PatientsCreate,
+            PatientsUpdate,
+            AppointmentsRead,
+            AppointmentsCreate,
+            AppointmentsUpdate,
+            AppointmentsCancel,
+            QueueManage,
+            ClinicRead,
+        ]),
+        Role::Auditor => PermissionSet::of(&[AuditRead, AuditExport, ClinicRead]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_parse_back() {
+        let mut codes: Vec<&str> = Permission::ALL.iter().map(|p| p.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Permission::ALL.len());
+        for p in Permission::ALL {
+            assert_eq!(Permission::parse(p.code()), Some(*p));
+        }
+        assert!(Permission::ALL.len() <= 64, "the bit set holds 64");
+    }
+
+    #[test]
+    fn receptionists_have_no_clinical_access_and_auditors_only_audit() {
+        let receptionist = role_permissions(Role::Receptionist);
+        assert!(!receptionist.contains(Permission::ClinicalRead));
+        assert!(!receptionist.contains(Permission::ClinicalWrite));
+        let auditor = role_permissions(Role::Auditor);
+        assert_eq!(
+            auditor.iter().map(Permission::code).collect::<Vec<_>>(),
+            ["audit.read", "audit.export", "clinic.read"]
+        );
+        for role in Role::ALL {
+            assert!(role_permissions(role).is_subset_of(role_permissions(Role::Owner)));
+        }
+    }
+}

@@ -1,0 +1,14 @@
+DROP POLICY clinic_isolation ON invitations;
+DROP TABLE invitations;
+DROP POLICY clinic_isolation ON mfa_challenges;
+ALTER TABLE mfa_challenges NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
+DROP POLICY clinic_isolation ON refresh_tokens;
+ALTER TABLE refresh_tokens NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
+DROP POLICY clinic_isolation ON sessions;
+ALTER TABLE sessions NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
+DROP POLICY clinic_isolation ON memberships;
+ALTER TABLE memberships NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
+DROP POLICY clinic_isolation ON clinics;
+ALTER TABLE clinics NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
+ALTER TABLE mfa_challenges DROP CONSTRAINT mfa_challenges_pkey;
+ALTER TABLE mfa_challenges ADD PRIMARY KEY (token_hash);
