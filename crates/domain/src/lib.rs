@@ -12,7 +12,9 @@ pub mod health;
 pub mod identity;
 pub mod ids;
 pub mod outbox;
+pub mod plans;
 pub mod random;
+pub mod staff;
 pub mod store;
 
 pub use actor::Actor;

@@ -5,6 +5,7 @@ use crate::DomainError;
 use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
 use crate::outbox::OutboxRepo;
+use crate::staff::StaffRepo;
 
 /// What a transaction may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +19,7 @@ pub enum Scope {
 }
 
 /// Every repository available inside a transaction.
-pub trait Tx: IdentityRepo + OutboxRepo {}
+pub trait Tx: IdentityRepo + OutboxRepo + StaffRepo {}
 
 /// Opens transactions. Object-safe so the HTTP layer can hold it as `dyn Store`.
 pub trait Store: Send + Sync {

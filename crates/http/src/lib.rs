@@ -47,6 +47,8 @@ pub use crate::state::{HttpSettings, Ports};
     tags(
         (name = "health", description = "Probes and public metadata."),
         (name = "auth", description = "Sign-up, sign-in, MFA, tokens and one-time-token flows."),
+        (name = "access", description = "The permission catalogue."),
+        (name = "staff", description = "Members, roles, invitations and ownership."),
         (name = "me", description = "The signed-in member: profile, sessions, password, email, phone, MFA."),
     ),
     modifiers(&BearerAuth),
@@ -111,6 +113,17 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::me::confirm_totp)
         .service(routes::me::disable_totp)
         .service(routes::me::regenerate_recovery_codes)
+        .service(routes::permissions::list)
+        .service(routes::staff::list_members)
+        .service(routes::staff::invite)
+        .service(routes::staff::list_invitations)
+        .service(routes::staff::revoke_invitation)
+        .service(routes::staff::accept_invitation)
+        .service(routes::staff::change_role)
+        .service(routes::staff::deactivate)
+        .service(routes::staff::reactivate)
+        .service(routes::staff::revoke_sessions)
+        .service(routes::staff::transfer_ownership)
 }
 
 /// The OpenAPI document generated from the code (what `salus openapi` prints and

@@ -10,6 +10,7 @@ pub mod pool;
 pub mod readiness;
 pub mod role_posture;
 pub mod schema;
+pub mod staff_repo;
 pub mod store;
 
 pub use pool::{DbPool, PoolSettings, build_pool};

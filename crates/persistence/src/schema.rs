@@ -161,6 +161,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invitations (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        email -> Text,
+        role -> Text,
+        token_hash -> Bytea,
+        invited_by -> Uuid,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        accepted_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(clinics, accounts, memberships, sessions);

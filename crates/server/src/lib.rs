@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod config;
 pub mod database;
+pub mod operator;
 pub mod outbox;
 pub mod random;
 pub mod serve;

@@ -29,6 +29,22 @@ enum Command {
     /// Validate the configuration and print every problem found (in staging and
     /// production, also the database role's privileges and pending migrations).
     CheckConfig,
+    /// Operator commands on clinics.
+    Clinic {
+        #[command(subcommand)]
+        command: ClinicCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClinicCommand {
+    /// Set a clinic's plan (free, pro or business). Billing is outside Salus.
+    SetPlan {
+        /// The clinic's id.
+        clinic_id: uuid::Uuid,
+        /// free, pro or business.
+        plan: String,
+    },
 }
 
 fn report_config(problems: &ConfigProblems) -> ExitCode {
@@ -112,6 +128,24 @@ fn check_config() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn set_plan(clinic_id: uuid::Uuid, plan: &str) -> ExitCode {
+    let Some(plan) = salus_domain::plans::Plan::parse(plan) else {
+        eprintln!("salus: the plan must be free, pro or business");
+        return ExitCode::from(2);
+    };
+    let config = match Config::load(&config::process_env()) {
+        Ok(config) => config,
+        Err(problems) => return report_config(&problems),
+    };
+    match salus::operator::set_plan(&config, salus_domain::ids::ClinicId(clinic_id), plan) {
+        Ok(()) => {
+            println!("salus: clinic {clinic_id} is now on the {} plan", plan.as_str());
+            ExitCode::SUCCESS
+        }
+        Err(error) => report(&error),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
@@ -122,5 +156,8 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CheckConfig => check_config(),
+        Command::Clinic {
+            command: ClinicCommand::SetPlan { clinic_id, plan },
+        } => set_plan(clinic_id, &plan),
     }
 }

@@ -62,7 +62,8 @@ fn token_keys(config: &Config, public_url: &str) -> anyhow::Result<TokenKeys> {
     .context("TOKEN_SIGNING_KEYS holds no key")
 }
 
-fn identity(
+/// The identity service as configured.
+pub fn identity(
     config: &Config,
     pool: DbPool,
     clock: Arc<dyn Clock>,

@@ -384,6 +384,7 @@ pub async fn refresh(
     tag = "auth",
     summary = "Sign out",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     responses(
         (status = 204, description = "The session has ended."),
         (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
@@ -406,6 +407,7 @@ pub async fn logout(
     summary = "Sign out other sessions",
     description = "Ends every session of this account, in every clinic, except the current one.",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     responses(
         (status = 200, description = "How many sessions ended.", body = RevokedCount),
         (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
@@ -429,6 +431,7 @@ pub async fn logout_others(
     summary = "Step up with MFA",
     description = "Records a fresh MFA check on the session; sensitive actions require one in the last ten minutes.",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     request_body = SecondFactorFields,
     responses(
         (status = 204, description = "Recorded."),

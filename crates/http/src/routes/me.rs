@@ -168,6 +168,7 @@ pub struct RecoveryCodes {
     tag = "me",
     summary = "Who am I",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     responses(
         (status = 200, description = "The account, clinic and session.", body = MeResponse),
         (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
@@ -207,6 +208,7 @@ pub async fn me(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRespo
     tag = "me",
     summary = "List my sessions",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     responses(
         (status = 200, description = "Sessions, newest first.", body = SessionList),
         (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
@@ -248,6 +250,7 @@ pub async fn sessions(
     tag = "me",
     summary = "Sign out one of my sessions",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     params(("id" = Uuid, Path, description = "The session.")),
     responses(
         (status = 204, description = "Ended."),
@@ -275,6 +278,7 @@ pub async fn revoke_session(
     summary = "Change my password",
     description = "Ends the other sessions and notifies by email.",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed."),
@@ -316,6 +320,7 @@ pub async fn change_password(
     summary = "Change my email",
     description = "Needs the password and a recent MFA check (step-up). The new address receives a token to confirm; the old one is told.",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     request_body = ChangeEmailRequest,
     responses(
         (status = 202, description = "Confirmation sent.", body = Accepted),
@@ -355,6 +360,7 @@ pub async fn change_email(
     summary = "Set my phone number",
     description = "Sends a 6-digit code by SMS, valid 10 minutes with 5 attempts. Resending is throttled and keeps the attempt count.",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     request_body = PhoneRequest,
     responses(
         (status = 202, description = "Code sent.", body = Accepted),
@@ -385,6 +391,7 @@ pub async fn set_phone(
     tag = "me",
     summary = "Verify my phone number",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     request_body = CodeRequest,
     responses(
         (status = 204, description = "Verified."),
@@ -413,6 +420,7 @@ pub async fn verify_phone(
     summary = "Enrol an authenticator app",
     description = "Returns the secret as an otpauth URI and an SVG QR code; confirm with a first code. Replacing a confirmed authenticator needs step-up.",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     responses(
         (status = 200, description = "Scan it, then confirm.", body = TotpEnrolment),
         (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
@@ -435,6 +443,7 @@ pub async fn start_totp(ports: web::Data<Ports>, who: Enrolling) -> Result<HttpR
     summary = "Confirm the authenticator",
     description = "Turns MFA on and returns ten recovery codes, shown this once.",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     request_body = CodeRequest,
     responses(
         (status = 200, description = "MFA is on.", body = RecoveryCodes),
@@ -462,6 +471,7 @@ pub async fn confirm_totp(
     summary = "Remove the authenticator",
     description = "Needs the password and a code; refused while the membership requires MFA.",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     request_body = DisableMfaRequest,
     responses(
         (status = 204, description = "MFA is off."),
@@ -500,6 +510,7 @@ pub async fn disable_totp(
     summary = "Regenerate recovery codes",
     description = "Needs step-up; the old codes stop working.",
     security(("bearer" = [])),
+    extensions(("x-permission" = json!("self"))),
     responses(
         (status = 200, description = "New codes, shown this once.", body = RecoveryCodes),
         (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),

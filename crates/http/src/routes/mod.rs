@@ -3,4 +3,6 @@
 pub mod auth;
 pub mod health;
 pub mod me;
+pub mod permissions;
+pub mod staff;
 pub mod well_known;

@@ -1,0 +1,388 @@
+//! Staff management: members, roles, deactivation, invitations, ownership.
+//!
+//! Guards against escalation: nobody grants a role whose permissions they do not
+//! all hold, nobody changes their own role or status, nobody acts on a member who
+//! holds more than they do, the last owner stays, ownership moves only by an
+//! explicit transfer, and role changes need step-up MFA.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::access::{Permission, role_permissions};
+use crate::actor::Actor;
+use crate::crypto::sha256;
+use crate::identity::auth::clinic_of_token;
+use crate::identity::email;
+use crate::identity::model::{ClientInfo, Role};
+use crate::identity::password::{PersonalWords, Verified, check_policy};
+use crate::identity::ports::NewAccount;
+use crate::identity::service::{Identity, committed};
+use crate::ids::{AccountId, ClinicId, MembershipId};
+use crate::plans::Plan;
+use crate::store::{Scope, in_tx};
+use crate::DomainError;
+
+/// Invitations stay valid this long.
+pub const INVITATION_TTL: Duration = Duration::hours(72);
+
+/// A member of the clinic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The membership.
+    pub membership_id: MembershipId,
+    /// The account.
+    pub account_id: AccountId,
+    /// Email.
+    pub email: String,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Role.
+    pub role: Role,
+    /// Active or deactivated.
+    pub active: bool,
+    /// Whether the account has MFA.
+    pub mfa_enrolled: bool,
+    /// Joined.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An invitation to join the clinic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// Invited address.
+    pub email: String,
+    /// Role on acceptance.
+    pub role: Role,
+    /// Sent.
+    pub created_at: DateTime<Utc>,
+    /// Expires.
+    pub expires_at: DateTime<Utc>,
+    /// Accepted.
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// Revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Storage of members and invitations (clinic-scoped).
+pub trait StaffRepo {
+    /// The clinic's members, oldest first.
+    fn members(&mut self, clinic: ClinicId) -> Result<Vec<Member>, DomainError>;
+    /// One member.
+    fn member(&mut self, clinic: ClinicId, id: MembershipId) -> Result<Option<Member>, DomainError>;
+    /// Changes a member's role.
+    fn set_role(&mut self, clinic: ClinicId, id: MembershipId, role: Role) -> Result<(), DomainError>;
+    /// Activates or deactivates a member.
+    fn set_active(&mut self, clinic: ClinicId, id: MembershipId, active: bool) -> Result<(), DomainError>;
+    /// Active owners.
+    fn active_owners(&mut self, clinic: ClinicId) -> Result<i64, DomainError>;
+    /// Ends every live session of a member in this clinic.
+    fn revoke_member_sessions(&mut self, clinic: ClinicId, id: MembershipId, at: DateTime<Utc>, reason: &str) -> Result<usize, DomainError>;
+    /// Active members plus pending invitations at `now`.
+    fn seats_used(&mut self, clinic: ClinicId, now: DateTime<Utc>) -> Result<i64, DomainError>;
+    /// Stores an invitation.
+    fn insert_invitation(&mut self, clinic: ClinicId, invitation: &Invitation, token_hash: &[u8], invited_by: MembershipId) -> Result<(), DomainError>;
+    /// The clinic's invitations, newest first.
+    fn invitations(&mut self, clinic: ClinicId) -> Result<Vec<Invitation>, DomainError>;
+    /// An invitation by token hash, locked.
+    fn invitation_by_token(&mut self, clinic: ClinicId, token_hash: &[u8]) -> Result<Option<Invitation>, DomainError>;
+    /// Marks an invitation revoked; false when it was not pending.
+    fn revoke_invitation(&mut self, clinic: ClinicId, id: uuid::Uuid, at: DateTime<Utc>) -> Result<bool, DomainError>;
+    /// Marks an invitation accepted.
+    fn accept_invitation(&mut self, clinic: ClinicId, id: uuid::Uuid, at: DateTime<Utc>) -> Result<(), DomainError>;
+    /// Sets the clinic's plan; false when the clinic does not exist.
+    fn set_plan(&mut self, clinic: ClinicId, plan: Plan) -> Result<bool, DomainError>;
+}
+
+/// Accepting an invitation.
+#[derive(Debug, Clone)]
+pub struct Acceptance {
+    /// The token from the email.
+    pub token: String,
+    /// New account: its password; existing account: its current password.
+    pub password: String,
+    /// New account: given name.
+    pub given_name: Option<String>,
+    /// New account: family name.
+    pub family_name: Option<String>,
+}
+
+fn not_found() -> DomainError {
+    DomainError::NotFound
+}
+
+fn conflict(code: &'static str, detail: &str) -> DomainError {
+    DomainError::Conflict { code, detail: detail.to_owned() }
+}
+
+impl Identity {
+    /// The clinic's members.
+    pub fn list_members(&self, actor: &Actor) -> Result<Vec<Member>, DomainError> {
+        actor.require(Permission::StaffRead)?;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| tx.members(actor.clinic_id))
+    }
+
+    /// Loads a member another member may act on: not oneself, not someone who
+    /// holds permissions the actor does not.
+    fn target(&self, tx: &mut dyn crate::store::Tx, actor: &Actor, id: MembershipId) -> Result<Member, DomainError> {
+        let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
+        if member.membership_id == actor.membership_id {
+            return Err(DomainError::forbidden("self_change_forbidden", "Nobody changes their own role or status."));
+        }
+        if !role_permissions(member.role).is_subset_of(actor.permissions) {
+            return Err(DomainError::forbidden(
+                "insufficient_permissions",
+                "This member holds permissions you do not; you cannot change them.",
+            ));
+        }
+        Ok(member)
+    }
+
+    /// Changes a member's role (step-up; subset rule; never to or from the last owner).
+    pub fn change_role(&self, actor: &Actor, id: MembershipId, role: Role, client: &ClientInfo) -> Result<Member, DomainError> {
+        actor.require(Permission::RolesAssign)?;
+        actor.require_step_up(self.now())?;
+        if role == Role::Owner {
+            return Err(conflict("use_ownership_transfer", "Ownership moves only by an explicit transfer."));
+        }
+        if !role_permissions(role).is_subset_of(actor.permissions) {
+            return Err(DomainError::forbidden(
+                "insufficient_permissions",
+                "You cannot grant a role with permissions you do not hold.",
+            ));
+        }
+        let now = self.now();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let member = match self.target(tx, actor, id) {
+                Ok(m) => m,
+                Err(e) => return Ok(Err(e)),
+            };
+            if member.role == Role::Owner && tx.active_owners(actor.clinic_id)? <= 1 {
+                return Ok(Err(conflict("last_owner", "The clinic must keep an owner.")));
+            }
+            tx.set_role(actor.clinic_id, id, role)?;
+            tx.revoke_member_sessions(actor.clinic_id, id, now, "role_changed")?;
+            self.event(tx, "role_changed", Some(actor.clinic_id), Some(member.account_id), client)?;
+            Ok(Ok(Member { role, ..member }))
+        })
+    }
+
+    /// Deactivates (all of the member's sessions in this clinic end at once) or
+    /// reactivates a member.
+    pub fn set_member_active(&self, actor: &Actor, id: MembershipId, active: bool, client: &ClientInfo) -> Result<Member, DomainError> {
+        actor.require(Permission::StaffDeactivate)?;
+        let now = self.now();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let member = match self.target(tx, actor, id) {
+                Ok(m) => m,
+                Err(e) => return Ok(Err(e)),
+            };
+            if !active && member.role == Role::Owner && member.active && tx.active_owners(actor.clinic_id)? <= 1 {
+                return Ok(Err(conflict("last_owner", "The clinic must keep an owner.")));
+            }
+            if active && !member.active {
+                let plan = self.plan_of(tx, actor.clinic_id)?;
+                if let Err(e) = plan.require_seat(tx.seats_used(actor.clinic_id, now)?) {
+                    return Ok(Err(e));
+                }
+            }
+            tx.set_active(actor.clinic_id, id, active)?;
+            if !active {
+                tx.revoke_member_sessions(actor.clinic_id, id, now, "member_deactivated")?;
+            }
+            let kind = if active { "member_reactivated" } else { "member_deactivated" };
+            self.event(tx, kind, Some(actor.clinic_id), Some(member.account_id), client)?;
+            Ok(Ok(Member { active, ..member }))
+        })
+    }
+
+    /// Ends every session of a member in this clinic.
+    pub fn revoke_member_sessions(&self, actor: &Actor, id: MembershipId, client: &ClientInfo) -> Result<usize, DomainError> {
+        actor.require(Permission::SessionsRevoke)?;
+        let now = self.now();
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
+            let n = tx.revoke_member_sessions(actor.clinic_id, id, now, "revoked_by_administrator")?;
+            self.event(tx, "member_sessions_revoked", Some(actor.clinic_id), Some(member.account_id), client)?;
+            Ok(n)
+        })
+    }
+
+    /// Moves ownership to another active member (owner only, step-up); the former
+    /// owner becomes an administrator.
+    pub fn transfer_ownership(&self, actor: &Actor, to: MembershipId, client: &ClientInfo) -> Result<(), DomainError> {
+        actor.require(Permission::RolesAssign)?;
+        if actor.role != Role::Owner {
+            return Err(DomainError::forbidden("owner_only", "Only an owner can transfer ownership."));
+        }
+        actor.require_step_up(self.now())?;
+        let now = self.now();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let Some(target) = tx.member(actor.clinic_id, to)? else {
+                return Ok(Err(not_found()));
+            };
+            if target.membership_id == actor.membership_id || !target.active {
+                return Ok(Err(conflict("invalid_transfer", "Transfer to another active member.")));
+            }
+            tx.set_role(actor.clinic_id, to, Role::Owner)?;
+            tx.set_role(actor.clinic_id, actor.membership_id, Role::Administrator)?;
+            tx.revoke_member_sessions(actor.clinic_id, to, now, "role_changed")?;
+            self.event(tx, "ownership_transferred", Some(actor.clinic_id), Some(target.account_id), client)?;
+            Ok(Ok(()))
+        })
+    }
+
+    fn plan_of(&self, tx: &mut dyn crate::store::Tx, clinic: ClinicId) -> Result<Plan, DomainError> {
+        let clinic = tx.clinic(clinic)?.ok_or_else(not_found)?;
+        Plan::parse(&clinic.plan).ok_or_else(|| DomainError::Internal(format!("unknown plan {}", clinic.plan)))
+    }
+
+    /// Invites someone by email with a role; the token goes out through the outbox.
+    pub fn invite(&self, actor: &Actor, email_raw: &str, role: Role, client: &ClientInfo) -> Result<Invitation, DomainError> {
+        actor.require(Permission::StaffInvite)?;
+        let address = email::normalise("email", email_raw)?;
+        if role == Role::Owner {
+            return Err(DomainError::invalid("role", "owner_by_transfer", "owners are made by an ownership transfer"));
+        }
+        if !role_permissions(role).is_subset_of(actor.permissions) {
+            return Err(DomainError::forbidden(
+                "insufficient_permissions",
+                "You cannot grant a role with permissions you do not hold.",
+            ));
+        }
+        let now = self.now();
+        let (token, hash) = self.clinic_token_pair(actor.clinic_id);
+        let invitation = Invitation {
+            id: self.new_id(),
+            email: address,
+            role,
+            created_at: now,
+            expires_at: now + INVITATION_TTL,
+            accepted_at: None,
+            revoked_at: None,
+        };
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if tx.members(actor.clinic_id)?.iter().any(|m| m.email == invitation.email) {
+                return Ok(Err(conflict("already_member", "This person is already a member.")));
+            }
+            let plan = self.plan_of(tx, actor.clinic_id)?;
+            if let Err(e) = plan.require_seat(tx.seats_used(actor.clinic_id, now)?) {
+                return Ok(Err(e));
+            }
+            let clinic_name = tx.clinic(actor.clinic_id)?.map(|c| c.name).unwrap_or_default();
+            tx.insert_invitation(actor.clinic_id, &invitation, &hash, actor.membership_id)?;
+            self.event(tx, "invitation_sent", Some(actor.clinic_id), Some(actor.account_id), client)?;
+            self.email(
+                tx,
+                &invitation.email,
+                "You are invited to join a clinic on Salus",
+                format!(
+                    "You are invited to join \"{clinic_name}\" on Salus as {}. Accept with this code (valid 72 hours, once):\n\n{token}\n\nPOST it to {}/api/v1/invitations/accept.\n",
+                    role.as_str(),
+                    self.settings.public_url
+                ),
+            )?;
+            Ok(Ok(invitation.clone()))
+        })
+    }
+
+    /// The clinic's invitations.
+    pub fn list_invitations(&self, actor: &Actor) -> Result<Vec<Invitation>, DomainError> {
+        actor.require(Permission::StaffRead)?;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| tx.invitations(actor.clinic_id))
+    }
+
+    /// Revokes a pending invitation.
+    pub fn revoke_invitation(&self, actor: &Actor, id: uuid::Uuid, client: &ClientInfo) -> Result<(), DomainError> {
+        actor.require(Permission::StaffInvite)?;
+        let now = self.now();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if !tx.revoke_invitation(actor.clinic_id, id, now)? {
+                return Ok(Err(not_found()));
+            }
+            self.event(tx, "invitation_revoked", Some(actor.clinic_id), Some(actor.account_id), client)?;
+            Ok(Ok(()))
+        })
+    }
+
+    /// Accepts an invitation: creates the account (password under the policy) or,
+    /// for an existing account, requires its password; then the membership.
+    pub fn accept_invitation(&self, cmd: &Acceptance, client: &ClientInfo) -> Result<(), DomainError> {
+        self.throttle("invitation", client)?;
+        let invalid = || DomainError::invalid("token", "invalid_token", "is unknown, expired, revoked or already used");
+        let clinic = clinic_of_token(&cmd.token).ok_or_else(invalid)?;
+        let hash = sha256(cmd.token.as_bytes());
+        let now = self.now();
+        let (invitation, clinic_name) = in_tx(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+            let invitation = tx.invitation_by_token(clinic, &hash)?;
+            let name = tx.clinic(clinic)?.map(|c| c.name).unwrap_or_default();
+            Ok((invitation, name))
+        })?;
+        let invitation = invitation
+            .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > now)
+            .ok_or_else(invalid)?;
+        let existing = in_tx(self.store.as_ref(), Scope::Platform, |tx| tx.account_by_email(&invitation.email))?;
+        let (account_id, new_account) = match existing {
+            Some(account) => {
+                if self.hasher.verify(&cmd.password, Some(&account.password_hash)) == Verified::No {
+                    return Err(DomainError::InvalidCredentials);
+                }
+                (account.id, None)
+            }
+            None => {
+                let given = cmd.given_name.clone().filter(|n| !n.trim().is_empty());
+                let family = cmd.family_name.clone().filter(|n| !n.trim().is_empty());
+                let (Some(given), Some(family)) = (given, family) else {
+                    return Err(DomainError::invalid("given_name", "required", "a new account needs given_name and family_name"));
+                };
+                check_policy(
+                    "password",
+                    &cmd.password,
+                    &PersonalWords { email: &invitation.email, words: vec![&given, &family, &clinic_name] },
+                )?;
+                let id = AccountId(self.new_id());
+                let hash = self.hasher.hash(&cmd.password, self.random.as_ref())?;
+                let account = NewAccount {
+                    id,
+                    email: invitation.email.clone(),
+                    given_name: given.trim().to_owned(),
+                    family_name: family.trim().to_owned(),
+                    password_hash: hash,
+                    created_at: now,
+                };
+                (id, Some(account))
+            }
+        };
+        committed(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+            match tx.invitation_by_token(clinic, &hash)? {
+                Some(i) if i.accepted_at.is_none() && i.revoked_at.is_none() => {}
+                _ => return Ok(Err(invalid())),
+            }
+            if let Some(account) = &new_account {
+                tx.insert_account(account)?;
+                // Invitation by email proves the address.
+                tx.set_email_verified(account.id, now)?;
+            }
+            if tx.members(clinic)?.iter().any(|m| m.account_id == account_id) {
+                return Ok(Err(conflict("already_member", "This account is already a member.")));
+            }
+            tx.insert_membership(clinic, MembershipId(self.new_id()), account_id, invitation.role, now)?;
+            tx.accept_invitation(clinic, invitation.id, now)?;
+            self.event(tx, "invitation_accepted", Some(clinic), Some(account_id), client)?;
+            Ok(Ok(()))
+        })
+    }
+
+    /// Sets a clinic's plan (operator command; no actor).
+    pub fn set_plan(&self, clinic: ClinicId, plan: Plan) -> Result<(), DomainError> {
+        in_tx(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+            if tx.set_plan(clinic, plan)? {
+                Ok(())
+            } else {
+                Err(DomainError::NotFound)
+            }
+        })
+    }
+}

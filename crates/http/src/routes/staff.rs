@@ -1,0 +1,409 @@
+//! Staff management: members, roles, deactivation, sessions, invitations, ownership.
+
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use chrono::{DateTime, Utc};
+use salus_domain::identity::model::Role;
+use salus_domain::ids::MembershipId;
+use salus_domain::staff::{Acceptance, Invitation, Member};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::client::Client;
+use crate::auth::extractor::Authenticated;
+use crate::blocking::run_blocking;
+use crate::json::ValidatedJson;
+use crate::problem::{ApiError, FieldError, Problem};
+use crate::state::Ports;
+
+/// A member of the clinic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberResponse {
+    /// The membership (use it in `/staff/{id}` paths).
+    pub id: Uuid,
+    /// The account.
+    pub account_id: Uuid,
+    /// Email.
+    pub email: String,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Role.
+    pub role: String,
+    /// Active or deactivated.
+    pub active: bool,
+    /// Whether the member uses MFA.
+    pub mfa_enrolled: bool,
+    /// Joined.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Member> for MemberResponse {
+    fn from(m: Member) -> Self {
+        Self {
+            id: m.membership_id.uuid(),
+            account_id: m.account_id.uuid(),
+            email: m.email,
+            given_name: m.given_name,
+            family_name: m.family_name,
+            role: m.role.as_str().to_owned(),
+            active: m.active,
+            mfa_enrolled: m.mfa_enrolled,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// The clinic's members.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberList {
+    /// Members, oldest first.
+    pub items: Vec<MemberResponse>,
+    /// Always null: the list is complete.
+    pub next_cursor: Option<String>,
+}
+
+/// A role to assign.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    /// `administrator`, `practitioner`, `nurse`, `receptionist` or `auditor`.
+    #[validate(length(min = 1, max = 40))]
+    pub role: String,
+}
+
+/// An invitation to send.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationRequest {
+    /// The person's email.
+    #[validate(length(min = 3, max = 254))]
+    pub email: String,
+    /// The role they get on acceptance.
+    #[validate(length(min = 1, max = 40))]
+    pub role: String,
+}
+
+/// An invitation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationResponse {
+    /// Its id.
+    pub id: Uuid,
+    /// Invited address.
+    pub email: String,
+    /// Role on acceptance.
+    pub role: String,
+    /// `pending`, `accepted`, `revoked` or `expired`.
+    pub status: &'static str,
+    /// Sent.
+    pub created_at: DateTime<Utc>,
+    /// Expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+fn invitation_response(i: Invitation, now: DateTime<Utc>) -> InvitationResponse {
+    let status = if i.accepted_at.is_some() {
+        "accepted"
+    } else if i.revoked_at.is_some() {
+        "revoked"
+    } else if i.expires_at <= now {
+        "expired"
+    } else {
+        "pending"
+    };
+    InvitationResponse {
+        id: i.id,
+        email: i.email,
+        role: i.role.as_str().to_owned(),
+        status,
+        created_at: i.created_at,
+        expires_at: i.expires_at,
+    }
+}
+
+/// The clinic's invitations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationList {
+    /// Newest first.
+    pub items: Vec<InvitationResponse>,
+    /// Always null.
+    pub next_cursor: Option<String>,
+}
+
+/// Accept an invitation.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationRequest {
+    /// The token from the email.
+    #[validate(length(min = 1, max = 200))]
+    pub token: String,
+    /// A new password (new account) or the existing account's password.
+    #[validate(length(min = 1, max = 1024))]
+    pub password: String,
+    /// Given name (new account).
+    #[validate(length(min = 1, max = 100))]
+    pub given_name: Option<String>,
+    /// Family name (new account).
+    #[validate(length(min = 1, max = 100))]
+    pub family_name: Option<String>,
+}
+
+/// Whom ownership goes to.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The member who becomes owner.
+    pub membership_id: Uuid,
+}
+
+/// How many sessions ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
+    /// Sessions ended.
+    pub revoked: usize,
+}
+
+fn parse_role(name: &str) -> Result<Role, ApiError> {
+    Role::parse(name).ok_or_else(|| {
+        ApiError::Validation(vec![FieldError {
+            field: "role".to_owned(),
+            code: "unknown_role".to_owned(),
+            message: "is not a role of this clinic".to_owned(),
+        }])
+    })
+}
+
+/// Lists the clinic's members.
+#[utoipa::path(
+    tag = "staff",
+    summary = "List members",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("staff.read"))),
+    responses(
+        (status = 200, description = "Members.", body = MemberList),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/staff")]
+pub async fn list_members(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let members = run_blocking(move || identity.list_members(&who.0)).await?;
+    Ok(HttpResponse::Ok().json(MemberList { items: members.into_iter().map(Into::into).collect(), next_cursor: None }))
+}
+
+/// Sends an invitation.
+#[utoipa::path(
+    tag = "staff",
+    summary = "Invite a member",
+    description = "The role's permissions must all be held by the inviter. The single-use token (valid 72 hours) goes out by email. Counts against the plan's seats.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("staff.invite"))),
+    request_body = InvitationRequest,
+    responses(
+        (status = 201, description = "Sent.", body = InvitationResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission, a role above the inviter's, or no seat left on the plan (`plan_upgrade_required`).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already a member.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/staff/invitations")]
+pub async fn invite(ports: web::Data<Ports>, client: Client, who: Authenticated, body: ValidatedJson<InvitationRequest>) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let role = parse_role(&body.role)?;
+    let identity = ports.identity.clone();
+    let invitation = run_blocking(move || identity.invite(&who.0, &body.email, role, &client.0)).await?;
+    Ok(HttpResponse::Created().json(invitation_response(invitation, ports.clock.now())))
+}
+
+/// Lists invitations.
+#[utoipa::path(
+    tag = "staff",
+    summary = "List invitations",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("staff.read"))),
+    responses(
+        (status = 200, description = "Invitations.", body = InvitationList),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/staff/invitations")]
+pub async fn list_invitations(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let list = run_blocking(move || identity.list_invitations(&who.0)).await?;
+    let now = ports.clock.now();
+    Ok(HttpResponse::Ok().json(InvitationList {
+        items: list.into_iter().map(|i| invitation_response(i, now)).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Revokes a pending invitation.
+#[utoipa::path(
+    tag = "staff",
+    summary = "Revoke an invitation",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("staff.invite"))),
+    params(("id" = Uuid, Path, description = "The invitation.")),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No pending invitation with this id.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/api/v1/staff/invitations/{id}")]
+pub async fn revoke_invitation(ports: web::Data<Ports>, client: Client, who: Authenticated, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let id = id.into_inner();
+    run_blocking(move || identity.revoke_invitation(&who.0, id, &client.0)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Accepts an invitation.
+#[utoipa::path(
+    tag = "staff",
+    summary = "Accept an invitation",
+    description = "A new person chooses a password under the policy and gives their names; an existing account proves its password. Then the membership exists.",
+    security(()),
+    request_body = AcceptInvitationRequest,
+    responses(
+        (status = 204, description = "Joined; sign in."),
+        (status = 401, description = "Wrong password for the existing account.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already a member.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown, expired, revoked or used token; or a refused password.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/invitations/accept")]
+pub async fn accept_invitation(ports: web::Data<Ports>, client: Client, body: ValidatedJson<AcceptInvitationRequest>) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let _permit = ports.hashing.clone().acquire_owned().await.map_err(ApiError::internal)?;
+    let identity = ports.identity.clone();
+    let cmd = Acceptance { token: body.token, password: body.password, given_name: body.given_name, family_name: body.family_name };
+    run_blocking(move || identity.accept_invitation(&cmd, &client.0)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Changes a member's role.
+#[utoipa::path(
+    tag = "staff",
+    summary = "Change a member's role",
+    description = "Needs step-up MFA. Nobody changes their own role, grants a role above their own, acts on a member who holds more than they do, or demotes the last owner. The member's sessions in this clinic end.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("roles.assign"))),
+    params(("id" = Uuid, Path, description = "The membership.")),
+    request_body = RoleRequest,
+    responses(
+        (status = 200, description = "Changed.", body = MemberResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission, step-up required, or an escalation refused.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Last owner, or ownership must be transferred.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown role.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/api/v1/staff/{id}/role")]
+pub async fn change_role(ports: web::Data<Ports>, client: Client, who: Authenticated, id: web::Path<Uuid>, body: ValidatedJson<RoleRequest>) -> Result<HttpResponse, ApiError> {
+    let role = parse_role(&body.into_inner().role)?;
+    let identity = ports.identity.clone();
+    let id = MembershipId(id.into_inner());
+    let member = run_blocking(move || identity.change_role(&who.0, id, role, &client.0)).await?;
+    Ok(HttpResponse::Ok().json(MemberResponse::from(member)))
+}
+
+/// Deactivates a member: every session of theirs in this clinic ends at once.
+#[utoipa::path(
+    tag = "staff",
+    summary = "Deactivate a member",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("staff.deactivate"))),
+    params(("id" = Uuid, Path, description = "The membership.")),
+    responses(
+        (status = 200, description = "Deactivated.", body = MemberResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission, oneself, or a member above the caller.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/staff/{id}/deactivate")]
+pub async fn deactivate(ports: web::Data<Ports>, client: Client, who: Authenticated, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let id = MembershipId(id.into_inner());
+    let member = run_blocking(move || identity.set_member_active(&who.0, id, false, &client.0)).await?;
+    Ok(HttpResponse::Ok().json(MemberResponse::from(member)))
+}
+
+/// Reactivates a member.
+#[utoipa::path(
+    tag = "staff",
+    summary = "Reactivate a member",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("staff.deactivate"))),
+    params(("id" = Uuid, Path, description = "The membership.")),
+    responses(
+        (status = 200, description = "Active again.", body = MemberResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission, or no seat left (`plan_upgrade_required`).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/staff/{id}/reactivate")]
+pub async fn reactivate(ports: web::Data<Ports>, client: Client, who: Authenticated, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let id = MembershipId(id.into_inner());
+    let member = run_blocking(move || identity.set_member_active(&who.0, id, true, &client.0)).await?;
+    Ok(HttpResponse::Ok().json(MemberResponse::from(member)))
+}
+
+/// Ends every session of a member in this clinic.
+#[utoipa::path(
+    tag = "staff",
+    summary = "Sign a member out everywhere in this clinic",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("sessions.revoke"))),
+    params(("id" = Uuid, Path, description = "The membership.")),
+    responses(
+        (status = 200, description = "How many sessions ended.", body = Revoked),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/api/v1/staff/{id}/sessions")]
+pub async fn revoke_sessions(ports: web::Data<Ports>, client: Client, who: Authenticated, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let id = MembershipId(id.into_inner());
+    let revoked = run_blocking(move || identity.revoke_member_sessions(&who.0, id, &client.0)).await?;
+    Ok(HttpResponse::Ok().json(Revoked { revoked }))
+}
+
+/// Transfers ownership.
+#[utoipa::path(
+    tag = "staff",
+    summary = "Transfer ownership",
+    description = "Owner only, with step-up MFA. The target becomes owner; the caller becomes administrator.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("roles.assign"))),
+    request_body = TransferRequest,
+    responses(
+        (status = 204, description = "Transferred."),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an owner, or step-up required.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not another active member.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/clinic/ownership-transfer")]
+pub async fn transfer_ownership(ports: web::Data<Ports>, client: Client, who: Authenticated, body: ValidatedJson<TransferRequest>) -> Result<HttpResponse, ApiError> {
+    let to = MembershipId(body.into_inner().membership_id);
+    let identity = ports.identity.clone();
+    run_blocking(move || identity.transfer_ownership(&who.0, to, &client.0)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,229 @@
+//! `StaffRepo` on PostgreSQL.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use salus_domain::DomainError;
+use salus_domain::identity::model::Role;
+use salus_domain::ids::{AccountId, ClinicId, MembershipId};
+use salus_domain::plans::Plan;
+use salus_domain::staff::{Invitation, Member, StaffRepo};
+use uuid::Uuid;
+
+use crate::schema::{accounts, clinics, invitations, memberships, sessions};
+use crate::store::{PgTx, db_error};
+
+type Res<T> = Result<T, DomainError>;
+
+type MemberRow = (Uuid, Uuid, String, String, String, String, bool, Option<DateTime<Utc>>, DateTime<Utc>);
+type InvitationRow = (Uuid, String, String, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+fn role(name: &str) -> Res<Role> {
+    Role::parse(name).ok_or_else(|| DomainError::Internal(format!("unknown role {name}")))
+}
+
+fn member(r: MemberRow) -> Res<Member> {
+    let (membership_id, account_id, email, given_name, family_name, r_role, active, totp, created_at) = r;
+    Ok(Member {
+        membership_id: MembershipId(membership_id),
+        account_id: AccountId(account_id),
+        email,
+        given_name,
+        family_name,
+        role: role(&r_role)?,
+        active,
+        mfa_enrolled: totp.is_some(),
+        created_at,
+    })
+}
+
+fn invitation(r: InvitationRow) -> Res<Invitation> {
+    let (id, email, r_role, created_at, expires_at, accepted_at, revoked_at) = r;
+    Ok(Invitation { id, email, role: role(&r_role)?, created_at, expires_at, accepted_at, revoked_at })
+}
+
+macro_rules! member_query {
+    ($clinic:expr) => {
+        memberships::table
+            .inner_join(accounts::table)
+            .filter(memberships::clinic_id.eq($clinic))
+            .select((
+                memberships::id,
+                memberships::account_id,
+                accounts::email,
+                accounts::given_name,
+                accounts::family_name,
+                memberships::role,
+                memberships::active,
+                accounts::totp_confirmed_at,
+                memberships::created_at,
+            ))
+    };
+}
+
+const INVITATION_COLUMNS: (
+    invitations::id,
+    invitations::email,
+    invitations::role,
+    invitations::created_at,
+    invitations::expires_at,
+    invitations::accepted_at,
+    invitations::revoked_at,
+) = (
+    invitations::id,
+    invitations::email,
+    invitations::role,
+    invitations::created_at,
+    invitations::expires_at,
+    invitations::accepted_at,
+    invitations::revoked_at,
+);
+
+impl StaffRepo for PgTx<'_> {
+    fn members(&mut self, clinic: ClinicId) -> Res<Vec<Member>> {
+        member_query!(clinic.0)
+            .order(memberships::created_at.asc())
+            .load::<MemberRow>(self.conn)
+            .map_err(db_error)?
+            .into_iter()
+            .map(member)
+            .collect()
+    }
+
+    fn member(&mut self, clinic: ClinicId, id: MembershipId) -> Res<Option<Member>> {
+        member_query!(clinic.0)
+            .filter(memberships::id.eq(id.0))
+            .first::<MemberRow>(self.conn)
+            .optional()
+            .map_err(db_error)?
+            .map(member)
+            .transpose()
+    }
+
+    fn set_role(&mut self, clinic: ClinicId, id: MembershipId, r: Role) -> Res<()> {
+        diesel::update(memberships::table.find((clinic.0, id.0)))
+            .set(memberships::role.eq(r.as_str()))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn set_active(&mut self, clinic: ClinicId, id: MembershipId, active: bool) -> Res<()> {
+        diesel::update(memberships::table.find((clinic.0, id.0)))
+            .set(memberships::active.eq(active))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn active_owners(&mut self, clinic: ClinicId) -> Res<i64> {
+        memberships::table
+            .filter(memberships::clinic_id.eq(clinic.0))
+            .filter(memberships::role.eq(Role::Owner.as_str()))
+            .filter(memberships::active.eq(true))
+            .count()
+            .get_result(self.conn)
+            .map_err(db_error)
+    }
+
+    fn revoke_member_sessions(&mut self, clinic: ClinicId, id: MembershipId, at: DateTime<Utc>, reason: &str) -> Res<usize> {
+        diesel::update(
+            sessions::table
+                .filter(sessions::clinic_id.eq(clinic.0))
+                .filter(sessions::membership_id.eq(id.0))
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set((sessions::revoked_at.eq(at), sessions::revoked_reason.eq(reason)))
+        .execute(self.conn)
+        .map_err(db_error)
+    }
+
+    fn seats_used(&mut self, clinic: ClinicId, now: DateTime<Utc>) -> Res<i64> {
+        let members: i64 = memberships::table
+            .filter(memberships::clinic_id.eq(clinic.0))
+            .filter(memberships::active.eq(true))
+            .count()
+            .get_result(self.conn)
+            .map_err(db_error)?;
+        let pending: i64 = invitations::table
+            .filter(invitations::clinic_id.eq(clinic.0))
+            .filter(invitations::accepted_at.is_null())
+            .filter(invitations::revoked_at.is_null())
+            .filter(invitations::expires_at.gt(now))
+            .count()
+            .get_result(self.conn)
+            .map_err(db_error)?;
+        Ok(members + pending)
+    }
+
+    fn insert_invitation(&mut self, clinic: ClinicId, i: &Invitation, token_hash: &[u8], invited_by: MembershipId) -> Res<()> {
+        diesel::insert_into(invitations::table)
+            .values((
+                invitations::clinic_id.eq(clinic.0),
+                invitations::id.eq(i.id),
+                invitations::email.eq(&i.email),
+                invitations::role.eq(i.role.as_str()),
+                invitations::token_hash.eq(token_hash),
+                invitations::invited_by.eq(invited_by.0),
+                invitations::created_at.eq(i.created_at),
+                invitations::expires_at.eq(i.expires_at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn invitations(&mut self, clinic: ClinicId) -> Res<Vec<Invitation>> {
+        invitations::table
+            .filter(invitations::clinic_id.eq(clinic.0))
+            .order(invitations::created_at.desc())
+            .limit(500)
+            .select(INVITATION_COLUMNS)
+            .load::<InvitationRow>(self.conn)
+            .map_err(db_error)?
+            .into_iter()
+            .map(invitation)
+            .collect()
+    }
+
+    fn invitation_by_token(&mut self, clinic: ClinicId, token_hash: &[u8]) -> Res<Option<Invitation>> {
+        invitations::table
+            .filter(invitations::clinic_id.eq(clinic.0))
+            .filter(invitations::token_hash.eq(token_hash))
+            .select(INVITATION_COLUMNS)
+            .for_update()
+            .first::<InvitationRow>(self.conn)
+            .optional()
+            .map_err(db_error)?
+            .map(invitation)
+            .transpose()
+    }
+
+    fn revoke_invitation(&mut self, clinic: ClinicId, id: Uuid, at: DateTime<Utc>) -> Res<bool> {
+        diesel::update(
+            invitations::table
+                .find((clinic.0, id))
+                .filter(invitations::accepted_at.is_null())
+                .filter(invitations::revoked_at.is_null()),
+        )
+        .set(invitations::revoked_at.eq(at))
+        .execute(self.conn)
+        .map(|n| n == 1)
+        .map_err(db_error)
+    }
+
+    fn accept_invitation(&mut self, clinic: ClinicId, id: Uuid, at: DateTime<Utc>) -> Res<()> {
+        diesel::update(invitations::table.find((clinic.0, id)))
+            .set(invitations::accepted_at.eq(at))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn set_plan(&mut self, clinic: ClinicId, plan: Plan) -> Res<bool> {
+        diesel::update(clinics::table.find(clinic.0))
+            .set(clinics::plan.eq(plan.as_str()))
+            .execute(self.conn)
+            .map(|n| n == 1)
+            .map_err(db_error)
+    }
+}
