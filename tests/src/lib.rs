@@ -4,8 +4,10 @@
 // Test code: a failed set-up or assertion should panic with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod access;
 pub mod app;
 pub mod clock;
+pub mod contract;
 pub mod db;
 pub mod identity;
 pub mod tls;

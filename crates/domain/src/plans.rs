@@ -50,7 +50,11 @@ impl Plan {
         } else {
             Err(DomainError::forbidden(
                 "plan_upgrade_required",
-                format!("The {} plan allows {} members; upgrade to add more.", self.as_str(), self.seats()),
+                format!(
+                    "The {} plan allows {} members; upgrade to add more.",
+                    self.as_str(),
+                    self.seats()
+                ),
             ))
         }
     }

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::DomainError;
 use crate::access::{Permission, role_permissions};
 use crate::actor::Actor;
 use crate::crypto::sha256;
@@ -19,7 +20,6 @@ use crate::identity::service::{Identity, committed};
 use crate::ids::{AccountId, ClinicId, MembershipId};
 use crate::plans::Plan;
 use crate::store::{Scope, in_tx};
-use crate::DomainError;
 
 /// Invitations stay valid this long.
 pub const INVITATION_TTL: Duration = Duration::hours(72);
@@ -71,27 +71,64 @@ pub trait StaffRepo {
     /// The clinic's members, oldest first.
     fn members(&mut self, clinic: ClinicId) -> Result<Vec<Member>, DomainError>;
     /// One member.
-    fn member(&mut self, clinic: ClinicId, id: MembershipId) -> Result<Option<Member>, DomainError>;
+    fn member(&mut self, clinic: ClinicId, id: MembershipId)
+    -> Result<Option<Member>, DomainError>;
     /// Changes a member's role.
-    fn set_role(&mut self, clinic: ClinicId, id: MembershipId, role: Role) -> Result<(), DomainError>;
+    fn set_role(
+        &mut self,
+        clinic: ClinicId,
+        id: MembershipId,
+        role: Role,
+    ) -> Result<(), DomainError>;
     /// Activates or deactivates a member.
-    fn set_active(&mut self, clinic: ClinicId, id: MembershipId, active: bool) -> Result<(), DomainError>;
+    fn set_active(
+        &mut self,
+        clinic: ClinicId,
+        id: MembershipId,
+        active: bool,
+    ) -> Result<(), DomainError>;
     /// Active owners.
     fn active_owners(&mut self, clinic: ClinicId) -> Result<i64, DomainError>;
     /// Ends every live session of a member in this clinic.
-    fn revoke_member_sessions(&mut self, clinic: ClinicId, id: MembershipId, at: DateTime<Utc>, reason: &str) -> Result<usize, DomainError>;
+    fn revoke_member_sessions(
+        &mut self,
+        clinic: ClinicId,
+        id: MembershipId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<usize, DomainError>;
     /// Active members plus pending invitations at `now`.
     fn seats_used(&mut self, clinic: ClinicId, now: DateTime<Utc>) -> Result<i64, DomainError>;
     /// Stores an invitation.
-    fn insert_invitation(&mut self, clinic: ClinicId, invitation: &Invitation, token_hash: &[u8], invited_by: MembershipId) -> Result<(), DomainError>;
+    fn insert_invitation(
+        &mut self,
+        clinic: ClinicId,
+        invitation: &Invitation,
+        token_hash: &[u8],
+        invited_by: MembershipId,
+    ) -> Result<(), DomainError>;
     /// The clinic's invitations, newest first.
     fn invitations(&mut self, clinic: ClinicId) -> Result<Vec<Invitation>, DomainError>;
     /// An invitation by token hash, locked.
-    fn invitation_by_token(&mut self, clinic: ClinicId, token_hash: &[u8]) -> Result<Option<Invitation>, DomainError>;
+    fn invitation_by_token(
+        &mut self,
+        clinic: ClinicId,
+        token_hash: &[u8],
+    ) -> Result<Option<Invitation>, DomainError>;
     /// Marks an invitation revoked; false when it was not pending.
-    fn revoke_invitation(&mut self, clinic: ClinicId, id: uuid::Uuid, at: DateTime<Utc>) -> Result<bool, DomainError>;
+    fn revoke_invitation(
+        &mut self,
+        clinic: ClinicId,
+        id: uuid::Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<bool, DomainError>;
     /// Marks an invitation accepted.
-    fn accept_invitation(&mut self, clinic: ClinicId, id: uuid::Uuid, at: DateTime<Utc>) -> Result<(), DomainError>;
+    fn accept_invitation(
+        &mut self,
+        clinic: ClinicId,
+        id: uuid::Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
     /// Sets the clinic's plan; false when the clinic does not exist.
     fn set_plan(&mut self, clinic: ClinicId, plan: Plan) -> Result<bool, DomainError>;
 }
@@ -114,22 +151,35 @@ fn not_found() -> DomainError {
 }
 
 fn conflict(code: &'static str, detail: &str) -> DomainError {
-    DomainError::Conflict { code, detail: detail.to_owned() }
+    DomainError::Conflict {
+        code,
+        detail: detail.to_owned(),
+    }
 }
 
 impl Identity {
     /// The clinic's members.
     pub fn list_members(&self, actor: &Actor) -> Result<Vec<Member>, DomainError> {
         actor.require(Permission::StaffRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| tx.members(actor.clinic_id))
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            tx.members(actor.clinic_id)
+        })
     }
 
     /// Loads a member another member may act on: not oneself, not someone who
     /// holds permissions the actor does not.
-    fn target(&self, tx: &mut dyn crate::store::Tx, actor: &Actor, id: MembershipId) -> Result<Member, DomainError> {
+    fn target(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+        actor: &Actor,
+        id: MembershipId,
+    ) -> Result<Member, DomainError> {
         let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
         if member.membership_id == actor.membership_id {
-            return Err(DomainError::forbidden("self_change_forbidden", "Nobody changes their own role or status."));
+            return Err(DomainError::forbidden(
+                "self_change_forbidden",
+                "Nobody changes their own role or status.",
+            ));
         }
         if !role_permissions(member.role).is_subset_of(actor.permissions) {
             return Err(DomainError::forbidden(
@@ -141,11 +191,26 @@ impl Identity {
     }
 
     /// Changes a member's role (step-up; subset rule; never to or from the last owner).
-    pub fn change_role(&self, actor: &Actor, id: MembershipId, role: Role, client: &ClientInfo) -> Result<Member, DomainError> {
+    pub fn change_role(
+        &self,
+        actor: &Actor,
+        id: MembershipId,
+        role: Role,
+        client: &ClientInfo,
+    ) -> Result<Member, DomainError> {
         actor.require(Permission::RolesAssign)?;
         actor.require_step_up(self.now())?;
+        if id == actor.membership_id {
+            return Err(DomainError::forbidden(
+                "self_change_forbidden",
+                "Nobody changes their own role or status.",
+            ));
+        }
         if role == Role::Owner {
-            return Err(conflict("use_ownership_transfer", "Ownership moves only by an explicit transfer."));
+            return Err(conflict(
+                "use_ownership_transfer",
+                "Ownership moves only by an explicit transfer.",
+            ));
         }
         if !role_permissions(role).is_subset_of(actor.permissions) {
             return Err(DomainError::forbidden(
@@ -160,18 +225,33 @@ impl Identity {
                 Err(e) => return Ok(Err(e)),
             };
             if member.role == Role::Owner && tx.active_owners(actor.clinic_id)? <= 1 {
-                return Ok(Err(conflict("last_owner", "The clinic must keep an owner.")));
+                return Ok(Err(conflict(
+                    "last_owner",
+                    "The clinic must keep an owner.",
+                )));
             }
             tx.set_role(actor.clinic_id, id, role)?;
             tx.revoke_member_sessions(actor.clinic_id, id, now, "role_changed")?;
-            self.event(tx, "role_changed", Some(actor.clinic_id), Some(member.account_id), client)?;
+            self.event(
+                tx,
+                "role_changed",
+                Some(actor.clinic_id),
+                Some(member.account_id),
+                client,
+            )?;
             Ok(Ok(Member { role, ..member }))
         })
     }
 
     /// Deactivates (all of the member's sessions in this clinic end at once) or
     /// reactivates a member.
-    pub fn set_member_active(&self, actor: &Actor, id: MembershipId, active: bool, client: &ClientInfo) -> Result<Member, DomainError> {
+    pub fn set_member_active(
+        &self,
+        actor: &Actor,
+        id: MembershipId,
+        active: bool,
+        client: &ClientInfo,
+    ) -> Result<Member, DomainError> {
         actor.require(Permission::StaffDeactivate)?;
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
@@ -179,8 +259,15 @@ impl Identity {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(e)),
             };
-            if !active && member.role == Role::Owner && member.active && tx.active_owners(actor.clinic_id)? <= 1 {
-                return Ok(Err(conflict("last_owner", "The clinic must keep an owner.")));
+            if !active
+                && member.role == Role::Owner
+                && member.active
+                && tx.active_owners(actor.clinic_id)? <= 1
+            {
+                return Ok(Err(conflict(
+                    "last_owner",
+                    "The clinic must keep an owner.",
+                )));
             }
             if active && !member.active {
                 let plan = self.plan_of(tx, actor.clinic_id)?;
@@ -192,30 +279,60 @@ impl Identity {
             if !active {
                 tx.revoke_member_sessions(actor.clinic_id, id, now, "member_deactivated")?;
             }
-            let kind = if active { "member_reactivated" } else { "member_deactivated" };
-            self.event(tx, kind, Some(actor.clinic_id), Some(member.account_id), client)?;
+            let kind = if active {
+                "member_reactivated"
+            } else {
+                "member_deactivated"
+            };
+            self.event(
+                tx,
+                kind,
+                Some(actor.clinic_id),
+                Some(member.account_id),
+                client,
+            )?;
             Ok(Ok(Member { active, ..member }))
         })
     }
 
     /// Ends every session of a member in this clinic.
-    pub fn revoke_member_sessions(&self, actor: &Actor, id: MembershipId, client: &ClientInfo) -> Result<usize, DomainError> {
+    pub fn revoke_member_sessions(
+        &self,
+        actor: &Actor,
+        id: MembershipId,
+        client: &ClientInfo,
+    ) -> Result<usize, DomainError> {
         actor.require(Permission::SessionsRevoke)?;
         let now = self.now();
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
-            let n = tx.revoke_member_sessions(actor.clinic_id, id, now, "revoked_by_administrator")?;
-            self.event(tx, "member_sessions_revoked", Some(actor.clinic_id), Some(member.account_id), client)?;
+            let n =
+                tx.revoke_member_sessions(actor.clinic_id, id, now, "revoked_by_administrator")?;
+            self.event(
+                tx,
+                "member_sessions_revoked",
+                Some(actor.clinic_id),
+                Some(member.account_id),
+                client,
+            )?;
             Ok(n)
         })
     }
 
     /// Moves ownership to another active member (owner only, step-up); the former
     /// owner becomes an administrator.
-    pub fn transfer_ownership(&self, actor: &Actor, to: MembershipId, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn transfer_ownership(
+        &self,
+        actor: &Actor,
+        to: MembershipId,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         actor.require(Permission::RolesAssign)?;
         if actor.role != Role::Owner {
-            return Err(DomainError::forbidden("owner_only", "Only an owner can transfer ownership."));
+            return Err(DomainError::forbidden(
+                "owner_only",
+                "Only an owner can transfer ownership.",
+            ));
         }
         actor.require_step_up(self.now())?;
         let now = self.now();
@@ -224,27 +341,51 @@ impl Identity {
                 return Ok(Err(not_found()));
             };
             if target.membership_id == actor.membership_id || !target.active {
-                return Ok(Err(conflict("invalid_transfer", "Transfer to another active member.")));
+                return Ok(Err(conflict(
+                    "invalid_transfer",
+                    "Transfer to another active member.",
+                )));
             }
             tx.set_role(actor.clinic_id, to, Role::Owner)?;
             tx.set_role(actor.clinic_id, actor.membership_id, Role::Administrator)?;
             tx.revoke_member_sessions(actor.clinic_id, to, now, "role_changed")?;
-            self.event(tx, "ownership_transferred", Some(actor.clinic_id), Some(target.account_id), client)?;
+            self.event(
+                tx,
+                "ownership_transferred",
+                Some(actor.clinic_id),
+                Some(target.account_id),
+                client,
+            )?;
             Ok(Ok(()))
         })
     }
 
-    fn plan_of(&self, tx: &mut dyn crate::store::Tx, clinic: ClinicId) -> Result<Plan, DomainError> {
+    fn plan_of(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+        clinic: ClinicId,
+    ) -> Result<Plan, DomainError> {
         let clinic = tx.clinic(clinic)?.ok_or_else(not_found)?;
-        Plan::parse(&clinic.plan).ok_or_else(|| DomainError::Internal(format!("unknown plan {}", clinic.plan)))
+        Plan::parse(&clinic.plan)
+            .ok_or_else(|| DomainError::Internal(format!("unknown plan {}", clinic.plan)))
     }
 
     /// Invites someone by email with a role; the token goes out through the outbox.
-    pub fn invite(&self, actor: &Actor, email_raw: &str, role: Role, client: &ClientInfo) -> Result<Invitation, DomainError> {
+    pub fn invite(
+        &self,
+        actor: &Actor,
+        email_raw: &str,
+        role: Role,
+        client: &ClientInfo,
+    ) -> Result<Invitation, DomainError> {
         actor.require(Permission::StaffInvite)?;
         let address = email::normalise("email", email_raw)?;
         if role == Role::Owner {
-            return Err(DomainError::invalid("role", "owner_by_transfer", "owners are made by an ownership transfer"));
+            return Err(DomainError::invalid(
+                "role",
+                "owner_by_transfer",
+                "owners are made by an ownership transfer",
+            ));
         }
         if !role_permissions(role).is_subset_of(actor.permissions) {
             return Err(DomainError::forbidden(
@@ -264,16 +405,32 @@ impl Identity {
             revoked_at: None,
         };
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            if tx.members(actor.clinic_id)?.iter().any(|m| m.email == invitation.email) {
-                return Ok(Err(conflict("already_member", "This person is already a member.")));
+            if tx
+                .members(actor.clinic_id)?
+                .iter()
+                .any(|m| m.email == invitation.email)
+            {
+                return Ok(Err(conflict(
+                    "already_member",
+                    "This person is already a member.",
+                )));
             }
             let plan = self.plan_of(tx, actor.clinic_id)?;
             if let Err(e) = plan.require_seat(tx.seats_used(actor.clinic_id, now)?) {
                 return Ok(Err(e));
             }
-            let clinic_name = tx.clinic(actor.clinic_id)?.map(|c| c.name).unwrap_or_default();
+            let clinic_name = tx
+                .clinic(actor.clinic_id)?
+                .map(|c| c.name)
+                .unwrap_or_default();
             tx.insert_invitation(actor.clinic_id, &invitation, &hash, actor.membership_id)?;
-            self.event(tx, "invitation_sent", Some(actor.clinic_id), Some(actor.account_id), client)?;
+            self.event(
+                tx,
+                "invitation_sent",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
             self.email(
                 tx,
                 &invitation.email,
@@ -291,27 +448,50 @@ impl Identity {
     /// The clinic's invitations.
     pub fn list_invitations(&self, actor: &Actor) -> Result<Vec<Invitation>, DomainError> {
         actor.require(Permission::StaffRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| tx.invitations(actor.clinic_id))
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            tx.invitations(actor.clinic_id)
+        })
     }
 
     /// Revokes a pending invitation.
-    pub fn revoke_invitation(&self, actor: &Actor, id: uuid::Uuid, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn revoke_invitation(
+        &self,
+        actor: &Actor,
+        id: uuid::Uuid,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         actor.require(Permission::StaffInvite)?;
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             if !tx.revoke_invitation(actor.clinic_id, id, now)? {
                 return Ok(Err(not_found()));
             }
-            self.event(tx, "invitation_revoked", Some(actor.clinic_id), Some(actor.account_id), client)?;
+            self.event(
+                tx,
+                "invitation_revoked",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
             Ok(Ok(()))
         })
     }
 
     /// Accepts an invitation: creates the account (password under the policy) or,
     /// for an existing account, requires its password; then the membership.
-    pub fn accept_invitation(&self, cmd: &Acceptance, client: &ClientInfo) -> Result<(), DomainError> {
+    pub fn accept_invitation(
+        &self,
+        cmd: &Acceptance,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         self.throttle("invitation", client)?;
-        let invalid = || DomainError::invalid("token", "invalid_token", "is unknown, expired, revoked or already used");
+        let invalid = || {
+            DomainError::invalid(
+                "token",
+                "invalid_token",
+                "is unknown, expired, revoked or already used",
+            )
+        };
         let clinic = clinic_of_token(&cmd.token).ok_or_else(invalid)?;
         let hash = sha256(cmd.token.as_bytes());
         let now = self.now();
@@ -323,10 +503,16 @@ impl Identity {
         let invitation = invitation
             .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > now)
             .ok_or_else(invalid)?;
-        let existing = in_tx(self.store.as_ref(), Scope::Platform, |tx| tx.account_by_email(&invitation.email))?;
+        let existing = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            tx.account_by_email(&invitation.email)
+        })?;
         let (account_id, new_account) = match existing {
             Some(account) => {
-                if self.hasher.verify(&cmd.password, Some(&account.password_hash)) == Verified::No {
+                if self
+                    .hasher
+                    .verify(&cmd.password, Some(&account.password_hash))
+                    == Verified::No
+                {
                     return Err(DomainError::InvalidCredentials);
                 }
                 (account.id, None)
@@ -335,12 +521,19 @@ impl Identity {
                 let given = cmd.given_name.clone().filter(|n| !n.trim().is_empty());
                 let family = cmd.family_name.clone().filter(|n| !n.trim().is_empty());
                 let (Some(given), Some(family)) = (given, family) else {
-                    return Err(DomainError::invalid("given_name", "required", "a new account needs given_name and family_name"));
+                    return Err(DomainError::invalid(
+                        "given_name",
+                        "required",
+                        "a new account needs given_name and family_name",
+                    ));
                 };
                 check_policy(
                     "password",
                     &cmd.password,
-                    &PersonalWords { email: &invitation.email, words: vec![&given, &family, &clinic_name] },
+                    &PersonalWords {
+                        email: &invitation.email,
+                        words: vec![&given, &family, &clinic_name],
+                    },
                 )?;
                 let id = AccountId(self.new_id());
                 let hash = self.hasher.hash(&cmd.password, self.random.as_ref())?;
@@ -365,12 +558,31 @@ impl Identity {
                 // Invitation by email proves the address.
                 tx.set_email_verified(account.id, now)?;
             }
-            if tx.members(clinic)?.iter().any(|m| m.account_id == account_id) {
-                return Ok(Err(conflict("already_member", "This account is already a member.")));
+            if tx
+                .members(clinic)?
+                .iter()
+                .any(|m| m.account_id == account_id)
+            {
+                return Ok(Err(conflict(
+                    "already_member",
+                    "This account is already a member.",
+                )));
             }
-            tx.insert_membership(clinic, MembershipId(self.new_id()), account_id, invitation.role, now)?;
+            tx.insert_membership(
+                clinic,
+                MembershipId(self.new_id()),
+                account_id,
+                invitation.role,
+                now,
+            )?;
             tx.accept_invitation(clinic, invitation.id, now)?;
-            self.event(tx, "invitation_accepted", Some(clinic), Some(account_id), client)?;
+            self.event(
+                tx,
+                "invitation_accepted",
+                Some(clinic),
+                Some(account_id),
+                client,
+            )?;
             Ok(Ok(()))
         })
     }

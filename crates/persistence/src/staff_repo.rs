@@ -14,15 +14,43 @@ use crate::store::{PgTx, db_error};
 
 type Res<T> = Result<T, DomainError>;
 
-type MemberRow = (Uuid, Uuid, String, String, String, String, bool, Option<DateTime<Utc>>, DateTime<Utc>);
-type InvitationRow = (Uuid, String, String, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+type MemberRow = (
+    Uuid,
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+);
+type InvitationRow = (
+    Uuid,
+    String,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
 
 fn role(name: &str) -> Res<Role> {
     Role::parse(name).ok_or_else(|| DomainError::Internal(format!("unknown role {name}")))
 }
 
 fn member(r: MemberRow) -> Res<Member> {
-    let (membership_id, account_id, email, given_name, family_name, r_role, active, totp, created_at) = r;
+    let (
+        membership_id,
+        account_id,
+        email,
+        given_name,
+        family_name,
+        r_role,
+        active,
+        totp,
+        created_at,
+    ) = r;
     Ok(Member {
         membership_id: MembershipId(membership_id),
         account_id: AccountId(account_id),
@@ -38,7 +66,15 @@ fn member(r: MemberRow) -> Res<Member> {
 
 fn invitation(r: InvitationRow) -> Res<Invitation> {
     let (id, email, r_role, created_at, expires_at, accepted_at, revoked_at) = r;
-    Ok(Invitation { id, email, role: role(&r_role)?, created_at, expires_at, accepted_at, revoked_at })
+    Ok(Invitation {
+        id,
+        email,
+        role: role(&r_role)?,
+        created_at,
+        expires_at,
+        accepted_at,
+        revoked_at,
+    })
 }
 
 macro_rules! member_query {
@@ -125,14 +161,23 @@ impl StaffRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn revoke_member_sessions(&mut self, clinic: ClinicId, id: MembershipId, at: DateTime<Utc>, reason: &str) -> Res<usize> {
+    fn revoke_member_sessions(
+        &mut self,
+        clinic: ClinicId,
+        id: MembershipId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Res<usize> {
         diesel::update(
             sessions::table
                 .filter(sessions::clinic_id.eq(clinic.0))
                 .filter(sessions::membership_id.eq(id.0))
                 .filter(sessions::revoked_at.is_null()),
         )
-        .set((sessions::revoked_at.eq(at), sessions::revoked_reason.eq(reason)))
+        .set((
+            sessions::revoked_at.eq(at),
+            sessions::revoked_reason.eq(reason),
+        ))
         .execute(self.conn)
         .map_err(db_error)
     }
@@ -155,7 +200,13 @@ impl StaffRepo for PgTx<'_> {
         Ok(members + pending)
     }
 
-    fn insert_invitation(&mut self, clinic: ClinicId, i: &Invitation, token_hash: &[u8], invited_by: MembershipId) -> Res<()> {
+    fn insert_invitation(
+        &mut self,
+        clinic: ClinicId,
+        i: &Invitation,
+        token_hash: &[u8],
+        invited_by: MembershipId,
+    ) -> Res<()> {
         diesel::insert_into(invitations::table)
             .values((
                 invitations::clinic_id.eq(clinic.0),
@@ -185,7 +236,11 @@ impl StaffRepo for PgTx<'_> {
             .collect()
     }
 
-    fn invitation_by_token(&mut self, clinic: ClinicId, token_hash: &[u8]) -> Res<Option<Invitation>> {
+    fn invitation_by_token(
+        &mut self,
+        clinic: ClinicId,
+        token_hash: &[u8],
+    ) -> Res<Option<Invitation>> {
         invitations::table
             .filter(invitations::clinic_id.eq(clinic.0))
             .filter(invitations::token_hash.eq(token_hash))

@@ -139,7 +139,10 @@ fn set_plan(clinic_id: uuid::Uuid, plan: &str) -> ExitCode {
     };
     match salus::operator::set_plan(&config, salus_domain::ids::ClinicId(clinic_id), plan) {
         Ok(()) => {
-            println!("salus: clinic {clinic_id} is now on the {} plan", plan.as_str());
+            println!(
+                "salus: clinic {clinic_id} is now on the {} plan",
+                plan.as_str()
+            );
             ExitCode::SUCCESS
         }
         Err(error) => report(&error),

@@ -38,7 +38,10 @@ pub struct PermissionList {
 pub async fn list() -> HttpResponse {
     let items = Permission::ALL
         .iter()
-        .map(|p| PermissionResponse { code: p.code(), description: p.description() })
+        .map(|p| PermissionResponse {
+            code: p.code(),
+            description: p.description(),
+        })
         .collect();
     HttpResponse::Ok().json(PermissionList { items })
 }

@@ -14,7 +14,7 @@ use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
-use crate::problem::{ApiError, FieldError, Problem};
+use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
 
 /// A member of the clinic.
@@ -65,13 +65,40 @@ pub struct MemberList {
     pub next_cursor: Option<String>,
 }
 
+/// A role that can be assigned or invited (owners are made by transfer).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignableRole {
+    /// Manages staff and settings.
+    Administrator,
+    /// Sees patients and writes clinical notes.
+    Practitioner,
+    /// Clinical support.
+    Nurse,
+    /// Demographics and scheduling, no clinical data.
+    Receptionist,
+    /// Reads the audit trail only.
+    Auditor,
+}
+
+impl From<AssignableRole> for Role {
+    fn from(r: AssignableRole) -> Self {
+        match r {
+            AssignableRole::Administrator => Role::Administrator,
+            AssignableRole::Practitioner => Role::Practitioner,
+            AssignableRole::Nurse => Role::Nurse,
+            AssignableRole::Receptionist => Role::Receptionist,
+            AssignableRole::Auditor => Role::Auditor,
+        }
+    }
+}
+
 /// A role to assign.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleRequest {
-    /// `administrator`, `practitioner`, `nurse`, `receptionist` or `auditor`.
-    #[validate(length(min = 1, max = 40))]
-    pub role: String,
+    /// The new role.
+    pub role: AssignableRole,
 }
 
 /// An invitation to send.
@@ -82,8 +109,7 @@ pub struct InvitationRequest {
     #[validate(length(min = 3, max = 254))]
     pub email: String,
     /// The role they get on acceptance.
-    #[validate(length(min = 1, max = 40))]
-    pub role: String,
+    pub role: AssignableRole,
 }
 
 /// An invitation.
@@ -165,16 +191,6 @@ pub struct Revoked {
     pub revoked: usize,
 }
 
-fn parse_role(name: &str) -> Result<Role, ApiError> {
-    Role::parse(name).ok_or_else(|| {
-        ApiError::Validation(vec![FieldError {
-            field: "role".to_owned(),
-            code: "unknown_role".to_owned(),
-            message: "is not a role of this clinic".to_owned(),
-        }])
-    })
-}
-
 /// Lists the clinic's members.
 #[utoipa::path(
     tag = "staff",
@@ -188,10 +204,16 @@ fn parse_role(name: &str) -> Result<Role, ApiError> {
     )
 )]
 #[get("/api/v1/staff")]
-pub async fn list_members(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn list_members(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let members = run_blocking(move || identity.list_members(&who.0)).await?;
-    Ok(HttpResponse::Ok().json(MemberList { items: members.into_iter().map(Into::into).collect(), next_cursor: None }))
+    Ok(HttpResponse::Ok().json(MemberList {
+        items: members.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
 }
 
 /// Sends an invitation.
@@ -211,11 +233,17 @@ pub async fn list_members(ports: web::Data<Ports>, who: Authenticated) -> Result
     )
 )]
 #[post("/api/v1/staff/invitations")]
-pub async fn invite(ports: web::Data<Ports>, client: Client, who: Authenticated, body: ValidatedJson<InvitationRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn invite(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<InvitationRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let role = parse_role(&body.role)?;
+    let role = Role::from(body.role);
     let identity = ports.identity.clone();
-    let invitation = run_blocking(move || identity.invite(&who.0, &body.email, role, &client.0)).await?;
+    let invitation =
+        run_blocking(move || identity.invite(&who.0, &body.email, role, &client.0)).await?;
     Ok(HttpResponse::Created().json(invitation_response(invitation, ports.clock.now())))
 }
 
@@ -232,12 +260,18 @@ pub async fn invite(ports: web::Data<Ports>, client: Client, who: Authenticated,
     )
 )]
 #[get("/api/v1/staff/invitations")]
-pub async fn list_invitations(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn list_invitations(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let list = run_blocking(move || identity.list_invitations(&who.0)).await?;
     let now = ports.clock.now();
     Ok(HttpResponse::Ok().json(InvitationList {
-        items: list.into_iter().map(|i| invitation_response(i, now)).collect(),
+        items: list
+            .into_iter()
+            .map(|i| invitation_response(i, now))
+            .collect(),
         next_cursor: None,
     }))
 }
@@ -257,7 +291,12 @@ pub async fn list_invitations(ports: web::Data<Ports>, who: Authenticated) -> Re
     )
 )]
 #[delete("/api/v1/staff/invitations/{id}")]
-pub async fn revoke_invitation(ports: web::Data<Ports>, client: Client, who: Authenticated, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn revoke_invitation(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let id = id.into_inner();
     run_blocking(move || identity.revoke_invitation(&who.0, id, &client.0)).await?;
@@ -280,11 +319,25 @@ pub async fn revoke_invitation(ports: web::Data<Ports>, client: Client, who: Aut
     )
 )]
 #[post("/api/v1/invitations/accept")]
-pub async fn accept_invitation(ports: web::Data<Ports>, client: Client, body: ValidatedJson<AcceptInvitationRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn accept_invitation(
+    ports: web::Data<Ports>,
+    client: Client,
+    body: ValidatedJson<AcceptInvitationRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let _permit = ports.hashing.clone().acquire_owned().await.map_err(ApiError::internal)?;
+    let _permit = ports
+        .hashing
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
     let identity = ports.identity.clone();
-    let cmd = Acceptance { token: body.token, password: body.password, given_name: body.given_name, family_name: body.family_name };
+    let cmd = Acceptance {
+        token: body.token,
+        password: body.password,
+        given_name: body.given_name,
+        family_name: body.family_name,
+    };
     run_blocking(move || identity.accept_invitation(&cmd, &client.0)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -304,12 +357,18 @@ pub async fn accept_invitation(ports: web::Data<Ports>, client: Client, body: Va
         (status = 403, description = "Missing permission, step-up required, or an escalation refused.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Last owner, or ownership must be transferred.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown role.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/api/v1/staff/{id}/role")]
-pub async fn change_role(ports: web::Data<Ports>, client: Client, who: Authenticated, id: web::Path<Uuid>, body: ValidatedJson<RoleRequest>) -> Result<HttpResponse, ApiError> {
-    let role = parse_role(&body.into_inner().role)?;
+pub async fn change_role(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<RoleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let role = Role::from(body.into_inner().role);
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
     let member = run_blocking(move || identity.change_role(&who.0, id, role, &client.0)).await?;
@@ -332,10 +391,16 @@ pub async fn change_role(ports: web::Data<Ports>, client: Client, who: Authentic
     )
 )]
 #[post("/api/v1/staff/{id}/deactivate")]
-pub async fn deactivate(ports: web::Data<Ports>, client: Client, who: Authenticated, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn deactivate(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let member = run_blocking(move || identity.set_member_active(&who.0, id, false, &client.0)).await?;
+    let member =
+        run_blocking(move || identity.set_member_active(&who.0, id, false, &client.0)).await?;
     Ok(HttpResponse::Ok().json(MemberResponse::from(member)))
 }
 
@@ -354,10 +419,16 @@ pub async fn deactivate(ports: web::Data<Ports>, client: Client, who: Authentica
     )
 )]
 #[post("/api/v1/staff/{id}/reactivate")]
-pub async fn reactivate(ports: web::Data<Ports>, client: Client, who: Authenticated, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn reactivate(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let member = run_blocking(move || identity.set_member_active(&who.0, id, true, &client.0)).await?;
+    let member =
+        run_blocking(move || identity.set_member_active(&who.0, id, true, &client.0)).await?;
     Ok(HttpResponse::Ok().json(MemberResponse::from(member)))
 }
 
@@ -376,10 +447,16 @@ pub async fn reactivate(ports: web::Data<Ports>, client: Client, who: Authentica
     )
 )]
 #[delete("/api/v1/staff/{id}/sessions")]
-pub async fn revoke_sessions(ports: web::Data<Ports>, client: Client, who: Authenticated, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn revoke_sessions(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let revoked = run_blocking(move || identity.revoke_member_sessions(&who.0, id, &client.0)).await?;
+    let revoked =
+        run_blocking(move || identity.revoke_member_sessions(&who.0, id, &client.0)).await?;
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
 }
 
@@ -401,7 +478,12 @@ pub async fn revoke_sessions(ports: web::Data<Ports>, client: Client, who: Authe
     )
 )]
 #[post("/api/v1/clinic/ownership-transfer")]
-pub async fn transfer_ownership(ports: web::Data<Ports>, client: Client, who: Authenticated, body: ValidatedJson<TransferRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn transfer_ownership(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<TransferRequest>,
+) -> Result<HttpResponse, ApiError> {
     let to = MembershipId(body.into_inner().membership_id);
     let identity = ports.identity.clone();
     run_blocking(move || identity.transfer_ownership(&who.0, to, &client.0)).await?;

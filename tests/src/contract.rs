@@ -1,0 +1,136 @@
+//! The OpenAPI document as test input: every operation, its declared security and
+//! permission, and a minimal valid body generated from its schema.
+
+use serde_json::{Map, Value, json};
+
+/// One operation of the document.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Path template (`/api/v1/staff/{id}`).
+    pub path: String,
+    /// Whether the operation accepts anonymous callers (`security: [{}]`).
+    pub public: bool,
+    /// The `x-permission` extension: a catalogue code, or `self`.
+    pub permission: Option<String>,
+    /// The JSON request body schema, if any.
+    pub body: Option<Value>,
+}
+
+impl Operation {
+    /// `METHOD path`, for messages.
+    pub fn name(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// The path with every `{param}` replaced by `value`.
+    pub fn path_with(&self, value: &str) -> String {
+        self.path
+            .split('/')
+            .map(|s| if s.starts_with('{') { value } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// Whether the path has parameters.
+    pub fn takes_id(&self) -> bool {
+        self.path.contains('{')
+    }
+}
+
+/// The document generated from the code.
+pub fn document() -> Value {
+    serde_json::from_str(&salus_http::openapi_json()).expect("the document is JSON")
+}
+
+/// Every operation of the document.
+pub fn operations() -> Vec<Operation> {
+    let doc = document();
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let security = op["security"].as_array().cloned().unwrap_or_default();
+            out.push(Operation {
+                method: method.to_uppercase(),
+                path: path.clone(),
+                public: security
+                    .iter()
+                    .any(|s| s.as_object().is_some_and(Map::is_empty)),
+                permission: op["x-permission"].as_str().map(str::to_owned),
+                body: op["requestBody"]["content"]["application/json"]["schema"]
+                    .as_object()
+                    .map(|s| Value::Object(s.clone())),
+            });
+        }
+    }
+    out
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            resolve(doc, &doc["components"]["schemas"][name])
+        }
+        None => schema,
+    }
+}
+
+/// A minimal valid value for a schema: required properties only, strings long
+/// enough, formats honoured, the first enum value.
+pub fn example(schema: &Value) -> Value {
+    let doc = document();
+    example_in(&doc, schema)
+}
+
+fn example_in(doc: &Value, schema: &Value) -> Value {
+    let schema = resolve(doc, schema);
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    if let Some(variants) = schema["oneOf"].as_array().or(schema["anyOf"].as_array()) {
+        let concrete = variants
+            .iter()
+            .find(|v| v["type"] != "null")
+            .unwrap_or(&variants[0]);
+        return example_in(doc, concrete);
+    }
+    let kind = match &schema["type"] {
+        Value::Array(types) => types
+            .iter()
+            .find(|t| *t != "null")
+            .cloned()
+            .unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    match kind.as_str() {
+        Some("object") => {
+            let mut out = Map::new();
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            for name in required {
+                out.insert(
+                    name.to_owned(),
+                    example_in(doc, &schema["properties"][name]),
+                );
+            }
+            Value::Object(out)
+        }
+        Some("string") => match schema["format"].as_str() {
+            Some("uuid") => json!(uuid::Uuid::now_v7()),
+            Some("email") => json!("example@clinic.test"),
+            Some("date-time") => json!("2026-01-01T00:00:00Z"),
+            _ => {
+                let min = schema["minLength"].as_u64().unwrap_or(1).max(8);
+                json!("x".repeat(usize::try_from(min).unwrap_or(8)))
+            }
+        },
+        Some("integer") | Some("number") => json!(schema["minimum"].as_i64().unwrap_or(1)),
+        Some("boolean") => json!(false),
+        Some("array") => json!([]),
+        _ => Value::Null,
+    }
+}
