@@ -8,6 +8,7 @@ mod brute_force;
 mod contract;
 mod headers;
 mod health;
+mod isolation;
 mod mfa;
 mod migrations;
 mod problems;

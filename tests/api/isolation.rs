@@ -1,0 +1,352 @@
+//! Clinic isolation in two independent layers, each proven on its own: the
+//! application answers foreign ids like missing ones, and the database (forced
+//! row-level security, composite keys) refuses what the code might forget.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text, Uuid as SqlUuid};
+use salus_domain::ids::ClinicId;
+use salus_domain::store::{Scope, in_tx};
+use salus_persistence::{PgStore, PoolSettings, build_pool};
+use salus_tests::contract::operations;
+use salus_tests::identity::Member;
+use salus_tests::{TestApp, TestDb};
+use secrecy::SecretString;
+use serde_json::Value;
+
+#[derive(QueryableByName, Debug)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName, Debug)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Tables of `public` with `clinic_id NOT NULL`, plus `clinics` itself.
+fn tenant_tables(conn: &mut PgConnection) -> Vec<String> {
+    diesel::sql_query(
+        "SELECT c.relname::text AS name FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'clinic_id' AND a.attnotnull
+          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+          ORDER BY 1",
+    )
+    .load::<Name>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|n| n.name)
+    .collect()
+}
+
+#[test]
+fn every_tenant_table_keys_on_clinic_id_and_forces_rls_with_a_checked_policy() {
+    let db = TestDb::migrated();
+    let mut conn = db.superuser();
+    let tables = tenant_tables(&mut conn);
+    assert!(tables.len() >= 5, "{tables:?}");
+    for table in &tables {
+        let keys: Vec<Name> = diesel::sql_query(
+            "SELECT con.conname::text AS name FROM pg_constraint con
+              WHERE con.conrelid = $1::regclass AND con.contype IN ('p', 'u')
+                AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                                 WHERE a.attrelid = con.conrelid AND a.attnum = ANY (con.conkey)
+                                   AND a.attname = 'clinic_id')",
+        )
+        .bind::<Text, _>(table)
+        .load(&mut conn)
+        .unwrap();
+        assert!(keys.is_empty(), "{table}: keys without clinic_id: {keys:?}");
+
+        let foreign: Vec<Name> = diesel::sql_query(
+            "SELECT con.conname::text AS name FROM pg_constraint con
+              WHERE con.conrelid = $1::regclass AND con.contype = 'f'
+                AND con.confrelid IN (SELECT a.attrelid FROM pg_attribute a
+                                       WHERE a.attname = 'clinic_id' AND a.attnotnull)
+                AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                                 WHERE a.attrelid = con.conrelid AND a.attnum = ANY (con.conkey)
+                                   AND a.attname = 'clinic_id')",
+        )
+        .bind::<Text, _>(table)
+        .load(&mut conn)
+        .unwrap();
+        assert!(
+            foreign.is_empty(),
+            "{table}: foreign keys into tenant tables without clinic_id: {foreign:?}"
+        );
+    }
+    for table in tables.iter().chain(std::iter::once(&"clinics".to_owned())) {
+        #[derive(QueryableByName)]
+        struct Rls {
+            #[diesel(sql_type = Bool)]
+            enabled: bool,
+            #[diesel(sql_type = Bool)]
+            forced: bool,
+            #[diesel(sql_type = BigInt)]
+            checked_policies: i64,
+        }
+        let rls: Rls = diesel::sql_query(
+            "SELECT c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
+                    (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid
+                       AND p.polqual IS NOT NULL AND p.polwithcheck IS NOT NULL
+                       AND pg_get_expr(p.polqual, p.polrelid) LIKE '%app.clinic_id%')::bigint AS checked_policies
+               FROM pg_class c WHERE c.oid = $1::regclass",
+        )
+        .bind::<Text, _>(table)
+        .get_result(&mut conn)
+        .unwrap();
+        assert!(rls.enabled, "{table}: row-level security is not enabled");
+        assert!(rls.forced, "{table}: row-level security is not forced");
+        assert!(
+            rls.checked_policies >= 1,
+            "{table}: no policy on app.clinic_id with a WITH CHECK"
+        );
+    }
+}
+
+#[test]
+fn views_are_security_invoker_and_definer_functions_pin_search_path() {
+    let db = TestDb::migrated();
+    let mut conn = db.superuser();
+    let views: Vec<Name> = diesel::sql_query(
+        "SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relkind = 'v'
+            AND NOT coalesce(c.reloptions::text[] @> ARRAY['security_invoker=true'], false)",
+    )
+    .load(&mut conn)
+    .unwrap();
+    assert!(
+        views.is_empty(),
+        "views without security_invoker: {views:?}"
+    );
+    let definers: Vec<Name> = diesel::sql_query(
+        "SELECT p.proname::text AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND p.prosecdef
+            AND NOT coalesce(p.proconfig::text[] @> ARRAY['search_path=pg_catalog'], false)
+            AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, ARRAY[]::text[])) s WHERE s LIKE 'search_path=%')",
+    )
+    .load(&mut conn)
+    .unwrap();
+    assert!(
+        definers.is_empty(),
+        "SECURITY DEFINER functions without a pinned search_path: {definers:?}"
+    );
+}
+
+async fn two_clinics(app: &TestApp) -> ((Member, Value), (Member, Value)) {
+    let a = app.owner_with_mfa("Clinic A").await;
+    let b = app.owner_with_mfa("Clinic B").await;
+    let (me_a, me_b) = (app.me(&a).await, app.me(&b).await);
+    ((a, me_a), (b, me_b))
+}
+
+fn api_conn(db: &TestDb) -> PgConnection {
+    PgConnection::establish(&db.api_url()).unwrap()
+}
+
+#[tokio::test]
+async fn the_database_refuses_foreign_rows_even_when_the_query_forgets_the_filter() {
+    let app = TestApp::spawn().await;
+    let ((_, me_a), (_, me_b)) = two_clinics(&app).await;
+    let clinic_a = uuid::Uuid::parse_str(me_a["clinic"]["id"].as_str().unwrap()).unwrap();
+    let clinic_b = uuid::Uuid::parse_str(me_b["clinic"]["id"].as_str().unwrap()).unwrap();
+    let mut conn = api_conn(&app.db);
+
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        diesel::sql_query("SELECT set_config('app.clinic_id', $1, true)")
+            .bind::<Text, _>(clinic_a.to_string())
+            .execute(conn)?;
+        for table in [
+            "memberships",
+            "sessions",
+            "refresh_tokens",
+            "invitations",
+            "mfa_challenges",
+            "clinics",
+        ] {
+            let foreign: Count = diesel::sql_query(format!(
+                "SELECT count(*)::bigint AS n FROM {table} WHERE {} = $1",
+                if table == "clinics" {
+                    "id"
+                } else {
+                    "clinic_id"
+                }
+            ))
+            .bind::<SqlUuid, _>(clinic_b)
+            .get_result(conn)?;
+            assert_eq!(foreign.n, 0, "{table} shows clinic B's rows to clinic A");
+        }
+        let unfiltered: Count =
+            diesel::sql_query("SELECT count(*)::bigint AS n FROM memberships").get_result(conn)?;
+        assert_eq!(
+            unfiltered.n, 1,
+            "an unfiltered query sees only clinic A's member"
+        );
+
+        let updated =
+            diesel::sql_query("UPDATE memberships SET role = 'auditor' WHERE clinic_id = $1")
+                .bind::<SqlUuid, _>(clinic_b)
+                .execute(conn)?;
+        assert_eq!(updated, 0, "an update of clinic B's rows touched something");
+        Ok(())
+    })
+    .unwrap();
+
+    let insert = conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        diesel::sql_query("SELECT set_config('app.clinic_id', $1, true)")
+            .bind::<Text, _>(clinic_a.to_string())
+            .execute(conn)?;
+        diesel::sql_query(
+            "INSERT INTO invitations (clinic_id, id, email, role, token_hash, invited_by, created_at, expires_at)
+             SELECT $1, gen_random_uuid(), 'x@clinic.test', 'nurse', '\\x00', id, now(), now() FROM memberships LIMIT 1",
+        )
+        .bind::<SqlUuid, _>(clinic_b)
+        .execute(conn)
+    });
+    let error = insert.unwrap_err().to_string();
+    assert!(error.contains("row-level security"), "{error}");
+
+    let nothing: Count = diesel::sql_query("SELECT count(*)::bigint AS n FROM memberships")
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(
+        nothing.n, 0,
+        "without a clinic set, no tenant row is visible"
+    );
+}
+
+#[tokio::test]
+async fn one_pooled_connection_serving_a_then_b_never_shows_b_anything_of_a() {
+    let app = TestApp::spawn().await;
+    let ((_, me_a), (_, me_b)) = two_clinics(&app).await;
+    let clinic =
+        |me: &Value| ClinicId(uuid::Uuid::parse_str(me["clinic"]["id"].as_str().unwrap()).unwrap());
+    let pool = build_pool(
+        &SecretString::from(app.db.api_url()),
+        PoolSettings {
+            max_size: 1,
+            statement_timeout_ms: 5000,
+            checkout_timeout: std::time::Duration::from_secs(5),
+        },
+    );
+    let store = PgStore::new(pool);
+    let members = |scope| {
+        in_tx(&store, scope, |tx| {
+            let clinic = match scope {
+                Scope::Clinic(c) => c,
+                _ => ClinicId(uuid::Uuid::nil()),
+            };
+            tx.members(clinic)
+        })
+        .unwrap()
+    };
+    let a = members(Scope::Clinic(clinic(&me_a)));
+    let b = members(Scope::Clinic(clinic(&me_b)));
+    assert_eq!(a.len(), 1);
+    assert_eq!(b.len(), 1);
+    assert_ne!(a[0].account_id, b[0].account_id);
+    let leaked = in_tx(&store, Scope::Clinic(clinic(&me_b)), |tx| {
+        tx.members(clinic(&me_a))
+    })
+    .unwrap();
+    assert!(
+        leaked.is_empty(),
+        "clinic B's transaction saw clinic A's members"
+    );
+    let platform = in_tx(&store, Scope::Platform, |tx| tx.members(clinic(&me_a))).unwrap();
+    assert!(
+        platform.is_empty(),
+        "the clinic setting outlived its transaction"
+    );
+}
+
+#[tokio::test]
+async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_id() {
+    let app = TestApp::spawn().await;
+    let ((a, _), (b, me_b)) = two_clinics(&app).await;
+    // Clinic B's real ids, by the kind of resource a path names.
+    let invite: Value = app
+        .post("/api/v1/staff/invitations")
+        .bearer_auth(&b.access)
+        .json(&serde_json::json!({"email": salus_tests::identity::unique_email("bx"), "role": "nurse"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let foreign_id = |path: &str| -> String {
+        if path.starts_with("/api/v1/staff/invitations/") {
+            invite["id"].as_str().unwrap().to_owned()
+        } else if path.starts_with("/api/v1/staff/") {
+            me_b["membership_id"].as_str().unwrap().to_owned()
+        } else if path.starts_with("/api/v1/me/sessions/") {
+            me_b["session_id"].as_str().unwrap().to_owned()
+        } else {
+            panic!("{path}: add the kind of id this path takes to the cross-clinic matrix")
+        }
+    };
+    let strip = |mut v: Value| {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("request_id");
+        }
+        v
+    };
+    for op in operations().iter().filter(|o| o.takes_id() && !o.public) {
+        let send = |id: String| {
+            let method = reqwest::Method::from_bytes(op.method.as_bytes()).unwrap();
+            let mut request = app
+                .client
+                .request(method, format!("{}{}", app.url, op.path_with(&id)))
+                .bearer_auth(&a.access);
+            if let Some(schema) = &op.body {
+                request = request.json(&salus_tests::contract::example(schema));
+            }
+            request.send()
+        };
+        let random = send(uuid::Uuid::now_v7().to_string()).await.unwrap();
+        let foreign = send(foreign_id(&op.path)).await.unwrap();
+        assert_eq!(random.status(), 404, "{}: a random id", op.name());
+        assert_eq!(
+            foreign.status(),
+            random.status(),
+            "{}: clinic B's id",
+            op.name()
+        );
+        assert_eq!(
+            strip(foreign.json().await.unwrap()),
+            strip(random.json().await.unwrap()),
+            "{}",
+            op.name()
+        );
+    }
+    // B is untouched.
+    assert_eq!(app.get_as(&b.access, "/api/v1/me").await.status(), 200);
+}
+
+#[tokio::test]
+async fn no_list_contains_another_clinics_rows() {
+    let app = TestApp::spawn().await;
+    let ((a, _), (b, me_b)) = two_clinics(&app).await;
+    let secrets = [
+        me_b["clinic"]["id"].as_str().unwrap().to_owned(),
+        me_b["membership_id"].as_str().unwrap().to_owned(),
+        me_b["session_id"].as_str().unwrap().to_owned(),
+        b.email.clone(),
+    ];
+    for op in operations()
+        .iter()
+        .filter(|o| o.method == "GET" && !o.takes_id() && !o.public)
+    {
+        let body = app.get_as(&a.access, &op.path).await.text().await.unwrap();
+        for secret in &secrets {
+            assert!(
+                !body.contains(secret.as_str()),
+                "{} shows clinic B's {secret}",
+                op.name()
+            );
+        }
+    }
+}
