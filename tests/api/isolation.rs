@@ -277,8 +277,28 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
         .json()
         .await
         .unwrap();
+    // Both on the business plan, so no plan gate answers before the id lookup.
+    let clinic_b = me_b["clinic"]["id"].as_str().unwrap().to_owned();
+    app.set_plan(&clinic_b, "business");
+    let clinic_a = app.me(&a).await["clinic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.set_plan(&clinic_a, "business");
+    let role_b: Value = app
+        .post("/api/v1/roles")
+        .bearer_auth(&b.access)
+        .json(&serde_json::json!({"name": "B only", "permissions": ["staff.read"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let foreign_id = |path: &str| -> String {
-        if path.starts_with("/api/v1/staff/invitations/") {
+        if path.starts_with("/api/v1/roles/") {
+            role_b["id"].as_str().unwrap().to_owned()
+        } else if path.starts_with("/api/v1/staff/invitations/") {
             invite["id"].as_str().unwrap().to_owned()
         } else if path.starts_with("/api/v1/staff/") {
             me_b["membership_id"].as_str().unwrap().to_owned()

@@ -12,6 +12,7 @@ mod isolation;
 mod mfa;
 mod migrations;
 mod problems;
+mod roles;
 mod route_inventory;
 mod schema;
 mod sessions;

@@ -125,6 +125,70 @@ impl PermissionSet {
     }
 }
 
+impl PermissionSet {
+    /// The set of the known codes among `codes` (unknown codes are ignored).
+    pub fn from_codes<S: AsRef<str>>(codes: &[S]) -> Self {
+        let known: Vec<Permission> = codes
+            .iter()
+            .filter_map(|c| Permission::parse(c.as_ref()))
+            .collect();
+        Self::of(&known)
+    }
+
+    /// The dotted codes, in catalogue order.
+    pub fn codes(self) -> Vec<String> {
+        self.iter().map(|p| p.code().to_owned()).collect()
+    }
+}
+
+/// What a membership holds beyond its built-in role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Extras {
+    /// Permissions of the custom roles assigned.
+    pub custom: PermissionSet,
+    /// Permissions granted one by one.
+    pub grants: PermissionSet,
+    /// Permissions denied one by one (deny wins).
+    pub denies: PermissionSet,
+}
+
+/// Effective permissions: built-in role ∪ custom roles ∪ grants − denies.
+pub fn effective(role: Role, extras: Extras) -> PermissionSet {
+    role_permissions(role)
+        .union(extras.custom)
+        .union(extras.grants)
+        .minus(extras.denies)
+}
+
+/// The escalation guard behind every assignment: nobody changes themselves, acts on
+/// someone who holds more than they do, or grants what they do not hold.
+pub fn check_grant(
+    actor: PermissionSet,
+    is_self: bool,
+    target_now: PermissionSet,
+    granted: PermissionSet,
+) -> Result<(), crate::DomainError> {
+    if is_self {
+        return Err(crate::DomainError::forbidden(
+            "self_change_forbidden",
+            "Nobody changes their own roles, overrides or status.",
+        ));
+    }
+    if !target_now.is_subset_of(actor) {
+        return Err(crate::DomainError::forbidden(
+            "insufficient_permissions",
+            "This member holds permissions you do not; you cannot change them.",
+        ));
+    }
+    if !granted.is_subset_of(actor) {
+        return Err(crate::DomainError::forbidden(
+            "insufficient_permissions",
+            "You cannot grant permissions you do not hold.",
+        ));
+    }
+    Ok(())
+}
+
 /// The permissions of a built-in role: minimal for its job.
 pub fn role_permissions(role: Role) -> PermissionSet {
     use Permission::*;

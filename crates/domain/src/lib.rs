@@ -14,6 +14,7 @@ pub mod ids;
 pub mod outbox;
 pub mod plans;
 pub mod random;
+pub mod roles;
 pub mod staff;
 pub mod store;
 

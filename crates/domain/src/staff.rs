@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::DomainError;
-use crate::access::{Permission, role_permissions};
+use crate::access::{Extras, Permission, PermissionSet, check_grant, effective, role_permissions};
 use crate::actor::Actor;
 use crate::crypto::sha256;
 use crate::identity::auth::clinic_of_token;
@@ -45,6 +45,15 @@ pub struct Member {
     pub mfa_enrolled: bool,
     /// Joined.
     pub created_at: DateTime<Utc>,
+    /// Custom roles and overrides.
+    pub extras: Extras,
+}
+
+impl Member {
+    /// Effective permissions.
+    pub fn permissions(&self) -> PermissionSet {
+        effective(self.role, self.extras)
+    }
 }
 
 /// An invitation to join the clinic.
@@ -168,25 +177,20 @@ impl Identity {
 
     /// Loads a member another member may act on: not oneself, not someone who
     /// holds permissions the actor does not.
-    fn target(
+    pub(crate) fn target(
         &self,
         tx: &mut dyn crate::store::Tx,
         actor: &Actor,
         id: MembershipId,
+        granted: PermissionSet,
     ) -> Result<Member, DomainError> {
         let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
-        if member.membership_id == actor.membership_id {
-            return Err(DomainError::forbidden(
-                "self_change_forbidden",
-                "Nobody changes their own role or status.",
-            ));
-        }
-        if !role_permissions(member.role).is_subset_of(actor.permissions) {
-            return Err(DomainError::forbidden(
-                "insufficient_permissions",
-                "This member holds permissions you do not; you cannot change them.",
-            ));
-        }
+        check_grant(
+            actor.permissions,
+            member.membership_id == actor.membership_id,
+            member.permissions(),
+            granted,
+        )?;
         Ok(member)
     }
 
@@ -212,15 +216,9 @@ impl Identity {
                 "Ownership moves only by an explicit transfer.",
             ));
         }
-        if !role_permissions(role).is_subset_of(actor.permissions) {
-            return Err(DomainError::forbidden(
-                "insufficient_permissions",
-                "You cannot grant a role with permissions you do not hold.",
-            ));
-        }
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            let member = match self.target(tx, actor, id) {
+            let member = match self.target(tx, actor, id, role_permissions(role)) {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(e)),
             };
@@ -255,7 +253,7 @@ impl Identity {
         actor.require(Permission::StaffDeactivate)?;
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            let member = match self.target(tx, actor, id) {
+            let member = match self.target(tx, actor, id, PermissionSet::EMPTY) {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(e)),
             };

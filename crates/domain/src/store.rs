@@ -5,6 +5,7 @@ use crate::DomainError;
 use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
 use crate::outbox::OutboxRepo;
+use crate::roles::RolesRepo;
 use crate::staff::StaffRepo;
 
 /// What a transaction may see.
@@ -19,7 +20,7 @@ pub enum Scope {
 }
 
 /// Every repository available inside a transaction.
-pub trait Tx: IdentityRepo + OutboxRepo + StaffRepo {}
+pub trait Tx: IdentityRepo + OutboxRepo + StaffRepo + RolesRepo {}
 
 /// Opens transactions. Object-safe so the HTTP layer can hold it as `dyn Store`.
 pub trait Store: Send + Sync {

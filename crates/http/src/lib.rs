@@ -48,6 +48,7 @@ pub use crate::state::{HttpSettings, Ports};
         (name = "health", description = "Probes and public metadata."),
         (name = "auth", description = "Sign-up, sign-in, MFA, tokens and one-time-token flows."),
         (name = "access", description = "The permission catalogue."),
+        (name = "roles", description = "Built-in and custom roles, assignments and overrides."),
         (name = "staff", description = "Members, roles, invitations and ownership."),
         (name = "me", description = "The signed-in member: profile, sessions, password, email, phone, MFA."),
     ),
@@ -114,6 +115,12 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::me::disable_totp)
         .service(routes::me::regenerate_recovery_codes)
         .service(routes::permissions::list)
+        .service(routes::roles::list)
+        .service(routes::roles::create)
+        .service(routes::roles::update)
+        .service(routes::roles::remove)
+        .service(routes::roles::assign)
+        .service(routes::roles::overrides)
         .service(routes::staff::list_members)
         .service(routes::staff::invite)
         .service(routes::staff::list_invitations)

@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Int4, Int8, Text, Timestamptz};
+use diesel::sql_types::{Array, Bool, Int4, Int8, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use salus_domain::DomainError;
+use salus_domain::access::{Extras, PermissionSet};
 use salus_domain::identity::model::{
     Account, ClientInfo, Clinic, MembershipSummary, Role, Session, SessionContext,
 };
@@ -146,8 +147,75 @@ fn role(name: &str) -> Res<Role> {
     Role::parse(name).ok_or_else(|| DomainError::Internal(format!("unknown role {name}")))
 }
 
-/// A session with its role, membership state, clinic settings and TOTP confirmation.
-type SessionContextRow = (SessionRow, String, bool, i32, bool, Option<DateTime<Utc>>);
+/// The per-request session check: the session, its membership (role, custom roles,
+/// overrides), the clinic's settings and MFA enrolment, in one round trip.
+const SESSION_CONTEXT_SQL: &str = "
+    SELECT s.clinic_id, s.id, s.membership_id, s.account_id, s.created_at, s.last_seen_at,
+           s.idle_expires_at, s.absolute_expires_at, s.revoked_at, s.revoked_reason, s.ip,
+           s.user_agent, s.mfa_at, m.role, m.active, c.idle_timeout_minutes, c.require_mfa,
+           a.totp_confirmed_at,
+           coalesce((SELECT array_agg(DISTINCT p) FROM membership_custom_roles mcr
+                       JOIN custom_roles cr ON cr.clinic_id = mcr.clinic_id AND cr.id = mcr.role_id
+                       CROSS JOIN unnest(cr.permissions) AS p
+                      WHERE mcr.clinic_id = s.clinic_id AND mcr.membership_id = s.membership_id),
+                    '{}') AS custom,
+           coalesce((SELECT array_agg(o.permission) FROM permission_overrides o
+                      WHERE o.clinic_id = s.clinic_id AND o.membership_id = s.membership_id
+                        AND o.effect = 'grant'), '{}') AS grants,
+           coalesce((SELECT array_agg(o.permission) FROM permission_overrides o
+                      WHERE o.clinic_id = s.clinic_id AND o.membership_id = s.membership_id
+                        AND o.effect = 'deny'), '{}') AS denies
+      FROM sessions s
+      JOIN memberships m ON m.clinic_id = s.clinic_id AND m.id = s.membership_id
+      JOIN clinics c ON c.id = s.clinic_id
+      JOIN accounts a ON a.id = s.account_id
+     WHERE s.clinic_id = $1 AND s.id = $2";
+
+#[derive(QueryableByName)]
+struct SessionContextRow {
+    #[diesel(sql_type = SqlUuid)]
+    clinic_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    membership_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    account_id: Uuid,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    last_seen_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    idle_expires_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    absolute_expires_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    revoked_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    revoked_reason: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    ip: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    user_agent: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    mfa_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Text)]
+    role: String,
+    #[diesel(sql_type = Bool)]
+    active: bool,
+    #[diesel(sql_type = Int4)]
+    idle_timeout_minutes: i32,
+    #[diesel(sql_type = Bool)]
+    require_mfa: bool,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    totp_confirmed_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Array<Text>)]
+    custom: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    grants: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    denies: Vec<String>,
+}
 
 #[derive(QueryableByName)]
 struct Window {
@@ -386,35 +454,39 @@ impl IdentityRepo for PgTx<'_> {
     }
 
     fn session_context(&mut self, clinic: ClinicId, id: SessionId) -> Res<Option<SessionContext>> {
-        let row: Option<SessionContextRow> = sessions::table
-            .inner_join(
-                memberships::table.on(memberships::clinic_id
-                    .eq(sessions::clinic_id)
-                    .and(memberships::id.eq(sessions::membership_id))),
-            )
-            .inner_join(clinics::table.on(clinics::id.eq(sessions::clinic_id)))
-            .inner_join(accounts::table.on(accounts::id.eq(sessions::account_id)))
-            .filter(sessions::clinic_id.eq(clinic.0))
-            .filter(sessions::id.eq(id.0))
-            .select((
-                SessionRow::as_select(),
-                memberships::role,
-                memberships::active,
-                clinics::idle_timeout_minutes,
-                clinics::require_mfa,
-                accounts::totp_confirmed_at,
-            ))
-            .first(self.conn)
+        let row: Option<SessionContextRow> = diesel::sql_query(SESSION_CONTEXT_SQL)
+            .bind::<SqlUuid, _>(clinic.0)
+            .bind::<SqlUuid, _>(id.0)
+            .get_result(self.conn)
             .optional()
             .map_err(db_error)?;
-        row.map(|(s, r, active, idle, require_mfa, totp)| {
+        row.map(|r| {
             Ok(SessionContext {
-                session: s.into(),
-                role: role(&r)?,
-                membership_active: active,
-                idle_timeout_minutes: idle,
-                clinic_requires_mfa: require_mfa,
-                mfa_enrolled: totp.is_some(),
+                session: Session {
+                    id: SessionId(r.id),
+                    clinic_id: ClinicId(r.clinic_id),
+                    membership_id: MembershipId(r.membership_id),
+                    account_id: AccountId(r.account_id),
+                    created_at: r.created_at,
+                    last_seen_at: r.last_seen_at,
+                    idle_expires_at: r.idle_expires_at,
+                    absolute_expires_at: r.absolute_expires_at,
+                    revoked_at: r.revoked_at,
+                    revoked_reason: r.revoked_reason,
+                    ip: r.ip,
+                    user_agent: r.user_agent,
+                    mfa_at: r.mfa_at,
+                },
+                role: role(&r.role)?,
+                membership_active: r.active,
+                idle_timeout_minutes: r.idle_timeout_minutes,
+                clinic_requires_mfa: r.require_mfa,
+                mfa_enrolled: r.totp_confirmed_at.is_some(),
+                extras: Extras {
+                    custom: PermissionSet::from_codes(&r.custom),
+                    grants: PermissionSet::from_codes(&r.grants),
+                    denies: PermissionSet::from_codes(&r.denies),
+                },
             })
         })
         .transpose()

@@ -9,6 +9,7 @@ pub mod outbox_repo;
 pub mod pool;
 pub mod readiness;
 pub mod role_posture;
+pub mod roles_repo;
 pub mod schema;
 pub mod staff_repo;
 pub mod store;

@@ -176,6 +176,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    custom_roles (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        name -> Text,
+        permissions -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    membership_custom_roles (clinic_id, membership_id, role_id) {
+        clinic_id -> Uuid,
+        membership_id -> Uuid,
+        role_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    permission_overrides (clinic_id, membership_id, permission) {
+        clinic_id -> Uuid,
+        membership_id -> Uuid,
+        permission -> Text,
+        effect -> Text,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(clinics, accounts, memberships, sessions);

@@ -1,8 +1,12 @@
 //! `StaffRepo` on PostgreSQL.
 
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Nullable, Text, Uuid as SqlUuid};
 use salus_domain::DomainError;
+use salus_domain::access::{Extras, PermissionSet};
 use salus_domain::identity::model::Role;
 use salus_domain::ids::{AccountId, ClinicId, MembershipId};
 use salus_domain::plans::Plan;
@@ -39,6 +43,57 @@ fn role(name: &str) -> Res<Role> {
     Role::parse(name).ok_or_else(|| DomainError::Internal(format!("unknown role {name}")))
 }
 
+const EXTRAS_SQL: &str = "
+    SELECT m.id AS membership_id,
+           coalesce((SELECT array_agg(DISTINCT p) FROM membership_custom_roles mcr
+                       JOIN custom_roles cr ON cr.clinic_id = mcr.clinic_id AND cr.id = mcr.role_id
+                       CROSS JOIN unnest(cr.permissions) AS p
+                      WHERE mcr.clinic_id = m.clinic_id AND mcr.membership_id = m.id), '{}') AS custom,
+           coalesce((SELECT array_agg(o.permission) FROM permission_overrides o
+                      WHERE o.clinic_id = m.clinic_id AND o.membership_id = m.id AND o.effect = 'grant'), '{}') AS grants,
+           coalesce((SELECT array_agg(o.permission) FROM permission_overrides o
+                      WHERE o.clinic_id = m.clinic_id AND o.membership_id = m.id AND o.effect = 'deny'), '{}') AS denies
+      FROM memberships m
+     WHERE m.clinic_id = $1 AND ($2::uuid IS NULL OR m.id = $2)";
+
+#[derive(QueryableByName)]
+struct ExtrasRow {
+    #[diesel(sql_type = SqlUuid)]
+    membership_id: Uuid,
+    #[diesel(sql_type = Array<Text>)]
+    custom: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    grants: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    denies: Vec<String>,
+}
+
+/// Custom-role and override permissions of the clinic's members (or of one).
+fn extras(
+    conn: &mut PgConnection,
+    clinic: ClinicId,
+    only: Option<MembershipId>,
+) -> Res<HashMap<Uuid, Extras>> {
+    let rows: Vec<ExtrasRow> = diesel::sql_query(EXTRAS_SQL)
+        .bind::<SqlUuid, _>(clinic.0)
+        .bind::<Nullable<SqlUuid>, _>(only.map(|m| m.0))
+        .load(conn)
+        .map_err(db_error)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.membership_id,
+                Extras {
+                    custom: PermissionSet::from_codes(&r.custom),
+                    grants: PermissionSet::from_codes(&r.grants),
+                    denies: PermissionSet::from_codes(&r.denies),
+                },
+            )
+        })
+        .collect())
+}
+
 fn member(r: MemberRow) -> Res<Member> {
     let (
         membership_id,
@@ -61,6 +116,7 @@ fn member(r: MemberRow) -> Res<Member> {
         active,
         mfa_enrolled: totp.is_some(),
         created_at,
+        extras: Extras::default(),
     })
 }
 
@@ -116,23 +172,35 @@ const INVITATION_COLUMNS: (
 
 impl StaffRepo for PgTx<'_> {
     fn members(&mut self, clinic: ClinicId) -> Res<Vec<Member>> {
-        member_query!(clinic.0)
+        let rows = member_query!(clinic.0)
             .order(memberships::created_at.asc())
             .load::<MemberRow>(self.conn)
-            .map_err(db_error)?
-            .into_iter()
-            .map(member)
+            .map_err(db_error)?;
+        let extras = extras(self.conn, clinic, None)?;
+        rows.into_iter()
+            .map(|r| {
+                let mut m = member(r)?;
+                m.extras = extras.get(&m.membership_id.0).copied().unwrap_or_default();
+                Ok(m)
+            })
             .collect()
     }
 
     fn member(&mut self, clinic: ClinicId, id: MembershipId) -> Res<Option<Member>> {
-        member_query!(clinic.0)
+        let Some(row) = member_query!(clinic.0)
             .filter(memberships::id.eq(id.0))
             .first::<MemberRow>(self.conn)
             .optional()
             .map_err(db_error)?
-            .map(member)
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        let mut m = member(row)?;
+        m.extras = extras(self.conn, clinic, Some(id))?
+            .get(&id.0)
+            .copied()
+            .unwrap_or_default();
+        Ok(Some(m))
     }
 
     fn set_role(&mut self, clinic: ClinicId, id: MembershipId, r: Role) -> Res<()> {

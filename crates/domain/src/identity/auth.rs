@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::DomainError;
-use crate::access::role_permissions;
+use crate::access::effective;
 use crate::actor::Actor;
 use crate::crypto::sha256;
 use crate::identity::email;
@@ -440,7 +440,7 @@ impl Identity {
                 mfa_at: s.mfa_at,
                 mfa_enrolled: ctx.mfa_enrolled,
                 mfa_required: ctx.role.requires_mfa() || ctx.clinic_requires_mfa,
-                permissions: role_permissions(ctx.role),
+                permissions: effective(ctx.role, ctx.extras),
             })
         })
     }

@@ -169,6 +169,8 @@ pub struct SessionContext {
     pub clinic_requires_mfa: bool,
     /// Whether the account has confirmed TOTP.
     pub mfa_enrolled: bool,
+    /// Custom roles and overrides of the membership.
+    pub extras: crate::access::Extras,
 }
 
 /// Where a request comes from.

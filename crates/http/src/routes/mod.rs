@@ -4,5 +4,6 @@ pub mod auth;
 pub mod health;
 pub mod me;
 pub mod permissions;
+pub mod roles;
 pub mod staff;
 pub mod well_known;

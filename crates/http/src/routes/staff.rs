@@ -36,12 +36,15 @@ pub struct MemberResponse {
     pub active: bool,
     /// Whether the member uses MFA.
     pub mfa_enrolled: bool,
+    /// Effective permissions (roles, custom roles and overrides).
+    pub permissions: Vec<String>,
     /// Joined.
     pub created_at: DateTime<Utc>,
 }
 
 impl From<Member> for MemberResponse {
     fn from(m: Member) -> Self {
+        let permissions = m.permissions().codes();
         Self {
             id: m.membership_id.uuid(),
             account_id: m.account_id.uuid(),
@@ -51,6 +54,7 @@ impl From<Member> for MemberResponse {
             role: m.role.as_str().to_owned(),
             active: m.active,
             mfa_enrolled: m.mfa_enrolled,
+            permissions,
             created_at: m.created_at,
         }
     }

@@ -1,0 +1,1 @@
+DROP TABLE permission_overrides, membership_custom_roles, custom_roles;
