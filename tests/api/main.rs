@@ -5,6 +5,7 @@
 
 mod account;
 mod brute_force;
+mod clinic;
 mod contract;
 mod headers;
 mod health;

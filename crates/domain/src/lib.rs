@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod actor;
+pub mod clinic;
 pub mod clock;
 pub mod crypto;
 pub mod error;

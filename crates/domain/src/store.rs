@@ -2,6 +2,7 @@
 //! transaction, scoped to a clinic (row-level security) or to the platform.
 
 use crate::DomainError;
+use crate::clinic::ClinicRepo;
 use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
 use crate::outbox::OutboxRepo;
@@ -20,7 +21,7 @@ pub enum Scope {
 }
 
 /// Every repository available inside a transaction.
-pub trait Tx: IdentityRepo + OutboxRepo + StaffRepo + RolesRepo {}
+pub trait Tx: IdentityRepo + OutboxRepo + StaffRepo + RolesRepo + ClinicRepo {}
 
 /// Opens transactions. Object-safe so the HTTP layer can hold it as `dyn Store`.
 pub trait Store: Send + Sync {

@@ -47,6 +47,7 @@ pub use crate::state::{HttpSettings, Ports};
     tags(
         (name = "health", description = "Probes and public metadata."),
         (name = "auth", description = "Sign-up, sign-in, MFA, tokens and one-time-token flows."),
+        (name = "clinic", description = "The clinic's settings."),
         (name = "access", description = "The permission catalogue."),
         (name = "roles", description = "Built-in and custom roles, assignments and overrides."),
         (name = "staff", description = "Members, roles, invitations and ownership."),
@@ -115,6 +116,8 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::me::disable_totp)
         .service(routes::me::regenerate_recovery_codes)
         .service(routes::permissions::list)
+        .service(routes::clinic::get_settings)
+        .service(routes::clinic::update_settings)
         .service(routes::roles::list)
         .service(routes::roles::create)
         .service(routes::roles::update)

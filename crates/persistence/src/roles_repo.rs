@@ -1,4 +1,4 @@
-//! `RolesRepo` on PostgreSQL.
+//! `RolesRepo` and `ClinicRepo` on PostgreSQL.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -139,6 +139,21 @@ impl RolesRepo for PgTx<'_> {
             .collect();
         diesel::insert_into(permission_overrides::table)
             .values(rows)
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+}
+
+impl salus_domain::clinic::ClinicRepo for PgTx<'_> {
+    fn update_clinic(&mut self, clinic: &salus_domain::identity::model::Clinic) -> Res<()> {
+        use crate::schema::clinics;
+        diesel::update(clinics::table.find(clinic.id.0))
+            .set((
+                clinics::name.eq(&clinic.name),
+                clinics::idle_timeout_minutes.eq(clinic.idle_timeout_minutes),
+                clinics::require_mfa.eq(clinic.require_mfa),
+            ))
             .execute(self.conn)
             .map(|_| ())
             .map_err(db_error)

@@ -1,6 +1,7 @@
 //! Route handlers, one module per resource.
 
 pub mod auth;
+pub mod clinic;
 pub mod health;
 pub mod me;
 pub mod permissions;

@@ -1,0 +1,93 @@
+//! The clinic's own settings.
+
+use crate::DomainError;
+use crate::access::Permission;
+use crate::actor::Actor;
+use crate::identity::model::{ClientInfo, Clinic};
+use crate::identity::service::{Identity, committed};
+use crate::store::{Scope, in_tx};
+
+/// Changes to the clinic's settings (`None` keeps a value).
+#[derive(Debug, Clone, Default)]
+pub struct ClinicChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// Session idle timeout, 5 to 60 minutes.
+    pub idle_timeout_minutes: Option<i32>,
+    /// Whether every member must use MFA.
+    pub require_mfa: Option<bool>,
+}
+
+/// Storage of clinic settings.
+pub trait ClinicRepo {
+    /// Writes the clinic's settings.
+    fn update_clinic(&mut self, clinic: &Clinic) -> Result<(), DomainError>;
+}
+
+impl Identity {
+    /// The caller's clinic.
+    pub fn clinic_settings(&self, actor: &Actor) -> Result<Clinic, DomainError> {
+        actor.require(Permission::ClinicRead)?;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            tx.clinic(actor.clinic_id)?.ok_or(DomainError::NotFound)
+        })
+    }
+
+    /// Changes the clinic's settings (step-up MFA).
+    pub fn update_clinic_settings(
+        &self,
+        actor: &Actor,
+        changes: &ClinicChanges,
+        client: &ClientInfo,
+    ) -> Result<Clinic, DomainError> {
+        actor.require(Permission::ClinicUpdate)?;
+        actor.require_step_up(self.now())?;
+        let mut problems = Vec::new();
+        if let Some(minutes) = changes.idle_timeout_minutes
+            && !(5..=60).contains(&minutes)
+        {
+            problems.push(crate::FieldProblem::new(
+                "idle_timeout_minutes",
+                "range",
+                "must be between 5 and 60",
+            ));
+        }
+        if let Some(name) = &changes.name
+            && (name.trim().is_empty() || name.chars().count() > 200)
+        {
+            problems.push(crate::FieldProblem::new(
+                "name",
+                "length",
+                "must be 1 to 200 characters",
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(DomainError::Invalid(problems));
+        }
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let Some(current) = tx.clinic(actor.clinic_id)? else {
+                return Ok(Err(DomainError::NotFound));
+            };
+            let updated = Clinic {
+                name: changes
+                    .name
+                    .as_ref()
+                    .map_or(current.name.clone(), |n| n.trim().to_owned()),
+                idle_timeout_minutes: changes
+                    .idle_timeout_minutes
+                    .unwrap_or(current.idle_timeout_minutes),
+                require_mfa: changes.require_mfa.unwrap_or(current.require_mfa),
+                ..current
+            };
+            tx.update_clinic(&updated)?;
+            self.event(
+                tx,
+                "clinic_settings_changed",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            Ok(Ok(updated))
+        })
+    }
+}

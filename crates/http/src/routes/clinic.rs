@@ -1,0 +1,113 @@
+//! The clinic's settings.
+
+use actix_web::{HttpResponse, get, patch, web};
+use salus_domain::clinic::ClinicChanges;
+use salus_domain::identity::model::Clinic;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::client::Client;
+use crate::auth::extractor::Authenticated;
+use crate::blocking::run_blocking;
+use crate::json::ValidatedJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::Ports;
+
+/// The clinic's settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClinicResponse {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// `free`, `pro` or `business` (set by the operator).
+    pub plan: String,
+    /// Sessions end after this many idle minutes (5 to 60).
+    pub idle_timeout_minutes: i32,
+    /// Whether every member must use MFA.
+    pub require_mfa: bool,
+}
+
+impl From<Clinic> for ClinicResponse {
+    fn from(c: Clinic) -> Self {
+        Self {
+            id: c.id.uuid(),
+            name: c.name,
+            plan: c.plan,
+            idle_timeout_minutes: c.idle_timeout_minutes,
+            require_mfa: c.require_mfa,
+        }
+    }
+}
+
+/// Changes to the settings.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClinicRequest {
+    /// New name.
+    #[validate(length(min = 1, max = 200))]
+    pub name: Option<String>,
+    /// Idle timeout in minutes (5 to 60).
+    #[validate(range(min = 5, max = 60))]
+    pub idle_timeout_minutes: Option<i32>,
+    /// Require MFA of every member.
+    pub require_mfa: Option<bool>,
+}
+
+/// The caller's clinic.
+#[utoipa::path(
+    tag = "clinic",
+    summary = "Get the clinic's settings",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("clinic.read"))),
+    responses(
+        (status = 200, description = "Settings.", body = ClinicResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/clinic")]
+pub async fn get_settings(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let clinic = run_blocking(move || identity.clinic_settings(&who.0)).await?;
+    Ok(HttpResponse::Ok().json(ClinicResponse::from(clinic)))
+}
+
+/// Changes the clinic's settings.
+#[utoipa::path(
+    tag = "clinic",
+    summary = "Change the clinic's settings",
+    description = "Step-up MFA. `require_mfa` applies on each member's next request: members without MFA may then only enrol.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("clinic.update"))),
+    request_body = UpdateClinicRequest,
+    responses(
+        (status = 200, description = "Changed.", body = ClinicResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission or step-up required.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/api/v1/clinic")]
+pub async fn update_settings(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<UpdateClinicRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let changes = ClinicChanges {
+        name: body.name,
+        idle_timeout_minutes: body.idle_timeout_minutes,
+        require_mfa: body.require_mfa,
+    };
+    let identity = ports.identity.clone();
+    let clinic =
+        run_blocking(move || identity.update_clinic_settings(&who.0, &changes, &client.0)).await?;
+    Ok(HttpResponse::Ok().json(ClinicResponse::from(clinic)))
+}
