@@ -295,8 +295,20 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
         .json()
         .await
         .unwrap();
+    let patient_b: Value = app
+        .post("/api/v1/patients")
+        .bearer_auth(&b.access)
+        .json(&serde_json::json!({"family_name": "Bee", "given_name": "Only", "birth_date": "1980-05-05", "sex": "female"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let foreign_id = |path: &str| -> String {
-        if path.starts_with("/api/v1/roles/") {
+        if path.starts_with("/api/v1/patients/") {
+            patient_b["id"].as_str().unwrap().to_owned()
+        } else if path.starts_with("/api/v1/roles/") {
             role_b["id"].as_str().unwrap().to_owned()
         } else if path.starts_with("/api/v1/staff/invitations/") {
             invite["id"].as_str().unwrap().to_owned()
@@ -320,7 +332,9 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
             let mut request = app
                 .client
                 .request(method, format!("{}{}", app.url, op.path_with(&id)))
-                .bearer_auth(&a.access);
+                .bearer_auth(&a.access)
+                // a well-formed precondition, so updates reach the id lookup
+                .header("if-match", "\"v1\"");
             if let Some(schema) = &op.body {
                 request = request.json(&salus_tests::contract::example(schema));
             }

@@ -12,6 +12,7 @@ mod health;
 mod isolation;
 mod mfa;
 mod migrations;
+mod patients;
 mod problems;
 mod roles;
 mod route_inventory;

@@ -123,6 +123,7 @@ fn example_in(doc: &Value, schema: &Value) -> Value {
             Some("uuid") => json!(uuid::Uuid::now_v7()),
             Some("email") => json!("example@clinic.test"),
             Some("date-time") => json!("2026-01-01T00:00:00Z"),
+            Some("date") => json!("1990-01-01"),
             _ => {
                 let min = schema["minLength"].as_u64().unwrap_or(1).max(8);
                 json!("x".repeat(usize::try_from(min).unwrap_or(8)))

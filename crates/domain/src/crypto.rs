@@ -108,3 +108,124 @@ impl MasterKeys {
             .map_err(|_| broken())
     }
 }
+
+/// A clinic's keys, unwrapped for the length of one request.
+#[derive(Clone)]
+pub struct ClinicKeys {
+    clinic: crate::ids::ClinicId,
+    data_key: [u8; 32],
+    index_key: [u8; 32],
+}
+
+impl std::fmt::Debug for ClinicKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClinicKeys({}, [REDACTED])", self.clinic)
+    }
+}
+
+/// The identifier written in field envelopes sealed by a clinic data key.
+const DATA_KEY_ID: &str = "dk1";
+
+fn field_aad(clinic: crate::ids::ClinicId, table: &str, column: &str, row: uuid::Uuid) -> Vec<u8> {
+    format!("salus/v1|{clinic}|{table}|{column}|{row}").into_bytes()
+}
+
+fn wrap_aad(clinic: crate::ids::ClinicId, which: &str) -> Vec<u8> {
+    format!("salus/v1|clinic_keys|{which}|{clinic}").into_bytes()
+}
+
+impl ClinicKeys {
+    /// New random keys for a clinic.
+    pub fn generate(clinic: crate::ids::ClinicId, random: &dyn Random) -> Self {
+        let mut data_key = [0u8; 32];
+        let mut index_key = [0u8; 32];
+        random.fill(&mut data_key);
+        random.fill(&mut index_key);
+        Self {
+            clinic,
+            data_key,
+            index_key,
+        }
+    }
+
+    /// The keys wrapped by the active master key: (data key, index key).
+    pub fn wrap(
+        &self,
+        master: &MasterKeys,
+        random: &dyn Random,
+    ) -> Result<(Vec<u8>, Vec<u8>), DomainError> {
+        Ok((
+            master.seal(random, &self.data_key, &wrap_aad(self.clinic, "data"))?,
+            master.seal(random, &self.index_key, &wrap_aad(self.clinic, "index"))?,
+        ))
+    }
+
+    /// Unwraps a clinic's stored keys.
+    pub fn unwrap(
+        clinic: crate::ids::ClinicId,
+        master: &MasterKeys,
+        wrapped_data: &[u8],
+        wrapped_index: &[u8],
+    ) -> Result<Self, DomainError> {
+        let to_key = |v: Vec<u8>| -> Result<[u8; 32], DomainError> {
+            v.as_slice()
+                .try_into()
+                .map_err(|_| DomainError::Internal("bad data key length".into()))
+        };
+        Ok(Self {
+            clinic,
+            data_key: to_key(master.open(wrapped_data, &wrap_aad(clinic, "data"))?)?,
+            index_key: to_key(master.open(wrapped_index, &wrap_aad(clinic, "index"))?)?,
+        })
+    }
+
+    fn ring(&self) -> MasterKeys {
+        MasterKeys {
+            keys: vec![MasterKey {
+                id: DATA_KEY_ID.to_owned(),
+                key: self.data_key,
+            }],
+        }
+    }
+
+    /// Encrypts a field, bound to this clinic, the table, the column and the row.
+    pub fn seal_field(
+        &self,
+        random: &dyn Random,
+        table: &str,
+        column: &str,
+        row: uuid::Uuid,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, DomainError> {
+        self.ring().seal(
+            random,
+            plaintext,
+            &field_aad(self.clinic, table, column, row),
+        )
+    }
+
+    /// Decrypts a field sealed for exactly this clinic, table, column and row.
+    pub fn open_field(
+        &self,
+        table: &str,
+        column: &str,
+        row: uuid::Uuid,
+        envelope: &[u8],
+    ) -> Result<Vec<u8>, DomainError> {
+        self.ring()
+            .open(envelope, &field_aad(self.clinic, table, column, row))
+    }
+
+    /// The keyed blind index of a value (HMAC-SHA-256 under the clinic's index key).
+    pub fn blind_index(&self, column: &str, value: &str) -> Vec<u8> {
+        use hmac::{KeyInit, Mac};
+        let mut mac = match <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.index_key) {
+            Ok(mac) => mac,
+            Err(_) => return Vec::new(),
+        };
+        mac.update(column.as_bytes());
+        mac.update(b"|");
+        mac.update(value.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+}

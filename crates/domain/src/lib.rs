@@ -13,6 +13,7 @@ pub mod health;
 pub mod identity;
 pub mod ids;
 pub mod outbox;
+pub mod patients;
 pub mod plans;
 pub mod random;
 pub mod roles;

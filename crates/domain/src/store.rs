@@ -6,6 +6,7 @@ use crate::clinic::ClinicRepo;
 use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
 use crate::outbox::OutboxRepo;
+use crate::patients::PatientsRepo;
 use crate::roles::RolesRepo;
 use crate::staff::StaffRepo;
 
@@ -21,7 +22,10 @@ pub enum Scope {
 }
 
 /// Every repository available inside a transaction.
-pub trait Tx: IdentityRepo + OutboxRepo + StaffRepo + RolesRepo + ClinicRepo {}
+pub trait Tx:
+    IdentityRepo + OutboxRepo + StaffRepo + RolesRepo + ClinicRepo + PatientsRepo
+{
+}
 
 /// Opens transactions. Object-safe so the HTTP layer can hold it as `dyn Store`.
 pub trait Store: Send + Sync {

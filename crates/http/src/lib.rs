@@ -47,6 +47,7 @@ pub use crate::state::{HttpSettings, Ports};
     tags(
         (name = "health", description = "Probes and public metadata."),
         (name = "auth", description = "Sign-up, sign-in, MFA, tokens and one-time-token flows."),
+        (name = "patients", description = "Patients: demographics, and medical history for clinical staff."),
         (name = "clinic", description = "The clinic's settings."),
         (name = "access", description = "The permission catalogue."),
         (name = "roles", description = "Built-in and custom roles, assignments and overrides."),
@@ -116,6 +117,12 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::me::disable_totp)
         .service(routes::me::regenerate_recovery_codes)
         .service(routes::permissions::list)
+        .service(routes::patients::list)
+        .service(routes::patients::create)
+        .service(routes::patients::read)
+        .service(routes::patients::update)
+        .service(routes::patients::archive)
+        .service(routes::patients::restore)
         .service(routes::clinic::get_settings)
         .service(routes::clinic::update_settings)
         .service(routes::roles::list)

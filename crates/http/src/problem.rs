@@ -95,6 +95,12 @@ pub enum ApiError {
         /// Explanation.
         detail: String,
     },
+    /// `If-Match` does not match the current version.
+    #[error("precondition failed")]
+    PreconditionFailed(String),
+    /// An update without `If-Match`.
+    #[error("precondition required")]
+    PreconditionRequired,
     /// Too many requests.
     #[error("rate limited")]
     RateLimited {
@@ -133,6 +139,8 @@ impl ApiError {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden { code, .. } | Self::Conflict { code, .. } => code,
             Self::RateLimited { .. } => "rate_limited",
+            Self::PreconditionFailed(_) => "precondition_failed",
+            Self::PreconditionRequired => "precondition_required",
             Self::Unavailable { .. } => "service_unavailable",
             Self::Internal => "internal_error",
         }
@@ -158,6 +166,8 @@ impl ApiError {
             Self::InvalidCredentials => Some("The email, password or code is not correct.".to_owned()),
             Self::Unauthenticated => Some("Sign in again: the access token is missing, invalid or its session has ended.".to_owned()),
             Self::Forbidden { detail, .. } | Self::Conflict { detail, .. } => Some(detail.clone()),
+            Self::PreconditionFailed(detail) => Some(detail.clone()),
+            Self::PreconditionRequired => Some("Send If-Match with the ETag of the version you read.".to_owned()),
             Self::RateLimited { retry_after_secs } => Some(format!("Too many requests; retry after {retry_after_secs} seconds.")),
             Self::Unavailable { what } => Some(format!(
                 "The {what} is unavailable; try again shortly."
@@ -213,6 +223,8 @@ impl ResponseError for ApiError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -269,6 +281,10 @@ impl From<DomainError> for ApiError {
             DomainError::Unauthenticated => Self::Unauthenticated,
             DomainError::Forbidden { code, detail } => Self::Forbidden { code, detail },
             DomainError::NotFound => Self::NotFound,
+            DomainError::Conflict {
+                code: "precondition_failed",
+                detail,
+            } => Self::PreconditionFailed(detail),
             DomainError::Conflict { code, detail } => Self::Conflict { code, detail },
             DomainError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
         }

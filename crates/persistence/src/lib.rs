@@ -6,6 +6,7 @@
 pub mod identity_repo;
 pub mod migrations;
 pub mod outbox_repo;
+pub mod patients_repo;
 pub mod pool;
 pub mod readiness;
 pub mod role_posture;

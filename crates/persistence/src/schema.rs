@@ -204,6 +204,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    clinic_keys (clinic_id) {
+        clinic_id -> Uuid,
+        wrapped_data_key -> Bytea,
+        wrapped_index_key -> Bytea,
+        created_at -> Timestamptz,
+        rewrapped_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    patients (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        family_name -> Text,
+        given_name -> Text,
+        birth_date -> Date,
+        sex -> Text,
+        national_id -> Nullable<Bytea>,
+        national_id_index -> Nullable<Bytea>,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        address -> Nullable<Jsonb>,
+        emergency_contact -> Nullable<Jsonb>,
+        preferred_language -> Nullable<Text>,
+        reminder_email -> Bool,
+        reminder_sms -> Bool,
+        medical_history -> Nullable<Bytea>,
+        archived_at -> Nullable<Timestamptz>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(clinics, accounts, memberships, sessions);

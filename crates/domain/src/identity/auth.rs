@@ -185,6 +185,7 @@ impl Identity {
             require_mfa: false,
         };
         tx.insert_clinic(&clinic, now)?;
+        self.clinic_keys(tx, clinic.id)?;
         tx.insert_membership(
             clinic.id,
             MembershipId(self.new_id()),

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod clinic;
 pub mod health;
 pub mod me;
+pub mod patients;
 pub mod permissions;
 pub mod roles;
 pub mod staff;

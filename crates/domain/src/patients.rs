@@ -1,0 +1,496 @@
+//! Patients: demographics (patients.*), and medical history (clinical.*), with the
+//! national id and the medical history encrypted under the clinic's data key.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::access::Permission;
+use crate::actor::Actor;
+use crate::crypto::ClinicKeys;
+use crate::identity::model::ClientInfo;
+use crate::identity::service::{Identity, committed};
+use crate::ids::ClinicId;
+use crate::store::{Scope, Tx, in_tx};
+
+/// Administrative sex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    /// Female.
+    Female,
+    /// Male.
+    Male,
+    /// Other.
+    Other,
+    /// Unknown.
+    Unknown,
+}
+
+impl Sex {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Female => "female",
+            Self::Male => "male",
+            Self::Other => "other",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Female, Self::Male, Self::Other, Self::Unknown]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// A postal address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// Street lines.
+    pub lines: Vec<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Country (ISO 3166-1 alpha-2).
+    pub country: Option<String>,
+}
+
+/// Whom to call in an emergency.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmergencyContact {
+    /// Name.
+    pub name: String,
+    /// Relationship to the patient.
+    pub relationship: Option<String>,
+    /// E.164 phone number.
+    pub phone: Option<String>,
+}
+
+/// Medical history (encrypted at rest).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MedicalHistory {
+    /// Allergies.
+    pub allergies: Vec<String>,
+    /// Conditions.
+    pub conditions: Vec<String>,
+    /// Medications.
+    pub medications: Vec<String>,
+    /// Free text.
+    pub notes: Option<String>,
+}
+
+/// A patient's demographics as written by a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientFields {
+    /// Family name.
+    pub family_name: String,
+    /// Given name.
+    pub given_name: String,
+    /// Birth date.
+    pub birth_date: NaiveDate,
+    /// Administrative sex.
+    pub sex: Sex,
+    /// National identification number (encrypted at rest).
+    pub national_id: Option<String>,
+    /// E.164 phone.
+    pub phone: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Postal address.
+    pub address: Option<Address>,
+    /// Emergency contact.
+    pub emergency_contact: Option<EmergencyContact>,
+    /// Preferred language (BCP 47).
+    pub preferred_language: Option<String>,
+    /// Consent to reminders by email (off by default).
+    pub reminder_email: bool,
+    /// Consent to reminders by SMS (off by default).
+    pub reminder_sms: bool,
+}
+
+/// A patient as stored (sealed fields still sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPatient {
+    /// Its id.
+    pub id: Uuid,
+    /// Demographics, the national id sealed in `sealed_national_id`.
+    pub fields: PatientFields,
+    /// Sealed national id.
+    pub sealed_national_id: Option<Vec<u8>>,
+    /// Blind index of the national id.
+    pub national_id_index: Option<Vec<u8>>,
+    /// Sealed medical history.
+    pub sealed_medical_history: Option<Vec<u8>>,
+    /// Archived when.
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency version.
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A patient as a caller may see it: medical history only with `clinical.read`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patient {
+    /// Its id.
+    pub id: Uuid,
+    /// Demographics.
+    pub fields: PatientFields,
+    /// Medical history, when the caller may read clinical data.
+    pub medical_history: Option<MedicalHistory>,
+    /// Archived when.
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Version (the ETag).
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Filters of the patient list.
+#[derive(Debug, Clone, Default)]
+pub struct PatientQuery {
+    /// Family or given name prefix (case-insensitive).
+    pub name: Option<String>,
+    /// Exact birth date.
+    pub birth_date: Option<NaiveDate>,
+    /// Exact phone.
+    pub phone: Option<String>,
+    /// Exact national id (searched through the blind index).
+    pub national_id: Option<String>,
+    /// Include archived patients.
+    pub include_archived: bool,
+    /// Page size (capped).
+    pub limit: i64,
+    /// Continue after this sort key: (family, given, id).
+    pub after: Option<(String, String, Uuid)>,
+}
+
+/// A clinic's wrapped keys as stored: (data key, index key).
+pub type WrappedKeys = (Vec<u8>, Vec<u8>);
+
+/// The sealed national id, its blind index and the sealed medical history.
+type SealedFields = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Most patients on one page.
+pub const MAX_PAGE: i64 = 100;
+
+/// Storage of keys and patients (clinic-scoped).
+pub trait PatientsRepo {
+    /// The clinic's wrapped keys: (data, index).
+    fn clinic_keys(&mut self, clinic: ClinicId) -> Result<Option<WrappedKeys>, DomainError>;
+    /// Stores a clinic's wrapped keys.
+    fn insert_clinic_keys(
+        &mut self,
+        clinic: ClinicId,
+        data: &[u8],
+        index: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
+    /// Inserts a patient.
+    fn insert_patient(
+        &mut self,
+        clinic: ClinicId,
+        patient: &StoredPatient,
+    ) -> Result<(), DomainError>;
+    /// A patient by id.
+    fn patient(&mut self, clinic: ClinicId, id: Uuid)
+    -> Result<Option<StoredPatient>, DomainError>;
+    /// Writes a patient if its version is still `expected`; false otherwise.
+    fn update_patient(
+        &mut self,
+        clinic: ClinicId,
+        patient: &StoredPatient,
+        expected: i32,
+    ) -> Result<bool, DomainError>;
+    /// A page of patients in (family, given, id) order.
+    fn patients(
+        &mut self,
+        clinic: ClinicId,
+        query: &PatientQuery,
+        national_id_index: Option<&[u8]>,
+    ) -> Result<Vec<StoredPatient>, DomainError>;
+}
+
+const TABLE: &str = "patients";
+
+fn normalise_national_id(raw: &str) -> String {
+    raw.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_uppercase()
+}
+
+/// Why an update failed on concurrency.
+fn stale(current: i32) -> DomainError {
+    DomainError::Conflict {
+        code: "precondition_failed",
+        detail: format!("The patient changed meanwhile (now version {current}); reload it."),
+    }
+}
+
+impl Identity {
+    /// The clinic's keys, unwrapped; created on first use for clinics that have none.
+    pub fn clinic_keys(
+        &self,
+        tx: &mut dyn Tx,
+        clinic: ClinicId,
+    ) -> Result<ClinicKeys, DomainError> {
+        if let Some((data, index)) = tx.clinic_keys(clinic)? {
+            return ClinicKeys::unwrap(clinic, &self.keys, &data, &index);
+        }
+        let keys = ClinicKeys::generate(clinic, self.random.as_ref());
+        let (data, index) = keys.wrap(&self.keys, self.random.as_ref())?;
+        tx.insert_clinic_keys(clinic, &data, &index, self.now())?;
+        Ok(keys)
+    }
+
+    fn seal_patient(
+        &self,
+        keys: &ClinicKeys,
+        id: Uuid,
+        fields: &PatientFields,
+        history: Option<&MedicalHistory>,
+    ) -> Result<SealedFields, DomainError> {
+        let random = self.random.as_ref();
+        let national = fields
+            .national_id
+            .as_deref()
+            .map(|n| keys.seal_field(random, TABLE, "national_id", id, n.as_bytes()))
+            .transpose()?;
+        let index = fields
+            .national_id
+            .as_deref()
+            .map(|n| keys.blind_index("national_id", &normalise_national_id(n)));
+        let history = history
+            .map(|h| {
+                let json =
+                    serde_json::to_vec(h).map_err(|e| DomainError::Internal(e.to_string()))?;
+                keys.seal_field(random, TABLE, "medical_history", id, &json)
+            })
+            .transpose()?;
+        Ok((national, index, history))
+    }
+
+    fn open_patient(
+        &self,
+        actor: &Actor,
+        keys: &ClinicKeys,
+        stored: StoredPatient,
+    ) -> Result<Patient, DomainError> {
+        let mut fields = stored.fields;
+        fields.national_id = stored
+            .sealed_national_id
+            .as_deref()
+            .map(|s| keys.open_field(TABLE, "national_id", stored.id, s))
+            .transpose()?
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let medical_history = if actor.permissions.contains(Permission::ClinicalRead) {
+            stored
+                .sealed_medical_history
+                .as_deref()
+                .map(|s| {
+                    let json = keys.open_field(TABLE, "medical_history", stored.id, s)?;
+                    serde_json::from_slice(&json).map_err(|e| DomainError::Internal(e.to_string()))
+                })
+                .transpose()?
+        } else {
+            None
+        };
+        Ok(Patient {
+            id: stored.id,
+            fields,
+            medical_history,
+            archived_at: stored.archived_at,
+            version: stored.version,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+        })
+    }
+
+    /// Registers a patient. Medical history needs `clinical.write`.
+    pub fn create_patient(
+        &self,
+        actor: &Actor,
+        fields: PatientFields,
+        history: Option<MedicalHistory>,
+        client: &ClientInfo,
+    ) -> Result<Patient, DomainError> {
+        actor.require(Permission::PatientsCreate)?;
+        if history.is_some() {
+            actor.require(Permission::ClinicalWrite)?;
+        }
+        let now = self.now();
+        let id = self.new_id();
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            let (national, index, sealed_history) =
+                self.seal_patient(&keys, id, &fields, history.as_ref())?;
+            let stored = StoredPatient {
+                id,
+                fields: PatientFields {
+                    national_id: None,
+                    ..fields.clone()
+                },
+                sealed_national_id: national,
+                national_id_index: index,
+                sealed_medical_history: sealed_history,
+                archived_at: None,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            tx.insert_patient(actor.clinic_id, &stored)?;
+            self.event(
+                tx,
+                "patient_created",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            self.open_patient(actor, &keys, stored)
+        })
+    }
+
+    /// Reads a patient (another clinic's id answers like a missing one).
+    pub fn get_patient(&self, actor: &Actor, id: Uuid) -> Result<Patient, DomainError> {
+        actor.require(Permission::PatientsRead)?;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let stored = tx
+                .patient(actor.clinic_id, id)?
+                .ok_or(DomainError::NotFound)?;
+            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            self.open_patient(actor, &keys, stored)
+        })
+    }
+
+    /// Replaces a patient's demographics (and medical history, with
+    /// `clinical.write`) if `expected_version` is current.
+    pub fn update_patient(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        expected_version: i32,
+        fields: PatientFields,
+        history: Option<MedicalHistory>,
+        client: &ClientInfo,
+    ) -> Result<Patient, DomainError> {
+        actor.require(Permission::PatientsUpdate)?;
+        if history.is_some() {
+            actor.require(Permission::ClinicalWrite)?;
+        }
+        let now = self.now();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let Some(current) = tx.patient(actor.clinic_id, id)? else {
+                return Ok(Err(DomainError::NotFound));
+            };
+            if current.version != expected_version {
+                return Ok(Err(stale(current.version)));
+            }
+            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            let (national, index, sealed_history) =
+                self.seal_patient(&keys, id, &fields, history.as_ref())?;
+            let stored = StoredPatient {
+                fields: PatientFields {
+                    national_id: None,
+                    ..fields.clone()
+                },
+                sealed_national_id: national,
+                national_id_index: index,
+                sealed_medical_history: if history.is_some() {
+                    sealed_history
+                } else {
+                    current.sealed_medical_history.clone()
+                },
+                version: current.version + 1,
+                updated_at: now,
+                ..current
+            };
+            if !tx.update_patient(actor.clinic_id, &stored, expected_version)? {
+                return Ok(Err(stale(expected_version)));
+            }
+            self.event(
+                tx,
+                "patient_updated",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            Ok(Ok(self.open_patient(actor, &keys, stored)?))
+        })
+    }
+
+    /// Archives or restores a patient (records are never deleted here).
+    pub fn set_patient_archived(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        archived: bool,
+        client: &ClientInfo,
+    ) -> Result<Patient, DomainError> {
+        actor.require(Permission::PatientsArchive)?;
+        let now = self.now();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let Some(current) = tx.patient(actor.clinic_id, id)? else {
+                return Ok(Err(DomainError::NotFound));
+            };
+            let expected = current.version;
+            let stored = StoredPatient {
+                archived_at: if archived {
+                    Some(current.archived_at.unwrap_or(now))
+                } else {
+                    None
+                },
+                version: current.version + 1,
+                updated_at: now,
+                ..current
+            };
+            if !tx.update_patient(actor.clinic_id, &stored, expected)? {
+                return Ok(Err(stale(expected)));
+            }
+            let kind = if archived {
+                "patient_archived"
+            } else {
+                "patient_restored"
+            };
+            self.event(
+                tx,
+                kind,
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            Ok(Ok(self.open_patient(actor, &keys, stored)?))
+        })
+    }
+
+    /// A page of patients matching the filters, in name order.
+    pub fn list_patients(
+        &self,
+        actor: &Actor,
+        mut query: PatientQuery,
+    ) -> Result<Vec<Patient>, DomainError> {
+        actor.require(Permission::PatientsRead)?;
+        query.limit = query.limit.clamp(1, MAX_PAGE);
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            let index = query
+                .national_id
+                .as_deref()
+                .map(|n| keys.blind_index("national_id", &normalise_national_id(n)));
+            tx.patients(actor.clinic_id, &query, index.as_deref())?
+                .into_iter()
+                .map(|p| self.open_patient(actor, &keys, p))
+                .collect()
+        })
+    }
+}

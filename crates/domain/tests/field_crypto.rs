@@ -1,0 +1,109 @@
+//! Properties of field encryption: round trips, and any flipped bit, other row,
+//! other column or other clinic fails to decrypt.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use proptest::prelude::*;
+use salus_domain::Random;
+use salus_domain::crypto::{ClinicKeys, MasterKey, MasterKeys};
+use salus_domain::ids::ClinicId;
+use uuid::Uuid;
+
+struct Os;
+impl Random for Os {
+    fn fill(&self, buf: &mut [u8]) {
+        for b in buf.iter_mut() {
+            *b = rand_byte();
+        }
+    }
+}
+
+fn rand_byte() -> u8 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    (x & 0xff) as u8
+}
+
+fn master() -> MasterKeys {
+    MasterKeys::new(vec![MasterKey {
+        id: "m1".into(),
+        key: [7u8; 32],
+    }])
+    .unwrap()
+}
+
+proptest! {
+    #[test]
+    fn round_trip_and_binding(plaintext in proptest::collection::vec(any::<u8>(), 0..512), flip in any::<usize>()) {
+        let clinic = ClinicId(Uuid::from_u128(1));
+        let keys = ClinicKeys::generate(clinic, &Os);
+        let row = Uuid::from_u128(42);
+        let sealed = keys.seal_field(&Os, "patients", "medical_history", row, &plaintext).unwrap();
+        prop_assert_eq!(keys.open_field("patients", "medical_history", row, &sealed).unwrap(), plaintext.clone());
+
+        let mut tampered = sealed.clone();
+        let bit = flip % (tampered.len() * 8);
+        tampered[bit / 8] ^= 1 << (bit % 8);
+        prop_assert!(keys.open_field("patients", "medical_history", row, &tampered).is_err(), "a flipped bit decrypted");
+
+        prop_assert!(keys.open_field("patients", "medical_history", Uuid::from_u128(43), &sealed).is_err(), "another row");
+        prop_assert!(keys.open_field("patients", "national_id", row, &sealed).is_err(), "another column");
+
+        // The same keys under another clinic's identity must not open it either.
+        let (data, index) = keys.wrap(&master(), &Os).unwrap();
+        prop_assert!(ClinicKeys::unwrap(ClinicId(Uuid::from_u128(2)), &master(), &data, &index).is_err(), "wrapped keys moved to another clinic");
+        let other = ClinicKeys::generate(ClinicId(Uuid::from_u128(2)), &Os);
+        prop_assert!(other.open_field("patients", "medical_history", row, &sealed).is_err(), "another clinic");
+    }
+}
+
+#[test]
+fn keys_survive_wrapping_and_master_rotation() {
+    let clinic = ClinicId(Uuid::from_u128(9));
+    let keys = ClinicKeys::generate(clinic, &Os);
+    let sealed = keys
+        .seal_field(
+            &Os,
+            "patients",
+            "national_id",
+            Uuid::from_u128(1),
+            b"185127512345678",
+        )
+        .unwrap();
+    let (data, index) = keys.wrap(&master(), &Os).unwrap();
+    let rotated = MasterKeys::new(vec![
+        MasterKey {
+            id: "m2".into(),
+            key: [9u8; 32],
+        },
+        MasterKey {
+            id: "m1".into(),
+            key: [7u8; 32],
+        },
+    ])
+    .unwrap();
+    let reopened = ClinicKeys::unwrap(clinic, &rotated, &data, &index).unwrap();
+    assert_eq!(
+        reopened
+            .open_field("patients", "national_id", Uuid::from_u128(1), &sealed)
+            .unwrap(),
+        b"185127512345678"
+    );
+    assert_eq!(
+        reopened.blind_index("national_id", "X"),
+        keys.blind_index("national_id", "X")
+    );
+    let old_only = MasterKeys::new(vec![MasterKey {
+        id: "m3".into(),
+        key: [1u8; 32],
+    }])
+    .unwrap();
+    assert!(
+        ClinicKeys::unwrap(clinic, &old_only, &data, &index).is_err(),
+        "a destroyed master key shreds the data"
+    );
+}

@@ -1,0 +1,608 @@
+//! Patients: demographics for `patients.*`, medical history for `clinical.*`.
+//! Responses carry an `ETag`; updates require `If-Match`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, Utc};
+use salus_domain::patients::{
+    Address, EmergencyContact, MedicalHistory, Patient, PatientFields, PatientQuery, Sex,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::client::Client;
+use crate::auth::extractor::Authenticated;
+use crate::blocking::run_blocking;
+use crate::json::ValidatedJson;
+use crate::problem::{ApiError, FieldError, Problem};
+use crate::state::Ports;
+
+/// Administrative sex.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SexDto {
+    /// Female.
+    Female,
+    /// Male.
+    Male,
+    /// Other.
+    Other,
+    /// Unknown.
+    Unknown,
+}
+
+impl From<SexDto> for Sex {
+    fn from(s: SexDto) -> Self {
+        match s {
+            SexDto::Female => Sex::Female,
+            SexDto::Male => Sex::Male,
+            SexDto::Other => Sex::Other,
+            SexDto::Unknown => Sex::Unknown,
+        }
+    }
+}
+
+impl From<Sex> for SexDto {
+    fn from(s: Sex) -> Self {
+        match s {
+            Sex::Female => SexDto::Female,
+            Sex::Male => SexDto::Male,
+            Sex::Other => SexDto::Other,
+            Sex::Unknown => SexDto::Unknown,
+        }
+    }
+}
+
+/// A postal address.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressDto {
+    /// Street lines (at most 4).
+    #[validate(length(max = 4))]
+    pub lines: Vec<String>,
+    /// Postal code.
+    #[validate(length(max = 20))]
+    pub postal_code: Option<String>,
+    /// City.
+    #[validate(length(max = 100))]
+    pub city: Option<String>,
+    /// Country, ISO 3166-1 alpha-2.
+    #[validate(length(equal = 2))]
+    pub country: Option<String>,
+}
+
+/// Whom to call in an emergency.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyContactDto {
+    /// Name.
+    #[validate(length(min = 1, max = 200))]
+    pub name: String,
+    /// Relationship.
+    #[validate(length(max = 100))]
+    pub relationship: Option<String>,
+    /// E.164 phone.
+    #[validate(length(max = 20))]
+    pub phone: Option<String>,
+}
+
+/// Medical history (clinical data: needs `clinical.read` to see, `clinical.write` to set).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MedicalHistoryDto {
+    /// Allergies.
+    #[validate(length(max = 100))]
+    pub allergies: Vec<String>,
+    /// Conditions.
+    #[validate(length(max = 100))]
+    pub conditions: Vec<String>,
+    /// Medications.
+    #[validate(length(max = 100))]
+    pub medications: Vec<String>,
+    /// Free text.
+    #[validate(length(max = 20000))]
+    pub notes: Option<String>,
+}
+
+/// Consent to reminders per channel (off unless given: privacy by default).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderConsent {
+    /// By email.
+    #[serde(default)]
+    pub email: bool,
+    /// By SMS.
+    #[serde(default)]
+    pub sms: bool,
+}
+
+/// A patient as written (create, or full replacement with `If-Match`).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientRequest {
+    /// Family name.
+    #[validate(length(min = 1, max = 100))]
+    pub family_name: String,
+    /// Given name.
+    #[validate(length(min = 1, max = 100))]
+    pub given_name: String,
+    /// Birth date.
+    pub birth_date: NaiveDate,
+    /// Administrative sex.
+    pub sex: SexDto,
+    /// National identification number (stored encrypted; exact search only).
+    #[validate(length(min = 1, max = 40))]
+    pub national_id: Option<String>,
+    /// E.164 phone.
+    #[validate(length(max = 20))]
+    pub phone: Option<String>,
+    /// Email.
+    #[validate(email)]
+    pub email: Option<String>,
+    /// Postal address.
+    #[validate(nested)]
+    pub address: Option<AddressDto>,
+    /// Emergency contact.
+    #[validate(nested)]
+    pub emergency_contact: Option<EmergencyContactDto>,
+    /// Preferred language (BCP 47, such as `fr` or `en-GB`).
+    #[validate(length(min = 2, max = 35))]
+    pub preferred_language: Option<String>,
+    /// Reminder consent per channel.
+    #[serde(default)]
+    pub reminder_consent: ReminderConsent,
+    /// Medical history; omitted on update keeps the stored one. Needs `clinical.write`.
+    #[validate(nested)]
+    pub medical_history: Option<MedicalHistoryDto>,
+}
+
+/// A patient. `medical_history` is present only for members with `clinical.read`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatientResponse {
+    /// Its id.
+    pub id: Uuid,
+    /// Family name.
+    pub family_name: String,
+    /// Given name.
+    pub given_name: String,
+    /// Birth date.
+    pub birth_date: NaiveDate,
+    /// Administrative sex.
+    pub sex: SexDto,
+    /// National identification number.
+    pub national_id: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Postal address.
+    pub address: Option<AddressDto>,
+    /// Emergency contact.
+    pub emergency_contact: Option<EmergencyContactDto>,
+    /// Preferred language.
+    pub preferred_language: Option<String>,
+    /// Reminder consent.
+    pub reminder_consent: ReminderConsent,
+    /// Medical history (only with `clinical.read`; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub medical_history: Option<MedicalHistoryDto>,
+    /// Whether the record is archived.
+    pub archived: bool,
+    /// Version, also given as the `ETag`.
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of patients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatientList {
+    /// Patients in (family name, given name, id) order.
+    pub items: Vec<PatientResponse>,
+    /// Pass as `cursor` for the next page; null at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters and paging of the patient list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PatientListQuery {
+    /// Family or given name prefix (case-insensitive).
+    pub name: Option<String>,
+    /// Exact birth date.
+    pub birth_date: Option<NaiveDate>,
+    /// Exact phone (E.164).
+    pub phone: Option<String>,
+    /// Exact national id.
+    pub national_id: Option<String>,
+    /// Include archived records.
+    pub include_archived: Option<bool>,
+    /// Page size, 1 to 100 (default 20).
+    pub limit: Option<i64>,
+    /// From the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+fn fields(body: &PatientRequest, today: NaiveDate) -> Result<PatientFields, ApiError> {
+    let mut errors = Vec::new();
+    if body.birth_date > today
+        || body.birth_date < NaiveDate::from_ymd_opt(1880, 1, 1).unwrap_or(today)
+    {
+        errors.push(FieldError {
+            field: "birth_date".into(),
+            code: "range".into(),
+            message: "must be a past date after 1880".into(),
+        });
+    }
+    let phone = match &body.phone {
+        Some(p) => match salus_domain::identity::phone::parse_e164(p) {
+            Ok(p) => Some(p),
+            Err(_) => {
+                errors.push(FieldError {
+                    field: "phone".into(),
+                    code: "e164".into(),
+                    message: "must be an international number such as +33612345678".into(),
+                });
+                None
+            }
+        },
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(PatientFields {
+        family_name: body.family_name.trim().to_owned(),
+        given_name: body.given_name.trim().to_owned(),
+        birth_date: body.birth_date,
+        sex: body.sex.into(),
+        national_id: body.national_id.as_ref().map(|n| n.trim().to_owned()),
+        phone,
+        email: body.email.as_ref().map(|e| e.trim().to_lowercase()),
+        address: body.address.clone().map(|a| Address {
+            lines: a.lines,
+            postal_code: a.postal_code,
+            city: a.city,
+            country: a.country,
+        }),
+        emergency_contact: body.emergency_contact.clone().map(|c| EmergencyContact {
+            name: c.name,
+            relationship: c.relationship,
+            phone: c.phone,
+        }),
+        preferred_language: body.preferred_language.clone(),
+        reminder_email: body.reminder_consent.email,
+        reminder_sms: body.reminder_consent.sms,
+    })
+}
+
+fn history(dto: Option<MedicalHistoryDto>) -> Option<MedicalHistory> {
+    dto.map(|h| MedicalHistory {
+        allergies: h.allergies,
+        conditions: h.conditions,
+        medications: h.medications,
+        notes: h.notes,
+    })
+}
+
+fn response(p: Patient) -> PatientResponse {
+    let f = p.fields;
+    PatientResponse {
+        id: p.id,
+        family_name: f.family_name,
+        given_name: f.given_name,
+        birth_date: f.birth_date,
+        sex: f.sex.into(),
+        national_id: f.national_id,
+        phone: f.phone,
+        email: f.email,
+        address: f.address.map(|a| AddressDto {
+            lines: a.lines,
+            postal_code: a.postal_code,
+            city: a.city,
+            country: a.country,
+        }),
+        emergency_contact: f.emergency_contact.map(|c| EmergencyContactDto {
+            name: c.name,
+            relationship: c.relationship,
+            phone: c.phone,
+        }),
+        preferred_language: f.preferred_language,
+        reminder_consent: ReminderConsent {
+            email: f.reminder_email,
+            sms: f.reminder_sms,
+        },
+        medical_history: p.medical_history.map(|h| MedicalHistoryDto {
+            allergies: h.allergies,
+            conditions: h.conditions,
+            medications: h.medications,
+            notes: h.notes,
+        }),
+        archived: p.archived_at.is_some(),
+        version: p.version,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    }
+}
+
+fn etag(version: i32) -> String {
+    format!("\"v{version}\"")
+}
+
+fn with_etag(mut builder: actix_web::HttpResponseBuilder, p: Patient) -> HttpResponse {
+    builder
+        .insert_header((header::ETAG, etag(p.version)))
+        .json(response(p))
+}
+
+fn if_match(req: &HttpRequest) -> Result<i32, ApiError> {
+    let raw = req
+        .headers()
+        .get(header::IF_MATCH)
+        .ok_or(ApiError::PreconditionRequired)?;
+    raw.to_str()
+        .ok()
+        .map(|v| v.trim().trim_start_matches("W/"))
+        .and_then(|v| v.strip_prefix("\"v"))
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            ApiError::PreconditionFailed("If-Match does not name a version of this patient.".into())
+        })
+}
+
+fn decode_cursor(cursor: &str) -> Result<(String, String, Uuid), ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<(String, String, Uuid)>(&b).ok())
+        .ok_or_else(|| {
+            ApiError::Validation(vec![FieldError {
+                field: "cursor".into(),
+                code: "invalid".into(),
+                message: "is not a cursor of this list".into(),
+            }])
+        })
+}
+
+fn encode_cursor(p: &PatientResponse) -> String {
+    let key = (
+        p.family_name.to_lowercase(),
+        p.given_name.to_lowercase(),
+        p.id,
+    );
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&key).unwrap_or_default())
+}
+
+/// Registers a patient.
+#[utoipa::path(
+    tag = "patients",
+    summary = "Register a patient",
+    description = "Medical history may be given only with `clinical.write`. The national id and the medical history are stored encrypted.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.create"))),
+    request_body = PatientRequest,
+    responses(
+        (status = 201, description = "Registered; `ETag` and `Location` headers.", body = PatientResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (each listed).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/patients")]
+pub async fn create(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<PatientRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let fields = fields(&body, ports.clock.now().date_naive())?;
+    let identity = ports.identity.clone();
+    let patient = run_blocking(move || {
+        identity.create_patient(&who.0, fields, history(body.medical_history), &client.0)
+    })
+    .await?;
+    let location = format!("/api/v1/patients/{}", patient.id);
+    Ok(with_etag(
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, location))
+            .take(),
+        patient,
+    ))
+}
+
+/// Reads a patient.
+#[utoipa::path(
+    tag = "patients",
+    summary = "Read a patient",
+    description = "Members without `clinical.read` get no `medical_history` field.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.read"))),
+    params(("id" = Uuid, Path, description = "The patient.")),
+    responses(
+        (status = 200, description = "The patient; `ETag` header.", body = PatientResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/patients/{id}")]
+pub async fn read(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let id = id.into_inner();
+    let patient = run_blocking(move || identity.get_patient(&who.0, id)).await?;
+    Ok(with_etag(HttpResponse::Ok(), patient))
+}
+
+/// Replaces a patient's record.
+#[utoipa::path(
+    tag = "patients",
+    summary = "Update a patient",
+    description = "Full replacement of the demographics; `medical_history` omitted keeps the stored one (setting it needs `clinical.write`). `If-Match` with the ETag read is required.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.update"))),
+    params(
+        ("id" = Uuid, Path, description = "The patient."),
+        ("If-Match" = String, Header, description = "The ETag of the version read."),
+    ),
+    request_body = PatientRequest,
+    responses(
+        (status = 200, description = "Updated; new `ETag`.", body = PatientResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The record changed since it was read.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "`If-Match` missing.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/api/v1/patients/{id}")]
+pub async fn update(
+    req: HttpRequest,
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<PatientRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    who.0
+        .require(salus_domain::access::Permission::PatientsUpdate)?;
+    let version = if_match(&req)?;
+    let fields = fields(&body, ports.clock.now().date_naive())?;
+    let identity = ports.identity.clone();
+    let id = id.into_inner();
+    let patient = run_blocking(move || {
+        identity.update_patient(
+            &who.0,
+            id,
+            version,
+            fields,
+            history(body.medical_history),
+            &client.0,
+        )
+    })
+    .await?;
+    Ok(with_etag(HttpResponse::Ok(), patient))
+}
+
+/// Archives a patient.
+#[utoipa::path(
+    tag = "patients",
+    summary = "Archive a patient",
+    description = "Records are archived, never deleted here; archived patients leave the default list.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.archive"))),
+    params(("id" = Uuid, Path, description = "The patient.")),
+    responses(
+        (status = 200, description = "Archived.", body = PatientResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/patients/{id}/archive")]
+pub async fn archive(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let id = id.into_inner();
+    let patient =
+        run_blocking(move || identity.set_patient_archived(&who.0, id, true, &client.0)).await?;
+    Ok(with_etag(HttpResponse::Ok(), patient))
+}
+
+/// Restores an archived patient.
+#[utoipa::path(
+    tag = "patients",
+    summary = "Restore a patient",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.archive"))),
+    params(("id" = Uuid, Path, description = "The patient.")),
+    responses(
+        (status = 200, description = "Restored.", body = PatientResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/patients/{id}/restore")]
+pub async fn restore(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let id = id.into_inner();
+    let patient =
+        run_blocking(move || identity.set_patient_archived(&who.0, id, false, &client.0)).await?;
+    Ok(with_etag(HttpResponse::Ok(), patient))
+}
+
+/// Lists and searches patients.
+#[utoipa::path(
+    tag = "patients",
+    summary = "List and search patients",
+    description = "Filters combine; the national id matches exactly (through a keyed blind index). Cursor pagination in (family name, given name, id) order.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.read"))),
+    params(PatientListQuery),
+    responses(
+        (status = 200, description = "A page.", body = PatientList),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid filters or cursor.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/patients")]
+pub async fn list(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+    query: web::Query<PatientListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=salus_domain::patients::MAX_PAGE).contains(&limit) {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "limit".into(),
+            code: "range".into(),
+            message: "must be between 1 and 100".into(),
+        }]));
+    }
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let query = PatientQuery {
+        name: q
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| n.trim().to_owned()),
+        birth_date: q.birth_date,
+        phone: q.phone,
+        national_id: q.national_id,
+        include_archived: q.include_archived.unwrap_or(false),
+        limit,
+        after,
+    };
+    let identity = ports.identity.clone();
+    let page = run_blocking(move || identity.list_patients(&who.0, query)).await?;
+    let items: Vec<PatientResponse> = page.into_iter().map(response).collect();
+    let next_cursor = (i64::try_from(items.len()).unwrap_or(0) == limit)
+        .then(|| items.last().map(encode_cursor))
+        .flatten();
+    Ok(HttpResponse::Ok().json(PatientList { items, next_cursor }))
+}

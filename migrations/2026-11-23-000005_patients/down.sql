@@ -1,0 +1,1 @@
+DROP TABLE patients, clinic_keys;
