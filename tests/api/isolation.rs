@@ -305,8 +305,31 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
         .json()
         .await
         .unwrap();
+    let b_member = me_b["membership_id"].as_str().unwrap().to_owned();
+    app.client
+        .put(format!("{}/api/v1/practitioners/{b_member}", app.url))
+        .bearer_auth(&b.access)
+        .json(&serde_json::json!({"specialty": "GP"}))
+        .send()
+        .await
+        .unwrap();
+    let appointment_b: Value = app
+        .post("/api/v1/appointments")
+        .bearer_auth(&b.access)
+        .json(&serde_json::json!({"patient_id": patient_b["id"], "practitioner_id": b_member,
+                                  "starts_at": "2031-01-01T09:00:00Z", "ends_at": "2031-01-01T09:30:00Z"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let foreign_id = |path: &str| -> String {
-        if path.starts_with("/api/v1/patients/") {
+        if path.starts_with("/api/v1/appointments/") {
+            appointment_b["id"].as_str().unwrap().to_owned()
+        } else if path.starts_with("/api/v1/practitioners/") {
+            b_member.clone()
+        } else if path.starts_with("/api/v1/patients/") {
             patient_b["id"].as_str().unwrap().to_owned()
         } else if path.starts_with("/api/v1/roles/") {
             role_b["id"].as_str().unwrap().to_owned()
@@ -342,19 +365,22 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
         };
         let random = send(uuid::Uuid::now_v7().to_string()).await.unwrap();
         let foreign = send(foreign_id(&op.path)).await.unwrap();
-        assert_eq!(random.status(), 404, "{}: a random id", op.name());
+        let (random_status, foreign_status) = (random.status(), foreign.status());
+        let random_body: Value = random.json().await.unwrap();
+        let foreign_body: Value = foreign.json().await.unwrap();
         assert_eq!(
-            foreign.status(),
-            random.status(),
-            "{}: clinic B's id",
+            random_status,
+            404,
+            "{}: a random id: {random_body}",
             op.name()
         );
         assert_eq!(
-            strip(foreign.json().await.unwrap()),
-            strip(random.json().await.unwrap()),
-            "{}",
+            foreign_status,
+            random_status,
+            "{}: clinic B's id: {foreign_body}",
             op.name()
         );
+        assert_eq!(strip(foreign_body), strip(random_body), "{}", op.name());
     }
     // B is untouched.
     assert_eq!(app.get_as(&b.access, "/api/v1/me").await.status(), 200);

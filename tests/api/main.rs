@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account;
+mod appointments;
 mod brute_force;
 mod clinic;
 mod contract;

@@ -112,10 +112,12 @@ fn example_in(doc: &Value, schema: &Value) -> Value {
                 .map(|r| r.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
             for name in required {
-                out.insert(
-                    name.to_owned(),
-                    example_in(doc, &schema["properties"][name]),
-                );
+                let mut value = example_in(doc, &schema["properties"][name]);
+                // Ranges must be well-ordered: an end comes after its start.
+                if name.starts_with("ends") && value.is_string() {
+                    value = json!("2026-01-01T01:00:00Z");
+                }
+                out.insert(name.to_owned(), value);
             }
             Value::Object(out)
         }

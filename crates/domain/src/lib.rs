@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod actor;
+pub mod appointments;
 pub mod clinic;
 pub mod clock;
 pub mod crypto;

@@ -2,6 +2,7 @@
 //! transaction, scoped to a clinic (row-level security) or to the platform.
 
 use crate::DomainError;
+use crate::appointments::AppointmentsRepo;
 use crate::clinic::ClinicRepo;
 use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
@@ -23,7 +24,7 @@ pub enum Scope {
 
 /// Every repository available inside a transaction.
 pub trait Tx:
-    IdentityRepo + OutboxRepo + StaffRepo + RolesRepo + ClinicRepo + PatientsRepo
+    IdentityRepo + OutboxRepo + StaffRepo + RolesRepo + ClinicRepo + PatientsRepo + AppointmentsRepo
 {
 }
 

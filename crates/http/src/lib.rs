@@ -47,6 +47,7 @@ pub use crate::state::{HttpSettings, Ports};
     tags(
         (name = "health", description = "Probes and public metadata."),
         (name = "auth", description = "Sign-up, sign-in, MFA, tokens and one-time-token flows."),
+        (name = "appointments", description = "Practitioners, appointments and their history."),
         (name = "patients", description = "Patients: demographics, and medical history for clinical staff."),
         (name = "clinic", description = "The clinic's settings."),
         (name = "access", description = "The permission catalogue."),
@@ -117,6 +118,14 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::me::disable_totp)
         .service(routes::me::regenerate_recovery_codes)
         .service(routes::permissions::list)
+        .service(routes::appointments::practitioners)
+        .service(routes::appointments::set_practitioner)
+        .service(routes::appointments::list)
+        .service(routes::appointments::book)
+        .service(routes::appointments::read)
+        .service(routes::appointments::change_status)
+        .service(routes::appointments::reschedule)
+        .service(routes::appointments::history)
         .service(routes::patients::list)
         .service(routes::patients::create)
         .service(routes::patients::read)

@@ -3,6 +3,7 @@
 //! It owns the connection pool, the embedded migrations, the checks on the role the
 //! API connects as, and the repository implementations.
 
+pub mod appointments_repo;
 pub mod identity_repo;
 pub mod migrations;
 pub mod outbox_repo;

@@ -239,6 +239,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    practitioners (clinic_id, membership_id) {
+        clinic_id -> Uuid,
+        membership_id -> Uuid,
+        specialty -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    appointments (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        patient_id -> Uuid,
+        practitioner_id -> Uuid,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        reason -> Nullable<Bytea>,
+        status -> Text,
+        cancel_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    appointment_history (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        appointment_id -> Uuid,
+        at -> Timestamptz,
+        actor_membership_id -> Uuid,
+        change -> Jsonb,
+        seq -> Int8,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(memberships -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(clinics, accounts, memberships, sessions);
+diesel::allow_tables_to_appear_in_same_query!(
+    clinics,
+    accounts,
+    memberships,
+    sessions,
+    practitioners
+);

@@ -1,5 +1,6 @@
 //! Route handlers, one module per resource.
 
+pub mod appointments;
 pub mod auth;
 pub mod clinic;
 pub mod health;

@@ -1,0 +1,566 @@
+//! Practitioners and appointments: booking (the database refuses double booking),
+//! an explicit status state machine, rescheduling, and a history of every change.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::access::Permission;
+use crate::actor::Actor;
+use crate::identity::model::ClientInfo;
+use crate::identity::service::{Identity, committed};
+use crate::ids::{ClinicId, MembershipId};
+use crate::store::{Scope, in_tx};
+
+/// Where an appointment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Booked.
+    Scheduled,
+    /// Confirmed by the patient.
+    Confirmed,
+    /// The patient arrived.
+    CheckedIn,
+    /// With the practitioner.
+    InProgress,
+    /// Done.
+    Completed,
+    /// Called off (with a reason).
+    Cancelled,
+    /// The patient did not come.
+    NoShow,
+}
+
+impl Status {
+    /// Every status.
+    pub const ALL: [Status; 7] = [
+        Status::Scheduled,
+        Status::Confirmed,
+        Status::CheckedIn,
+        Status::InProgress,
+        Status::Completed,
+        Status::Cancelled,
+        Status::NoShow,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Confirmed => "confirmed",
+            Self::CheckedIn => "checked_in",
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+            Self::NoShow => "no_show",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether the state machine allows `self -> to`.
+    pub fn can_become(self, to: Status) -> bool {
+        use Status::*;
+        matches!(
+            (self, to),
+            (Scheduled, Confirmed)
+                | (Scheduled | Confirmed, CheckedIn)
+                | (CheckedIn, InProgress)
+                | (InProgress, Completed)
+                | (Scheduled | Confirmed | CheckedIn, Cancelled)
+                | (Scheduled | Confirmed, NoShow)
+        )
+    }
+
+    /// Whether the appointment still holds its slot.
+    pub fn is_active(self) -> bool {
+        !matches!(self, Self::Cancelled | Self::NoShow)
+    }
+}
+
+/// An appointment (reason still sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAppointment {
+    /// Its id.
+    pub id: Uuid,
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The practitioner (a membership).
+    pub practitioner_id: MembershipId,
+    /// Start.
+    pub starts_at: DateTime<Utc>,
+    /// End.
+    pub ends_at: DateTime<Utc>,
+    /// Sealed reason.
+    pub sealed_reason: Option<Vec<u8>>,
+    /// Status.
+    pub status: Status,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An appointment as a caller sees it: the reason only with `clinical.read`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appointment {
+    /// Stored fields.
+    pub stored: StoredAppointment,
+    /// The reason, when the caller may read clinical data.
+    pub reason: Option<String>,
+}
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (membership).
+    pub actor: MembershipId,
+    /// What changed: `{"field": {"from": .., "to": ..}}`.
+    pub change: serde_json::Value,
+}
+
+/// Filters of the appointment list.
+#[derive(Debug, Clone, Default)]
+pub struct AppointmentQuery {
+    /// Starting at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Starting before.
+    pub to: Option<DateTime<Utc>>,
+    /// One practitioner.
+    pub practitioner: Option<MembershipId>,
+    /// One patient.
+    pub patient: Option<Uuid>,
+    /// One status.
+    pub status: Option<Status>,
+    /// Page size.
+    pub limit: i64,
+    /// Continue after (starts_at, id).
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+}
+
+/// A booking refused because the slot overlaps another active appointment.
+pub const DOUBLE_BOOKING: &str = "slot_taken";
+
+/// Storage of practitioners and appointments (clinic-scoped).
+pub trait AppointmentsRepo {
+    /// Flags a member as practitioner.
+    fn upsert_practitioner(
+        &mut self,
+        clinic: ClinicId,
+        member: MembershipId,
+        specialty: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
+    /// The clinic's practitioners: (membership, specialty, display name).
+    fn practitioners(
+        &mut self,
+        clinic: ClinicId,
+    ) -> Result<Vec<(MembershipId, String, String)>, DomainError>;
+    /// Inserts an appointment; `Conflict(slot_taken)` when the slot is taken.
+    fn insert_appointment(
+        &mut self,
+        clinic: ClinicId,
+        a: &StoredAppointment,
+    ) -> Result<(), DomainError>;
+    /// An appointment, locked for update.
+    fn appointment(
+        &mut self,
+        clinic: ClinicId,
+        id: Uuid,
+    ) -> Result<Option<StoredAppointment>, DomainError>;
+    /// Writes an appointment; `Conflict(slot_taken)` when a new slot is taken.
+    fn update_appointment(
+        &mut self,
+        clinic: ClinicId,
+        a: &StoredAppointment,
+    ) -> Result<(), DomainError>;
+    /// A page of appointments in (starts_at, id) order.
+    fn appointments(
+        &mut self,
+        clinic: ClinicId,
+        q: &AppointmentQuery,
+    ) -> Result<Vec<StoredAppointment>, DomainError>;
+    /// Records a change.
+    fn add_history(
+        &mut self,
+        clinic: ClinicId,
+        id: Uuid,
+        appointment: Uuid,
+        entry: &HistoryEntry,
+    ) -> Result<(), DomainError>;
+    /// The changes of an appointment, oldest first.
+    fn history(
+        &mut self,
+        clinic: ClinicId,
+        appointment: Uuid,
+    ) -> Result<Vec<HistoryEntry>, DomainError>;
+    /// Whether the patient exists in the clinic.
+    fn patient_exists(&mut self, clinic: ClinicId, patient: Uuid) -> Result<bool, DomainError>;
+}
+
+const TABLE: &str = "appointments";
+
+fn taken() -> DomainError {
+    DomainError::Conflict {
+        code: DOUBLE_BOOKING,
+        detail: "The practitioner already has an appointment overlapping this slot.".into(),
+    }
+}
+
+impl Identity {
+    /// Flags a member as practitioner (or changes their specialty).
+    pub fn set_practitioner(
+        &self,
+        actor: &Actor,
+        member: MembershipId,
+        specialty: &str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        actor.require(Permission::StaffUpdate)?;
+        let specialty = specialty.trim();
+        if specialty.is_empty() || specialty.chars().count() > 100 {
+            return Err(DomainError::invalid(
+                "specialty",
+                "length",
+                "must be 1 to 100 characters",
+            ));
+        }
+        let now = self.now();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if tx.member(actor.clinic_id, member)?.is_none() {
+                return Ok(Err(DomainError::NotFound));
+            }
+            tx.upsert_practitioner(actor.clinic_id, member, specialty, now)?;
+            self.event(
+                tx,
+                "practitioner_set",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            Ok(Ok(()))
+        })
+    }
+
+    /// The clinic's practitioners.
+    pub fn list_practitioners(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<(MembershipId, String, String)>, DomainError> {
+        actor.require(Permission::AppointmentsRead)?;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            tx.practitioners(actor.clinic_id)
+        })
+    }
+
+    fn open_appointment(
+        &self,
+        actor: &Actor,
+        tx: &mut dyn crate::store::Tx,
+        stored: StoredAppointment,
+    ) -> Result<Appointment, DomainError> {
+        let reason = match (
+            &stored.sealed_reason,
+            actor.permissions.contains(Permission::ClinicalRead),
+        ) {
+            (Some(sealed), true) => {
+                let keys = self.clinic_keys(tx, actor.clinic_id)?;
+                Some(
+                    String::from_utf8_lossy(&keys.open_field(TABLE, "reason", stored.id, sealed)?)
+                        .into_owned(),
+                )
+            }
+            _ => None,
+        };
+        Ok(Appointment { stored, reason })
+    }
+
+    /// Books an appointment. Overlapping an active appointment of the same
+    /// practitioner is refused by the database (409 `slot_taken`).
+    pub fn book(
+        &self,
+        actor: &Actor,
+        patient: Uuid,
+        practitioner: MembershipId,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        reason: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Appointment, DomainError> {
+        actor.require(Permission::AppointmentsCreate)?;
+        if ends_at <= starts_at {
+            return Err(DomainError::invalid(
+                "ends_at",
+                "after_start",
+                "must be after starts_at",
+            ));
+        }
+        let now = self.now();
+        let id = self.new_id();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if !tx.patient_exists(actor.clinic_id, patient)? {
+                return Ok(Err(DomainError::invalid(
+                    "patient_id",
+                    "unknown",
+                    "is not a patient of this clinic",
+                )));
+            }
+            if !tx
+                .practitioners(actor.clinic_id)?
+                .iter()
+                .any(|(m, _, _)| *m == practitioner)
+            {
+                return Ok(Err(DomainError::invalid(
+                    "practitioner_id",
+                    "unknown",
+                    "is not a practitioner of this clinic",
+                )));
+            }
+            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            let sealed_reason = reason
+                .map(|r| keys.seal_field(self.random.as_ref(), TABLE, "reason", id, r.as_bytes()))
+                .transpose()?;
+            let stored = StoredAppointment {
+                id,
+                patient_id: patient,
+                practitioner_id: practitioner,
+                starts_at,
+                ends_at,
+                sealed_reason,
+                status: Status::Scheduled,
+                cancel_reason: None,
+                created_at: now,
+                updated_at: now,
+            };
+            match tx.insert_appointment(actor.clinic_id, &stored) {
+                Err(DomainError::Conflict {
+                    code: DOUBLE_BOOKING,
+                    ..
+                }) => return Ok(Err(taken())),
+                other => other?,
+            }
+            let entry = HistoryEntry {
+                at: now,
+                actor: actor.membership_id,
+                change: json!({"status": {"from": null, "to": "scheduled"}, "starts_at": {"from": null, "to": starts_at}, "ends_at": {"from": null, "to": ends_at}}),
+            };
+            tx.add_history(actor.clinic_id, self.new_id(), id, &entry)?;
+            self.event(
+                tx,
+                "appointment_created",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            Ok(Ok(self.open_appointment(actor, tx, stored)?))
+        })
+    }
+
+    /// Reads an appointment.
+    pub fn get_appointment(&self, actor: &Actor, id: Uuid) -> Result<Appointment, DomainError> {
+        actor.require(Permission::AppointmentsRead)?;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let stored = tx
+                .appointment(actor.clinic_id, id)?
+                .ok_or(DomainError::NotFound)?;
+            self.open_appointment(actor, tx, stored)
+        })
+    }
+
+    /// Moves an appointment along the state machine; an illegal move is a 409
+    /// naming the current state. Cancelling needs `appointments.cancel` and a reason.
+    pub fn change_status(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        to: Status,
+        cancel_reason: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Appointment, DomainError> {
+        if to == Status::Cancelled {
+            actor.require(Permission::AppointmentsCancel)?;
+            if cancel_reason.is_none_or(|r| r.trim().is_empty()) {
+                return Err(DomainError::invalid(
+                    "reason",
+                    "required",
+                    "a cancellation needs a reason",
+                ));
+            }
+        } else {
+            actor.require(Permission::AppointmentsUpdate)?;
+        }
+        let now = self.now();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let Some(current) = tx.appointment(actor.clinic_id, id)? else {
+                return Ok(Err(DomainError::NotFound));
+            };
+            if !current.status.can_become(to) {
+                return Ok(Err(DomainError::Conflict {
+                    code: "illegal_transition",
+                    detail: format!(
+                        "The appointment is {}; it cannot become {}.",
+                        current.status.as_str(),
+                        to.as_str()
+                    ),
+                }));
+            }
+            let from = current.status;
+            let updated = StoredAppointment {
+                status: to,
+                cancel_reason: cancel_reason
+                    .map(|r| r.trim().to_owned())
+                    .or(current.cancel_reason.clone()),
+                updated_at: now,
+                ..current
+            };
+            tx.update_appointment(actor.clinic_id, &updated)?;
+            let entry = HistoryEntry {
+                at: now,
+                actor: actor.membership_id,
+                change: json!({"status": {"from": from.as_str(), "to": to.as_str()}}),
+            };
+            tx.add_history(actor.clinic_id, self.new_id(), id, &entry)?;
+            self.event(
+                tx,
+                "appointment_status_changed",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            Ok(Ok(self.open_appointment(actor, tx, updated)?))
+        })
+    }
+
+    /// Moves an appointment to another slot (same practitioner).
+    pub fn reschedule(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        client: &ClientInfo,
+    ) -> Result<Appointment, DomainError> {
+        actor.require(Permission::AppointmentsUpdate)?;
+        if ends_at <= starts_at {
+            return Err(DomainError::invalid(
+                "ends_at",
+                "after_start",
+                "must be after starts_at",
+            ));
+        }
+        let now = self.now();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let Some(current) = tx.appointment(actor.clinic_id, id)? else {
+                return Ok(Err(DomainError::NotFound));
+            };
+            if !matches!(current.status, Status::Scheduled | Status::Confirmed) {
+                return Ok(Err(DomainError::Conflict {
+                    code: "illegal_transition",
+                    detail: format!(
+                        "The appointment is {}; only scheduled or confirmed ones move.",
+                        current.status.as_str()
+                    ),
+                }));
+            }
+            let change = json!({
+                "starts_at": {"from": current.starts_at, "to": starts_at},
+                "ends_at": {"from": current.ends_at, "to": ends_at},
+            });
+            let updated = StoredAppointment {
+                starts_at,
+                ends_at,
+                updated_at: now,
+                ..current
+            };
+            match tx.update_appointment(actor.clinic_id, &updated) {
+                Err(DomainError::Conflict {
+                    code: DOUBLE_BOOKING,
+                    ..
+                }) => return Ok(Err(taken())),
+                other => other?,
+            }
+            tx.add_history(
+                actor.clinic_id,
+                self.new_id(),
+                id,
+                &HistoryEntry {
+                    at: now,
+                    actor: actor.membership_id,
+                    change,
+                },
+            )?;
+            self.event(
+                tx,
+                "appointment_rescheduled",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            Ok(Ok(self.open_appointment(actor, tx, updated)?))
+        })
+    }
+
+    /// Lists appointments by filters, in time order.
+    pub fn list_appointments(
+        &self,
+        actor: &Actor,
+        mut q: AppointmentQuery,
+    ) -> Result<Vec<Appointment>, DomainError> {
+        actor.require(Permission::AppointmentsRead)?;
+        q.limit = q.limit.clamp(1, 100);
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            tx.appointments(actor.clinic_id, &q)?
+                .into_iter()
+                .map(|a| self.open_appointment(actor, tx, a))
+                .collect()
+        })
+    }
+
+    /// The history of an appointment (promise L3).
+    pub fn appointment_history(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<Vec<HistoryEntry>, DomainError> {
+        actor.require(Permission::AppointmentsRead)?;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if tx.appointment(actor.clinic_id, id)?.is_none() {
+                return Err(DomainError::NotFound);
+            }
+            tx.history(actor.clinic_id, id)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    #[test]
+    fn the_state_machine_allows_only_its_edges() {
+        use Status::*;
+        assert!(Scheduled.can_become(Confirmed));
+        assert!(Confirmed.can_become(CheckedIn));
+        assert!(CheckedIn.can_become(InProgress));
+        assert!(InProgress.can_become(Completed));
+        assert!(Scheduled.can_become(Cancelled));
+        assert!(Confirmed.can_become(NoShow));
+        for terminal in [Completed, Cancelled, NoShow] {
+            assert!(
+                Status::ALL.iter().all(|to| !terminal.can_become(*to)),
+                "{terminal:?} is final"
+            );
+        }
+        assert!(!Scheduled.can_become(Completed));
+        assert!(!InProgress.can_become(Cancelled));
+        assert!(!CheckedIn.can_become(NoShow));
+    }
+}

@@ -1,0 +1,486 @@
+//! Practitioners and appointments.
+
+use actix_web::{HttpResponse, get, post, put, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use salus_domain::appointments::{Appointment, AppointmentQuery, HistoryEntry, Status};
+use salus_domain::ids::MembershipId;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::client::Client;
+use crate::auth::extractor::Authenticated;
+use crate::blocking::run_blocking;
+use crate::json::ValidatedJson;
+use crate::problem::{ApiError, FieldError, Problem};
+use crate::state::Ports;
+
+/// Appointment status.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusDto {
+    /// Booked.
+    Scheduled,
+    /// Confirmed.
+    Confirmed,
+    /// Arrived.
+    CheckedIn,
+    /// With the practitioner.
+    InProgress,
+    /// Done.
+    Completed,
+    /// Called off.
+    Cancelled,
+    /// Did not come.
+    NoShow,
+}
+
+impl From<StatusDto> for Status {
+    fn from(s: StatusDto) -> Self {
+        match s {
+            StatusDto::Scheduled => Status::Scheduled,
+            StatusDto::Confirmed => Status::Confirmed,
+            StatusDto::CheckedIn => Status::CheckedIn,
+            StatusDto::InProgress => Status::InProgress,
+            StatusDto::Completed => Status::Completed,
+            StatusDto::Cancelled => Status::Cancelled,
+            StatusDto::NoShow => Status::NoShow,
+        }
+    }
+}
+
+/// A practitioner.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PractitionerResponse {
+    /// The membership.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Specialty.
+    pub specialty: String,
+}
+
+/// The clinic's practitioners.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PractitionerList {
+    /// Practitioners by family name.
+    pub items: Vec<PractitionerResponse>,
+    /// Always null.
+    pub next_cursor: Option<String>,
+}
+
+/// Flag a member as practitioner.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PractitionerRequest {
+    /// Specialty.
+    #[validate(length(min = 1, max = 100))]
+    pub specialty: String,
+}
+
+/// Book an appointment.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookRequest {
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The practitioner (membership id).
+    pub practitioner_id: Uuid,
+    /// Start.
+    pub starts_at: DateTime<Utc>,
+    /// End.
+    pub ends_at: DateTime<Utc>,
+    /// Reason (clinical data, stored encrypted).
+    #[validate(length(min = 1, max = 2000))]
+    pub reason: Option<String>,
+}
+
+/// Change an appointment's status.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// The new status.
+    pub status: StatusDto,
+    /// Why (required to cancel).
+    #[validate(length(min = 1, max = 500))]
+    pub reason: Option<String>,
+}
+
+/// Move an appointment.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// New start.
+    pub starts_at: DateTime<Utc>,
+    /// New end.
+    pub ends_at: DateTime<Utc>,
+}
+
+/// An appointment. `reason` only for members with `clinical.read`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentResponse {
+    /// Its id.
+    pub id: Uuid,
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The practitioner.
+    pub practitioner_id: Uuid,
+    /// Start.
+    pub starts_at: DateTime<Utc>,
+    /// End.
+    pub ends_at: DateTime<Utc>,
+    /// Status.
+    pub status: String,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// Reason (only with `clinical.read`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of appointments.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentList {
+    /// In start-time order.
+    pub items: Vec<AppointmentResponse>,
+    /// Next page, or null.
+    pub next_cursor: Option<String>,
+}
+
+/// One change of an appointment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryResponse {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (membership id).
+    pub actor: Uuid,
+    /// Fields changed: `{"field": {"from": .., "to": ..}}`.
+    pub change: serde_json::Value,
+}
+
+/// The history of an appointment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryList {
+    /// Oldest first.
+    pub items: Vec<HistoryResponse>,
+    /// Always null.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters and paging of the appointment list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AppointmentListQuery {
+    /// Starting at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Starting before.
+    pub to: Option<DateTime<Utc>>,
+    /// One practitioner.
+    pub practitioner_id: Option<Uuid>,
+    /// One patient.
+    pub patient_id: Option<Uuid>,
+    /// One status.
+    pub status: Option<StatusDto>,
+    /// Page size, 1 to 100 (default 20).
+    pub limit: Option<i64>,
+    /// From the previous page.
+    pub cursor: Option<String>,
+}
+
+fn response(a: Appointment) -> AppointmentResponse {
+    let s = a.stored;
+    AppointmentResponse {
+        id: s.id,
+        patient_id: s.patient_id,
+        practitioner_id: s.practitioner_id.uuid(),
+        starts_at: s.starts_at,
+        ends_at: s.ends_at,
+        status: s.status.as_str().to_owned(),
+        cancel_reason: s.cancel_reason,
+        reason: a.reason,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
+/// Lists practitioners.
+#[utoipa::path(tag = "appointments", summary = "List practitioners", security(("bearer" = [])),
+    extensions(("x-permission" = json!("appointments.read"))),
+    responses(
+        (status = 200, description = "Practitioners.", body = PractitionerList),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/api/v1/practitioners")]
+pub async fn practitioners(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let found = run_blocking(move || identity.list_practitioners(&who.0)).await?;
+    let items = found
+        .into_iter()
+        .map(|(id, specialty, name)| PractitionerResponse {
+            id: id.uuid(),
+            name,
+            specialty,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(PractitionerList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// Flags a member as practitioner.
+#[utoipa::path(tag = "appointments", summary = "Make a member a practitioner", security(("bearer" = [])),
+    extensions(("x-permission" = json!("staff.update"))),
+    params(("id" = Uuid, Path, description = "The membership.")),
+    request_body = PractitionerRequest,
+    responses(
+        (status = 204, description = "Done."),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[put("/api/v1/practitioners/{id}")]
+pub async fn set_practitioner(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<PractitionerRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let specialty = body.into_inner().specialty;
+    let identity = ports.identity.clone();
+    let id = MembershipId(id.into_inner());
+    run_blocking(move || identity.set_practitioner(&who.0, id, &specialty, &client.0)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Books an appointment.
+#[utoipa::path(tag = "appointments", summary = "Book an appointment",
+    description = "Two bookings overlapping for one practitioner cannot both succeed: the database refuses the second (409 `slot_taken`).",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("appointments.create"))),
+    request_body = BookRequest,
+    responses(
+        (status = 201, description = "Booked.", body = AppointmentResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The slot is taken.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, unknown patient or practitioner.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/appointments")]
+pub async fn book(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<BookRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let identity = ports.identity.clone();
+    let appointment = run_blocking(move || {
+        identity.book(
+            &who.0,
+            b.patient_id,
+            MembershipId(b.practitioner_id),
+            b.starts_at,
+            b.ends_at,
+            b.reason.as_deref(),
+            &client.0,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(response(appointment)))
+}
+
+/// Reads an appointment.
+#[utoipa::path(tag = "appointments", summary = "Read an appointment", security(("bearer" = [])),
+    extensions(("x-permission" = json!("appointments.read"))),
+    params(("id" = Uuid, Path, description = "The appointment.")),
+    responses(
+        (status = 200, description = "The appointment.", body = AppointmentResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such appointment.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/api/v1/appointments/{id}")]
+pub async fn read(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let id = id.into_inner();
+    let a = run_blocking(move || identity.get_appointment(&who.0, id)).await?;
+    Ok(HttpResponse::Ok().json(response(a)))
+}
+
+/// Changes an appointment's status.
+#[utoipa::path(tag = "appointments", summary = "Change an appointment's status",
+    description = "scheduled → confirmed → checked_in → in_progress → completed; cancelled (with a reason, needs `appointments.cancel`) from scheduled, confirmed or checked_in; no_show from scheduled or confirmed. Anything else is 409 naming the current state.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("appointments.update"))),
+    params(("id" = Uuid, Path, description = "The appointment.")),
+    request_body = StatusRequest,
+    responses(
+        (status = 200, description = "Changed.", body = AppointmentResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such appointment.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/appointments/{id}/status")]
+pub async fn change_status(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<StatusRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let identity = ports.identity.clone();
+    let id = id.into_inner();
+    let a = run_blocking(move || {
+        identity.change_status(&who.0, id, b.status.into(), b.reason.as_deref(), &client.0)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(response(a)))
+}
+
+/// Moves an appointment.
+#[utoipa::path(tag = "appointments", summary = "Reschedule an appointment", security(("bearer" = [])),
+    extensions(("x-permission" = json!("appointments.update"))),
+    params(("id" = Uuid, Path, description = "The appointment.")),
+    request_body = ScheduleRequest,
+    responses(
+        (status = 200, description = "Moved.", body = AppointmentResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such appointment.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new slot is taken, or the appointment can no longer move.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[put("/api/v1/appointments/{id}/schedule")]
+pub async fn reschedule(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<ScheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let identity = ports.identity.clone();
+    let id = id.into_inner();
+    let a =
+        run_blocking(move || identity.reschedule(&who.0, id, b.starts_at, b.ends_at, &client.0))
+            .await?;
+    Ok(HttpResponse::Ok().json(response(a)))
+}
+
+/// Lists appointments.
+#[utoipa::path(tag = "appointments", summary = "List appointments", security(("bearer" = [])),
+    extensions(("x-permission" = json!("appointments.read"))),
+    params(AppointmentListQuery),
+    responses(
+        (status = 200, description = "A page.", body = AppointmentList),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid filters.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/api/v1/appointments")]
+pub async fn list(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+    query: web::Query<AppointmentListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(20);
+    let invalid = |field: &str, message: &str| {
+        ApiError::Validation(vec![FieldError {
+            field: field.into(),
+            code: "invalid".into(),
+            message: message.into(),
+        }])
+    };
+    if !(1..=100).contains(&limit) {
+        return Err(invalid("limit", "must be between 1 and 100"));
+    }
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            URL_SAFE_NO_PAD
+                .decode(c)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<(DateTime<Utc>, Uuid)>(&b).ok())
+                .ok_or_else(|| invalid("cursor", "is not a cursor of this list"))
+        })
+        .transpose()?;
+    let query = AppointmentQuery {
+        from: q.from,
+        to: q.to,
+        practitioner: q.practitioner_id.map(MembershipId),
+        patient: q.patient_id,
+        status: q.status.map(Into::into),
+        limit,
+        after,
+    };
+    let identity = ports.identity.clone();
+    let page = run_blocking(move || identity.list_appointments(&who.0, query)).await?;
+    let items: Vec<AppointmentResponse> = page.into_iter().map(response).collect();
+    let next_cursor = (i64::try_from(items.len()).unwrap_or(0) == limit)
+        .then(|| {
+            items.last().map(|a| {
+                URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(a.starts_at, a.id)).unwrap_or_default())
+            })
+        })
+        .flatten();
+    Ok(HttpResponse::Ok().json(AppointmentList { items, next_cursor }))
+}
+
+/// The history of an appointment.
+#[utoipa::path(tag = "appointments", summary = "Appointment history",
+    description = "Every change: who, when, which fields, from what to what.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("appointments.read"))),
+    params(("id" = Uuid, Path, description = "The appointment.")),
+    responses(
+        (status = 200, description = "Changes, oldest first.", body = HistoryList),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such appointment.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/api/v1/appointments/{id}/history")]
+pub async fn history(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let id = id.into_inner();
+    let entries = run_blocking(move || identity.appointment_history(&who.0, id)).await?;
+    let items = entries
+        .into_iter()
+        .map(|e: HistoryEntry| HistoryResponse {
+            at: e.at,
+            actor: e.actor.uuid(),
+            change: e.change,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(HistoryList {
+        items,
+        next_cursor: None,
+    }))
+}

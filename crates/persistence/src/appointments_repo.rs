@@ -1,0 +1,251 @@
+//! `AppointmentsRepo` on PostgreSQL.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use salus_domain::DomainError;
+use salus_domain::appointments::{
+    AppointmentQuery, AppointmentsRepo, DOUBLE_BOOKING, HistoryEntry, Status, StoredAppointment,
+};
+use salus_domain::ids::{ClinicId, MembershipId};
+use uuid::Uuid;
+
+use crate::schema::{
+    accounts, appointment_history, appointments, memberships, patients, practitioners,
+};
+use crate::store::{PgTx, db_error};
+
+type Res<T> = Result<T, DomainError>;
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = appointments)]
+#[diesel(treat_none_as_null = true)]
+struct Row {
+    clinic_id: Uuid,
+    id: Uuid,
+    patient_id: Uuid,
+    practitioner_id: Uuid,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    reason: Option<Vec<u8>>,
+    status: String,
+    cancel_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn row(clinic: ClinicId, a: &StoredAppointment) -> Row {
+    Row {
+        clinic_id: clinic.0,
+        id: a.id,
+        patient_id: a.patient_id,
+        practitioner_id: a.practitioner_id.0,
+        starts_at: a.starts_at,
+        ends_at: a.ends_at,
+        reason: a.sealed_reason.clone(),
+        status: a.status.as_str().to_owned(),
+        cancel_reason: a.cancel_reason.clone(),
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+    }
+}
+
+fn stored(r: Row) -> Res<StoredAppointment> {
+    Ok(StoredAppointment {
+        id: r.id,
+        patient_id: r.patient_id,
+        practitioner_id: MembershipId(r.practitioner_id),
+        starts_at: r.starts_at,
+        ends_at: r.ends_at,
+        sealed_reason: r.reason,
+        status: Status::parse(&r.status)
+            .ok_or_else(|| DomainError::Internal(format!("unknown status {}", r.status)))?,
+        cancel_reason: r.cancel_reason,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
+}
+
+/// The exclusion constraint refusing double bookings becomes a 409.
+fn booking_error(e: DieselError) -> DomainError {
+    match &e {
+        DieselError::DatabaseError(_, info)
+            if info.constraint_name() == Some("appointments_no_double_booking") =>
+        {
+            DomainError::Conflict {
+                code: DOUBLE_BOOKING,
+                detail: "The slot is taken.".into(),
+            }
+        }
+        _ => db_error(e),
+    }
+}
+
+impl AppointmentsRepo for PgTx<'_> {
+    fn upsert_practitioner(
+        &mut self,
+        clinic: ClinicId,
+        member: MembershipId,
+        specialty: &str,
+        at: DateTime<Utc>,
+    ) -> Res<()> {
+        diesel::insert_into(practitioners::table)
+            .values((
+                practitioners::clinic_id.eq(clinic.0),
+                practitioners::membership_id.eq(member.0),
+                practitioners::specialty.eq(specialty),
+                practitioners::created_at.eq(at),
+            ))
+            .on_conflict((practitioners::clinic_id, practitioners::membership_id))
+            .do_update()
+            .set(practitioners::specialty.eq(specialty))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn practitioners(&mut self, clinic: ClinicId) -> Res<Vec<(MembershipId, String, String)>> {
+        let rows: Vec<(Uuid, String, String, String)> = practitioners::table
+            .inner_join(
+                memberships::table.on(memberships::clinic_id
+                    .eq(practitioners::clinic_id)
+                    .and(memberships::id.eq(practitioners::membership_id))),
+            )
+            .inner_join(accounts::table.on(accounts::id.eq(memberships::account_id)))
+            .filter(practitioners::clinic_id.eq(clinic.0))
+            .filter(memberships::active.eq(true))
+            .order(accounts::family_name.asc())
+            .select((
+                practitioners::membership_id,
+                practitioners::specialty,
+                accounts::given_name,
+                accounts::family_name,
+            ))
+            .load(self.conn)
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(m, s, g, f)| (MembershipId(m), s, format!("{g} {f}")))
+            .collect())
+    }
+
+    fn insert_appointment(&mut self, clinic: ClinicId, a: &StoredAppointment) -> Res<()> {
+        diesel::insert_into(appointments::table)
+            .values(row(clinic, a))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(booking_error)
+    }
+
+    fn appointment(&mut self, clinic: ClinicId, id: Uuid) -> Res<Option<StoredAppointment>> {
+        appointments::table
+            .find((clinic.0, id))
+            .select(Row::as_select())
+            .for_update()
+            .first(self.conn)
+            .optional()
+            .map_err(db_error)?
+            .map(stored)
+            .transpose()
+    }
+
+    fn update_appointment(&mut self, clinic: ClinicId, a: &StoredAppointment) -> Res<()> {
+        diesel::update(appointments::table.find((clinic.0, a.id)))
+            .set(row(clinic, a))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(booking_error)
+    }
+
+    fn appointments(
+        &mut self,
+        clinic: ClinicId,
+        q: &AppointmentQuery,
+    ) -> Res<Vec<StoredAppointment>> {
+        let mut query = appointments::table
+            .filter(appointments::clinic_id.eq(clinic.0))
+            .select(Row::as_select())
+            .into_boxed();
+        if let Some(from) = q.from {
+            query = query.filter(appointments::starts_at.ge(from));
+        }
+        if let Some(to) = q.to {
+            query = query.filter(appointments::starts_at.lt(to));
+        }
+        if let Some(p) = q.practitioner {
+            query = query.filter(appointments::practitioner_id.eq(p.0));
+        }
+        if let Some(p) = q.patient {
+            query = query.filter(appointments::patient_id.eq(p));
+        }
+        if let Some(s) = q.status {
+            query = query.filter(appointments::status.eq(s.as_str()));
+        }
+        if let Some((at, id)) = q.after {
+            query = query.filter(
+                appointments::starts_at
+                    .gt(at)
+                    .or(appointments::starts_at.eq(at).and(appointments::id.gt(id))),
+            );
+        }
+        query
+            .order((appointments::starts_at.asc(), appointments::id.asc()))
+            .limit(q.limit)
+            .load(self.conn)
+            .map_err(db_error)?
+            .into_iter()
+            .map(stored)
+            .collect()
+    }
+
+    fn add_history(
+        &mut self,
+        clinic: ClinicId,
+        id: Uuid,
+        appointment: Uuid,
+        e: &HistoryEntry,
+    ) -> Res<()> {
+        diesel::insert_into(appointment_history::table)
+            .values((
+                appointment_history::clinic_id.eq(clinic.0),
+                appointment_history::id.eq(id),
+                appointment_history::appointment_id.eq(appointment),
+                appointment_history::at.eq(e.at),
+                appointment_history::actor_membership_id.eq(e.actor.0),
+                appointment_history::change.eq(&e.change),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn history(&mut self, clinic: ClinicId, appointment: Uuid) -> Res<Vec<HistoryEntry>> {
+        let rows: Vec<(DateTime<Utc>, Uuid, serde_json::Value)> = appointment_history::table
+            .filter(appointment_history::clinic_id.eq(clinic.0))
+            .filter(appointment_history::appointment_id.eq(appointment))
+            .order(appointment_history::seq.asc())
+            .select((
+                appointment_history::at,
+                appointment_history::actor_membership_id,
+                appointment_history::change,
+            ))
+            .load(self.conn)
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, actor, change)| HistoryEntry {
+                at,
+                actor: MembershipId(actor),
+                change,
+            })
+            .collect())
+    }
+
+    fn patient_exists(&mut self, clinic: ClinicId, patient: Uuid) -> Res<bool> {
+        diesel::select(diesel::dsl::exists(
+            patients::table.find((clinic.0, patient)),
+        ))
+        .get_result(self.conn)
+        .map_err(db_error)
+    }
+}

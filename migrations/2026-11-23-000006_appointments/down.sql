@@ -1,0 +1,1 @@
+DROP TABLE appointment_history, appointments, practitioners;

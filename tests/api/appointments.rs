@@ -1,0 +1,274 @@
+//! Appointments: booking, double booking refused by the database (also under a
+//! race), the state machine, rescheduling and history.
+
+use salus_tests::TestApp;
+use salus_tests::identity::Member;
+use serde_json::{Value, json};
+
+struct Setup {
+    owner: Member,
+    practitioner: String,
+    patient: String,
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    let me = app.me(&owner).await;
+    let practitioner = me["membership_id"].as_str().unwrap().to_owned();
+    let flag = app
+        .client
+        .put(format!("{}/api/v1/practitioners/{practitioner}", app.url))
+        .bearer_auth(&owner.access)
+        .json(&json!({"specialty": "General practice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(flag.status(), 204);
+    let patient: Value = app
+        .post("/api/v1/patients")
+        .bearer_auth(&owner.access)
+        .json(&json!({"family_name": "Curie", "given_name": "Marie", "birth_date": "1967-11-07", "sex": "female"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Setup {
+        owner,
+        practitioner,
+        patient: patient["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn booking(s: &Setup, start: &str, end: &str) -> Value {
+    json!({"patient_id": s.patient, "practitioner_id": s.practitioner, "starts_at": start, "ends_at": end, "reason": "persistent cough"})
+}
+
+async fn book(app: &TestApp, who: &Member, body: &Value) -> reqwest::Response {
+    app.post("/api/v1/appointments")
+        .bearer_auth(&who.access)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn overlapping_bookings_are_refused_and_adjacent_ones_accepted() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let first = book(
+        &app,
+        &s.owner,
+        &booking(&s, "2030-03-01T09:00:00Z", "2030-03-01T09:30:00Z"),
+    )
+    .await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["status"], "scheduled");
+    assert_eq!(first["reason"], "persistent cough");
+
+    let overlap = book(
+        &app,
+        &s.owner,
+        &booking(&s, "2030-03-01T09:15:00Z", "2030-03-01T09:45:00Z"),
+    )
+    .await;
+    assert_eq!(overlap.status(), 409);
+    let problem: Value = overlap.json().await.unwrap();
+    assert_eq!(problem["code"], "slot_taken");
+    let adjacent = book(
+        &app,
+        &s.owner,
+        &booking(&s, "2030-03-01T09:30:00Z", "2030-03-01T10:00:00Z"),
+    )
+    .await;
+    assert_eq!(adjacent.status(), 201);
+
+    // A cancelled appointment frees its slot.
+    let id = first["id"].as_str().unwrap();
+    let cancel = app
+        .post(&format!("/api/v1/appointments/{id}/status"))
+        .bearer_auth(&s.owner.access)
+        .json(&json!({"status": "cancelled", "reason": "patient called"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), 200);
+    let again = book(
+        &app,
+        &s.owner,
+        &booking(&s, "2030-03-01T09:00:00Z", "2030-03-01T09:30:00Z"),
+    )
+    .await;
+    assert_eq!(again.status(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_concurrent_bookings_of_one_slot_cannot_both_succeed() {
+    let app = TestApp::spawn_with(&[("HTTP_WORKERS", "4")]).await;
+    let s = setup(&app).await;
+    for round in 0..5 {
+        let start = format!("2030-04-0{}T10:00:00Z", round + 1);
+        let end = format!("2030-04-0{}T10:30:00Z", round + 1);
+        let body = booking(&s, &start, &end);
+        let (a, b) = tokio::join!(book(&app, &s.owner, &body), book(&app, &s.owner, &body));
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn the_state_machine_refuses_illegal_moves_naming_the_current_state() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let a: Value = book(
+        &app,
+        &s.owner,
+        &booking(&s, "2030-05-01T08:00:00Z", "2030-05-01T08:30:00Z"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = a["id"].as_str().unwrap().to_owned();
+    let move_to = |status: &'static str| {
+        app.post(&format!("/api/v1/appointments/{id}/status"))
+            .bearer_auth(&s.owner.access)
+            .json(&json!({"status": status}))
+            .send()
+    };
+    let illegal = move_to("completed").await.unwrap();
+    assert_eq!(illegal.status(), 409);
+    let problem: Value = illegal.json().await.unwrap();
+    assert_eq!(problem["code"], "illegal_transition");
+    assert!(problem["detail"].as_str().unwrap().contains("scheduled"));
+    for step in ["confirmed", "checked_in", "in_progress", "completed"] {
+        assert_eq!(move_to(step).await.unwrap().status(), 200, "{step}");
+    }
+    assert_eq!(
+        move_to("cancelled").await.unwrap().status(),
+        422,
+        "a cancellation needs a reason"
+    );
+    let history: Value = app
+        .get_as(
+            &s.owner.access,
+            &format!("/api/v1/appointments/{id}/history"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["change"]["status"]["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "scheduled",
+            "confirmed",
+            "checked_in",
+            "in_progress",
+            "completed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn rescheduling_keeps_the_history_and_refuses_taken_slots() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let a: Value = book(
+        &app,
+        &s.owner,
+        &booking(&s, "2030-06-01T08:00:00Z", "2030-06-01T08:30:00Z"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    book(
+        &app,
+        &s.owner,
+        &booking(&s, "2030-06-01T09:00:00Z", "2030-06-01T09:30:00Z"),
+    )
+    .await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    let move_to = |start: &'static str, end: &'static str| {
+        app.client
+            .put(format!("{}/api/v1/appointments/{id}/schedule", app.url))
+            .bearer_auth(&s.owner.access)
+            .json(&json!({"starts_at": start, "ends_at": end}))
+            .send()
+    };
+    assert_eq!(
+        move_to("2030-06-01T09:10:00Z", "2030-06-01T09:40:00Z")
+            .await
+            .unwrap()
+            .status(),
+        409
+    );
+    assert_eq!(
+        move_to("2030-06-01T10:00:00Z", "2030-06-01T10:30:00Z")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let history: Value = app
+        .get_as(
+            &s.owner.access,
+            &format!("/api/v1/appointments/{id}/history"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = &history["items"][1]["change"];
+    assert_eq!(last["starts_at"]["from"], "2030-06-01T08:00:00Z");
+    assert_eq!(last["starts_at"]["to"], "2030-06-01T10:00:00Z");
+
+    let list: Value = app
+        .get_as(&s.owner.access, &format!("/api/v1/appointments?practitioner_id={}&from=2030-06-01T00:00:00Z&to=2030-06-02T00:00:00Z", s.practitioner))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let starts: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["starts_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(starts, ["2030-06-01T09:00:00Z", "2030-06-01T10:00:00Z"]);
+}
+
+#[tokio::test]
+async fn a_receptionist_books_but_never_sees_the_reason() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let receptionist = app.join_as(&s.owner, "receptionist").await;
+    let created = book(
+        &app,
+        &receptionist,
+        &booking(&s, "2030-07-01T08:00:00Z", "2030-07-01T08:30:00Z"),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
+    assert!(body.get("reason").is_none(), "{body}");
+    let id = body["id"].as_str().unwrap();
+    let owner_view: Value = app
+        .get_as(&s.owner.access, &format!("/api/v1/appointments/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(owner_view["reason"], "persistent cough");
+}
