@@ -146,6 +146,21 @@ pub struct AppointmentQuery {
     pub after: Option<(DateTime<Utc>, Uuid)>,
 }
 
+/// A booking to make.
+#[derive(Debug, Clone)]
+pub struct NewBooking {
+    /// The patient.
+    pub patient: Uuid,
+    /// The practitioner.
+    pub practitioner: MembershipId,
+    /// Start.
+    pub starts_at: DateTime<Utc>,
+    /// End.
+    pub ends_at: DateTime<Utc>,
+    /// Reason (clinical; sealed).
+    pub reason: Option<String>,
+}
+
 /// A booking refused because the slot overlaps another active appointment.
 pub const DOUBLE_BOOKING: &str = "slot_taken";
 
@@ -288,14 +303,17 @@ impl Identity {
     pub fn book(
         &self,
         actor: &Actor,
-        patient: Uuid,
-        practitioner: MembershipId,
-        starts_at: DateTime<Utc>,
-        ends_at: DateTime<Utc>,
-        reason: Option<&str>,
+        booking: &NewBooking,
         client: &ClientInfo,
     ) -> Result<Appointment, DomainError> {
         actor.require(Permission::AppointmentsCreate)?;
+        let NewBooking {
+            patient,
+            practitioner,
+            starts_at,
+            ends_at,
+            ref reason,
+        } = *booking;
         if ends_at <= starts_at {
             return Err(DomainError::invalid(
                 "ends_at",
@@ -326,6 +344,7 @@ impl Identity {
             }
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
             let sealed_reason = reason
+                .as_deref()
                 .map(|r| keys.seal_field(self.random.as_ref(), TABLE, "reason", id, r.as_bytes()))
                 .transpose()?;
             let stored = StoredAppointment {

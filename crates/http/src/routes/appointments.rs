@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, post, put, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use salus_domain::appointments::{Appointment, AppointmentQuery, HistoryEntry, Status};
+use salus_domain::appointments::{Appointment, AppointmentQuery, HistoryEntry, NewBooking, Status};
 use salus_domain::ids::MembershipId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -292,11 +292,13 @@ pub async fn book(
     let appointment = run_blocking(move || {
         identity.book(
             &who.0,
-            b.patient_id,
-            MembershipId(b.practitioner_id),
-            b.starts_at,
-            b.ends_at,
-            b.reason.as_deref(),
+            &NewBooking {
+                patient: b.patient_id,
+                practitioner: MembershipId(b.practitioner_id),
+                starts_at: b.starts_at,
+                ends_at: b.ends_at,
+                reason: b.reason,
+            },
             &client.0,
         )
     })
