@@ -324,8 +324,20 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
         .json()
         .await
         .unwrap();
+    let entry_b: Value = app
+        .post("/api/v1/queue")
+        .bearer_auth(&b.access)
+        .json(&serde_json::json!({"patient_id": patient_b["id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let foreign_id = |path: &str| -> String {
-        if path.starts_with("/api/v1/appointments/") {
+        if path.starts_with("/api/v1/queue/") {
+            entry_b["id"].as_str().unwrap().to_owned()
+        } else if path.starts_with("/api/v1/appointments/") {
             appointment_b["id"].as_str().unwrap().to_owned()
         } else if path.starts_with("/api/v1/practitioners/") {
             b_member.clone()

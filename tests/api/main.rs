@@ -15,6 +15,7 @@ mod mfa;
 mod migrations;
 mod patients;
 mod problems;
+mod queue;
 mod roles;
 mod route_inventory;
 mod schema;

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod outbox;
 pub mod patients;
 pub mod plans;
+pub mod queue;
 pub mod random;
 pub mod roles;
 pub mod staff;

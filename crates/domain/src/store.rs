@@ -8,6 +8,7 @@ use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
 use crate::outbox::OutboxRepo;
 use crate::patients::PatientsRepo;
+use crate::queue::QueueRepo;
 use crate::roles::RolesRepo;
 use crate::staff::StaffRepo;
 
@@ -24,7 +25,14 @@ pub enum Scope {
 
 /// Every repository available inside a transaction.
 pub trait Tx:
-    IdentityRepo + OutboxRepo + StaffRepo + RolesRepo + ClinicRepo + PatientsRepo + AppointmentsRepo
+    IdentityRepo
+    + OutboxRepo
+    + StaffRepo
+    + RolesRepo
+    + ClinicRepo
+    + PatientsRepo
+    + AppointmentsRepo
+    + QueueRepo
 {
 }
 

@@ -48,6 +48,7 @@ pub use crate::state::{HttpSettings, Ports};
         (name = "health", description = "Probes and public metadata."),
         (name = "auth", description = "Sign-up, sign-in, MFA, tokens and one-time-token flows."),
         (name = "appointments", description = "Practitioners, appointments and their history."),
+        (name = "queue", description = "The waiting queue."),
         (name = "patients", description = "Patients: demographics, and medical history for clinical staff."),
         (name = "clinic", description = "The clinic's settings."),
         (name = "access", description = "The permission catalogue."),
@@ -126,6 +127,12 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::appointments::change_status)
         .service(routes::appointments::reschedule)
         .service(routes::appointments::history)
+        .service(routes::queue::list)
+        .service(routes::queue::check_in)
+        .service(routes::queue::call_next)
+        .service(routes::queue::start)
+        .service(routes::queue::complete)
+        .service(routes::queue::left)
         .service(routes::patients::list)
         .service(routes::patients::create)
         .service(routes::patients::read)

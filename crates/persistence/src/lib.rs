@@ -9,6 +9,7 @@ pub mod migrations;
 pub mod outbox_repo;
 pub mod patients_repo;
 pub mod pool;
+pub mod queue_repo;
 pub mod readiness;
 pub mod role_posture;
 pub mod roles_repo;

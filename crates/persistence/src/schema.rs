@@ -276,6 +276,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    queue_entries (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        day -> Date,
+        ticket -> Int4,
+        patient_id -> Uuid,
+        appointment_id -> Nullable<Uuid>,
+        practitioner_id -> Nullable<Uuid>,
+        status -> Text,
+        checked_in_at -> Timestamptz,
+        called_at -> Nullable<Timestamptz>,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(

@@ -7,6 +7,7 @@ pub mod health;
 pub mod me;
 pub mod patients;
 pub mod permissions;
+pub mod queue;
 pub mod roles;
 pub mod staff;
 pub mod well_known;

@@ -1,0 +1,264 @@
+//! The waiting queue: check-in (from an appointment or walk-in), a ticket number
+//! per clinic per day, call next (safe under concurrency), start, complete, left.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::access::Permission;
+use crate::actor::Actor;
+use crate::appointments::Status as AppointmentStatus;
+use crate::identity::model::ClientInfo;
+use crate::identity::service::{Identity, committed};
+use crate::ids::{ClinicId, MembershipId};
+use crate::store::{Scope, in_tx};
+
+/// Where a queue entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueStatus {
+    /// In the waiting room.
+    Waiting,
+    /// Called.
+    Called,
+    /// With the practitioner.
+    InProgress,
+    /// Seen.
+    Completed,
+    /// Left without being seen.
+    Left,
+}
+
+impl QueueStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Called => "called",
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+            Self::Left => "left",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Waiting,
+            Self::Called,
+            Self::InProgress,
+            Self::Completed,
+            Self::Left,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    fn can_become(self, to: QueueStatus) -> bool {
+        use QueueStatus::*;
+        matches!(
+            (self, to),
+            (Called, InProgress) | (InProgress, Completed) | (Waiting | Called, Left)
+        )
+    }
+}
+
+/// A queue entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    /// Its id.
+    pub id: Uuid,
+    /// The day.
+    pub day: NaiveDate,
+    /// The ticket number of the day.
+    pub ticket: i32,
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The appointment, unless a walk-in.
+    pub appointment_id: Option<Uuid>,
+    /// The practitioner, if assigned.
+    pub practitioner_id: Option<MembershipId>,
+    /// Status.
+    pub status: QueueStatus,
+    /// Arrived.
+    pub checked_in_at: DateTime<Utc>,
+    /// Called.
+    pub called_at: Option<DateTime<Utc>>,
+}
+
+/// Storage of the queue (clinic-scoped).
+pub trait QueueRepo {
+    /// The next ticket number of the day (atomic).
+    fn next_ticket(&mut self, clinic: ClinicId, day: NaiveDate) -> Result<i32, DomainError>;
+    /// Inserts an entry.
+    fn insert_entry(&mut self, clinic: ClinicId, e: &QueueEntry) -> Result<(), DomainError>;
+    /// The day's entries ordered by practitioner, then ticket.
+    fn entries(&mut self, clinic: ClinicId, day: NaiveDate)
+    -> Result<Vec<QueueEntry>, DomainError>;
+    /// Claims the oldest waiting entry (for a practitioner or unassigned), skipping
+    /// rows another transaction holds.
+    fn claim_next(
+        &mut self,
+        clinic: ClinicId,
+        day: NaiveDate,
+        practitioner: Option<MembershipId>,
+    ) -> Result<Option<QueueEntry>, DomainError>;
+    /// An entry, locked.
+    fn entry(&mut self, clinic: ClinicId, id: Uuid) -> Result<Option<QueueEntry>, DomainError>;
+    /// Sets an entry's status and the time of that step.
+    fn set_entry_status(
+        &mut self,
+        clinic: ClinicId,
+        id: Uuid,
+        status: QueueStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
+}
+
+impl Identity {
+    /// Checks a patient in, from an appointment (which becomes `checked_in`) or as a walk-in.
+    pub fn check_in(
+        &self,
+        actor: &Actor,
+        patient: Uuid,
+        appointment: Option<Uuid>,
+        practitioner: Option<MembershipId>,
+        client: &ClientInfo,
+    ) -> Result<QueueEntry, DomainError> {
+        actor.require(Permission::QueueManage)?;
+        let now = self.now();
+        let day = now.date_naive();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if !tx.patient_exists(actor.clinic_id, patient)? {
+                return Ok(Err(DomainError::invalid(
+                    "patient_id",
+                    "unknown",
+                    "is not a patient of this clinic",
+                )));
+            }
+            let mut practitioner = practitioner;
+            if let Some(id) = appointment {
+                let Some(mut a) = tx.appointment(actor.clinic_id, id)? else {
+                    return Ok(Err(DomainError::invalid(
+                        "appointment_id",
+                        "unknown",
+                        "is not an appointment of this clinic",
+                    )));
+                };
+                if a.patient_id != patient {
+                    return Ok(Err(DomainError::invalid(
+                        "appointment_id",
+                        "other_patient",
+                        "belongs to another patient",
+                    )));
+                }
+                if !a.status.can_become(AppointmentStatus::CheckedIn) {
+                    return Ok(Err(DomainError::Conflict {
+                        code: "illegal_transition",
+                        detail: format!(
+                            "The appointment is {}; it cannot be checked in.",
+                            a.status.as_str()
+                        ),
+                    }));
+                }
+                a.status = AppointmentStatus::CheckedIn;
+                a.updated_at = now;
+                tx.update_appointment(actor.clinic_id, &a)?;
+                practitioner = practitioner.or(Some(a.practitioner_id));
+            }
+            let entry = QueueEntry {
+                id: self.new_id(),
+                day,
+                ticket: tx.next_ticket(actor.clinic_id, day)?,
+                patient_id: patient,
+                appointment_id: appointment,
+                practitioner_id: practitioner,
+                status: QueueStatus::Waiting,
+                checked_in_at: now,
+                called_at: None,
+            };
+            tx.insert_entry(actor.clinic_id, &entry)?;
+            self.event(
+                tx,
+                "queue_checked_in",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            Ok(Ok(entry))
+        })
+    }
+
+    /// Today's queue.
+    pub fn queue(&self, actor: &Actor) -> Result<Vec<QueueEntry>, DomainError> {
+        actor.require(Permission::QueueManage)?;
+        let day = self.now().date_naive();
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            tx.entries(actor.clinic_id, day)
+        })
+    }
+
+    /// Calls the next waiting patient; two callers at once never get the same one.
+    pub fn call_next(
+        &self,
+        actor: &Actor,
+        practitioner: Option<MembershipId>,
+        client: &ClientInfo,
+    ) -> Result<Option<QueueEntry>, DomainError> {
+        actor.require(Permission::QueueManage)?;
+        let now = self.now();
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let Some(mut entry) = tx.claim_next(actor.clinic_id, now.date_naive(), practitioner)?
+            else {
+                return Ok(None);
+            };
+            tx.set_entry_status(actor.clinic_id, entry.id, QueueStatus::Called, now)?;
+            self.event(
+                tx,
+                "queue_called",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            entry.status = QueueStatus::Called;
+            entry.called_at = Some(now);
+            Ok(Some(entry))
+        })
+    }
+
+    /// Moves a called entry on: start, complete, or left.
+    pub fn advance_queue(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        to: QueueStatus,
+        client: &ClientInfo,
+    ) -> Result<QueueEntry, DomainError> {
+        actor.require(Permission::QueueManage)?;
+        let now = self.now();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let Some(mut entry) = tx.entry(actor.clinic_id, id)? else {
+                return Ok(Err(DomainError::NotFound));
+            };
+            if !entry.status.can_become(to) {
+                return Ok(Err(DomainError::Conflict {
+                    code: "illegal_transition",
+                    detail: format!(
+                        "The entry is {}; it cannot become {}.",
+                        entry.status.as_str(),
+                        to.as_str()
+                    ),
+                }));
+            }
+            tx.set_entry_status(actor.clinic_id, id, to, now)?;
+            self.event(
+                tx,
+                "queue_advanced",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            entry.status = to;
+            Ok(Ok(entry))
+        })
+    }
+}

@@ -1,0 +1,238 @@
+//! The waiting queue.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use salus_domain::ids::MembershipId;
+use salus_domain::queue::{QueueEntry, QueueStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::client::Client;
+use crate::auth::extractor::Authenticated;
+use crate::blocking::run_blocking;
+use crate::json::ValidatedJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::Ports;
+
+/// Check a patient in.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInRequest {
+    /// The patient.
+    pub patient_id: Uuid,
+    /// Their appointment, unless a walk-in (it becomes `checked_in`).
+    pub appointment_id: Option<Uuid>,
+    /// The practitioner to see (default: the appointment's).
+    pub practitioner_id: Option<Uuid>,
+}
+
+/// Call the next patient.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallNextRequest {
+    /// Only patients for this practitioner (or unassigned).
+    pub practitioner_id: Option<Uuid>,
+}
+
+/// A queue entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueEntryResponse {
+    /// Its id.
+    pub id: Uuid,
+    /// The day.
+    pub day: NaiveDate,
+    /// Ticket number of the day.
+    pub ticket: i32,
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The appointment, unless a walk-in.
+    pub appointment_id: Option<Uuid>,
+    /// The practitioner.
+    pub practitioner_id: Option<Uuid>,
+    /// `waiting`, `called`, `in_progress`, `completed` or `left`.
+    pub status: String,
+    /// Arrived.
+    pub checked_in_at: DateTime<Utc>,
+    /// Called.
+    pub called_at: Option<DateTime<Utc>>,
+}
+
+/// Today's queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueList {
+    /// By practitioner, then ticket.
+    pub items: Vec<QueueEntryResponse>,
+    /// Always null.
+    pub next_cursor: Option<String>,
+}
+
+fn response(e: QueueEntry) -> QueueEntryResponse {
+    QueueEntryResponse {
+        id: e.id,
+        day: e.day,
+        ticket: e.ticket,
+        patient_id: e.patient_id,
+        appointment_id: e.appointment_id,
+        practitioner_id: e.practitioner_id.map(MembershipId::uuid),
+        status: e.status.as_str().to_owned(),
+        checked_in_at: e.checked_in_at,
+        called_at: e.called_at,
+    }
+}
+
+/// Checks a patient in.
+#[utoipa::path(tag = "queue", summary = "Check a patient in", security(("bearer" = [])),
+    extensions(("x-permission" = json!("queue.manage"))),
+    request_body = CheckInRequest,
+    responses(
+        (status = 201, description = "In the queue, with a ticket.", body = QueueEntryResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The appointment cannot be checked in.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown patient or appointment.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/queue")]
+pub async fn check_in(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<CheckInRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let identity = ports.identity.clone();
+    let entry = run_blocking(move || {
+        identity.check_in(
+            &who.0,
+            b.patient_id,
+            b.appointment_id,
+            b.practitioner_id.map(MembershipId),
+            &client.0,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(response(entry)))
+}
+
+/// Today's queue.
+#[utoipa::path(tag = "queue", summary = "Today's queue", security(("bearer" = [])),
+    extensions(("x-permission" = json!("queue.manage"))),
+    responses(
+        (status = 200, description = "By practitioner, then ticket.", body = QueueList),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/api/v1/queue")]
+pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let entries = run_blocking(move || identity.queue(&who.0)).await?;
+    Ok(HttpResponse::Ok().json(QueueList {
+        items: entries.into_iter().map(response).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Calls the next patient.
+#[utoipa::path(tag = "queue", summary = "Call the next patient",
+    description = "Two callers at once never get the same patient. 204 when nobody is waiting.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("queue.manage"))),
+    request_body = CallNextRequest,
+    responses(
+        (status = 200, description = "The patient called.", body = QueueEntryResponse),
+        (status = 204, description = "Nobody is waiting."),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/queue/call-next")]
+pub async fn call_next(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    body: ValidatedJson<CallNextRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let practitioner = body.into_inner().practitioner_id.map(MembershipId);
+    let identity = ports.identity.clone();
+    Ok(
+        match run_blocking(move || identity.call_next(&who.0, practitioner, &client.0)).await? {
+            Some(entry) => HttpResponse::Ok().json(response(entry)),
+            None => HttpResponse::NoContent().finish(),
+        },
+    )
+}
+
+async fn advance(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: Uuid,
+    to: QueueStatus,
+) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let entry = run_blocking(move || identity.advance_queue(&who.0, id, to, &client.0)).await?;
+    Ok(HttpResponse::Ok().json(response(entry)))
+}
+
+/// Starts the visit of a called patient.
+#[utoipa::path(tag = "queue", summary = "Start a visit", security(("bearer" = [])),
+    extensions(("x-permission" = json!("queue.manage"))),
+    params(("id" = Uuid, Path, description = "The queue entry.")),
+    responses(
+        (status = 200, description = "In progress.", body = QueueEntryResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not called yet.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/queue/{id}/start")]
+pub async fn start(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    advance(ports, client, who, id.into_inner(), QueueStatus::InProgress).await
+}
+
+/// Completes a visit.
+#[utoipa::path(tag = "queue", summary = "Complete a visit", security(("bearer" = [])),
+    extensions(("x-permission" = json!("queue.manage"))),
+    params(("id" = Uuid, Path, description = "The queue entry.")),
+    responses(
+        (status = 200, description = "Completed.", body = QueueEntryResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not in progress.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/queue/{id}/complete")]
+pub async fn complete(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    advance(ports, client, who, id.into_inner(), QueueStatus::Completed).await
+}
+
+/// Records that a patient left without being seen.
+#[utoipa::path(tag = "queue", summary = "Patient left", security(("bearer" = [])),
+    extensions(("x-permission" = json!("queue.manage"))),
+    params(("id" = Uuid, Path, description = "The queue entry.")),
+    responses(
+        (status = 200, description = "Left.", body = QueueEntryResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already seen.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/queue/{id}/left")]
+pub async fn left(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    advance(ports, client, who, id.into_inner(), QueueStatus::Left).await
+}
