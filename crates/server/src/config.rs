@@ -33,6 +33,12 @@
 //! | `AUTH_RATE_LIMIT_PER_MINUTE` | requests per client address per authentication endpoint | `30` |
 //! | `OUTBOX_DIR` | where the file provider writes messages (development) | `.local/outbox` |
 //! | `OUTBOX_POLL_SECONDS` | how often the delivery worker looks for messages (0: off) | `5` |
+//! | `OUTBOX_EMAIL_PROVIDER` | `file` (under `OUTBOX_DIR`) or `smtp`; `file` is refused in staging/production | `file` outside staging/production, required there |
+//! | `OUTBOX_SMS_PROVIDER` | `file` (under `OUTBOX_DIR`) or `gateway`; `file` is refused in staging/production | `file` outside staging/production, required there |
+//! | `SMTP_URL` | secret; `smtps://user:pass@host:465`, `smtp://host:587?tls=required`, or `smtp://127.0.0.1:25` for a loopback relay (staging/production refuse clear text to any other host) | required by `smtp` |
+//! | `SMTP_FROM` | the From address, e.g. `Salus <no-reply@clinic.example>` | required by `smtp` |
+//! | `SMS_GATEWAY_URL` | the gateway's endpoint; each SMS is a signed JSON POST to it (`https://` in staging/production unless on loopback) | required by `gateway` |
+//! | `SMS_GATEWAY_SECRET` | secret; HMAC-SHA256 key of the `X-Salus-Signature` header (≥ 16 characters in staging/production) | required by `gateway` |
 //! | `LOG_FORMAT` | `json` or `pretty` | `pretty` in development, else `json` |
 //! | `RUST_LOG` | log filter | `info` |
 //!
@@ -113,6 +119,34 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// How emails leave the outbox (`OUTBOX_EMAIL_PROVIDER`).
+#[derive(Debug, Clone)]
+pub enum EmailDelivery {
+    /// Written as files under `OUTBOX_DIR` (development only).
+    File,
+    /// Sent through an SMTP server.
+    Smtp {
+        /// `SMTP_URL` (may carry credentials).
+        url: SecretString,
+        /// `SMTP_FROM`.
+        from: String,
+    },
+}
+
+/// How text messages leave the outbox (`OUTBOX_SMS_PROVIDER`).
+#[derive(Debug, Clone)]
+pub enum SmsDelivery {
+    /// Written as files under `OUTBOX_DIR` (development only).
+    File,
+    /// POSTed, signed, to an HTTP gateway.
+    Gateway {
+        /// `SMS_GATEWAY_URL`.
+        url: String,
+        /// `SMS_GATEWAY_SECRET`, the HMAC key.
+        secret: SecretString,
+    },
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -168,6 +202,10 @@ pub struct Config {
     pub outbox_dir: PathBuf,
     /// Outbox polling interval (0: the worker does not run).
     pub outbox_poll_secs: u64,
+    /// Email provider.
+    pub email_delivery: EmailDelivery,
+    /// SMS provider.
+    pub sms_delivery: SmsDelivery,
 }
 
 /// Secret key material: never printed.
@@ -340,6 +378,162 @@ fn read_key_ring<S: Source>(
     ring
 }
 
+/// Whether a URL points at this machine (`localhost` or a loopback address).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        // Non-special schemes (smtp://) leave an IP address unparsed, as a "domain".
+        Some(url::Host::Domain(domain)) => {
+            domain.eq_ignore_ascii_case("localhost")
+                || domain
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Problems with `SMTP_URL`. They name it but never print it: it may hold a password.
+fn smtp_url_problems(url: &SecretString, deployed: bool) -> Vec<String> {
+    let Ok(url) = url::Url::parse(url.expose_secret()) else {
+        return vec!["SMTP_URL is not a valid URL".to_owned()];
+    };
+    let mut problems = Vec::new();
+    if url.host_str().is_none_or(str::is_empty) {
+        problems.push("SMTP_URL has no host".to_owned());
+    }
+    let tls = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    match (url.scheme(), tls.as_deref()) {
+        ("smtps", _) | ("smtp", Some("required")) => {}
+        ("smtp", None | Some("opportunistic")) => {
+            if deployed && !is_loopback(&url) {
+                problems.push(
+                    "SMTP_URL would send codes in clear text: use smtps:// or ?tls=required \
+                     (plain smtp:// only to a relay on loopback)"
+                        .to_owned(),
+                );
+            }
+        }
+        _ => problems.push(
+            "SMTP_URL must be smtps://... or smtp://... (with tls=required or tls=opportunistic, if any)"
+                .to_owned(),
+        ),
+    }
+    problems
+}
+
+/// Reads `OUTBOX_EMAIL_PROVIDER` and, for `smtp`, `SMTP_URL` and `SMTP_FROM`.
+fn read_email_delivery<S: Source>(r: &mut Reader<'_, S>, deployed: bool) -> EmailDelivery {
+    const NAME: &str = "OUTBOX_EMAIL_PROVIDER";
+    match r.plain(NAME).as_deref().map(str::trim) {
+        Some("smtp") => {}
+        None | Some("file") if !deployed => return EmailDelivery::File,
+        None | Some("file") => {
+            r.problems.push(format!(
+                "{NAME} must be smtp in staging and production (the file provider is for development)"
+            ));
+            return EmailDelivery::File;
+        }
+        Some(other) => {
+            r.problems
+                .push(format!("{NAME} must be file or smtp (got '{other}')"));
+            return EmailDelivery::File;
+        }
+    }
+    let url = r.secret("SMTP_URL");
+    match &url {
+        None => r.problems.push(
+            "SMTP_URL is missing (set SMTP_URL or SMTP_URL_FILE; OUTBOX_EMAIL_PROVIDER=smtp needs it)"
+                .to_owned(),
+        ),
+        Some(url) => r.problems.extend(smtp_url_problems(url, deployed)),
+    }
+    let from = r.plain("SMTP_FROM").map(|f| f.trim().to_owned());
+    match &from {
+        None => r.problems.push(
+            "SMTP_FROM is missing (OUTBOX_EMAIL_PROVIDER=smtp needs a From address)".to_owned(),
+        ),
+        Some(from) if from.parse::<lettre::message::Mailbox>().is_err() => r.problems.push(
+            format!("SMTP_FROM must be an address such as 'Salus <no-reply@clinic.example>' (got '{from}')"),
+        ),
+        Some(_) => {}
+    }
+    match (url, from) {
+        (Some(url), Some(from)) => EmailDelivery::Smtp { url, from },
+        _ => EmailDelivery::File,
+    }
+}
+
+/// Reads `OUTBOX_SMS_PROVIDER` and, for `gateway`, `SMS_GATEWAY_URL` and
+/// `SMS_GATEWAY_SECRET`.
+fn read_sms_delivery<S: Source>(r: &mut Reader<'_, S>, deployed: bool) -> SmsDelivery {
+    const NAME: &str = "OUTBOX_SMS_PROVIDER";
+    match r.plain(NAME).as_deref().map(str::trim) {
+        Some("gateway") => {}
+        None | Some("file") if !deployed => return SmsDelivery::File,
+        None | Some("file") => {
+            r.problems.push(format!(
+                "{NAME} must be gateway in staging and production (the file provider is for development)"
+            ));
+            return SmsDelivery::File;
+        }
+        Some(other) => {
+            r.problems
+                .push(format!("{NAME} must be file or gateway (got '{other}')"));
+            return SmsDelivery::File;
+        }
+    }
+    let url = r.plain("SMS_GATEWAY_URL").map(|u| u.trim().to_owned());
+    match url.as_deref().map(url::Url::parse) {
+        None => r
+            .problems
+            .push("SMS_GATEWAY_URL is missing (OUTBOX_SMS_PROVIDER=gateway needs it)".to_owned()),
+        Some(Err(_)) => r
+            .problems
+            .push("SMS_GATEWAY_URL is not a valid URL".to_owned()),
+        Some(Ok(parsed)) => match parsed.scheme() {
+            "https" => {}
+            "http" if !deployed || is_loopback(&parsed) => {}
+            "http" => r.problems.push(
+                "SMS_GATEWAY_URL must be https:// in staging and production (codes travel in it)"
+                    .to_owned(),
+            ),
+            _ => r
+                .problems
+                .push("SMS_GATEWAY_URL must be an http:// or https:// URL".to_owned()),
+        },
+    }
+    let secret = r.secret("SMS_GATEWAY_SECRET");
+    match &secret {
+        None => r.problems.push(
+            "SMS_GATEWAY_SECRET is missing (set SMS_GATEWAY_SECRET or SMS_GATEWAY_SECRET_FILE; \
+             OUTBOX_SMS_PROVIDER=gateway needs it)"
+                .to_owned(),
+        ),
+        Some(secret) if deployed => {
+            let raw = secret.expose_secret();
+            if example_value("SMS_GATEWAY_SECRET") == Some(raw) {
+                r.problems
+                    .push("SMS_GATEWAY_SECRET uses the example value from .env.example".to_owned());
+            } else if raw.chars().count() < MIN_SECRET_CHARS {
+                r.problems.push(format!(
+                    "SMS_GATEWAY_SECRET is short ({} characters; at least {MIN_SECRET_CHARS})",
+                    raw.chars().count()
+                ));
+            }
+        }
+        Some(_) => {}
+    }
+    match (url, secret) {
+        (Some(url), Some(secret)) => SmsDelivery::Gateway { url, secret },
+        _ => SmsDelivery::File,
+    }
+}
+
 /// The value of `name` in `.env.example`, if it has one.
 fn example_value(name: &str) -> Option<&'static str> {
     ENV_EXAMPLE.lines().find_map(|line| {
@@ -501,6 +695,8 @@ impl Config {
                 .unwrap_or_else(|| ".local/outbox".to_owned()),
         );
         let outbox_poll_secs = r.parsed("OUTBOX_POLL_SECONDS", 5u64, "a number of seconds");
+        let email_delivery = read_email_delivery(&mut r, deployed);
+        let sms_delivery = read_sms_delivery(&mut r, deployed);
 
         if deployed {
             if let Some(url) = &database_url {
@@ -559,6 +755,8 @@ impl Config {
                 auth_rate_limit_per_minute,
                 outbox_dir,
                 outbox_poll_secs,
+                email_delivery,
+                sms_delivery,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }
@@ -725,9 +923,193 @@ mod tests {
                 "MASTER_KEYS",
                 "m1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=",
             ),
+            ("OUTBOX_EMAIL_PROVIDER", "smtp"),
+            (
+                "SMTP_URL",
+                "smtps://salus:Mail-pass-long-enough@mail.clinic.test:465",
+            ),
+            ("SMTP_FROM", "Salus <no-reply@clinic.test>"),
+            ("OUTBOX_SMS_PROVIDER", "gateway"),
+            ("SMS_GATEWAY_URL", "https://sms.clinic.test/v1/messages"),
+            ("SMS_GATEWAY_SECRET", "gateway-secret-long-enough"),
         ])
         .unwrap();
         assert_eq!(config.log_format, LogFormat::Json);
+        assert!(matches!(config.email_delivery, EmailDelivery::Smtp { .. }));
+        assert!(matches!(config.sms_delivery, SmsDelivery::Gateway { .. }));
+    }
+
+    #[test]
+    fn outbox_providers_default_to_files_outside_staging_and_production() {
+        let config = load(&[("DATABASE_URL", STRONG_URL)]).unwrap();
+        assert!(matches!(config.email_delivery, EmailDelivery::File));
+        assert!(matches!(config.sms_delivery, SmsDelivery::File));
+        let config = load(&[
+            ("DATABASE_URL", STRONG_URL),
+            ("OUTBOX_EMAIL_PROVIDER", "smtp"),
+            ("SMTP_URL", "smtp://127.0.0.1:2525"),
+            ("SMTP_FROM", "no-reply@clinic.test"),
+            ("OUTBOX_SMS_PROVIDER", "gateway"),
+            ("SMS_GATEWAY_URL", "http://127.0.0.1:9000/sms"),
+            ("SMS_GATEWAY_SECRET", "dev"),
+        ])
+        .unwrap();
+        let EmailDelivery::Smtp { url, from } = &config.email_delivery else {
+            panic!("smtp expected: {:?}", config.email_delivery);
+        };
+        assert_eq!(url.expose_secret(), "smtp://127.0.0.1:2525");
+        assert_eq!(from, "no-reply@clinic.test");
+        let SmsDelivery::Gateway { url, secret } = &config.sms_delivery else {
+            panic!("gateway expected: {:?}", config.sms_delivery);
+        };
+        assert_eq!(url, "http://127.0.0.1:9000/sms");
+        assert_eq!(secret.expose_secret(), "dev");
+    }
+
+    #[test]
+    fn production_refuses_the_file_providers_naming_the_variables() {
+        for providers in [
+            vec![],
+            vec![
+                ("OUTBOX_EMAIL_PROVIDER", "file"),
+                ("OUTBOX_SMS_PROVIDER", "file"),
+            ],
+        ] {
+            let mut vars = vec![("APP_ENV", "production")];
+            vars.extend(providers);
+            let text = load(&vars).unwrap_err().0.join("\n");
+            assert!(
+                text.contains("OUTBOX_EMAIL_PROVIDER must be smtp in staging and production"),
+                "{text}"
+            );
+            assert!(
+                text.contains("OUTBOX_SMS_PROVIDER must be gateway in staging and production"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_chosen_provider_needs_its_variables() {
+        for env in ["development", "staging"] {
+            let text = load(&[
+                ("APP_ENV", env),
+                ("DATABASE_URL", STRONG_URL),
+                ("OUTBOX_EMAIL_PROVIDER", "smtp"),
+                ("OUTBOX_SMS_PROVIDER", "gateway"),
+            ])
+            .unwrap_err()
+            .0
+            .join("\n");
+            for variable in [
+                "SMTP_URL is missing",
+                "SMTP_FROM is missing",
+                "SMS_GATEWAY_URL is missing",
+                "SMS_GATEWAY_SECRET is missing",
+            ] {
+                assert!(text.contains(variable), "{env}: {text}");
+            }
+        }
+        let text = load(&[
+            ("DATABASE_URL", STRONG_URL),
+            ("OUTBOX_EMAIL_PROVIDER", "sendmail"),
+            ("OUTBOX_SMS_PROVIDER", "pigeon"),
+        ])
+        .unwrap_err()
+        .0
+        .join("\n");
+        assert!(
+            text.contains("OUTBOX_EMAIL_PROVIDER must be file or smtp (got 'sendmail')"),
+            "{text}"
+        );
+        assert!(
+            text.contains("OUTBOX_SMS_PROVIDER must be file or gateway (got 'pigeon')"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn provider_settings_are_checked_without_printing_secrets() {
+        let text = load(&[
+            ("DATABASE_URL", STRONG_URL),
+            ("OUTBOX_EMAIL_PROVIDER", "smtp"),
+            ("SMTP_URL", "imap://user:hunter2-mail-pass@mail.clinic.test"),
+            ("SMTP_FROM", "not an address"),
+            ("OUTBOX_SMS_PROVIDER", "gateway"),
+            ("SMS_GATEWAY_URL", "ftp://sms.clinic.test"),
+            ("SMS_GATEWAY_SECRET", "hunter2-sms-secret"),
+        ])
+        .unwrap_err()
+        .0
+        .join("\n");
+        assert!(text.contains("SMTP_URL must be smtps://"), "{text}");
+        assert!(text.contains("SMTP_FROM must be an address"), "{text}");
+        assert!(
+            text.contains("SMS_GATEWAY_URL must be an http:// or https:// URL"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "a secret was printed: {text}");
+    }
+
+    #[test]
+    fn production_refuses_clear_text_delivery_and_weak_gateway_secrets() {
+        let base = [
+            ("APP_ENV", "staging"),
+            ("DATABASE_URL", STRONG_URL),
+            ("TRUST_PROXY_TLS", "true"),
+            ("SECURITY_CONTACT", "mailto:sec@clinic.test"),
+            (
+                "TOKEN_SIGNING_KEYS",
+                "k1:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
+            ),
+            (
+                "MASTER_KEYS",
+                "m1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=",
+            ),
+            ("OUTBOX_EMAIL_PROVIDER", "smtp"),
+            ("SMTP_FROM", "no-reply@clinic.test"),
+            ("OUTBOX_SMS_PROVIDER", "gateway"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            load(&vars)
+        };
+        let text = with(&[
+            ("SMTP_URL", "smtp://user:pass@mail.clinic.test:587"),
+            ("SMS_GATEWAY_URL", "http://sms.clinic.test/send"),
+            ("SMS_GATEWAY_SECRET", "short"),
+        ])
+        .unwrap_err()
+        .0
+        .join("\n");
+        assert!(
+            text.contains("SMTP_URL would send codes in clear text"),
+            "{text}"
+        );
+        assert!(
+            text.contains("SMS_GATEWAY_URL must be https:// in staging and production"),
+            "{text}"
+        );
+        assert!(
+            text.contains("SMS_GATEWAY_SECRET is short (5 characters"),
+            "{text}"
+        );
+        // Encrypted SMTP, or a relay and a gateway on loopback, are accepted.
+        for (smtp, gateway) in [
+            (
+                "smtp://user:pass@mail.clinic.test:587?tls=required",
+                "https://sms.clinic.test/send",
+            ),
+            ("smtp://127.0.0.1:25", "http://127.0.0.1:9000/send"),
+        ] {
+            with(&[
+                ("SMTP_URL", smtp),
+                ("SMS_GATEWAY_URL", gateway),
+                ("SMS_GATEWAY_SECRET", "gateway-secret-long-enough"),
+            ])
+            .unwrap();
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::database::check_serving_database;
-use crate::outbox::{FileProvider, spawn_worker};
+use crate::outbox::{providers, spawn_worker};
 use crate::random::OsRandom;
 use crate::tls;
 
@@ -188,9 +188,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         clock: clock.clone(),
     };
     if config.outbox_poll_secs > 0 {
-        let provider = Arc::new(FileProvider {
-            dir: config.outbox_dir.clone(),
-        });
+        let provider = Arc::new(providers(config, clock.clone())?);
         spawn_worker(
             pool,
             clock,
