@@ -10,6 +10,7 @@ pub mod clock;
 pub mod contract;
 pub mod db;
 pub mod identity;
+pub mod outbox;
 pub mod tls;
 
 pub use app::TestApp;
