@@ -12,9 +12,12 @@ provision-db:
 build:
 	$(CARGO) build --bin salus
 
-## Serve a development instance on 127.0.0.1:8080 (migrated, plain HTTP).
+## Serve a development instance on 127.0.0.1:8080: migrated, seeded with synthetic
+## demo clinics (logins printed and kept in .local/demo-logins.txt), plain HTTP.
 run: provision-db build
-	@$(DB_ENV) && ./target/debug/salus migrate && APP_ENV=development ./target/debug/salus serve
+	@$(DB_ENV) && ./target/debug/salus migrate \
+		&& APP_ENV=development ./target/debug/salus seed-dev \
+		&& APP_ENV=development ./target/debug/salus serve
 
 ## Run the whole test suite against real PostgreSQL.
 test: provision-db

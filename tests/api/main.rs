@@ -20,6 +20,7 @@ mod queue;
 mod roles;
 mod route_inventory;
 mod schema;
+mod seed;
 mod sessions;
 mod sign_in;
 mod staff;

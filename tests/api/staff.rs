@@ -281,3 +281,35 @@ async fn ownership_moves_only_by_an_explicit_transfer() {
         .unwrap();
     assert_eq!(login["status"], "mfa_required");
 }
+
+#[tokio::test]
+async fn the_operator_command_sets_a_plan() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Plan Clinic").await;
+    let clinic = app.me(&owner).await["clinic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let vars = [
+        ("APP_ENV".to_owned(), "test".to_owned()),
+        ("DATABASE_URL".to_owned(), app.db.api_url()),
+    ];
+    let config = salus::config::Config::load(&move |name: &str| {
+        vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let clinic_id = salus_domain::ids::ClinicId(uuid::Uuid::parse_str(&clinic).unwrap());
+    tokio::task::spawn_blocking(move || {
+        salus::operator::set_plan(&config, clinic_id, salus_domain::plans::Plan::Business)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let settings: Value = app
+        .get_as(&owner.access, "/api/v1/clinic")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(settings["plan"], "business");
+}

@@ -26,11 +26,29 @@ pub struct TestApp {
     server: Option<RunningServer>,
 }
 
+/// Key rings shared by every server and command of this test process:
+/// (`TOKEN_SIGNING_KEYS`, `MASTER_KEYS`).
+pub fn test_keys() -> &'static (String, String) {
+    static KEYS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        use base64::Engine;
+        let b64 = |bytes: [u8; 32]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let id = uuid::Uuid::new_v4();
+        let mut token = [0u8; 32];
+        let mut master = [0u8; 32];
+        token[..16].copy_from_slice(id.as_bytes());
+        master[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        (format!("t1:{}", b64(token)), format!("m1:{}", b64(master)))
+    })
+}
+
 /// The configuration every test server starts from; tests override entries.
 fn base_vars(db: &TestDb) -> HashMap<String, String> {
     [
         ("APP_ENV", "test".to_owned()),
         ("DATABASE_URL", db.api_url()),
+        ("TOKEN_SIGNING_KEYS", test_keys().0.clone()),
+        ("MASTER_KEYS", test_keys().1.clone()),
         ("HTTP_BIND", "127.0.0.1:0".to_owned()),
         ("HTTP_WORKERS", "1".to_owned()),
         ("DB_POOL_SIZE", "4".to_owned()),

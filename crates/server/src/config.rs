@@ -23,8 +23,8 @@
 //! | `DB_CHECKOUT_TIMEOUT_MS` | how long a request waits for a pooled connection | `5000` |
 //! | `JSON_BODY_LIMIT_BYTES` | cap on JSON bodies | `65536` |
 //! | `HTTP_WORKERS` | HTTP worker threads | number of CPUs |
-//! | `TOKEN_SIGNING_KEYS` | secret; `kid:base64,kid:base64` (≥ 32 bytes each); the first signs, all verify | random per process outside staging/production, required there |
-//! | `MASTER_KEYS` | secret; `kid:base64` of 32 bytes each; the first seals, all open | random per process outside staging/production, required there |
+//! | `TOKEN_SIGNING_KEYS` | secret; `kid:base64,kid:base64` (≥ 32 bytes each); the first signs, all verify | development: generated once under `.local/dev-secrets/`; test: random per process; required in staging/production |
+//! | `MASTER_KEYS` | secret; `kid:base64` of 32 bytes each; the first seals, all open | as `TOKEN_SIGNING_KEYS` |
 //! | `ACCESS_TOKEN_TTL_SECONDS` | access-token lifetime (at most 900) | `900` |
 //! | `SESSION_LIFETIME_HOURS` | absolute session lifetime (at most 24) | `12` |
 //! | `ARGON2_MEMORY_KIB` / `ARGON2_ITERATIONS` / `ARGON2_PARALLELISM` | password hashing cost | `19456` / `2` / `1` |
@@ -49,7 +49,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -327,21 +327,21 @@ fn read_key_ring<S: Source>(
     name: &str,
     min_len: usize,
     exact: bool,
-    deployed: bool,
+    app_env: AppEnv,
 ) -> Vec<(String, SecretBytes)> {
     use base64::Engine;
     let Some(raw) = r.secret(name) else {
-        if deployed {
+        if app_env.is_deployed() {
             r.problems
                 .push(format!("{name} is missing (set {name} or {name}_FILE)"));
             return Vec::new();
         }
-        let mut key = vec![0u8; min_len];
-        if getrandom::fill(&mut key).is_err() {
-            std::process::abort();
-        }
-        return vec![("ephemeral".to_owned(), SecretBytes(key))];
+        return vec![(
+            "local".to_owned(),
+            SecretBytes(local_key(name, min_len, app_env)),
+        )];
     };
+    let deployed = app_env.is_deployed();
     let raw = raw.expose_secret();
     if deployed && example_value(name) == Some(raw) {
         r.problems
@@ -534,6 +534,39 @@ fn read_sms_delivery<S: Source>(r: &mut Reader<'_, S>, deployed: bool) -> SmsDel
     }
 }
 
+/// A key for development or tests when none is configured: in development it is
+/// generated once and kept under `.local/dev-secrets/` when `.local/` exists (so data sealed by one run
+/// opens in the next, and `seed-dev` and `serve` agree); in tests it lives as long as
+/// the process.
+fn local_key(name: &str, len: usize, app_env: AppEnv) -> Vec<u8> {
+    let random = || {
+        let mut key = vec![0u8; len];
+        if getrandom::fill(&mut key).is_err() {
+            std::process::abort();
+        }
+        key
+    };
+    // Kept only in a checkout that has a `.local/` (made by `make run`).
+    if app_env != AppEnv::Development || !Path::new(".local").is_dir() {
+        return random();
+    }
+    let path = PathBuf::from(".local/dev-secrets").join(name);
+    if let Ok(existing) = std::fs::read(&path)
+        && existing.len() == len
+    {
+        return existing;
+    }
+    let key = random();
+    let written =
+        std::fs::create_dir_all(".local/dev-secrets").and_then(|()| std::fs::write(&path, &key));
+    if written.is_err() {
+        eprintln!(
+            "salus: cannot keep a development {name} under .local/dev-secrets; using one for this process only"
+        );
+    }
+    key
+}
+
 /// The value of `name` in `.env.example`, if it has one.
 fn example_value(name: &str) -> Option<&'static str> {
     ENV_EXAMPLE.lines().find_map(|line| {
@@ -662,8 +695,8 @@ impl Config {
         };
 
         let deployed = app_env.is_deployed();
-        let token_signing_keys = read_key_ring(&mut r, "TOKEN_SIGNING_KEYS", 32, false, deployed);
-        let master_keys = read_key_ring(&mut r, "MASTER_KEYS", 32, true, deployed);
+        let token_signing_keys = read_key_ring(&mut r, "TOKEN_SIGNING_KEYS", 32, false, app_env);
+        let master_keys = read_key_ring(&mut r, "MASTER_KEYS", 32, true, app_env);
         let access_token_ttl_secs =
             r.parsed("ACCESS_TOKEN_TTL_SECONDS", 900i64, "a number of seconds");
         if !(60..=900).contains(&access_token_ttl_secs) {

@@ -9,6 +9,7 @@ pub mod database;
 pub mod operator;
 pub mod outbox;
 pub mod random;
+pub mod seed;
 pub mod serve;
 pub mod telemetry;
 pub mod tls;

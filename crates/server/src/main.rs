@@ -29,6 +29,19 @@ enum Command {
     /// Validate the configuration and print every problem found (in staging and
     /// production, also the database role's privileges and pending migrations).
     CheckConfig,
+    /// Create synthetic demo clinics, staff, patients and appointments, and print
+    /// the demo logins (development and test only; refused in staging/production).
+    SeedDev {
+        /// Demo clinics to create.
+        #[arg(long, default_value_t = 2)]
+        clinics: usize,
+        /// Patients per clinic.
+        #[arg(long, default_value_t = 40)]
+        patients: usize,
+        /// Where the demo logins are written (and read back on later runs).
+        #[arg(long, default_value = ".local/demo-logins.txt")]
+        logins_file: std::path::PathBuf,
+    },
     /// Operator commands on clinics.
     Clinic {
         #[command(subcommand)]
@@ -128,6 +141,27 @@ fn check_config() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn seed_dev(clinics: usize, patients: usize, logins_file: &std::path::Path) -> ExitCode {
+    let config = match Config::load(&config::process_env()) {
+        Ok(config) => config,
+        Err(problems) => return report_config(&problems),
+    };
+    if config.app_env.is_deployed() {
+        eprintln!(
+            "salus: seed-dev creates synthetic data for development only; refused with APP_ENV={}",
+            config.app_env.as_str()
+        );
+        return ExitCode::from(2);
+    }
+    match salus::seed::seed(&config, clinics, patients, logins_file) {
+        Ok(logins) => {
+            print!("{logins}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => report(&error),
+    }
+}
+
 fn set_plan(clinic_id: uuid::Uuid, plan: &str) -> ExitCode {
     let Some(plan) = salus_domain::plans::Plan::parse(plan) else {
         eprintln!("salus: the plan must be free, pro or business");
@@ -162,5 +196,10 @@ async fn main() -> ExitCode {
         Command::Clinic {
             command: ClinicCommand::SetPlan { clinic_id, plan },
         } => set_plan(clinic_id, &plan),
+        Command::SeedDev {
+            clinics,
+            patients,
+            logins_file,
+        } => seed_dev(clinics, patients, &logins_file),
     }
 }
