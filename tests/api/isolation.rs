@@ -334,8 +334,23 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
         .json()
         .await
         .unwrap();
+    let note_b: Value = app
+        .post(&format!(
+            "/api/v1/patients/{}/notes",
+            patient_b["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&b.access)
+        .json(&serde_json::json!({"body": "B only"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let foreign_id = |path: &str| -> String {
-        if path.starts_with("/api/v1/queue/") {
+        if path.starts_with("/api/v1/notes/") {
+            note_b["id"].as_str().unwrap().to_owned()
+        } else if path.starts_with("/api/v1/queue/") {
             entry_b["id"].as_str().unwrap().to_owned()
         } else if path.starts_with("/api/v1/appointments/") {
             appointment_b["id"].as_str().unwrap().to_owned()

@@ -13,6 +13,7 @@ mod health;
 mod isolation;
 mod mfa;
 mod migrations;
+mod notes;
 mod outbox;
 mod patients;
 mod problems;

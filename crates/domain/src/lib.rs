@@ -13,6 +13,7 @@ pub mod error;
 pub mod health;
 pub mod identity;
 pub mod ids;
+pub mod notes;
 pub mod outbox;
 pub mod patients;
 pub mod plans;

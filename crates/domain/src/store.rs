@@ -6,6 +6,7 @@ use crate::appointments::AppointmentsRepo;
 use crate::clinic::ClinicRepo;
 use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
+use crate::notes::NotesRepo;
 use crate::outbox::OutboxRepo;
 use crate::patients::PatientsRepo;
 use crate::queue::QueueRepo;
@@ -33,6 +34,7 @@ pub trait Tx:
     + PatientsRepo
     + AppointmentsRepo
     + QueueRepo
+    + NotesRepo
 {
 }
 

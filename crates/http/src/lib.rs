@@ -48,6 +48,7 @@ pub use crate::state::{HttpSettings, Ports};
         (name = "health", description = "Probes and public metadata."),
         (name = "auth", description = "Sign-up, sign-in, MFA, tokens and one-time-token flows."),
         (name = "appointments", description = "Practitioners, appointments and their history."),
+        (name = "notes", description = "Clinical notes: signed notes are immutable; corrections are amendments."),
         (name = "queue", description = "The waiting queue."),
         (name = "patients", description = "Patients: demographics, and medical history for clinical staff."),
         (name = "clinic", description = "The clinic's settings."),
@@ -133,6 +134,10 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::queue::start)
         .service(routes::queue::complete)
         .service(routes::queue::left)
+        .service(routes::notes::write)
+        .service(routes::notes::list)
+        .service(routes::notes::edit)
+        .service(routes::notes::amend)
         .service(routes::patients::list)
         .service(routes::patients::create)
         .service(routes::patients::read)

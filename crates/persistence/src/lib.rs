@@ -6,6 +6,7 @@
 pub mod appointments_repo;
 pub mod identity_repo;
 pub mod migrations;
+pub mod notes_repo;
 pub mod outbox_repo;
 pub mod patients_repo;
 pub mod pool;

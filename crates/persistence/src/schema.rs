@@ -293,6 +293,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    clinical_notes (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        patient_id -> Uuid,
+        appointment_id -> Nullable<Uuid>,
+        author_membership_id -> Uuid,
+        amends_id -> Nullable<Uuid>,
+        body -> Bytea,
+        signed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        seq -> Int8,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(

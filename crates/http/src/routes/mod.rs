@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clinic;
 pub mod health;
 pub mod me;
+pub mod notes;
 pub mod patients;
 pub mod permissions;
 pub mod queue;

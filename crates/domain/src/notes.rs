@@ -1,0 +1,280 @@
+//! Clinical notes: written by members with `clinical.write`, body encrypted; a signed
+//! note is immutable (the database refuses changes too) and corrections are
+//! amendments linked to the original, both kept and shown in order.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::access::Permission;
+use crate::actor::Actor;
+use crate::identity::model::ClientInfo;
+use crate::identity::service::{Identity, committed};
+use crate::ids::{ClinicId, MembershipId};
+use crate::store::{Scope, in_tx};
+
+/// A note as stored (body sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredNote {
+    /// Its id.
+    pub id: Uuid,
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The appointment, if any.
+    pub appointment_id: Option<Uuid>,
+    /// The author.
+    pub author: MembershipId,
+    /// The note this one corrects.
+    pub amends_id: Option<Uuid>,
+    /// Sealed body.
+    pub sealed_body: Vec<u8>,
+    /// Signed when (then immutable).
+    pub signed_at: Option<DateTime<Utc>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A note with its body opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// Stored fields.
+    pub stored: StoredNote,
+    /// The text.
+    pub body: String,
+}
+
+/// Storage of notes (clinic-scoped).
+pub trait NotesRepo {
+    /// Inserts a note.
+    fn insert_note(&mut self, clinic: ClinicId, note: &StoredNote) -> Result<(), DomainError>;
+    /// A note, locked.
+    fn note(&mut self, clinic: ClinicId, id: Uuid) -> Result<Option<StoredNote>, DomainError>;
+    /// Replaces a draft's body, or signs it.
+    fn update_note(
+        &mut self,
+        clinic: ClinicId,
+        note: &StoredNote,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
+    /// A patient's notes in writing order.
+    fn notes(&mut self, clinic: ClinicId, patient: Uuid) -> Result<Vec<StoredNote>, DomainError>;
+}
+
+const TABLE: &str = "clinical_notes";
+
+/// What a new note is about.
+struct NoteTarget {
+    patient: Uuid,
+    appointment: Option<Uuid>,
+    amends: Option<Uuid>,
+}
+const MAX_BODY: usize = 100_000;
+
+fn check_body(body: &str) -> Result<(), DomainError> {
+    if body.trim().is_empty() || body.len() > MAX_BODY {
+        return Err(DomainError::invalid(
+            "body",
+            "length",
+            "must be 1 to 100000 bytes",
+        ));
+    }
+    Ok(())
+}
+
+impl Identity {
+    fn open_note(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+        clinic: ClinicId,
+        stored: StoredNote,
+    ) -> Result<Note, DomainError> {
+        let keys = self.clinic_keys(tx, clinic)?;
+        let body = String::from_utf8_lossy(&keys.open_field(
+            TABLE,
+            "body",
+            stored.id,
+            &stored.sealed_body,
+        )?)
+        .into_owned();
+        Ok(Note { stored, body })
+    }
+
+    fn write_note(
+        &self,
+        actor: &Actor,
+        target: NoteTarget,
+        body: &str,
+        signed: bool,
+        client: &ClientInfo,
+    ) -> Result<Note, DomainError> {
+        actor.require(Permission::ClinicalWrite)?;
+        check_body(body)?;
+        let NoteTarget {
+            patient,
+            appointment,
+            amends,
+        } = target;
+        let now = self.now();
+        let id = self.new_id();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if !tx.patient_exists(actor.clinic_id, patient)? {
+                return Ok(Err(DomainError::NotFound));
+            }
+            if let Some(a) = appointment
+                && tx
+                    .appointment(actor.clinic_id, a)?
+                    .is_none_or(|a| a.patient_id != patient)
+            {
+                return Ok(Err(DomainError::invalid(
+                    "appointment_id",
+                    "unknown",
+                    "is not an appointment of this patient",
+                )));
+            }
+            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            let stored = StoredNote {
+                id,
+                patient_id: patient,
+                appointment_id: appointment,
+                author: actor.membership_id,
+                amends_id: amends,
+                sealed_body: keys.seal_field(
+                    self.random.as_ref(),
+                    TABLE,
+                    "body",
+                    id,
+                    body.as_bytes(),
+                )?,
+                signed_at: signed.then_some(now),
+                created_at: now,
+            };
+            tx.insert_note(actor.clinic_id, &stored)?;
+            self.event(
+                tx,
+                "note_written",
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            Ok(Ok(Note {
+                stored,
+                body: body.to_owned(),
+            }))
+        })
+    }
+
+    /// Writes a draft note about a patient.
+    pub fn write_draft(
+        &self,
+        actor: &Actor,
+        patient: Uuid,
+        appointment: Option<Uuid>,
+        body: &str,
+        client: &ClientInfo,
+    ) -> Result<Note, DomainError> {
+        self.write_note(
+            actor,
+            NoteTarget {
+                patient,
+                appointment,
+                amends: None,
+            },
+            body,
+            false,
+            client,
+        )
+    }
+
+    /// Changes a draft (its author only) or signs it (`sign`), after which it is immutable.
+    pub fn edit_note(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        body: Option<&str>,
+        sign: bool,
+        client: &ClientInfo,
+    ) -> Result<Note, DomainError> {
+        actor.require(Permission::ClinicalWrite)?;
+        if let Some(b) = body {
+            check_body(b)?;
+        }
+        let now = self.now();
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let Some(mut note) = tx.note(actor.clinic_id, id)? else {
+                return Ok(Err(DomainError::NotFound));
+            };
+            if note.signed_at.is_some() {
+                return Ok(Err(DomainError::Conflict {
+                    code: "note_signed",
+                    detail: "A signed note cannot change; write an amendment.".into(),
+                }));
+            }
+            if note.author != actor.membership_id {
+                return Ok(Err(DomainError::forbidden(
+                    "not_the_author",
+                    "Only the author edits or signs a draft.",
+                )));
+            }
+            if let Some(b) = body {
+                let keys = self.clinic_keys(tx, actor.clinic_id)?;
+                note.sealed_body =
+                    keys.seal_field(self.random.as_ref(), TABLE, "body", id, b.as_bytes())?;
+            }
+            if sign {
+                note.signed_at = Some(now);
+            }
+            tx.update_note(actor.clinic_id, &note, now)?;
+            self.event(
+                tx,
+                if sign { "note_signed" } else { "note_edited" },
+                Some(actor.clinic_id),
+                Some(actor.account_id),
+                client,
+            )?;
+            Ok(Ok(self.open_note(tx, actor.clinic_id, note)?))
+        })
+    }
+
+    /// Amends a signed note: a new signed note linked to the original; both are kept.
+    pub fn amend_note(
+        &self,
+        actor: &Actor,
+        original: Uuid,
+        body: &str,
+        client: &ClientInfo,
+    ) -> Result<Note, DomainError> {
+        actor.require(Permission::ClinicalWrite)?;
+        let found = in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            tx.note(actor.clinic_id, original)
+        })?;
+        let Some(note) = found else {
+            return Err(DomainError::NotFound);
+        };
+        if note.signed_at.is_none() {
+            return Err(DomainError::Conflict {
+                code: "note_not_signed",
+                detail: "Edit the draft instead of amending it.".into(),
+            });
+        }
+        let target = NoteTarget {
+            patient: note.patient_id,
+            appointment: note.appointment_id,
+            amends: Some(original),
+        };
+        self.write_note(actor, target, body, true, client)
+    }
+
+    /// A patient's notes and amendments, in writing order.
+    pub fn patient_notes(&self, actor: &Actor, patient: Uuid) -> Result<Vec<Note>, DomainError> {
+        actor.require(Permission::ClinicalRead)?;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if !tx.patient_exists(actor.clinic_id, patient)? {
+                return Err(DomainError::NotFound);
+            }
+            tx.notes(actor.clinic_id, patient)?
+                .into_iter()
+                .map(|n| self.open_note(tx, actor.clinic_id, n))
+                .collect()
+        })
+    }
+}

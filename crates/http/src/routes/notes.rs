@@ -1,0 +1,209 @@
+//! Clinical notes.
+
+use actix_web::{HttpResponse, get, post, put, web};
+use chrono::{DateTime, Utc};
+use salus_domain::notes::Note;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::client::Client;
+use crate::auth::extractor::Authenticated;
+use crate::blocking::run_blocking;
+use crate::json::ValidatedJson;
+use crate::problem::{ApiError, Problem};
+use crate::state::Ports;
+
+/// A new note.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    /// The text (stored encrypted).
+    #[validate(length(min = 1, max = 100000))]
+    pub body: String,
+    /// The appointment it belongs to, if any.
+    pub appointment_id: Option<Uuid>,
+}
+
+/// A draft's new text, and whether to sign it now.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditNoteRequest {
+    /// New text (omitted: unchanged).
+    #[validate(length(min = 1, max = 100000))]
+    pub body: Option<String>,
+    /// Sign the note: it becomes immutable.
+    #[serde(default)]
+    pub sign: bool,
+}
+
+/// An amendment of a signed note.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendmentRequest {
+    /// The correction.
+    #[validate(length(min = 1, max = 100000))]
+    pub body: String,
+}
+
+/// A note.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoteResponse {
+    /// Its id.
+    pub id: Uuid,
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The appointment, if any.
+    pub appointment_id: Option<Uuid>,
+    /// The author (membership).
+    pub author_id: Uuid,
+    /// The note this one amends.
+    pub amends_id: Option<Uuid>,
+    /// The text.
+    pub body: String,
+    /// Signed when (then immutable).
+    pub signed_at: Option<DateTime<Utc>>,
+    /// Written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A patient's notes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoteList {
+    /// In writing order; amendments follow what they amend.
+    pub items: Vec<NoteResponse>,
+    /// Always null.
+    pub next_cursor: Option<String>,
+}
+
+fn response(n: Note) -> NoteResponse {
+    let s = n.stored;
+    NoteResponse {
+        id: s.id,
+        patient_id: s.patient_id,
+        appointment_id: s.appointment_id,
+        author_id: s.author.uuid(),
+        amends_id: s.amends_id,
+        body: n.body,
+        signed_at: s.signed_at,
+        created_at: s.created_at,
+    }
+}
+
+/// Writes a draft note.
+#[utoipa::path(tag = "notes", summary = "Write a clinical note", security(("bearer" = [])),
+    extensions(("x-permission" = json!("clinical.write"))),
+    params(("id" = Uuid, Path, description = "The patient.")),
+    request_body = NoteRequest,
+    responses(
+        (status = 201, description = "A draft.", body = NoteResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/patients/{id}/notes")]
+pub async fn write(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<NoteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let identity = ports.identity.clone();
+    let patient = id.into_inner();
+    let note = run_blocking(move || {
+        identity.write_draft(&who.0, patient, b.appointment_id, &b.body, &client.0)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(response(note)))
+}
+
+/// A patient's notes.
+#[utoipa::path(tag = "notes", summary = "List a patient's notes", security(("bearer" = [])),
+    extensions(("x-permission" = json!("clinical.read"))),
+    params(("id" = Uuid, Path, description = "The patient.")),
+    responses(
+        (status = 200, description = "Notes and amendments in order.", body = NoteList),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/api/v1/patients/{id}/notes")]
+pub async fn list(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = ports.identity.clone();
+    let patient = id.into_inner();
+    let notes = run_blocking(move || identity.patient_notes(&who.0, patient)).await?;
+    Ok(HttpResponse::Ok().json(NoteList {
+        items: notes.into_iter().map(response).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Edits or signs a draft.
+#[utoipa::path(tag = "notes", summary = "Edit or sign a draft note",
+    description = "Only the author; a signed note cannot change (409 `note_signed`).",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("clinical.write"))),
+    params(("id" = Uuid, Path, description = "The note.")),
+    request_body = EditNoteRequest,
+    responses(
+        (status = 200, description = "Changed or signed.", body = NoteResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission, or not the author.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such note.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already signed.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[put("/api/v1/notes/{id}")]
+pub async fn edit(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<EditNoteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let identity = ports.identity.clone();
+    let id = id.into_inner();
+    let note =
+        run_blocking(move || identity.edit_note(&who.0, id, b.body.as_deref(), b.sign, &client.0))
+            .await?;
+    Ok(HttpResponse::Ok().json(response(note)))
+}
+
+/// Amends a signed note.
+#[utoipa::path(tag = "notes", summary = "Amend a signed note",
+    description = "A new signed note linked to the original; both are kept.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("clinical.write"))),
+    params(("id" = Uuid, Path, description = "The signed note.")),
+    request_body = AmendmentRequest,
+    responses(
+        (status = 201, description = "The amendment.", body = NoteResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such note.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The note is still a draft.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/notes/{id}/amendments")]
+pub async fn amend(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<AmendmentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let identity = ports.identity.clone();
+    let id = id.into_inner();
+    let note = run_blocking(move || identity.amend_note(&who.0, id, &b.body, &client.0)).await?;
+    Ok(HttpResponse::Created().json(response(note)))
+}
