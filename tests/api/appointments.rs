@@ -272,3 +272,107 @@ async fn a_receptionist_books_but_never_sees_the_reason() {
         .unwrap();
     assert_eq!(owner_view["reason"], "persistent cough");
 }
+
+#[tokio::test]
+async fn working_hours_shape_availability_and_bookings() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let patch = app
+        .client
+        .patch(format!("{}/api/v1/clinic", app.url))
+        .bearer_auth(&s.owner.access)
+        .json(&json!({"time_zone": "Europe/Paris"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), 200);
+    let hours = app
+        .client
+        .put(format!(
+            "{}/api/v1/practitioners/{}/hours",
+            app.url, s.practitioner
+        ))
+        .bearer_auth(&s.owner.access)
+        .json(&json!({"hours": [{"weekday": 1, "starts": "09:00", "ends": "12:00"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hours.status(), 204);
+    let absence = app
+        .post(&format!(
+            "/api/v1/practitioners/{}/absences",
+            s.practitioner
+        ))
+        .bearer_auth(&s.owner.access)
+        .json(&json!({"starts_at": "2030-01-07T10:00:00Z", "ends_at": "2030-01-07T11:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(absence.status(), 201);
+
+    // Monday 2030-01-07: 09:00-12:00 Paris = 08:00-11:00 UTC, minus the 10:00-11:00 absence.
+    let slots: Value = app
+        .get_as(
+            &s.owner.access,
+            &format!("/api/v1/practitioners/{}/availability?from=2030-01-07T00:00:00Z&to=2030-01-08T00:00:00Z&slot_minutes=30", s.practitioner),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let starts: Vec<&str> = slots["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["starts_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "2030-01-07T08:00:00Z",
+            "2030-01-07T08:30:00Z",
+            "2030-01-07T09:00:00Z",
+            "2030-01-07T09:30:00Z"
+        ]
+    );
+
+    let outside = booking(&s, "2030-01-07T13:00:00Z", "2030-01-07T13:30:00Z");
+    let refused = book(&app, &s.owner, &outside).await;
+    assert_eq!(refused.status(), 409);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["code"], "outside_working_hours");
+
+    let mut forced = outside.clone();
+    forced["override_hours"] = json!(true);
+    let receptionist = app.join_as(&s.owner, "receptionist").await;
+    assert_eq!(
+        book(&app, &receptionist, &forced).await.status(),
+        403,
+        "override needs appointments.override"
+    );
+    assert_eq!(book(&app, &s.owner, &forced).await.status(), 201);
+    assert_eq!(
+        book(
+            &app,
+            &s.owner,
+            &booking(&s, "2030-01-07T08:00:00Z", "2030-01-07T08:30:00Z")
+        )
+        .await
+        .status(),
+        201
+    );
+    let after: Value = app
+        .get_as(
+            &s.owner.access,
+            &format!("/api/v1/practitioners/{}/availability?from=2030-01-07T00:00:00Z&to=2030-01-08T00:00:00Z", s.practitioner),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        after["items"].as_array().unwrap().len(),
+        3,
+        "the booked slot is no longer free"
+    );
+}

@@ -16,6 +16,8 @@ pub struct Operation {
     pub permission: Option<String>,
     /// The JSON request body schema, if any.
     pub body: Option<Value>,
+    /// Required query parameters: (name, schema).
+    pub query: Vec<(String, Value)>,
 }
 
 impl Operation {
@@ -24,13 +26,31 @@ impl Operation {
         format!("{} {}", self.method, self.path)
     }
 
-    /// The path with every `{param}` replaced by `value`.
+    /// The path with every `{param}` replaced by `value`, and example values for
+    /// the required query parameters.
     pub fn path_with(&self, value: &str) -> String {
-        self.path
+        let path = self
+            .path
             .split('/')
             .map(|s| if s.starts_with('{') { value } else { s })
             .collect::<Vec<_>>()
-            .join("/")
+            .join("/");
+        if self.query.is_empty() {
+            return path;
+        }
+        let pairs: Vec<String> = self
+            .query
+            .iter()
+            .map(|(name, schema)| {
+                let mut v = example(schema);
+                if name == "to" && v.is_string() {
+                    v = json!("2026-01-02T00:00:00Z");
+                }
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                format!("{name}={text}")
+            })
+            .collect();
+        format!("{path}?{}", pairs.join("&"))
     }
 
     /// Whether the path has parameters.
@@ -61,6 +81,21 @@ pub fn operations() -> Vec<Operation> {
                 body: op["requestBody"]["content"]["application/json"]["schema"]
                     .as_object()
                     .map(|s| Value::Object(s.clone())),
+                query: op["parameters"]
+                    .as_array()
+                    .map(|params| {
+                        params
+                            .iter()
+                            .filter(|p| p["in"] == "query" && p["required"] == true)
+                            .map(|p| {
+                                (
+                                    p["name"].as_str().unwrap_or_default().to_owned(),
+                                    p["schema"].clone(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             });
         }
     }

@@ -159,6 +159,8 @@ pub struct NewBooking {
     pub ends_at: DateTime<Utc>,
     /// Reason (clinical; sealed).
     pub reason: Option<String>,
+    /// Book outside working hours (needs `appointments.override`).
+    pub override_hours: bool,
 }
 
 /// A booking refused because the slot overlaps another active appointment.
@@ -313,6 +315,7 @@ impl Identity {
             starts_at,
             ends_at,
             ref reason,
+            ..
         } = *booking;
         if ends_at <= starts_at {
             return Err(DomainError::invalid(
@@ -341,6 +344,20 @@ impl Identity {
                     "unknown",
                     "is not a practitioner of this clinic",
                 )));
+            }
+            let tz = self.clinic_time_zone(tx, actor.clinic_id)?;
+            let hours = tx.hours(actor.clinic_id, practitioner)?;
+            let absences = tx.absences(actor.clinic_id, practitioner, (starts_at, ends_at))?;
+            if !crate::schedule::within_hours(tz, &hours, &absences, starts_at, ends_at) {
+                if !booking.override_hours {
+                    return Ok(Err(DomainError::Conflict {
+                        code: "outside_working_hours",
+                        detail: "The slot is outside the practitioner's working hours; book with override_hours to force it.".into(),
+                    }));
+                }
+                if let Err(e) = actor.require(Permission::AppointmentsOverride) {
+                    return Ok(Err(e));
+                }
             }
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
             let sealed_reason = reason

@@ -16,6 +16,8 @@ pub struct ClinicChanges {
     pub idle_timeout_minutes: Option<i32>,
     /// Whether every member must use MFA.
     pub require_mfa: Option<bool>,
+    /// IANA time zone for working hours.
+    pub time_zone: Option<String>,
 }
 
 /// Storage of clinic settings.
@@ -61,6 +63,15 @@ impl Identity {
                 "must be 1 to 200 characters",
             ));
         }
+        if let Some(tz) = &changes.time_zone
+            && crate::schedule::parse_time_zone(tz).is_err()
+        {
+            problems.push(crate::FieldProblem::new(
+                "time_zone",
+                "unknown",
+                "is not an IANA time zone such as Europe/Paris",
+            ));
+        }
         if !problems.is_empty() {
             return Err(DomainError::Invalid(problems));
         }
@@ -77,6 +88,10 @@ impl Identity {
                     .idle_timeout_minutes
                     .unwrap_or(current.idle_timeout_minutes),
                 require_mfa: changes.require_mfa.unwrap_or(current.require_mfa),
+                time_zone: changes
+                    .time_zone
+                    .clone()
+                    .unwrap_or(current.time_zone.clone()),
                 ..current
             };
             tx.update_clinic(&updated)?;

@@ -20,6 +20,7 @@ pub mod plans;
 pub mod queue;
 pub mod random;
 pub mod roles;
+pub mod schedule;
 pub mod staff;
 pub mod store;
 

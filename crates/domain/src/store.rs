@@ -11,6 +11,7 @@ use crate::outbox::OutboxRepo;
 use crate::patients::PatientsRepo;
 use crate::queue::QueueRepo;
 use crate::roles::RolesRepo;
+use crate::schedule::ScheduleRepo;
 use crate::staff::StaffRepo;
 
 /// What a transaction may see.
@@ -35,6 +36,7 @@ pub trait Tx:
     + AppointmentsRepo
     + QueueRepo
     + NotesRepo
+    + ScheduleRepo
 {
 }
 

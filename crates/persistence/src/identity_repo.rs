@@ -71,6 +71,7 @@ struct ClinicRow {
     plan: String,
     idle_timeout_minutes: i32,
     require_mfa: bool,
+    time_zone: String,
 }
 
 impl From<ClinicRow> for Clinic {
@@ -81,6 +82,7 @@ impl From<ClinicRow> for Clinic {
             plan: r.plan,
             idle_timeout_minutes: r.idle_timeout_minutes,
             require_mfa: r.require_mfa,
+            time_zone: r.time_zone,
         }
     }
 }
@@ -381,6 +383,7 @@ impl IdentityRepo for PgTx<'_> {
                 clinics::plan.eq(&c.plan),
                 clinics::idle_timeout_minutes.eq(c.idle_timeout_minutes),
                 clinics::require_mfa.eq(c.require_mfa),
+                clinics::time_zone.eq(&c.time_zone),
                 clinics::created_at.eq(at),
             ))
             .execute(self.conn)

@@ -14,6 +14,7 @@ pub mod queue_repo;
 pub mod readiness;
 pub mod role_posture;
 pub mod roles_repo;
+pub mod schedule_repo;
 pub mod schema;
 pub mod staff_repo;
 pub mod store;

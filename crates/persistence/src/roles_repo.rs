@@ -153,6 +153,7 @@ impl salus_domain::clinic::ClinicRepo for PgTx<'_> {
                 clinics::name.eq(&clinic.name),
                 clinics::idle_timeout_minutes.eq(clinic.idle_timeout_minutes),
                 clinics::require_mfa.eq(clinic.require_mfa),
+                clinics::time_zone.eq(&clinic.time_zone),
             ))
             .execute(self.conn)
             .map(|_| ())

@@ -9,6 +9,7 @@ diesel::table! {
         idle_timeout_minutes -> Int4,
         require_mfa -> Bool,
         created_at -> Timestamptz,
+        time_zone -> Text,
     }
 }
 
@@ -306,6 +307,26 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         seq -> Int8,
+    }
+}
+
+diesel::table! {
+    practitioner_hours (clinic_id, membership_id, weekday, starts) {
+        clinic_id -> Uuid,
+        membership_id -> Uuid,
+        weekday -> Int2,
+        starts -> Time,
+        ends -> Time,
+    }
+}
+
+diesel::table! {
+    practitioner_absences (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        membership_id -> Uuid,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
     }
 }
 

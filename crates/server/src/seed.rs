@@ -125,6 +125,7 @@ fn seed_clinic(
                     plan: "business".to_owned(),
                     idle_timeout_minutes: 30,
                     require_mfa: false,
+                    time_zone: "Europe/Paris".to_owned(),
                 };
                 tx.insert_clinic(&c, now)?;
                 service.clinic_keys(tx, clinic)?;
@@ -207,6 +208,7 @@ fn seed_clinic(
                 starts_at,
                 ends_at: starts_at + Days::minutes(20),
                 reason: Some("Synthetic demo visit".into()),
+                override_hours: false,
             };
             service.book(&actor, &booking, &client).map_err(err)?;
         }

@@ -183,6 +183,7 @@ impl Identity {
             plan: "free".to_owned(),
             idle_timeout_minutes: 30,
             require_mfa: false,
+            time_zone: "UTC".to_owned(),
         };
         tx.insert_clinic(&clinic, now)?;
         self.clinic_keys(tx, clinic.id)?;

@@ -101,6 +101,8 @@ pub struct Clinic {
     pub idle_timeout_minutes: i32,
     /// Whether every member must use MFA.
     pub require_mfa: bool,
+    /// IANA time zone of working hours (`Europe/Paris`).
+    pub time_zone: String,
 }
 
 /// An account's membership of a clinic, with the clinic's name.

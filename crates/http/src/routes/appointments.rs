@@ -96,6 +96,9 @@ pub struct BookRequest {
     /// Reason (clinical data, stored encrypted).
     #[validate(length(min = 1, max = 2000))]
     pub reason: Option<String>,
+    /// Book outside the practitioner's working hours (needs `appointments.override`).
+    #[serde(default)]
+    pub override_hours: bool,
 }
 
 /// Change an appointment's status.
@@ -298,6 +301,7 @@ pub async fn book(
                 starts_at: b.starts_at,
                 ends_at: b.ends_at,
                 reason: b.reason,
+                override_hours: b.override_hours,
             },
             &client.0,
         )
@@ -482,6 +486,189 @@ pub async fn history(
         })
         .collect();
     Ok(HttpResponse::Ok().json(HistoryList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// One weekly working interval, in the clinic's time zone.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoursDto {
+    /// ISO weekday: 1 = Monday ... 7 = Sunday.
+    #[validate(range(min = 1, max = 7))]
+    pub weekday: u32,
+    /// Start, `HH:MM`.
+    #[validate(length(equal = 5))]
+    pub starts: String,
+    /// End, `HH:MM`.
+    #[validate(length(equal = 5))]
+    pub ends: String,
+}
+
+/// A practitioner's weekly hours (replacing the old ones).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoursRequest {
+    /// The intervals.
+    #[validate(length(max = 50), nested)]
+    pub hours: Vec<HoursDto>,
+}
+
+/// A time off.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbsenceRequest {
+    /// Start.
+    pub starts_at: DateTime<Utc>,
+    /// End.
+    pub ends_at: DateTime<Utc>,
+}
+
+/// The interval recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotResponse {
+    /// Start.
+    pub starts_at: DateTime<Utc>,
+    /// End.
+    pub ends_at: DateTime<Utc>,
+}
+
+/// Free slots.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Availability {
+    /// In time order.
+    pub items: Vec<SlotResponse>,
+    /// Always null.
+    pub next_cursor: Option<String>,
+}
+
+/// Window and slot length of an availability query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AvailabilityQuery {
+    /// From.
+    pub from: DateTime<Utc>,
+    /// To (at most 31 days after `from`).
+    pub to: DateTime<Utc>,
+    /// Slot length in minutes (default 30).
+    pub slot_minutes: Option<i64>,
+}
+
+fn parse_hours(dto: &[HoursDto]) -> Result<Vec<salus_domain::schedule::WorkingHours>, ApiError> {
+    dto.iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let time = |v: &str, f: &str| {
+                chrono::NaiveTime::parse_from_str(v, "%H:%M").map_err(|_| {
+                    ApiError::Validation(vec![FieldError {
+                        field: format!("hours[{i}].{f}"),
+                        code: "time".into(),
+                        message: "must be HH:MM".into(),
+                    }])
+                })
+            };
+            Ok(salus_domain::schedule::WorkingHours {
+                weekday: h.weekday,
+                starts: time(&h.starts, "starts")?,
+                ends: time(&h.ends, "ends")?,
+            })
+        })
+        .collect()
+}
+
+/// Sets a practitioner's weekly hours.
+#[utoipa::path(tag = "appointments", summary = "Set working hours",
+    description = "Weekly intervals in the clinic's time zone. Bookings outside them are refused (409 `outside_working_hours`) unless `override_hours` is given by a member with `appointments.override`. A practitioner without hours accepts any time.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("staff.update"))),
+    params(("id" = Uuid, Path, description = "The practitioner (membership).")),
+    request_body = HoursRequest,
+    responses(
+        (status = 204, description = "Set."),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such practitioner.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid intervals.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[put("/api/v1/practitioners/{id}/hours")]
+pub async fn set_hours(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<HoursRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let hours = parse_hours(&body.into_inner().hours)?;
+    let identity = ports.identity.clone();
+    let id = MembershipId(id.into_inner());
+    run_blocking(move || identity.set_working_hours(&who.0, id, &hours, &client.0)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Records an absence.
+#[utoipa::path(tag = "appointments", summary = "Record an absence", security(("bearer" = [])),
+    extensions(("x-permission" = json!("staff.update"))),
+    params(("id" = Uuid, Path, description = "The practitioner (membership).")),
+    request_body = AbsenceRequest,
+    responses(
+        (status = 201, description = "Recorded.", body = SlotResponse),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such practitioner.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/practitioners/{id}/absences")]
+pub async fn add_absence(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<AbsenceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let identity = ports.identity.clone();
+    let id = MembershipId(id.into_inner());
+    let a =
+        run_blocking(move || identity.add_absence(&who.0, id, b.starts_at, b.ends_at, &client.0))
+            .await?;
+    Ok(HttpResponse::Created().json(SlotResponse {
+        starts_at: a.starts_at,
+        ends_at: a.ends_at,
+    }))
+}
+
+/// A practitioner's free slots.
+#[utoipa::path(tag = "appointments", summary = "Practitioner availability",
+    description = "Free slots inside working hours, outside absences and active appointments.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("appointments.read"))),
+    params(("id" = Uuid, Path, description = "The practitioner (membership)."), AvailabilityQuery),
+    responses(
+        (status = 200, description = "Free slots.", body = Availability),
+        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such practitioner.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid window or slot length.", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/api/v1/practitioners/{id}/availability")]
+pub async fn availability(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    query: web::Query<AvailabilityQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let identity = ports.identity.clone();
+    let id = MembershipId(id.into_inner());
+    let slot = chrono::Duration::minutes(q.slot_minutes.unwrap_or(30));
+    let slots = run_blocking(move || identity.availability(&who.0, id, q.from, q.to, slot)).await?;
+    let items = slots
+        .into_iter()
+        .map(|(starts_at, ends_at)| SlotResponse { starts_at, ends_at })
+        .collect();
+    Ok(HttpResponse::Ok().json(Availability {
         items,
         next_cursor: None,
     }))

@@ -28,6 +28,8 @@ pub struct ClinicResponse {
     pub idle_timeout_minutes: i32,
     /// Whether every member must use MFA.
     pub require_mfa: bool,
+    /// IANA time zone of working hours.
+    pub time_zone: String,
 }
 
 impl From<Clinic> for ClinicResponse {
@@ -38,6 +40,7 @@ impl From<Clinic> for ClinicResponse {
             plan: c.plan,
             idle_timeout_minutes: c.idle_timeout_minutes,
             require_mfa: c.require_mfa,
+            time_zone: c.time_zone,
         }
     }
 }
@@ -54,6 +57,9 @@ pub struct UpdateClinicRequest {
     pub idle_timeout_minutes: Option<i32>,
     /// Require MFA of every member.
     pub require_mfa: Option<bool>,
+    /// IANA time zone (`Europe/Paris`).
+    #[validate(length(min = 1, max = 64))]
+    pub time_zone: Option<String>,
 }
 
 /// The caller's clinic.
@@ -105,6 +111,7 @@ pub async fn update_settings(
         name: body.name,
         idle_timeout_minutes: body.idle_timeout_minutes,
         require_mfa: body.require_mfa,
+        time_zone: body.time_zone,
     };
     let identity = ports.identity.clone();
     let clinic =
