@@ -41,6 +41,14 @@ async fn setup(app: &TestApp) -> Setup {
     }
 }
 
+async fn read(app: &TestApp, token: &str, id: &str) -> Value {
+    app.get_as(token, &format!("/api/v1/appointments/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 fn booking(s: &Setup, start: &str, end: &str) -> Value {
     json!({"patient_id": s.patient, "practitioner_id": s.practitioner, "starts_at": start, "ends_at": end, "reason": "persistent cough"})
 }
@@ -374,5 +382,106 @@ async fn working_hours_shape_availability_and_bookings() {
         after["items"].as_array().unwrap().len(),
         3,
         "the booked slot is no longer free"
+    );
+}
+
+#[tokio::test]
+async fn reminders_follow_consent_and_the_appointment() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let consenting: Value = app
+        .post("/api/v1/patients")
+        .bearer_auth(&s.owner.access)
+        .json(&json!({"family_name": "Reminded", "given_name": "Rita", "birth_date": "1990-02-02", "sex": "female",
+                      "phone": "+33611111111", "reminder_consent": {"sms": true}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let start = salus_domain::Clock::now(app.clock.as_ref()) + chrono::Duration::days(3);
+    let at =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let body = json!({"patient_id": consenting["id"], "practitioner_id": s.practitioner, "starts_at": at(start),
+                      "ends_at": at(start + chrono::Duration::minutes(20)), "reason": "SECRET-REASON-77"});
+    let booked: Value = book(&app, &s.owner, &body).await.json().await.unwrap();
+    let id = booked["id"].as_str().unwrap().to_owned();
+    let token = s.owner.access.clone();
+    let view = read(&app, &token, &id).await;
+    assert_eq!(view["reminders"][0]["channel"], "sms");
+    assert_eq!(view["reminders"][0]["status"], "pending");
+    assert_eq!(
+        view["reminders"][0]["scheduled_for"],
+        at(start - chrono::Duration::hours(24))
+    );
+    let sms = app.outbox("+33611111111");
+    assert_eq!(sms.len(), 1);
+    assert!(
+        sms[0].1.contains("Harbour Clinic") && !sms[0].1.contains("SECRET-REASON-77"),
+        "{}",
+        sms[0].1
+    );
+
+    // Rescheduling moves the reminder; the old one is withdrawn.
+    let later = start + chrono::Duration::days(1);
+    let moved = app
+        .client
+        .put(format!("{}/api/v1/appointments/{id}/schedule", app.url))
+        .bearer_auth(&s.owner.access)
+        .json(
+            &json!({"starts_at": at(later), "ends_at": at(later + chrono::Duration::minutes(20))}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    assert_eq!(
+        read(&app, &token, &id).await["reminders"][0]["scheduled_for"],
+        at(later - chrono::Duration::hours(24))
+    );
+    assert_eq!(
+        app.outbox("+33611111111").len(),
+        1,
+        "the first reminder was withdrawn"
+    );
+
+    // Delivery shows on the appointment.
+    let pool = salus_persistence::build_pool(
+        &secrecy::SecretString::from(app.db.api_url()),
+        salus_persistence::PoolSettings {
+            max_size: 1,
+            statement_timeout_ms: 5000,
+            checkout_timeout: std::time::Duration::from_secs(5),
+        },
+    );
+    let when = later - chrono::Duration::hours(23);
+    let sent = tokio::task::spawn_blocking(move || {
+        salus_persistence::outbox_repo::deliver_due(&pool, when, 100, &|_| Ok(()))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(sent >= 1);
+    assert_eq!(
+        read(&app, &token, &id).await["reminders"][0]["status"],
+        "delivered"
+    );
+
+    // A patient who did not consent gets none.
+    let silent = book(
+        &app,
+        &s.owner,
+        &booking(
+            &s,
+            &at(start + chrono::Duration::hours(2)),
+            &at(start + chrono::Duration::hours(3)),
+        ),
+    )
+    .await;
+    let silent: Value = silent.json().await.unwrap();
+    assert_eq!(
+        read(&app, &token, silent["id"].as_str().unwrap()).await["reminders"],
+        json!([])
     );
 }

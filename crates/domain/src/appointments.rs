@@ -114,6 +114,8 @@ pub struct Appointment {
     pub stored: StoredAppointment,
     /// The reason, when the caller may read clinical data.
     pub reason: Option<String>,
+    /// Reminders and their delivery status (single reads only).
+    pub reminders: Option<Vec<crate::reminders::Reminder>>,
 }
 
 /// One recorded change.
@@ -297,7 +299,11 @@ impl Identity {
             }
             _ => None,
         };
-        Ok(Appointment { stored, reason })
+        Ok(Appointment {
+            stored,
+            reason,
+            reminders: None,
+        })
     }
 
     /// Books an appointment. Overlapping an active appointment of the same
@@ -389,6 +395,7 @@ impl Identity {
                 change: json!({"status": {"from": null, "to": "scheduled"}, "starts_at": {"from": null, "to": starts_at}, "ends_at": {"from": null, "to": ends_at}}),
             };
             tx.add_history(actor.clinic_id, self.new_id(), id, &entry)?;
+            self.sync_reminders(tx, actor.clinic_id, &stored)?;
             self.event(
                 tx,
                 "appointment_created",
@@ -407,7 +414,10 @@ impl Identity {
             let stored = tx
                 .appointment(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
-            self.open_appointment(actor, tx, stored)
+            let reminders = self.reminder_status(tx, actor.clinic_id, id)?;
+            let mut appointment = self.open_appointment(actor, tx, stored)?;
+            appointment.reminders = Some(reminders);
+            Ok(appointment)
         })
     }
 
@@ -464,6 +474,7 @@ impl Identity {
                 change: json!({"status": {"from": from.as_str(), "to": to.as_str()}}),
             };
             tx.add_history(actor.clinic_id, self.new_id(), id, &entry)?;
+            self.sync_reminders(tx, actor.clinic_id, &updated)?;
             self.event(
                 tx,
                 "appointment_status_changed",
@@ -533,6 +544,7 @@ impl Identity {
                     change,
                 },
             )?;
+            self.sync_reminders(tx, actor.clinic_id, &updated)?;
             self.event(
                 tx,
                 "appointment_rescheduled",

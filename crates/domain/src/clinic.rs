@@ -18,6 +18,8 @@ pub struct ClinicChanges {
     pub require_mfa: Option<bool>,
     /// IANA time zone for working hours.
     pub time_zone: Option<String>,
+    /// Hours before an appointment its reminder goes out (1 to 168).
+    pub reminder_offset_hours: Option<i32>,
 }
 
 /// Storage of clinic settings.
@@ -70,6 +72,15 @@ impl Identity {
                 "time_zone",
                 "unknown",
                 "is not an IANA time zone such as Europe/Paris",
+            ));
+        }
+        if let Some(hours) = changes.reminder_offset_hours
+            && !(1..=168).contains(&hours)
+        {
+            problems.push(crate::FieldProblem::new(
+                "reminder_offset_hours",
+                "range",
+                "must be between 1 and 168",
             ));
         }
         if !problems.is_empty() {

@@ -19,6 +19,7 @@ pub mod patients;
 pub mod plans;
 pub mod queue;
 pub mod random;
+pub mod reminders;
 pub mod roles;
 pub mod schedule;
 pub mod staff;

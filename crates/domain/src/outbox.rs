@@ -40,6 +40,30 @@ pub struct NewMessage {
     pub body: String,
     /// When it was queued.
     pub created_at: DateTime<Utc>,
+    /// Not delivered before this instant.
+    pub available_at: DateTime<Utc>,
+}
+
+/// Where a queued message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its time or a retry.
+    Pending,
+    /// Delivered.
+    Delivered,
+    /// Given up after repeated failures.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The published name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 /// A queued message claimed for delivery.
@@ -63,6 +87,10 @@ pub struct PendingMessage {
 pub trait OutboxRepo {
     /// Queues a message.
     fn enqueue(&mut self, message: &NewMessage) -> Result<(), DomainError>;
+    /// Withdraws a message not yet delivered; false when it was delivered or gone.
+    fn withdraw(&mut self, id: Uuid) -> Result<bool, DomainError>;
+    /// Where a message stands (None when withdrawn).
+    fn delivery_status(&mut self, id: Uuid) -> Result<Option<DeliveryStatus>, DomainError>;
 }
 
 /// Delivers one message (SMTP, SMS gateway, file, capture).

@@ -10,6 +10,7 @@ use crate::notes::NotesRepo;
 use crate::outbox::OutboxRepo;
 use crate::patients::PatientsRepo;
 use crate::queue::QueueRepo;
+use crate::reminders::RemindersRepo;
 use crate::roles::RolesRepo;
 use crate::schedule::ScheduleRepo;
 use crate::staff::StaffRepo;
@@ -37,6 +38,7 @@ pub trait Tx:
     + QueueRepo
     + NotesRepo
     + ScheduleRepo
+    + RemindersRepo
 {
 }
 

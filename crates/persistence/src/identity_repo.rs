@@ -72,6 +72,7 @@ struct ClinicRow {
     idle_timeout_minutes: i32,
     require_mfa: bool,
     time_zone: String,
+    reminder_offset_hours: i32,
 }
 
 impl From<ClinicRow> for Clinic {
@@ -83,6 +84,7 @@ impl From<ClinicRow> for Clinic {
             idle_timeout_minutes: r.idle_timeout_minutes,
             require_mfa: r.require_mfa,
             time_zone: r.time_zone,
+            reminder_offset_hours: r.reminder_offset_hours,
         }
     }
 }
@@ -384,6 +386,7 @@ impl IdentityRepo for PgTx<'_> {
                 clinics::idle_timeout_minutes.eq(c.idle_timeout_minutes),
                 clinics::require_mfa.eq(c.require_mfa),
                 clinics::time_zone.eq(&c.time_zone),
+                clinics::reminder_offset_hours.eq(c.reminder_offset_hours),
                 clinics::created_at.eq(at),
             ))
             .execute(self.conn)

@@ -12,6 +12,7 @@ pub mod patients_repo;
 pub mod pool;
 pub mod queue_repo;
 pub mod readiness;
+pub mod reminders_repo;
 pub mod role_posture;
 pub mod roles_repo;
 pub mod schedule_repo;

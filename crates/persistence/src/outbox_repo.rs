@@ -4,12 +4,15 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
-use salus_domain::outbox::{Channel, NewMessage, OutboxRepo, PendingMessage};
+use salus_domain::outbox::{Channel, DeliveryStatus, NewMessage, OutboxRepo, PendingMessage};
 use uuid::Uuid;
 
 use crate::DbPool;
 use crate::schema::outbox;
 use crate::store::{PgTx, db_error};
+
+/// When a message was delivered, and when it was given up.
+type DeliveryTimes = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// Attempts before a message is given up.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -24,11 +27,36 @@ impl OutboxRepo for PgTx<'_> {
                 outbox::subject.eq(&m.subject),
                 outbox::body.eq(&m.body),
                 outbox::created_at.eq(m.created_at),
-                outbox::available_at.eq(m.created_at),
+                outbox::available_at.eq(m.available_at),
             ))
             .execute(self.conn)
             .map(|_| ())
             .map_err(db_error)
+    }
+
+    fn withdraw(&mut self, id: Uuid) -> Result<bool, DomainError> {
+        diesel::delete(
+            outbox::table
+                .find(id)
+                .filter(outbox::delivered_at.is_null()),
+        )
+        .execute(self.conn)
+        .map(|n| n == 1)
+        .map_err(db_error)
+    }
+
+    fn delivery_status(&mut self, id: Uuid) -> Result<Option<DeliveryStatus>, DomainError> {
+        let row: Option<DeliveryTimes> = outbox::table
+            .find(id)
+            .select((outbox::delivered_at, outbox::failed_at))
+            .first(self.conn)
+            .optional()
+            .map_err(db_error)?;
+        Ok(row.map(|(delivered, failed)| match (delivered, failed) {
+            (Some(_), _) => DeliveryStatus::Delivered,
+            (None, Some(_)) => DeliveryStatus::Failed,
+            (None, None) => DeliveryStatus::Pending,
+        }))
     }
 }
 

@@ -154,6 +154,7 @@ impl salus_domain::clinic::ClinicRepo for PgTx<'_> {
                 clinics::idle_timeout_minutes.eq(clinic.idle_timeout_minutes),
                 clinics::require_mfa.eq(clinic.require_mfa),
                 clinics::time_zone.eq(&clinic.time_zone),
+                clinics::reminder_offset_hours.eq(clinic.reminder_offset_hours),
             ))
             .execute(self.conn)
             .map(|_| ())

@@ -10,6 +10,7 @@ diesel::table! {
         require_mfa -> Bool,
         created_at -> Timestamptz,
         time_zone -> Text,
+        reminder_offset_hours -> Int4,
     }
 }
 
@@ -327,6 +328,16 @@ diesel::table! {
         membership_id -> Uuid,
         starts_at -> Timestamptz,
         ends_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    appointment_reminders (clinic_id, appointment_id, channel) {
+        clinic_id -> Uuid,
+        appointment_id -> Uuid,
+        channel -> Text,
+        outbox_id -> Uuid,
+        scheduled_for -> Timestamptz,
     }
 }
 

@@ -126,6 +126,7 @@ fn seed_clinic(
                     idle_timeout_minutes: 30,
                     require_mfa: false,
                     time_zone: "Europe/Paris".to_owned(),
+                    reminder_offset_hours: 24,
                 };
                 tx.insert_clinic(&c, now)?;
                 service.clinic_keys(tx, clinic)?;

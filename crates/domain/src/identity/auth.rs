@@ -184,6 +184,7 @@ impl Identity {
             idle_timeout_minutes: 30,
             require_mfa: false,
             time_zone: "UTC".to_owned(),
+            reminder_offset_hours: 24,
         };
         tx.insert_clinic(&clinic, now)?;
         self.clinic_keys(tx, clinic.id)?;

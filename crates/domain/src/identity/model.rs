@@ -103,6 +103,8 @@ pub struct Clinic {
     pub require_mfa: bool,
     /// IANA time zone of working hours (`Europe/Paris`).
     pub time_zone: String,
+    /// Reminders go out this many hours before an appointment.
+    pub reminder_offset_hours: i32,
 }
 
 /// An account's membership of a clinic, with the clinic's name.

@@ -110,6 +110,7 @@ impl Identity {
             subject: subject.to_owned(),
             body,
             created_at: self.now(),
+            available_at: self.now(),
         })
     }
 
@@ -122,6 +123,7 @@ impl Identity {
             subject: String::new(),
             body,
             created_at: self.now(),
+            available_at: self.now(),
         })
     }
 

@@ -142,10 +142,24 @@ pub struct AppointmentResponse {
     /// Reason (only with `clinical.read`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Reminders and their delivery status (on single reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reminders: Option<Vec<ReminderResponse>>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Updated.
     pub updated_at: DateTime<Utc>,
+}
+
+/// A reminder of an appointment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReminderResponse {
+    /// `email` or `sms`.
+    pub channel: &'static str,
+    /// When it goes out.
+    pub scheduled_for: DateTime<Utc>,
+    /// `pending`, `delivered` or `failed`.
+    pub status: &'static str,
 }
 
 /// A page of appointments.
@@ -209,6 +223,16 @@ fn response(a: Appointment) -> AppointmentResponse {
         status: s.status.as_str().to_owned(),
         cancel_reason: s.cancel_reason,
         reason: a.reason,
+        reminders: a.reminders.map(|items| {
+            items
+                .into_iter()
+                .map(|r| ReminderResponse {
+                    channel: r.channel.as_str(),
+                    scheduled_for: r.scheduled_for,
+                    status: r.status.as_str(),
+                })
+                .collect()
+        }),
         created_at: s.created_at,
         updated_at: s.updated_at,
     }

@@ -30,6 +30,8 @@ pub struct ClinicResponse {
     pub require_mfa: bool,
     /// IANA time zone of working hours.
     pub time_zone: String,
+    /// Reminders go out this many hours before an appointment.
+    pub reminder_offset_hours: i32,
 }
 
 impl From<Clinic> for ClinicResponse {
@@ -41,6 +43,7 @@ impl From<Clinic> for ClinicResponse {
             idle_timeout_minutes: c.idle_timeout_minutes,
             require_mfa: c.require_mfa,
             time_zone: c.time_zone,
+            reminder_offset_hours: c.reminder_offset_hours,
         }
     }
 }
@@ -60,6 +63,9 @@ pub struct UpdateClinicRequest {
     /// IANA time zone (`Europe/Paris`).
     #[validate(length(min = 1, max = 64))]
     pub time_zone: Option<String>,
+    /// Hours before an appointment its reminder goes out (1 to 168).
+    #[validate(range(min = 1, max = 168))]
+    pub reminder_offset_hours: Option<i32>,
 }
 
 /// The caller's clinic.
@@ -112,6 +118,7 @@ pub async fn update_settings(
         idle_timeout_minutes: body.idle_timeout_minutes,
         require_mfa: body.require_mfa,
         time_zone: body.time_zone,
+        reminder_offset_hours: body.reminder_offset_hours,
     };
     let identity = ports.identity.clone();
     let clinic =

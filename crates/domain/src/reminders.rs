@@ -1,0 +1,129 @@
+//! Appointment reminders: for patients who consented on a channel, queued in the
+//! outbox at the clinic's offset before the appointment; moved on reschedule,
+//! withdrawn on cancel. They hold only date, time and clinic name.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::appointments::StoredAppointment;
+use crate::identity::service::Identity;
+use crate::ids::ClinicId;
+use crate::outbox::{Channel, DeliveryStatus, NewMessage};
+use crate::store::Tx;
+
+/// A scheduled reminder and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminder {
+    /// Email or SMS.
+    pub channel: Channel,
+    /// When it goes out.
+    pub scheduled_for: DateTime<Utc>,
+    /// Delivery status.
+    pub status: DeliveryStatus,
+}
+
+/// Storage of reminders (clinic-scoped).
+pub trait RemindersRepo {
+    /// The reminders of an appointment: (channel, outbox id, scheduled for).
+    fn reminders(
+        &mut self,
+        clinic: ClinicId,
+        appointment: Uuid,
+    ) -> Result<Vec<(Channel, Uuid, DateTime<Utc>)>, DomainError>;
+    /// Records a reminder.
+    fn insert_reminder(
+        &mut self,
+        clinic: ClinicId,
+        appointment: Uuid,
+        channel: Channel,
+        outbox: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
+    /// Forgets an appointment's reminders.
+    fn delete_reminders(&mut self, clinic: ClinicId, appointment: Uuid) -> Result<(), DomainError>;
+}
+
+impl Identity {
+    /// Brings an appointment's reminders in line with it: withdraws the pending
+    /// ones, then queues new ones when it is active, in the future, and the patient
+    /// consented on a channel with a contact on file.
+    pub(crate) fn sync_reminders(
+        &self,
+        tx: &mut dyn Tx,
+        clinic: ClinicId,
+        appointment: &StoredAppointment,
+    ) -> Result<(), DomainError> {
+        let previous = tx.reminders(clinic, appointment.id)?;
+        tx.delete_reminders(clinic, appointment.id)?;
+        for (_, outbox, _) in previous {
+            tx.withdraw(outbox)?;
+        }
+        let now = self.now();
+        let Some(settings) = tx.clinic(clinic)? else {
+            return Ok(());
+        };
+        let send_at =
+            appointment.starts_at - Duration::hours(i64::from(settings.reminder_offset_hours));
+        if !appointment.status.is_active() || send_at <= now {
+            return Ok(());
+        }
+        let Some(patient) = tx.patient(clinic, appointment.patient_id)? else {
+            return Ok(());
+        };
+        let tz = self.clinic_time_zone(tx, clinic)?;
+        let local = appointment.starts_at.with_timezone(&tz);
+        let text = format!(
+            "Reminder from {}: your appointment is on {} at {}.",
+            settings.name,
+            local.format("%Y-%m-%d"),
+            local.format("%H:%M")
+        );
+        let f = &patient.fields;
+        let channels = [
+            (Channel::Email, f.reminder_email, f.email.clone()),
+            (Channel::Sms, f.reminder_sms, f.phone.clone()),
+        ];
+        for (channel, consented, contact) in channels {
+            let (true, Some(recipient)) = (consented, contact) else {
+                continue;
+            };
+            let id = self.new_id();
+            tx.enqueue(&NewMessage {
+                id,
+                channel,
+                recipient,
+                subject: if channel == Channel::Email {
+                    format!("Appointment reminder from {}", settings.name)
+                } else {
+                    String::new()
+                },
+                body: text.clone(),
+                created_at: now,
+                available_at: send_at,
+            })?;
+            tx.insert_reminder(clinic, appointment.id, channel, id, send_at)?;
+        }
+        Ok(())
+    }
+
+    /// The reminders of an appointment with their delivery status.
+    pub(crate) fn reminder_status(
+        &self,
+        tx: &mut dyn Tx,
+        clinic: ClinicId,
+        appointment: Uuid,
+    ) -> Result<Vec<Reminder>, DomainError> {
+        let mut out = Vec::new();
+        for (channel, outbox, scheduled_for) in tx.reminders(clinic, appointment)? {
+            if let Some(status) = tx.delivery_status(outbox)? {
+                out.push(Reminder {
+                    channel,
+                    scheduled_for,
+                    status,
+                });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,80 @@
+//! `RemindersRepo` on PostgreSQL.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use salus_domain::DomainError;
+use salus_domain::ids::ClinicId;
+use salus_domain::outbox::Channel;
+use salus_domain::reminders::RemindersRepo;
+use uuid::Uuid;
+
+use crate::schema::appointment_reminders;
+use crate::store::{PgTx, db_error};
+
+type Res<T> = Result<T, DomainError>;
+
+impl RemindersRepo for PgTx<'_> {
+    fn reminders(
+        &mut self,
+        clinic: ClinicId,
+        appointment: Uuid,
+    ) -> Res<Vec<(Channel, Uuid, DateTime<Utc>)>> {
+        let rows: Vec<(String, Uuid, DateTime<Utc>)> = appointment_reminders::table
+            .filter(appointment_reminders::clinic_id.eq(clinic.0))
+            .filter(appointment_reminders::appointment_id.eq(appointment))
+            .order(appointment_reminders::channel.asc())
+            .select((
+                appointment_reminders::channel,
+                appointment_reminders::outbox_id,
+                appointment_reminders::scheduled_for,
+            ))
+            .load(self.conn)
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, id, at)| {
+                (
+                    if c == "sms" {
+                        Channel::Sms
+                    } else {
+                        Channel::Email
+                    },
+                    id,
+                    at,
+                )
+            })
+            .collect())
+    }
+
+    fn insert_reminder(
+        &mut self,
+        clinic: ClinicId,
+        appointment: Uuid,
+        channel: Channel,
+        outbox: Uuid,
+        at: DateTime<Utc>,
+    ) -> Res<()> {
+        diesel::insert_into(appointment_reminders::table)
+            .values((
+                appointment_reminders::clinic_id.eq(clinic.0),
+                appointment_reminders::appointment_id.eq(appointment),
+                appointment_reminders::channel.eq(channel.as_str()),
+                appointment_reminders::outbox_id.eq(outbox),
+                appointment_reminders::scheduled_for.eq(at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn delete_reminders(&mut self, clinic: ClinicId, appointment: Uuid) -> Res<()> {
+        diesel::delete(
+            appointment_reminders::table
+                .filter(appointment_reminders::clinic_id.eq(clinic.0))
+                .filter(appointment_reminders::appointment_id.eq(appointment)),
+        )
+        .execute(self.conn)
+        .map(|_| ())
+        .map_err(db_error)
+    }
+}
