@@ -11,6 +11,7 @@ mod contract;
 mod headers;
 mod health;
 mod isolation;
+mod logs;
 mod mfa;
 mod migrations;
 mod notes;

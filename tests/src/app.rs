@@ -71,6 +71,7 @@ impl TestApp {
 
     /// Starts a server with configuration overrides (an empty value unsets).
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
+        crate::logs::install();
         let db = tokio::task::spawn_blocking(TestDb::migrated)
             .await
             .expect("create test database");

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod contract;
 pub mod db;
 pub mod identity;
+pub mod logs;
 pub mod outbox;
 pub mod tls;
 

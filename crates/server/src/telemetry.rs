@@ -18,12 +18,21 @@ fn without_wire_dumps(mut filter: EnvFilter) -> EnvFilter {
     filter
 }
 
-/// Installs the global subscriber (once; later calls are ignored).
+/// Installs the global subscriber on stderr (once; later calls are ignored).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_to(format, filter, std::io::stderr);
+}
+
+/// Installs the global subscriber writing to `writer` (tests capture the logs this
+/// way to check that no secret reaches them).
+pub fn init_to<W>(format: LogFormat, filter: EnvFilter, writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_env_filter(without_wire_dumps(filter))
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Json => builder
             .json()

@@ -1,5 +1,6 @@
 //! The root span of every request, carrying our request id (not the one
-//! tracing-actix-web would generate) and no query string or header values.
+//! tracing-actix-web would generate) and no query string or header values, and
+//! the access-log line written when the request ends.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -34,7 +35,14 @@ impl RootSpanBuilder for SalusRootSpan {
         )
     }
 
+    /// Records the status on the span and writes one access-log line per request
+    /// (inside the span, so it carries the request id, method and route).
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        let status = match outcome {
+            Ok(response) => response.status().as_u16(),
+            Err(error) => error.as_response_error().status_code().as_u16(),
+        };
+        span.in_scope(|| tracing::info!(status, "request finished"));
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }
