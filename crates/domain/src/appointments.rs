@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
+use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, committed};
 use crate::ids::{ClinicId, MembershipId};
@@ -183,6 +184,12 @@ pub trait AppointmentsRepo {
         &mut self,
         clinic: ClinicId,
     ) -> Result<Vec<(MembershipId, String, String)>, DomainError>;
+    /// Whether the member is an active practitioner of the clinic.
+    fn is_practitioner(
+        &mut self,
+        clinic: ClinicId,
+        member: MembershipId,
+    ) -> Result<bool, DomainError>;
     /// Inserts an appointment; `Conflict(slot_taken)` when the slot is taken.
     fn insert_appointment(
         &mut self,
@@ -280,23 +287,30 @@ impl Identity {
         })
     }
 
-    fn open_appointment(
+    /// The clinic keys that open appointment reasons, when the caller may read them
+    /// (loaded once per transaction, not per appointment).
+    fn reason_keys(
         &self,
         actor: &Actor,
         tx: &mut dyn crate::store::Tx,
+    ) -> Result<Option<ClinicKeys>, DomainError> {
+        if actor.permissions.contains(Permission::ClinicalRead) {
+            self.clinic_keys(tx, actor.clinic_id).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn open_appointment(
+        &self,
+        keys: Option<&ClinicKeys>,
         stored: StoredAppointment,
     ) -> Result<Appointment, DomainError> {
-        let reason = match (
-            &stored.sealed_reason,
-            actor.permissions.contains(Permission::ClinicalRead),
-        ) {
-            (Some(sealed), true) => {
-                let keys = self.clinic_keys(tx, actor.clinic_id)?;
-                Some(
-                    String::from_utf8_lossy(&keys.open_field(TABLE, "reason", stored.id, sealed)?)
-                        .into_owned(),
-                )
-            }
+        let reason = match (&stored.sealed_reason, keys) {
+            (Some(sealed), Some(keys)) => Some(
+                String::from_utf8_lossy(&keys.open_field(TABLE, "reason", stored.id, sealed)?)
+                    .into_owned(),
+            ),
             _ => None,
         };
         Ok(Appointment {
@@ -340,11 +354,7 @@ impl Identity {
                     "is not a patient of this clinic",
                 )));
             }
-            if !tx
-                .practitioners(actor.clinic_id)?
-                .iter()
-                .any(|(m, _, _)| *m == practitioner)
-            {
+            if !tx.is_practitioner(actor.clinic_id, practitioner)? {
                 return Ok(Err(DomainError::invalid(
                     "practitioner_id",
                     "unknown",
@@ -403,7 +413,10 @@ impl Identity {
                 Some(actor.account_id),
                 client,
             )?;
-            Ok(Ok(self.open_appointment(actor, tx, stored)?))
+            Ok(Ok(self.open_appointment(
+                self.reason_keys(actor, tx)?.as_ref(),
+                stored,
+            )?))
         })
     }
 
@@ -415,7 +428,8 @@ impl Identity {
                 .appointment(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
             let reminders = self.reminder_status(tx, actor.clinic_id, id)?;
-            let mut appointment = self.open_appointment(actor, tx, stored)?;
+            let mut appointment =
+                self.open_appointment(self.reason_keys(actor, tx)?.as_ref(), stored)?;
             appointment.reminders = Some(reminders);
             Ok(appointment)
         })
@@ -482,7 +496,10 @@ impl Identity {
                 Some(actor.account_id),
                 client,
             )?;
-            Ok(Ok(self.open_appointment(actor, tx, updated)?))
+            Ok(Ok(self.open_appointment(
+                self.reason_keys(actor, tx)?.as_ref(),
+                updated,
+            )?))
         })
     }
 
@@ -552,7 +569,10 @@ impl Identity {
                 Some(actor.account_id),
                 client,
             )?;
-            Ok(Ok(self.open_appointment(actor, tx, updated)?))
+            Ok(Ok(self.open_appointment(
+                self.reason_keys(actor, tx)?.as_ref(),
+                updated,
+            )?))
         })
     }
 
@@ -565,9 +585,10 @@ impl Identity {
         actor.require(Permission::AppointmentsRead)?;
         q.limit = q.limit.clamp(1, 100);
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let keys = self.reason_keys(actor, tx)?;
             tx.appointments(actor.clinic_id, &q)?
                 .into_iter()
-                .map(|a| self.open_appointment(actor, tx, a))
+                .map(|a| self.open_appointment(keys.as_ref(), a))
                 .collect()
         })
     }

@@ -71,7 +71,7 @@ impl Identity {
         let Some(patient) = tx.patient(clinic, appointment.patient_id)? else {
             return Ok(());
         };
-        let tz = self.clinic_time_zone(tx, clinic)?;
+        let tz = crate::schedule::parse_time_zone(&settings.time_zone)?;
         let local = appointment.starts_at.with_timezone(&tz);
         let text = format!(
             "Reminder from {}: your appointment is on {} at {}.",

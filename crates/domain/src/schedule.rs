@@ -203,11 +203,7 @@ impl Identity {
             ));
         }
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            if !tx
-                .practitioners(actor.clinic_id)?
-                .iter()
-                .any(|(m, _, _)| *m == member)
-            {
+            if !tx.is_practitioner(actor.clinic_id, member)? {
                 return Ok(Err(DomainError::NotFound));
             }
             tx.set_hours(actor.clinic_id, member, hours)?;
@@ -245,11 +241,7 @@ impl Identity {
             ends_at,
         };
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            if !tx
-                .practitioners(actor.clinic_id)?
-                .iter()
-                .any(|(m, _, _)| *m == member)
-            {
+            if !tx.is_practitioner(actor.clinic_id, member)? {
                 return Ok(Err(DomainError::NotFound));
             }
             tx.insert_absence(actor.clinic_id, member, &absence)?;
@@ -289,11 +281,7 @@ impl Identity {
             ));
         }
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            if !tx
-                .practitioners(actor.clinic_id)?
-                .iter()
-                .any(|(m, _, _)| *m == member)
-            {
+            if !tx.is_practitioner(actor.clinic_id, member)? {
                 return Err(DomainError::NotFound);
             }
             let tz = self.clinic_time_zone(tx, actor.clinic_id)?;

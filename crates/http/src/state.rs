@@ -39,3 +39,16 @@ pub struct Ports {
     /// blocking pool.
     pub hashing: Arc<Semaphore>,
 }
+
+impl Ports {
+    /// Waits for a password-hashing permit; hold it while the hash runs.
+    pub async fn hashing_permit(
+        &self,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, crate::problem::ApiError> {
+        self.hashing
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(crate::problem::ApiError::internal)
+    }
+}

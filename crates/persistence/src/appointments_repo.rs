@@ -129,6 +129,22 @@ impl AppointmentsRepo for PgTx<'_> {
             .collect())
     }
 
+    fn is_practitioner(&mut self, clinic: ClinicId, member: MembershipId) -> Res<bool> {
+        diesel::select(diesel::dsl::exists(
+            practitioners::table
+                .inner_join(
+                    memberships::table.on(memberships::clinic_id
+                        .eq(practitioners::clinic_id)
+                        .and(memberships::id.eq(practitioners::membership_id))),
+                )
+                .filter(practitioners::clinic_id.eq(clinic.0))
+                .filter(practitioners::membership_id.eq(member.0))
+                .filter(memberships::active.eq(true)),
+        ))
+        .get_result(self.conn)
+        .map_err(db_error)
+    }
+
     fn insert_appointment(&mut self, clinic: ClinicId, a: &StoredAppointment) -> Res<()> {
         diesel::insert_into(appointments::table)
             .values(row(clinic, a))

@@ -215,15 +215,6 @@ pub fn token_response(ports: &Ports, grant: &SessionGrant) -> Result<TokenRespon
     })
 }
 
-async fn hashing_permit(ports: &Ports) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-    ports
-        .hashing
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(ApiError::internal)
-}
-
 /// Sign up a clinic with its first member, the owner.
 #[utoipa::path(
     tag = "auth",
@@ -246,7 +237,7 @@ pub async fn sign_up(
     body: ValidatedJson<SignUpRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let _permit = hashing_permit(&ports).await?;
+    let _permit = ports.hashing_permit().await?;
     let identity = ports.identity.clone();
     let cmd = SignUp {
         clinic_name: body.clinic_name,
@@ -285,7 +276,7 @@ pub async fn login(
     body: ValidatedJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let _permit = hashing_permit(&ports).await?;
+    let _permit = ports.hashing_permit().await?;
     let identity = ports.identity.clone();
     let outcome = run_blocking(move || {
         identity.login(
@@ -501,7 +492,7 @@ pub async fn confirm_password_reset(
     body: ValidatedJson<PasswordResetConfirm>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let _permit = hashing_permit(&ports).await?;
+    let _permit = ports.hashing_permit().await?;
     let identity = ports.identity.clone();
     run_blocking(move || {
         identity.confirm_password_reset(&body.token, &body.new_password, &client.0)

@@ -295,12 +295,7 @@ pub async fn change_password(
     body: ValidatedJson<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let _permit = ports
-        .hashing
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(ApiError::internal)?;
+    let _permit = ports.hashing_permit().await?;
     let identity = ports.identity.clone();
     run_blocking(move || {
         identity.change_password(
@@ -337,12 +332,7 @@ pub async fn change_email(
     body: ValidatedJson<ChangeEmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let _permit = ports
-        .hashing
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(ApiError::internal)?;
+    let _permit = ports.hashing_permit().await?;
     let identity = ports.identity.clone();
     run_blocking(move || {
         identity.request_email_change(&who.0, &body.password, &body.new_email, &client.0)
@@ -493,12 +483,7 @@ pub async fn disable_totp(
         recovery_code: body.recovery_code,
     }
     .factor()?;
-    let _permit = ports
-        .hashing
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(ApiError::internal)?;
+    let _permit = ports.hashing_permit().await?;
     let identity = ports.identity.clone();
     run_blocking(move || identity.disable_totp(&who.0, &body.password, &factor, &client.0)).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -329,12 +329,7 @@ pub async fn accept_invitation(
     body: ValidatedJson<AcceptInvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let _permit = ports
-        .hashing
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(ApiError::internal)?;
+    let _permit = ports.hashing_permit().await?;
     let identity = ports.identity.clone();
     let cmd = Acceptance {
         token: body.token,
