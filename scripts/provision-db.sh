@@ -7,8 +7,9 @@
 #   3. a project-private cluster under .local/pgdata on 127.0.0.1:55432, created with the
 #      system's initdb/pg_ctl (PostgreSQL is installed with apt-get first when it is
 #      missing and we are root).
-# Then it creates the two roles Salus needs (salus_owner owns the schema and runs
-# migrations; salus_api is what the server connects as) and the `salus` database.
+# Then it creates the roles Salus needs (salus_owner owns the schema and runs
+# migrations; salus_audit, a NOLOGIN role the owner may act as, owns the audit
+# schema; salus_api is what the server connects as) and the `salus` database.
 # Running it again changes nothing that already exists.
 set -euo pipefail
 
@@ -87,6 +88,12 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'salus_api') THEN
         CREATE ROLE salus_api LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS PASSWORD '$api_password';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'salus_audit') THEN
+        CREATE ROLE salus_audit NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS;
+    END IF;
+    IF NOT pg_has_role('salus_owner', 'salus_audit', 'MEMBER') THEN
+        GRANT salus_audit TO salus_owner;
     END IF;
 END
 \$\$;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
+use crate::audit::AuditRecord;
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, committed};
@@ -265,11 +266,11 @@ impl Identity {
                 return Ok(Err(DomainError::NotFound));
             }
             tx.upsert_practitioner(actor.clinic_id, member, specialty, now)?;
-            self.event(
+            self.audit_action(
                 tx,
-                "practitioner_set",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                actor,
+                "practitioner.set",
+                ("membership", member.0),
                 client,
             )?;
             Ok(Ok(()))
@@ -406,11 +407,11 @@ impl Identity {
             };
             tx.add_history(actor.clinic_id, self.new_id(), id, &entry)?;
             self.sync_reminders(tx, actor.clinic_id, &stored)?;
-            self.event(
+            self.audit_action(
                 tx,
-                "appointment_created",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                actor,
+                "appointment.created",
+                ("appointment", id),
                 client,
             )?;
             Ok(Ok(self.open_appointment(
@@ -489,11 +490,12 @@ impl Identity {
             };
             tx.add_history(actor.clinic_id, self.new_id(), id, &entry)?;
             self.sync_reminders(tx, actor.clinic_id, &updated)?;
-            self.event(
+            self.audit(
                 tx,
-                "appointment_status_changed",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                AuditRecord::by(actor, "appointment.status_changed")
+                    .on("appointment", id)
+                    .detail("from", from.as_str())
+                    .detail("to", to.as_str()),
                 client,
             )?;
             Ok(Ok(self.open_appointment(
@@ -562,11 +564,11 @@ impl Identity {
                 },
             )?;
             self.sync_reminders(tx, actor.clinic_id, &updated)?;
-            self.event(
+            self.audit_action(
                 tx,
-                "appointment_rescheduled",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                actor,
+                "appointment.rescheduled",
+                ("appointment", id),
                 client,
             )?;
             Ok(Ok(self.open_appointment(

@@ -106,11 +106,11 @@ impl Identity {
                 ..current
             };
             tx.update_clinic(&updated)?;
-            self.event(
+            self.audit_action(
                 tx,
-                "clinic_settings_changed",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                actor,
+                "clinic.settings_changed",
+                ("clinic", actor.clinic_id.0),
                 client,
             )?;
             Ok(Ok(updated))

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod actor;
 pub mod appointments;
+pub mod audit;
 pub mod clinic;
 pub mod clock;
 pub mod crypto;

@@ -149,13 +149,7 @@ impl Identity {
                 created_at: now,
             };
             tx.insert_note(actor.clinic_id, &stored)?;
-            self.event(
-                tx,
-                "note_written",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
-                client,
-            )?;
+            self.audit_action(tx, actor, "note.written", ("note", stored.id), client)?;
             Ok(Ok(Note {
                 stored,
                 body: body.to_owned(),
@@ -224,11 +218,11 @@ impl Identity {
                 note.signed_at = Some(now);
             }
             tx.update_note(actor.clinic_id, &note, now)?;
-            self.event(
+            self.audit_action(
                 tx,
-                if sign { "note_signed" } else { "note_edited" },
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                actor,
+                if sign { "note.signed" } else { "note.edited" },
+                ("note", id),
                 client,
             )?;
             Ok(Ok(self.open_note(tx, actor.clinic_id, note)?))

@@ -349,13 +349,7 @@ impl Identity {
                 updated_at: now,
             };
             tx.insert_patient(actor.clinic_id, &stored)?;
-            self.event(
-                tx,
-                "patient_created",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
-                client,
-            )?;
+            self.audit_action(tx, actor, "patient.created", ("patient", id), client)?;
             self.open_patient(actor, &keys, stored)
         })
     }
@@ -417,13 +411,7 @@ impl Identity {
             if !tx.update_patient(actor.clinic_id, &stored, expected_version)? {
                 return Ok(Err(stale(expected_version)));
             }
-            self.event(
-                tx,
-                "patient_updated",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
-                client,
-            )?;
+            self.audit_action(tx, actor, "patient.updated", ("patient", id), client)?;
             Ok(Ok(self.open_patient(actor, &keys, stored)?))
         })
     }
@@ -457,17 +445,11 @@ impl Identity {
                 return Ok(Err(stale(expected)));
             }
             let kind = if archived {
-                "patient_archived"
+                "patient.archived"
             } else {
-                "patient_restored"
+                "patient.restored"
             };
-            self.event(
-                tx,
-                kind,
-                Some(actor.clinic_id),
-                Some(actor.account_id),
-                client,
-            )?;
+            self.audit_action(tx, actor, kind, ("patient", id), client)?;
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
             Ok(Ok(self.open_patient(actor, &keys, stored)?))
         })

@@ -8,6 +8,7 @@ use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
 use crate::appointments::Status as AppointmentStatus;
+use crate::audit::AuditRecord;
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, committed};
 use crate::ids::{ClinicId, MembershipId};
@@ -177,11 +178,11 @@ impl Identity {
                 called_at: None,
             };
             tx.insert_entry(actor.clinic_id, &entry)?;
-            self.event(
+            self.audit_action(
                 tx,
-                "queue_checked_in",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                actor,
+                "queue.checked_in",
+                ("queue_entry", entry.id),
                 client,
             )?;
             Ok(Ok(entry))
@@ -212,13 +213,7 @@ impl Identity {
                 return Ok(None);
             };
             tx.set_entry_status(actor.clinic_id, entry.id, QueueStatus::Called, now)?;
-            self.event(
-                tx,
-                "queue_called",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
-                client,
-            )?;
+            self.audit_action(tx, actor, "queue.called", ("queue_entry", entry.id), client)?;
             entry.status = QueueStatus::Called;
             entry.called_at = Some(now);
             Ok(Some(entry))
@@ -250,11 +245,11 @@ impl Identity {
                 }));
             }
             tx.set_entry_status(actor.clinic_id, id, to, now)?;
-            self.event(
+            self.audit(
                 tx,
-                "queue_advanced",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                AuditRecord::by(actor, "queue.advanced")
+                    .on("queue_entry", id)
+                    .detail("to", to.as_str()),
                 client,
             )?;
             entry.status = to;

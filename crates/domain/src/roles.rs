@@ -162,13 +162,7 @@ impl Identity {
                 }));
             }
             tx.insert_custom_role(actor.clinic_id, &role)?;
-            self.event(
-                tx,
-                "role_created",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
-                client,
-            )?;
+            self.audit_action(tx, actor, "role.created", ("custom_role", role.id), client)?;
             Ok(Ok(role.clone()))
         })
     }
@@ -216,13 +210,7 @@ impl Identity {
                 }));
             }
             tx.update_custom_role(actor.clinic_id, &updated)?;
-            self.event(
-                tx,
-                "role_updated",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
-                client,
-            )?;
+            self.audit_action(tx, actor, "role.updated", ("custom_role", id), client)?;
             Ok(Ok(updated))
         })
     }
@@ -247,13 +235,7 @@ impl Identity {
                 }));
             }
             tx.delete_custom_role(actor.clinic_id, id)?;
-            self.event(
-                tx,
-                "role_deleted",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
-                client,
-            )?;
+            self.audit_action(tx, actor, "role.deleted", ("custom_role", id), client)?;
             Ok(Ok(()))
         })
     }
@@ -290,16 +272,15 @@ impl Identity {
                     }
                 }
             }
-            let target = match self.target(tx, actor, member, granted) {
-                Ok(t) => t,
-                Err(e) => return Ok(Err(e)),
-            };
+            if let Err(e) = self.target(tx, actor, member, granted) {
+                return Ok(Err(e));
+            }
             tx.set_member_custom_roles(actor.clinic_id, member, role_ids)?;
-            self.event(
+            self.audit_action(
                 tx,
-                "custom_roles_assigned",
-                Some(actor.clinic_id),
-                Some(target.account_id),
+                actor,
+                "membership.custom_roles_assigned",
+                ("membership", member.0),
                 client,
             )?;
             Ok(Ok(()))
@@ -336,11 +317,11 @@ impl Identity {
                 }));
             }
             tx.set_member_overrides(actor.clinic_id, member, grants, denies)?;
-            self.event(
+            self.audit_action(
                 tx,
-                "overrides_set",
-                Some(actor.clinic_id),
-                Some(target.account_id),
+                actor,
+                "membership.overrides_set",
+                ("membership", member.0),
                 client,
             )?;
             Ok(Ok(()))

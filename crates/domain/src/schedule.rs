@@ -207,11 +207,11 @@ impl Identity {
                 return Ok(Err(DomainError::NotFound));
             }
             tx.set_hours(actor.clinic_id, member, hours)?;
-            self.event(
+            self.audit_action(
                 tx,
-                "working_hours_set",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                actor,
+                "schedule.working_hours_set",
+                ("membership", member.0),
                 client,
             )?;
             Ok(Ok(()))
@@ -245,11 +245,11 @@ impl Identity {
                 return Ok(Err(DomainError::NotFound));
             }
             tx.insert_absence(actor.clinic_id, member, &absence)?;
-            self.event(
+            self.audit_action(
                 tx,
-                "absence_added",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                actor,
+                "schedule.absence_added",
+                ("membership", member.0),
                 client,
             )?;
             Ok(Ok(absence))

@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::DomainError;
 use crate::access::{Extras, Permission, PermissionSet, check_grant, effective, role_permissions};
 use crate::actor::Actor;
+use crate::audit::AuditRecord;
 use crate::crypto::sha256;
 use crate::identity::auth::clinic_of_token;
 use crate::identity::email;
@@ -230,11 +231,11 @@ impl Identity {
             }
             tx.set_role(actor.clinic_id, id, role)?;
             tx.revoke_member_sessions(actor.clinic_id, id, now, "role_changed")?;
-            self.event(
+            self.audit(
                 tx,
-                "role_changed",
-                Some(actor.clinic_id),
-                Some(member.account_id),
+                AuditRecord::by(actor, "membership.role_changed")
+                    .on("membership", id.0)
+                    .detail("role", role.as_str()),
                 client,
             )?;
             Ok(Ok(Member { role, ..member }))
@@ -275,20 +276,14 @@ impl Identity {
             }
             tx.set_active(actor.clinic_id, id, active)?;
             if !active {
-                tx.revoke_member_sessions(actor.clinic_id, id, now, "member_deactivated")?;
+                tx.revoke_member_sessions(actor.clinic_id, id, now, "membership.deactivated")?;
             }
             let kind = if active {
-                "member_reactivated"
+                "membership.reactivated"
             } else {
-                "member_deactivated"
+                "membership.deactivated"
             };
-            self.event(
-                tx,
-                kind,
-                Some(actor.clinic_id),
-                Some(member.account_id),
-                client,
-            )?;
+            self.audit_action(tx, actor, kind, ("membership", id.0), client)?;
             Ok(Ok(Member { active, ..member }))
         })
     }
@@ -303,14 +298,14 @@ impl Identity {
         actor.require(Permission::SessionsRevoke)?;
         let now = self.now();
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
+            tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
             let n =
                 tx.revoke_member_sessions(actor.clinic_id, id, now, "revoked_by_administrator")?;
-            self.event(
+            self.audit(
                 tx,
-                "member_sessions_revoked",
-                Some(actor.clinic_id),
-                Some(member.account_id),
+                AuditRecord::by(actor, "membership.sessions_revoked")
+                    .on("membership", id.0)
+                    .detail("sessions", n),
                 client,
             )?;
             Ok(n)
@@ -347,11 +342,11 @@ impl Identity {
             tx.set_role(actor.clinic_id, to, Role::Owner)?;
             tx.set_role(actor.clinic_id, actor.membership_id, Role::Administrator)?;
             tx.revoke_member_sessions(actor.clinic_id, to, now, "role_changed")?;
-            self.event(
+            self.audit_action(
                 tx,
-                "ownership_transferred",
-                Some(actor.clinic_id),
-                Some(target.account_id),
+                actor,
+                "membership.ownership_transferred",
+                ("membership", to.0),
                 client,
             )?;
             Ok(Ok(()))
@@ -422,11 +417,11 @@ impl Identity {
                 .map(|c| c.name)
                 .unwrap_or_default();
             tx.insert_invitation(actor.clinic_id, &invitation, &hash, actor.membership_id)?;
-            self.event(
+            self.audit_action(
                 tx,
-                "invitation_sent",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                actor,
+                "invitation.sent",
+                ("invitation", invitation.id),
                 client,
             )?;
             self.email(
@@ -464,13 +459,7 @@ impl Identity {
             if !tx.revoke_invitation(actor.clinic_id, id, now)? {
                 return Ok(Err(not_found()));
             }
-            self.event(
-                tx,
-                "invitation_revoked",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
-                client,
-            )?;
+            self.audit_action(tx, actor, "invitation.revoked", ("invitation", id), client)?;
             Ok(Ok(()))
         })
     }
@@ -574,11 +563,11 @@ impl Identity {
                 now,
             )?;
             tx.accept_invitation(clinic, invitation.id, now)?;
-            self.event(
+            self.audit(
                 tx,
-                "invitation_accepted",
-                Some(clinic),
-                Some(account_id),
+                AuditRecord::account("invitation.accepted", Some(account_id))
+                    .in_clinic(Some(clinic))
+                    .on("invitation", invitation.id),
                 client,
             )?;
             Ok(Ok(()))

@@ -3,6 +3,7 @@
 
 use crate::DomainError;
 use crate::appointments::AppointmentsRepo;
+use crate::audit::AuditRepo;
 use crate::clinic::ClinicRepo;
 use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
@@ -29,6 +30,7 @@ pub enum Scope {
 /// Every repository available inside a transaction.
 pub trait Tx:
     IdentityRepo
+    + AuditRepo
     + OutboxRepo
     + StaffRepo
     + RolesRepo

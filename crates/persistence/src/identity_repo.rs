@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::schema::{
     accounts, clinics, known_devices, memberships, mfa_challenges, one_time_tokens,
-    phone_challenges, recovery_codes, refresh_tokens, security_events, sessions,
+    phone_challenges, recovery_codes, refresh_tokens, sessions,
 };
 use crate::store::{PgTx, db_error};
 
@@ -889,29 +889,6 @@ impl IdentityRepo for PgTx<'_> {
             .on_conflict_do_nothing()
             .execute(self.conn)
             .map(|n| n == 1)
-            .map_err(db_error)
-    }
-
-    fn security_event(
-        &mut self,
-        id: Uuid,
-        kind: &str,
-        clinic: Option<ClinicId>,
-        account: Option<AccountId>,
-        ip: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Res<()> {
-        diesel::insert_into(security_events::table)
-            .values((
-                security_events::id.eq(id),
-                security_events::clinic_id.eq(clinic.map(|c| c.0)),
-                security_events::account_id.eq(account.map(|a| a.0)),
-                security_events::kind.eq(kind),
-                security_events::occurred_at.eq(at),
-                security_events::ip.eq(ip),
-            ))
-            .execute(self.conn)
-            .map(|_| ())
             .map_err(db_error)
     }
 }

@@ -4,6 +4,7 @@
 //! API connects as, and the repository implementations.
 
 pub mod appointments_repo;
+pub mod audit_repo;
 pub mod identity_repo;
 pub mod migrations;
 pub mod notes_repo;

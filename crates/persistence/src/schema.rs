@@ -153,13 +153,48 @@ diesel::table! {
 }
 
 diesel::table! {
-    security_events (id) {
+    audit.events (chain_id, seq) {
+        chain_id -> Uuid,
+        seq -> Int8,
         id -> Uuid,
         clinic_id -> Nullable<Uuid>,
-        account_id -> Nullable<Uuid>,
-        kind -> Text,
         occurred_at -> Timestamptz,
-        ip -> Nullable<Text>,
+        account_id -> Nullable<Uuid>,
+        membership_id -> Nullable<Uuid>,
+        session_id -> Nullable<Uuid>,
+        client_ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        action -> Text,
+        resource_type -> Nullable<Text>,
+        resource_id -> Nullable<Uuid>,
+        outcome -> Text,
+        details -> Text,
+        prev_hash -> Bytea,
+        hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit.checkpoints (chain_id, seq) {
+        chain_id -> Uuid,
+        seq -> Int8,
+        clinic_id -> Nullable<Uuid>,
+        hash -> Bytea,
+        sealed_at -> Timestamptz,
+        key_id -> Text,
+        signature -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit_chain_heads (chain_id) {
+        chain_id -> Uuid,
+        clinic_id -> Nullable<Uuid>,
+        seq -> Int8,
+        hash -> Bytea,
+        checkpointed_seq -> Int8,
+        next_maintenance_at -> Timestamptz,
     }
 }
 

@@ -25,6 +25,7 @@
 //! | `HTTP_WORKERS` | HTTP worker threads | number of CPUs |
 //! | `TOKEN_SIGNING_KEYS` | secret; `kid:base64,kid:base64` (≥ 32 bytes each); the first signs, all verify | development: generated once under `.local/dev-secrets/`; test: random per process; required in staging/production |
 //! | `MASTER_KEYS` | secret; `kid:base64` of 32 bytes each; the first seals, all open | as `TOKEN_SIGNING_KEYS` |
+//! | `AUDIT_SIGNING_KEYS` | secret; `kid:base64` of 32-byte Ed25519 seeds; the first signs audit checkpoints, all verify | as `TOKEN_SIGNING_KEYS` |
 //! | `ACCESS_TOKEN_TTL_SECONDS` | access-token lifetime (at most 900) | `900` |
 //! | `SESSION_LIFETIME_HOURS` | absolute session lifetime (at most 24) | `12` |
 //! | `ARGON2_MEMORY_KIB` / `ARGON2_ITERATIONS` / `ARGON2_PARALLELISM` | password hashing cost | `19456` / `2` / `1` |
@@ -184,6 +185,8 @@ pub struct Config {
     pub token_signing_keys: Vec<(String, SecretBytes)>,
     /// Master keys (`kid`, 32 bytes); the first seals.
     pub master_keys: Vec<(String, SecretBytes)>,
+    /// Audit checkpoint signing seeds (`kid`, 32 bytes); the first signs.
+    pub audit_signing_keys: Vec<(String, SecretBytes)>,
     /// Access-token lifetime in seconds.
     pub access_token_ttl_secs: i64,
     /// Absolute session lifetime in hours.
@@ -697,6 +700,7 @@ impl Config {
         let deployed = app_env.is_deployed();
         let token_signing_keys = read_key_ring(&mut r, "TOKEN_SIGNING_KEYS", 32, false, app_env);
         let master_keys = read_key_ring(&mut r, "MASTER_KEYS", 32, true, app_env);
+        let audit_signing_keys = read_key_ring(&mut r, "AUDIT_SIGNING_KEYS", 32, true, app_env);
         let access_token_ttl_secs =
             r.parsed("ACCESS_TOKEN_TTL_SECONDS", 900i64, "a number of seconds");
         if !(60..=900).contains(&access_token_ttl_secs) {
@@ -779,6 +783,7 @@ impl Config {
                 log_format,
                 token_signing_keys,
                 master_keys,
+                audit_signing_keys,
                 access_token_ttl_secs,
                 session_lifetime_hours,
                 argon2,

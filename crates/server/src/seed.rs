@@ -172,6 +172,7 @@ fn seed_clinic(
     let client = ClientInfo {
         ip: Some("seed-dev".into()),
         user_agent: Some("salus seed-dev".into()),
+        request_id: None,
     };
     let start_of_day = now
         .with_hour(8)

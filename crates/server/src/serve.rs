@@ -9,6 +9,7 @@ use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use chrono::Duration as ChronoDuration;
 use salus_domain::Clock;
+use salus_domain::audit::seal::AuditSealer;
 use salus_domain::crypto::{MasterKey, MasterKeys};
 use salus_domain::identity::password::{HashParams, PasswordHasher};
 use salus_domain::identity::service::{Identity, IdentitySettings};
@@ -42,6 +43,23 @@ fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     MasterKeys::new(keys).context("MASTER_KEYS holds no key")
+}
+
+/// The audit checkpoint sealer from `AUDIT_SIGNING_KEYS`.
+pub fn audit_sealer(config: &Config) -> anyhow::Result<AuditSealer> {
+    let seeds = config
+        .audit_signing_keys
+        .iter()
+        .map(|(id, key)| {
+            let seed: [u8; 32] = key
+                .0
+                .as_slice()
+                .try_into()
+                .context("audit signing keys are 32 bytes")?;
+            Ok((id.clone(), seed))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    AuditSealer::new(seeds).context("AUDIT_SIGNING_KEYS holds no key")
 }
 
 fn token_keys(config: &Config, public_url: &str) -> anyhow::Result<TokenKeys> {
@@ -86,6 +104,7 @@ pub fn identity(
         random,
         hasher: Arc::new(hasher),
         keys: Arc::new(master_keys(config)?),
+        sealer: Arc::new(audit_sealer(config)?),
         settings: IdentitySettings {
             session_lifetime: ChronoDuration::hours(config.session_lifetime_hours),
             lockout: LockoutPolicy {

@@ -4,6 +4,7 @@ use chrono::Duration;
 
 use crate::DomainError;
 use crate::actor::Actor;
+use crate::audit::AuditRecord;
 use crate::crypto::sha256;
 use crate::identity::email;
 use crate::identity::model::ClientInfo;
@@ -64,11 +65,9 @@ impl Identity {
                 now,
                 "password_changed",
             )?;
-            self.event(
+            self.audit(
                 tx,
-                "password_changed",
-                Some(actor.clinic_id),
-                Some(account.id),
+                AuditRecord::by(actor, "account.password_changed").in_clinic(None),
                 client,
             )?;
             self.email(tx, &account.email, "Your Salus password was changed", "Your password was changed and your other sessions were signed out. If this was not you, reset your password now.\n".to_owned())
@@ -99,11 +98,10 @@ impl Identity {
                 now,
                 now + RESET_TTL,
             )?;
-            self.event(
+            self.audit(
                 tx,
-                "password_reset_requested",
-                None,
-                Some(account.id),
+                AuditRecord::account("account.password_reset_requested", Some(account.id))
+                    .in_clinic(None),
                 client,
             )?;
             self.email(
@@ -156,7 +154,11 @@ impl Identity {
             tx.set_password_hash(account.id, &new_hash, now)?;
             tx.clear_login_failures(account.id)?;
             tx.revoke_account_sessions(account.id, None, now, "password_reset")?;
-            self.event(tx, "password_reset", None, Some(account.id), client)?;
+            self.audit(
+                tx,
+                AuditRecord::account("account.password_reset", Some(account.id)).in_clinic(None),
+                client,
+            )?;
             self.email(
                 tx,
                 &account.email,
@@ -181,7 +183,11 @@ impl Identity {
             }
             tx.use_one_time_token(&hash, now)?;
             tx.set_email_verified(t.account_id, now)?;
-            self.event(tx, "email_verified", None, Some(t.account_id), client)?;
+            self.audit(
+                tx,
+                AuditRecord::account("account.email_verified", Some(t.account_id)).in_clinic(None),
+                client,
+            )?;
             Ok(Ok(()))
         })
     }
@@ -220,11 +226,9 @@ impl Identity {
                 now + CHANGE_EMAIL_TTL,
             )?;
             self.email(tx, &new_email, "Confirm your new email for Salus", format!("Confirm this address for your Salus account with this code (valid 24 hours):\n\n{token}\n"))?;
-            self.event(
+            self.audit(
                 tx,
-                "email_change_requested",
-                Some(actor.clinic_id),
-                Some(account.id),
+                AuditRecord::by(actor, "account.email_change_requested").in_clinic(None),
                 client,
             )?;
             self.email(tx, &account.email, "Your Salus email is being changed", format!("A change of your account's email to {new_email} was requested. If this was not you, change your password now.\n"))
@@ -259,7 +263,11 @@ impl Identity {
             }
             tx.use_one_time_token(&hash, now)?;
             tx.set_email(t.account_id, &new_email, now)?;
-            self.event(tx, "email_changed", None, Some(t.account_id), client)?;
+            self.audit(
+                tx,
+                AuditRecord::account("account.email_changed", Some(t.account_id)).in_clinic(None),
+                client,
+            )?;
             Ok(Ok(()))
         })
     }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::DomainError;
 use crate::access::effective;
 use crate::actor::Actor;
+use crate::audit::AuditRecord;
 use crate::crypto::sha256;
 use crate::identity::email;
 use crate::identity::model::{Account, ClientInfo, Clinic, MembershipSummary, Role, Session};
@@ -137,11 +138,14 @@ impl Identity {
                 let clinic_id = ClinicId(self.new_id());
                 in_tx(self.store.as_ref(), Scope::Clinic(clinic_id), |tx| {
                     if verified == Verified::No {
-                        self.event(
+                        self.audit(
                             tx,
-                            "signup_with_existing_email",
-                            None,
-                            Some(account.id),
+                            AuditRecord::account(
+                                "auth.signup_with_existing_email",
+                                Some(account.id),
+                            )
+                            .in_clinic(None)
+                            .failed(),
                             client,
                         )?;
                         return self.email(
@@ -234,9 +238,21 @@ impl Identity {
             let (failures, lock) = policy.after_failure(account.failed_logins, now);
             in_tx(self.store.as_ref(), Scope::Platform, |tx| {
                 tx.record_login_failure(account.id, failures, now, lock)?;
-                self.event(tx, "login_failed", None, Some(account.id), client)?;
+                self.audit(
+                    tx,
+                    AuditRecord::account("auth.login_failed", Some(account.id))
+                        .in_clinic(None)
+                        .failed(),
+                    client,
+                )?;
                 if lock.is_some() {
-                    self.event(tx, "account_locked", None, Some(account.id), client)?;
+                    self.audit(
+                        tx,
+                        AuditRecord::account("auth.account_locked", Some(account.id))
+                            .in_clinic(None)
+                            .failed(),
+                        client,
+                    )?;
                 }
                 Ok(())
             })?;
@@ -320,11 +336,10 @@ impl Identity {
                 mfa_at: with_mfa.then_some(now),
             })?;
             tx.insert_refresh_token(clinic, &refresh_hash, session_id, now)?;
-            self.event(
+            self.audit(
                 tx,
-                "login_succeeded",
-                Some(clinic),
-                Some(account.id),
+                AuditRecord::account("auth.login_succeeded", Some(account.id))
+                    .in_clinic(Some(clinic)),
                 client,
             )?;
             let fingerprint = sha256(
@@ -387,11 +402,11 @@ impl Identity {
                     now,
                     "refresh_token_reuse",
                 )?;
-                self.event(
+                self.audit(
                     tx,
-                    "refresh_token_reuse",
-                    Some(clinic),
-                    Some(session.account_id),
+                    AuditRecord::account("auth.refresh_token_reuse", Some(session.account_id))
+                        .in_clinic(Some(clinic))
+                        .failed(),
                     client,
                 )?;
                 return Ok(Err(DomainError::Unauthenticated));
@@ -459,13 +474,7 @@ impl Identity {
                 now,
                 "logout",
             )?;
-            self.event(
-                tx,
-                "logout",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
-                client,
-            )
+            self.audit(tx, AuditRecord::by(actor, "auth.logout"), client)
         })
     }
 
@@ -482,11 +491,11 @@ impl Identity {
                     now,
                     "logout_others",
                 )?;
-                self.event(
+                self.audit(
                     tx,
-                    "logout_others",
-                    Some(actor.clinic_id),
-                    Some(actor.account_id),
+                    AuditRecord::by(actor, "auth.logout_others")
+                        .in_clinic(None)
+                        .detail("sessions", n),
                     client,
                 )?;
                 Ok(n)
@@ -519,11 +528,9 @@ impl Identity {
             )? {
                 return Ok(Err(DomainError::NotFound));
             }
-            self.event(
+            self.audit(
                 tx,
-                "session_revoked",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                AuditRecord::by(actor, "session.revoked").on("session", id.0),
                 client,
             )?;
             Ok(Ok(()))

@@ -8,6 +8,7 @@ use totp_rs::{Algorithm, Builder, Totp};
 
 use crate::DomainError;
 use crate::actor::Actor;
+use crate::audit::AuditRecord;
 use crate::crypto::sha256;
 use crate::identity::auth::{SessionGrant, clinic_of_token};
 use crate::identity::model::{Account, ClientInfo};
@@ -137,21 +138,20 @@ impl Identity {
                     .ok_or(DomainError::Unauthenticated)?;
                 if !self.verify_second_factor(tx, &account, factor)? {
                     tx.fail_mfa_challenge(clinic, &hash)?;
-                    self.event(
+                    self.audit(
                         tx,
-                        "mfa_failed",
-                        Some(found.clinic_id),
-                        Some(account.id),
+                        AuditRecord::account("mfa.failed", Some(account.id))
+                            .in_clinic(Some(found.clinic_id))
+                            .failed(),
                         client,
                     )?;
                     return Ok(Err(DomainError::InvalidCredentials));
                 }
                 tx.consume_mfa_challenge(clinic, &hash, now)?;
-                self.event(
+                self.audit(
                     tx,
-                    "mfa_passed",
-                    Some(found.clinic_id),
-                    Some(account.id),
+                    AuditRecord::account("mfa.passed", Some(account.id))
+                        .in_clinic(Some(found.clinic_id)),
                     client,
                 )?;
                 let membership = tx
@@ -220,13 +220,7 @@ impl Identity {
             tx.set_totp_confirmed(account.id, now, step)?;
             tx.replace_recovery_codes(account.id, &codes.1)?;
             tx.set_session_mfa(actor.clinic_id, actor.session_id, now)?;
-            self.event(
-                tx,
-                "mfa_enrolled",
-                Some(actor.clinic_id),
-                Some(account.id),
-                client,
-            )?;
+            self.audit(tx, AuditRecord::by(actor, "mfa.enrolled"), client)?;
             self.email(tx, &account.email, "Two-step sign-in turned on", "An authenticator app was added to your Salus account. If this was not you, contact your clinic's administrator.\n".to_owned())?;
             Ok(Ok(()))
         })?;
@@ -261,11 +255,9 @@ impl Identity {
         let codes = self.new_recovery_codes();
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             tx.replace_recovery_codes(actor.account_id, &codes.1)?;
-            self.event(
+            self.audit(
                 tx,
-                "recovery_codes_regenerated",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                AuditRecord::by(actor, "mfa.recovery_codes_regenerated"),
                 client,
             )
         })?;
@@ -286,21 +278,20 @@ impl Identity {
                 .account(actor.account_id)?
                 .ok_or(DomainError::Unauthenticated)?;
             if !self.verify_second_factor(tx, &account, factor)? {
-                self.event(
+                self.audit(
                     tx,
-                    "mfa_failed",
-                    Some(actor.clinic_id),
-                    Some(account.id),
+                    AuditRecord::account("mfa.failed", Some(account.id))
+                        .in_clinic(Some(actor.clinic_id))
+                        .failed(),
                     client,
                 )?;
                 return Ok(Err(DomainError::InvalidCredentials));
             }
             tx.set_session_mfa(actor.clinic_id, actor.session_id, now)?;
-            self.event(
+            self.audit(
                 tx,
-                "mfa_passed",
-                Some(actor.clinic_id),
-                Some(account.id),
+                AuditRecord::account("mfa.passed", Some(account.id))
+                    .in_clinic(Some(actor.clinic_id)),
                 client,
             )?;
             Ok(Ok(()))
@@ -335,13 +326,7 @@ impl Identity {
             }
             tx.set_totp_secret(account.id, None)?;
             tx.replace_recovery_codes(account.id, &[])?;
-            self.event(
-                tx,
-                "mfa_removed",
-                Some(actor.clinic_id),
-                Some(account.id),
-                client,
-            )?;
+            self.audit(tx, AuditRecord::by(actor, "mfa.removed"), client)?;
             self.email(tx, &account.email, "Two-step sign-in turned off", "The authenticator app was removed from your Salus account. If this was not you, contact your clinic's administrator.\n".to_owned())?;
             Ok(Ok(()))
         })

@@ -184,4 +184,6 @@ pub struct ClientInfo {
     pub ip: Option<String>,
     /// User agent (truncated).
     pub user_agent: Option<String>,
+    /// The request's id (for the audit trail).
+    pub request_id: Option<String>,
 }

@@ -4,6 +4,7 @@ use chrono::Duration;
 
 use crate::DomainError;
 use crate::actor::Actor;
+use crate::audit::AuditRecord;
 use crate::crypto::sha256;
 use crate::identity::model::ClientInfo;
 use crate::identity::ports::PhoneChallenge;
@@ -126,11 +127,9 @@ impl Identity {
             }
             tx.delete_phone_challenge(actor.account_id)?;
             tx.set_phone_verified(actor.account_id, &challenge.phone, now)?;
-            self.event(
+            self.audit(
                 tx,
-                "phone_verified",
-                Some(actor.clinic_id),
-                Some(actor.account_id),
+                AuditRecord::by(actor, "account.phone_verified").in_clinic(None),
                 client,
             )?;
             Ok(Ok(()))

@@ -319,7 +319,7 @@ pub trait IdentityRepo {
     /// Removes the phone challenge.
     fn delete_phone_challenge(&mut self, account: AccountId) -> Result<(), DomainError>;
 
-    // throttling, devices, events
+    // throttling, devices
     /// Counts a hit in the fixed window that contains `now`; returns the hits so far
     /// and when the window started.
     fn hit_rate_limit(
@@ -335,14 +335,4 @@ pub trait IdentityRepo {
         fingerprint: &[u8],
         at: DateTime<Utc>,
     ) -> Result<bool, DomainError>;
-    /// Records a security event.
-    fn security_event(
-        &mut self,
-        id: uuid::Uuid,
-        kind: &str,
-        clinic: Option<ClinicId>,
-        account: Option<AccountId>,
-        ip: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<(), DomainError>;
 }

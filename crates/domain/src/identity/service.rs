@@ -5,6 +5,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use crate::audit::chain::stored_time;
+use crate::audit::seal::AuditSealer;
+use crate::audit::{AuditRecord, NewAuditEvent};
 use crate::crypto::{MasterKeys, sha256};
 use crate::identity::model::ClientInfo;
 use crate::identity::password::PasswordHasher;
@@ -13,7 +16,7 @@ use crate::ids::{AccountId, ClinicId};
 use crate::outbox::{Channel, NewMessage};
 use crate::random::uuid_v7;
 use crate::store::{Scope, Store, Tx, in_tx};
-use crate::{Clock, DomainError, Random};
+use crate::{Actor, Clock, DomainError, Random};
 
 /// Identity settings from configuration.
 #[derive(Debug, Clone)]
@@ -61,6 +64,8 @@ pub struct Identity {
     pub hasher: Arc<PasswordHasher>,
     /// Master keys (seal TOTP secrets).
     pub keys: Arc<MasterKeys>,
+    /// Audit checkpoint signing keys.
+    pub sealer: Arc<AuditSealer>,
     /// Settings.
     pub settings: IdentitySettings,
 }
@@ -127,22 +132,48 @@ impl Identity {
         })
     }
 
-    /// Records a security event in the current transaction.
-    pub fn event(
+    /// Records an audit event in the current transaction: if it cannot be written,
+    /// the action fails with it (fail closed).
+    pub fn audit(
         &self,
         tx: &mut dyn Tx,
-        kind: &str,
-        clinic: Option<ClinicId>,
-        account: Option<AccountId>,
+        record: AuditRecord,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        tx.security_event(
-            self.new_id(),
-            kind,
-            clinic,
-            account,
-            client.ip.as_deref(),
-            self.now(),
+        let details = serde_json::to_string(&record.details)
+            .map_err(|e| DomainError::Internal(format!("audit details: {e}")))?;
+        tx.append_audit(NewAuditEvent {
+            id: self.new_id(),
+            clinic_id: record.clinic.map(ClinicId::uuid),
+            occurred_at: stored_time(self.now()),
+            account_id: record.account.map(AccountId::uuid),
+            membership_id: record.membership,
+            session_id: record.session,
+            client_ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            request_id: client.request_id.clone(),
+            action: record.action.to_owned(),
+            resource_type: record.resource.map(|r| r.kind.to_owned()),
+            resource_id: record.resource.map(|r| r.id),
+            outcome: record.outcome,
+            details,
+        })?;
+        Ok(())
+    }
+
+    /// Records a member's action on a resource.
+    pub fn audit_action(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        action: &'static str,
+        resource: (&'static str, Uuid),
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        self.audit(
+            tx,
+            AuditRecord::by(actor, action).on(resource.0, resource.1),
+            client,
         )
     }
 

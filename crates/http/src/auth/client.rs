@@ -1,12 +1,13 @@
-//! Where a request comes from: client address and user agent.
+//! Where a request comes from: client address, user agent and request id.
 
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use salus_domain::identity::model::ClientInfo;
 
+use crate::middleware::request_id::RequestId;
 use crate::problem::ApiError;
 use crate::state::HttpSettings;
 
@@ -42,6 +43,11 @@ impl FromRequest for Client {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-        ready(Ok(Self(ClientInfo { ip, user_agent })))
+        let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        ready(Ok(Self(ClientInfo {
+            ip,
+            user_agent,
+            request_id,
+        })))
     }
 }

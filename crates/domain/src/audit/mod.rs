@@ -1,0 +1,13 @@
+//! The audit trail: what services record (`AuditRecord`), how events are chained
+//! and verified (`chain`), sealed (`seal`), kept for twelve months (`retention`),
+//! read back (`service`) and watched for threats (`alerts`).
+
+pub mod chain;
+pub mod model;
+pub mod ports;
+pub mod record;
+pub mod seal;
+
+pub use model::{AuditEvent, NewAuditEvent, Outcome, Resource};
+pub use ports::AuditRepo;
+pub use record::AuditRecord;

@@ -1,0 +1,125 @@
+//! What the audit trail needs from storage.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::model::{AuditEvent, NewAuditEvent, Outcome};
+use crate::DomainError;
+use crate::ids::{AccountId, ClinicId};
+
+/// Filters for listing a clinic's events, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Acting account.
+    pub actor: Option<Uuid>,
+    /// Action code.
+    pub action: Option<String>,
+    /// Resource type.
+    pub resource_type: Option<String>,
+    /// Resource id.
+    pub resource_id: Option<Uuid>,
+    /// Outcome.
+    pub outcome: Option<Outcome>,
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
+    /// Continue after this (time, id), exclusive, going back in time.
+    pub before: Option<(DateTime<Utc>, Uuid)>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// A signed mark of a chain's head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The chain.
+    pub chain_id: Uuid,
+    /// The sealed position.
+    pub seq: i64,
+    /// The clinic, for clinic chains.
+    pub clinic_id: Option<Uuid>,
+    /// The hash of the event at `seq`.
+    pub hash: Vec<u8>,
+    /// When it was sealed.
+    pub sealed_at: DateTime<Utc>,
+    /// The signing key's id.
+    pub key_id: String,
+    /// Ed25519 signature over the checkpoint's message.
+    pub signature: Vec<u8>,
+}
+
+/// A chain's head as recorded at append time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    /// The chain.
+    pub chain_id: Uuid,
+    /// The clinic, for clinic chains.
+    pub clinic_id: Option<ClinicId>,
+    /// The last appended position.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: Vec<u8>,
+    /// The last position sealed by a checkpoint.
+    pub checkpointed_seq: i64,
+}
+
+/// Audit storage, inside a transaction.
+pub trait AuditRepo {
+    /// Appends an event to its chain (serialised per chain by a lock on the
+    /// chain's head, released at commit).
+    fn append_audit(&mut self, event: NewAuditEvent) -> Result<AuditEvent, DomainError>;
+    /// A page of a clinic's events matching `filter`, newest first.
+    fn audit_events(
+        &mut self,
+        clinic: ClinicId,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, DomainError>;
+    /// Events touching a patient (as resource, or listed in a read's details),
+    /// newest first.
+    fn patient_audit_events(
+        &mut self,
+        clinic: ClinicId,
+        patient: Uuid,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, DomainError>;
+    /// An account's platform events with one of `actions`, newest first.
+    fn account_audit_events(
+        &mut self,
+        account: AccountId,
+        actions: &[&str],
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, DomainError>;
+    /// Up to `limit` events of a chain after position `after`, in order.
+    fn chain_events(
+        &mut self,
+        chain: Uuid,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, DomainError>;
+    /// A chain's checkpoints, in order.
+    fn checkpoints(&mut self, chain: Uuid) -> Result<Vec<Checkpoint>, DomainError>;
+    /// Stores a checkpoint and records it on the chain's head.
+    fn insert_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), DomainError>;
+    /// Every chain's head (platform scope), or one clinic's.
+    fn chain_heads(&mut self, clinic: Option<ClinicId>) -> Result<Vec<ChainHead>, DomainError>;
+    /// Claims one chain whose maintenance is due (`FOR UPDATE SKIP LOCKED`) and
+    /// pushes its next turn to `next`.
+    fn claim_chain_maintenance(
+        &mut self,
+        now: DateTime<Utc>,
+        next: DateTime<Utc>,
+    ) -> Result<Option<ChainHead>, DomainError>;
+    /// The last event of a chain older than `before`, when every event before it
+    /// is older too (the prefix retention may remove).
+    fn expired_prefix(
+        &mut self,
+        chain: Uuid,
+        before: DateTime<Utc>,
+    ) -> Result<Option<(i64, Vec<u8>)>, DomainError>;
+    /// Removes a chain's events up to `seq` (the database refuses unless a
+    /// checkpoint seals `seq` and the prefix is past retention); returns the count.
+    fn purge_through(&mut self, chain: Uuid, seq: i64) -> Result<i64, DomainError>;
+}

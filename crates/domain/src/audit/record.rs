@@ -1,0 +1,89 @@
+//! What a service records: the action, who did it, on what, and how it ended.
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::model::{Outcome, Resource};
+use crate::Actor;
+use crate::ids::{AccountId, ClinicId};
+
+/// An action to record, built by the service that performs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Action code, e.g. `patient.updated`.
+    pub action: &'static str,
+    /// The clinic (none for platform events).
+    pub clinic: Option<ClinicId>,
+    /// Acting (or, for sign-in attempts, concerned) account.
+    pub account: Option<AccountId>,
+    /// Acting membership.
+    pub membership: Option<Uuid>,
+    /// Acting session.
+    pub session: Option<Uuid>,
+    /// The record acted on.
+    pub resource: Option<Resource>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Small, non-sensitive facts (codes, counts, ids), never health data.
+    pub details: Map<String, Value>,
+}
+
+impl AuditRecord {
+    /// A member's action inside their clinic.
+    pub fn by(actor: &Actor, action: &'static str) -> Self {
+        Self {
+            action,
+            clinic: Some(actor.clinic_id),
+            account: Some(actor.account_id),
+            membership: Some(actor.membership_id.0),
+            session: Some(actor.session_id.0),
+            resource: None,
+            outcome: Outcome::Success,
+            details: Map::new(),
+        }
+    }
+
+    /// A platform event about an account (sign-ins, account changes), optionally
+    /// inside a clinic.
+    pub fn account(action: &'static str, account: Option<AccountId>) -> Self {
+        Self {
+            action,
+            clinic: None,
+            account,
+            membership: None,
+            session: None,
+            resource: None,
+            outcome: Outcome::Success,
+            details: Map::new(),
+        }
+    }
+
+    /// Places the event in a clinic's chain.
+    pub fn in_clinic(mut self, clinic: Option<ClinicId>) -> Self {
+        self.clinic = clinic;
+        self
+    }
+
+    /// Names the record acted on.
+    pub fn on(mut self, kind: &'static str, id: Uuid) -> Self {
+        self.resource = Some(Resource { kind, id });
+        self
+    }
+
+    /// Marks the outcome.
+    pub fn outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
+    }
+
+    /// Marks a failed attempt.
+    pub fn failed(self) -> Self {
+        self.outcome(Outcome::Failure)
+    }
+
+    /// Adds a detail.
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+}

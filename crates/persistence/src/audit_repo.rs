@@ -1,0 +1,388 @@
+//! The audit trail on PostgreSQL: appends serialised per chain by a row lock on
+//! the chain's head (`INSERT .. ON CONFLICT DO UPDATE .. RETURNING` takes it in one
+//! statement), reads filtered by row-level security, and the retention job's claim
+//! (`FOR UPDATE SKIP LOCKED`) and purge (`audit.purge_through`, a function of the
+//! audit role that checks the checkpoint and the retention period itself).
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Int8, Timestamptz, Uuid as SqlUuid};
+use salus_domain::DomainError;
+use salus_domain::audit::chain::{GENESIS, link};
+use salus_domain::audit::ports::{AuditFilter, AuditRepo, ChainHead, Checkpoint};
+use salus_domain::audit::{AuditEvent, NewAuditEvent, Outcome};
+use salus_domain::ids::{AccountId, ClinicId};
+use uuid::Uuid;
+
+use crate::schema::audit_chain_heads as heads;
+use crate::schema::{checkpoints, events};
+use crate::store::{PgTx, db_error};
+
+type Res<T> = Result<T, DomainError>;
+
+/// How long a new chain waits for its first maintenance turn.
+const FIRST_MAINTENANCE: Duration = Duration::hours(1);
+
+#[derive(Queryable)]
+struct EventRow {
+    chain_id: Uuid,
+    seq: i64,
+    id: Uuid,
+    clinic_id: Option<Uuid>,
+    occurred_at: DateTime<Utc>,
+    account_id: Option<Uuid>,
+    membership_id: Option<Uuid>,
+    session_id: Option<Uuid>,
+    client_ip: Option<String>,
+    user_agent: Option<String>,
+    request_id: Option<String>,
+    action: String,
+    resource_type: Option<String>,
+    resource_id: Option<Uuid>,
+    outcome: String,
+    details: String,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl EventRow {
+    fn into_event(self) -> Res<AuditEvent> {
+        let outcome = Outcome::parse(&self.outcome)
+            .ok_or_else(|| DomainError::Internal(format!("unknown outcome {}", self.outcome)))?;
+        Ok(AuditEvent {
+            chain_id: self.chain_id,
+            seq: self.seq,
+            event: NewAuditEvent {
+                id: self.id,
+                clinic_id: self.clinic_id,
+                occurred_at: self.occurred_at,
+                account_id: self.account_id,
+                membership_id: self.membership_id,
+                session_id: self.session_id,
+                client_ip: self.client_ip,
+                user_agent: self.user_agent,
+                request_id: self.request_id,
+                action: self.action,
+                resource_type: self.resource_type,
+                resource_id: self.resource_id,
+                outcome,
+                details: self.details,
+            },
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        })
+    }
+}
+
+fn to_events(rows: Vec<EventRow>) -> Res<Vec<AuditEvent>> {
+    rows.into_iter().map(EventRow::into_event).collect()
+}
+
+type HeadRow = (Uuid, Option<Uuid>, i64, Vec<u8>, i64);
+
+fn to_head((chain_id, clinic_id, seq, hash, checkpointed_seq): HeadRow) -> ChainHead {
+    ChainHead {
+        chain_id,
+        clinic_id: clinic_id.map(ClinicId),
+        seq,
+        hash,
+        checkpointed_seq,
+    }
+}
+
+/// `(occurred_at, id) < before`, the keyset cursor going back in time.
+fn before_cursor(
+    before: Option<(DateTime<Utc>, Uuid)>,
+) -> Box<dyn BoxableExpression<events::table, diesel::pg::Pg, SqlType = Bool>> {
+    match before {
+        Some((at, id)) => Box::new(
+            events::occurred_at
+                .lt(at)
+                .or(events::occurred_at.eq(at).and(events::id.lt(id))),
+        ),
+        None => Box::new(sql::<Bool>("true")),
+    }
+}
+
+#[derive(QueryableByName)]
+struct SeqHash {
+    #[diesel(sql_type = Int8)]
+    seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Bytea)]
+    hash: Vec<u8>,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = Int8)]
+    n: i64,
+}
+
+impl AuditRepo for PgTx<'_> {
+    fn append_audit(&mut self, event: NewAuditEvent) -> Res<AuditEvent> {
+        let chain = event.chain_id();
+        let (head_seq, head_hash): (i64, Vec<u8>) = diesel::insert_into(heads::table)
+            .values((
+                heads::chain_id.eq(chain),
+                heads::clinic_id.eq(event.clinic_id),
+                heads::seq.eq(0),
+                heads::hash.eq(GENESIS.to_vec()),
+                heads::next_maintenance_at.eq(event.occurred_at + FIRST_MAINTENANCE),
+            ))
+            .on_conflict(heads::chain_id)
+            .do_update()
+            .set(heads::chain_id.eq(diesel::upsert::excluded(heads::chain_id)))
+            .returning((heads::seq, heads::hash))
+            .get_result(self.conn)
+            .map_err(db_error)?;
+        let linked = link(head_seq, &head_hash, event);
+        let e = &linked.event;
+        diesel::insert_into(events::table)
+            .values((
+                events::chain_id.eq(linked.chain_id),
+                events::seq.eq(linked.seq),
+                events::id.eq(e.id),
+                events::clinic_id.eq(e.clinic_id),
+                events::occurred_at.eq(e.occurred_at),
+                events::account_id.eq(e.account_id),
+                events::membership_id.eq(e.membership_id),
+                events::session_id.eq(e.session_id),
+                events::client_ip.eq(&e.client_ip),
+                events::user_agent.eq(&e.user_agent),
+                events::request_id.eq(&e.request_id),
+                events::action.eq(&e.action),
+                events::resource_type.eq(&e.resource_type),
+                events::resource_id.eq(e.resource_id),
+                events::outcome.eq(e.outcome.as_str()),
+                events::details.eq(&e.details),
+                events::prev_hash.eq(&linked.prev_hash),
+                events::hash.eq(&linked.hash),
+            ))
+            .execute(self.conn)
+            .map_err(db_error)?;
+        diesel::update(heads::table.find(linked.chain_id))
+            .set((heads::seq.eq(linked.seq), heads::hash.eq(&linked.hash)))
+            .execute(self.conn)
+            .map_err(db_error)?;
+        Ok(linked)
+    }
+
+    fn audit_events(&mut self, clinic: ClinicId, f: &AuditFilter) -> Res<Vec<AuditEvent>> {
+        let mut q = events::table
+            .filter(events::clinic_id.eq(clinic.0))
+            .filter(before_cursor(f.before))
+            .into_boxed();
+        if let Some(actor) = f.actor {
+            q = q.filter(events::account_id.eq(actor));
+        }
+        if let Some(action) = &f.action {
+            q = q.filter(events::action.eq(action.clone()));
+        }
+        if let Some(kind) = &f.resource_type {
+            q = q.filter(events::resource_type.eq(kind.clone()));
+        }
+        if let Some(id) = f.resource_id {
+            q = q.filter(events::resource_id.eq(id));
+        }
+        if let Some(outcome) = f.outcome {
+            q = q.filter(events::outcome.eq(outcome.as_str()));
+        }
+        if let Some(from) = f.from {
+            q = q.filter(events::occurred_at.ge(from));
+        }
+        if let Some(to) = f.to {
+            q = q.filter(events::occurred_at.lt(to));
+        }
+        let rows = q
+            .order((events::occurred_at.desc(), events::id.desc()))
+            .limit(f.limit)
+            .load::<EventRow>(self.conn)
+            .map_err(db_error)?;
+        to_events(rows)
+    }
+
+    fn patient_audit_events(
+        &mut self,
+        clinic: ClinicId,
+        patient: Uuid,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Res<Vec<AuditEvent>> {
+        let listed = format!("%{patient}%");
+        let rows = events::table
+            .filter(events::clinic_id.eq(clinic.0))
+            .filter(
+                events::resource_id
+                    .eq(patient)
+                    .or(events::details.like(listed)),
+            )
+            .filter(before_cursor(before))
+            .order((events::occurred_at.desc(), events::id.desc()))
+            .limit(limit)
+            .load::<EventRow>(self.conn)
+            .map_err(db_error)?;
+        to_events(rows)
+    }
+
+    fn account_audit_events(
+        &mut self,
+        account: AccountId,
+        actions: &[&str],
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Res<Vec<AuditEvent>> {
+        let rows = events::table
+            .filter(events::account_id.eq(account.0))
+            .filter(events::action.eq_any(actions.iter().map(|a| (*a).to_owned())))
+            .filter(before_cursor(before))
+            .order((events::occurred_at.desc(), events::id.desc()))
+            .limit(limit)
+            .load::<EventRow>(self.conn)
+            .map_err(db_error)?;
+        to_events(rows)
+    }
+
+    fn chain_events(&mut self, chain: Uuid, after: i64, limit: i64) -> Res<Vec<AuditEvent>> {
+        let rows = events::table
+            .filter(events::chain_id.eq(chain))
+            .filter(events::seq.gt(after))
+            .order(events::seq)
+            .limit(limit)
+            .load::<EventRow>(self.conn)
+            .map_err(db_error)?;
+        to_events(rows)
+    }
+
+    fn checkpoints(&mut self, chain: Uuid) -> Res<Vec<Checkpoint>> {
+        let rows: Vec<(
+            Uuid,
+            i64,
+            Option<Uuid>,
+            Vec<u8>,
+            DateTime<Utc>,
+            String,
+            Vec<u8>,
+        )> = checkpoints::table
+            .filter(checkpoints::chain_id.eq(chain))
+            .order(checkpoints::seq)
+            .load(self.conn)
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(chain_id, seq, clinic_id, hash, sealed_at, key_id, signature)| Checkpoint {
+                    chain_id,
+                    seq,
+                    clinic_id,
+                    hash,
+                    sealed_at,
+                    key_id,
+                    signature,
+                },
+            )
+            .collect())
+    }
+
+    fn insert_checkpoint(&mut self, c: &Checkpoint) -> Res<()> {
+        diesel::insert_into(checkpoints::table)
+            .values((
+                checkpoints::chain_id.eq(c.chain_id),
+                checkpoints::seq.eq(c.seq),
+                checkpoints::clinic_id.eq(c.clinic_id),
+                checkpoints::hash.eq(&c.hash),
+                checkpoints::sealed_at.eq(c.sealed_at),
+                checkpoints::key_id.eq(&c.key_id),
+                checkpoints::signature.eq(&c.signature),
+            ))
+            .on_conflict_do_nothing()
+            .execute(self.conn)
+            .map_err(db_error)?;
+        diesel::update(
+            heads::table
+                .find(c.chain_id)
+                .filter(heads::checkpointed_seq.lt(c.seq)),
+        )
+        .set(heads::checkpointed_seq.eq(c.seq))
+        .execute(self.conn)
+        .map(|_| ())
+        .map_err(db_error)
+    }
+
+    fn chain_heads(&mut self, clinic: Option<ClinicId>) -> Res<Vec<ChainHead>> {
+        let mut q = heads::table
+            .select((
+                heads::chain_id,
+                heads::clinic_id,
+                heads::seq,
+                heads::hash,
+                heads::checkpointed_seq,
+            ))
+            .order(heads::chain_id)
+            .into_boxed();
+        if let Some(clinic) = clinic {
+            q = q.filter(heads::clinic_id.eq(clinic.0));
+        }
+        let rows: Vec<HeadRow> = q.load(self.conn).map_err(db_error)?;
+        Ok(rows.into_iter().map(to_head).collect())
+    }
+
+    fn claim_chain_maintenance(
+        &mut self,
+        now: DateTime<Utc>,
+        next: DateTime<Utc>,
+    ) -> Res<Option<ChainHead>> {
+        let row: Option<HeadRow> = heads::table
+            .select((
+                heads::chain_id,
+                heads::clinic_id,
+                heads::seq,
+                heads::hash,
+                heads::checkpointed_seq,
+            ))
+            .filter(heads::next_maintenance_at.le(now))
+            .order(heads::next_maintenance_at)
+            .limit(1)
+            .for_update()
+            .skip_locked()
+            .first(self.conn)
+            .optional()
+            .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        diesel::update(heads::table.find(row.0))
+            .set(heads::next_maintenance_at.eq(next))
+            .execute(self.conn)
+            .map_err(db_error)?;
+        Ok(Some(to_head(row)))
+    }
+
+    fn expired_prefix(
+        &mut self,
+        chain: Uuid,
+        before: DateTime<Utc>,
+    ) -> Res<Option<(i64, Vec<u8>)>> {
+        let found: Option<SeqHash> = diesel::sql_query(
+            "SELECT e.seq, e.hash FROM audit.events e
+              WHERE e.chain_id = $1 AND e.occurred_at < $2
+                AND e.seq < coalesce((SELECT min(n.seq) FROM audit.events n
+                                       WHERE n.chain_id = $1 AND n.occurred_at >= $2),
+                                     9223372036854775807)
+              ORDER BY e.seq DESC LIMIT 1",
+        )
+        .bind::<SqlUuid, _>(chain)
+        .bind::<Timestamptz, _>(before)
+        .get_result(self.conn)
+        .optional()
+        .map_err(db_error)?;
+        Ok(found.map(|f| (f.seq, f.hash)))
+    }
+
+    fn purge_through(&mut self, chain: Uuid, seq: i64) -> Res<i64> {
+        let removed: Count = diesel::sql_query("SELECT audit.purge_through($1, $2) AS n")
+            .bind::<SqlUuid, _>(chain)
+            .bind::<Int8, _>(seq)
+            .get_result(self.conn)
+            .map_err(db_error)?;
+        Ok(removed.n)
+    }
+}
