@@ -42,6 +42,7 @@ impl Actor {
             Err(DomainError::Forbidden {
                 code: "permission_denied",
                 detail: format!("This action needs the permission {}.", p.code()),
+                missing: Some(p.code()),
             })
         }
     }

@@ -422,13 +422,22 @@ impl Identity {
     }
 
     /// Reads an appointment.
-    pub fn get_appointment(&self, actor: &Actor, id: Uuid) -> Result<Appointment, DomainError> {
+    pub fn get_appointment(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<Appointment, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             let stored = tx
                 .appointment(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
             let reminders = self.reminder_status(tx, actor.clinic_id, id)?;
+            if stored.sealed_reason.is_some() {
+                let patient = [stored.patient_id];
+                self.audit_clinical_read(tx, actor, "appointment.clinical_read", ("appointment", id), &patient, client)?;
+            }
             let mut appointment =
                 self.open_appointment(self.reason_keys(actor, tx)?.as_ref(), stored)?;
             appointment.reminders = Some(reminders);
@@ -583,12 +592,22 @@ impl Identity {
         &self,
         actor: &Actor,
         mut q: AppointmentQuery,
+        client: &ClientInfo,
     ) -> Result<Vec<Appointment>, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
         q.limit = q.limit.clamp(1, 100);
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             let keys = self.reason_keys(actor, tx)?;
-            tx.appointments(actor.clinic_id, &q)?
+            let found = tx.appointments(actor.clinic_id, &q)?;
+            let with_reason: Vec<Uuid> = found
+                .iter()
+                .filter(|a| a.sealed_reason.is_some())
+                .map(|a| a.patient_id)
+                .collect();
+            if !with_reason.is_empty() {
+                self.audit_clinical_read(tx, actor, "appointment.list_clinical_read", ("clinic", actor.clinic_id.0), &with_reason, client)?;
+            }
+            found
                 .into_iter()
                 .map(|a| self.open_appointment(keys.as_ref(), a))
                 .collect()

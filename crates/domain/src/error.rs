@@ -42,6 +42,8 @@ pub enum DomainError {
         code: &'static str,
         /// Human-readable explanation.
         detail: String,
+        /// The permission that was missing, when that is the reason.
+        missing: Option<&'static str>,
     },
     /// Nothing here (also: something of another clinic).
     #[error("not found")]
@@ -84,6 +86,7 @@ impl DomainError {
         Self::Forbidden {
             code,
             detail: detail.into(),
+            missing: None,
         }
     }
 }

@@ -259,12 +259,18 @@ impl Identity {
     }
 
     /// A patient's notes and amendments, in writing order.
-    pub fn patient_notes(&self, actor: &Actor, patient: Uuid) -> Result<Vec<Note>, DomainError> {
+    pub fn patient_notes(
+        &self,
+        actor: &Actor,
+        patient: Uuid,
+        client: &ClientInfo,
+    ) -> Result<Vec<Note>, DomainError> {
         actor.require(Permission::ClinicalRead)?;
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             if !tx.patient_exists(actor.clinic_id, patient)? {
                 return Err(DomainError::NotFound);
             }
+            self.audit_clinical_read(tx, actor, "note.list_read", ("patient", patient), &[], client)?;
             tx.notes(actor.clinic_id, patient)?
                 .into_iter()
                 .map(|n| self.open_note(tx, actor.clinic_id, n))

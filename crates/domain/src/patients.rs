@@ -355,13 +355,19 @@ impl Identity {
     }
 
     /// Reads a patient (another clinic's id answers like a missing one).
-    pub fn get_patient(&self, actor: &Actor, id: Uuid) -> Result<Patient, DomainError> {
+    pub fn get_patient(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        client: &ClientInfo,
+    ) -> Result<Patient, DomainError> {
         actor.require(Permission::PatientsRead)?;
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             let stored = tx
                 .patient(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            self.audit_clinical_read(tx, actor, "patient.clinical_read", ("patient", id), &[], client)?;
             self.open_patient(actor, &keys, stored)
         })
     }
@@ -460,6 +466,7 @@ impl Identity {
         &self,
         actor: &Actor,
         mut query: PatientQuery,
+        client: &ClientInfo,
     ) -> Result<Vec<Patient>, DomainError> {
         actor.require(Permission::PatientsRead)?;
         query.limit = query.limit.clamp(1, MAX_PAGE);
@@ -469,7 +476,12 @@ impl Identity {
                 .national_id
                 .as_deref()
                 .map(|n| keys.blind_index("national_id", &normalise_national_id(n)));
-            tx.patients(actor.clinic_id, &query, index.as_deref())?
+            let found = tx.patients(actor.clinic_id, &query, index.as_deref())?;
+            if !found.is_empty() {
+                let ids: Vec<Uuid> = found.iter().map(|p| p.id).collect();
+                self.audit_clinical_read(tx, actor, "patient.list_clinical_read", ("clinic", actor.clinic_id.0), &ids, client)?;
+            }
+            found
                 .into_iter()
                 .map(|p| self.open_patient(actor, &keys, p))
                 .collect()

@@ -26,9 +26,9 @@ use utoipa_scalar::{Scalar, Servable};
 
 use crate::json::JsonLimit;
 use crate::middleware::{
-    problem_bodies::ensure_problem_bodies, request_id::assign_request_id,
-    require_json::require_json_bodies, security_headers::add_security_headers,
-    tracing_span::SalusRootSpan,
+    audit_refusals::record_refusals, problem_bodies::ensure_problem_bodies,
+    request_id::assign_request_id, require_json::require_json_bodies,
+    security_headers::add_security_headers, tracing_span::SalusRootSpan,
 };
 use crate::problem::{ApiError, FieldError};
 pub use crate::redirect::build_redirect_app;
@@ -245,6 +245,7 @@ pub fn build_app(
         .route("/openapi.json", web::get().to(serve_openapi))
         .service(Scalar::with_url("/docs", doc).custom_html(DOCS_HTML))
         .default_service(web::to(unmatched))
+        .wrap(from_fn(record_refusals))
         .wrap(from_fn(require_json_bodies))
         .wrap(cors)
         .wrap(from_fn(ensure_problem_bodies))

@@ -86,6 +86,8 @@ pub enum ApiError {
         code: &'static str,
         /// Explanation.
         detail: String,
+        /// The missing permission, when that is the reason.
+        missing: Option<&'static str>,
     },
     /// Conflicts with the current state.
     #[error("conflict: {code}")]
@@ -253,10 +255,26 @@ impl ResponseError for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            Self::Forbidden { code, missing, .. } => {
+                response.extensions_mut().insert(Refusal {
+                    code,
+                    missing: *missing,
+                });
+            }
             _ => {}
         }
         response
     }
+}
+
+/// Why a request was refused (403), left on the response for the middleware
+/// that records refusals in the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// The stable reason.
+    pub code: &'static str,
+    /// The missing permission, when that is the reason.
+    pub missing: Option<&'static str>,
 }
 
 impl From<DomainError> for ApiError {
@@ -279,7 +297,15 @@ impl From<DomainError> for ApiError {
             ),
             DomainError::InvalidCredentials => Self::InvalidCredentials,
             DomainError::Unauthenticated => Self::Unauthenticated,
-            DomainError::Forbidden { code, detail } => Self::Forbidden { code, detail },
+            DomainError::Forbidden {
+                code,
+                detail,
+                missing,
+            } => Self::Forbidden {
+                code,
+                detail,
+                missing,
+            },
             DomainError::NotFound => Self::NotFound,
             DomainError::Conflict {
                 code: "precondition_failed",

@@ -7,6 +7,7 @@ pub mod model;
 pub mod ports;
 pub mod record;
 pub mod seal;
+pub mod service;
 
 pub use model::{AuditEvent, NewAuditEvent, Outcome, Resource};
 pub use ports::AuditRepo;

@@ -161,6 +161,31 @@ impl Identity {
         Ok(())
     }
 
+    /// Records a read that returned clinical data (when the member may see it):
+    /// `patients` are the patients whose data it showed, for their access logs.
+    pub fn audit_clinical_read(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        action: &'static str,
+        resource: (&'static str, Uuid),
+        patients: &[Uuid],
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        if !actor
+            .permissions
+            .contains(crate::access::Permission::ClinicalRead)
+        {
+            return Ok(());
+        }
+        let mut record = AuditRecord::by(actor, action).on(resource.0, resource.1);
+        if !patients.is_empty() {
+            let ids: Vec<String> = patients.iter().map(Uuid::to_string).collect();
+            record = record.detail("patients", ids);
+        }
+        self.audit(tx, record, client)
+    }
+
     /// Records a member's action on a resource.
     pub fn audit_action(
         &self,

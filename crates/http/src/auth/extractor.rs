@@ -8,7 +8,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use salus_domain::Actor;
 use salus_domain::ids::{ClinicId, SessionId};
 
@@ -53,6 +53,8 @@ async fn actor(req: HttpRequest) -> Result<Actor, ApiError> {
     if actor.account_id.uuid() != claims.sub {
         return Err(ApiError::Unauthenticated);
     }
+    // Left for the middleware that records refused requests in the audit trail.
+    req.extensions_mut().insert(actor.clone());
     Ok(actor)
 }
 

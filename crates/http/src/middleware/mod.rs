@@ -1,6 +1,8 @@
 //! Middleware applied to every request, outermost first: request id, tracing,
-//! security headers, problem bodies for framework errors, CORS, JSON-only bodies.
+//! security headers, problem bodies for framework errors, CORS, JSON-only bodies,
+//! and (innermost) the audit record of refused requests.
 
+pub mod audit_refusals;
 pub mod problem_bodies;
 pub mod request_id;
 pub mod require_json;

@@ -348,11 +348,12 @@ pub async fn book(
 pub async fn read(
     ports: web::Data<Ports>,
     who: Authenticated,
+    client: Client,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let id = id.into_inner();
-    let a = run_blocking(move || identity.get_appointment(&who.0, id)).await?;
+    let a = run_blocking(move || identity.get_appointment(&who.0, id, &client.0)).await?;
     Ok(HttpResponse::Ok().json(response(a)))
 }
 
@@ -433,6 +434,7 @@ pub async fn reschedule(
 pub async fn list(
     ports: web::Data<Ports>,
     who: Authenticated,
+    client: Client,
     query: web::Query<AppointmentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
@@ -468,7 +470,7 @@ pub async fn list(
         after,
     };
     let identity = ports.identity.clone();
-    let page = run_blocking(move || identity.list_appointments(&who.0, query)).await?;
+    let page = run_blocking(move || identity.list_appointments(&who.0, query, &client.0)).await?;
     let items: Vec<AppointmentResponse> = page.into_iter().map(response).collect();
     let next_cursor = (i64::try_from(items.len()).unwrap_or(0) == limit)
         .then(|| {

@@ -135,11 +135,12 @@ pub async fn write(
 pub async fn list(
     ports: web::Data<Ports>,
     who: Authenticated,
+    client: Client,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let patient = id.into_inner();
-    let notes = run_blocking(move || identity.patient_notes(&who.0, patient)).await?;
+    let notes = run_blocking(move || identity.patient_notes(&who.0, patient, &client.0)).await?;
     Ok(HttpResponse::Ok().json(NoteList {
         items: notes.into_iter().map(response).collect(),
         next_cursor: None,

@@ -438,11 +438,12 @@ pub async fn create(
 pub async fn read(
     ports: web::Data<Ports>,
     who: Authenticated,
+    client: Client,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let id = id.into_inner();
-    let patient = run_blocking(move || identity.get_patient(&who.0, id)).await?;
+    let patient = run_blocking(move || identity.get_patient(&who.0, id, &client.0)).await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
 }
 
@@ -574,6 +575,7 @@ pub async fn restore(
 pub async fn list(
     ports: web::Data<Ports>,
     who: Authenticated,
+    client: Client,
     query: web::Query<PatientListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
@@ -599,7 +601,7 @@ pub async fn list(
         after,
     };
     let identity = ports.identity.clone();
-    let page = run_blocking(move || identity.list_patients(&who.0, query)).await?;
+    let page = run_blocking(move || identity.list_patients(&who.0, query, &client.0)).await?;
     let items: Vec<PatientResponse> = page.into_iter().map(response).collect();
     let next_cursor = (i64::try_from(items.len()).unwrap_or(0) == limit)
         .then(|| items.last().map(encode_cursor))

@@ -1,0 +1,188 @@
+//! Reading the audit trail back, and recording what the HTTP layer sees (refused
+//! requests, probing for ids): permission first, clinic-scoped transactions.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::model::{AuditEvent, Outcome};
+use super::ports::{AuditFilter, Checkpoint};
+use super::record::AuditRecord;
+use crate::access::Permission;
+use crate::identity::model::ClientInfo;
+use crate::identity::service::Identity;
+use crate::store::{Scope, in_tx};
+use crate::{Actor, DomainError};
+
+/// Most events in one page.
+pub const MAX_PAGE: i64 = 100;
+
+/// The actions shown as a member's sign-in history.
+pub const SIGN_IN_ACTIONS: &[&str] = &[
+    "auth.login_succeeded",
+    "auth.login_failed",
+    "auth.account_locked",
+    "mfa.passed",
+    "mfa.failed",
+    "auth.refresh_token_reuse",
+];
+
+/// A page of events, newest first, and the cursor of the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPage {
+    /// The events.
+    pub events: Vec<AuditEvent>,
+    /// Where the next page starts (absent on the last page).
+    pub next: Option<(DateTime<Utc>, Uuid)>,
+}
+
+fn page(events: Vec<AuditEvent>, limit: i64) -> EventPage {
+    let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= limit;
+    let next = full
+        .then(|| events.last().map(|e| (e.event.occurred_at, e.event.id)))
+        .flatten();
+    EventPage { events, next }
+}
+
+/// One batch of a clinic's chain, for export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportBatch {
+    /// Events in chain order.
+    pub events: Vec<AuditEvent>,
+}
+
+/// A request the HTTP layer answered without reaching a service's write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answered<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// The route pattern (never the concrete path: no ids of other clinics).
+    pub route: &'a str,
+}
+
+impl Identity {
+    /// Records a refused request (403) with the reason and the missing permission.
+    pub fn record_refusal(
+        &self,
+        actor: &Actor,
+        reason: &'static str,
+        missing: Option<&'static str>,
+        request: Answered<'_>,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        let mut record = AuditRecord::by(actor, "access.denied")
+            .outcome(Outcome::Denied)
+            .detail("reason", reason)
+            .detail("method", request.method)
+            .detail("route", request.route);
+        if let Some(permission) = missing {
+            record = record.detail("permission", permission);
+        }
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            self.audit(tx, record, client)
+        })
+    }
+
+    /// Records a 404 on a route that names a record by id (probing for other
+    /// clinics' ids shows as many of these).
+    pub fn record_not_found(
+        &self,
+        actor: &Actor,
+        request: Answered<'_>,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        let record = AuditRecord::by(actor, "access.not_found")
+            .failed()
+            .detail("method", request.method)
+            .detail("route", request.route);
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            self.audit(tx, record, client)
+        })
+    }
+
+    /// A page of the clinic's audit trail (`audit.read`).
+    pub fn audit_events(
+        &self,
+        actor: &Actor,
+        mut filter: AuditFilter,
+    ) -> Result<EventPage, DomainError> {
+        actor.require(Permission::AuditRead)?;
+        filter.limit = filter.limit.clamp(1, MAX_PAGE);
+        let limit = filter.limit;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            Ok(page(tx.audit_events(actor.clinic_id, &filter)?, limit))
+        })
+    }
+
+    /// Who read or changed a patient's record, and when (`audit.read`).
+    pub fn patient_access_log(
+        &self,
+        actor: &Actor,
+        patient: Uuid,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<EventPage, DomainError> {
+        actor.require(Permission::AuditRead)?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            tx.patient(actor.clinic_id, patient)?
+                .ok_or(DomainError::NotFound)?;
+            Ok(page(
+                tx.patient_audit_events(actor.clinic_id, patient, before, limit)?,
+                limit,
+            ))
+        })
+    }
+
+    /// The member's own sign-in history: in this clinic, and attempts that named
+    /// no clinic (wrong passwords, lock-outs).
+    pub fn my_sign_ins(
+        &self,
+        actor: &Actor,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<EventPage, DomainError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            Ok(page(
+                tx.account_audit_events(actor.account_id, SIGN_IN_ACTIONS, before, limit)?,
+                limit,
+            ))
+        })
+    }
+
+    /// Starts an export of the clinic's whole trail (`audit.export`, step-up):
+    /// records it, and returns the clinic's checkpoints.
+    pub fn start_audit_export(
+        &self,
+        actor: &Actor,
+        format: &'static str,
+        client: &ClientInfo,
+    ) -> Result<Vec<Checkpoint>, DomainError> {
+        actor.require(Permission::AuditExport)?;
+        actor.require_step_up(self.now())?;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            self.audit(
+                tx,
+                AuditRecord::by(actor, "audit.exported").detail("format", format),
+                client,
+            )?;
+            tx.checkpoints(actor.clinic_id.0)
+        })
+    }
+
+    /// The next batch of the clinic's chain after position `after`
+    /// (`audit.export`), each batch its own short transaction.
+    pub fn audit_export_batch(
+        &self,
+        actor: &Actor,
+        after: i64,
+        limit: i64,
+    ) -> Result<ExportBatch, DomainError> {
+        actor.require(Permission::AuditExport)?;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            Ok(ExportBatch {
+                events: tx.chain_events(actor.clinic_id.0, after, limit.clamp(1, 5_000))?,
+            })
+        })
+    }
+}
