@@ -436,7 +436,14 @@ impl Identity {
             let reminders = self.reminder_status(tx, actor.clinic_id, id)?;
             if stored.sealed_reason.is_some() {
                 let patient = [stored.patient_id];
-                self.audit_clinical_read(tx, actor, "appointment.clinical_read", ("appointment", id), &patient, client)?;
+                self.audit_clinical_read(
+                    tx,
+                    actor,
+                    "appointment.clinical_read",
+                    ("appointment", id),
+                    &patient,
+                    client,
+                )?;
             }
             let mut appointment =
                 self.open_appointment(self.reason_keys(actor, tx)?.as_ref(), stored)?;
@@ -605,7 +612,14 @@ impl Identity {
                 .map(|a| a.patient_id)
                 .collect();
             if !with_reason.is_empty() {
-                self.audit_clinical_read(tx, actor, "appointment.list_clinical_read", ("clinic", actor.clinic_id.0), &with_reason, client)?;
+                self.audit_clinical_read(
+                    tx,
+                    actor,
+                    "appointment.list_clinical_read",
+                    ("clinic", actor.clinic_id.0),
+                    &with_reason,
+                    client,
+                )?;
             }
             found
                 .into_iter()

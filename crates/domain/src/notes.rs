@@ -270,7 +270,14 @@ impl Identity {
             if !tx.patient_exists(actor.clinic_id, patient)? {
                 return Err(DomainError::NotFound);
             }
-            self.audit_clinical_read(tx, actor, "note.list_read", ("patient", patient), &[], client)?;
+            self.audit_clinical_read(
+                tx,
+                actor,
+                "note.list_read",
+                ("patient", patient),
+                &[],
+                client,
+            )?;
             tx.notes(actor.clinic_id, patient)?
                 .into_iter()
                 .map(|n| self.open_note(tx, actor.clinic_id, n))

@@ -367,7 +367,14 @@ impl Identity {
                 .patient(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
-            self.audit_clinical_read(tx, actor, "patient.clinical_read", ("patient", id), &[], client)?;
+            self.audit_clinical_read(
+                tx,
+                actor,
+                "patient.clinical_read",
+                ("patient", id),
+                &[],
+                client,
+            )?;
             self.open_patient(actor, &keys, stored)
         })
     }
@@ -479,7 +486,14 @@ impl Identity {
             let found = tx.patients(actor.clinic_id, &query, index.as_deref())?;
             if !found.is_empty() {
                 let ids: Vec<Uuid> = found.iter().map(|p| p.id).collect();
-                self.audit_clinical_read(tx, actor, "patient.list_clinical_read", ("clinic", actor.clinic_id.0), &ids, client)?;
+                self.audit_clinical_read(
+                    tx,
+                    actor,
+                    "patient.list_clinical_read",
+                    ("clinic", actor.clinic_id.0),
+                    &ids,
+                    client,
+                )?;
             }
             found
                 .into_iter()

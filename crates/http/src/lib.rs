@@ -56,6 +56,7 @@ pub use crate::state::{HttpSettings, Ports};
         (name = "roles", description = "Built-in and custom roles, assignments and overrides."),
         (name = "staff", description = "Members, roles, invitations and ownership."),
         (name = "me", description = "The signed-in member: profile, sessions, password, email, phone, MFA."),
+        (name = "audit", description = "The audit trail: events, a patient's access log, the verifiable export."),
     ),
     modifiers(&BearerAuth),
     components(schemas(problem::Problem, problem::FieldError))
@@ -109,6 +110,7 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::auth::verify_email)
         .service(routes::auth::confirm_email_change)
         .service(routes::me::me)
+        .service(routes::audit::my_sign_ins)
         .service(routes::me::sessions)
         .service(routes::me::revoke_session)
         .service(routes::me::change_password)
@@ -141,6 +143,9 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::notes::list)
         .service(routes::notes::edit)
         .service(routes::notes::amend)
+        .service(routes::audit::events)
+        .service(routes::audit::export)
+        .service(routes::audit::patient_access_log)
         .service(routes::patients::list)
         .service(routes::patients::create)
         .service(routes::patients::read)

@@ -70,6 +70,9 @@ pub enum ApiError {
     /// The body is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// None of the formats in `Accept` can be produced.
+    #[error("not acceptable")]
+    NotAcceptable,
     /// The body is JSON but does not fit the expected shape.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
@@ -136,6 +139,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NotAcceptable => "not_acceptable",
             Self::Validation(_) => "validation_failed",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthenticated => "unauthenticated",
@@ -164,6 +168,9 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 Some("Request bodies must be sent as application/json.".to_owned())
             }
+            Self::NotAcceptable => Some(
+                "This resource is available as application/x-ndjson or text/csv.".to_owned(),
+            ),
             Self::Validation(_) => Some("One or more fields are invalid.".to_owned()),
             Self::InvalidCredentials => Some("The email, password or code is not correct.".to_owned()),
             Self::Unauthenticated => Some("Sign in again: the access token is missing, invalid or its session has ended.".to_owned()),
@@ -220,6 +227,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidCredentials | Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,

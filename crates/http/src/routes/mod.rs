@@ -1,6 +1,7 @@
 //! Route handlers, one module per resource.
 
 pub mod appointments;
+pub mod audit;
 pub mod auth;
 pub mod clinic;
 pub mod health;
