@@ -92,7 +92,8 @@ CREATE POLICY clinic_isolation ON audit.checkpoints
         OR clinic_id IS NULL
     )
     WITH CHECK (
-        clinic_id = nullif(current_setting('app.clinic_id', true), '')::uuid
+        current_user = 'salus_audit'
+        OR clinic_id = nullif(current_setting('app.clinic_id', true), '')::uuid
         OR clinic_id IS NULL
     );
 
@@ -169,6 +170,8 @@ CREATE TABLE audit_chain_heads (
     next_maintenance_at timestamptz NOT NULL
 );
 REVOKE DELETE, TRUNCATE ON audit_chain_heads FROM salus_api;
+GRANT USAGE ON SCHEMA public TO salus_audit;
+GRANT SELECT, UPDATE ON audit_chain_heads TO salus_audit;
 ALTER TABLE audit_chain_heads ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_chain_heads FORCE ROW LEVEL SECURITY;
 CREATE POLICY clinic_isolation ON audit_chain_heads

@@ -5,6 +5,7 @@
 
 mod account;
 mod appointments;
+mod audit;
 mod brute_force;
 mod clinic;
 mod contract;

@@ -42,6 +42,9 @@ pub fn test_keys() -> &'static (String, String) {
     })
 }
 
+/// The audit signing key ring of every server of this test process.
+pub const AUDIT_SIGNING_KEYS: &str = "a1:dGVzdC1vbmx5LWF1ZGl0LXNpZ25pbmcta2V5LTAwMDA=";
+
 /// The configuration every test server starts from; tests override entries.
 fn base_vars(db: &TestDb) -> HashMap<String, String> {
     [
@@ -49,6 +52,8 @@ fn base_vars(db: &TestDb) -> HashMap<String, String> {
         ("DATABASE_URL", db.api_url()),
         ("TOKEN_SIGNING_KEYS", test_keys().0.clone()),
         ("MASTER_KEYS", test_keys().1.clone()),
+        ("AUDIT_SIGNING_KEYS", AUDIT_SIGNING_KEYS.to_owned()),
+        ("AUDIT_JOB_SECONDS", "0".to_owned()),
         ("HTTP_BIND", "127.0.0.1:0".to_owned()),
         ("HTTP_WORKERS", "1".to_owned()),
         ("DB_POOL_SIZE", "4".to_owned()),
@@ -112,6 +117,14 @@ impl TestApp {
             db,
             server: Some(server),
         })
+    }
+
+    /// The server's service layer (to drive its jobs by hand).
+    pub fn identity(&self) -> std::sync::Arc<salus_domain::identity::service::Identity> {
+        self.server
+            .as_ref()
+            .map(|s| s.identity.clone())
+            .expect("server running")
     }
 
     /// A GET request to `path`.

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Int8, Timestamptz, Uuid as SqlUuid};
 use salus_domain::DomainError;
 use salus_domain::audit::chain::{GENESIS, link};
-use salus_domain::audit::ports::{AuditFilter, AuditRepo, ChainHead, Checkpoint};
+use salus_domain::audit::ports::{AuditFilter, AuditRepo, ChainHead, Checkpoint, Cursor};
 use salus_domain::audit::{AuditEvent, NewAuditEvent, Outcome};
 use salus_domain::ids::{AccountId, ClinicId};
 use uuid::Uuid;
@@ -91,12 +91,20 @@ fn to_head((chain_id, clinic_id, seq, hash, checkpointed_seq): HeadRow) -> Chain
     }
 }
 
-/// `(occurred_at, id) < before`, the keyset cursor going back in time.
-fn before_cursor(
-    before: Option<(DateTime<Utc>, Uuid)>,
-) -> Box<dyn BoxableExpression<events::table, diesel::pg::Pg, SqlType = Bool>> {
+type Condition = Box<dyn BoxableExpression<events::table, diesel::pg::Pg, SqlType = Bool>>;
+
+/// `seq < before.seq`: the cursor of one chain going back in time.
+fn before_seq(before: Option<Cursor>) -> Condition {
     match before {
-        Some((at, id)) => Box::new(
+        Some(c) => Box::new(events::seq.lt(c.seq)),
+        None => Box::new(sql::<Bool>("true")),
+    }
+}
+
+/// `(occurred_at, id) < before`: the cursor across chains going back in time.
+fn before_cursor(before: Option<Cursor>) -> Condition {
+    match before {
+        Some(Cursor { at, id, .. }) => Box::new(
             events::occurred_at
                 .lt(at)
                 .or(events::occurred_at.eq(at).and(events::id.lt(id))),
@@ -170,8 +178,9 @@ impl AuditRepo for PgTx<'_> {
 
     fn audit_events(&mut self, clinic: ClinicId, f: &AuditFilter) -> Res<Vec<AuditEvent>> {
         let mut q = events::table
+            .filter(events::chain_id.eq(clinic.0))
             .filter(events::clinic_id.eq(clinic.0))
-            .filter(before_cursor(f.before))
+            .filter(before_seq(f.before))
             .into_boxed();
         if let Some(actor) = f.actor {
             q = q.filter(events::account_id.eq(actor));
@@ -195,7 +204,7 @@ impl AuditRepo for PgTx<'_> {
             q = q.filter(events::occurred_at.lt(to));
         }
         let rows = q
-            .order((events::occurred_at.desc(), events::id.desc()))
+            .order(events::seq.desc())
             .limit(f.limit)
             .load::<EventRow>(self.conn)
             .map_err(db_error)?;
@@ -206,19 +215,20 @@ impl AuditRepo for PgTx<'_> {
         &mut self,
         clinic: ClinicId,
         patient: Uuid,
-        before: Option<(DateTime<Utc>, Uuid)>,
+        before: Option<Cursor>,
         limit: i64,
     ) -> Res<Vec<AuditEvent>> {
         let listed = format!("%{patient}%");
         let rows = events::table
+            .filter(events::chain_id.eq(clinic.0))
             .filter(events::clinic_id.eq(clinic.0))
             .filter(
                 events::resource_id
                     .eq(patient)
                     .or(events::details.like(listed)),
             )
-            .filter(before_cursor(before))
-            .order((events::occurred_at.desc(), events::id.desc()))
+            .filter(before_seq(before))
+            .order(events::seq.desc())
             .limit(limit)
             .load::<EventRow>(self.conn)
             .map_err(db_error)?;
@@ -229,7 +239,7 @@ impl AuditRepo for PgTx<'_> {
         &mut self,
         account: AccountId,
         actions: &[&str],
-        before: Option<(DateTime<Utc>, Uuid)>,
+        before: Option<Cursor>,
         limit: i64,
     ) -> Res<Vec<AuditEvent>> {
         let rows = events::table

@@ -34,6 +34,7 @@
 //! | `AUTH_RATE_LIMIT_PER_MINUTE` | requests per client address per authentication endpoint | `30` |
 //! | `OUTBOX_DIR` | where the file provider writes messages (development) | `.local/outbox` |
 //! | `OUTBOX_POLL_SECONDS` | how often the delivery worker looks for messages (0: off) | `5` |
+//! | `AUDIT_JOB_SECONDS` | how often the audit job seals chains, purges expired events and runs the alert detectors (0: off) | `60` |
 //! | `OUTBOX_EMAIL_PROVIDER` | `file` (under `OUTBOX_DIR`) or `smtp`; `file` is refused in staging/production | `file` outside staging/production, required there |
 //! | `OUTBOX_SMS_PROVIDER` | `file` (under `OUTBOX_DIR`) or `gateway`; `file` is refused in staging/production | `file` outside staging/production, required there |
 //! | `SMTP_URL` | secret; `smtps://user:pass@host:465`, `smtp://host:587?tls=required`, or `smtp://127.0.0.1:25` for a loopback relay (staging/production refuse clear text to any other host) | required by `smtp` |
@@ -205,6 +206,8 @@ pub struct Config {
     pub outbox_dir: PathBuf,
     /// Outbox polling interval (0: the worker does not run).
     pub outbox_poll_secs: u64,
+    /// Seconds between rounds of the audit job (0: off).
+    pub audit_job_secs: u64,
     /// Email provider.
     pub email_delivery: EmailDelivery,
     /// SMS provider.
@@ -732,6 +735,7 @@ impl Config {
                 .unwrap_or_else(|| ".local/outbox".to_owned()),
         );
         let outbox_poll_secs = r.parsed("OUTBOX_POLL_SECONDS", 5u64, "a number of seconds");
+        let audit_job_secs = r.parsed("AUDIT_JOB_SECONDS", 60u64, "a number of seconds");
         let email_delivery = read_email_delivery(&mut r, deployed);
         let sms_delivery = read_sms_delivery(&mut r, deployed);
 
@@ -793,6 +797,7 @@ impl Config {
                 auth_rate_limit_per_minute,
                 outbox_dir,
                 outbox_poll_secs,
+                audit_job_secs,
                 email_delivery,
                 sms_delivery,
             }),

@@ -3,6 +3,8 @@
 //! The binary (`main.rs`) is a thin CLI over this library, which the black-box tests
 //! also use to start real servers on port 0.
 
+pub mod audit_admin;
+pub mod audit_job;
 pub mod clock;
 pub mod config;
 pub mod database;

@@ -47,6 +47,28 @@ enum Command {
         #[command(subcommand)]
         command: ClinicCommand,
     },
+    /// The audit trail: verify its chains, purge what retention allows, print the
+    /// checkpoint public keys. Runs as the owner role (MIGRATION_DATABASE_URL).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute every chain (or one clinic's) and report the first event that
+    /// breaks each; exits 1 when any chain is broken.
+    Verify {
+        /// Only this clinic's chain.
+        #[arg(long)]
+        clinic: Option<uuid::Uuid>,
+    },
+    /// Remove events older than twelve months, sealing each chain's last removed
+    /// event in a signed checkpoint first so the rest still verifies.
+    Purge,
+    /// Print the public keys that verify checkpoint signatures (`kid:base64`).
+    PublicKeys,
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +205,88 @@ fn set_plan(clinic_id: uuid::Uuid, plan: &str) -> ExitCode {
     }
 }
 
+/// The configuration and the owner role's URL, for the audit commands.
+fn audit_setup() -> Result<(Config, secrecy::SecretString), ExitCode> {
+    let source = config::process_env();
+    let config = Config::load(&source).map_err(|p| report_config(&p))?;
+    match config::read_secret(&source, "MIGRATION_DATABASE_URL") {
+        Ok(Some(url)) => Ok((config, url)),
+        Ok(None) => Err(report_config(&ConfigProblems(vec![
+            "MIGRATION_DATABASE_URL is missing (set it or MIGRATION_DATABASE_URL_FILE)".to_owned(),
+        ]))),
+        Err(problems) => Err(report_config(&problems)),
+    }
+}
+
+fn audit(command: &AuditCommand) -> ExitCode {
+    let (config, owner_url) = match audit_setup() {
+        Ok(setup) => setup,
+        Err(code) => return code,
+    };
+    let sealer = match salus::serve::audit_sealer(&config) {
+        Ok(sealer) => sealer,
+        Err(error) => return report(&error),
+    };
+    match command {
+        AuditCommand::PublicKeys => {
+            for key in salus::audit_admin::public_keys(&sealer) {
+                println!("{key}");
+            }
+            ExitCode::SUCCESS
+        }
+        AuditCommand::Verify { clinic } => {
+            let clinic = clinic.map(salus_domain::ids::ClinicId);
+            let mut broken = 0usize;
+            let result =
+                salus::audit_admin::verify(&owner_url, &sealer, clinic, &mut |i, n, r| match &r
+                    .broken
+                {
+                    None => println!(
+                        "[{i}/{n}] chain {}: {} events verified",
+                        r.chain_id, r.events
+                    ),
+                    Some(b) => {
+                        broken += 1;
+                        println!(
+                            "[{i}/{n}] chain {}: BROKEN at event {}{}: {}",
+                            r.chain_id,
+                            b.seq,
+                            b.event_id.map(|id| format!(" ({id})")).unwrap_or_default(),
+                            b.reason
+                        );
+                    }
+                });
+            match result {
+                Ok(reports) if broken == 0 => {
+                    println!("salus: {} chain(s) verified, none broken", reports.len());
+                    ExitCode::SUCCESS
+                }
+                Ok(reports) => {
+                    println!("salus: {broken} of {} chain(s) broken", reports.len());
+                    ExitCode::FAILURE
+                }
+                Err(error) => report(&error),
+            }
+        }
+        AuditCommand::Purge => {
+            let now = chrono::Utc::now();
+            let result =
+                salus::audit_admin::purge(&owner_url, &sealer, now, &mut |i, n, removed| {
+                    if removed > 0 {
+                        println!("[{i}/{n}] removed {removed} expired event(s)");
+                    }
+                });
+            match result {
+                Ok(total) => {
+                    println!("salus: removed {total} event(s) older than twelve months");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => report(&error),
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
@@ -193,6 +297,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CheckConfig => check_config(),
+        Command::Audit { command } => audit(&command),
         Command::Clinic {
             command: ClinicCommand::SetPlan { clinic_id, plan },
         } => set_plan(clinic_id, &plan),

@@ -20,6 +20,7 @@ use salus_persistence::readiness::PgReadiness;
 use salus_persistence::{DbPool, PgStore, PoolSettings, build_pool};
 use tokio::task::JoinHandle;
 
+use crate::audit_job::spawn_audit_job;
 use crate::config::Config;
 use crate::database::check_serving_database;
 use crate::outbox::{providers, spawn_worker};
@@ -130,6 +131,8 @@ pub struct RunningServer {
     pub tls_addr: Option<SocketAddr>,
     /// The public base URL the server advertises.
     pub public_url: String,
+    /// The service layer the server runs (for operator tasks and tests).
+    pub identity: Arc<Identity>,
     handles: Vec<ServerHandle>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -197,9 +200,13 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         trust_proxy_tls: config.trust_proxy_tls,
     };
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let service = Arc::new(identity(config, pool.clone(), clock.clone(), &public_url)?);
+    if config.audit_job_secs > 0 {
+        spawn_audit_job(service.clone(), Duration::from_secs(config.audit_job_secs));
+    }
     let ports = Ports {
         readiness: Arc::new(PgReadiness::new(pool.clone())),
-        identity: Arc::new(identity(config, pool.clone(), clock.clone(), &public_url)?),
+        identity: service.clone(),
         tokens: Arc::new(token_keys(config, &public_url)?),
         hashing: Arc::new(tokio::sync::Semaphore::new(
             config.password_hash_concurrency.unwrap_or(cores),
@@ -244,6 +251,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         http_addr,
         tls_addr,
         public_url,
+        identity: service,
         handles,
         tasks,
     })

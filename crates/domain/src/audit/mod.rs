@@ -6,8 +6,10 @@ pub mod chain;
 pub mod model;
 pub mod ports;
 pub mod record;
+pub mod retention;
 pub mod seal;
 pub mod service;
+pub mod verify;
 
 pub use model::{AuditEvent, NewAuditEvent, Outcome, Resource};
 pub use ports::AuditRepo;

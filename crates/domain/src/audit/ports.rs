@@ -7,6 +7,18 @@ use super::model::{AuditEvent, NewAuditEvent, Outcome};
 use crate::DomainError;
 use crate::ids::{AccountId, ClinicId};
 
+/// Where a page of events continues: an event's time, id and position. Clinic
+/// lists (one chain) go by position; lists across chains by (time, id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last event's time.
+    pub at: DateTime<Utc>,
+    /// The last event's id.
+    pub id: Uuid,
+    /// The last event's position in its chain.
+    pub seq: i64,
+}
+
 /// Filters for listing a clinic's events, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
@@ -24,8 +36,8 @@ pub struct AuditFilter {
     pub from: Option<DateTime<Utc>>,
     /// Before.
     pub to: Option<DateTime<Utc>>,
-    /// Continue after this (time, id), exclusive, going back in time.
-    pub before: Option<(DateTime<Utc>, Uuid)>,
+    /// Continue after this event, going back in time.
+    pub before: Option<Cursor>,
     /// Page size.
     pub limit: i64,
 }
@@ -81,7 +93,7 @@ pub trait AuditRepo {
         &mut self,
         clinic: ClinicId,
         patient: Uuid,
-        before: Option<(DateTime<Utc>, Uuid)>,
+        before: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>, DomainError>;
     /// An account's platform events with one of `actions`, newest first.
@@ -89,7 +101,7 @@ pub trait AuditRepo {
         &mut self,
         account: AccountId,
         actions: &[&str],
-        before: Option<(DateTime<Utc>, Uuid)>,
+        before: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>, DomainError>;
     /// Up to `limit` events of a chain after position `after`, in order.

@@ -1,11 +1,10 @@
 //! Reading the audit trail back, and recording what the HTTP layer sees (refused
 //! requests, probing for ids): permission first, clinic-scoped transactions.
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::model::{AuditEvent, Outcome};
-use super::ports::{AuditFilter, Checkpoint};
+use super::ports::{AuditFilter, Checkpoint, Cursor};
 use super::record::AuditRecord;
 use crate::access::Permission;
 use crate::identity::model::ClientInfo;
@@ -32,13 +31,19 @@ pub struct EventPage {
     /// The events.
     pub events: Vec<AuditEvent>,
     /// Where the next page starts (absent on the last page).
-    pub next: Option<(DateTime<Utc>, Uuid)>,
+    pub next: Option<Cursor>,
 }
 
 fn page(events: Vec<AuditEvent>, limit: i64) -> EventPage {
     let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= limit;
     let next = full
-        .then(|| events.last().map(|e| (e.event.occurred_at, e.event.id)))
+        .then(|| {
+            events.last().map(|e| Cursor {
+                at: e.event.occurred_at,
+                id: e.event.id,
+                seq: e.seq,
+            })
+        })
         .flatten();
     EventPage { events, next }
 }
@@ -118,7 +123,7 @@ impl Identity {
         &self,
         actor: &Actor,
         patient: Uuid,
-        before: Option<(DateTime<Utc>, Uuid)>,
+        before: Option<Cursor>,
         limit: i64,
     ) -> Result<EventPage, DomainError> {
         actor.require(Permission::AuditRead)?;
@@ -138,7 +143,7 @@ impl Identity {
     pub fn my_sign_ins(
         &self,
         actor: &Actor,
-        before: Option<(DateTime<Utc>, Uuid)>,
+        before: Option<Cursor>,
         limit: i64,
     ) -> Result<EventPage, DomainError> {
         let limit = limit.clamp(1, MAX_PAGE);

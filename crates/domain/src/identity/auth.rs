@@ -111,6 +111,13 @@ impl Identity {
                         created_at: now,
                     })?;
                     let clinic = self.create_clinic(tx, clinic_id, &cmd.clinic_name, account_id)?;
+                    self.audit(
+                        tx,
+                        AuditRecord::account("clinic.created", Some(account_id))
+                            .in_clinic(Some(clinic_id))
+                            .on("clinic", clinic_id.0),
+                        client,
+                    )?;
                     let (token, token_hash) = self.token_pair();
                     tx.insert_one_time_token(
                         &token_hash,
@@ -159,6 +166,13 @@ impl Identity {
                         );
                     }
                     let clinic = self.create_clinic(tx, clinic_id, &cmd.clinic_name, account.id)?;
+                    self.audit(
+                        tx,
+                        AuditRecord::account("clinic.created", Some(account.id))
+                            .in_clinic(Some(clinic_id))
+                            .on("clinic", clinic_id.0),
+                        client,
+                    )?;
                     self.email(
                         tx,
                         &account.email,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use salus_domain::Actor;
 use salus_domain::audit::chain::canonical;
-use salus_domain::audit::ports::{AuditFilter, Checkpoint};
+use salus_domain::audit::ports::{AuditFilter, Checkpoint, Cursor};
 use salus_domain::audit::service::EventPage;
 use salus_domain::audit::{AuditEvent, Outcome};
 use serde::{Deserialize, Serialize};
@@ -130,20 +130,21 @@ fn response(e: AuditEvent) -> AuditEventResponse {
 
 fn list(page: EventPage) -> AuditEventList {
     AuditEventList {
-        next_cursor: page
-            .next
-            .map(|key| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&key).unwrap_or_default())),
+        next_cursor: page.next.map(|c| {
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(c.at, c.id, c.seq)).unwrap_or_default())
+        }),
         items: page.events.into_iter().map(response).collect(),
     }
 }
 
-fn decode_cursor(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
+fn decode_cursor(cursor: Option<&str>) -> Result<Option<Cursor>, ApiError> {
     cursor
         .map(|c| {
             URL_SAFE_NO_PAD
                 .decode(c)
                 .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
+                .and_then(|b| serde_json::from_slice::<(DateTime<Utc>, Uuid, i64)>(&b).ok())
+                .map(|(at, id, seq)| Cursor { at, id, seq })
                 .ok_or_else(|| {
                     ApiError::Validation(vec![FieldError {
                         field: "cursor".into(),

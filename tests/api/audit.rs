@@ -1,0 +1,488 @@
+//! The audit trail: what is recorded, that nobody can change it, that tampering
+//! is found, that retention purges only what it may, and the verifiable export.
+
+use chrono::Duration;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use salus::audit_admin;
+use salus_tests::TestApp;
+use salus_tests::identity::Member;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+#[derive(QueryableByName, Debug)]
+struct N {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql).get_result::<N>(conn).unwrap().n
+}
+
+async fn new_patient(app: &TestApp, who: &Member, family: &str) -> String {
+    let created = app
+        .post("/api/v1/patients")
+        .bearer_auth(&who.access)
+        .json(&json!({"family_name": family, "given_name": "Ada", "birth_date": "1985-12-10", "sex": "female",
+                      "medical_history": {"allergies": ["penicillin"], "conditions": [], "medications": [], "notes": "QUIET-HISTORY"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn events(app: &TestApp, who: &Member, query: &str) -> Vec<Value> {
+    let page = app
+        .get_as(&who.access, &format!("/api/v1/audit-events?{query}"))
+        .await;
+    assert_eq!(page.status(), 200);
+    let body: Value = page.json().await.unwrap();
+    body["items"].as_array().unwrap().clone()
+}
+
+#[derive(QueryableByName)]
+struct Chain {
+    #[diesel(sql_type = Text)]
+    chain: String,
+}
+
+/// The longest clinic chain.
+fn clinic_chain(su: &mut PgConnection) -> String {
+    diesel::sql_query(
+        "SELECT chain_id::text AS chain FROM audit.events WHERE clinic_id IS NOT NULL
+          GROUP BY chain_id ORDER BY count(*) DESC LIMIT 1",
+    )
+    .get_result::<Chain>(su)
+    .unwrap()
+    .chain
+}
+
+fn verify(app: &TestApp) -> Vec<salus_domain::audit::verify::ChainReport> {
+    let owner = SecretString::from(app.db.owner_url());
+    audit_admin::verify(&owner, &app.identity().sealer, None, &mut |_, _, _| {}).unwrap()
+}
+
+fn first_break(app: &TestApp) -> Option<(i64, String)> {
+    verify(app)
+        .into_iter()
+        .find_map(|r| r.broken.map(|b| (b.seq, b.reason)))
+}
+
+#[tokio::test]
+async fn actions_refusals_and_clinical_reads_are_recorded_with_their_actor() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    let receptionist = app.join_as(&owner, "receptionist").await;
+    let patient = new_patient(&app, &owner, "Lovelace").await;
+
+    let refused = app
+        .get_as(&receptionist.access, "/api/v1/audit-events")
+        .await;
+    assert_eq!(refused.status(), 403);
+    let denied = events(&app, &owner, "action=access.denied&outcome=denied").await;
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["details"]["permission"], "audit.read");
+    assert_eq!(denied[0]["details"]["route"], "/api/v1/audit-events");
+    let me: Value = app.me(&receptionist).await;
+    assert_eq!(denied[0]["account_id"], me["account_id"], "{me}");
+    assert!(
+        denied[0]["request_id"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    );
+
+    // A receptionist's read shows no clinical data, so it is no clinical read.
+    let read = app
+        .get_as(&receptionist.access, &format!("/api/v1/patients/{patient}"))
+        .await;
+    assert_eq!(read.status(), 200);
+    assert!(
+        events(&app, &owner, "action=patient.clinical_read")
+            .await
+            .is_empty()
+    );
+    let read = app
+        .get_as(&owner.access, &format!("/api/v1/patients/{patient}"))
+        .await;
+    assert_eq!(read.status(), 200);
+    let reads = events(&app, &owner, "action=patient.clinical_read").await;
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0]["resource_id"], patient.as_str());
+
+    let created = events(
+        &app,
+        &owner,
+        &format!("resource_id={patient}&action=patient.created"),
+    )
+    .await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["outcome"], "success");
+
+    // The patient's access log holds the change, the read and the list that showed it.
+    let list = app
+        .get_as(&owner.access, "/api/v1/patients?name=Love")
+        .await;
+    assert_eq!(list.status(), 200);
+    let log: Value = app
+        .get_as(
+            &owner.access,
+            &format!("/api/v1/patients/{patient}/access-log"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "patient.list_clinical_read",
+            "patient.clinical_read",
+            "patient.created"
+        ]
+    );
+    assert_eq!(
+        app.get_as(
+            &receptionist.access,
+            &format!("/api/v1/patients/{patient}/access-log")
+        )
+        .await
+        .status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn a_member_sees_their_own_sign_ins_and_failures() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    let wrong = app.login(&owner.email, "not the password at all").await;
+    assert_eq!(wrong.status(), 401);
+    let body: Value = app
+        .get_as(&owner.access, "/api/v1/me/sign-ins")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.first(), Some(&"auth.login_failed"), "{body}");
+    assert!(actions.contains(&"auth.login_succeeded"), "{body}");
+    let failure = &body["items"][0];
+    assert_eq!(failure["outcome"], "failure");
+    assert!(
+        !failure.to_string().contains("not the password"),
+        "no password in the trail"
+    );
+}
+
+#[tokio::test]
+async fn nobody_changes_the_trail_not_the_api_role_nor_the_owner_role() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    new_patient(&app, &owner, "Lovelace").await;
+    let mut api = PgConnection::establish(&app.db.api_url()).unwrap();
+    for sql in [
+        "UPDATE audit.events SET action = 'nothing'",
+        "DELETE FROM audit.events",
+        "TRUNCATE audit.events",
+        "UPDATE audit.checkpoints SET seq = 1",
+    ] {
+        let refused = diesel::sql_query(sql).execute(&mut api);
+        assert!(refused.is_err(), "the API role could run: {sql}");
+    }
+    // Nor can it purge recent events, even of its own clinic's chain.
+    let mut su = app.db.superuser();
+    let chain = clinic_chain(&mut su);
+    diesel::sql_query("SELECT set_config('app.clinic_id', $1, false)")
+        .bind::<Text, _>(&chain)
+        .execute(&mut api)
+        .unwrap();
+    assert!(
+        count(
+            &mut api,
+            &format!("SELECT count(*) AS n FROM audit.events WHERE chain_id = '{chain}'")
+        ) > 0
+    );
+    let purge =
+        diesel::sql_query(format!("SELECT audit.purge_through('{chain}', 1)")).execute(&mut api);
+    assert!(purge.is_err(), "recent events cannot be purged");
+
+    // Even the audit schema's owner cannot rewrite events: the triggers refuse.
+    let mut owner_conn = PgConnection::establish(&app.db.owner_url()).unwrap();
+    diesel::sql_query("SET ROLE salus_audit")
+        .execute(&mut owner_conn)
+        .unwrap();
+    for sql in [
+        "UPDATE audit.events SET action = 'nothing'",
+        "DELETE FROM audit.events",
+        "TRUNCATE audit.events",
+    ] {
+        let refused = diesel::sql_query(sql).execute(&mut owner_conn);
+        let message = refused.expect_err(sql).to_string();
+        assert!(message.contains("append-only"), "{sql}: {message}");
+    }
+    assert!(count(&mut su, "SELECT count(*) AS n FROM audit.events") >= 4);
+}
+
+#[tokio::test]
+async fn an_action_fails_when_its_audit_event_cannot_be_written() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    let mut su = app.db.superuser();
+    diesel::sql_query("REVOKE INSERT ON audit.events FROM salus_api")
+        .execute(&mut su)
+        .unwrap();
+    let created = app
+        .post("/api/v1/patients")
+        .bearer_auth(&owner.access)
+        .json(&json!({"family_name": "Lovelace", "given_name": "Ada", "birth_date": "1985-12-10", "sex": "female"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 500);
+    assert_eq!(count(&mut su, "SELECT count(*) AS n FROM patients"), 0);
+    diesel::sql_query("GRANT INSERT ON audit.events TO salus_api")
+        .execute(&mut su)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn verify_finds_an_edit_a_deletion_a_reordering_and_a_lost_tail() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    for name in ["Lovelace", "Hopper", "Curie", "Noether"] {
+        new_patient(&app, &owner, name).await;
+    }
+    assert!(
+        verify(&app)
+            .iter()
+            .all(|r| r.broken.is_none() && r.events > 0)
+    );
+    let mut su = app.db.superuser();
+    diesel::sql_query("SET session_replication_role = replica")
+        .execute(&mut su)
+        .unwrap();
+    let chain = clinic_chain(&mut su);
+    let run = |su: &mut PgConnection, sql: &str| {
+        diesel::sql_query(sql.replace("$chain", &chain))
+            .execute(su)
+            .unwrap();
+    };
+
+    run(
+        &mut su,
+        "UPDATE audit.events SET details = '{\"quiet\":1}' WHERE chain_id = '$chain' AND seq = 3",
+    );
+    let (seq, reason) = first_break(&app).expect("an edit is found");
+    assert_eq!(seq, 3, "{reason}");
+    assert!(reason.contains("altered"), "{reason}");
+    run(
+        &mut su,
+        "UPDATE audit.events SET details = '{}' WHERE chain_id = '$chain' AND seq = 3",
+    );
+    assert_eq!(first_break(&app), None, "restored");
+
+    run(
+        &mut su,
+        "CREATE TEMP TABLE kept AS SELECT * FROM audit.events WHERE chain_id = '$chain' AND seq = 2",
+    );
+    run(
+        &mut su,
+        "DELETE FROM audit.events WHERE chain_id = '$chain' AND seq = 2",
+    );
+    let (seq, reason) = first_break(&app).expect("a deletion is found");
+    assert_eq!(seq, 3, "{reason}");
+    assert!(reason.contains("missing"), "{reason}");
+    run(&mut su, "INSERT INTO audit.events SELECT * FROM kept");
+
+    run(
+        &mut su,
+        "UPDATE audit.events SET seq = seq + 1000000 WHERE chain_id = '$chain' AND seq IN (2, 3)",
+    );
+    run(
+        &mut su,
+        "UPDATE audit.events SET seq = CASE seq WHEN 1000002 THEN 3 ELSE 2 END WHERE chain_id = '$chain' AND seq > 1000000",
+    );
+    let (seq, reason) = first_break(&app).expect("a reordering is found");
+    assert_eq!(seq, 2, "{reason}");
+    run(
+        &mut su,
+        "UPDATE audit.events SET seq = seq + 1000000 WHERE chain_id = '$chain' AND seq IN (2, 3)",
+    );
+    run(
+        &mut su,
+        "UPDATE audit.events SET seq = CASE seq WHEN 1000002 THEN 3 ELSE 2 END WHERE chain_id = '$chain' AND seq > 1000000",
+    );
+    assert_eq!(first_break(&app), None, "restored");
+
+    run(
+        &mut su,
+        "DELETE FROM audit.events WHERE chain_id = '$chain' AND seq = (SELECT max(seq) FROM audit.events WHERE chain_id = '$chain')",
+    );
+    let (_, reason) = first_break(&app).expect("a lost tail is found");
+    assert!(reason.contains("last events are missing"), "{reason}");
+}
+
+#[tokio::test]
+async fn retention_purges_only_events_past_twelve_months_and_the_rest_still_verifies() {
+    let app = TestApp::spawn().await;
+    app.clock.advance(-Duration::days(400));
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    new_patient(&app, &owner, "Lovelace").await;
+    app.clock.advance(Duration::days(400));
+    let fresh = app.owner_with_mfa("Harbour Clinic").await;
+    new_patient(&app, &fresh, "Hopper").await;
+    let mut su = app.db.superuser();
+    let before = count(&mut su, "SELECT count(*) AS n FROM audit.events");
+
+    app.clock.advance(Duration::hours(2));
+    let identity = app.identity();
+    let round = tokio::task::spawn_blocking(move || salus::audit_job::audit_round(&identity))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(round.purged > 0, "{round:?}");
+    let old = count(
+        &mut su,
+        "SELECT count(*) AS n FROM audit.events WHERE occurred_at < now() - interval '12 months'",
+    );
+    assert_eq!(old, 0, "every event past retention is gone");
+    let after = count(&mut su, "SELECT count(*) AS n FROM audit.events");
+    assert_eq!(after, before - round.purged);
+    assert!(after > 0, "recent events are kept");
+    assert_eq!(
+        first_break(&app),
+        None,
+        "checkpoints keep the rest verifiable"
+    );
+    assert!(count(&mut su, "SELECT count(*) AS n FROM audit.checkpoints") > 0);
+
+    // What remains is recent: the purge function refuses it, whoever asks.
+    let chain = clinic_chain(&mut su);
+    let purge = diesel::sql_query(format!(
+        "SELECT audit.purge_through('{chain}', (SELECT min(seq) FROM audit.events WHERE chain_id = '{chain}'))"
+    ))
+    .execute(&mut su);
+    assert!(purge.is_err(), "recent events cannot be purged");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Verifies an NDJSON export the way a clinic would offline: each line without
+/// its last two members is the hashed encoding.
+fn verify_export(text: &str) -> usize {
+    let mut lines = text.lines();
+    let header: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert!(
+        header["export"]["public_keys"]
+            .as_object()
+            .is_some_and(|k| !k.is_empty())
+    );
+    let mut prev = hex(&[0; 32]);
+    let mut n = 0;
+    for line in lines {
+        let at = line.rfind(",\"prev_hash\":").unwrap();
+        let encoded = format!("{}}}", &line[..at]);
+        let fields: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(fields["prev_hash"], prev.as_str(), "line {n}");
+        let mut h = Sha256::new();
+        h.update(
+            (0..prev.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&prev[i..i + 2], 16).unwrap())
+                .collect::<Vec<_>>(),
+        );
+        h.update(encoded.as_bytes());
+        let hash = hex(&h.finalize());
+        assert_eq!(fields["hash"], hash.as_str(), "line {n}");
+        prev = hash;
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test]
+async fn the_export_streams_a_history_that_verifies_offline() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    for name in ["Lovelace", "Hopper"] {
+        new_patient(&app, &owner, name).await;
+    }
+    let response = app
+        .get("/api/v1/audit-events/export")
+        .bearer_auth(&owner.access)
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    assert!(
+        response.headers().get("content-length").is_none(),
+        "streamed"
+    );
+    let text = response.text().await.unwrap();
+    let exported = verify_export(&text);
+    assert!(exported >= 3, "{text}");
+    assert!(
+        !text.contains("QUIET-HISTORY"),
+        "no health data in the trail"
+    );
+
+    let mut tampered = text.replace("patient.created", "patient.deleted");
+    tampered.push('\n');
+    let caught = std::panic::catch_unwind(|| verify_export(&tampered));
+    assert!(caught.is_err(), "the offline check catches an edit");
+
+    let csv = app
+        .get("/api/v1/audit-events/export")
+        .bearer_auth(&owner.access)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with("chain_id,seq,id,"), "{csv}");
+    assert_eq!(
+        csv.lines().count(),
+        exported + 2,
+        "header, events, and the export itself"
+    );
+
+    let xml = app
+        .get("/api/v1/audit-events/export")
+        .bearer_auth(&owner.access)
+        .header("accept", "application/xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xml.status(), 406);
+
+    app.clock.advance(Duration::minutes(11));
+    let stale = app
+        .get("/api/v1/audit-events/export")
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 403);
+    let body: Value = stale.json().await.unwrap();
+    assert_eq!(body["code"], "step_up_required");
+}
