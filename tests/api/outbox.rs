@@ -274,6 +274,7 @@ fn a_round_delivers_each_due_message_once_by_channel_and_marks_it() {
     let provider = ByChannel {
         email: Arc::new(emails.clone()),
         sms: Arc::new(texts.clone()),
+        webhook: Arc::new(CaptureProvider::new()),
     };
 
     assert_eq!(
@@ -509,6 +510,7 @@ async fn a_password_reset_request_is_delivered_by_a_round() {
     let provider = ByChannel {
         email: Arc::new(emails.clone()),
         sms: Arc::new(texts.clone()),
+        webhook: Arc::new(CaptureProvider::new()),
     };
     let pool = pool(&app.db);
     let now = app.clock.now();

@@ -13,6 +13,8 @@ pub enum Channel {
     Email,
     /// A text message.
     Sms,
+    /// A signed JSON POST to the platform's security webhook.
+    Webhook,
 }
 
 impl Channel {
@@ -21,7 +23,15 @@ impl Channel {
         match self {
             Self::Email => "email",
             Self::Sms => "sms",
+            Self::Webhook => "webhook",
         }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Email, Self::Sms, Self::Webhook]
+            .into_iter()
+            .find(|c| c.as_str() == s)
     }
 }
 

@@ -97,11 +97,7 @@ pub fn deliver_due(
         for (id, channel, recipient, subject, body, attempts) in rows {
             let message = PendingMessage {
                 id,
-                channel: if channel == "sms" {
-                    Channel::Sms
-                } else {
-                    Channel::Email
-                },
+                channel: Channel::parse(&channel).unwrap_or(Channel::Email),
                 recipient,
                 subject,
                 body,

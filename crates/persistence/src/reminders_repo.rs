@@ -34,11 +34,7 @@ impl RemindersRepo for PgTx<'_> {
             .into_iter()
             .map(|(c, id, at)| {
                 (
-                    if c == "sms" {
-                        Channel::Sms
-                    } else {
-                        Channel::Email
-                    },
+                    Channel::parse(&c).unwrap_or(Channel::Email),
                     id,
                     at,
                 )

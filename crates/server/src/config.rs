@@ -41,6 +41,8 @@
 //! | `SMTP_FROM` | the From address, e.g. `Salus <no-reply@clinic.example>` | required by `smtp` |
 //! | `SMS_GATEWAY_URL` | the gateway's endpoint; each SMS is a signed JSON POST to it (`https://` in staging/production unless on loopback) | required by `gateway` |
 //! | `SMS_GATEWAY_SECRET` | secret; HMAC-SHA256 key of the `X-Salus-Signature` header (≥ 16 characters in staging/production) | required by `gateway` |
+//! | `SECURITY_WEBHOOK_URL` | where security alerts are POSTed for the platform (signed like the SMS gateway; `https://` in staging/production unless on loopback) | none (alerts are stored and emailed only) |
+//! | `SECURITY_WEBHOOK_SECRET` | secret; HMAC-SHA256 key of the webhook's `X-Salus-Signature` | required with `SECURITY_WEBHOOK_URL` |
 //! | `LOG_FORMAT` | `json` or `pretty` | `pretty` in development, else `json` |
 //! | `RUST_LOG` | log filter | `info` |
 //!
@@ -212,6 +214,8 @@ pub struct Config {
     pub email_delivery: EmailDelivery,
     /// SMS provider.
     pub sms_delivery: SmsDelivery,
+    /// The platform's security webhook (URL and HMAC secret), when configured.
+    pub security_webhook: Option<(String, SecretString)>,
 }
 
 /// Secret key material: never printed.
@@ -493,51 +497,65 @@ fn read_sms_delivery<S: Source>(r: &mut Reader<'_, S>, deployed: bool) -> SmsDel
             return SmsDelivery::File;
         }
     }
-    let url = r.plain("SMS_GATEWAY_URL").map(|u| u.trim().to_owned());
+    match read_signed_endpoint(r, "SMS_GATEWAY_URL", "SMS_GATEWAY_SECRET", deployed) {
+        Some((url, secret)) => SmsDelivery::Gateway { url, secret },
+        None => SmsDelivery::File,
+    }
+}
+
+/// Reads an endpoint that receives HMAC-signed JSON POSTs: its URL (`https://`
+/// in staging and production unless on loopback) and its secret.
+fn read_signed_endpoint<S: Source>(
+    r: &mut Reader<'_, S>,
+    url_name: &str,
+    secret_name: &str,
+    deployed: bool,
+) -> Option<(String, SecretString)> {
+    let url = r.plain(url_name).map(|u| u.trim().to_owned());
     match url.as_deref().map(url::Url::parse) {
-        None => r
-            .problems
-            .push("SMS_GATEWAY_URL is missing (OUTBOX_SMS_PROVIDER=gateway needs it)".to_owned()),
-        Some(Err(_)) => r
-            .problems
-            .push("SMS_GATEWAY_URL is not a valid URL".to_owned()),
+        None => r.problems.push(format!("{url_name} is missing")),
+        Some(Err(_)) => r.problems.push(format!("{url_name} is not a valid URL")),
         Some(Ok(parsed)) => match parsed.scheme() {
             "https" => {}
             "http" if !deployed || is_loopback(&parsed) => {}
-            "http" => r.problems.push(
-                "SMS_GATEWAY_URL must be https:// in staging and production (codes travel in it)"
-                    .to_owned(),
-            ),
+            "http" => r.problems.push(format!(
+                "{url_name} must be https:// in staging and production"
+            )),
             _ => r
                 .problems
-                .push("SMS_GATEWAY_URL must be an http:// or https:// URL".to_owned()),
+                .push(format!("{url_name} must be an http:// or https:// URL")),
         },
     }
-    let secret = r.secret("SMS_GATEWAY_SECRET");
+    let secret = r.secret(secret_name);
     match &secret {
-        None => r.problems.push(
-            "SMS_GATEWAY_SECRET is missing (set SMS_GATEWAY_SECRET or SMS_GATEWAY_SECRET_FILE; \
-             OUTBOX_SMS_PROVIDER=gateway needs it)"
-                .to_owned(),
-        ),
+        None => r.problems.push(format!(
+            "{secret_name} is missing (set {secret_name} or {secret_name}_FILE)"
+        )),
         Some(secret) if deployed => {
             let raw = secret.expose_secret();
-            if example_value("SMS_GATEWAY_SECRET") == Some(raw) {
+            if example_value(secret_name) == Some(raw) {
                 r.problems
-                    .push("SMS_GATEWAY_SECRET uses the example value from .env.example".to_owned());
+                    .push(format!("{secret_name} uses the example value from .env.example"));
             } else if raw.chars().count() < MIN_SECRET_CHARS {
                 r.problems.push(format!(
-                    "SMS_GATEWAY_SECRET is short ({} characters; at least {MIN_SECRET_CHARS})",
+                    "{secret_name} is short ({} characters; at least {MIN_SECRET_CHARS})",
                     raw.chars().count()
                 ));
             }
         }
         Some(_) => {}
     }
-    match (url, secret) {
-        (Some(url), Some(secret)) => SmsDelivery::Gateway { url, secret },
-        _ => SmsDelivery::File,
-    }
+    url.zip(secret)
+}
+
+/// Reads the platform's security webhook (`SECURITY_WEBHOOK_URL`, optional, and
+/// `SECURITY_WEBHOOK_SECRET`).
+fn read_security_webhook<S: Source>(
+    r: &mut Reader<'_, S>,
+    deployed: bool,
+) -> Option<(String, SecretString)> {
+    r.plain("SECURITY_WEBHOOK_URL")?;
+    read_signed_endpoint(r, "SECURITY_WEBHOOK_URL", "SECURITY_WEBHOOK_SECRET", deployed)
 }
 
 /// A key for development or tests when none is configured: in development it is
@@ -738,6 +756,7 @@ impl Config {
         let audit_job_secs = r.parsed("AUDIT_JOB_SECONDS", 60u64, "a number of seconds");
         let email_delivery = read_email_delivery(&mut r, deployed);
         let sms_delivery = read_sms_delivery(&mut r, deployed);
+        let security_webhook = read_security_webhook(&mut r, deployed);
 
         if deployed {
             if let Some(url) = &database_url {
@@ -800,6 +819,7 @@ impl Config {
                 audit_job_secs,
                 email_delivery,
                 sms_delivery,
+                security_webhook,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }

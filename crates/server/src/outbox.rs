@@ -43,10 +43,7 @@ pub struct FileProvider {
 impl Deliver for FileProvider {
     fn deliver(&self, m: &PendingMessage) -> Result<(), String> {
         std::fs::create_dir_all(&self.dir).map_err(|e| e.to_string())?;
-        let channel = match m.channel {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-        };
+        let channel = m.channel.as_str();
         let text = format!(
             "channel: {channel}\nto: {}\nsubject: {}\n\n{}",
             m.recipient, m.subject, m.body
@@ -63,6 +60,8 @@ pub struct ByChannel {
     pub email: Arc<dyn Deliver>,
     /// Delivers text messages.
     pub sms: Arc<dyn Deliver>,
+    /// Delivers security alerts to the platform's webhook.
+    pub webhook: Arc<dyn Deliver>,
 }
 
 impl Deliver for ByChannel {
@@ -70,6 +69,7 @@ impl Deliver for ByChannel {
         match message.channel {
             Channel::Email => self.email.deliver(message),
             Channel::Sms => self.sms.deliver(message),
+            Channel::Webhook => self.webhook.deliver(message),
         }
     }
 }
@@ -91,10 +91,26 @@ pub fn providers(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<ByCha
     let sms = match &config.sms_delivery {
         SmsDelivery::File => file(),
         SmsDelivery::Gateway { url, secret } => {
-            Arc::new(SmsGatewayProvider::new(url.clone(), secret.clone(), clock))
+            Arc::new(SmsGatewayProvider::new(
+                url.clone(),
+                secret.clone(),
+                clock.clone(),
+            ))
         }
     };
-    Ok(ByChannel { email, sms })
+    let webhook: Arc<dyn Deliver> = match &config.security_webhook {
+        Some((url, secret)) => Arc::new(SmsGatewayProvider::new(
+            url.clone(),
+            secret.clone(),
+            clock.clone(),
+        )),
+        None => file(),
+    };
+    Ok(ByChannel {
+        email,
+        sms,
+        webhook,
+    })
 }
 
 /// Messages claimed per round.
@@ -143,17 +159,28 @@ mod tests {
     }
 
     #[test]
-    fn by_channel_routes_emails_and_texts_apart() {
-        let (emails, texts) = (CaptureProvider::new(), CaptureProvider::new());
+    fn by_channel_routes_emails_texts_and_webhooks_apart() {
+        let (emails, texts, hooks) = (
+            CaptureProvider::new(),
+            CaptureProvider::new(),
+            CaptureProvider::new(),
+        );
         let router = ByChannel {
             email: Arc::new(emails.clone()),
             sms: Arc::new(texts.clone()),
+            webhook: Arc::new(hooks.clone()),
         };
-        let (email, sms) = (message(Channel::Email), message(Channel::Sms));
+        let (email, sms, hook) = (
+            message(Channel::Email),
+            message(Channel::Sms),
+            message(Channel::Webhook),
+        );
         router.deliver(&email).unwrap();
         router.deliver(&sms).unwrap();
+        router.deliver(&hook).unwrap();
         assert_eq!(emails.messages(), vec![email]);
         assert_eq!(texts.messages(), vec![sms]);
+        assert_eq!(hooks.messages(), vec![hook]);
     }
 
     #[test]
