@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod blocking;
 pub mod json;
+pub mod metrics;
 pub mod middleware;
 pub mod problem;
 pub mod redirect;
@@ -27,8 +28,9 @@ use utoipa_scalar::{Scalar, Servable};
 use crate::json::JsonLimit;
 use crate::middleware::{
     audit_refusals::record_refusals, problem_bodies::ensure_problem_bodies,
-    request_id::assign_request_id, require_json::require_json_bodies,
-    security_headers::add_security_headers, tracing_span::SalusRootSpan,
+    request_id::assign_request_id, request_metrics::record_request_metrics,
+    require_json::require_json_bodies, security_headers::add_security_headers,
+    tracing_span::SalusRootSpan,
 };
 use crate::problem::{ApiError, FieldError};
 pub use crate::redirect::build_redirect_app;
@@ -257,6 +259,7 @@ pub fn build_app(
         .wrap(from_fn(add_security_headers))
         .wrap(TracingLogger::<SalusRootSpan>::new())
         .wrap(from_fn(assign_request_id))
+        .wrap(from_fn(record_request_metrics))
 }
 
 /// The reference page: the contract embedded, rendered by Scalar's script.

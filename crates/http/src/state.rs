@@ -8,6 +8,7 @@ use salus_domain::identity::service::Identity;
 use tokio::sync::Semaphore;
 
 use crate::auth::jwt::TokenKeys;
+use crate::metrics::Metrics;
 
 /// Settings of the HTTP layer, taken from the server's configuration.
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct Ports {
     /// Permits for password hashing, so a sign-in flood cannot starve the
     /// blocking pool.
     pub hashing: Arc<Semaphore>,
+    /// The server's metrics (shared with the metrics listener).
+    pub metrics: Metrics,
 }
 
 impl Ports {

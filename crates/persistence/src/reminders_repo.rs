@@ -32,13 +32,7 @@ impl RemindersRepo for PgTx<'_> {
             .map_err(db_error)?;
         Ok(rows
             .into_iter()
-            .map(|(c, id, at)| {
-                (
-                    Channel::parse(&c).unwrap_or(Channel::Email),
-                    id,
-                    at,
-                )
-            })
+            .map(|(c, id, at)| (Channel::parse(&c).unwrap_or(Channel::Email), id, at))
             .collect())
     }
 

@@ -534,8 +534,9 @@ fn read_signed_endpoint<S: Source>(
         Some(secret) if deployed => {
             let raw = secret.expose_secret();
             if example_value(secret_name) == Some(raw) {
-                r.problems
-                    .push(format!("{secret_name} uses the example value from .env.example"));
+                r.problems.push(format!(
+                    "{secret_name} uses the example value from .env.example"
+                ));
             } else if raw.chars().count() < MIN_SECRET_CHARS {
                 r.problems.push(format!(
                     "{secret_name} is short ({} characters; at least {MIN_SECRET_CHARS})",
@@ -555,7 +556,12 @@ fn read_security_webhook<S: Source>(
     deployed: bool,
 ) -> Option<(String, SecretString)> {
     r.plain("SECURITY_WEBHOOK_URL")?;
-    read_signed_endpoint(r, "SECURITY_WEBHOOK_URL", "SECURITY_WEBHOOK_SECRET", deployed)
+    read_signed_endpoint(
+        r,
+        "SECURITY_WEBHOOK_URL",
+        "SECURITY_WEBHOOK_SECRET",
+        deployed,
+    )
 }
 
 /// A key for development or tests when none is configured: in development it is

@@ -90,13 +90,11 @@ pub fn providers(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<ByCha
     };
     let sms = match &config.sms_delivery {
         SmsDelivery::File => file(),
-        SmsDelivery::Gateway { url, secret } => {
-            Arc::new(SmsGatewayProvider::new(
-                url.clone(),
-                secret.clone(),
-                clock.clone(),
-            ))
-        }
+        SmsDelivery::Gateway { url, secret } => Arc::new(SmsGatewayProvider::new(
+            url.clone(),
+            secret.clone(),
+            clock.clone(),
+        )),
     };
     let webhook: Arc<dyn Deliver> = match &config.security_webhook {
         Some((url, secret)) => Arc::new(SmsGatewayProvider::new(

@@ -15,6 +15,7 @@ use salus_domain::identity::password::{HashParams, PasswordHasher};
 use salus_domain::identity::service::{Identity, IdentitySettings};
 use salus_domain::identity::throttle::{LockoutPolicy, RateLimit};
 use salus_http::auth::jwt::{SigningKey, TokenKeys};
+use salus_http::metrics::Metrics;
 use salus_http::{HttpSettings, Ports};
 use salus_persistence::readiness::PgReadiness;
 use salus_persistence::{DbPool, PgStore, PoolSettings, build_pool};
@@ -204,6 +205,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     if config.audit_job_secs > 0 {
         spawn_audit_job(service.clone(), Duration::from_secs(config.audit_job_secs));
     }
+    let metrics = Metrics::new().context("metrics registry")?;
     let ports = Ports {
         readiness: Arc::new(PgReadiness::new(pool.clone())),
         identity: service.clone(),
@@ -212,6 +214,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
             config.password_hash_concurrency.unwrap_or(cores),
         )),
         clock: clock.clone(),
+        metrics,
     };
     if config.outbox_poll_secs > 0 {
         let provider = Arc::new(providers(config, clock.clone())?);

@@ -1,10 +1,11 @@
-//! Middleware applied to every request, outermost first: request id, tracing,
-//! security headers, problem bodies for framework errors, CORS, JSON-only bodies,
-//! and (innermost) the audit record of refused requests.
+//! Middleware applied to every request, outermost first: request metrics, request
+//! id, tracing, security headers, problem bodies for framework errors, CORS,
+//! JSON-only bodies, and (innermost) the audit record of refused requests.
 
 pub mod audit_refusals;
 pub mod problem_bodies;
 pub mod request_id;
+pub mod request_metrics;
 pub mod require_json;
 pub mod security_headers;
 pub mod tracing_span;

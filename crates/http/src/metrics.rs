@@ -1,0 +1,199 @@
+//! The server's metrics: request counts and latency by route pattern,
+//! authentication failures and security alerts, rendered in the Prometheus text
+//! format (0.0.4) for the metrics listener.
+//!
+//! Each server has its own registry (no global one), so servers in one process, as
+//! in the tests, never share counts. Labels only ever take values from bounded sets
+//! chosen by the code (route patterns, method and reason names), never request data.
+
+use std::time::Duration;
+
+use prometheus::core::Collector;
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The reasons [`Metrics::auth_failed`] counts under, created at zero.
+pub const AUTH_FAILURE_REASONS: [&str; 4] =
+    ["login_failed", "mfa_failed", "rate_limited", "unauthorized"];
+
+/// The metrics of one server: a cheap handle to share (clones count into the same
+/// registry).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    durations: HistogramVec,
+    auth_failures: IntCounterVec,
+    alerts: IntCounterVec,
+}
+
+impl Metrics {
+    /// A registry holding every metric, all at zero.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "salus_http_requests_total",
+                "Requests answered, by method, route pattern and status.",
+            ),
+            &["method", "route", "status"],
+        )?;
+        let durations = HistogramVec::new(
+            HistogramOpts::new(
+                "salus_http_request_duration_seconds",
+                "Time from a request's arrival to its response head, by method and route pattern.",
+            ),
+            &["method", "route"],
+        )?;
+        let auth_failures = IntCounterVec::new(
+            Opts::new(
+                "salus_auth_failures_total",
+                "Authentication failures: refused sign-ins and MFA codes, rate-limited \
+                 attempts, and other 401 answers.",
+            ),
+            &["reason"],
+        )?;
+        let alerts = IntCounterVec::new(
+            Opts::new(
+                "salus_security_alerts_raised_total",
+                "Security alerts raised by the detectors, by kind.",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(durations.clone()))?;
+        registry.register(Box::new(auth_failures.clone()))?;
+        registry.register(Box::new(alerts.clone()))?;
+        for reason in AUTH_FAILURE_REASONS {
+            auth_failures.with_label_values(&[reason]);
+        }
+        Ok(Self {
+            registry,
+            requests,
+            durations,
+            auth_failures,
+            alerts,
+        })
+    }
+
+    /// Counts and times one answered request. `route` is the matched route
+    /// pattern (`/api/v1/patients/{id}`), never the path itself.
+    pub fn request_finished(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .with_label_values(&[method, route, &status.to_string()])
+            .inc();
+        self.durations
+            .with_label_values(&[method, route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one authentication failure (one of [`AUTH_FAILURE_REASONS`]).
+    pub fn auth_failed(&self, reason: &'static str) {
+        self.auth_failures.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts one security alert of `kind` (a name from the code, such as
+    /// `"brute_force"`; `'static` so it cannot come from request data).
+    pub fn alert_raised(&self, kind: &'static str) {
+        self.alerts.with_label_values(&[kind]).inc();
+    }
+
+    /// Every metric in the text format, with the readings taken at scrape time:
+    /// `salus_outbox_backlog` when the database answered, and `salus_database_up`
+    /// saying whether it did.
+    pub fn render(&self, outbox_backlog: Option<i64>) -> Result<String, prometheus::Error> {
+        let mut families = self.registry.gather();
+        let up = IntGauge::new(
+            "salus_database_up",
+            "1 when this scrape's database query succeeded, else 0.",
+        )?;
+        up.set(i64::from(outbox_backlog.is_some()));
+        families.extend(up.collect());
+        if let Some(backlog) = outbox_backlog {
+            let gauge = IntGauge::new(
+                "salus_outbox_backlog",
+                "Outbox messages that should have been delivered by now: due or waiting \
+                 for a retry (reminders scheduled for later are not counted).",
+            )?;
+            gauge.set(backlog);
+            families.extend(gauge.collect());
+        }
+        let mut text = String::new();
+        TextEncoder::new().encode_utf8(&families, &mut text)?;
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Metrics;
+
+    fn line<'a>(text: &'a str, series: &str) -> Option<&'a str> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+    }
+
+    #[test]
+    fn alerts_are_counted_by_kind() {
+        let metrics = Metrics::new().unwrap();
+        metrics.alert_raised("brute_force");
+        metrics.alert_raised("brute_force");
+        metrics.alert_raised("token_reuse");
+        let text = metrics.render(None).unwrap();
+        let kind = |k: &str| {
+            line(
+                &text,
+                &format!("salus_security_alerts_raised_total{{kind=\"{k}\"}}"),
+            )
+        };
+        assert_eq!(kind("brute_force"), Some("2"), "{text}");
+        assert_eq!(kind("token_reuse"), Some("1"), "{text}");
+        assert_eq!(kind("mass_export"), None, "{text}");
+    }
+
+    #[test]
+    fn registries_are_separate_and_auth_reasons_start_at_zero() {
+        let first = Metrics::new().unwrap();
+        let second = Metrics::new().unwrap();
+        first.auth_failed("login_failed");
+        first.request_finished("GET", "/health/live", 200, Duration::from_millis(3));
+        let text = second.render(Some(0)).unwrap();
+        assert_eq!(
+            line(&text, "salus_auth_failures_total{reason=\"login_failed\"}"),
+            Some("0"),
+            "{text}"
+        );
+        assert!(!text.contains("/health/live"), "{text}");
+        let text = first.render(Some(0)).unwrap();
+        assert_eq!(
+            line(&text, "salus_auth_failures_total{reason=\"login_failed\"}"),
+            Some("1"),
+            "{text}"
+        );
+        assert_eq!(
+            line(
+                &text,
+                "salus_http_request_duration_seconds_bucket{method=\"GET\",route=\"/health/live\",le=\"0.005\"}"
+            ),
+            Some("1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_backlog_is_left_out_when_the_database_did_not_answer() {
+        let metrics = Metrics::new().unwrap();
+        let text = metrics.render(Some(7)).unwrap();
+        assert_eq!(line(&text, "salus_outbox_backlog"), Some("7"), "{text}");
+        assert_eq!(line(&text, "salus_database_up"), Some("1"), "{text}");
+        let text = metrics.render(None).unwrap();
+        assert_eq!(line(&text, "salus_outbox_backlog"), None, "{text}");
+        assert_eq!(line(&text, "salus_database_up"), Some("0"), "{text}");
+    }
+}
