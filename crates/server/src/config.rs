@@ -16,6 +16,7 @@
 //! | `TLS_MIN_VERSION` | `1.2` (1.2 and 1.3) or `1.3` (1.3 only) | `1.2` |
 //! | `TRUST_PROXY_TLS` | a proxy terminates TLS and sets `X-Forwarded-Proto` | `false` |
 //! | `PUBLIC_URL` | public base URL (security.txt, HTTPS redirects) | derived from the binds |
+//! | `METRICS_BIND` | separate listener serving only `GET /metrics` (Prometheus text format, no authentication: keep it on a private interface); refused in staging/production when it is the `HTTP_BIND` or `TLS_BIND` address | none (no metrics listener) |
 //! | `CORS_ALLOWED_ORIGINS` | comma-separated browser origins; empty denies all | empty |
 //! | `SECURITY_CONTACT` | `Contact:` of security.txt | `mailto:security@salus.invalid` outside staging/production, required there |
 //! | `DB_POOL_SIZE` | maximum pooled connections | `16` |
@@ -168,6 +169,8 @@ pub struct Config {
     pub trust_proxy_tls: bool,
     /// Public base URL, when set explicitly.
     pub public_url: Option<String>,
+    /// The metrics listener, when on.
+    pub metrics_bind: Option<SocketAddr>,
     /// Allowed CORS origins.
     pub cors_allowed_origins: Vec<String>,
     /// security.txt contact.
@@ -386,6 +389,12 @@ fn read_key_ring<S: Source>(
         r.problems.push(format!("{name} holds no key"));
     }
     ring
+}
+
+/// Whether two bind addresses would listen on the same socket: the same port, and
+/// the same address or one of them every address (`0.0.0.0`, `::`).
+fn same_listener(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// Whether a URL points at this machine (`localhost` or a loopback address).
@@ -682,6 +691,13 @@ impl Config {
             r.problems
                 .push(format!("PUBLIC_URL is not a valid URL (got '{url}')"));
         }
+        let metrics_bind = r.plain("METRICS_BIND").map(|_| {
+            r.parsed(
+                "METRICS_BIND",
+                SocketAddr::from(([127, 0, 0, 1], 9090)),
+                "an address such as 127.0.0.1:9090",
+            )
+        });
         let cors_allowed_origins = r
             .plain("CORS_ALLOWED_ORIGINS")
             .map(|v| {
@@ -784,6 +800,19 @@ impl Config {
                 r.problems
                     .push("SECURITY_CONTACT is missing (a mailto: or https: URI)".to_owned());
             }
+            if let Some(metrics) = metrics_bind {
+                let public = [
+                    ("HTTP_BIND", Some(http_bind)),
+                    ("TLS_BIND", tls.as_ref().map(|t| t.bind)),
+                ];
+                for (name, addr) in public {
+                    if let Some(addr) = addr.filter(|a| same_listener(metrics, *a)) {
+                        r.problems.push(format!(
+                            "METRICS_BIND must not be the public {name} ({addr}): metrics are served only on a separate address"
+                        ));
+                    }
+                }
+            }
         }
         let security_contact =
             security_contact.unwrap_or_else(|| "mailto:security@salus.invalid".to_owned());
@@ -802,6 +831,7 @@ impl Config {
                 tls,
                 trust_proxy_tls,
                 public_url,
+                metrics_bind,
                 cors_allowed_origins,
                 security_contact,
                 db_pool_size,
@@ -1179,6 +1209,52 @@ mod tests {
             ])
             .unwrap();
         }
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_never_on_a_public_bind_in_production() {
+        let config = load(&[("DATABASE_URL", STRONG_URL)]).unwrap();
+        assert_eq!(config.metrics_bind, None);
+        let config = load(&[
+            ("DATABASE_URL", STRONG_URL),
+            ("METRICS_BIND", "127.0.0.1:9100"),
+        ])
+        .unwrap();
+        assert_eq!(config.metrics_bind.unwrap().to_string(), "127.0.0.1:9100");
+        let deployed = [
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", STRONG_URL),
+            ("HTTP_BIND", "0.0.0.0:8080"),
+            ("TRUST_PROXY_TLS", "true"),
+        ];
+        let problems_with = |metrics_bind: &'static str| {
+            let mut vars = deployed.to_vec();
+            vars.push(("METRICS_BIND", metrics_bind));
+            load(&vars).unwrap_err().0.join("\n")
+        };
+        for public in ["0.0.0.0:8080", "10.0.0.5:8080"] {
+            let text = problems_with(public);
+            assert!(
+                text.contains("METRICS_BIND must not be the public HTTP_BIND (0.0.0.0:8080)"),
+                "{public}: {text}"
+            );
+        }
+        let text = problems_with("10.0.0.5:9100");
+        assert!(!text.contains("METRICS_BIND"), "{text}");
+        let mut with_tls = deployed.to_vec();
+        with_tls.extend([
+            ("TLS_BIND", "[::]:8443"),
+            ("TLS_CERT_FILE", "/nonexistent/cert.pem"),
+            ("TLS_KEY_FILE", "/nonexistent/key.pem"),
+            ("METRICS_BIND", "127.0.0.1:8443"),
+        ]);
+        let text = load(&with_tls).unwrap_err().0.join("\n");
+        assert!(
+            text.contains("METRICS_BIND must not be the public TLS_BIND ([::]:8443)"),
+            "{text}"
+        );
+        let text = problems_with("somewhere");
+        assert!(text.contains("METRICS_BIND must be an address"), "{text}");
     }
 
     #[test]
