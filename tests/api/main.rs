@@ -13,6 +13,7 @@ mod headers;
 mod health;
 mod isolation;
 mod logs;
+mod metrics;
 mod mfa;
 mod migrations;
 mod notes;

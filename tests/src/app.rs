@@ -17,6 +17,8 @@ pub struct TestApp {
     pub http_addr: std::net::SocketAddr,
     /// The HTTPS listener's address, when TLS is on.
     pub tls_addr: Option<std::net::SocketAddr>,
+    /// The metrics listener's address, when started with `METRICS_BIND`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// A client that keeps no cookies and follows no redirects.
     pub client: reqwest::Client,
     /// The server's clock.
@@ -112,6 +114,7 @@ impl TestApp {
             url: server.public_url.clone(),
             http_addr: server.http_addr,
             tls_addr: server.tls_addr,
+            metrics_addr: server.metrics_addr,
             client,
             clock,
             db,

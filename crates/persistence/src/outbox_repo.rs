@@ -135,16 +135,29 @@ pub fn deliver_due(
     .map_err(db_error)
 }
 
-/// Messages waiting to be delivered (for monitoring and tests).
-pub fn backlog(pool: &DbPool) -> Result<i64, DomainError> {
+/// The backlog at `now` (for monitoring): messages that should have been delivered
+/// by then, neither delivered nor given up, and either due or already tried once
+/// (waiting for a retry). Messages scheduled for later and never tried, such as
+/// tomorrow's reminders, are not a backlog. One count over the pending index.
+///
+/// It runs in a read-only transaction, like every other query: diesel judges a
+/// pooled connection broken by its transaction state, which a failed `BEGIN` on a
+/// connection the database dropped sets; a lone prepared query failing there left
+/// the dead connection in the pool, and every later scrape failed with it.
+pub fn backlog(pool: &DbPool, now: DateTime<Utc>) -> Result<i64, DomainError> {
     let mut conn = pool.get().map_err(|e| DomainError::Unavailable {
         what: "database",
         cause: e.to_string(),
     })?;
-    outbox::table
-        .filter(outbox::delivered_at.is_null())
-        .filter(outbox::failed_at.is_null())
-        .count()
-        .get_result(&mut conn)
+    conn.build_transaction()
+        .read_only()
+        .run(|conn| {
+            outbox::table
+                .filter(outbox::delivered_at.is_null())
+                .filter(outbox::failed_at.is_null())
+                .filter(outbox::available_at.le(now).or(outbox::attempts.gt(0)))
+                .count()
+                .get_result(conn)
+        })
         .map_err(db_error)
 }

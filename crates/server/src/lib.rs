@@ -8,6 +8,7 @@ pub mod audit_job;
 pub mod clock;
 pub mod config;
 pub mod database;
+pub mod metrics;
 pub mod operator;
 pub mod outbox;
 pub mod random;

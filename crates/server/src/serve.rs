@@ -1,4 +1,4 @@
-//! Starting the HTTP (and HTTPS) listeners.
+//! Starting the HTTP (and HTTPS) listeners, and the metrics listener when configured.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use crate::audit_job::spawn_audit_job;
 use crate::config::Config;
 use crate::database::check_serving_database;
+use crate::metrics::{Scrape, build_metrics_app};
 use crate::outbox::{providers, spawn_worker};
 use crate::random::OsRandom;
 use crate::tls;
@@ -130,6 +131,8 @@ pub struct RunningServer {
     pub http_addr: SocketAddr,
     /// Where the HTTPS listener is bound, when TLS is on.
     pub tls_addr: Option<SocketAddr>,
+    /// Where the metrics listener is bound, when `METRICS_BIND` is set.
+    pub metrics_addr: Option<SocketAddr>,
     /// The public base URL the server advertises.
     pub public_url: String,
     /// The service layer the server runs (for operator tasks and tests).
@@ -192,6 +195,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         Some((listener, _)) => Some(listener.local_addr()?),
         None => None,
     };
+    let metrics_listener = config
+        .metrics_bind
+        .map(|addr| bind(addr, "METRICS_BIND"))
+        .transpose()?;
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
     let public_url = config.public_url(tls_addr, http_addr);
     let settings = HttpSettings {
         json_limit: config.json_body_limit_bytes,
@@ -214,7 +225,12 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
             config.password_hash_concurrency.unwrap_or(cores),
         )),
         clock: clock.clone(),
+        metrics: metrics.clone(),
+    };
+    let scrape = Scrape {
         metrics,
+        pool: pool.clone(),
+        clock: clock.clone(),
     };
     if config.outbox_poll_secs > 0 {
         let provider = Arc::new(providers(config, clock.clone())?);
@@ -247,12 +263,21 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         }
         None => servers.push(api.listen(http_listener)?.run()),
     }
+    if let Some(listener) = metrics_listener {
+        servers.push(
+            HttpServer::new(move || build_metrics_app(scrape.clone()))
+                .workers(1)
+                .listen(listener)?
+                .run(),
+        );
+    }
     let handles = servers.iter().map(actix_web::dev::Server::handle).collect();
     let tasks = servers.into_iter().map(tokio::spawn).collect();
-    tracing::info!(%http_addr, tls_addr = ?tls_addr, %public_url, app_env = config.app_env.as_str(), "salus is serving");
+    tracing::info!(%http_addr, tls_addr = ?tls_addr, metrics_addr = ?metrics_addr, %public_url, app_env = config.app_env.as_str(), "salus is serving");
     Ok(RunningServer {
         http_addr,
         tls_addr,
+        metrics_addr,
         public_url,
         identity: service,
         handles,

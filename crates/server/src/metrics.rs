@@ -1,0 +1,56 @@
+//! The metrics listener on `METRICS_BIND`: `GET /metrics` in the Prometheus text
+//! format, and nothing else. The public listeners never serve it.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, Error, HttpResponse, web};
+use salus_domain::Clock;
+use salus_http::blocking::run_blocking;
+use salus_http::metrics::{CONTENT_TYPE, Metrics};
+use salus_persistence::DbPool;
+use salus_persistence::outbox_repo::backlog;
+
+/// What a scrape reads: the server's metrics, and the database for the readings
+/// taken at scrape time.
+#[derive(Clone)]
+pub struct Scrape {
+    /// The metrics the public application records.
+    pub metrics: Metrics,
+    /// The API's pool.
+    pub pool: DbPool,
+    /// The server's clock (what "due" means for the outbox).
+    pub clock: Arc<dyn Clock>,
+}
+
+async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
+    let (pool, now) = (scrape.pool.clone(), scrape.clock.now());
+    // When the database does not answer, the cause is logged by the conversion and
+    // the scrape still answers, without the backlog and with `salus_database_up 0`.
+    let outbox_backlog = run_blocking(move || backlog(&pool, now)).await.ok();
+    match scrape.metrics.render(outbox_backlog) {
+        Ok(text) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(text),
+        Err(error) => {
+            tracing::error!(%error, "the metrics could not be rendered");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// The metrics application: `GET /metrics`, 404 for anything else.
+pub fn build_metrics_app(
+    scrape: Scrape,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(scrape))
+        .route("/metrics", web::get().to(metrics))
+}
