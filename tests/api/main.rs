@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account;
+mod alerts;
 mod appointments;
 mod audit;
 mod brute_force;

@@ -4,6 +4,7 @@
 use crate::DomainError;
 use crate::appointments::AppointmentsRepo;
 use crate::audit::AuditRepo;
+use crate::audit::alerts::AlertsRepo;
 use crate::clinic::ClinicRepo;
 use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
@@ -31,6 +32,7 @@ pub enum Scope {
 pub trait Tx:
     IdentityRepo
     + AuditRepo
+    + AlertsRepo
     + OutboxRepo
     + StaffRepo
     + RolesRepo

@@ -148,6 +148,7 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::audit::events)
         .service(routes::audit::export)
         .service(routes::audit::patient_access_log)
+        .service(routes::security_alerts::list)
         .service(routes::patients::list)
         .service(routes::patients::create)
         .service(routes::patients::read)

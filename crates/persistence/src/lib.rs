@@ -3,6 +3,7 @@
 //! It owns the connection pool, the embedded migrations, the checks on the role the
 //! API connects as, and the repository implementations.
 
+pub mod alerts_repo;
 pub mod appointments_repo;
 pub mod audit_repo;
 pub mod identity_repo;

@@ -195,6 +195,21 @@ diesel::table! {
         hash -> Bytea,
         checkpointed_seq -> Int8,
         next_maintenance_at -> Timestamptz,
+        detected_seq -> Int8,
+    }
+}
+
+diesel::table! {
+    security_alerts (id) {
+        id -> Uuid,
+        clinic_id -> Nullable<Uuid>,
+        kind -> Text,
+        subject -> Text,
+        dedup_key -> Text,
+        event_count -> Int4,
+        triggered_at -> Timestamptz,
+        raised_at -> Timestamptz,
+        details -> Text,
     }
 }
 

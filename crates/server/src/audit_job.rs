@@ -1,12 +1,15 @@
 //! The audit job every node runs: seal each chain's head in a signed checkpoint,
-//! purge what is past retention, and (see `alerts`) look for threats. Work is
+//! purge what is past retention, and look for threats (`audit::alerts`). Work is
 //! claimed with `FOR UPDATE SKIP LOCKED`, so nodes share it without coordinating.
+//! Detectors run first, so an alert follows its event within one round.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use salus_domain::DomainError;
+use salus_domain::audit::alerts::{RULES, SecurityAlert};
 use salus_domain::identity::service::Identity;
+use salus_http::metrics::Metrics;
 
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,27 +18,44 @@ pub struct RoundReport {
     pub chains: usize,
     /// Events removed by retention.
     pub purged: i64,
+    /// Alerts the detectors raised.
+    pub alerts: Vec<SecurityAlert>,
 }
 
 /// One round of the job (also what tests drive, with a hand-moved clock).
 pub fn audit_round(identity: &Identity) -> Result<RoundReport, DomainError> {
+    let alerts = identity.detect_threats()?;
     let turns = identity.maintain_audit_chains()?;
     Ok(RoundReport {
         chains: turns.len(),
         purged: turns.iter().map(|t| t.purged).sum(),
+        alerts,
     })
 }
 
+/// Counts raised alerts by kind (kinds are the rules' own names).
+pub fn count_alerts(metrics: &Metrics, alerts: &[SecurityAlert]) {
+    for alert in alerts {
+        if let Some(rule) = RULES.iter().find(|r| r.kind == alert.kind) {
+            metrics.alert_raised(rule.kind);
+        }
+    }
+}
+
 /// Runs a round every `every` until the process ends.
-pub fn spawn_audit_job(identity: Arc<Identity>, every: Duration) {
+pub fn spawn_audit_job(identity: Arc<Identity>, metrics: Metrics, every: Duration) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
             let identity = identity.clone();
             match tokio::task::spawn_blocking(move || audit_round(&identity)).await {
-                Ok(Ok(r)) if r.chains == 0 => {}
+                Ok(Ok(r)) if r.chains == 0 && r.alerts.is_empty() => {}
                 Ok(Ok(r)) => {
+                    count_alerts(&metrics, &r.alerts);
+                    for alert in &r.alerts {
+                        tracing::warn!(kind = %alert.kind, alert_id = %alert.id, "security alert raised");
+                    }
                     tracing::info!(chains = r.chains, purged = r.purged, "audit job round");
                 }
                 Ok(Err(e)) => tracing::warn!(error = %e, "audit job round failed"),

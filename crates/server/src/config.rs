@@ -35,7 +35,7 @@
 //! | `AUTH_RATE_LIMIT_PER_MINUTE` | requests per client address per authentication endpoint | `30` |
 //! | `OUTBOX_DIR` | where the file provider writes messages (development) | `.local/outbox` |
 //! | `OUTBOX_POLL_SECONDS` | how often the delivery worker looks for messages (0: off) | `5` |
-//! | `AUDIT_JOB_SECONDS` | how often the audit job seals chains, purges expired events and runs the alert detectors (0: off) | `60` |
+//! | `AUDIT_JOB_SECONDS` | how often the audit job runs the alert detectors, seals chains and purges expired events (at most 240, so alerts meet their 5-minute deadline; 0: off, refused in staging/production) | `60` |
 //! | `OUTBOX_EMAIL_PROVIDER` | `file` (under `OUTBOX_DIR`) or `smtp`; `file` is refused in staging/production | `file` outside staging/production, required there |
 //! | `OUTBOX_SMS_PROVIDER` | `file` (under `OUTBOX_DIR`) or `gateway`; `file` is refused in staging/production | `file` outside staging/production, required there |
 //! | `SMTP_URL` | secret; `smtps://user:pass@host:465`, `smtp://host:587?tls=required`, or `smtp://127.0.0.1:25` for a loopback relay (staging/production refuse clear text to any other host) | required by `smtp` |
@@ -776,6 +776,12 @@ impl Config {
         );
         let outbox_poll_secs = r.parsed("OUTBOX_POLL_SECONDS", 5u64, "a number of seconds");
         let audit_job_secs = r.parsed("AUDIT_JOB_SECONDS", 60u64, "a number of seconds");
+        if audit_job_secs > 240 || (deployed && audit_job_secs == 0) {
+            r.problems.push(
+                "AUDIT_JOB_SECONDS must be between 1 and 240 (alerts must follow their event within 5 minutes; 0 turns the job off, outside staging and production only)"
+                    .to_owned(),
+            );
+        }
         let email_delivery = read_email_delivery(&mut r, deployed);
         let sms_delivery = read_sms_delivery(&mut r, deployed);
         let security_webhook = read_security_webhook(&mut r, deployed);

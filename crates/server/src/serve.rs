@@ -120,6 +120,7 @@ pub fn identity(
                 window_secs: 60,
             },
             public_url: public_url.to_owned(),
+            alert_webhook: config.security_webhook.is_some(),
             ..IdentitySettings::default()
         },
     })
@@ -213,10 +214,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     };
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let service = Arc::new(identity(config, pool.clone(), clock.clone(), &public_url)?);
-    if config.audit_job_secs > 0 {
-        spawn_audit_job(service.clone(), Duration::from_secs(config.audit_job_secs));
-    }
     let metrics = Metrics::new().context("metrics registry")?;
+    if config.audit_job_secs > 0 {
+        spawn_audit_job(
+            service.clone(),
+            metrics.clone(),
+            Duration::from_secs(config.audit_job_secs),
+        );
+    }
     let ports = Ports {
         readiness: Arc::new(PgReadiness::new(pool.clone())),
         identity: service.clone(),

@@ -35,6 +35,8 @@ pub struct IdentitySettings {
     pub public_url: String,
     /// Issuer shown in authenticator apps.
     pub totp_issuer: String,
+    /// Whether security alerts are also sent to the platform's webhook.
+    pub alert_webhook: bool,
 }
 
 impl Default for IdentitySettings {
@@ -47,6 +49,7 @@ impl Default for IdentitySettings {
             rate_limit: RateLimit::default(),
             public_url: "http://127.0.0.1:8080".to_owned(),
             totp_issuer: "Salus".to_owned(),
+            alert_webhook: false,
         }
     }
 }

@@ -11,5 +11,6 @@ pub mod patients;
 pub mod permissions;
 pub mod queue;
 pub mod roles;
+pub mod security_alerts;
 pub mod staff;
 pub mod well_known;

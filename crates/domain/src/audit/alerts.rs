@@ -1,0 +1,321 @@
+//! Threat detectors over the audit trail. Each chain's new events are read once
+//! (the chain is claimed with `FOR UPDATE SKIP LOCKED`); for each rule an event
+//! matches, the events of the same subject in the rule's window are counted and,
+//! at the threshold, an alert is stored (once per subject and window), emailed to
+//! the clinic's owners and administrators, and sent to the platform's webhook.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::AuditEvent;
+use super::ports::ChainHead;
+use crate::access::Permission;
+use crate::identity::model::Role;
+use crate::identity::service::Identity;
+use crate::ids::ClinicId;
+use crate::outbox::{Channel, NewMessage};
+use crate::store::{Scope, Tx, in_tx};
+use crate::{Actor, DomainError};
+
+/// Who a rule counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectKind {
+    /// The account acting (or signing in).
+    Account,
+    /// The client address.
+    ClientIp,
+}
+
+/// A detector: `threshold` events with one of `actions` by one subject within
+/// `window` raise an alert of `kind`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Alert kind.
+    pub kind: &'static str,
+    /// What it means, for people.
+    pub description: &'static str,
+    /// The actions counted.
+    pub actions: &'static [&'static str],
+    /// Who they are counted by.
+    pub by: SubjectKind,
+    /// How many raise the alert.
+    pub threshold: i64,
+    /// Over how long, in minutes.
+    pub window_minutes: i64,
+}
+
+const SIGN_IN_FAILURES: &[&str] = &["auth.login_failed", "mfa.failed"];
+const CLINICAL_READS: &[&str] = &[
+    "patient.clinical_read",
+    "patient.list_clinical_read",
+    "note.list_read",
+    "appointment.clinical_read",
+    "appointment.list_clinical_read",
+];
+
+/// The detectors.
+pub const RULES: &[Rule] = &[
+    Rule {
+        kind: "brute_force_account",
+        description: "Repeated failed sign-ins or MFA checks for one account.",
+        actions: SIGN_IN_FAILURES,
+        by: SubjectKind::Account,
+        threshold: 5,
+        window_minutes: 15,
+    },
+    Rule {
+        kind: "brute_force_address",
+        description: "Repeated failed sign-ins or MFA checks from one client address.",
+        actions: SIGN_IN_FAILURES,
+        by: SubjectKind::ClientIp,
+        threshold: 20,
+        window_minutes: 15,
+    },
+    Rule {
+        kind: "refresh_token_reuse",
+        description: "A refresh token was used twice: it may have been stolen; the session was revoked.",
+        actions: &["auth.refresh_token_reuse"],
+        by: SubjectKind::Account,
+        threshold: 1,
+        window_minutes: 60,
+    },
+    Rule {
+        kind: "clinical_read_volume",
+        description: "Unusually many reads of clinical data by one member.",
+        actions: CLINICAL_READS,
+        by: SubjectKind::Account,
+        threshold: 200,
+        window_minutes: 60,
+    },
+    Rule {
+        kind: "export_volume",
+        description: "Unusually many exports of the audit trail by one member.",
+        actions: &["audit.exported"],
+        by: SubjectKind::Account,
+        threshold: 3,
+        window_minutes: 24 * 60,
+    },
+    Rule {
+        kind: "id_probing",
+        description: "Repeated requests for records that do not exist in the clinic (ids of other clinics, or guessed ones).",
+        actions: &["access.not_found"],
+        by: SubjectKind::Account,
+        threshold: 20,
+        window_minutes: 10,
+    },
+];
+
+/// Events read per chain per turn.
+const SCAN_BATCH: i64 = 1_000;
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityAlert {
+    /// Its id.
+    pub id: Uuid,
+    /// The clinic (none for platform alerts, e.g. on an account's sign-ins).
+    pub clinic_id: Option<Uuid>,
+    /// Its kind (a rule's).
+    pub kind: String,
+    /// Who: an account id or a client address.
+    pub subject: String,
+    /// Deduplication: kind, subject and window.
+    pub dedup_key: String,
+    /// Events counted.
+    pub event_count: i64,
+    /// When the event that crossed the threshold happened.
+    pub triggered_at: DateTime<Utc>,
+    /// When the alert was raised.
+    pub raised_at: DateTime<Utc>,
+    /// Non-sensitive details (JSON).
+    pub details: String,
+}
+
+/// Alert storage and the detectors' reads, inside a transaction.
+pub trait AlertsRepo {
+    /// Chains with events the detectors have not read (platform scope).
+    fn chains_to_scan(&mut self, limit: i64) -> Result<Vec<ChainHead>, DomainError>;
+    /// Locks one chain's head for scanning (`FOR UPDATE SKIP LOCKED`); its
+    /// read-up-to position, or none when taken or already read.
+    fn claim_chain_scan(&mut self, chain: Uuid) -> Result<Option<i64>, DomainError>;
+    /// Records how far the detectors have read a chain.
+    fn set_chain_scanned(&mut self, chain: Uuid, through: i64) -> Result<(), DomainError>;
+    /// Counts visible events with one of `actions` by a subject in `[from, to]`,
+    /// in one chain or (with `chain: None`) across the platform's events.
+    fn count_subject_events(
+        &mut self,
+        actions: &[&str],
+        by: SubjectKind,
+        subject: &str,
+        chain: Option<Uuid>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64, DomainError>;
+    /// Stores an alert unless one with its key exists; true when stored.
+    fn insert_alert(&mut self, alert: &SecurityAlert) -> Result<bool, DomainError>;
+    /// A clinic's alerts, newest first, before `(raised_at, id)`.
+    fn alerts(
+        &mut self,
+        clinic: ClinicId,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<SecurityAlert>, DomainError>;
+}
+
+fn subject_of(rule: &Rule, e: &AuditEvent) -> Option<String> {
+    match rule.by {
+        SubjectKind::Account => e.event.account_id.map(|a| a.to_string()),
+        SubjectKind::ClientIp => e.event.client_ip.clone(),
+    }
+}
+
+fn window_key(rule: &Rule, subject: &str, at: DateTime<Utc>) -> String {
+    let bucket = at.timestamp() / (rule.window_minutes * 60);
+    format!("{}:{subject}:{bucket}", rule.kind)
+}
+
+impl Identity {
+    /// Reads every chain's new events and raises what the rules find; returns the
+    /// alerts raised. Each chain is its own transaction.
+    pub fn detect_threats(&self) -> Result<Vec<SecurityAlert>, DomainError> {
+        let chains = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            tx.chains_to_scan(500)
+        })?;
+        let mut raised = Vec::new();
+        for chain in chains {
+            let scope = chain.clinic_id.map_or(Scope::Platform, Scope::Clinic);
+            let found = in_tx(self.store.as_ref(), scope, |tx| {
+                let Some(read) = tx.claim_chain_scan(chain.chain_id)? else {
+                    return Ok(Vec::new());
+                };
+                let events = tx.chain_events(chain.chain_id, read, SCAN_BATCH)?;
+                let Some(last) = events.last().map(|e| e.seq) else {
+                    return Ok(Vec::new());
+                };
+                let alerts = self.apply_rules(tx, &chain, &events)?;
+                tx.set_chain_scanned(chain.chain_id, last)?;
+                Ok(alerts)
+            })?;
+            raised.extend(found);
+        }
+        Ok(raised)
+    }
+
+    fn apply_rules(
+        &self,
+        tx: &mut dyn Tx,
+        chain: &ChainHead,
+        events: &[AuditEvent],
+    ) -> Result<Vec<SecurityAlert>, DomainError> {
+        let mut raised = Vec::new();
+        for rule in RULES {
+            // The latest matching event of each subject decides for its window.
+            let mut latest: Vec<(String, &AuditEvent)> = Vec::new();
+            for e in events
+                .iter()
+                .filter(|e| rule.actions.contains(&e.event.action.as_str()))
+            {
+                let Some(subject) = subject_of(rule, e) else {
+                    continue;
+                };
+                match latest.iter_mut().find(|(s, _)| *s == subject) {
+                    Some(slot) => slot.1 = e,
+                    None => latest.push((subject, e)),
+                }
+            }
+            for (subject, e) in latest {
+                let at = e.event.occurred_at;
+                let from = at - Duration::minutes(rule.window_minutes);
+                let scope = match rule.by {
+                    SubjectKind::ClientIp if e.event.clinic_id.is_none() => None,
+                    _ => Some(chain.chain_id),
+                };
+                let count =
+                    tx.count_subject_events(rule.actions, rule.by, &subject, scope, from, at)?;
+                if count < rule.threshold {
+                    continue;
+                }
+                let alert = SecurityAlert {
+                    id: self.new_id(),
+                    clinic_id: e.event.clinic_id,
+                    kind: rule.kind.to_owned(),
+                    dedup_key: window_key(rule, &subject, at),
+                    subject,
+                    event_count: count,
+                    triggered_at: at,
+                    raised_at: self.now(),
+                    details: json!({"description": rule.description, "window_minutes": rule.window_minutes, "threshold": rule.threshold, "event_id": e.event.id}).to_string(),
+                };
+                if tx.insert_alert(&alert)? {
+                    self.notify_alert(tx, &alert, rule)?;
+                    raised.push(alert);
+                }
+            }
+        }
+        Ok(raised)
+    }
+
+    /// Emails the clinic's owners and administrators and queues the platform
+    /// webhook (when one is configured). No health data: the kind, the subject and
+    /// counts only.
+    fn notify_alert(
+        &self,
+        tx: &mut dyn Tx,
+        alert: &SecurityAlert,
+        rule: &Rule,
+    ) -> Result<(), DomainError> {
+        if let Some(clinic) = alert.clinic_id.map(ClinicId) {
+            let name = tx.clinic(clinic)?.map(|c| c.name).unwrap_or_default();
+            let admins = tx
+                .members(clinic)?
+                .into_iter()
+                .filter(|m| m.active && matches!(m.role, Role::Owner | Role::Administrator));
+            for admin in admins {
+                self.email(
+                    tx,
+                    &admin.email,
+                    &format!("Salus security alert: {}", rule.kind),
+                    format!(
+                        "A security alert was raised for {name}.\n\n{}\n{} events in {} minutes (subject: {}).\n\nReview it with GET {}/api/v1/security-alerts.\n",
+                        rule.description,
+                        alert.event_count,
+                        rule.window_minutes,
+                        alert.subject,
+                        self.settings.public_url
+                    ),
+                )?;
+            }
+        }
+        if self.settings.alert_webhook {
+            let body = json!({
+                "alert_id": alert.id, "kind": alert.kind, "clinic_id": alert.clinic_id,
+                "subject": alert.subject, "event_count": alert.event_count,
+                "triggered_at": alert.triggered_at, "raised_at": alert.raised_at,
+            });
+            tx.enqueue(&NewMessage {
+                id: self.new_id(),
+                channel: Channel::Webhook,
+                recipient: "platform".to_owned(),
+                subject: format!("security alert: {}", alert.kind),
+                body: body.to_string(),
+                created_at: self.now(),
+                available_at: self.now(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The clinic's security alerts, newest first (`audit.read`).
+    pub fn security_alerts(
+        &self,
+        actor: &Actor,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<SecurityAlert>, DomainError> {
+        actor.require(Permission::AuditRead)?;
+        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            tx.alerts(actor.clinic_id, before, limit.clamp(1, 100))
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! Security alerts and the detectors' reads on PostgreSQL.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use salus_domain::DomainError;
+use salus_domain::audit::alerts::{AlertsRepo, SecurityAlert, SubjectKind};
+use salus_domain::audit::ports::ChainHead;
+use salus_domain::ids::ClinicId;
+use uuid::Uuid;
+
+use crate::schema::audit_chain_heads as heads;
+use crate::schema::events;
+use crate::schema::security_alerts as alerts;
+use crate::store::{PgTx, db_error};
+
+type Res<T> = Result<T, DomainError>;
+
+type AlertRow = (
+    Uuid,
+    Option<Uuid>,
+    String,
+    String,
+    String,
+    i32,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+);
+
+fn to_alert(r: AlertRow) -> SecurityAlert {
+    SecurityAlert {
+        id: r.0,
+        clinic_id: r.1,
+        kind: r.2,
+        subject: r.3,
+        dedup_key: r.4,
+        event_count: i64::from(r.5),
+        triggered_at: r.6,
+        raised_at: r.7,
+        details: r.8,
+    }
+}
+
+impl AlertsRepo for PgTx<'_> {
+    fn chains_to_scan(&mut self, limit: i64) -> Res<Vec<ChainHead>> {
+        let rows: Vec<(Uuid, Option<Uuid>, i64, Vec<u8>, i64)> = heads::table
+            .filter(heads::detected_seq.lt(heads::seq))
+            .select((
+                heads::chain_id,
+                heads::clinic_id,
+                heads::seq,
+                heads::hash,
+                heads::checkpointed_seq,
+            ))
+            .limit(limit)
+            .load(self.conn)
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(chain_id, clinic_id, seq, hash, checkpointed_seq)| ChainHead {
+                    chain_id,
+                    clinic_id: clinic_id.map(ClinicId),
+                    seq,
+                    hash,
+                    checkpointed_seq,
+                },
+            )
+            .collect())
+    }
+
+    fn claim_chain_scan(&mut self, chain: Uuid) -> Res<Option<i64>> {
+        heads::table
+            .find(chain)
+            .filter(heads::detected_seq.lt(heads::seq))
+            .select(heads::detected_seq)
+            .for_update()
+            .skip_locked()
+            .first(self.conn)
+            .optional()
+            .map_err(db_error)
+    }
+
+    fn set_chain_scanned(&mut self, chain: Uuid, through: i64) -> Res<()> {
+        diesel::update(heads::table.find(chain))
+            .set(heads::detected_seq.eq(through))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn count_subject_events(
+        &mut self,
+        actions: &[&str],
+        by: SubjectKind,
+        subject: &str,
+        chain: Option<Uuid>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Res<i64> {
+        let mut q = events::table
+            .filter(events::action.eq_any(actions.iter().map(|a| (*a).to_owned())))
+            .filter(events::occurred_at.ge(from))
+            .filter(events::occurred_at.le(to))
+            .into_boxed();
+        q = match chain {
+            Some(chain) => q.filter(events::chain_id.eq(chain)),
+            None => q.filter(events::clinic_id.is_null()),
+        };
+        q = match by {
+            SubjectKind::Account => match subject.parse::<Uuid>() {
+                Ok(account) => q.filter(events::account_id.eq(account)),
+                Err(_) => return Ok(0),
+            },
+            SubjectKind::ClientIp => q.filter(events::client_ip.eq(subject.to_owned())),
+        };
+        q.count().get_result(self.conn).map_err(db_error)
+    }
+
+    fn insert_alert(&mut self, a: &SecurityAlert) -> Res<bool> {
+        diesel::insert_into(alerts::table)
+            .values((
+                alerts::id.eq(a.id),
+                alerts::clinic_id.eq(a.clinic_id),
+                alerts::kind.eq(&a.kind),
+                alerts::subject.eq(&a.subject),
+                alerts::dedup_key.eq(&a.dedup_key),
+                alerts::event_count.eq(i32::try_from(a.event_count).unwrap_or(i32::MAX)),
+                alerts::triggered_at.eq(a.triggered_at),
+                alerts::raised_at.eq(a.raised_at),
+                alerts::details.eq(&a.details),
+            ))
+            .on_conflict(alerts::dedup_key)
+            .do_nothing()
+            .execute(self.conn)
+            .map(|n| n == 1)
+            .map_err(db_error)
+    }
+
+    fn alerts(
+        &mut self,
+        clinic: ClinicId,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Res<Vec<SecurityAlert>> {
+        let mut q = alerts::table
+            .filter(alerts::clinic_id.eq(clinic.0))
+            .into_boxed();
+        if let Some((at, id)) = before {
+            q = q.filter(
+                alerts::raised_at
+                    .lt(at)
+                    .or(alerts::raised_at.eq(at).and(alerts::id.lt(id))),
+            );
+        }
+        let rows: Vec<AlertRow> = q
+            .order((alerts::raised_at.desc(), alerts::id.desc()))
+            .limit(limit)
+            .load(self.conn)
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(to_alert).collect())
+    }
+}
