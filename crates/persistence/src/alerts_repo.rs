@@ -8,6 +8,7 @@ use salus_domain::audit::ports::ChainHead;
 use salus_domain::ids::ClinicId;
 use uuid::Uuid;
 
+use crate::audit_repo::{HeadRow, to_head};
 use crate::schema::audit_chain_heads as heads;
 use crate::schema::events;
 use crate::schema::security_alerts as alerts;
@@ -43,7 +44,7 @@ fn to_alert(r: AlertRow) -> SecurityAlert {
 
 impl AlertsRepo for PgTx<'_> {
     fn chains_to_scan(&mut self, limit: i64) -> Res<Vec<ChainHead>> {
-        let rows: Vec<(Uuid, Option<Uuid>, i64, Vec<u8>, i64)> = heads::table
+        let rows: Vec<HeadRow> = heads::table
             .filter(heads::detected_seq.lt(heads::seq))
             .select((
                 heads::chain_id,
@@ -55,18 +56,7 @@ impl AlertsRepo for PgTx<'_> {
             .limit(limit)
             .load(self.conn)
             .map_err(db_error)?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(chain_id, clinic_id, seq, hash, checkpointed_seq)| ChainHead {
-                    chain_id,
-                    clinic_id: clinic_id.map(ClinicId),
-                    seq,
-                    hash,
-                    checkpointed_seq,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(to_head).collect())
     }
 
     fn claim_chain_scan(&mut self, chain: Uuid) -> Res<Option<i64>> {

@@ -79,9 +79,20 @@ fn to_events(rows: Vec<EventRow>) -> Res<Vec<AuditEvent>> {
     rows.into_iter().map(EventRow::into_event).collect()
 }
 
-type HeadRow = (Uuid, Option<Uuid>, i64, Vec<u8>, i64);
+/// A chain head row: chain, clinic, seq, hash, checkpointed seq.
+pub(crate) type HeadRow = (Uuid, Option<Uuid>, i64, Vec<u8>, i64);
 
-fn to_head((chain_id, clinic_id, seq, hash, checkpointed_seq): HeadRow) -> ChainHead {
+type CheckpointRow = (
+    Uuid,
+    i64,
+    Option<Uuid>,
+    Vec<u8>,
+    DateTime<Utc>,
+    String,
+    Vec<u8>,
+);
+
+pub(crate) fn to_head((chain_id, clinic_id, seq, hash, checkpointed_seq): HeadRow) -> ChainHead {
     ChainHead {
         chain_id,
         clinic_id: clinic_id.map(ClinicId),
@@ -265,15 +276,7 @@ impl AuditRepo for PgTx<'_> {
     }
 
     fn checkpoints(&mut self, chain: Uuid) -> Res<Vec<Checkpoint>> {
-        let rows: Vec<(
-            Uuid,
-            i64,
-            Option<Uuid>,
-            Vec<u8>,
-            DateTime<Utc>,
-            String,
-            Vec<u8>,
-        )> = checkpoints::table
+        let rows: Vec<CheckpointRow> = checkpoints::table
             .filter(checkpoints::chain_id.eq(chain))
             .order(checkpoints::seq)
             .load(self.conn)
