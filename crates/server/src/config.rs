@@ -1028,6 +1028,10 @@ mod tests {
                 "MASTER_KEYS",
                 "m1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=",
             ),
+            (
+                "AUDIT_SIGNING_KEYS",
+                "a1:Q0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0M=",
+            ),
             ("OUTBOX_EMAIL_PROVIDER", "smtp"),
             (
                 "SMTP_URL",
@@ -1170,6 +1174,10 @@ mod tests {
             (
                 "MASTER_KEYS",
                 "m1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=",
+            ),
+            (
+                "AUDIT_SIGNING_KEYS",
+                "a1:Q0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0M=",
             ),
             ("OUTBOX_EMAIL_PROVIDER", "smtp"),
             ("SMTP_FROM", "no-reply@clinic.test"),
