@@ -577,11 +577,22 @@ impl Identity {
     /// Sets a clinic's plan (operator command; no actor).
     pub fn set_plan(&self, clinic: ClinicId, plan: Plan) -> Result<(), DomainError> {
         in_tx(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
-            if tx.set_plan(clinic, plan)? {
-                Ok(())
-            } else {
-                Err(DomainError::NotFound)
+            if !tx.set_plan(clinic, plan)? {
+                return Err(DomainError::NotFound);
             }
+            let operator = ClientInfo {
+                ip: None,
+                user_agent: Some("salus clinic set-plan".to_owned()),
+                request_id: None,
+            };
+            self.audit(
+                tx,
+                AuditRecord::account("clinic.plan_changed", None)
+                    .in_clinic(Some(clinic))
+                    .on("clinic", clinic.0)
+                    .detail("plan", plan.as_str()),
+                &operator,
+            )
         })
     }
 }
