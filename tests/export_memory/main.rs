@@ -2,6 +2,9 @@
 //! heap (server and client share it here) far below the size of the export.
 //! Alone in its own test binary, so no other test's allocations count.
 
+// Test code: a failed set-up or assertion should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::Utc;
 use diesel::prelude::*;
 use peak_alloc::PeakAlloc;
