@@ -486,3 +486,53 @@ async fn the_export_streams_a_history_that_verifies_offline() {
     let body: Value = stale.json().await.unwrap();
     assert_eq!(body["code"], "step_up_required");
 }
+
+#[tokio::test]
+async fn nodes_share_the_retention_job_without_taking_the_same_chain() {
+    use salus_domain::audit::AuditRepo;
+    use salus_persistence::store::PgTx;
+    let app = TestApp::spawn().await;
+    for clinic in ["Harbour Clinic", "Hill Clinic"] {
+        let owner = app.owner_with_mfa(clinic).await;
+        new_patient(&app, &owner, "Lovelace").await;
+    }
+    let url = app.db.api_url();
+    let later = salus_domain::Clock::now(app.clock.as_ref()) + Duration::hours(2);
+    let claims = tokio::task::spawn_blocking(move || {
+        let mut nodes: Vec<PgConnection> = (0..3)
+            .map(|_| PgConnection::establish(&url).unwrap())
+            .collect();
+        for node in &mut nodes {
+            // A claim that waited for another node's lock would fail, not hang.
+            diesel::sql_query("SET lock_timeout = '2s'")
+                .execute(node)
+                .unwrap();
+            diesel::sql_query("BEGIN").execute(node).unwrap();
+        }
+        // Each node holds its claim (its transaction stays open) while the next asks.
+        let claims: Vec<Option<uuid::Uuid>> = nodes
+            .iter_mut()
+            .map(|conn| {
+                let mut tx = PgTx { conn };
+                tx.claim_chain_maintenance(later, later + Duration::hours(1))
+                    .unwrap()
+                    .map(|h| h.chain_id)
+            })
+            .collect();
+        claims
+    })
+    .await
+    .unwrap();
+    assert!(claims[0].is_some() && claims[1].is_some(), "{claims:?}");
+    assert_ne!(claims[0], claims[1], "two nodes never take the same chain");
+    let chains = count(
+        &mut app.db.superuser(),
+        "SELECT count(*) AS n FROM audit_chain_heads",
+    );
+    let taken = claims.iter().flatten().count();
+    assert_eq!(
+        i64::try_from(taken).unwrap(),
+        chains.min(3),
+        "every due chain is taken by someone: {claims:?}"
+    );
+}
