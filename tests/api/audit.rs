@@ -183,6 +183,20 @@ async fn a_member_sees_their_own_sign_ins_and_failures() {
     assert!(actions.contains(&"auth.login_succeeded"), "{body}");
     let failure = &body["items"][0];
     assert_eq!(failure["outcome"], "failure");
+    assert_eq!(failure["details"]["reason"], "wrong_password");
+    let stranger = app
+        .login("nobody@clinic.test", "not the password at all")
+        .await;
+    assert_eq!(stranger.status(), 401);
+    assert_eq!(
+        count(
+            &mut app.db.superuser(),
+            "SELECT count(*) AS n FROM audit.events WHERE action = 'auth.login_failed'
+               AND account_id IS NULL AND details = '{\"reason\":\"unknown_account\"}'"
+        ),
+        1,
+        "a failed sign-in for an unknown email is recorded, without the email"
+    );
     assert!(
         !failure.to_string().contains("not the password"),
         "no password in the trail"

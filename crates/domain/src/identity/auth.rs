@@ -216,6 +216,25 @@ impl Identity {
         Ok(clinic)
     }
 
+    /// Records a refused sign-in that changed nothing else (unknown email, locked
+    /// account), with its reason category; never the password or the email.
+    fn record_login_failure(
+        &self,
+        account: Option<AccountId>,
+        reason: &'static str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            self.audit(
+                tx,
+                AuditRecord::account("auth.login_failed", account)
+                    .failed()
+                    .detail("reason", reason),
+                client,
+            )
+        })
+    }
+
     /// Signs in with email and password (and optionally the clinic to act in).
     /// Unknown email, wrong password and locked account all answer
     /// `InvalidCredentials` after the same work.
@@ -234,6 +253,7 @@ impl Identity {
         })?;
         let Some(account) = account else {
             self.hasher.verify(password, None);
+            self.record_login_failure(None, "unknown_account", client)?;
             return Err(DomainError::InvalidCredentials);
         };
         let policy = self.settings.lockout;
@@ -245,6 +265,7 @@ impl Identity {
         );
         if gate != Gate::Open {
             self.hasher.verify(password, None);
+            self.record_login_failure(Some(account.id), "locked", client)?;
             return Err(DomainError::InvalidCredentials);
         }
         let verified = self.hasher.verify(password, Some(&account.password_hash));
@@ -255,16 +276,14 @@ impl Identity {
                 self.audit(
                     tx,
                     AuditRecord::account("auth.login_failed", Some(account.id))
-                        .in_clinic(None)
-                        .failed(),
+                        .failed()
+                        .detail("reason", "wrong_password"),
                     client,
                 )?;
                 if lock.is_some() {
                     self.audit(
                         tx,
-                        AuditRecord::account("auth.account_locked", Some(account.id))
-                            .in_clinic(None)
-                            .failed(),
+                        AuditRecord::account("auth.account_locked", Some(account.id)).failed(),
                         client,
                     )?;
                 }
