@@ -13,6 +13,7 @@ mod contract;
 mod headers;
 mod health;
 mod isolation;
+mod keys;
 mod logs;
 mod metrics;
 mod mfa;

@@ -70,7 +70,51 @@ fn base_vars(db: &TestDb) -> HashMap<String, String> {
     .collect()
 }
 
+/// The configuration of a test server over `db`, with overrides.
+fn config_on(
+    db: &TestDb,
+    overrides: &[(&str, &str)],
+) -> Result<Config, salus::config::ConfigProblems> {
+    let mut vars = base_vars(db);
+    for (key, value) in overrides {
+        vars.insert((*key).to_owned(), (*value).to_owned());
+    }
+    Config::load(&move |name: &str| vars.get(name).cloned())
+}
+
+/// A second server over a test's database, as after a restart with another
+/// configuration; stopped when dropped.
+pub struct Sibling {
+    /// Its base URL.
+    pub url: String,
+    server: Option<RunningServer>,
+}
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop_now();
+        }
+    }
+}
+
 impl TestApp {
+    /// This test's server configuration with overrides, for operator commands.
+    pub fn config_with(&self, overrides: &[(&str, &str)]) -> Config {
+        config_on(&self.db, overrides).unwrap_or_else(|problems| panic!("{problems}"))
+    }
+
+    /// Starts another server over this test's database and clock, with overrides.
+    pub async fn sibling(&self, overrides: &[(&str, &str)]) -> Sibling {
+        let server = salus::serve::start(&self.config_with(overrides), self.clock.clone())
+            .await
+            .unwrap_or_else(|e| panic!("sibling server failed to start: {e:#}"));
+        Sibling {
+            url: server.public_url.clone(),
+            server: Some(server),
+        }
+    }
+
     /// Starts a server over a freshly migrated database.
     pub async fn spawn() -> Self {
         Self::spawn_with(&[]).await
@@ -93,11 +137,7 @@ impl TestApp {
         db: TestDb,
         overrides: &[(&str, &str)],
     ) -> Result<Self, (anyhow::Error, TestDb)> {
-        let mut vars = base_vars(&db);
-        for (key, value) in overrides {
-            vars.insert((*key).to_owned(), (*value).to_owned());
-        }
-        let config = match Config::load(&move |name: &str| vars.get(name).cloned()) {
+        let config = match config_on(&db, overrides) {
             Ok(config) => config,
             Err(problems) => return Err((anyhow::anyhow!("{problems}"), db)),
         };

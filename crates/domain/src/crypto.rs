@@ -76,20 +76,31 @@ impl MasterKeys {
         Ok(out)
     }
 
+    /// The id of the active key, the one that seals.
+    pub fn active_id(&self) -> &str {
+        &self.keys[0].id
+    }
+
+    /// Whether `envelope` is sealed under the active key (read from its header only).
+    pub fn is_current(&self, envelope: &[u8]) -> bool {
+        split_envelope(envelope).is_some_and(|(id, _, _)| id == self.active_id().as_bytes())
+    }
+
+    /// Opens `envelope` with whichever key of the ring sealed it and seals the
+    /// plaintext again under the active key, with the same `aad`.
+    pub fn reseal(
+        &self,
+        random: &dyn Random,
+        envelope: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, DomainError> {
+        self.seal(random, &self.open(envelope, aad)?, aad)
+    }
+
     /// Opens an envelope made by [`MasterKeys::seal`] with the same `aad`.
     pub fn open(&self, envelope: &[u8], aad: &[u8]) -> Result<Vec<u8>, DomainError> {
         let broken = || DomainError::Internal("sealed value cannot be opened".into());
-        let (&version, rest) = envelope.split_first().ok_or_else(broken)?;
-        if version != ENVELOPE_VERSION {
-            return Err(broken());
-        }
-        let (&id_len, rest) = rest.split_first().ok_or_else(broken)?;
-        let id_len = usize::from(id_len);
-        if rest.len() < id_len + 12 {
-            return Err(broken());
-        }
-        let (id, rest) = rest.split_at(id_len);
-        let (nonce, ciphertext) = rest.split_at(12);
+        let (id, nonce, ciphertext) = split_envelope(envelope).ok_or_else(broken)?;
         let key = self
             .keys
             .iter()
@@ -107,6 +118,22 @@ impl MasterKeys {
             )
             .map_err(|_| broken())
     }
+}
+
+/// An envelope's key id, nonce and ciphertext, when its header is well formed.
+fn split_envelope(envelope: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let (&version, rest) = envelope.split_first()?;
+    if version != ENVELOPE_VERSION {
+        return None;
+    }
+    let (&id_len, rest) = rest.split_first()?;
+    let id_len = usize::from(id_len);
+    if rest.len() < id_len + 12 {
+        return None;
+    }
+    let (id, rest) = rest.split_at(id_len);
+    let (nonce, ciphertext) = rest.split_at(12);
+    Some((id, nonce, ciphertext))
 }
 
 /// A clinic's keys, unwrapped for the length of one request.
@@ -158,6 +185,23 @@ impl ClinicKeys {
             master.seal(random, &self.data_key, &wrap_aad(self.clinic, "data"))?,
             master.seal(random, &self.index_key, &wrap_aad(self.clinic, "index"))?,
         ))
+    }
+
+    /// Stored keys re-wrapped under the active master key (opened with any key of
+    /// the ring); `None` when both already are under the active key.
+    pub fn rewrap(
+        clinic: crate::ids::ClinicId,
+        master: &MasterKeys,
+        random: &dyn Random,
+        wrapped_data: &[u8],
+        wrapped_index: &[u8],
+    ) -> Result<Option<crate::patients::WrappedKeys>, DomainError> {
+        if master.is_current(wrapped_data) && master.is_current(wrapped_index) {
+            return Ok(None);
+        }
+        Self::unwrap(clinic, master, wrapped_data, wrapped_index)?
+            .wrap(master, random)
+            .map(Some)
     }
 
     /// Unwraps a clinic's stored keys.

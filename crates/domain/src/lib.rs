@@ -14,6 +14,7 @@ pub mod error;
 pub mod health;
 pub mod identity;
 pub mod ids;
+pub mod keys;
 pub mod notes;
 pub mod outbox;
 pub mod patients;

@@ -8,6 +8,7 @@ use crate::audit::alerts::AlertsRepo;
 use crate::clinic::ClinicRepo;
 use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
+use crate::keys::KeysRepo;
 use crate::notes::NotesRepo;
 use crate::outbox::OutboxRepo;
 use crate::patients::PatientsRepo;
@@ -43,6 +44,7 @@ pub trait Tx:
     + NotesRepo
     + ScheduleRepo
     + RemindersRepo
+    + KeysRepo
 {
 }
 

@@ -7,6 +7,7 @@ pub mod alerts_repo;
 pub mod appointments_repo;
 pub mod audit_repo;
 pub mod identity_repo;
+pub mod keys_repo;
 pub mod migrations;
 pub mod notes_repo;
 pub mod outbox_repo;

@@ -53,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Operator commands on encryption keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +74,14 @@ enum AuditCommand {
     Purge,
     /// Print the public keys that verify checkpoint signatures (`kid:base64`).
     PublicKeys,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Re-wrap every clinic's data keys (and re-seal TOTP secrets) under the first
+    /// key of MASTER_KEYS. Put the new key first, keep the old ones after it, run
+    /// this, then remove the old keys. Safe to interrupt and run again.
+    RotateMaster,
 }
 
 #[derive(Debug, Subcommand)]
@@ -287,6 +300,40 @@ fn audit(command: &AuditCommand) -> ExitCode {
     }
 }
 
+fn rotate_master() -> ExitCode {
+    let config = match Config::load(&config::process_env()) {
+        Ok(config) => config,
+        Err(problems) => return report_config(&problems),
+    };
+    let mut report_progress = |progress| match progress {
+        salus_domain::keys::Progress::Accounts(seen) => {
+            println!("salus: keys: {seen} accounts scanned");
+        }
+        salus_domain::keys::Progress::Clinic {
+            done,
+            total,
+            clinic,
+            outcome,
+        } => println!("salus: keys: {done}/{total} clinics ({clinic}: {outcome:?})"),
+    };
+    match salus::operator::rotate_master(&config, &mut report_progress) {
+        Ok(s) => {
+            println!(
+                "salus: keys: every clinic's keys are under master key {}: {} clinics, {} re-wrapped, {} already current, {} without keys yet; TOTP secrets: {} re-sealed, {} already current",
+                s.active_key,
+                s.clinics,
+                s.rewrapped,
+                s.already_current,
+                s.without_keys,
+                s.totp_resealed,
+                s.totp_current
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => report(&error),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
@@ -301,6 +348,9 @@ async fn main() -> ExitCode {
         Command::Clinic {
             command: ClinicCommand::SetPlan { clinic_id, plan },
         } => set_plan(clinic_id, &plan),
+        Command::Keys {
+            command: KeysCommand::RotateMaster,
+        } => rotate_master(),
         Command::SeedDev {
             clinics,
             patients,

@@ -1,10 +1,13 @@
-//! Operator commands that act on the database directly (with the API role).
+//! Operator commands that act on the database directly (with the API role,
+//! `DATABASE_URL`: row-level security applies to them as to the server).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use salus_domain::identity::service::Identity;
 use salus_domain::ids::ClinicId;
+use salus_domain::keys::{Progress, RotationSummary};
 use salus_domain::plans::Plan;
 use salus_persistence::{PoolSettings, build_pool};
 
@@ -12,8 +15,8 @@ use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::serve::identity;
 
-/// Sets a clinic's plan.
-pub fn set_plan(config: &Config, clinic: ClinicId, plan: Plan) -> anyhow::Result<()> {
+/// The service over a one-connection pool of the API role.
+fn operator_service(config: &Config) -> anyhow::Result<Identity> {
     let pool = build_pool(
         &config.database_url,
         PoolSettings {
@@ -23,9 +26,25 @@ pub fn set_plan(config: &Config, clinic: ClinicId, plan: Plan) -> anyhow::Result
         },
     );
     let public_url = config.public_url(None, config.http_bind);
-    let service = identity(config, pool, Arc::new(SystemClock), &public_url)?;
-    service
+    identity(config, pool, Arc::new(SystemClock), &public_url)
+}
+
+/// Sets a clinic's plan.
+pub fn set_plan(config: &Config, clinic: ClinicId, plan: Plan) -> anyhow::Result<()> {
+    operator_service(config)?
         .set_plan(clinic, plan)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("cannot set the plan of clinic {clinic}"))
+}
+
+/// Re-wraps every clinic's keys and re-seals every TOTP secret under the first key
+/// of `MASTER_KEYS`, reporting progress as it goes. Safe to interrupt and re-run.
+pub fn rotate_master(
+    config: &Config,
+    progress: &mut dyn FnMut(Progress),
+) -> anyhow::Result<RotationSummary> {
+    operator_service(config)?
+        .rotate_master_key(progress)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .context("master-key rotation stopped; run it again to finish")
 }

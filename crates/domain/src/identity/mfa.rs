@@ -41,7 +41,8 @@ pub enum SecondFactor {
     Recovery(String),
 }
 
-fn aad(account: AccountId) -> Vec<u8> {
+/// The AAD binding a sealed TOTP secret to its account.
+pub(crate) fn aad(account: AccountId) -> Vec<u8> {
     format!("accounts.totp_secret:{account}").into_bytes()
 }
 

@@ -1,0 +1,187 @@
+//! Master-key rotation (`salus keys rotate-master`): every clinic's data and index
+//! keys are re-wrapped, and every TOTP secret re-sealed, under the active (first)
+//! master key, so the old key can then leave the ring.
+//!
+//! Each clinic and each account is its own transaction, and values already under
+//! the active key are left alone: a run can be interrupted and started again.
+//! Clinics are found through memberships (accounts are platform rows; an account's
+//! memberships are visible in its own scope), so no role needs to bypass row-level
+//! security. Every clinic has had an owner since sign-up and memberships are never
+//! deleted, so no clinic is missed.
+
+use chrono::{DateTime, Utc};
+
+use crate::DomainError;
+use crate::crypto::ClinicKeys;
+use crate::identity::mfa;
+use crate::identity::service::Identity;
+use crate::ids::{AccountId, ClinicId};
+use crate::patients::WrappedKeys;
+use crate::store::{Scope, in_tx};
+
+/// Accounts read per transaction while looking for clinics.
+const ACCOUNT_PAGE: i64 = 500;
+
+/// Storage used by the rotation.
+pub trait KeysRepo {
+    /// Up to `limit` accounts after `after`, in id order (a platform table).
+    fn accounts_after(
+        &mut self,
+        after: Option<AccountId>,
+        limit: i64,
+    ) -> Result<Vec<AccountId>, DomainError>;
+    /// The account's sealed TOTP secret, locked until the transaction ends.
+    fn lock_totp_secret(&mut self, account: AccountId) -> Result<Option<Vec<u8>>, DomainError>;
+    /// Replaces the account's sealed TOTP secret.
+    fn store_totp_secret(&mut self, account: AccountId, sealed: &[u8]) -> Result<(), DomainError>;
+    /// Every clinic the account is or was a member of (in the account's scope).
+    fn clinics_of_account(&mut self, account: AccountId) -> Result<Vec<ClinicId>, DomainError>;
+    /// The clinic's wrapped keys, locked until the transaction ends.
+    fn lock_clinic_keys(&mut self, clinic: ClinicId) -> Result<Option<WrappedKeys>, DomainError>;
+    /// Stores the clinic's re-wrapped keys.
+    fn store_rewrapped_keys(
+        &mut self,
+        clinic: ClinicId,
+        keys: &WrappedKeys,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
+}
+
+/// What happened to one clinic's keys or one TOTP secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Re-wrapped (or re-sealed) under the active key.
+    Rewrapped,
+    /// Already under the active key: left alone.
+    AlreadyCurrent,
+    /// Nothing stored.
+    Nothing,
+}
+
+/// Progress of a rotation, reported as it goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    /// Accounts scanned so far (their TOTP secrets re-sealed, their clinics noted).
+    Accounts(usize),
+    /// Clinic `done` of `total` handled.
+    Clinic {
+        /// Clinics handled so far.
+        done: usize,
+        /// Clinics in all.
+        total: usize,
+        /// This clinic.
+        clinic: ClinicId,
+        /// What happened to its keys.
+        outcome: Outcome,
+    },
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotationSummary {
+    /// The active master key's id.
+    pub active_key: String,
+    /// Clinics found.
+    pub clinics: usize,
+    /// Clinics whose keys were re-wrapped.
+    pub rewrapped: usize,
+    /// Clinics whose keys were already under the active key.
+    pub already_current: usize,
+    /// Clinics that have no keys yet (they get them under the active key).
+    pub without_keys: usize,
+    /// TOTP secrets re-sealed.
+    pub totp_resealed: usize,
+    /// TOTP secrets already under the active key.
+    pub totp_current: usize,
+}
+
+impl Identity {
+    /// Re-wraps every clinic's keys and re-seals every TOTP secret under the active
+    /// master key, one transaction per account and per clinic.
+    pub fn rotate_master_key(
+        &self,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RotationSummary, DomainError> {
+        let mut summary = RotationSummary {
+            active_key: self.keys.active_id().to_owned(),
+            ..RotationSummary::default()
+        };
+        let mut clinics = std::collections::BTreeSet::new();
+        let mut after = None;
+        let mut seen = 0;
+        loop {
+            let page = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+                tx.accounts_after(after, ACCOUNT_PAGE)
+            })?;
+            let Some(&last) = page.last() else { break };
+            for account in page {
+                let (of_account, totp) = self
+                    .rotate_account(account)
+                    .map_err(|e| DomainError::Internal(format!("account {account}: {e:?}")))?;
+                clinics.extend(of_account);
+                match totp {
+                    Outcome::Rewrapped => summary.totp_resealed += 1,
+                    Outcome::AlreadyCurrent => summary.totp_current += 1,
+                    Outcome::Nothing => {}
+                }
+                seen += 1;
+            }
+            progress(Progress::Accounts(seen));
+            after = Some(last);
+        }
+        summary.clinics = clinics.len();
+        for (n, clinic) in clinics.into_iter().enumerate() {
+            let outcome = self
+                .rewrap_clinic_keys(clinic)
+                .map_err(|e| DomainError::Internal(format!("clinic {clinic}: {e:?}")))?;
+            match outcome {
+                Outcome::Rewrapped => summary.rewrapped += 1,
+                Outcome::AlreadyCurrent => summary.already_current += 1,
+                Outcome::Nothing => summary.without_keys += 1,
+            }
+            progress(Progress::Clinic {
+                done: n + 1,
+                total: summary.clinics,
+                clinic,
+                outcome,
+            });
+        }
+        Ok(summary)
+    }
+
+    /// In the account's scope: its clinics, and its TOTP secret re-sealed.
+    fn rotate_account(&self, account: AccountId) -> Result<(Vec<ClinicId>, Outcome), DomainError> {
+        in_tx(self.store.as_ref(), Scope::Account(account), |tx| {
+            let clinics = tx.clinics_of_account(account)?;
+            let outcome = match tx.lock_totp_secret(account)? {
+                None => Outcome::Nothing,
+                Some(sealed) if self.keys.is_current(&sealed) => Outcome::AlreadyCurrent,
+                Some(sealed) => {
+                    let resealed =
+                        self.keys
+                            .reseal(self.random.as_ref(), &sealed, &mfa::aad(account))?;
+                    tx.store_totp_secret(account, &resealed)?;
+                    Outcome::Rewrapped
+                }
+            };
+            Ok((clinics, outcome))
+        })
+    }
+
+    /// In the clinic's scope: its data and index keys re-wrapped under the active key.
+    pub fn rewrap_clinic_keys(&self, clinic: ClinicId) -> Result<Outcome, DomainError> {
+        let now = self.now();
+        in_tx(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+            let Some((data, index)) = tx.lock_clinic_keys(clinic)? else {
+                return Ok(Outcome::Nothing);
+            };
+            match ClinicKeys::rewrap(clinic, &self.keys, self.random.as_ref(), &data, &index)? {
+                None => Ok(Outcome::AlreadyCurrent),
+                Some(rewrapped) => {
+                    tx.store_rewrapped_keys(clinic, &rewrapped, now)?;
+                    Ok(Outcome::Rewrapped)
+                }
+            }
+        })
+    }
+}
