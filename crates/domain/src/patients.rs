@@ -201,6 +201,12 @@ pub trait PatientsRepo {
         clinic: ClinicId,
         patient: &StoredPatient,
     ) -> Result<(), DomainError>;
+    /// Inserts many patients at once (bulk loading).
+    fn insert_patients(
+        &mut self,
+        clinic: ClinicId,
+        patients: &[StoredPatient],
+    ) -> Result<(), DomainError>;
     /// A patient by id.
     fn patient(&mut self, clinic: ClinicId, id: Uuid)
     -> Result<Option<StoredPatient>, DomainError>;
@@ -316,6 +322,33 @@ impl Identity {
         })
     }
 
+    /// A new patient as stored, its national id and medical history sealed under
+    /// the clinic's keys (what `create_patient` writes; bulk loading uses it too).
+    pub fn new_stored_patient(
+        &self,
+        keys: &ClinicKeys,
+        id: Uuid,
+        fields: &PatientFields,
+        history: Option<&MedicalHistory>,
+        now: DateTime<Utc>,
+    ) -> Result<StoredPatient, DomainError> {
+        let (national, index, sealed_history) = self.seal_patient(keys, id, fields, history)?;
+        Ok(StoredPatient {
+            id,
+            fields: PatientFields {
+                national_id: None,
+                ..fields.clone()
+            },
+            sealed_national_id: national,
+            national_id_index: index,
+            sealed_medical_history: sealed_history,
+            archived_at: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
     /// Registers a patient. Medical history needs `clinical.write`.
     pub fn create_patient(
         &self,
@@ -332,22 +365,7 @@ impl Identity {
         let id = self.new_id();
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
-            let (national, index, sealed_history) =
-                self.seal_patient(&keys, id, &fields, history.as_ref())?;
-            let stored = StoredPatient {
-                id,
-                fields: PatientFields {
-                    national_id: None,
-                    ..fields.clone()
-                },
-                sealed_national_id: national,
-                national_id_index: index,
-                sealed_medical_history: sealed_history,
-                archived_at: None,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
+            let stored = self.new_stored_patient(&keys, id, &fields, history.as_ref(), now)?;
             tx.insert_patient(actor.clinic_id, &stored)?;
             self.audit_action(tx, actor, "patient.created", ("patient", id), client)?;
             self.open_patient(actor, &keys, stored)

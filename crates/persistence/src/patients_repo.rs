@@ -15,6 +15,9 @@ use crate::store::{PgTx, db_error};
 
 type Res<T> = Result<T, DomainError>;
 
+/// Rows per multi-row INSERT.
+const INSERT_CHUNK: usize = 1000;
+
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = patients)]
 #[diesel(treat_none_as_null = true)]
@@ -144,11 +147,22 @@ impl PatientsRepo for PgTx<'_> {
     }
 
     fn insert_patient(&mut self, clinic: ClinicId, p: &StoredPatient) -> Res<()> {
-        diesel::insert_into(patients::table)
-            .values(row(clinic, p)?)
-            .execute(self.conn)
-            .map(|_| ())
-            .map_err(db_error)
+        self.insert_patients(clinic, std::slice::from_ref(p))
+    }
+
+    fn insert_patients(&mut self, clinic: ClinicId, many: &[StoredPatient]) -> Res<()> {
+        // PostgreSQL takes at most 65,535 parameters per statement (20 per row).
+        for chunk in many.chunks(INSERT_CHUNK) {
+            let rows = chunk
+                .iter()
+                .map(|p| row(clinic, p))
+                .collect::<Res<Vec<_>>>()?;
+            diesel::insert_into(patients::table)
+                .values(&rows)
+                .execute(self.conn)
+                .map_err(db_error)?;
+        }
+        Ok(())
     }
 
     fn patient(&mut self, clinic: ClinicId, id: Uuid) -> Res<Option<StoredPatient>> {

@@ -13,6 +13,7 @@ pub mod operator;
 pub mod outbox;
 pub mod random;
 pub mod seed;
+pub mod seed_bench;
 pub mod serve;
 pub mod telemetry;
 pub mod tls;

@@ -42,6 +42,26 @@ enum Command {
         #[arg(long, default_value = ".local/demo-logins.txt")]
         logins_file: std::path::PathBuf,
     },
+    /// Create a large synthetic data set for `make bench` (clinics, staff, patients
+    /// in bulk, appointments) and write what the load generator needs as JSON
+    /// (benchmarks only; refused in staging/production).
+    SeedBench {
+        /// Clinics to create.
+        #[arg(long, default_value_t = 100)]
+        clinics: usize,
+        /// Patients per clinic.
+        #[arg(long, default_value_t = 10_000)]
+        patients: usize,
+        /// Appointments per clinic.
+        #[arg(long, default_value_t = 200)]
+        appointments: usize,
+        /// Patient ids per clinic written out for the load generator.
+        #[arg(long, default_value_t = 100)]
+        sample: usize,
+        /// Where the load generator's data is written.
+        #[arg(long, default_value = "bench/.run/seed.json")]
+        out: std::path::PathBuf,
+    },
     /// Operator commands on clinics.
     Clinic {
         #[command(subcommand)]
@@ -191,6 +211,20 @@ fn seed_dev(clinics: usize, patients: usize, logins_file: &std::path::Path) -> E
     match salus::seed::seed(&config, clinics, patients, logins_file) {
         Ok(logins) => {
             print!("{logins}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => report(&error),
+    }
+}
+
+fn seed_bench(size: salus::seed_bench::BenchSize, out: &std::path::Path) -> ExitCode {
+    let config = match Config::load(&config::process_env()) {
+        Ok(config) => config,
+        Err(problems) => return report_config(&problems),
+    };
+    match salus::seed_bench::seed(&config, size, out) {
+        Ok(_) => {
+            println!("salus: seed-bench: wrote {}", out.display());
             ExitCode::SUCCESS
         }
         Err(error) => report(&error),
@@ -348,6 +382,21 @@ async fn main() -> ExitCode {
         Command::Clinic {
             command: ClinicCommand::SetPlan { clinic_id, plan },
         } => set_plan(clinic_id, &plan),
+        Command::SeedBench {
+            clinics,
+            patients,
+            appointments,
+            sample,
+            out,
+        } => seed_bench(
+            salus::seed_bench::BenchSize {
+                clinics,
+                patients,
+                appointments,
+                sample,
+            },
+            &out,
+        ),
         Command::Keys {
             command: KeysCommand::RotateMaster,
         } => rotate_master(),

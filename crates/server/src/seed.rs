@@ -26,11 +26,11 @@ use crate::config::Config;
 use crate::random::OsRandom;
 use crate::serve::identity;
 
-const GIVEN: &[&str] = &[
+pub(crate) const GIVEN: &[&str] = &[
     "Amina", "Louis", "Chloé", "Hugo", "Inès", "Jules", "Léa", "Malik", "Nora", "Oscar", "Rose",
     "Sami", "Yanis", "Zoé",
 ];
-const FAMILY: &[&str] = &[
+pub(crate) const FAMILY: &[&str] = &[
     "Bernard", "Dubois", "Fontaine", "Garnier", "Lambert", "Leroy", "Mercier", "Moreau", "Perrin",
     "Renard", "Roux", "Vidal",
 ];
@@ -46,7 +46,7 @@ fn pick<'a>(random: &dyn Random, list: &'a [&'a str]) -> &'a str {
     list[usize::from(u16::from_le_bytes(b)) % list.len()]
 }
 
-fn passphrase(random: &dyn Random) -> String {
+pub(crate) fn passphrase(random: &dyn Random) -> String {
     (0..5)
         .map(|_| pick(random, WORDS))
         .collect::<Vec<_>>()

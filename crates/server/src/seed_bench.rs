@@ -1,0 +1,290 @@
+//! `salus seed-bench`: a large synthetic data set for `make bench`. Refused in
+//! staging and production; every name, date and number is generated.
+//!
+//! Clinics, their keys, accounts and appointments go through the normal domain
+//! code; patients are sealed by the same code as `create_patient`
+//! (`Identity::new_stored_patient`) and inserted in multi-row batches, one
+//! transaction per clinic with `app.clinic_id` set (row-level security applies: it
+//! connects with `DATABASE_URL`, the API role). Each clinic gets an owner and a
+//! practitioner who signs in without MFA; all bench accounts share one random
+//! password, hashed once. It writes what the load generator needs (clinic ids,
+//! practitioner ids, a sample of patient ids, the logins) as JSON.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, Duration as Span, NaiveDate, Timelike, Utc};
+use salus_domain::access::role_permissions;
+use salus_domain::appointments::NewBooking;
+use salus_domain::identity::model::{ClientInfo, Clinic, Role};
+use salus_domain::identity::password::Verified;
+use salus_domain::identity::ports::NewAccount;
+use salus_domain::identity::service::Identity;
+use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
+use salus_domain::patients::{MedicalHistory, PatientFields, Sex};
+use salus_domain::store::{Scope, in_tx};
+use salus_domain::{Actor, DomainError};
+use salus_persistence::{PoolSettings, build_pool};
+use serde_json::{Value, json};
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::random::OsRandom;
+use crate::seed::{FAMILY, GIVEN, passphrase};
+use crate::serve::identity;
+
+/// How much to seed.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchSize {
+    /// Clinics.
+    pub clinics: usize,
+    /// Patients per clinic.
+    pub patients: usize,
+    /// Appointments per clinic (booked through the domain service).
+    pub appointments: usize,
+    /// Patient ids per clinic written out for the load generator.
+    pub sample: usize,
+}
+
+/// Patients sealed and inserted per transaction step.
+const BATCH: usize = 2000;
+
+fn err(e: DomainError) -> anyhow::Error {
+    anyhow::anyhow!("{e:?}")
+}
+
+/// Seeds `size` and writes the load generator's data to `out`; returns it too.
+pub fn seed(config: &Config, size: BenchSize, out: &Path) -> anyhow::Result<Value> {
+    anyhow::ensure!(
+        !config.app_env.is_deployed(),
+        "seed-bench creates synthetic data for benchmarks only; refused with APP_ENV={}",
+        config.app_env.as_str()
+    );
+    let started = Instant::now();
+    let pool = build_pool(
+        &config.database_url,
+        PoolSettings {
+            max_size: 1,
+            statement_timeout_ms: 600_000,
+            checkout_timeout: Duration::from_secs(10),
+        },
+    );
+    let public_url = config.public_url(None, config.http_bind);
+    let service = identity(config, pool, Arc::new(SystemClock), &public_url)?;
+    let random = OsRandom;
+    let password = passphrase(&random);
+    let hash = service.hasher.hash(&password, &random).map_err(err)?;
+    let argon2_seconds = time_verify(&service, &password, &hash)?;
+    let mut clinics = Vec::with_capacity(size.clinics);
+    for n in 1..=size.clinics {
+        clinics.push(seed_clinic(&service, n, size, &hash).with_context(|| format!("clinic {n}"))?);
+        let done = n * size.patients;
+        println!(
+            "salus: seed-bench: {n}/{} clinics, {done} patients, {:.0} s",
+            size.clinics,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let data = json!({
+        "password": password,
+        "argon2_verify_seconds": argon2_seconds,
+        "seed_seconds": started.elapsed().as_secs_f64(),
+        "patients_per_clinic": size.patients,
+        "appointments_per_clinic": size.appointments,
+        "clinics": clinics,
+    });
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(out, serde_json::to_vec_pretty(&data)?)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(data)
+}
+
+/// The median of five argon2 verifications with the configured parameters.
+fn time_verify(service: &Identity, password: &str, hash: &str) -> anyhow::Result<f64> {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        let verified = service.hasher.verify(password, Some(hash));
+        times.push(start.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            matches!(verified, Verified::Yes),
+            "the bench password does not verify"
+        );
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// One staff account and membership.
+fn add_member(
+    service: &Identity,
+    clinic: ClinicId,
+    role: Role,
+    email: String,
+    hash: &str,
+) -> Result<(AccountId, MembershipId), DomainError> {
+    let now = service.now();
+    let account = AccountId(service.new_id());
+    let membership = MembershipId(service.new_id());
+    in_tx(service.store.as_ref(), Scope::Clinic(clinic), |tx| {
+        tx.insert_account(&NewAccount {
+            id: account,
+            email: email.clone(),
+            given_name: GIVEN[usize::from(role == Role::Owner)].to_owned(),
+            family_name: FAMILY[0].to_owned(),
+            password_hash: hash.to_owned(),
+            created_at: now,
+        })?;
+        tx.set_email_verified(account, now)?;
+        tx.insert_membership(clinic, membership, account, role, now)?;
+        if role == Role::Practitioner {
+            tx.upsert_practitioner(clinic, membership, "General practice", now)?;
+        }
+        Ok(())
+    })?;
+    Ok((account, membership))
+}
+
+fn patient_fields(clinic: usize, p: usize) -> (PatientFields, MedicalHistory) {
+    let birth = NaiveDate::from_ymd_opt(1940, 1, 1).unwrap_or_default()
+        + Span::days(i64::try_from(p * 7919 % 29_000).unwrap_or(0));
+    let fields = PatientFields {
+        family_name: FAMILY[p % FAMILY.len()].to_owned(),
+        given_name: GIVEN[(p / FAMILY.len()) % GIVEN.len()].to_owned(),
+        birth_date: birth,
+        sex: if p.is_multiple_of(2) {
+            Sex::Female
+        } else {
+            Sex::Male
+        },
+        national_id: Some(format!("BENCH{clinic:04}{p:07}")),
+        phone: Some(format!("+3361{clinic:04}{:04}", p % 10_000)),
+        email: None,
+        address: None,
+        emergency_contact: None,
+        preferred_language: Some("fr".into()),
+        reminder_email: false,
+        reminder_sms: p.is_multiple_of(3),
+    };
+    let history = MedicalHistory {
+        allergies: vec!["synthetic allergy".into()],
+        conditions: vec![format!("synthetic condition {}", p % 17)],
+        medications: Vec::new(),
+        notes: None,
+    };
+    (fields, history)
+}
+
+fn seed_clinic(service: &Identity, n: usize, size: BenchSize, hash: &str) -> anyhow::Result<Value> {
+    let now = service.now();
+    let clinic = ClinicId(service.new_id());
+    in_tx(service.store.as_ref(), Scope::Clinic(clinic), |tx| {
+        tx.insert_clinic(
+            &Clinic {
+                id: clinic,
+                name: format!("Bench Clinic {n}"),
+                plan: "business".to_owned(),
+                idle_timeout_minutes: 60,
+                require_mfa: false,
+                time_zone: "Europe/Paris".to_owned(),
+                reminder_offset_hours: 24,
+            },
+            now,
+        )?;
+        service.clinic_keys(tx, clinic).map(|_| ())
+    })
+    .map_err(err)?;
+    add_member(
+        service,
+        clinic,
+        Role::Owner,
+        format!("owner@bench-{n}.salus.test"),
+        hash,
+    )
+    .map_err(err)?;
+    let email = format!("doctor@bench-{n}.salus.test");
+    let (account, practitioner) =
+        add_member(service, clinic, Role::Practitioner, email.clone(), hash).map_err(err)?;
+
+    let step = (size.patients / size.sample.max(1)).max(1);
+    let mut sample = Vec::new();
+    let mut ids = Vec::new();
+    let mut p = 0;
+    while p < size.patients {
+        let end = (p + BATCH).min(size.patients);
+        let batch = in_tx(service.store.as_ref(), Scope::Clinic(clinic), |tx| {
+            let keys = service.clinic_keys(tx, clinic)?;
+            let rows = (p..end)
+                .map(|i| {
+                    let (fields, history) = patient_fields(n, i);
+                    service.new_stored_patient(
+                        &keys,
+                        service.new_id(),
+                        &fields,
+                        Some(&history),
+                        now,
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.insert_patients(clinic, &rows)?;
+            Ok(rows.into_iter().map(|r| r.id).collect::<Vec<_>>())
+        })
+        .map_err(err)?;
+        for (i, id) in (p..end).zip(batch) {
+            if i % step == 0 && sample.len() < size.sample {
+                sample.push(id);
+            }
+            if ids.len() < size.appointments {
+                ids.push(id);
+            }
+        }
+        p = end;
+    }
+
+    let actor = Actor {
+        account_id: account,
+        clinic_id: clinic,
+        membership_id: practitioner,
+        session_id: SessionId(service.new_id()),
+        role: Role::Practitioner,
+        mfa_at: None,
+        mfa_enrolled: false,
+        mfa_required: false,
+        permissions: role_permissions(Role::Practitioner),
+    };
+    let client = ClientInfo {
+        ip: Some("seed-bench".into()),
+        user_agent: Some("salus seed-bench".into()),
+    };
+    let first = tomorrow_at_eight(now);
+    for (k, patient) in ids.iter().enumerate() {
+        let starts_at = first + Span::minutes(30 * i64::try_from(k).unwrap_or(0));
+        let booking = NewBooking {
+            patient: *patient,
+            practitioner,
+            starts_at,
+            ends_at: starts_at + Span::minutes(20),
+            reason: Some("Synthetic bench visit".into()),
+            override_hours: false,
+        };
+        service.book(&actor, &booking, &client).map_err(err)?;
+    }
+    Ok(json!({
+        "id": clinic.uuid(),
+        "email": email,
+        "practitioner_id": practitioner.uuid(),
+        "patients": sample,
+    }))
+}
+
+fn tomorrow_at_eight(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.with_hour(8)
+        .and_then(|t| t.with_minute(0))
+        .and_then(|t| t.with_second(0))
+        .unwrap_or(now)
+        + Span::days(1)
+}
