@@ -32,6 +32,12 @@ lint:
 openapi:
 	$(CARGO) run -q --bin salus -- openapi > openapi/openapi.json
 
+## Load-test a release build against a scratch database of 100 clinics x 10,000
+## patients and write bench/results/latest.json (BENCH_QUICK=1: a smoke run).
+## See docs/performance.md.
+bench:
+	@bash scripts/bench.sh
+
 ## Drop leftover per-test databases (tests drop their own; a crash can leave some).
 clean-db: provision-db
 	@$(DB_ENV) && psql "$$SALUS_ADMIN_URL" -XAtqc "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database WHERE datname LIKE 'salus\_test\_%'" | psql "$$SALUS_ADMIN_URL" -Xq

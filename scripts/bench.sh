@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# `make bench`: speed and memory of Salus, as ratios against baselines measured in
+# the same run on the same machine (see docs/performance.md).
+#
+# It builds in release mode, provisions a scratch database (`salus_bench`), seeds
+# 100 clinics x 10,000 patients with appointments (`salus seed-bench`), starts the
+# server on a free loopback port and drives it with wrk at fixed connection counts,
+# 3 runs each, printing medians:
+#   1. baseline: GET /health/live
+#   2. GET /api/v1/patients/{id}, authenticated
+#   3. GET /api/v1/patients?limit=20, authenticated
+#   4. POST /api/v1/appointments (exclusion constraint)
+#   5. login throughput (argon2id), and the p99 of (2) during a login flood
+#   6. the SQL of (2) run by pgbench at the same concurrency: the database ceiling
+# Results go to bench/results/latest.json.
+#
+# BENCH_QUICK=1: a smoke run (3 clinics x 1,000 patients, 3 s runs). Not for figures.
+# wrk, pgbench, jq and curl are installed with apt-get when missing (as root).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+run_dir="bench/.run"
+results="bench/results/latest.json"
+mkdir -p "$run_dir" "$(dirname "$results")"
+
+quick="${BENCH_QUICK:-0}"
+if [ "$quick" = "1" ]; then
+    clinics=3 patients=1000 appointments=20 duration=3
+else
+    clinics=100 patients=10000 appointments=200 duration=10
+fi
+runs=3
+connections=64
+login_connections=16
+wrk_threads=2
+cores=$(nproc)
+
+log() { echo "bench: $*" >&2; }
+
+ensure_tools() {
+    local missing=()
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+    command -v pgbench >/dev/null 2>&1 || missing+=(postgresql-client postgresql-contrib)
+    command -v jq >/dev/null 2>&1 || missing+=(jq)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    [ ${#missing[@]} -eq 0 ] && return
+    if [ "$(id -u)" -ne 0 ]; then
+        log "missing: ${missing[*]}; install them (Debian/Ubuntu: apt-get install ${missing[*]})"
+        exit 1
+    fi
+    log "installing ${missing[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+free_port() {
+    local port
+    for port in $(seq 18080 18180); do
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+    log "no free port in 18080-18180"
+    exit 1
+}
+
+random_key() { printf '%s:%s' "$1" "$(head -c 32 /dev/urandom | base64 -w0)"; }
+
+# --- database and server -----------------------------------------------------------
+
+provision() {
+    bash scripts/provision-db.sh
+    set -a
+    # shellcheck disable=SC1091
+    . .local/db.env
+    set +a
+    admin_url="$SALUS_ADMIN_URL"
+    api_url="${DATABASE_URL%/*}/salus_bench"
+    owner_url="${MIGRATION_DATABASE_URL%/*}/salus_bench"
+    bench_admin_url="${admin_url%/*}/salus_bench"
+    log "creating the scratch database salus_bench"
+    psql "$admin_url" -XAtq -v ON_ERROR_STOP=1 \
+        -c "DROP DATABASE IF EXISTS salus_bench WITH (FORCE)" \
+        -c "CREATE DATABASE salus_bench OWNER salus_owner" >/dev/null
+    MIGRATION_DATABASE_URL="$owner_url" target/release/salus migrate >/dev/null
+}
+
+server_env() {
+    export APP_ENV=development
+    export DATABASE_URL="$api_url"
+    export TOKEN_SIGNING_KEYS MASTER_KEYS
+    TOKEN_SIGNING_KEYS=$(random_key b1)
+    MASTER_KEYS=$(random_key m1)
+    export HTTP_BIND="127.0.0.1:$port"
+    export LOG_FORMAT=json
+    export OUTBOX_POLL_SECONDS=0
+    export OUTBOX_DIR="$run_dir/outbox"
+    # All load comes from one address: the per-address limit on authentication
+    # endpoints would otherwise answer 429 to the login measurement.
+    export AUTH_RATE_LIMIT_PER_MINUTE=1000000000
+}
+
+seed() {
+    log "seeding $clinics clinics x $patients patients ($appointments appointments each)"
+    target/release/salus seed-bench --clinics "$clinics" --patients "$patients" \
+        --appointments "$appointments" --out "$run_dir/seed.json" | awk 'NR % 10 == 0 || /wrote/' >&2
+    seed_seconds=$(jq '.seed_seconds' "$run_dir/seed.json")
+    log "seeded in $(printf '%.0f' "$seed_seconds") s"
+}
+
+start_server() {
+    target/release/salus serve >"$run_dir/server.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+        curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && return
+        kill -0 "$server_pid" 2>/dev/null || { log "the server died; see $run_dir/server.log"; exit 1; }
+        sleep 0.2
+    done
+    log "the server did not become ready; see $run_dir/server.log"
+    exit 1
+}
+
+stop_server() {
+    if [ -n "${server_pid:-}" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+}
+
+# Signs every bench practitioner in (access tokens live 15 minutes, so before each
+# measurement) and writes the wrk targets: `token clinic practitioner patients`.
+sign_in() {
+    local password
+    password=$(jq -r '.password' "$run_dir/seed.json")
+    { echo "$password"; jq -r '.clinics[].email' "$run_dir/seed.json"; } >"$run_dir/logins.txt"
+    : >"$run_dir/targets.tmp"
+    jq -c '.clinics[]' "$run_dir/seed.json" | while read -r clinic; do
+        local email token
+        email=$(jq -r '.email' <<<"$clinic")
+        token=$(curl -fsS "http://127.0.0.1:$port/api/v1/auth/login" \
+            -H 'content-type: application/json' \
+            -d "$(jq -nc --arg e "$email" --arg p "$password" '{email: $e, password: $p}')" |
+            jq -r '.access_token')
+        [ -n "$token" ] && [ "$token" != "null" ] || { log "sign-in failed for $email"; exit 1; }
+        jq -r --arg t "$token" '"\($t) \(.id) \(.practitioner_id) \(.patients | join(","))"' <<<"$clinic" >>"$run_dir/targets.tmp"
+    done
+    mv "$run_dir/targets.tmp" "$run_dir/targets.txt"
+}
+
+# --- measurements --------------------------------------------------------------------
+
+# wrk_once SCRIPT CONNECTIONS SECONDS [ARG]: one run's JSON line.
+wrk_once() {
+    local out
+    out=$(wrk -t"$wrk_threads" -c"$2" -d"${3}s" --timeout 10s -s "bench/wrk/$1.lua" \
+        "http://127.0.0.1:$port" -- "${4:-0}")
+    grep '^BENCH_JSON ' <<<"$out" | cut -d' ' -f2-
+}
+
+run_index=0
+# measure NAME SCRIPT CONNECTIONS: a warm-up, then $runs runs, into $run_dir/NAME.json.
+measure() {
+    local name=$1 script=$2 conns=$3 i
+    log "$name: warm-up, then $runs x ${duration} s at $conns connections"
+    run_index=$((run_index + 1))
+    wrk_once "$script" "$conns" "$(( duration < 3 ? duration : 3 ))" "$run_index" >/dev/null
+    : >"$run_dir/$name.runs"
+    for i in $(seq 1 "$runs"); do
+        run_index=$((run_index + 1))
+        wrk_once "$script" "$conns" "$duration" "$run_index" | tee -a "$run_dir/$name.runs" >&2
+    done
+    summarise "$name" "$conns"
+}
+
+# The server's resident memory now, in MiB.
+server_rss_mib() {
+    awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status"
+}
+
+# summarise NAME CONNECTIONS: the runs and their medians (each figure separately),
+# with the server's resident memory after them.
+summarise() {
+    jq -s --argjson c "$2" --argjson rss "$(server_rss_mib)" '
+        def median: sort | .[(length / 2 | floor)];
+        {connections: $c, server_rss_mib_after: $rss, runs: .,
+         median: {rps: (map(.rps) | median), p50_ms: (map(.p50_ms) | median),
+                  p99_ms: (map(.p99_ms) | median)},
+         errors: (map(.errors | to_entries | map(.value) | add) | add)}' \
+        "$run_dir/$1.runs" >"$run_dir/$1.json"
+}
+
+# (5), second part: (2) while a login flood runs on $login_connections connections.
+measure_read_during_login_flood() {
+    local name=patient_read_during_login_flood i flood
+    log "$name: $runs x ${duration} s, (2) at $connections connections during a login flood"
+    : >"$run_dir/$name.runs"
+    for i in $(seq 1 "$runs"); do
+        run_index=$((run_index + 1))
+        wrk_once login "$login_connections" "$((duration + 2))" >/dev/null &
+        flood=$!
+        sleep 1
+        wrk_once patient "$connections" "$duration" | tee -a "$run_dir/$name.runs" >&2
+        wait "$flood"
+    done
+    summarise "$name" "$connections"
+}
+
+# (6): the statements the server issues for (2), from the code itself, by pgbench as
+# the API role. Targets (clinic, live session, patient) come from a lookup table in
+# a `bench` schema, read by the statement that sets app.clinic_id (the server sends
+# that set_config as its own round trip too).
+pgbench_script() {
+    local session_sql
+    session_sql=$(sed -n '/^const SESSION_CONTEXT_SQL: &str = "/,/";$/p' \
+        crates/persistence/src/identity_repo.rs | sed '1s/^.*= "//; $s/";$//' |
+        sed 's/\$1/:cid/; s/\$2/:sid/')
+    [ -n "$session_sql" ] || { log "SESSION_CONTEXT_SQL not found in identity_repo.rs"; exit 1; }
+    cat <<SQL
+\\set n random(1, :ntargets)
+-- Authenticated extractor: Identity::authenticate (one transaction).
+BEGIN;
+SELECT set_config('app.clinic_id', t.clinic_id::text, true) AS setting, t.clinic_id AS cid, t.session_id AS sid, t.patient_id AS pid FROM bench.targets t WHERE t.n = :n \\gset
+$session_sql;
+COMMIT;
+-- Identity::get_patient (one transaction): the patient row, then the clinic keys.
+BEGIN;
+SELECT set_config('app.clinic_id', :cid, true);
+SELECT clinic_id, id, family_name, given_name, birth_date, sex, national_id, national_id_index, phone, email, address, emergency_contact, preferred_language, reminder_email, reminder_sms, medical_history, archived_at, version, created_at, updated_at FROM patients WHERE clinic_id = :cid AND id = :pid LIMIT 1;
+SELECT wrapped_data_key, wrapped_index_key FROM clinic_keys WHERE clinic_id = :cid LIMIT 1;
+COMMIT;
+SQL
+}
+
+measure_pgbench() {
+    local name=pgbench_patient_read i ntargets
+    psql "$bench_admin_url" -XAtq -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+DROP SCHEMA IF EXISTS bench CASCADE;
+CREATE SCHEMA bench;
+CREATE TABLE bench.targets (n integer PRIMARY KEY, clinic_id uuid NOT NULL, session_id uuid NOT NULL, patient_id uuid NOT NULL);
+GRANT USAGE ON SCHEMA bench TO salus_api;
+GRANT SELECT ON bench.targets TO salus_api;
+SQL
+    # One live session per clinic (the latest sign-in), with each sampled patient.
+    jq -r '.clinics[] | .id as $c | .patients[] | "\($c),\(.)"' "$run_dir/seed.json" |
+        psql "$bench_admin_url" -XAtq -v ON_ERROR_STOP=1 >/dev/null \
+            -c "CREATE TEMP TABLE p (clinic_id uuid, patient_id uuid)" \
+            -c "\\copy p FROM STDIN WITH (FORMAT csv)" \
+            -c "INSERT INTO bench.targets SELECT row_number() OVER (), p.clinic_id, s.id, p.patient_id FROM p JOIN LATERAL (SELECT id FROM sessions WHERE clinic_id = p.clinic_id AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1) s ON true"
+    ntargets=$(psql "$bench_admin_url" -XAtqc "SELECT count(*) FROM bench.targets")
+    pgbench_script >"$run_dir/patient_read.pgbench"
+    log "$name: $runs x ${duration} s, $connections clients, $ntargets targets"
+    : >"$run_dir/$name.runs"
+    for i in $(seq 0 "$runs"); do
+        rm -f "$run_dir"/pgbench_log.*
+        local out seconds=$duration
+        [ "$i" -eq 0 ] && seconds=$(( duration < 3 ? duration : 3 ))
+        out=$(pgbench -n -M prepared -c "$connections" -j "$wrk_threads" -T "$seconds" \
+            -D ntargets="$ntargets" -f "$run_dir/patient_read.pgbench" \
+            --log --log-prefix="$run_dir/pgbench_log" "$api_url" 2>&1) ||
+            { echo "$out" >&2; log "pgbench failed"; exit 1; }
+        [ "$i" -eq 0 ] && continue # warm-up
+        local tps failed
+        tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | tail -n 1)
+        failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
+        cat "$run_dir"/pgbench_log.* | awk '{print $3 / 1000}' | sort -n | awk -v tps="$tps" -v failed="${failed:-0}" '
+            { v[NR] = $1 }
+            END {
+                p50 = v[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1]
+                p99 = v[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1]
+                printf "{\"requests\":%d,\"rps\":%.2f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":{\"failed\":%d}}\n", NR, tps, p50, p99, failed
+            }' | tee -a "$run_dir/$name.runs" >&2
+    done
+    rm -f "$run_dir"/pgbench_log.*
+    summarise "$name" "$connections"
+}
+
+# Placeholder for one more pair, to be added: an audited write against the same
+# write without its audit event (a pgbench pair, like measure_pgbench). Not
+# measured yet; it records null so the results file already has its place.
+measure_audit_pair() {
+    echo 'null' >"$run_dir/audit_pair.json"
+}
+
+# --- report --------------------------------------------------------------------------
+
+machine_json() {
+    jq -n --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
+        --argjson cores "$cores" \
+        --argjson mem "$(awk '/^MemTotal/ {printf "%d", $2 / 1024}' /proc/meminfo)" \
+        --arg pg "$(psql "$admin_url" -XAtqc 'SHOW server_version')" \
+        --arg kernel "$(uname -r)" \
+        --arg wrk "$(wrk -v 2>&1 | head -n 1 | awk '{print $2}')" \
+        '{cpu: $cpu, cores: $cores, memory_mib: $mem, postgresql: $pg, kernel: $kernel, wrk: $wrk}'
+}
+
+report() {
+    local hwm_kib
+    hwm_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$server_pid/status")
+    jq -n \
+        --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+        --argjson quick "$([ "$quick" = "1" ] && echo true || echo false)" \
+        --argjson machine "$(machine_json)" \
+        --slurpfile seed <(jq '{seed_seconds, argon2_verify_seconds, patients_per_clinic, appointments_per_clinic, clinics: (.clinics | length)}' "$run_dir/seed.json") \
+        --slurpfile health "$run_dir/health.json" \
+        --slurpfile read "$run_dir/patient_read.json" \
+        --slurpfile list "$run_dir/patient_list.json" \
+        --slurpfile book "$run_dir/book.json" \
+        --slurpfile login "$run_dir/login.json" \
+        --slurpfile flood "$run_dir/patient_read_during_login_flood.json" \
+        --slurpfile pg "$run_dir/pgbench_patient_read.json" \
+        --slurpfile audit "$run_dir/audit_pair.json" \
+        --argjson hwm "$hwm_kib" \
+        --argjson runs "$runs" --argjson duration "$duration" --argjson threads "$wrk_threads" \
+        '
+        ($seed[0]) as $s | ($machine.cores) as $cores |
+        ($read[0].median) as $r |
+        ($cores * 0.8 / $s.argon2_verify_seconds) as $login_target |
+        {
+          generated_at: $at, commit: $commit, quick: $quick, machine: $machine,
+          dataset: $s,
+          settings: {runs: $runs, seconds_per_run: $duration, wrk_threads: $threads,
+                     http_workers: $cores, db_pool_size: 16, password_hash_concurrency: $cores},
+          measurements: {
+            "1_health_live": $health[0], "2_patient_read": $read[0], "3_patient_list": $list[0],
+            "4_book_appointment": $book[0], "5_login": $login[0],
+            "5_patient_read_during_login_flood": $flood[0], "6_pgbench_patient_read": $pg[0],
+            audit_pair: $audit[0]
+          },
+          ratios: {read_over_health: ($r.rps / $health[0].median.rps),
+                   read_over_pgbench: ($r.rps / $pg[0].median.rps)},
+          peak_server_memory_mib: ($hwm / 1024),
+          targets: [
+            {name: "(2) >= 0.15 x (1) requests/s", value: ($r.rps / $health[0].median.rps), target: 0.15, higher_is_better: true},
+            {name: "(2) >= 0.5 x (6) requests/s", value: ($r.rps / $pg[0].median.rps), target: 0.5, higher_is_better: true},
+            {name: "(2) p99 at 64 connections < 10 ms", value: $r.p99_ms, target: 10, higher_is_better: false},
+            {name: "login/s >= 0.8 x cores / argon2 time", value: $login[0].median.rps, target: $login_target, higher_is_better: true},
+            {name: "(2) p99 during login flood <= 2 x (2) p99", value: $flood[0].median.p99_ms, target: (2 * $r.p99_ms), higher_is_better: false},
+            {name: "peak server memory < 200 MiB", value: ($hwm / 1024), target: 200, higher_is_better: false}
+          ] | map(. + {met: (if .higher_is_better then .value >= .target else .value < .target end)})
+        }' >"$results.tmp"
+    mv "$results.tmp" "$results"
+}
+
+print_table() {
+    local f='def f(x): (x * 100 | round) / 100 | tostring;'
+    echo
+    jq -r "$f"'
+        "machine: \(.machine.cores) cores, \(.machine.memory_mib) MiB, \(.machine.cpu), PostgreSQL \(.machine.postgresql)",
+        "data: \(.dataset.clinics) clinics x \(.dataset.patients_per_clinic) patients, seeded in \(.dataset.seed_seconds | round) s; medians of \(.settings.runs) runs x \(.settings.seconds_per_run) s",
+        ""' "$results"
+    jq -r "$f"'
+        (["measurement", "conns", "req/s", "p50_ms", "p99_ms", "errors", "server_rss_MiB"] | @tsv),
+        (.measurements | to_entries[] | select(.value != null) |
+            [.key, (.value.connections | tostring), f(.value.median.rps), f(.value.median.p50_ms),
+             f(.value.median.p99_ms), (.value.errors | tostring), f(.value.server_rss_mib_after)] | @tsv)' \
+        "$results" | column -t -s $'\t'
+    jq -r "$f"'
+        "",
+        "ratio (2)/(1): \(f(.ratios.read_over_health))   ratio (2)/(6): \(f(.ratios.read_over_pgbench))",
+        "argon2 verify: \(f(.dataset.argon2_verify_seconds * 1000)) ms   peak server memory (VmHWM): \(f(.peak_server_memory_mib)) MiB",
+        ""' "$results"
+    jq -r "$f"'.targets[] | [(if .met then "PASS" else "MISS" end), .name, f(.value), f(.target)] | @tsv' \
+        "$results" | column -t -s $'\t'
+}
+
+main() {
+    ensure_tools
+    log "building (release)"
+    cargo build --release --bin salus
+    port=$(free_port)
+    provision
+    server_env
+    seed
+    trap stop_server EXIT
+    start_server
+
+    sign_in
+    measure health health "$connections"
+    sign_in
+    measure patient_read patient "$connections"
+    sign_in
+    measure patient_list patients_list "$connections"
+    sign_in
+    measure book book "$connections"
+    sign_in
+    measure login login "$login_connections"
+    sign_in
+    measure_read_during_login_flood
+    sign_in
+    measure_pgbench
+    measure_audit_pair
+
+    report
+    stop_server
+    print_table
+    log "results in $results"
+}
+
+main "$@"
