@@ -126,6 +126,16 @@ pub fn identity(
     })
 }
 
+/// Blocking threads per worker: its share of the database pool and of the hashing
+/// permits, plus one. More could only park on a connection checkout (actix's default
+/// is 512 / workers), each parked thread holding a stack and a malloc arena; work
+/// beyond this waits in the blocking queue instead, which costs no latency since it
+/// would wait for a connection anyway.
+fn blocking_threads(db_pool_size: u32, hash_permits: usize, workers: usize) -> usize {
+    let pool = usize::try_from(db_pool_size).unwrap_or(usize::MAX);
+    pool.saturating_add(hash_permits).div_ceil(workers.max(1)) + 1
+}
+
 /// A server that is accepting connections.
 pub struct RunningServer {
     /// Where the plain HTTP listener is bound (it only redirects when TLS is on).
@@ -222,13 +232,12 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
             Duration::from_secs(config.audit_job_secs),
         );
     }
+    let hash_permits = config.password_hash_concurrency.unwrap_or(cores);
     let ports = Ports {
         readiness: Arc::new(PgReadiness::new(pool.clone())),
         identity: service.clone(),
         tokens: Arc::new(token_keys(config, &public_url)?),
-        hashing: Arc::new(tokio::sync::Semaphore::new(
-            config.password_hash_concurrency.unwrap_or(cores),
-        )),
+        hashing: Arc::new(tokio::sync::Semaphore::new(hash_permits)),
         clock: clock.clone(),
         metrics: metrics.clone(),
     };
@@ -247,11 +256,13 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         );
     }
     let workers = config.http_workers.unwrap_or(cores);
+    let blocking = blocking_threads(config.db_pool_size, hash_permits, workers);
 
     let api = {
         let settings = settings.clone();
         HttpServer::new(move || salus_http::build_app(settings.clone(), ports.clone()))
             .workers(workers)
+            .worker_max_blocking_threads(blocking)
             .shutdown_timeout(10)
     };
     let mut servers = Vec::new();
