@@ -106,7 +106,8 @@ server_env() {
 seed() {
     log "seeding $clinics clinics x $patients patients ($appointments appointments each)"
     target/release/salus seed-bench --clinics "$clinics" --patients "$patients" \
-        --appointments "$appointments" --out "$run_dir/seed.json" | awk 'NR % 10 == 0 || /wrote/' >&2
+        --appointments "$appointments" --out "$run_dir/seed.json" |
+        awk 'NR % 10 == 0 || /wrote/ { print; fflush() }' >&2
     seed_seconds=$(jq '.seed_seconds' "$run_dir/seed.json")
     log "seeded in $(printf '%.0f' "$seed_seconds") s"
 }
@@ -168,10 +169,13 @@ measure() {
     run_index=$((run_index + 1))
     wrk_once "$script" "$conns" "$(( duration < 3 ? duration : 3 ))" "$run_index" >/dev/null
     : >"$run_dir/$name.runs"
+    local before
+    before=$(cpu_ticks)
     for i in $(seq 1 "$runs"); do
         run_index=$((run_index + 1))
         wrk_once "$script" "$conns" "$duration" "$run_index" | tee -a "$run_dir/$name.runs" >&2
     done
+    cpu_share "$before" >"$run_dir/$name.cpu"
     summarise "$name" "$conns"
 }
 
@@ -180,12 +184,44 @@ server_rss_mib() {
     awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status"
 }
 
+# CPU ticks used so far by the server, by PostgreSQL (live processes plus the
+# backends that already exited, counted in the postmaster's children), and by the
+# whole machine (busy time), as "server postgres machine".
+cpu_ticks() {
+    local server postgres machine postmaster
+    server=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
+    postmaster=$(pgrep -u postgres -o postgres || true)
+    postgres=$({
+        for p in $(pgrep -u postgres); do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || true; done
+        [ -n "$postmaster" ] && awk '{print $16 + $17}' "/proc/$postmaster/stat"
+    } | awk '{s += $1} END {print s + 0}')
+    machine=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
+    echo "$server $postgres $machine $(date +%s.%N)"
+}
+
+# cpu_share BEFORE: the cores each used since BEFORE (from cpu_ticks), as JSON; the
+# rest of the machine is mostly the load generator (wrk or pgbench).
+cpu_share() {
+    local hz
+    hz=$(getconf CLK_TCK)
+    read -r s0 p0 m0 t0 <<<"$1"
+    read -r s1 p1 m1 t1 <<<"$(cpu_ticks)"
+    awk -v hz="$hz" -v s="$((s1 - s0))" -v p="$((p1 - p0))" -v m="$((m1 - m0))" -v t0="$t0" -v t1="$t1" \
+        'BEGIN { w = (t1 - t0) * hz; printf "{\"server\":%.2f,\"postgres\":%.2f,\"other\":%.2f}", s / w, p / w, (m - s - p) / w }'
+}
+
+# The server's threads now.
+server_threads() {
+    awk '/^Threads/ {print $2}' "/proc/$server_pid/status"
+}
+
 # summarise NAME CONNECTIONS: the runs and their medians (each figure separately),
 # with the server's resident memory after them.
 summarise() {
-    jq -s --argjson c "$2" --argjson rss "$(server_rss_mib)" '
+    jq -s --argjson c "$2" --argjson rss "$(server_rss_mib)" --argjson threads "$(server_threads)" \
+        --argjson cpu "$(cat "$run_dir/$1.cpu")" '
         def median: sort | .[(length / 2 | floor)];
-        {connections: $c, server_rss_mib_after: $rss, runs: .,
+        {connections: $c, cores_used: $cpu, server_rss_mib_after: $rss, server_threads_after: $threads, runs: .,
          median: {rps: (map(.rps) | median), p50_ms: (map(.p50_ms) | median),
                   p99_ms: (map(.p99_ms) | median)},
          errors: (map(.errors | to_entries | map(.value) | add) | add)}' \
@@ -197,6 +233,8 @@ measure_read_during_login_flood() {
     local name=patient_read_during_login_flood i flood
     log "$name: $runs x ${duration} s, (2) at $connections connections during a login flood"
     : >"$run_dir/$name.runs"
+    local before
+    before=$(cpu_ticks)
     for i in $(seq 1 "$runs"); do
         run_index=$((run_index + 1))
         wrk_once login "$login_connections" "$((duration + 2))" >/dev/null &
@@ -205,6 +243,7 @@ measure_read_during_login_flood() {
         wrk_once patient "$connections" "$duration" | tee -a "$run_dir/$name.runs" >&2
         wait "$flood"
     done
+    cpu_share "$before" >"$run_dir/$name.cpu"
     summarise "$name" "$connections"
 }
 
@@ -253,7 +292,9 @@ SQL
     pgbench_script >"$run_dir/patient_read.pgbench"
     log "$name: $runs x ${duration} s, $connections clients, $ntargets targets"
     : >"$run_dir/$name.runs"
+    local before
     for i in $(seq 0 "$runs"); do
+        [ "$i" -eq 1 ] && before=$(cpu_ticks)
         rm -f "$run_dir"/pgbench_log.*
         local out seconds=$duration
         [ "$i" -eq 0 ] && seconds=$(( duration < 3 ? duration : 3 ))
@@ -273,6 +314,7 @@ SQL
                 printf "{\"requests\":%d,\"rps\":%.2f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":{\"failed\":%d}}\n", NR, tps, p50, p99, failed
             }' | tee -a "$run_dir/$name.runs" >&2
     done
+    cpu_share "$before" >"$run_dir/$name.cpu"
     rm -f "$run_dir"/pgbench_log.*
     summarise "$name" "$connections"
 }
@@ -353,10 +395,11 @@ print_table() {
         "data: \(.dataset.clinics) clinics x \(.dataset.patients_per_clinic) patients, seeded in \(.dataset.seed_seconds | round) s; medians of \(.settings.runs) runs x \(.settings.seconds_per_run) s",
         ""' "$results"
     jq -r "$f"'
-        (["measurement", "conns", "req/s", "p50_ms", "p99_ms", "errors", "server_rss_MiB"] | @tsv),
+        (["measurement", "conns", "req/s", "p50_ms", "p99_ms", "errors", "rss_MiB", "cores:server/pg/other"] | @tsv),
         (.measurements | to_entries[] | select(.value != null) |
             [.key, (.value.connections | tostring), f(.value.median.rps), f(.value.median.p50_ms),
-             f(.value.median.p99_ms), (.value.errors | tostring), f(.value.server_rss_mib_after)] | @tsv)' \
+             f(.value.median.p99_ms), (.value.errors | tostring), f(.value.server_rss_mib_after),
+             (.value.cores_used | "\(.server)/\(.postgres)/\(.other)")] | @tsv)' \
         "$results" | column -t -s $'\t'
     jq -r "$f"'
         "",
