@@ -41,7 +41,8 @@ log() { echo "bench: $*" >&2; }
 ensure_tools() {
     local missing=()
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-    command -v pgbench >/dev/null 2>&1 || missing+=(postgresql-client postgresql-contrib)
+    # Debian ships pgbench with the server package (postgresql-15), not the client.
+    command -v pgbench >/dev/null 2>&1 || missing+=(postgresql postgresql-contrib)
     command -v jq >/dev/null 2>&1 || missing+=(jq)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
     [ ${#missing[@]} -eq 0 ] && return
@@ -115,7 +116,10 @@ seed() {
         --appointments "$appointments" --out "$run_dir/seed.json" |
         awk 'NR % 10 == 0 || /wrote/ { print; fflush() }' >&2
     seed_seconds=$(jq '.seed_seconds' "$run_dir/seed.json")
-    log "seeded in $(printf '%.0f' "$seed_seconds") s"
+    log "seeded in $(printf '%.0f' "$seed_seconds") s; VACUUM ANALYZE"
+    # A loaded database is vacuumed and analysed; without this, autovacuum of the
+    # freshly inserted million rows would run during the first measurements.
+    psql "$bench_admin_url" -XAtq -v ON_ERROR_STOP=1 -c "VACUUM ANALYZE" >/dev/null
 }
 
 start_server() {
