@@ -259,6 +259,7 @@ fn seed_clinic(service: &Identity, n: usize, size: BenchSize, hash: &str) -> any
     let client = ClientInfo {
         ip: Some("seed-bench".into()),
         user_agent: Some("salus seed-bench".into()),
+        request_id: None,
     };
     let first = tomorrow_at_eight(now);
     for (k, patient) in ids.iter().enumerate() {
