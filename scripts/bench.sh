@@ -12,6 +12,7 @@
 #   4. POST /api/v1/appointments (exclusion constraint)
 #   5. login throughput (argon2id), and the p99 of (2) during a login flood
 #   6. the SQL of (2) run by pgbench at the same concurrency: the database ceiling
+#   7. a write with and without its audit event, by pgbench (audited/plain >= 0.7)
 # Results go to bench/results/latest.json.
 #
 # BENCH_QUICK=1: a smoke run (3 clinics x 1,000 patients, 3 s runs). Not for figures.
@@ -279,12 +280,38 @@ BEGIN;
 SELECT set_config('app.clinic_id', :cid, true);
 SELECT clinic_id, id, family_name, given_name, birth_date, sex, national_id, national_id_index, phone, email, address, emergency_contact, preferred_language, reminder_email, reminder_sms, medical_history, archived_at, version, created_at, updated_at FROM patients WHERE clinic_id = :cid AND id = :pid LIMIT 1;
 SELECT wrapped_data_key, wrapped_index_key FROM clinic_keys WHERE clinic_id = :cid LIMIT 1;
+$(audit_append_sql patient.clinical_read)
+COMMIT;
+SQL
+}
+
+# The audit append the server makes in the same transaction when it records an
+# action (crates/persistence/src/audit_repo.rs): take the clinic chain's head with
+# one upsert, insert the event after it, move the head. The hash is computed by the
+# database here (by the application in the server): the same work for PostgreSQL.
+audit_append_sql() {
+    cat <<SQL
+INSERT INTO audit_chain_heads (chain_id, clinic_id, seq, hash, next_maintenance_at) VALUES (:cid, :cid, 0, decode(repeat('00', 32), 'hex'), now() + interval '1 hour') ON CONFLICT (chain_id) DO UPDATE SET chain_id = excluded.chain_id RETURNING seq + 1 AS next_seq, encode(hash, 'hex') AS prev_hex \gset
+INSERT INTO audit.events (chain_id, seq, id, clinic_id, occurred_at, account_id, membership_id, session_id, client_ip, user_agent, request_id, action, resource_type, resource_id, outcome, details, prev_hash, hash) VALUES (:cid, :next_seq, gen_random_uuid(), :cid, now(), NULL, NULL, :sid, '127.0.0.1', 'pgbench', NULL, '$1', 'patient', :pid, 'success', '{}', decode(:prev_hex, 'hex'), sha256(decode(:prev_hex, 'hex') || convert_to(CAST(:next_seq AS text), 'UTF8'))) RETURNING encode(hash, 'hex') AS new_hex \gset
+UPDATE audit_chain_heads SET seq = :next_seq, hash = decode(:new_hex, 'hex') WHERE chain_id = :cid;
+SQL
+}
+
+# A write of (audit pair): a patient's version bumped in its clinic's scope, with or
+# without the audit event the server records for it.
+write_script() {
+    cat <<SQL
+\\set n random(1, :ntargets)
+BEGIN;
+SELECT set_config('app.clinic_id', t.clinic_id::text, true) AS setting, t.clinic_id AS cid, t.session_id AS sid, t.patient_id AS pid FROM bench.targets t WHERE t.n = :n \\gset
+UPDATE patients SET version = version + 1, updated_at = now() WHERE clinic_id = :cid AND id = :pid;
+$([ "$1" = audited ] && audit_append_sql patient.updated)
 COMMIT;
 SQL
 }
 
 measure_pgbench() {
-    local name=pgbench_patient_read i ntargets
+    local name=pgbench_patient_read
     psql "$bench_admin_url" -XAtq -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 DROP SCHEMA IF EXISTS bench CASCADE;
 CREATE SCHEMA bench;
@@ -300,6 +327,13 @@ SQL
             -c "INSERT INTO bench.targets SELECT row_number() OVER (), p.clinic_id, s.id, p.patient_id FROM p JOIN LATERAL (SELECT id FROM sessions WHERE clinic_id = p.clinic_id AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1) s ON true"
     ntargets=$(psql "$bench_admin_url" -XAtqc "SELECT count(*) FROM bench.targets")
     pgbench_script >"$run_dir/patient_read.pgbench"
+    pgbench_runs "$name" "$run_dir/patient_read.pgbench"
+}
+
+# Runs a pgbench script $runs times (after a short warm-up) at $connections clients
+# and summarises it like a wrk measurement.
+pgbench_runs() {
+    local name=$1 script=$2 i
     log "$name: $runs x ${duration} s, $connections clients, $ntargets targets"
     : >"$run_dir/$name.runs"
     local before
@@ -309,7 +343,7 @@ SQL
         local out seconds=$duration
         [ "$i" -eq 0 ] && seconds=$(( duration < 3 ? duration : 3 ))
         out=$(pgbench -n -M prepared -c "$connections" -j "$wrk_threads" -T "$seconds" \
-            -D ntargets="$ntargets" -f "$run_dir/patient_read.pgbench" \
+            -D ntargets="$ntargets" -f "$script" \
             --log --log-prefix="$run_dir/pgbench_log" "$api_url" 2>&1) ||
             { echo "$out" >&2; log "pgbench failed"; exit 1; }
         [ "$i" -eq 0 ] && continue # warm-up
@@ -329,11 +363,17 @@ SQL
     summarise "$name" "$connections"
 }
 
-# Placeholder for one more pair, to be added: an audited write against the same
-# write without its audit event (a pgbench pair, like measure_pgbench). Not
-# measured yet; it records null so the results file already has its place.
+# Audited write throughput: the same write with and without the audit event the
+# server appends in its transaction (issue target: audited >= 0.7 x plain). Clients
+# spread over every clinic, so appends to different chains run in parallel.
 measure_audit_pair() {
-    echo 'null' >"$run_dir/audit_pair.json"
+    write_script plain >"$run_dir/write_plain.pgbench"
+    write_script audited >"$run_dir/write_audited.pgbench"
+    pgbench_runs write_plain "$run_dir/write_plain.pgbench"
+    pgbench_runs write_audited "$run_dir/write_audited.pgbench"
+    jq -n --slurpfile plain "$run_dir/write_plain.json" --slurpfile audited "$run_dir/write_audited.json" \
+        '{plain: $plain[0], audited: $audited[0],
+          ratio: ($audited[0].median.rps / $plain[0].median.rps)}' >"$run_dir/audit_pair.json"
 }
 
 # --- report --------------------------------------------------------------------------
@@ -380,10 +420,11 @@ report() {
             "1_health_live": $health[0], "2_patient_read": $read[0], "3_patient_list": $list[0],
             "4_book_appointment": $book[0], "5_login": $login[0],
             "5_patient_read_during_login_flood": $flood[0], "6_pgbench_patient_read": $pg[0],
-            audit_pair: $audit[0]
+            "7_write_plain": $audit[0].plain, "7_write_audited": $audit[0].audited
           },
           ratios: {read_over_health: ($r.rps / $health[0].median.rps),
-                   read_over_pgbench: ($r.rps / $pg[0].median.rps)},
+                   read_over_pgbench: ($r.rps / $pg[0].median.rps),
+                   audited_over_plain_write: $audit[0].ratio},
           peak_server_memory_mib: ($hwm / 1024),
           targets: [
             {name: "(2) >= 0.15 x (1) requests/s", value: ($r.rps / $health[0].median.rps), target: 0.15, higher_is_better: true},
@@ -391,7 +432,8 @@ report() {
             {name: "(2) p99 at 64 connections < 10 ms", value: $r.p99_ms, target: 10, higher_is_better: false},
             {name: "login/s >= 0.8 x cores / argon2 time", value: $login[0].median.rps, target: $login_target, higher_is_better: true},
             {name: "(2) p99 during login flood <= 2 x (2) p99", value: $flood[0].median.p99_ms, target: (2 * $r.p99_ms), higher_is_better: false},
-            {name: "peak server memory < 200 MiB", value: ($hwm / 1024), target: 200, higher_is_better: false}
+            {name: "peak server memory < 200 MiB", value: ($hwm / 1024), target: 200, higher_is_better: false},
+            {name: "audited write >= 0.7 x the same write unaudited", value: $audit[0].ratio, target: 0.7, higher_is_better: true}
           ] | map(. + {met: (if .higher_is_better then .value >= .target else .value < .target end)})
         }' >"$results.tmp"
     mv "$results.tmp" "$results"
@@ -413,7 +455,7 @@ print_table() {
         "$results" | column -t -s $'\t'
     jq -r "$f"'
         "",
-        "ratio (2)/(1): \(f(.ratios.read_over_health))   ratio (2)/(6): \(f(.ratios.read_over_pgbench))",
+        "ratio (2)/(1): \(f(.ratios.read_over_health))   ratio (2)/(6): \(f(.ratios.read_over_pgbench))   audited/plain write: \(f(.ratios.audited_over_plain_write))",
         "argon2 verify: \(f(.dataset.argon2_verify_seconds * 1000)) ms   peak server memory (VmHWM): \(f(.peak_server_memory_mib)) MiB",
         ""' "$results"
     jq -r "$f"'.targets[] | [(if .met then "PASS" else "MISS" end), .name, f(.value), f(.target)] | @tsv' \

@@ -434,8 +434,12 @@ impl Identity {
                 .appointment(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
             let reminders = self.reminder_status(tx, actor.clinic_id, id)?;
-            if stored.sealed_reason.is_some() {
-                let patient = [stored.patient_id];
+            let patient = (stored.sealed_reason.is_some()).then_some([stored.patient_id]);
+            let mut appointment =
+                self.open_appointment(self.reason_keys(actor, tx)?.as_ref(), stored)?;
+            appointment.reminders = Some(reminders);
+            // Last, so the chain's head is locked only until the commit.
+            if let Some(patient) = patient {
                 self.audit_clinical_read(
                     tx,
                     actor,
@@ -445,9 +449,6 @@ impl Identity {
                     client,
                 )?;
             }
-            let mut appointment =
-                self.open_appointment(self.reason_keys(actor, tx)?.as_ref(), stored)?;
-            appointment.reminders = Some(reminders);
             Ok(appointment)
         })
     }
@@ -611,6 +612,11 @@ impl Identity {
                 .filter(|a| a.sealed_reason.is_some())
                 .map(|a| a.patient_id)
                 .collect();
+            let page = found
+                .into_iter()
+                .map(|a| self.open_appointment(keys.as_ref(), a))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Last, so the chain's head is locked only until the commit.
             if !with_reason.is_empty() {
                 self.audit_clinical_read(
                     tx,
@@ -621,10 +627,7 @@ impl Identity {
                     client,
                 )?;
             }
-            found
-                .into_iter()
-                .map(|a| self.open_appointment(keys.as_ref(), a))
-                .collect()
+            Ok(page)
         })
     }
 

@@ -270,6 +270,12 @@ impl Identity {
             if !tx.patient_exists(actor.clinic_id, patient)? {
                 return Err(DomainError::NotFound);
             }
+            let notes = tx
+                .notes(actor.clinic_id, patient)?
+                .into_iter()
+                .map(|n| self.open_note(tx, actor.clinic_id, n))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Last, so the chain's head is locked only until the commit.
             self.audit_clinical_read(
                 tx,
                 actor,
@@ -278,10 +284,7 @@ impl Identity {
                 &[],
                 client,
             )?;
-            tx.notes(actor.clinic_id, patient)?
-                .into_iter()
-                .map(|n| self.open_note(tx, actor.clinic_id, n))
-                .collect()
+            Ok(notes)
         })
     }
 }

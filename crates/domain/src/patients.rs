@@ -385,6 +385,8 @@ impl Identity {
                 .patient(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            let patient = self.open_patient(actor, &keys, stored)?;
+            // Last, so the chain's head is locked only until the commit.
             self.audit_clinical_read(
                 tx,
                 actor,
@@ -393,7 +395,7 @@ impl Identity {
                 &[],
                 client,
             )?;
-            self.open_patient(actor, &keys, stored)
+            Ok(patient)
         })
     }
 
@@ -502,8 +504,13 @@ impl Identity {
                 .as_deref()
                 .map(|n| keys.blind_index("national_id", &normalise_national_id(n)));
             let found = tx.patients(actor.clinic_id, &query, index.as_deref())?;
-            if !found.is_empty() {
-                let ids: Vec<Uuid> = found.iter().map(|p| p.id).collect();
+            let ids: Vec<Uuid> = found.iter().map(|p| p.id).collect();
+            let page = found
+                .into_iter()
+                .map(|p| self.open_patient(actor, &keys, p))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Last, so the chain's head is locked only until the commit.
+            if !ids.is_empty() {
                 self.audit_clinical_read(
                     tx,
                     actor,
@@ -513,10 +520,7 @@ impl Identity {
                     client,
                 )?;
             }
-            found
-                .into_iter()
-                .map(|p| self.open_patient(actor, &keys, p))
-                .collect()
+            Ok(page)
         })
     }
 }
