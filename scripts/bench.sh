@@ -297,14 +297,17 @@ UPDATE audit_chain_heads SET seq = :next_seq, hash = decode(:new_hex, 'hex') WHE
 SQL
 }
 
-# A write of (audit pair): a patient's version bumped in its clinic's scope, with or
-# without the audit event the server records for it.
+# The write of (7), as the server's `update_patient` sends it (one transaction):
+# the patient row, the clinic keys, the row rewritten under a version check; with
+# or without the audit event the server appends last.
 write_script() {
     cat <<SQL
 \\set n random(1, :ntargets)
 BEGIN;
 SELECT set_config('app.clinic_id', t.clinic_id::text, true) AS setting, t.clinic_id AS cid, t.session_id AS sid, t.patient_id AS pid FROM bench.targets t WHERE t.n = :n \\gset
-UPDATE patients SET version = version + 1, updated_at = now() WHERE clinic_id = :cid AND id = :pid;
+SELECT clinic_id, id, family_name, given_name, birth_date, sex, national_id, national_id_index, phone, email, address, emergency_contact, preferred_language, reminder_email, reminder_sms, medical_history, archived_at, version, created_at, updated_at FROM patients WHERE clinic_id = :cid AND id = :pid LIMIT 1;
+SELECT wrapped_data_key, wrapped_index_key FROM clinic_keys WHERE clinic_id = :cid LIMIT 1;
+UPDATE patients SET family_name = family_name, given_name = given_name, birth_date = birth_date, sex = sex, national_id = national_id, national_id_index = national_id_index, phone = phone, email = email, address = address, emergency_contact = emergency_contact, preferred_language = preferred_language, reminder_email = reminder_email, reminder_sms = reminder_sms, medical_history = medical_history, archived_at = archived_at, version = version + 1, updated_at = now() WHERE clinic_id = :cid AND id = :pid AND version > 0;
 $([ "$1" = audited ] && audit_append_sql patient.updated)
 COMMIT;
 SQL

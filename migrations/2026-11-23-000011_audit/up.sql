@@ -51,7 +51,6 @@ CREATE TABLE audit.events (
     hash bytea NOT NULL CHECK (length(hash) = 32),
     PRIMARY KEY (chain_id, seq)
 );
-CREATE INDEX events_clinic_time ON audit.events (clinic_id, occurred_at, id);
 CREATE INDEX events_resource ON audit.events (clinic_id, resource_id, occurred_at)
     WHERE resource_id IS NOT NULL;
 CREATE INDEX events_account_time ON audit.events (account_id, occurred_at);
@@ -168,7 +167,7 @@ CREATE TABLE audit_chain_heads (
     hash bytea NOT NULL,
     checkpointed_seq bigint NOT NULL DEFAULT 0,
     next_maintenance_at timestamptz NOT NULL
-);
+) WITH (fillfactor = 50); -- room for HOT updates: every append rewrites its head
 REVOKE DELETE, TRUNCATE ON audit_chain_heads FROM salus_api;
 GRANT USAGE ON SCHEMA public TO salus_audit;
 GRANT SELECT, UPDATE ON audit_chain_heads TO salus_audit;

@@ -4,9 +4,10 @@
 -- (email) and to the platform (the `webhook` outbox channel).
 
 -- How far the detectors have read each chain; a chain with unread events is
--- claimed with FOR UPDATE SKIP LOCKED by one node at a time.
+-- claimed with FOR UPDATE SKIP LOCKED by one node at a time. (No index on it: the
+-- table has a row per chain, and an index over `seq` would stop every append's
+-- head update from being a HOT update.)
 ALTER TABLE audit_chain_heads ADD COLUMN detected_seq bigint NOT NULL DEFAULT 0;
-CREATE INDEX audit_chain_heads_unread ON audit_chain_heads (chain_id) WHERE detected_seq < seq;
 
 ALTER TABLE outbox DROP CONSTRAINT outbox_channel_check;
 ALTER TABLE outbox ADD CONSTRAINT outbox_channel_check
