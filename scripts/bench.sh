@@ -2,7 +2,8 @@
 # `make bench`: speed and memory of Salus, as ratios against baselines measured in
 # the same run on the same machine (see docs/performance.md).
 #
-# It builds in release mode, provisions a scratch database (`salus_bench`), seeds
+# It builds in release mode, provisions a scratch database (`$BENCH_DB`, default
+# `salus_bench`; give each checkout its own when several bench at once), seeds
 # 100 clinics x 10,000 patients with appointments (`salus seed-bench`), starts the
 # server on a free loopback port and drives it with wrk at fixed connection counts,
 # 3 runs each, printing medians:
@@ -26,6 +27,8 @@ results="bench/results/latest.json"
 mkdir -p "$run_dir" "$(dirname "$results")"
 
 quick="${BENCH_QUICK:-0}"
+bench_db="${BENCH_DB:-salus_bench}"
+[[ "$bench_db" =~ ^[a-z_][a-z0-9_]*$ ]] || { echo "bench: BENCH_DB must be a plain database name" >&2; exit 2; }
 if [ "$quick" = "1" ]; then
     clinics=3 patients=1000 appointments=20 duration=3
 else
@@ -80,13 +83,13 @@ provision() {
     . .local/db.env
     set +a
     admin_url="$SALUS_ADMIN_URL"
-    api_url="${DATABASE_URL%/*}/salus_bench"
-    owner_url="${MIGRATION_DATABASE_URL%/*}/salus_bench"
-    bench_admin_url="${admin_url%/*}/salus_bench"
-    log "creating the scratch database salus_bench"
+    api_url="${DATABASE_URL%/*}/$bench_db"
+    owner_url="${MIGRATION_DATABASE_URL%/*}/$bench_db"
+    bench_admin_url="${admin_url%/*}/$bench_db"
+    log "creating the scratch database $bench_db"
     psql "$admin_url" -XAtq -v ON_ERROR_STOP=1 \
-        -c "DROP DATABASE IF EXISTS salus_bench WITH (FORCE)" \
-        -c "CREATE DATABASE salus_bench OWNER salus_owner" >/dev/null
+        -c "DROP DATABASE IF EXISTS \"$bench_db\" WITH (FORCE)" \
+        -c "CREATE DATABASE \"$bench_db\" OWNER salus_owner" >/dev/null
     MIGRATION_DATABASE_URL="$owner_url" target/release/salus migrate >/dev/null
 }
 
