@@ -476,6 +476,13 @@ async fn the_export_streams_a_history_that_verifies_offline() {
     assert_eq!(csv.status(), 200);
     let csv = csv.text().await.unwrap();
     assert!(csv.starts_with("chain_id,seq,id,"), "{csv}");
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(row.len(), header.len(), "{csv}");
+    let column = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(column("seq"), "1", "columns follow the header: {csv}");
+    assert!(column("action").contains('.'), "{csv}");
+    assert_eq!(column("outcome"), "success", "{csv}");
     assert_eq!(
         csv.lines().count(),
         exported + 2,

@@ -25,7 +25,8 @@ pub fn stored_time(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
-fn format_time(at: DateTime<Utc>) -> String {
+/// A time as the canonical encoding writes it: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+pub fn format_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 

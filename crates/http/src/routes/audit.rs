@@ -9,7 +9,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use salus_domain::Actor;
-use salus_domain::audit::chain::canonical;
+use salus_domain::audit::chain::{canonical, format_time};
 use salus_domain::audit::ports::{AuditFilter, Checkpoint, Cursor};
 use salus_domain::audit::service::EventPage;
 use salus_domain::audit::{AuditEvent, Outcome};
@@ -310,26 +310,56 @@ enum Format {
 
 const CSV_COLUMNS: &str = "chain_id,seq,id,clinic_id,occurred_at,account_id,membership_id,session_id,client_ip,user_agent,request_id,action,resource_type,resource_id,outcome,details,prev_hash,hash\r\n";
 
-fn csv_field(value: &serde_json::Value) -> String {
-    let text = match value {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
-        text
+        text.to_owned()
     }
+}
+
+/// One event as a CSV row, in the order of `CSV_COLUMNS`.
+fn csv_row(e: &AuditEvent) -> Vec<u8> {
+    let ev = &e.event;
+    let id = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
+    let text = |t: &Option<String>| t.clone().unwrap_or_default();
+    let fields = [
+        e.chain_id.to_string(),
+        e.seq.to_string(),
+        ev.id.to_string(),
+        id(ev.clinic_id),
+        format_time(ev.occurred_at),
+        id(ev.account_id),
+        id(ev.membership_id),
+        id(ev.session_id),
+        text(&ev.client_ip),
+        text(&ev.user_agent),
+        text(&ev.request_id),
+        ev.action.clone(),
+        text(&ev.resource_type),
+        id(ev.resource_id),
+        ev.outcome.as_str().to_owned(),
+        ev.details.clone(),
+        hex(&e.prev_hash),
+        hex(&e.hash),
+    ];
+    let mut line = fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",")
+        .into_bytes();
+    line.extend_from_slice(b"\r\n");
+    line
 }
 
 /// One event as an export line: NDJSON is the canonical encoding with
 /// `prev_hash` and `hash` appended (drop those two members to get the hashed
 /// bytes back); CSV has the same fields as columns.
 fn export_line(e: &AuditEvent, format: Format) -> Vec<u8> {
-    let mut encoded = canonical(e.chain_id, e.seq, &e.event);
     match format {
         Format::Ndjson => {
+            let mut encoded = canonical(e.chain_id, e.seq, &e.event);
             encoded.pop();
             encoded.extend_from_slice(
                 format!(
@@ -341,20 +371,7 @@ fn export_line(e: &AuditEvent, format: Format) -> Vec<u8> {
             );
             encoded
         }
-        Format::Csv => {
-            let fields: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_slice(&encoded).unwrap_or_default();
-            let mut row: Vec<String> = fields
-                .iter()
-                .filter(|(k, _)| k.as_str() != "v")
-                .map(|(_, v)| csv_field(v))
-                .collect();
-            row.push(hex(&e.prev_hash));
-            row.push(hex(&e.hash));
-            let mut line = row.join(",").into_bytes();
-            line.extend_from_slice(b"\r\n");
-            line
-        }
+        Format::Csv => csv_row(e),
     }
 }
 
@@ -380,7 +397,7 @@ fn export_header(actor: &Actor, checkpoints: &[Checkpoint], keys: Vec<(String, S
             "checkpoints": checkpoints.iter().map(|c| ExportCheckpoint {
                 seq: c.seq,
                 hash: hex(&c.hash),
-                sealed_at: c.sealed_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+                sealed_at: format_time(c.sealed_at),
                 key_id: c.key_id.clone(),
                 signature: STANDARD.encode(&c.signature),
             }).collect::<Vec<_>>(),
