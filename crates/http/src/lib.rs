@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
+pub mod paging;
 pub mod problem;
 pub mod redirect;
 pub mod route_table;

@@ -1,8 +1,6 @@
 //! Practitioners and appointments.
 
 use actix_web::{HttpResponse, get, post, put, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use salus_domain::appointments::{Appointment, AppointmentQuery, HistoryEntry, NewBooking, Status};
 use salus_domain::ids::MembershipId;
@@ -15,6 +13,7 @@ use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
+use crate::paging::{decode_cursor, next_cursor, page_limit};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::Ports;
 
@@ -438,28 +437,8 @@ pub async fn list(
     query: web::Query<AppointmentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(20);
-    let invalid = |field: &str, message: &str| {
-        ApiError::Validation(vec![FieldError {
-            field: field.into(),
-            code: "invalid".into(),
-            message: message.into(),
-        }])
-    };
-    if !(1..=100).contains(&limit) {
-        return Err(invalid("limit", "must be between 1 and 100"));
-    }
-    let after = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<(DateTime<Utc>, Uuid)>(&b).ok())
-                .ok_or_else(|| invalid("cursor", "is not a cursor of this list"))
-        })
-        .transpose()?;
+    let limit = page_limit(q.limit, 20)?;
+    let after = decode_cursor::<(DateTime<Utc>, Uuid)>(q.cursor.as_deref())?;
     let query = AppointmentQuery {
         from: q.from,
         to: q.to,
@@ -472,13 +451,7 @@ pub async fn list(
     let identity = ports.identity.clone();
     let page = run_blocking(move || identity.list_appointments(&who.0, query, &client.0)).await?;
     let items: Vec<AppointmentResponse> = page.into_iter().map(response).collect();
-    let next_cursor = (i64::try_from(items.len()).unwrap_or(0) == limit)
-        .then(|| {
-            items.last().map(|a| {
-                URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(a.starts_at, a.id)).unwrap_or_default())
-            })
-        })
-        .flatten();
+    let next_cursor = next_cursor(&items, limit, |a| (a.starts_at, a.id));
     Ok(HttpResponse::Ok().json(AppointmentList { items, next_cursor }))
 }
 

@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use salus_domain::Actor;
@@ -20,7 +20,8 @@ use uuid::Uuid;
 use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
-use crate::problem::{ApiError, FieldError, Problem};
+use crate::paging::{decode_cursor, encode_cursor, page_limit};
+use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
 
 /// Events per export batch (each its own short transaction).
@@ -130,43 +131,19 @@ fn response(e: AuditEvent) -> AuditEventResponse {
 
 fn list(page: EventPage) -> AuditEventList {
     AuditEventList {
-        next_cursor: page.next.map(|c| {
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(c.at, c.id, c.seq)).unwrap_or_default())
-        }),
+        next_cursor: page.next.map(|c| encode_cursor(&(c.at, c.id, c.seq))),
         items: page.events.into_iter().map(response).collect(),
     }
 }
 
-fn decode_cursor(cursor: Option<&str>) -> Result<Option<Cursor>, ApiError> {
-    cursor
-        .map(|c| {
-            URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<(DateTime<Utc>, Uuid, i64)>(&b).ok())
-                .map(|(at, id, seq)| Cursor { at, id, seq })
-                .ok_or_else(|| {
-                    ApiError::Validation(vec![FieldError {
-                        field: "cursor".into(),
-                        code: "invalid".into(),
-                        message: "is not a cursor of this list".into(),
-                    }])
-                })
-        })
-        .transpose()
-}
-
-fn checked_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    let limit = limit.unwrap_or(50);
-    if (1..=100).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::Validation(vec![FieldError {
-            field: "limit".into(),
-            code: "range".into(),
-            message: "must be between 1 and 100".into(),
-        }]))
-    }
+fn cursor(raw: Option<&str>) -> Result<Option<Cursor>, ApiError> {
+    Ok(
+        decode_cursor::<(DateTime<Utc>, Uuid, i64)>(raw)?.map(|(at, id, seq)| Cursor {
+            at,
+            id,
+            seq,
+        }),
+    )
 }
 
 /// Filters of the audit trail.
@@ -233,8 +210,8 @@ pub async fn events(
         outcome: q.outcome.map(Into::into),
         from: q.from,
         to: q.to,
-        before: decode_cursor(q.cursor.as_deref())?,
-        limit: checked_limit(q.limit)?,
+        before: cursor(q.cursor.as_deref())?,
+        limit: page_limit(q.limit, 50)?,
     };
     let identity = ports.identity.clone();
     let page = run_blocking(move || identity.audit_events(&who.0, filter)).await?;
@@ -265,8 +242,8 @@ pub async fn patient_access_log(
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let before = decode_cursor(q.cursor.as_deref())?;
-    let limit = checked_limit(q.limit)?;
+    let before = cursor(q.cursor.as_deref())?;
+    let limit = page_limit(q.limit, 50)?;
     let id = id.into_inner();
     let identity = ports.identity.clone();
     let page = run_blocking(move || identity.patient_access_log(&who.0, id, before, limit)).await?;
@@ -294,8 +271,8 @@ pub async fn my_sign_ins(
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let before = decode_cursor(q.cursor.as_deref())?;
-    let limit = checked_limit(q.limit)?;
+    let before = cursor(q.cursor.as_deref())?;
+    let limit = page_limit(q.limit, 50)?;
     let identity = ports.identity.clone();
     let page = run_blocking(move || identity.my_sign_ins(&who.0, before, limit)).await?;
     Ok(HttpResponse::Ok().json(list(page)))

@@ -3,8 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use salus_domain::patients::{
     Address, EmergencyContact, MedicalHistory, Patient, PatientFields, PatientQuery, Sex,
@@ -18,6 +16,7 @@ use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
+use crate::paging::{decode_cursor, next_cursor, page_limit};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::Ports;
 
@@ -358,27 +357,13 @@ fn if_match(req: &HttpRequest) -> Result<i32, ApiError> {
         })
 }
 
-fn decode_cursor(cursor: &str) -> Result<(String, String, Uuid), ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<(String, String, Uuid)>(&b).ok())
-        .ok_or_else(|| {
-            ApiError::Validation(vec![FieldError {
-                field: "cursor".into(),
-                code: "invalid".into(),
-                message: "is not a cursor of this list".into(),
-            }])
-        })
-}
-
-fn encode_cursor(p: &PatientResponse) -> String {
-    let key = (
+/// A patient's place in the list's (family name, given name, id) order.
+fn sort_key(p: &PatientResponse) -> (String, String, Uuid) {
+    (
         p.family_name.to_lowercase(),
         p.given_name.to_lowercase(),
         p.id,
-    );
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&key).unwrap_or_default())
+    )
 }
 
 /// Registers a patient.
@@ -579,15 +564,8 @@ pub async fn list(
     query: web::Query<PatientListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=salus_domain::patients::MAX_PAGE).contains(&limit) {
-        return Err(ApiError::Validation(vec![FieldError {
-            field: "limit".into(),
-            code: "range".into(),
-            message: "must be between 1 and 100".into(),
-        }]));
-    }
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let limit = page_limit(q.limit, 20)?;
+    let after = decode_cursor::<(String, String, Uuid)>(q.cursor.as_deref())?;
     let query = PatientQuery {
         name: q
             .name
@@ -603,8 +581,6 @@ pub async fn list(
     let identity = ports.identity.clone();
     let page = run_blocking(move || identity.list_patients(&who.0, query, &client.0)).await?;
     let items: Vec<PatientResponse> = page.into_iter().map(response).collect();
-    let next_cursor = (i64::try_from(items.len()).unwrap_or(0) == limit)
-        .then(|| items.last().map(encode_cursor))
-        .flatten();
+    let next_cursor = next_cursor(&items, limit, sort_key);
     Ok(HttpResponse::Ok().json(PatientList { items, next_cursor }))
 }

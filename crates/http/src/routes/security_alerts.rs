@@ -1,8 +1,6 @@
 //! Security alerts raised by the detectors over the audit trail.
 
 use actix_web::{HttpResponse, get, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use salus_domain::audit::alerts::SecurityAlert;
 use serde::Serialize;
@@ -11,7 +9,8 @@ use uuid::Uuid;
 
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
-use crate::problem::{ApiError, FieldError, Problem};
+use crate::paging::{decode_cursor, next_cursor, page_limit};
+use crate::problem::{ApiError, Problem};
 use crate::routes::audit::LogQuery;
 use crate::state::Ports;
 
@@ -57,14 +56,6 @@ fn response(a: SecurityAlert) -> SecurityAlertResponse {
     }
 }
 
-fn invalid(field: &str, message: &str) -> ApiError {
-    ApiError::Validation(vec![FieldError {
-        field: field.into(),
-        code: "invalid".into(),
-        message: message.into(),
-    }])
-}
-
 /// The clinic's security alerts.
 #[utoipa::path(
     tag = "audit",
@@ -87,27 +78,11 @@ pub async fn list(
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(invalid("limit", "must be between 1 and 100"));
-    }
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<(DateTime<Utc>, Uuid)>(&b).ok())
-                .ok_or_else(|| invalid("cursor", "is not a cursor of this list"))
-        })
-        .transpose()?;
+    let limit = page_limit(q.limit, 50)?;
+    let before = decode_cursor::<(DateTime<Utc>, Uuid)>(q.cursor.as_deref())?;
     let identity = ports.identity.clone();
     let alerts = run_blocking(move || identity.security_alerts(&who.0, before, limit)).await?;
-    let next_cursor = (i64::try_from(alerts.len()).unwrap_or(0) == limit)
-        .then(|| alerts.last().map(|a| (a.raised_at, a.id)))
-        .flatten()
-        .map(|key| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&key).unwrap_or_default()));
+    let next_cursor = next_cursor(&alerts, limit, |a| (a.raised_at, a.id));
     Ok(HttpResponse::Ok().json(SecurityAlertList {
         items: alerts.into_iter().map(response).collect(),
         next_cursor,
