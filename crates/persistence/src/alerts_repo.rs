@@ -8,7 +8,7 @@ use salus_domain::audit::ports::ChainHead;
 use salus_domain::ids::ClinicId;
 use uuid::Uuid;
 
-use crate::audit_repo::{HeadRow, to_head};
+use crate::audit_repo::{HEAD_COLUMNS, HeadRow, to_head};
 use crate::schema::audit_chain_heads as heads;
 use crate::schema::events;
 use crate::schema::security_alerts as alerts;
@@ -46,13 +46,7 @@ impl AlertsRepo for PgTx<'_> {
     fn chains_to_scan(&mut self, limit: i64) -> Res<Vec<ChainHead>> {
         let rows: Vec<HeadRow> = heads::table
             .filter(heads::detected_seq.lt(heads::seq))
-            .select((
-                heads::chain_id,
-                heads::clinic_id,
-                heads::seq,
-                heads::hash,
-                heads::checkpointed_seq,
-            ))
+            .select(HEAD_COLUMNS)
             .limit(limit)
             .load(self.conn)
             .map_err(db_error)?;

@@ -79,6 +79,21 @@ fn to_events(rows: Vec<EventRow>) -> Res<Vec<AuditEvent>> {
     rows.into_iter().map(EventRow::into_event).collect()
 }
 
+/// The columns of a chain head row, in `HeadRow` order.
+pub(crate) const HEAD_COLUMNS: (
+    heads::chain_id,
+    heads::clinic_id,
+    heads::seq,
+    heads::hash,
+    heads::checkpointed_seq,
+) = (
+    heads::chain_id,
+    heads::clinic_id,
+    heads::seq,
+    heads::hash,
+    heads::checkpointed_seq,
+);
+
 /// A chain head row: chain, clinic, seq, hash, checkpointed seq.
 pub(crate) type HeadRow = (Uuid, Option<Uuid>, i64, Vec<u8>, i64);
 
@@ -324,13 +339,7 @@ impl AuditRepo for PgTx<'_> {
 
     fn chain_heads(&mut self, clinic: Option<ClinicId>) -> Res<Vec<ChainHead>> {
         let mut q = heads::table
-            .select((
-                heads::chain_id,
-                heads::clinic_id,
-                heads::seq,
-                heads::hash,
-                heads::checkpointed_seq,
-            ))
+            .select(HEAD_COLUMNS)
             .order(heads::chain_id)
             .into_boxed();
         if let Some(clinic) = clinic {
@@ -346,13 +355,7 @@ impl AuditRepo for PgTx<'_> {
         next: DateTime<Utc>,
     ) -> Res<Option<ChainHead>> {
         let row: Option<HeadRow> = heads::table
-            .select((
-                heads::chain_id,
-                heads::clinic_id,
-                heads::seq,
-                heads::hash,
-                heads::checkpointed_seq,
-            ))
+            .select(HEAD_COLUMNS)
             .filter(heads::next_maintenance_at.le(now))
             .order(heads::next_maintenance_at)
             .limit(1)

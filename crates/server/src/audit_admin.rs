@@ -3,7 +3,6 @@
 //! `salus_audit`, the role that owns the audit schema and alone sees every chain.
 
 use anyhow::Context;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use salus_domain::DomainError;
@@ -83,11 +82,6 @@ pub fn public_keys(sealer: &AuditSealer) -> Vec<String> {
     sealer
         .public_keys()
         .into_iter()
-        .map(|(id, key)| {
-            format!(
-                "{id}:{}",
-                base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
-            )
-        })
+        .map(|(id, key)| format!("{id}:{key}"))
         .collect()
 }

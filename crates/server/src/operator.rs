@@ -15,18 +15,24 @@ use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::serve::identity;
 
+/// The service over a small pool of the API role, for commands run outside the
+/// server (operator commands, seeding).
+pub(crate) fn command_service(config: &Config, pool: PoolSettings) -> anyhow::Result<Identity> {
+    let pool = build_pool(&config.database_url, pool);
+    let public_url = config.public_url(None, config.http_bind);
+    identity(config, pool, Arc::new(SystemClock), &public_url)
+}
+
 /// The service over a one-connection pool of the API role.
 fn operator_service(config: &Config) -> anyhow::Result<Identity> {
-    let pool = build_pool(
-        &config.database_url,
+    command_service(
+        config,
         PoolSettings {
             max_size: 1,
             statement_timeout_ms: config.db_statement_timeout_ms,
             checkout_timeout: Duration::from_millis(config.db_checkout_timeout_ms),
         },
-    );
-    let public_url = config.public_url(None, config.http_bind);
-    identity(config, pool, Arc::new(SystemClock), &public_url)
+    )
 }
 
 /// Sets a clinic's plan.

@@ -5,7 +5,6 @@
 //! password exists) and written, with the logins, to `.local/demo-logins.txt`.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -19,12 +18,11 @@ use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use salus_domain::patients::{PatientFields, Sex};
 use salus_domain::store::{Scope, in_tx};
 use salus_domain::{Actor, Random};
-use salus_persistence::{PoolSettings, build_pool};
+use salus_persistence::PoolSettings;
 
-use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::operator::command_service;
 use crate::random::OsRandom;
-use crate::serve::identity;
 
 pub(crate) const GIVEN: &[&str] = &[
     "Amina", "Louis", "Chloé", "Hugo", "Inès", "Jules", "Léa", "Malik", "Nora", "Oscar", "Rose",
@@ -68,16 +66,14 @@ pub fn seed(
     if let Ok(existing) = std::fs::read_to_string(logins_file) {
         return Ok(format!("demo data is already seeded; logins:\n{existing}"));
     }
-    let pool = build_pool(
-        &config.database_url,
+    let service = command_service(
+        config,
         PoolSettings {
             max_size: 2,
             statement_timeout_ms: 60_000,
             checkout_timeout: Duration::from_secs(10),
         },
-    );
-    let public_url = config.public_url(None, config.http_bind);
-    let service = identity(config, pool, Arc::new(SystemClock), &public_url)?;
+    )?;
     let random = OsRandom;
     let mut logins = String::new();
     for n in 1..=clinics {

@@ -11,7 +11,6 @@
 //! practitioner ids, a sample of patient ids, the logins) as JSON.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -26,14 +25,13 @@ use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use salus_domain::patients::{MedicalHistory, PatientFields, Sex};
 use salus_domain::store::{Scope, in_tx};
 use salus_domain::{Actor, DomainError};
-use salus_persistence::{PoolSettings, build_pool};
+use salus_persistence::PoolSettings;
 use serde_json::{Value, json};
 
-use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::operator::command_service;
 use crate::random::OsRandom;
 use crate::seed::{FAMILY, GIVEN, passphrase};
-use crate::serve::identity;
 
 /// How much to seed.
 #[derive(Debug, Clone, Copy)]
@@ -63,16 +61,14 @@ pub fn seed(config: &Config, size: BenchSize, out: &Path) -> anyhow::Result<Valu
         config.app_env.as_str()
     );
     let started = Instant::now();
-    let pool = build_pool(
-        &config.database_url,
+    let service = command_service(
+        config,
         PoolSettings {
             max_size: 1,
             statement_timeout_ms: 600_000,
             checkout_timeout: Duration::from_secs(10),
         },
-    );
-    let public_url = config.public_url(None, config.http_bind);
-    let service = identity(config, pool, Arc::new(SystemClock), &public_url)?;
+    )?;
     let random = OsRandom;
     let password = passphrase(&random);
     let hash = service.hasher.hash(&password, &random).map_err(err)?;

@@ -3,7 +3,7 @@
 //! public key can check an exported history offline.
 
 use chrono::{DateTime, Utc};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 use uuid::Uuid;
 
 use super::ports::Checkpoint;
@@ -78,11 +78,18 @@ impl AuditSealer {
             .is_ok()
     }
 
-    /// The public keys, by id, for offline verification.
-    pub fn public_keys(&self) -> Vec<(String, VerifyingKey)> {
+    /// The public keys, by id and in standard base64, for offline verification.
+    pub fn public_keys(&self) -> Vec<(String, String)> {
+        use base64::Engine;
         self.keys
             .iter()
-            .map(|(id, k)| (id.clone(), k.verifying_key()))
+            .map(|(id, k)| {
+                let key = k.verifying_key();
+                (
+                    id.clone(),
+                    base64::engine::general_purpose::STANDARD.encode(key.as_bytes()),
+                )
+            })
             .collect()
     }
 }

@@ -435,13 +435,7 @@ pub async fn export(
     };
     let checkpoints =
         run_blocking(move || identity.start_audit_export(&starter, name, &client.0)).await?;
-    let keys = ports
-        .identity
-        .sealer
-        .public_keys()
-        .into_iter()
-        .map(|(id, key)| (id, STANDARD.encode(key.as_bytes())))
-        .collect();
+    let keys = ports.identity.sealer.public_keys();
     let first = match format {
         Format::Ndjson => export_header(&actor, &checkpoints, keys),
         Format::Csv => Bytes::from_static(CSV_COLUMNS.as_bytes()),
