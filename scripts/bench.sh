@@ -13,7 +13,8 @@
 #   4. POST /api/v1/appointments (exclusion constraint)
 #   5. login throughput (argon2id), and the p99 of (2) during a login flood
 #   6. the SQL of (2) run by pgbench at the same concurrency: the database ceiling
-#   7. a write with and without its audit event, by pgbench (audited/plain >= 0.7)
+#   7. a write with and without its audit event, by pgbench, in alternating pairs
+#      (audited/plain >= 0.7)
 # Results go to bench/results/latest.json.
 #
 # BENCH_QUICK=1: a smoke run (3 clinics x 1,000 patients, 3 s runs). Not for figures.
@@ -35,6 +36,8 @@ else
     clinics=100 patients=10000 appointments=200 duration=10
 fi
 runs=3
+# (7) alternates its two writes this many times (see measure_audit_pair).
+audit_pairs=5
 connections=64
 login_connections=16
 wrk_threads=2
@@ -261,11 +264,11 @@ measure_read_during_login_flood() {
     summarise "$name" "$connections"
 }
 
-# (6): the statements the server issues for (2), from the code itself, by pgbench as
-# the API role. Targets (clinic, live session, patient) come from a lookup table in
-# a `bench` schema, read by the statement that sets app.clinic_id (the server sends
-# that set_config as its own round trip too).
-pgbench_script() {
+# The authentication every request makes first (Identity::authenticate, one
+# transaction): the session context, read by the statement that sets app.clinic_id
+# and picks the target (clinic, live session, patient) from a lookup table in a
+# `bench` schema (the server sends that set_config as its own round trip too).
+authenticate_sql() {
     local session_sql
     session_sql=$(sed -n '/^const SESSION_CONTEXT_SQL: &str = "/,/";$/p' \
         crates/persistence/src/identity_repo.rs | sed '1s/^.*= "//; $s/";$//' |
@@ -273,11 +276,18 @@ pgbench_script() {
     [ -n "$session_sql" ] || { log "SESSION_CONTEXT_SQL not found in identity_repo.rs"; exit 1; }
     cat <<SQL
 \\set n random(1, :ntargets)
--- Authenticated extractor: Identity::authenticate (one transaction).
 BEGIN;
 SELECT set_config('app.clinic_id', t.clinic_id::text, true) AS setting, t.clinic_id AS cid, t.session_id AS sid, t.patient_id AS pid FROM bench.targets t WHERE t.n = :n \\gset
 $session_sql;
 COMMIT;
+SQL
+}
+
+# (6): the statements the server issues for (2), from the code itself, by pgbench as
+# the API role.
+pgbench_script() {
+    authenticate_sql
+    cat <<SQL
 -- Identity::get_patient (one transaction): the patient row, then the clinic keys.
 BEGIN;
 SELECT set_config('app.clinic_id', :cid, true);
@@ -288,26 +298,39 @@ COMMIT;
 SQL
 }
 
-# The audit append the server makes in the same transaction when it records an
-# action (crates/persistence/src/audit_repo.rs): take the clinic chain's head with
-# one upsert, insert the event after it, move the head. The hash is computed by the
-# database here (by the application in the server): the same work for PostgreSQL.
+# A string constant of crates/persistence/src/audit_append.rs as Rust reads it: the
+# lines between the quotes, each `\`-continuation joined to the next line with the
+# next line's leading blanks dropped.
+rust_const() {
+    sed -n "/^pub const $1: &str = \"/,/\";\$/p" crates/persistence/src/audit_append.rs |
+        sed "1s/^.*= \"//; \$s/\";\$//" |
+        awk '{ sub(/^[ \t]+/, ""); if (sub(/\\$/, "")) printf "%s", $0; else print }'
+}
+
+# The audit append the server makes in the same transaction as what it records:
+# the one statement of crates/persistence/src/audit_append.rs, its text read from
+# there. Its input row holds what the server binds; the two parts of the canonical
+# encoding the database hashes around the position are bytes of the server's
+# lengths (a clinic event: about 60 before and 450 after).
 audit_append_sql() {
+    local columns append
+    columns=$(rust_const APPEND_INPUT_COLUMNS)
+    append=$(rust_const APPEND_EVENT_SQL)
+    [ -n "$columns" ] && [ -n "$append" ] || { log "the append statement was not found in audit_append.rs"; exit 1; }
     cat <<SQL
-INSERT INTO audit_chain_heads (chain_id, clinic_id, seq, hash, next_maintenance_at) VALUES (:cid, :cid, 0, decode(repeat('00', 32), 'hex'), now() + interval '1 hour') ON CONFLICT (chain_id) DO UPDATE SET chain_id = excluded.chain_id RETURNING seq + 1 AS next_seq, encode(hash, 'hex') AS prev_hex \gset
-INSERT INTO audit.events (chain_id, seq, id, clinic_id, occurred_at, account_id, membership_id, session_id, client_ip, user_agent, request_id, action, resource_type, resource_id, outcome, details, prev_hash, hash) VALUES (:cid, :next_seq, gen_random_uuid(), :cid, now(), NULL, NULL, :sid, '127.0.0.1', 'pgbench', NULL, '$1', 'patient', :pid, 'success', '{}', decode(:prev_hex, 'hex'), sha256(decode(:prev_hex, 'hex') || convert_to(CAST(:next_seq AS text), 'UTF8'))) RETURNING encode(hash, 'hex') AS new_hex \gset
-UPDATE audit_chain_heads SET seq = :next_seq, hash = decode(:new_hex, 'hex') WHERE chain_id = :cid;
+WITH input ($columns) AS (VALUES (:cid::uuid, :cid::uuid, gen_random_uuid(), now(), :sid::uuid, :sid::uuid, :sid::uuid, '127.0.0.1', 'pgbench', 'bench-request-id', '$1', 'patient', :pid::uuid, 'success', '{}', convert_to(repeat('b', 60), 'UTF8'), convert_to(repeat('a', 450), 'UTF8'), now() + interval '1 hour')), $append;
 SQL
 }
 
-# The write of (7), as the server's `update_patient` sends it (one transaction):
-# the patient row, the clinic keys, the row rewritten under a version check; with
-# or without the audit event the server appends last.
+# The write of (7), as the server's `PUT /api/v1/patients/{id}` sends it: the
+# authentication, then one transaction that reads the patient row and the clinic
+# keys and rewrites the row under a version check; with or without the audit event
+# the server appends last.
 write_script() {
+    authenticate_sql
     cat <<SQL
-\\set n random(1, :ntargets)
 BEGIN;
-SELECT set_config('app.clinic_id', t.clinic_id::text, true) AS setting, t.clinic_id AS cid, t.session_id AS sid, t.patient_id AS pid FROM bench.targets t WHERE t.n = :n \\gset
+SELECT set_config('app.clinic_id', :cid, true);
 SELECT clinic_id, id, family_name, given_name, birth_date, sex, national_id, national_id_index, phone, email, address, emergency_contact, preferred_language, reminder_email, reminder_sms, medical_history, archived_at, version, created_at, updated_at FROM patients WHERE clinic_id = :cid AND id = :pid LIMIT 1;
 SELECT wrapped_data_key, wrapped_index_key FROM clinic_keys WHERE clinic_id = :cid LIMIT 1;
 UPDATE patients SET family_name = family_name, given_name = given_name, birth_date = birth_date, sex = sex, national_id = national_id, national_id_index = national_id_index, phone = phone, email = email, address = address, emergency_contact = emergency_contact, preferred_language = preferred_language, reminder_email = reminder_email, reminder_sms = reminder_sms, medical_history = medical_history, archived_at = archived_at, version = version + 1, updated_at = now() WHERE clinic_id = :cid AND id = :pid AND version > 0;
@@ -336,50 +359,73 @@ SQL
     pgbench_runs "$name" "$run_dir/patient_read.pgbench"
 }
 
+# pgbench_once SCRIPT SECONDS: one pgbench run at $connections clients, as a JSON
+# line like a wrk run's.
+pgbench_once() {
+    local script=$1 seconds=$2 out tps failed
+    rm -f "$run_dir"/pgbench_log.*
+    out=$(pgbench -n -M prepared -c "$connections" -j "$wrk_threads" -T "$seconds" \
+        -D ntargets="$ntargets" -f "$script" \
+        --log --log-prefix="$run_dir/pgbench_log" "$api_url" 2>&1) ||
+        { echo "$out" >&2; log "pgbench failed"; exit 1; }
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | tail -n 1)
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
+    cat "$run_dir"/pgbench_log.* | awk '{print $3 / 1000}' | sort -n | awk -v tps="$tps" -v failed="${failed:-0}" '
+        { v[NR] = $1 }
+        END {
+            p50 = v[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1]
+            p99 = v[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1]
+            printf "{\"requests\":%d,\"rps\":%.2f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":{\"failed\":%d}}\n", NR, tps, p50, p99, failed
+        }'
+    rm -f "$run_dir"/pgbench_log.*
+}
+
 # Runs a pgbench script $runs times (after a short warm-up) at $connections clients
 # and summarises it like a wrk measurement.
 pgbench_runs() {
-    local name=$1 script=$2 i
+    local name=$1 script=$2 i before
     log "$name: $runs x ${duration} s, $connections clients, $ntargets targets"
+    pgbench_once "$script" "$(( duration < 3 ? duration : 3 ))" >/dev/null # warm-up
     : >"$run_dir/$name.runs"
-    local before
-    for i in $(seq 0 "$runs"); do
-        [ "$i" -eq 1 ] && before=$(cpu_ticks)
-        rm -f "$run_dir"/pgbench_log.*
-        local out seconds=$duration
-        [ "$i" -eq 0 ] && seconds=$(( duration < 3 ? duration : 3 ))
-        out=$(pgbench -n -M prepared -c "$connections" -j "$wrk_threads" -T "$seconds" \
-            -D ntargets="$ntargets" -f "$script" \
-            --log --log-prefix="$run_dir/pgbench_log" "$api_url" 2>&1) ||
-            { echo "$out" >&2; log "pgbench failed"; exit 1; }
-        [ "$i" -eq 0 ] && continue # warm-up
-        local tps failed
-        tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | tail -n 1)
-        failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
-        cat "$run_dir"/pgbench_log.* | awk '{print $3 / 1000}' | sort -n | awk -v tps="$tps" -v failed="${failed:-0}" '
-            { v[NR] = $1 }
-            END {
-                p50 = v[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1]
-                p99 = v[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1]
-                printf "{\"requests\":%d,\"rps\":%.2f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":{\"failed\":%d}}\n", NR, tps, p50, p99, failed
-            }' | tee -a "$run_dir/$name.runs" >&2
+    before=$(cpu_ticks)
+    for i in $(seq 1 "$runs"); do
+        pgbench_once "$script" "$duration" | tee -a "$run_dir/$name.runs" >&2
     done
     cpu_share "$before" >"$run_dir/$name.cpu"
-    rm -f "$run_dir"/pgbench_log.*
     summarise "$name" "$connections"
 }
 
 # Audited write throughput: the same write with and without the audit event the
 # server appends in its transaction (issue target: audited >= 0.7 x plain). Clients
-# spread over every clinic, so appends to different chains run in parallel.
+# spread over every clinic, so appends to different chains run in parallel. The two
+# run in alternation, $audit_pairs pairs back to back, so the drift of a shared
+# machine (checkpoints, autovacuum, neighbours) falls on both alike; the ratio is
+# the median of the pairs' ratios.
 measure_audit_pair() {
+    local i plain audited before
     write_script plain >"$run_dir/write_plain.pgbench"
     write_script audited >"$run_dir/write_audited.pgbench"
-    pgbench_runs write_plain "$run_dir/write_plain.pgbench"
-    pgbench_runs write_audited "$run_dir/write_audited.pgbench"
-    jq -n --slurpfile plain "$run_dir/write_plain.json" --slurpfile audited "$run_dir/write_audited.json" \
-        '{plain: $plain[0], audited: $audited[0],
-          ratio: ($audited[0].median.rps / $plain[0].median.rps)}' >"$run_dir/audit_pair.json"
+    log "write_plain / write_audited: $audit_pairs alternating pairs x ${duration} s, $connections clients"
+    pgbench_once "$run_dir/write_plain.pgbench" 3 >/dev/null # warm-up
+    pgbench_once "$run_dir/write_audited.pgbench" 3 >/dev/null
+    : >"$run_dir/write_plain.runs"
+    : >"$run_dir/write_audited.runs"
+    before=$(cpu_ticks)
+    for i in $(seq 1 "$audit_pairs"); do
+        plain=$(pgbench_once "$run_dir/write_plain.pgbench" "$duration")
+        audited=$(pgbench_once "$run_dir/write_audited.pgbench" "$duration")
+        echo "$plain" >>"$run_dir/write_plain.runs"
+        echo "$audited" >>"$run_dir/write_audited.runs"
+        log "pair $i: plain $(jq .rps <<<"$plain")/s, audited $(jq .rps <<<"$audited")/s"
+    done
+    cpu_share "$before" | tee "$run_dir/write_plain.cpu" >"$run_dir/write_audited.cpu"
+    summarise write_plain "$connections"
+    summarise write_audited "$connections"
+    jq -n --slurpfile plain "$run_dir/write_plain.json" --slurpfile audited "$run_dir/write_audited.json" '
+        def median: sort | .[(length / 2 | floor)];
+        [range(0; $plain[0].runs | length) | $audited[0].runs[.].rps / $plain[0].runs[.].rps] as $pairs |
+        {plain: $plain[0], audited: $audited[0], pair_ratios: $pairs, ratio: ($pairs | median)}' \
+        >"$run_dir/audit_pair.json"
 }
 
 # --- report --------------------------------------------------------------------------
@@ -430,7 +476,8 @@ report() {
           },
           ratios: {read_over_health: ($r.rps / $health[0].median.rps),
                    read_over_pgbench: ($r.rps / $pg[0].median.rps),
-                   audited_over_plain_write: $audit[0].ratio},
+                   audited_over_plain_write: $audit[0].ratio,
+                   audited_over_plain_write_pairs: $audit[0].pair_ratios},
           peak_server_memory_mib: ($hwm / 1024),
           targets: [
             {name: "(2) >= 0.15 x (1) requests/s", value: ($r.rps / $health[0].median.rps), target: 0.15, higher_is_better: true},

@@ -277,6 +277,39 @@ async fn an_action_fails_when_its_audit_event_cannot_be_written() {
 }
 
 #[tokio::test]
+async fn concurrent_appends_to_one_chain_take_every_position_once_and_verify() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    let mut su = app.db.superuser();
+    let before = count(
+        &mut su,
+        "SELECT count(*) AS n FROM audit.events WHERE clinic_id IS NOT NULL",
+    );
+    let names: Vec<String> = (0..24).map(|i| format!("Parallel{i}")).collect();
+    futures_util::future::join_all(names.iter().map(|n| new_patient(&app, &owner, n))).await;
+
+    let chain = clinic_chain(&mut su);
+    let positions = count(
+        &mut su,
+        &format!(
+            "SELECT count(DISTINCT seq) AS n FROM audit.events
+              WHERE chain_id = '{chain}' AND action = 'patient.created'"
+        ),
+    );
+    assert_eq!(positions, 24, "each append took its own position");
+    let after = count(
+        &mut su,
+        &format!("SELECT max(seq) AS n FROM audit.events WHERE chain_id = '{chain}'"),
+    );
+    assert!(after >= before + 24, "{before} -> {after}");
+    let reports = verify(&app);
+    assert!(
+        reports.iter().all(|r| r.broken.is_none() && r.events > 0),
+        "gapless and linked: {reports:?}"
+    );
+}
+
+#[tokio::test]
 async fn verify_finds_an_edit_a_deletion_a_reordering_and_a_lost_tail() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;

@@ -1,6 +1,5 @@
 //! The audit trail on PostgreSQL: appends serialised per chain by a row lock on
-//! the chain's head (`INSERT .. ON CONFLICT DO UPDATE .. RETURNING` takes it in one
-//! statement), reads filtered by row-level security, and the retention job's claim
+//! the chain's head (one statement, `audit_append`), reads filtered by row-level security, and the retention job's claim
 //! (`FOR UPDATE SKIP LOCKED`) and purge (`audit.purge_through`, a function of the
 //! audit role that checks the checkpoint and the retention period itself).
 
@@ -9,12 +8,12 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Int8, Timestamptz, Uuid as SqlUuid};
 use salus_domain::DomainError;
-use salus_domain::audit::chain::{GENESIS, link};
 use salus_domain::audit::ports::{AuditFilter, AuditRepo, ChainHead, Checkpoint, Cursor};
 use salus_domain::audit::{AuditEvent, NewAuditEvent, Outcome};
 use salus_domain::ids::{AccountId, ClinicId};
 use uuid::Uuid;
 
+use crate::audit_append::{AppendEvent, Appended};
 use crate::schema::audit_chain_heads as heads;
 use crate::schema::{checkpoints, events};
 use crate::store::{PgTx, db_error};
@@ -155,51 +154,16 @@ struct Count {
 
 impl AuditRepo for PgTx<'_> {
     fn append_audit(&mut self, event: NewAuditEvent) -> Res<AuditEvent> {
-        let chain = event.chain_id();
-        let (head_seq, head_hash): (i64, Vec<u8>) = diesel::insert_into(heads::table)
-            .values((
-                heads::chain_id.eq(chain),
-                heads::clinic_id.eq(event.clinic_id),
-                heads::seq.eq(0),
-                heads::hash.eq(GENESIS.to_vec()),
-                heads::next_maintenance_at.eq(event.occurred_at + FIRST_MAINTENANCE),
-            ))
-            .on_conflict(heads::chain_id)
-            .do_update()
-            .set(heads::chain_id.eq(diesel::upsert::excluded(heads::chain_id)))
-            .returning((heads::seq, heads::hash))
+        let appended: Appended = AppendEvent::new(&event, event.occurred_at + FIRST_MAINTENANCE)
             .get_result(self.conn)
             .map_err(db_error)?;
-        let linked = link(head_seq, &head_hash, event);
-        let e = &linked.event;
-        diesel::insert_into(events::table)
-            .values((
-                events::chain_id.eq(linked.chain_id),
-                events::seq.eq(linked.seq),
-                events::id.eq(e.id),
-                events::clinic_id.eq(e.clinic_id),
-                events::occurred_at.eq(e.occurred_at),
-                events::account_id.eq(e.account_id),
-                events::membership_id.eq(e.membership_id),
-                events::session_id.eq(e.session_id),
-                events::client_ip.eq(&e.client_ip),
-                events::user_agent.eq(&e.user_agent),
-                events::request_id.eq(&e.request_id),
-                events::action.eq(&e.action),
-                events::resource_type.eq(&e.resource_type),
-                events::resource_id.eq(e.resource_id),
-                events::outcome.eq(e.outcome.as_str()),
-                events::details.eq(&e.details),
-                events::prev_hash.eq(&linked.prev_hash),
-                events::hash.eq(&linked.hash),
-            ))
-            .execute(self.conn)
-            .map_err(db_error)?;
-        diesel::update(heads::table.find(linked.chain_id))
-            .set((heads::seq.eq(linked.seq), heads::hash.eq(&linked.hash)))
-            .execute(self.conn)
-            .map_err(db_error)?;
-        Ok(linked)
+        Ok(AuditEvent {
+            chain_id: event.chain_id(),
+            seq: appended.seq,
+            event,
+            prev_hash: appended.prev_hash,
+            hash: appended.hash,
+        })
     }
 
     fn audit_events(&mut self, clinic: ClinicId, f: &AuditFilter) -> Res<Vec<AuditEvent>> {

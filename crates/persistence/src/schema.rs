@@ -196,6 +196,7 @@ diesel::table! {
         checkpointed_seq -> Int8,
         next_maintenance_at -> Timestamptz,
         detected_seq -> Int8,
+        prev_hash -> Nullable<Bytea>,
     }
 }
 

@@ -30,11 +30,16 @@ pub fn format_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// The members before `seq`.
 #[derive(Serialize)]
-struct Canonical<'a> {
+struct CanonicalHead {
     v: u8,
     chain_id: Uuid,
-    seq: i64,
+}
+
+/// The members after `seq`, in the documented order.
+#[derive(Serialize)]
+struct CanonicalTail<'a> {
     id: Uuid,
     clinic_id: Option<Uuid>,
     occurred_at: String,
@@ -51,12 +56,16 @@ struct Canonical<'a> {
     details: &'a str,
 }
 
-/// The canonical encoding of an event at `seq` of `chain_id`.
-pub fn canonical(chain_id: Uuid, seq: i64, e: &NewAuditEvent) -> Vec<u8> {
-    let c = Canonical {
+/// The canonical encoding of `e` in `chain_id` around its position: the bytes
+/// before the decimal `seq` and the bytes after it. The database appends an event
+/// by hashing `prev_hash || before || seq || after` once it has taken the chain's
+/// head, so the position needs no round trip to the application.
+pub fn canonical_parts(chain_id: Uuid, e: &NewAuditEvent) -> (Vec<u8>, Vec<u8>) {
+    let head = CanonicalHead {
         v: ENCODING_VERSION,
         chain_id,
-        seq,
+    };
+    let tail = CanonicalTail {
         id: e.id,
         clinic_id: e.clinic_id,
         occurred_at: format_time(e.occurred_at),
@@ -72,7 +81,24 @@ pub fn canonical(chain_id: Uuid, seq: i64, e: &NewAuditEvent) -> Vec<u8> {
         outcome: e.outcome,
         details: &e.details,
     };
-    serde_json::to_vec(&c).unwrap_or_default()
+    // `{"v":1,"chain_id":"…"}` loses its closing brace and gains `,"seq":`;
+    // `{"id":…}` loses its opening brace to a comma.
+    let mut before = serde_json::to_vec(&head).unwrap_or_default();
+    before.pop();
+    before.extend_from_slice(b",\"seq\":");
+    let mut after = serde_json::to_vec(&tail).unwrap_or_default();
+    if let Some(brace) = after.first_mut() {
+        *brace = b',';
+    }
+    (before, after)
+}
+
+/// The canonical encoding of an event at `seq` of `chain_id`.
+pub fn canonical(chain_id: Uuid, seq: i64, e: &NewAuditEvent) -> Vec<u8> {
+    let (mut encoded, after) = canonical_parts(chain_id, e);
+    encoded.extend_from_slice(seq.to_string().as_bytes());
+    encoded.extend_from_slice(&after);
+    encoded
 }
 
 /// The hash of an event that follows `prev_hash`.
@@ -83,7 +109,8 @@ pub fn link_hash(prev_hash: &[u8], chain_id: Uuid, seq: i64, e: &NewAuditEvent) 
     h.finalize().to_vec()
 }
 
-/// Appends `e` after a head at (`seq`, `hash`).
+/// Appends `e` after a head at (`seq`, `hash`): what the database's append
+/// statement computes, here for chains built outside it (tests, tools).
 pub fn link(head_seq: i64, head_hash: &[u8], e: NewAuditEvent) -> AuditEvent {
     let chain_id = e.chain_id();
     let seq = head_seq + 1;
@@ -245,5 +272,39 @@ mod tests {
             text.ends_with(r#""outcome":"success","details":"{}"}"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_encoding_is_one_object_with_the_documented_members_in_order() {
+        let e = event(7);
+        let text = String::from_utf8(canonical(e.chain_id(), 1234, &e)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["seq"], 1234, "{text}");
+        assert_eq!(value["resource_id"], e.resource_id.unwrap().to_string());
+        let order = [
+            "v",
+            "chain_id",
+            "seq",
+            "id",
+            "clinic_id",
+            "occurred_at",
+            "account_id",
+            "membership_id",
+            "session_id",
+            "client_ip",
+            "user_agent",
+            "request_id",
+            "action",
+            "resource_type",
+            "resource_id",
+            "outcome",
+            "details",
+        ];
+        let positions: Vec<usize> = order
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")).expect(k))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert_eq!(value.as_object().unwrap().len(), order.len());
     }
 }
