@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
+use diesel::sql_types::{Int4, Text};
 use salus_domain::DomainError;
 use salus_domain::appointments::{
     AppointmentQuery, AppointmentsRepo, DOUBLE_BOOKING, HistoryEntry, Status, StoredAppointment,
@@ -10,6 +11,7 @@ use salus_domain::appointments::{
 use salus_domain::ids::{ClinicId, MembershipId};
 use uuid::Uuid;
 
+use crate::prepared::TwoBinds;
 use crate::schema::{
     accounts, appointment_history, appointments, memberships, patients, practitioners,
 };
@@ -81,6 +83,26 @@ fn booking_error(e: DieselError) -> DomainError {
     }
 }
 
+/// Serialises the writes to one practitioner's calendar until commit. Two
+/// transactions inserting overlapping slots would otherwise each wait for the other
+/// in the exclusion constraint's check, and PostgreSQL would abort one with a
+/// deadlock (a 500) instead of the double-booking conflict (a 409).
+const LOCK_CALENDAR_SQL: &str = "SELECT pg_advisory_xact_lock($1, hashtext($2))";
+
+/// [`LOCK_CALENDAR_SQL`]'s identity in the statement cache.
+struct LockCalendar;
+
+/// The advisory-lock namespace of practitioners' calendars.
+const CALENDAR_LOCKS: i32 = 1;
+
+fn lock_calendar(conn: &mut PgConnection, practitioner: Uuid) -> Res<()> {
+    let key = practitioner.to_string();
+    TwoBinds::<LockCalendar, Int4, Text, i32, str>::new(LOCK_CALENDAR_SQL, &CALENDAR_LOCKS, &key)
+        .execute(conn)
+        .map(|_| ())
+        .map_err(db_error)
+}
+
 impl AppointmentsRepo for PgTx<'_> {
     fn upsert_practitioner(
         &mut self,
@@ -146,6 +168,7 @@ impl AppointmentsRepo for PgTx<'_> {
     }
 
     fn insert_appointment(&mut self, clinic: ClinicId, a: &StoredAppointment) -> Res<()> {
+        lock_calendar(self.conn, a.practitioner_id.0)?;
         diesel::insert_into(appointments::table)
             .values(row(clinic, a))
             .execute(self.conn)
@@ -166,6 +189,7 @@ impl AppointmentsRepo for PgTx<'_> {
     }
 
     fn update_appointment(&mut self, clinic: ClinicId, a: &StoredAppointment) -> Res<()> {
+        lock_calendar(self.conn, a.practitioner_id.0)?;
         diesel::update(appointments::table.find((clinic.0, a.id)))
             .set(row(clinic, a))
             .execute(self.conn)

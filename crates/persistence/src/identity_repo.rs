@@ -15,6 +15,7 @@ use salus_domain::identity::ports::{
 use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use uuid::Uuid;
 
+use crate::prepared::TwoBinds;
 use crate::schema::{
     accounts, clinics, known_devices, memberships, mfa_challenges, one_time_tokens,
     phone_challenges, recovery_codes, refresh_tokens, sessions,
@@ -174,6 +175,9 @@ const SESSION_CONTEXT_SQL: &str = "
       JOIN clinics c ON c.id = s.clinic_id
       JOIN accounts a ON a.id = s.account_id
      WHERE s.clinic_id = $1 AND s.id = $2";
+
+/// [`SESSION_CONTEXT_SQL`]'s identity in the statement cache.
+struct SessionContextQuery;
 
 #[derive(QueryableByName)]
 struct SessionContextRow {
@@ -460,9 +464,12 @@ impl IdentityRepo for PgTx<'_> {
     }
 
     fn session_context(&mut self, clinic: ClinicId, id: SessionId) -> Res<Option<SessionContext>> {
-        let row: Option<SessionContextRow> = diesel::sql_query(SESSION_CONTEXT_SQL)
-            .bind::<SqlUuid, _>(clinic.0)
-            .bind::<SqlUuid, _>(id.0)
+        let row: Option<SessionContextRow> =
+            TwoBinds::<SessionContextQuery, SqlUuid, SqlUuid, Uuid, Uuid>::new(
+                SESSION_CONTEXT_SQL,
+                &clinic.0,
+                &id.0,
+            )
             .get_result(self.conn)
             .optional()
             .map_err(db_error)?;

@@ -14,6 +14,7 @@ pub mod notes_repo;
 pub mod outbox_repo;
 pub mod patients_repo;
 pub mod pool;
+pub mod prepared;
 pub mod queue_repo;
 pub mod readiness;
 pub mod reminders_repo;

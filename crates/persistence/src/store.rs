@@ -8,6 +8,7 @@ use salus_domain::DomainError;
 use salus_domain::store::{Scope, Store, Tx};
 
 use crate::DbPool;
+use crate::prepared::TwoBinds;
 
 /// A transaction's connection, on which the repositories run.
 pub struct PgTx<'a> {
@@ -61,6 +62,12 @@ pub fn db_error(e: DieselError) -> DomainError {
     }
 }
 
+/// Scopes a transaction to a clinic or an account for row-level security.
+const SET_SCOPE_SQL: &str = "SELECT set_config($1, $2, true)";
+
+/// [`SET_SCOPE_SQL`]'s identity in the statement cache.
+struct SetScope;
+
 impl Store for PgStore {
     fn run(
         &self,
@@ -78,9 +85,7 @@ impl Store for PgStore {
                 Scope::Account(account) => Some(("app.account_id", account.to_string())),
             };
             if let Some((name, value)) = setting {
-                diesel::sql_query("SELECT set_config($1, $2, true)")
-                    .bind::<Text, _>(name)
-                    .bind::<Text, _>(value)
+                TwoBinds::<SetScope, Text, Text, str, str>::new(SET_SCOPE_SQL, name, &value)
                     .execute(conn)?;
             }
             let mut tx = PgTx { conn };
