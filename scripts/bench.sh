@@ -270,9 +270,7 @@ measure_read_during_login_flood() {
 # `bench` schema (the server sends that set_config as its own round trip too).
 authenticate_sql() {
     local session_sql
-    session_sql=$(sed -n '/^const SESSION_CONTEXT_SQL: &str = "/,/";$/p' \
-        crates/persistence/src/identity_repo.rs | sed '1s/^.*= "//; $s/";$//' |
-        sed 's/\$1/:cid/; s/\$2/:sid/')
+    session_sql=$(rust_const identity_repo SESSION_CONTEXT_SQL | sed 's/\$1/:cid/; s/\$2/:sid/')
     [ -n "$session_sql" ] || { log "SESSION_CONTEXT_SQL not found in identity_repo.rs"; exit 1; }
     cat <<SQL
 \\set n random(1, :ntargets)
@@ -298,11 +296,11 @@ COMMIT;
 SQL
 }
 
-# A string constant of crates/persistence/src/audit_append.rs as Rust reads it: the
-# lines between the quotes, each `\`-continuation joined to the next line with the
-# next line's leading blanks dropped.
+# rust_const MODULE NAME: the string constant NAME of crates/persistence/src/MODULE.rs
+# as SQL text: the lines between the quotes, leading blanks dropped, each
+# `\`-continuation joined to the next line (as Rust reads it).
 rust_const() {
-    sed -n "/^pub const $1: &str = \"/,/\";\$/p" crates/persistence/src/audit_append.rs |
+    sed -n -E "/^(pub )?const $2: &str = \"/,/\";\$/p" "crates/persistence/src/$1.rs" |
         sed "1s/^.*= \"//; \$s/\";\$//" |
         awk '{ sub(/^[ \t]+/, ""); if (sub(/\\$/, "")) printf "%s", $0; else print }'
 }
@@ -314,8 +312,8 @@ rust_const() {
 # lengths (a clinic event: about 60 before and 450 after).
 audit_append_sql() {
     local columns append
-    columns=$(rust_const APPEND_INPUT_COLUMNS)
-    append=$(rust_const APPEND_EVENT_SQL)
+    columns=$(rust_const audit_append APPEND_INPUT_COLUMNS)
+    append=$(rust_const audit_append APPEND_EVENT_SQL)
     [ -n "$columns" ] && [ -n "$append" ] || { log "the append statement was not found in audit_append.rs"; exit 1; }
     cat <<SQL
 WITH input ($columns) AS (VALUES (:cid::uuid, :cid::uuid, gen_random_uuid(), now(), :sid::uuid, :sid::uuid, :sid::uuid, '127.0.0.1', 'pgbench', 'bench-request-id', '$1', 'patient', :pid::uuid, 'success', '{}', convert_to(repeat('b', 60), 'UTF8'), convert_to(repeat('a', 450), 'UTF8'), now() + interval '1 hour')), $append;

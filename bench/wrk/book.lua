@@ -11,15 +11,11 @@ local base = os.time({ year = 2031, month = 1, day = 1, hour = 0 })
 function init(args)
   targets = report.targets()
   local run = tonumber(args[1]) or 0
-  local thread = tonumber(id) or 0
-  slot = run * 2000000 + thread * 200000
-  math.randomseed(os.time() + thread * 7919)
+  slot = run * 2000000 + report.thread() * 200000
+  report.seed_random()
 end
 
-function setup(thread)
-  counter = (counter or 0) + 1
-  thread:set("id", counter)
-end
+setup = report.setup
 
 local function iso(seconds)
   return os.date("!%Y-%m-%dT%H:%M:%SZ", seconds)

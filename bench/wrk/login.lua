@@ -15,13 +15,10 @@ function init(args)
     end
   end
   assert(#bodies > 0, "no logins: run scripts/bench.sh")
-  math.randomseed(os.time() + (tonumber(id) or 0) * 7919)
+  report.seed_random()
 end
 
-function setup(thread)
-  counter = (counter or 0) + 1
-  thread:set("id", counter)
-end
+setup = report.setup
 
 function request()
   return wrk.format("POST", "/api/v1/auth/login",

@@ -6,13 +6,10 @@ local targets
 
 function init(args)
   targets = report.targets()
-  math.randomseed(os.time() + (tonumber(id) or 0) * 7919)
+  report.seed_random()
 end
 
-function setup(thread)
-  counter = (counter or 0) + 1
-  thread:set("id", counter)
-end
+setup = report.setup
 
 function request()
   local t = targets[math.random(#targets)]

@@ -22,6 +22,22 @@ function M.targets(path)
   return list
 end
 
+-- wrk's `setup` callback: numbers the threads 1, 2, ... (each sees it as `id`).
+function M.setup(thread)
+  counter = (counter or 0) + 1
+  thread:set("id", counter)
+end
+
+-- This thread's number from `M.setup`, 0 before it ran.
+function M.thread()
+  return tonumber(id) or 0
+end
+
+-- Seeds the thread's random choices apart from the other threads'.
+function M.seed_random()
+  math.randomseed(os.time() + M.thread() * 7919)
+end
+
 -- wrk's `done` callback: one line the script picks up.
 function M.done(summary, latency, requests)
   local e = summary.errors

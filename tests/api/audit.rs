@@ -44,6 +44,16 @@ async fn events(app: &TestApp, who: &Member, query: &str) -> Vec<Value> {
     body["items"].as_array().unwrap().clone()
 }
 
+/// The action codes of a page of events, in its order.
+fn actions(page: &Value) -> Vec<&str> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
+
 #[derive(QueryableByName)]
 struct Chain {
     #[diesel(sql_type = Text)]
@@ -136,14 +146,8 @@ async fn actions_refusals_and_clinical_reads_are_recorded_with_their_actor() {
         .json()
         .await
         .unwrap();
-    let actions: Vec<&str> = log["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        actions,
+        actions(&log),
         [
             "patient.list_clinical_read",
             "patient.clinical_read",
@@ -175,12 +179,7 @@ async fn a_member_sees_their_own_sign_ins_and_failures() {
         .json()
         .await
         .unwrap();
-    let actions: Vec<&str> = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = actions(&body);
     assert_eq!(actions.first(), Some(&"auth.login_failed"), "{body}");
     assert!(actions.contains(&"auth.login_succeeded"), "{body}");
     let failure = &body["items"][0];

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{Int4, Text};
+use diesel::sql_types::{Int4, Uuid as SqlUuid};
 use salus_domain::DomainError;
 use salus_domain::appointments::{
     AppointmentQuery, AppointmentsRepo, DOUBLE_BOOKING, HistoryEntry, Status, StoredAppointment,
@@ -87,7 +87,7 @@ fn booking_error(e: DieselError) -> DomainError {
 /// transactions inserting overlapping slots would otherwise each wait for the other
 /// in the exclusion constraint's check, and PostgreSQL would abort one with a
 /// deadlock (a 500) instead of the double-booking conflict (a 409).
-const LOCK_CALENDAR_SQL: &str = "SELECT pg_advisory_xact_lock($1, hashtext($2))";
+const LOCK_CALENDAR_SQL: &str = "SELECT pg_advisory_xact_lock($1, hashtext($2::text))";
 
 /// [`LOCK_CALENDAR_SQL`]'s identity in the statement cache.
 struct LockCalendar;
@@ -96,11 +96,14 @@ struct LockCalendar;
 const CALENDAR_LOCKS: i32 = 1;
 
 fn lock_calendar(conn: &mut PgConnection, practitioner: Uuid) -> Res<()> {
-    let key = practitioner.to_string();
-    TwoBinds::<LockCalendar, Int4, Text, i32, str>::new(LOCK_CALENDAR_SQL, &CALENDAR_LOCKS, &key)
-        .execute(conn)
-        .map(|_| ())
-        .map_err(db_error)
+    TwoBinds::<LockCalendar, Int4, SqlUuid, i32, Uuid>::new(
+        LOCK_CALENDAR_SQL,
+        &CALENDAR_LOCKS,
+        &practitioner,
+    )
+    .execute(conn)
+    .map(|_| ())
+    .map_err(db_error)
 }
 
 impl AppointmentsRepo for PgTx<'_> {

@@ -55,7 +55,6 @@ pub struct Appended {
 pub struct AppendEvent<'a> {
     chain_id: Uuid,
     event: &'a NewAuditEvent,
-    outcome: &'static str,
     hash_before_seq: Vec<u8>,
     hash_after_seq: Vec<u8>,
     first_maintenance_at: chrono::DateTime<chrono::Utc>,
@@ -73,7 +72,6 @@ impl<'a> AppendEvent<'a> {
         Self {
             chain_id,
             event,
-            outcome: event.outcome.as_str(),
             hash_before_seq,
             hash_after_seq,
             first_maintenance_at,
@@ -128,7 +126,7 @@ impl QueryFragment<Pg> for AppendEvent<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Nullable<SqlUuid>, _>(&e.resource_id)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.outcome)?;
+        out.push_bind_param::<Text, str>(e.outcome.as_str())?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&e.details)?;
         out.push_sql(", ");

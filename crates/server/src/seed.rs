@@ -16,8 +16,8 @@ use salus_domain::identity::ports::NewAccount;
 use salus_domain::identity::service::Identity;
 use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use salus_domain::patients::{PatientFields, Sex};
-use salus_domain::store::{Scope, in_tx};
-use salus_domain::{Actor, Random};
+use salus_domain::store::{Scope, Tx, in_tx};
+use salus_domain::{Actor, DomainError, Random};
 use salus_persistence::PoolSettings;
 
 use crate::config::Config;
@@ -90,6 +90,24 @@ pub fn seed(
     Ok(logins)
 }
 
+/// A seeded staff member: the account (its email already verified), its
+/// membership in `clinic` with `role`, and the practitioner flag for practitioners.
+pub(crate) fn insert_member(
+    tx: &mut dyn Tx,
+    clinic: ClinicId,
+    (account, membership, role): (AccountId, MembershipId, Role),
+    new: NewAccount,
+) -> Result<(), DomainError> {
+    let now = new.created_at;
+    tx.insert_account(&new)?;
+    tx.set_email_verified(account, now)?;
+    tx.insert_membership(clinic, membership, account, role, now)?;
+    if role == Role::Practitioner {
+        tx.upsert_practitioner(clinic, membership, "General practice", now)?;
+    }
+    Ok(())
+}
+
 fn seed_clinic(
     service: &Identity,
     random: &dyn Random,
@@ -127,20 +145,19 @@ fn seed_clinic(
                 tx.insert_clinic(&c, now)?;
                 service.clinic_keys(tx, clinic)?;
             }
-            tx.insert_account(&NewAccount {
-                id: account,
-                email: email.clone(),
-                given_name: pick(random, GIVEN).to_owned(),
-                family_name: pick(random, FAMILY).to_owned(),
-                password_hash: hash.clone(),
-                created_at: now,
-            })?;
-            tx.set_email_verified(account, now)?;
-            tx.insert_membership(clinic, membership, account, role, now)?;
-            if role == Role::Practitioner {
-                tx.upsert_practitioner(clinic, membership, "General practice", now)?;
-            }
-            Ok(())
+            insert_member(
+                tx,
+                clinic,
+                (account, membership, role),
+                NewAccount {
+                    id: account,
+                    email: email.clone(),
+                    given_name: pick(random, GIVEN).to_owned(),
+                    family_name: pick(random, FAMILY).to_owned(),
+                    password_hash: hash.clone(),
+                    created_at: now,
+                },
+            )
         })
         .map_err(err)?;
         let mfa = if role.requires_mfa() {

@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::operator::command_service;
 use crate::random::OsRandom;
-use crate::seed::{FAMILY, GIVEN, passphrase};
+use crate::seed::{FAMILY, GIVEN, insert_member, passphrase};
 
 /// How much to seed.
 #[derive(Debug, Clone, Copy)]
@@ -127,20 +127,19 @@ fn add_member(
     let account = AccountId(service.new_id());
     let membership = MembershipId(service.new_id());
     in_tx(service.store.as_ref(), Scope::Clinic(clinic), |tx| {
-        tx.insert_account(&NewAccount {
-            id: account,
-            email: email.clone(),
-            given_name: GIVEN[usize::from(role == Role::Owner)].to_owned(),
-            family_name: FAMILY[0].to_owned(),
-            password_hash: hash.to_owned(),
-            created_at: now,
-        })?;
-        tx.set_email_verified(account, now)?;
-        tx.insert_membership(clinic, membership, account, role, now)?;
-        if role == Role::Practitioner {
-            tx.upsert_practitioner(clinic, membership, "General practice", now)?;
-        }
-        Ok(())
+        insert_member(
+            tx,
+            clinic,
+            (account, membership, role),
+            NewAccount {
+                id: account,
+                email,
+                given_name: GIVEN[usize::from(role == Role::Owner)].to_owned(),
+                family_name: FAMILY[0].to_owned(),
+                password_hash: hash.to_owned(),
+                created_at: now,
+            },
+        )
     })?;
     Ok((account, membership))
 }
