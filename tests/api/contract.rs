@@ -1,6 +1,7 @@
 //! The OpenAPI contract: generated from the code, committed, served, complete.
 
 use salus_tests::TestApp;
+use salus_tests::contract::Operation;
 use serde_json::Value;
 
 fn committed() -> String {
@@ -28,7 +29,14 @@ async fn the_served_document_is_openapi_3_1_and_matches() {
         .json()
         .await
         .unwrap();
-    let generated: Value = serde_json::from_str(&salus_http::openapi_json()).unwrap();
+    let mut generated: Value = serde_json::from_str(&salus_http::openapi_json()).unwrap();
+    assert!(
+        served["servers"][0]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http")),
+        "the served document names this server's public URL"
+    );
+    generated["servers"] = served["servers"].clone();
     assert_eq!(served, generated);
     assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
 }
@@ -53,6 +61,11 @@ fn every_operation_has_a_summary_errors_and_a_security_requirement() {
                 "{name} documents no error response"
             );
             for (code, response) in responses {
+                let response = match response["$ref"].as_str() {
+                    Some(r) => &doc["components"]["responses"]
+                        [r.trim_start_matches("#/components/responses/")],
+                    None => response,
+                };
                 if code.starts_with('4') || code.starts_with('5') {
                     assert!(
                         response["content"]["application/problem+json"].is_object(),
@@ -81,4 +94,139 @@ async fn the_reference_page_embeds_the_contract() {
     let html = response.text().await.unwrap();
     assert!(html.contains("Salus API"));
     assert!(html.contains("/health/ready"));
+}
+
+#[test]
+fn operation_ids_are_unique_and_named_resource_action() {
+    let doc: Value = serde_json::from_str(&salus_http::openapi_json()).unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} has no operationId"));
+            let shaped = id.split('_').count() >= 2
+                && id
+                    .split('_')
+                    .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()));
+            assert!(shaped, "{name}: operationId {id} is not resource_action");
+            if let Some(other) = seen.insert(id.to_owned(), name.clone()) {
+                panic!("{name} and {other} share the operationId {id}");
+            }
+        }
+    }
+    assert!(seen.len() > 50);
+}
+
+/// The statuses an operation declares.
+fn declared(doc: &Value, op: &Operation) -> Vec<String> {
+    let method = op.method.to_lowercase();
+    doc["paths"][&op.path][&method]["responses"]
+        .as_object()
+        .map(|r| r.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Checks one answer against the contract: its status is declared, a problem is
+/// `application/problem+json` with a catalogued code, and `X-Request-Id` is set.
+async fn check_declared(doc: &Value, op: &Operation, case: &str, response: reqwest::Response) {
+    let status = response.status().as_u16().to_string();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        response.headers().contains_key("x-request-id"),
+        "{} ({case}): no X-Request-Id",
+        op.name()
+    );
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let statuses = declared(doc, op);
+    assert!(
+        statuses.contains(&status),
+        "{} ({case}) answered {status}, which the contract does not declare ({statuses:?}): {body}",
+        op.name()
+    );
+    if status.starts_with('4') || status.starts_with('5') {
+        assert_eq!(
+            content_type,
+            "application/problem+json",
+            "{} ({case})",
+            op.name()
+        );
+        let codes = doc["components"]["schemas"]["ProblemCode"]["enum"]
+            .as_array()
+            .unwrap();
+        assert!(
+            codes.contains(&body["code"]),
+            "{} ({case}): code {} is not in the ProblemCode enum",
+            op.name(),
+            body["code"]
+        );
+    }
+}
+
+/// Every answer class the server gives by an operation's shape (anonymous,
+/// malformed JSON, a non-JSON body, an oversized body, an id that names nothing)
+/// is declared by that operation, walked over the whole contract.
+#[tokio::test]
+async fn every_answer_the_server_gives_is_declared() {
+    use salus_tests::contract::{example, operations};
+
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Declared Answers Clinic").await;
+    let doc: Value = serde_json::from_str(&salus_http::openapi_json()).unwrap();
+    let oversized = serde_json::json!({ "padding": "x".repeat(70 * 1024) }).to_string();
+    let mut checked = 0;
+    for op in operations() {
+        let method = reqwest::Method::from_bytes(op.method.as_bytes()).unwrap();
+        let url = format!(
+            "{}{}",
+            app.url,
+            op.path_with(&uuid::Uuid::now_v7().to_string())
+        );
+        let request = |token: bool| {
+            let r = app.client.request(method.clone(), &url);
+            if token {
+                r.bearer_auth(&owner.access)
+            } else {
+                r
+            }
+        };
+        let mut cases: Vec<(&str, reqwest::RequestBuilder)> = Vec::new();
+        let anonymous = match &op.body {
+            Some(schema) => request(false).json(&example(schema)),
+            None => request(false),
+        };
+        cases.push(("anonymous", anonymous));
+        if op.body.is_some() {
+            let json = |r: reqwest::RequestBuilder| r.header("content-type", "application/json");
+            cases.push(("malformed JSON", json(request(true)).body("{\"a\":")));
+            cases.push((
+                "text body",
+                request(true)
+                    .header("content-type", "text/plain")
+                    .body("hello"),
+            ));
+            cases.push((
+                "oversized body",
+                json(request(true)).body(oversized.clone()),
+            ));
+        }
+        if op.takes_id() {
+            let unknown = match &op.body {
+                Some(schema) => request(true).json(&example(schema)),
+                None => request(true),
+            };
+            cases.push(("unknown id", unknown));
+        }
+        for (case, request) in cases {
+            check_declared(&doc, &op, case, request.send().await.unwrap()).await;
+            checked += 1;
+        }
+    }
+    assert!(checked > 150, "only {checked} answers checked");
 }

@@ -163,7 +163,8 @@ fn example_in(doc: &Value, schema: &Value) -> Value {
             Some("date") => json!("1990-01-01"),
             _ => {
                 let min = schema["minLength"].as_u64().unwrap_or(1).max(8);
-                json!("x".repeat(usize::try_from(min).unwrap_or(8)))
+                let len = schema["maxLength"].as_u64().map_or(min, |max| min.min(max));
+                json!("x".repeat(usize::try_from(len).unwrap_or(8)))
             }
         },
         Some("integer") | Some("number") => json!(schema["minimum"].as_i64().unwrap_or(1)),

@@ -30,6 +30,15 @@ pub enum QueueStatus {
 }
 
 impl QueueStatus {
+    /// Every status.
+    pub const ALL: [QueueStatus; 5] = [
+        Self::Waiting,
+        Self::Called,
+        Self::InProgress,
+        Self::Completed,
+        Self::Left,
+    ];
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod blocking;
+pub mod contract;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
@@ -61,6 +62,8 @@ pub use crate::state::{HttpSettings, Ports};
         (name = "me", description = "The signed-in member: profile, sessions, password, email, phone, MFA."),
         (name = "audit", description = "The audit trail: events, a patient's access log, the verifiable export."),
     ),
+    servers((url = "http://127.0.0.1:8080", description = "A development server (`make run`). \
+        The document a server serves at `/openapi.json` names that server's `PUBLIC_URL` instead.")),
     modifiers(&BearerAuth),
     components(schemas(problem::Problem, problem::FieldError))
 )]
@@ -178,14 +181,14 @@ fn documented_routes() -> UtoipaApp<
 
 /// The OpenAPI document generated from the code (what `salus openapi` prints and
 /// `openapi/openapi.json` holds).
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    documented_routes().split_for_parts().1
+pub fn openapi_document() -> serde_json::Value {
+    contract::finish(&documented_routes().split_for_parts().1)
 }
 
 /// The document as pretty JSON with a trailing newline, byte for byte the committed file.
 pub fn openapi_json() -> String {
     let doc = openapi_document();
-    let mut text = doc.to_pretty_json().unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text
 }
@@ -239,10 +242,11 @@ pub fn build_app(
     >,
 > {
     let (app, doc) = documented_routes().split_for_parts();
+    let doc = contract::finish(&doc);
     let table = RouteTable::from_openapi(&doc)
         .with("/openapi.json", "GET")
         .with("/docs", "GET");
-    let contract = web::Data::new(doc.clone());
+    let contract = web::Data::new(contract::served(&doc, &settings.public_url));
     let cors = cors(&settings);
     app.app_data(JsonLimit(settings.json_limit))
         .app_data(web::QueryConfig::default().error_handler(query_error))
@@ -276,6 +280,6 @@ const DOCS_HTML: &str = r#"<!doctype html>
 </html>
 "#;
 
-async fn serve_openapi(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+async fn serve_openapi(doc: web::Data<serde_json::Value>) -> HttpResponse {
     HttpResponse::Ok().json(doc.get_ref())
 }

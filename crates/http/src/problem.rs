@@ -15,6 +15,114 @@ use utoipa::ToSchema;
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Every `code` a problem body can carry, with what it means: the catalogue the
+/// contract publishes as an enum (`ProblemCode`) and `docs/api.md` lists. A test
+/// reads the sources for every code given to a refusal or conflict and fails when
+/// one is missing here.
+pub const PROBLEM_CODES: &[(&str, &str)] = &[
+    ("malformed_json", "The body is not well-formed JSON."),
+    ("not_found", "No such resource (or one of another clinic)."),
+    (
+        "method_not_allowed",
+        "The path does not accept this method; `Allow` lists those it does.",
+    ),
+    ("payload_too_large", "The body exceeds the size limit."),
+    (
+        "unsupported_media_type",
+        "The body is not sent as `application/json`.",
+    ),
+    (
+        "not_acceptable",
+        "None of the formats in `Accept` can be produced.",
+    ),
+    (
+        "validation_failed",
+        "Fields are invalid; `errors` lists each.",
+    ),
+    (
+        "invalid_credentials",
+        "Wrong email, password or code (one answer for all).",
+    ),
+    ("unauthenticated", "No valid access token or session."),
+    (
+        "rate_limited",
+        "Too many requests; wait `Retry-After` seconds.",
+    ),
+    (
+        "precondition_failed",
+        "`If-Match` names a version that is no longer current.",
+    ),
+    ("precondition_required", "`If-Match` is required."),
+    (
+        "service_unavailable",
+        "A dependency is unavailable; retry shortly.",
+    ),
+    (
+        "internal_error",
+        "An unexpected error; quote the request id.",
+    ),
+    (
+        "insufficient_permissions",
+        "A permission is missing (named in the detail).",
+    ),
+    ("permission_denied", "The action is refused to this member."),
+    ("mfa_enrollment_required", "Enrol a second factor first."),
+    (
+        "mfa_required_by_membership",
+        "This membership requires MFA; it cannot be turned off.",
+    ),
+    (
+        "step_up_required",
+        "Confirm a recent second factor (`POST /api/v1/auth/step-up`).",
+    ),
+    (
+        "plan_upgrade_required",
+        "The clinic's plan does not include this (or has no seat left).",
+    ),
+    (
+        "no_active_membership",
+        "The account has no active membership.",
+    ),
+    (
+        "self_change_forbidden",
+        "Members cannot change their own role or permissions.",
+    ),
+    ("owner_only", "Only an owner may do this."),
+    ("not_the_author", "Only a note's author may edit it."),
+    ("conflict", "The change conflicts with existing data."),
+    ("email_taken", "Another account took the address."),
+    ("already_member", "The person is already a member."),
+    (
+        "last_owner",
+        "The clinic's last owner cannot leave or be demoted.",
+    ),
+    (
+        "use_ownership_transfer",
+        "Ownership changes hands only by a transfer.",
+    ),
+    (
+        "invalid_transfer",
+        "Ownership can pass only to another active member.",
+    ),
+    (
+        "illegal_transition",
+        "The resource's state does not allow this change.",
+    ),
+    ("slot_taken", "The practitioner is booked at that time."),
+    (
+        "outside_working_hours",
+        "The time is outside the practitioner's hours.",
+    ),
+    ("note_signed", "The note is signed: amend it instead."),
+    ("note_not_signed", "The note is still a draft."),
+    (
+        "owner_keeps_everything",
+        "An owner's permissions cannot be reduced.",
+    ),
+    ("role_in_use", "Members hold this role."),
+    ("role_name_taken", "A role has this name already."),
+];
+
 /// One invalid field of a request body or query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
@@ -40,6 +148,7 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// Stable machine-readable code clients can branch on.
+    #[schema(value_type = crate::contract::enums::ProblemCode)]
     pub code: String,
     /// The invalid fields, for `validation_failed`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -382,5 +491,108 @@ mod tests {
             .expect(&log);
         assert!(line.contains("10.0.0.5"), "{line}");
         assert!(line.contains("req-42"), "{line}");
+    }
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::ApiError;
+
+    /// The string literals that follow `marker` (skipping whitespace), in `text`.
+    fn literals_after<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+        text.match_indices(marker)
+            .filter_map(|(at, _)| {
+                let rest = text[at + marker.len()..].trim_start();
+                let rest = rest.strip_prefix('"')?;
+                rest.split('"').next()
+            })
+            .collect()
+    }
+
+    /// The value of `const NAME: &str = "...";` in `text`.
+    fn constant<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+        literals_after(text, &format!("const {name}: &str ="))
+            .first()
+            .copied()
+    }
+
+    fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Unit tests make up codes of their own.
+                let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+                out.push(text.to_owned());
+            }
+        }
+    }
+
+    #[test]
+    fn every_code_given_to_a_refusal_or_conflict_is_catalogued() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut texts = Vec::new();
+        for krate in ["domain", "persistence", "http", "server"] {
+            sources(&root.join(krate).join("src"), &mut texts);
+        }
+        let catalogued: Vec<&str> = super::PROBLEM_CODES.iter().map(|(c, _)| *c).collect();
+        let mut found = Vec::new();
+        for text in &texts {
+            for marker in ["forbidden(", "conflict(", "Forbidden {\n", "Conflict {\n"] {
+                found.extend(literals_after(text, marker));
+            }
+            // `Forbidden { code: "..", ..}` and `Conflict { code: CONST, .. }`.
+            for block in text
+                .split("Forbidden {")
+                .chain(text.split("Conflict {"))
+                .skip(1)
+            {
+                let head = block.split('}').next().unwrap_or_default();
+                if let Some(value) = head.split("code:").nth(1) {
+                    let value = value.trim_start();
+                    if let Some(literal) = value.strip_prefix('"') {
+                        found.extend(literal.split('"').next());
+                    } else {
+                        let name: String = value
+                            .chars()
+                            .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                            .collect();
+                        if !name.is_empty() {
+                            let value = texts.iter().find_map(|t| constant(t, &name));
+                            found.push(value.unwrap_or("<unresolved>"));
+                        }
+                    }
+                }
+            }
+        }
+        let error = ApiError::NotFound;
+        found.push(error.code());
+        assert!(found.len() > 20, "the scan found too little: {found:?}");
+        let missing: Vec<&&str> = found.iter().filter(|c| !catalogued.contains(c)).collect();
+        assert!(
+            missing.is_empty(),
+            "codes missing from PROBLEM_CODES: {missing:?}"
+        );
+        for variant in [
+            ApiError::MalformedJson(String::new()),
+            ApiError::MethodNotAllowed { allowed: vec![] },
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::UnsupportedMediaType,
+            ApiError::NotAcceptable,
+            ApiError::Validation(vec![]),
+            ApiError::InvalidCredentials,
+            ApiError::Unauthenticated,
+            ApiError::PreconditionFailed(String::new()),
+            ApiError::PreconditionRequired,
+            ApiError::RateLimited {
+                retry_after_secs: 1,
+            },
+            ApiError::Unavailable { what: "database" },
+            ApiError::Internal,
+        ] {
+            assert!(catalogued.contains(&variant.code()), "{}", variant.code());
+        }
     }
 }

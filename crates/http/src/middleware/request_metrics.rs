@@ -110,7 +110,7 @@ mod tests {
     fn the_sign_in_routes_exist() {
         let doc = crate::openapi_document();
         for route in [LOGIN_ROUTE, MFA_ROUTE] {
-            assert!(doc.paths.paths.contains_key(route), "{route} was renamed");
+            assert!(doc["paths"].get(route).is_some(), "{route} was renamed");
         }
     }
 

@@ -77,6 +77,7 @@ pub struct PractitionerList {
 pub struct PractitionerRequest {
     /// Specialty.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub specialty: String,
 }
 
@@ -94,6 +95,7 @@ pub struct BookRequest {
     pub ends_at: DateTime<Utc>,
     /// Reason (clinical data, stored encrypted).
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: Option<String>,
     /// Book outside the practitioner's working hours (needs `appointments.override`).
     #[serde(default)]
@@ -108,6 +110,7 @@ pub struct StatusRequest {
     pub status: StatusDto,
     /// Why (required to cancel).
     #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -135,6 +138,7 @@ pub struct AppointmentResponse {
     /// End.
     pub ends_at: DateTime<Utc>,
     /// Status.
+    #[schema(value_type = StatusDto)]
     pub status: String,
     /// Why it was cancelled.
     pub cancel_reason: Option<String>,
@@ -154,10 +158,12 @@ pub struct AppointmentResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReminderResponse {
     /// `email` or `sms`.
+    #[schema(value_type = crate::contract::enums::ReminderChannel)]
     pub channel: &'static str,
     /// When it goes out.
     pub scheduled_for: DateTime<Utc>,
     /// `pending`, `delivered` or `failed`.
+    #[schema(value_type = crate::contract::enums::ReminderStatus)]
     pub status: &'static str,
 }
 
@@ -170,6 +176,39 @@ pub struct AppointmentList {
     pub next_cursor: Option<String>,
 }
 
+/// A changed status: what it was (null when the appointment was booked) and is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusChange {
+    /// Before.
+    pub from: Option<StatusDto>,
+    /// After.
+    pub to: StatusDto,
+}
+
+/// A changed time: what it was (null when the appointment was booked) and is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimeChange {
+    /// Before.
+    pub from: Option<DateTime<Utc>>,
+    /// After.
+    pub to: DateTime<Utc>,
+}
+
+/// The fields one change touched (schema of `HistoryResponse.change`); fields not
+/// changed are absent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentChange {
+    /// The status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusChange>,
+    /// The start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<TimeChange>,
+    /// The end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<TimeChange>,
+}
+
 /// One change of an appointment.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryResponse {
@@ -178,6 +217,7 @@ pub struct HistoryResponse {
     /// Who (membership id).
     pub actor: Uuid,
     /// Fields changed: `{"field": {"from": .., "to": ..}}`.
+    #[schema(value_type = AppointmentChange)]
     pub change: serde_json::Value,
 }
 
@@ -206,6 +246,7 @@ pub struct AppointmentListQuery {
     /// One status.
     pub status: Option<StatusDto>,
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
     /// From the previous page.
     pub cursor: Option<String>,
@@ -238,12 +279,10 @@ fn response(a: Appointment) -> AppointmentResponse {
 }
 
 /// Lists practitioners.
-#[utoipa::path(tag = "appointments", summary = "List practitioners", security(("bearer" = [])),
+#[utoipa::path(operation_id = "practitioners_list", tag = "appointments", summary = "List practitioners", security(("bearer" = [])),
     extensions(("x-permission" = json!("appointments.read"))),
     responses(
         (status = 200, description = "Practitioners.", body = PractitionerList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[get("/api/v1/practitioners")]
 pub async fn practitioners(
@@ -267,16 +306,13 @@ pub async fn practitioners(
 }
 
 /// Flags a member as practitioner.
-#[utoipa::path(tag = "appointments", summary = "Make a member a practitioner", security(("bearer" = [])),
+#[utoipa::path(operation_id = "practitioners_update", tag = "appointments", summary = "Make a member a practitioner", security(("bearer" = [])),
     extensions(("x-permission" = json!("staff.update"))),
     params(("id" = Uuid, Path, description = "The membership.")),
     request_body = PractitionerRequest,
     responses(
         (status = 204, description = "Done."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[put("/api/v1/practitioners/{id}")]
 pub async fn set_practitioner(
@@ -294,15 +330,13 @@ pub async fn set_practitioner(
 }
 
 /// Books an appointment.
-#[utoipa::path(tag = "appointments", summary = "Book an appointment",
+#[utoipa::path(operation_id = "appointments_book", tag = "appointments", summary = "Book an appointment",
     description = "Two bookings overlapping for one practitioner cannot both succeed: the database refuses the second (409 `slot_taken`).",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("appointments.create"))),
     request_body = BookRequest,
     responses(
         (status = 201, description = "Booked.", body = AppointmentResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The slot is taken.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, unknown patient or practitioner.", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -334,13 +368,11 @@ pub async fn book(
 }
 
 /// Reads an appointment.
-#[utoipa::path(tag = "appointments", summary = "Read an appointment", security(("bearer" = [])),
+#[utoipa::path(operation_id = "appointments_read", tag = "appointments", summary = "Read an appointment", security(("bearer" = [])),
     extensions(("x-permission" = json!("appointments.read"))),
     params(("id" = Uuid, Path, description = "The appointment.")),
     responses(
         (status = 200, description = "The appointment.", body = AppointmentResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such appointment.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[get("/api/v1/appointments/{id}")]
@@ -357,7 +389,7 @@ pub async fn read(
 }
 
 /// Changes an appointment's status.
-#[utoipa::path(tag = "appointments", summary = "Change an appointment's status",
+#[utoipa::path(operation_id = "appointments_change_status", tag = "appointments", summary = "Change an appointment's status",
     description = "scheduled → confirmed → checked_in → in_progress → completed; cancelled (with a reason, needs `appointments.cancel`) from scheduled, confirmed or checked_in; no_show from scheduled or confirmed. Anything else is 409 naming the current state.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("appointments.update"))),
@@ -365,11 +397,8 @@ pub async fn read(
     request_body = StatusRequest,
     responses(
         (status = 200, description = "Changed.", body = AppointmentResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such appointment.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Illegal transition.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/api/v1/appointments/{id}/status")]
 pub async fn change_status(
@@ -390,17 +419,14 @@ pub async fn change_status(
 }
 
 /// Moves an appointment.
-#[utoipa::path(tag = "appointments", summary = "Reschedule an appointment", security(("bearer" = [])),
+#[utoipa::path(operation_id = "appointments_reschedule", tag = "appointments", summary = "Reschedule an appointment", security(("bearer" = [])),
     extensions(("x-permission" = json!("appointments.update"))),
     params(("id" = Uuid, Path, description = "The appointment.")),
     request_body = ScheduleRequest,
     responses(
         (status = 200, description = "Moved.", body = AppointmentResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such appointment.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The new slot is taken, or the appointment can no longer move.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[put("/api/v1/appointments/{id}/schedule")]
 pub async fn reschedule(
@@ -420,13 +446,11 @@ pub async fn reschedule(
 }
 
 /// Lists appointments.
-#[utoipa::path(tag = "appointments", summary = "List appointments", security(("bearer" = [])),
+#[utoipa::path(operation_id = "appointments_list", tag = "appointments", summary = "List appointments", security(("bearer" = [])),
     extensions(("x-permission" = json!("appointments.read"))),
     params(AppointmentListQuery),
     responses(
         (status = 200, description = "A page.", body = AppointmentList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid filters.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[get("/api/v1/appointments")]
@@ -456,15 +480,13 @@ pub async fn list(
 }
 
 /// The history of an appointment.
-#[utoipa::path(tag = "appointments", summary = "Appointment history",
+#[utoipa::path(operation_id = "appointments_history", tag = "appointments", summary = "Appointment history",
     description = "Every change: who, when, which fields, from what to what.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("appointments.read"))),
     params(("id" = Uuid, Path, description = "The appointment.")),
     responses(
         (status = 200, description = "Changes, oldest first.", body = HistoryList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such appointment.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[get("/api/v1/appointments/{id}/history")]
@@ -496,12 +518,15 @@ pub async fn history(
 pub struct HoursDto {
     /// ISO weekday: 1 = Monday ... 7 = Sunday.
     #[validate(range(min = 1, max = 7))]
+    #[schema(minimum = 1, maximum = 7)]
     pub weekday: u32,
     /// Start, `HH:MM`.
     #[validate(length(equal = 5))]
+    #[schema(min_length = 5, max_length = 5)]
     pub starts: String,
     /// End, `HH:MM`.
     #[validate(length(equal = 5))]
+    #[schema(min_length = 5, max_length = 5)]
     pub ends: String,
 }
 
@@ -578,7 +603,7 @@ fn parse_hours(dto: &[HoursDto]) -> Result<Vec<salus_domain::schedule::WorkingHo
 }
 
 /// Sets a practitioner's weekly hours.
-#[utoipa::path(tag = "appointments", summary = "Set working hours",
+#[utoipa::path(operation_id = "practitioners_set_hours", tag = "appointments", summary = "Set working hours",
     description = "Weekly intervals in the clinic's time zone. Bookings outside them are refused (409 `outside_working_hours`) unless `override_hours` is given by a member with `appointments.override`. A practitioner without hours accepts any time.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("staff.update"))),
@@ -586,8 +611,6 @@ fn parse_hours(dto: &[HoursDto]) -> Result<Vec<salus_domain::schedule::WorkingHo
     request_body = HoursRequest,
     responses(
         (status = 204, description = "Set."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such practitioner.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid intervals.", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -607,16 +630,13 @@ pub async fn set_hours(
 }
 
 /// Records an absence.
-#[utoipa::path(tag = "appointments", summary = "Record an absence", security(("bearer" = [])),
+#[utoipa::path(operation_id = "practitioners_add_absence", tag = "appointments", summary = "Record an absence", security(("bearer" = [])),
     extensions(("x-permission" = json!("staff.update"))),
     params(("id" = Uuid, Path, description = "The practitioner (membership).")),
     request_body = AbsenceRequest,
     responses(
         (status = 201, description = "Recorded.", body = SlotResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such practitioner.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/api/v1/practitioners/{id}/absences")]
 pub async fn add_absence(
@@ -639,15 +659,13 @@ pub async fn add_absence(
 }
 
 /// A practitioner's free slots.
-#[utoipa::path(tag = "appointments", summary = "Practitioner availability",
+#[utoipa::path(operation_id = "practitioners_availability", tag = "appointments", summary = "Practitioner availability",
     description = "Free slots inside working hours, outside absences and active appointments.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("appointments.read"))),
     params(("id" = Uuid, Path, description = "The practitioner (membership)."), AvailabilityQuery),
     responses(
         (status = 200, description = "Free slots.", body = Availability),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such practitioner.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid window or slot length.", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -167,6 +167,7 @@ pub struct AuditQuery {
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100, default = 50)]
     pub limit: Option<i64>,
 }
 
@@ -177,11 +178,13 @@ pub struct LogQuery {
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100, default = 50)]
     pub limit: Option<i64>,
 }
 
 /// The clinic's audit trail.
 #[utoipa::path(
+    operation_id = "audit_events_list",
     tag = "audit",
     summary = "List audit events",
     description = "The clinic's recorded actions, newest first: sign-ins, refused requests (with the missing permission), every change and every read of clinical data. Filters combine; cursor pagination.",
@@ -190,8 +193,6 @@ pub struct LogQuery {
     params(AuditQuery),
     responses(
         (status = 200, description = "A page.", body = AuditEventList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid filters or cursor.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -220,6 +221,7 @@ pub async fn events(
 
 /// Who read or changed a patient's record.
 #[utoipa::path(
+    operation_id = "patients_access_log",
     tag = "audit",
     summary = "A patient's access log",
     description = "Every recorded read of this patient's clinical data (including lists that showed it) and every change, newest first.",
@@ -228,8 +230,6 @@ pub async fn events(
     params(("id" = Uuid, Path, description = "Patient id."), LogQuery),
     responses(
         (status = 200, description = "A page.", body = AuditEventList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid cursor or limit.", body = Problem, content_type = "application/problem+json"),
     )
@@ -252,6 +252,7 @@ pub async fn patient_access_log(
 
 /// The member's own sign-in history.
 #[utoipa::path(
+    operation_id = "me_sign_ins",
     tag = "me",
     summary = "My sign-ins",
     description = "Sign-ins, failed attempts, lock-outs and MFA checks of the signed-in account (in this clinic, and attempts that named no clinic), newest first.",
@@ -260,7 +261,6 @@ pub async fn patient_access_log(
     params(LogQuery),
     responses(
         (status = 200, description = "A page.", body = AuditEventList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid cursor or limit.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -405,6 +405,7 @@ fn chosen_format(req: &HttpRequest) -> Result<Format, ApiError> {
 
 /// The clinic's whole audit trail, streamed.
 #[utoipa::path(
+    operation_id = "audit_events_export",
     tag = "audit",
     summary = "Export the audit trail",
     description = "The clinic's whole history in chain order with the chain hashes, so it can be verified offline: NDJSON (`Accept: application/x-ndjson`, the default; the first line holds the signed checkpoints and the public keys) or CSV (`Accept: text/csv`). Streamed in batches: memory stays flat however long the history. Needs a recent MFA check (step-up).",
@@ -412,7 +413,6 @@ fn chosen_format(req: &HttpRequest) -> Result<Format, ApiError> {
     extensions(("x-permission" = json!("audit.export"))),
     responses(
         (status = 200, description = "The history, streamed.", content((String = "application/x-ndjson"), (String = "text/csv"))),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing permission, or no recent MFA check (`step_up_required`).", body = Problem, content_type = "application/problem+json"),
         (status = 406, description = "Neither NDJSON nor CSV is acceptable.", body = Problem, content_type = "application/problem+json"),
     )

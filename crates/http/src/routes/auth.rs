@@ -24,19 +24,24 @@ use crate::state::Ports;
 pub struct SignUpRequest {
     /// The clinic's name.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub clinic_name: String,
     /// The owner's email.
     #[validate(length(min = 3, max = 254))]
+    #[schema(min_length = 3, max_length = 254)]
     pub email: String,
     /// A new password (at least 16 characters; a passphrase), or the existing
     /// account's current password.
     #[validate(length(min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
     /// The owner's given name.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub given_name: String,
     /// The owner's family name.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub family_name: String,
 }
 
@@ -55,9 +60,11 @@ pub struct Accepted {
 pub struct LoginRequest {
     /// The account's email.
     #[validate(length(min = 1, max = 254))]
+    #[schema(min_length = 1, max_length = 254)]
     pub email: String,
     /// The password.
     #[validate(length(min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
     /// The clinic to act in, for an account with several memberships.
     pub clinic_id: Option<Uuid>,
@@ -71,12 +78,39 @@ pub struct ClinicChoice {
     /// Its name.
     pub clinic_name: String,
     /// The member's role there.
+    #[schema(value_type = crate::contract::enums::RoleName)]
     pub role: String,
+}
+
+/// The `status` of a signed-in answer.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthenticatedStatus {
+    /// Signed in: the tokens are here.
+    Authenticated,
+}
+
+/// The `status` of a sign-in that needs a clinic chosen.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChooseClinicStatus {
+    /// Sign in again with one of the `clinic_id`s.
+    ChooseClinic,
+}
+
+/// The `status` of a sign-in that needs a second factor.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaRequiredStatus {
+    /// Complete with `POST /api/v1/auth/mfa`.
+    MfaRequired,
 }
 
 /// Tokens for a session.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
+    /// Always `authenticated` (the discriminator of `LoginResponse`).
+    pub status: AuthenticatedStatus,
     /// JWT access token (at most 15 minutes).
     pub access_token: String,
     /// Always `Bearer`.
@@ -91,24 +125,41 @@ pub struct TokenResponse {
     pub clinic_id: Uuid,
 }
 
-/// What a sign-in leads to.
+/// A sign-in to finish by choosing a clinic.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(tag = "status", rename_all = "snake_case")]
+pub struct ChooseClinicResponse {
+    /// Always `choose_clinic`.
+    pub status: ChooseClinicStatus,
+    /// The account's clinics: sign in again with one of their `clinic_id`s.
+    pub clinics: Vec<ClinicChoice>,
+}
+
+/// A sign-in to finish with a second factor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaChallengeResponse {
+    /// Always `mfa_required`.
+    pub status: MfaRequiredStatus,
+    /// The challenge to send back with the code to `POST /api/v1/auth/mfa`.
+    pub mfa_token: String,
+    /// When the challenge expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a sign-in leads to, told apart by `status`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "status", mapping(
+    ("authenticated" = "#/components/schemas/TokenResponse"),
+    ("choose_clinic" = "#/components/schemas/ChooseClinicResponse"),
+    ("mfa_required" = "#/components/schemas/MfaChallengeResponse"),
+)))]
 pub enum LoginResponse {
     /// Signed in.
     Authenticated(TokenResponse),
-    /// Sign in again with one of these `clinic_id`s.
-    ChooseClinic {
-        /// The account's clinics.
-        clinics: Vec<ClinicChoice>,
-    },
-    /// Complete with `POST /api/v1/auth/mfa`.
-    MfaRequired {
-        /// The challenge to send back with the code.
-        mfa_token: String,
-        /// When the challenge expires.
-        expires_at: DateTime<Utc>,
-    },
+    /// Sign in again with a clinic.
+    ChooseClinic(ChooseClinicResponse),
+    /// Complete with a second factor.
+    MfaRequired(MfaChallengeResponse),
 }
 
 /// A second factor: a TOTP code or a recovery code (exactly one).
@@ -117,9 +168,11 @@ pub enum LoginResponse {
 pub struct SecondFactorFields {
     /// The 6-digit code of the authenticator app.
     #[validate(length(min = 6, max = 8))]
+    #[schema(min_length = 6, max_length = 8)]
     pub code: Option<String>,
     /// One of the recovery codes.
     #[validate(length(min = 8, max = 32))]
+    #[schema(min_length = 8, max_length = 32)]
     pub recovery_code: Option<String>,
 }
 
@@ -144,12 +197,15 @@ impl SecondFactorFields {
 pub struct MfaRequest {
     /// The challenge from the sign-in answer.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub mfa_token: String,
     /// The 6-digit code.
     #[validate(length(min = 6, max = 8))]
+    #[schema(min_length = 6, max_length = 8)]
     pub code: Option<String>,
     /// Or a recovery code.
     #[validate(length(min = 8, max = 32))]
+    #[schema(min_length = 8, max_length = 32)]
     pub recovery_code: Option<String>,
 }
 
@@ -159,6 +215,7 @@ pub struct MfaRequest {
 pub struct RefreshRequest {
     /// The current refresh token.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub refresh_token: String,
 }
 
@@ -168,6 +225,7 @@ pub struct RefreshRequest {
 pub struct PasswordResetRequest {
     /// The account's email.
     #[validate(length(min = 1, max = 254))]
+    #[schema(min_length = 1, max_length = 254)]
     pub email: String,
 }
 
@@ -177,9 +235,11 @@ pub struct PasswordResetRequest {
 pub struct PasswordResetConfirm {
     /// The token from the email.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
     /// The new password.
     #[validate(length(min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     pub new_password: String,
 }
 
@@ -189,6 +249,7 @@ pub struct PasswordResetConfirm {
 pub struct TokenRequest {
     /// The token.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
 }
 
@@ -206,6 +267,7 @@ pub fn token_response(ports: &Ports, grant: &SessionGrant) -> Result<TokenRespon
         .issue(grant, ports.clock.now())
         .map_err(ApiError::internal)?;
     Ok(TokenResponse {
+        status: AuthenticatedStatus::Authenticated,
         access_token,
         token_type: "Bearer",
         expires_in: ports.tokens.ttl().num_seconds(),
@@ -217,6 +279,7 @@ pub fn token_response(ports: &Ports, grant: &SessionGrant) -> Result<TokenRespon
 
 /// Sign up a clinic with its first member, the owner.
 #[utoipa::path(
+    operation_id = "clinics_sign_up",
     tag = "auth",
     summary = "Sign up a clinic",
     description = "Creates the clinic (plan `free`) with its owner. A new account gets a verification email; an existing account must give its current password. The answer is the same whether or not the email already has an account.",
@@ -224,8 +287,6 @@ pub fn token_response(ports: &Ports, grant: &SessionGrant) -> Result<TokenRespon
     request_body = SignUpRequest,
     responses(
         (status = 202, description = "Accepted; the owner is told by email.", body = Accepted),
-        (status = 400, description = "Malformed JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or a password the policy refuses (the field says why).", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
@@ -255,6 +316,7 @@ pub async fn sign_up(
 
 /// Sign in with email and password.
 #[utoipa::path(
+    operation_id = "auth_login",
     tag = "auth",
     summary = "Sign in",
     description = "Unknown email, wrong password and locked account all answer the same 401. An account with several clinics gets `choose_clinic`; an account with MFA gets `mfa_required`.",
@@ -262,10 +324,8 @@ pub async fn sign_up(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in, or the next step.", body = LoginResponse),
-        (status = 400, description = "Malformed JSON.", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Invalid credentials.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "No active membership.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -291,29 +351,34 @@ pub async fn login(
         LoginOutcome::Session(grant) => {
             LoginResponse::Authenticated(token_response(&ports, &grant)?)
         }
-        LoginOutcome::ChooseClinic(memberships) => LoginResponse::ChooseClinic {
-            clinics: memberships
-                .into_iter()
-                .map(|m| ClinicChoice {
-                    clinic_id: m.clinic_id.uuid(),
-                    clinic_name: m.clinic_name,
-                    role: m.role.as_str().to_owned(),
-                })
-                .collect(),
-        },
+        LoginOutcome::ChooseClinic(memberships) => {
+            LoginResponse::ChooseClinic(ChooseClinicResponse {
+                status: ChooseClinicStatus::ChooseClinic,
+                clinics: memberships
+                    .into_iter()
+                    .map(|m| ClinicChoice {
+                        clinic_id: m.clinic_id.uuid(),
+                        clinic_name: m.clinic_name,
+                        role: m.role.as_str().to_owned(),
+                    })
+                    .collect(),
+            })
+        }
         LoginOutcome::MfaRequired {
             challenge,
             expires_at,
-        } => LoginResponse::MfaRequired {
+        } => LoginResponse::MfaRequired(MfaChallengeResponse {
+            status: MfaRequiredStatus::MfaRequired,
             mfa_token: challenge,
             expires_at,
-        },
+        }),
     };
     Ok(HttpResponse::Ok().json(response))
 }
 
 /// Complete a sign-in with a TOTP or recovery code.
 #[utoipa::path(
+    operation_id = "auth_mfa",
     tag = "auth",
     summary = "Complete sign-in with MFA",
     description = "Each code works once; a challenge allows a few attempts and expires after five minutes.",
@@ -322,7 +387,6 @@ pub async fn login(
     responses(
         (status = 200, description = "Signed in.", body = TokenResponse),
         (status = 401, description = "Wrong code, or an expired, used or exhausted challenge.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -346,6 +410,7 @@ pub async fn mfa(
 
 /// Rotate a refresh token.
 #[utoipa::path(
+    operation_id = "auth_refresh",
     tag = "auth",
     summary = "Refresh the tokens",
     description = "Returns a new access token and a new refresh token; the old refresh token stops working. Presenting a used refresh token again ends its session.",
@@ -354,7 +419,6 @@ pub async fn mfa(
     responses(
         (status = 200, description = "New tokens.", body = TokenResponse),
         (status = 401, description = "Unknown, reused or ended.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -372,13 +436,13 @@ pub async fn refresh(
 
 /// Sign out this session.
 #[utoipa::path(
+    operation_id = "auth_logout",
     tag = "auth",
     summary = "Sign out",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("self"))),
     responses(
         (status = 204, description = "The session has ended."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/auth/logout")]
@@ -394,6 +458,7 @@ pub async fn logout(
 
 /// Sign out every other session of this account.
 #[utoipa::path(
+    operation_id = "auth_logout_others",
     tag = "auth",
     summary = "Sign out other sessions",
     description = "Ends every session of this account, in every clinic, except the current one.",
@@ -401,7 +466,6 @@ pub async fn logout(
     extensions(("x-permission" = json!("self"))),
     responses(
         (status = 200, description = "How many sessions ended.", body = RevokedCount),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "MFA enrolment required first.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -418,6 +482,7 @@ pub async fn logout_others(
 
 /// Prove a second factor again, for sensitive actions.
 #[utoipa::path(
+    operation_id = "auth_step_up",
     tag = "auth",
     summary = "Step up with MFA",
     description = "Records a fresh MFA check on the session; sensitive actions require one in the last ten minutes.",
@@ -427,7 +492,6 @@ pub async fn logout_others(
     responses(
         (status = 204, description = "Recorded."),
         (status = 401, description = "Not signed in, or a wrong code.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -446,6 +510,7 @@ pub async fn step_up(
 
 /// Ask for a password-reset email.
 #[utoipa::path(
+    operation_id = "auth_request_password_reset",
     tag = "auth",
     summary = "Request a password reset",
     description = "Always 202, whether or not the email has an account. The token in the email is valid 30 minutes, once.",
@@ -453,7 +518,6 @@ pub async fn step_up(
     request_body = PasswordResetRequest,
     responses(
         (status = 202, description = "Accepted.", body = Accepted),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -474,6 +538,7 @@ pub async fn request_password_reset(
 
 /// Set a new password with the reset token.
 #[utoipa::path(
+    operation_id = "auth_confirm_password_reset",
     tag = "auth",
     summary = "Complete a password reset",
     description = "Sets the new password, lifts a lock-out and ends every session. MFA stays on.",
@@ -503,6 +568,7 @@ pub async fn confirm_password_reset(
 
 /// Verify the account's email.
 #[utoipa::path(
+    operation_id = "auth_verify_email",
     tag = "auth",
     summary = "Verify an email address",
     security(()),
@@ -527,6 +593,7 @@ pub async fn verify_email(
 
 /// Confirm a new email address.
 #[utoipa::path(
+    operation_id = "auth_confirm_email_change",
     tag = "auth",
     summary = "Confirm an email change",
     security(()),

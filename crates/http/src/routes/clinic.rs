@@ -54,30 +54,33 @@ impl From<Clinic> for ClinicResponse {
 pub struct UpdateClinicRequest {
     /// New name.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// Idle timeout in minutes (5 to 60).
     #[validate(range(min = 5, max = 60))]
+    #[schema(minimum = 5, maximum = 60)]
     pub idle_timeout_minutes: Option<i32>,
     /// Require MFA of every member.
     pub require_mfa: Option<bool>,
     /// IANA time zone (`Europe/Paris`).
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub time_zone: Option<String>,
     /// Hours before an appointment its reminder goes out (1 to 168).
     #[validate(range(min = 1, max = 168))]
+    #[schema(minimum = 1, maximum = 168)]
     pub reminder_offset_hours: Option<i32>,
 }
 
 /// The caller's clinic.
 #[utoipa::path(
+    operation_id = "clinic_read",
     tag = "clinic",
     summary = "Get the clinic's settings",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("clinic.read"))),
     responses(
         (status = 200, description = "Settings.", body = ClinicResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/clinic")]
@@ -92,6 +95,7 @@ pub async fn get_settings(
 
 /// Changes the clinic's settings.
 #[utoipa::path(
+    operation_id = "clinic_update",
     tag = "clinic",
     summary = "Change the clinic's settings",
     description = "Step-up MFA. `require_mfa` applies on each member's next request: members without MFA may then only enrol.",
@@ -100,9 +104,7 @@ pub async fn get_settings(
     request_body = UpdateClinicRequest,
     responses(
         (status = 200, description = "Changed.", body = ClinicResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing permission or step-up required.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/api/v1/clinic")]

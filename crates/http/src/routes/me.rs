@@ -51,6 +51,7 @@ pub struct MeResponse {
     /// The membership.
     pub membership_id: Uuid,
     /// The role in this clinic.
+    #[schema(value_type = crate::contract::enums::RoleName)]
     pub role: String,
     /// The current session.
     pub session_id: Uuid,
@@ -96,9 +97,11 @@ pub struct SessionList {
 pub struct ChangePasswordRequest {
     /// The current password.
     #[validate(length(min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     pub current_password: String,
     /// The new password.
     #[validate(length(min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     pub new_password: String,
 }
 
@@ -108,9 +111,11 @@ pub struct ChangePasswordRequest {
 pub struct ChangeEmailRequest {
     /// The current password.
     #[validate(length(min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
     /// The new address.
     #[validate(length(min = 3, max = 254))]
+    #[schema(min_length = 3, max_length = 254)]
     pub new_email: String,
 }
 
@@ -120,6 +125,7 @@ pub struct ChangeEmailRequest {
 pub struct PhoneRequest {
     /// E.164 number, such as `+33612345678`.
     #[validate(length(min = 8, max = 20))]
+    #[schema(min_length = 8, max_length = 20)]
     pub phone: String,
 }
 
@@ -129,6 +135,7 @@ pub struct PhoneRequest {
 pub struct CodeRequest {
     /// The code.
     #[validate(length(min = 6, max = 8))]
+    #[schema(min_length = 6, max_length = 8)]
     pub code: String,
 }
 
@@ -138,12 +145,15 @@ pub struct CodeRequest {
 pub struct DisableMfaRequest {
     /// The current password.
     #[validate(length(min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
     /// A current TOTP code.
     #[validate(length(min = 6, max = 8))]
+    #[schema(min_length = 6, max_length = 8)]
     pub code: Option<String>,
     /// Or a recovery code.
     #[validate(length(min = 8, max = 32))]
+    #[schema(min_length = 8, max_length = 32)]
     pub recovery_code: Option<String>,
 }
 
@@ -165,13 +175,13 @@ pub struct RecoveryCodes {
 
 /// The signed-in member.
 #[utoipa::path(
+    operation_id = "me_read",
     tag = "me",
     summary = "Who am I",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("self"))),
     responses(
         (status = 200, description = "The account, clinic and session.", body = MeResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "MFA enrolment required first.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -205,13 +215,13 @@ pub async fn me(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRespo
 
 /// The member's sessions in this clinic.
 #[utoipa::path(
+    operation_id = "me_sessions_list",
     tag = "me",
     summary = "List my sessions",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("self"))),
     responses(
         (status = 200, description = "Sessions, newest first.", body = SessionList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "MFA enrolment required first.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -247,6 +257,7 @@ pub async fn sessions(
 
 /// End one of the member's own sessions.
 #[utoipa::path(
+    operation_id = "me_sessions_revoke",
     tag = "me",
     summary = "Sign out one of my sessions",
     security(("bearer" = [])),
@@ -254,7 +265,6 @@ pub async fn sessions(
     params(("id" = Uuid, Path, description = "The session.")),
     responses(
         (status = 204, description = "Ended."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "MFA enrolment required first.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such live session of yours.", body = Problem, content_type = "application/problem+json"),
     )
@@ -274,6 +284,7 @@ pub async fn revoke_session(
 
 /// Change the password.
 #[utoipa::path(
+    operation_id = "me_change_password",
     tag = "me",
     summary = "Change my password",
     description = "Ends the other sessions and notifies by email.",
@@ -282,7 +293,6 @@ pub async fn revoke_session(
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "MFA enrolment required first.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong current password or a refused new one.", body = Problem, content_type = "application/problem+json"),
     )
@@ -311,6 +321,7 @@ pub async fn change_password(
 
 /// Start an email change.
 #[utoipa::path(
+    operation_id = "me_change_email",
     tag = "me",
     summary = "Change my email",
     description = "Needs the password and a recent MFA check (step-up). The new address receives a token to confirm; the old one is told.",
@@ -319,7 +330,6 @@ pub async fn change_password(
     request_body = ChangeEmailRequest,
     responses(
         (status = 202, description = "Confirmation sent.", body = Accepted),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Step-up required.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong password or invalid address.", body = Problem, content_type = "application/problem+json"),
     )
@@ -346,6 +356,7 @@ pub async fn change_email(
 
 /// Set a phone number and send it a code.
 #[utoipa::path(
+    operation_id = "me_set_phone",
     tag = "me",
     summary = "Set my phone number",
     description = "Sends a 6-digit code by SMS, valid 10 minutes with 5 attempts. Resending is throttled and keeps the attempt count.",
@@ -354,7 +365,6 @@ pub async fn change_email(
     request_body = PhoneRequest,
     responses(
         (status = 202, description = "Code sent.", body = Accepted),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "MFA enrolment required first.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an E.164 number.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Sent too recently.", body = Problem, content_type = "application/problem+json"),
@@ -378,6 +388,7 @@ pub async fn set_phone(
 
 /// Verify the phone number.
 #[utoipa::path(
+    operation_id = "me_verify_phone",
     tag = "me",
     summary = "Verify my phone number",
     security(("bearer" = [])),
@@ -385,7 +396,6 @@ pub async fn set_phone(
     request_body = CodeRequest,
     responses(
         (status = 204, description = "Verified."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "MFA enrolment required first.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong, expired or exhausted code.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
@@ -406,6 +416,7 @@ pub async fn verify_phone(
 
 /// Start TOTP enrolment.
 #[utoipa::path(
+    operation_id = "me_start_totp",
     tag = "me",
     summary = "Enrol an authenticator app",
     description = "Returns the secret as an otpauth URI and an SVG QR code; confirm with a first code. Replacing a confirmed authenticator needs step-up.",
@@ -413,7 +424,6 @@ pub async fn verify_phone(
     extensions(("x-permission" = json!("self"))),
     responses(
         (status = 200, description = "Scan it, then confirm.", body = TotpEnrolment),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Step-up required.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -429,6 +439,7 @@ pub async fn start_totp(ports: web::Data<Ports>, who: Enrolling) -> Result<HttpR
 
 /// Confirm TOTP enrolment.
 #[utoipa::path(
+    operation_id = "me_confirm_totp",
     tag = "me",
     summary = "Confirm the authenticator",
     description = "Turns MFA on and returns ten recovery codes, shown this once.",
@@ -437,7 +448,6 @@ pub async fn start_totp(ports: web::Data<Ports>, who: Enrolling) -> Result<HttpR
     request_body = CodeRequest,
     responses(
         (status = 200, description = "MFA is on.", body = RecoveryCodes),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The code does not match.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -457,6 +467,7 @@ pub async fn confirm_totp(
 
 /// Turn MFA off.
 #[utoipa::path(
+    operation_id = "me_disable_totp",
     tag = "me",
     summary = "Remove the authenticator",
     description = "Needs the password and a code; refused while the membership requires MFA.",
@@ -467,7 +478,6 @@ pub async fn confirm_totp(
         (status = 204, description = "MFA is off."),
         (status = 401, description = "Not signed in, wrong password or code.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The membership requires MFA.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/me/mfa/totp/disable")]
@@ -491,6 +501,7 @@ pub async fn disable_totp(
 
 /// Replace the recovery codes.
 #[utoipa::path(
+    operation_id = "me_regenerate_recovery_codes",
     tag = "me",
     summary = "Regenerate recovery codes",
     description = "Needs step-up; the old codes stop working.",
@@ -498,7 +509,6 @@ pub async fn disable_totp(
     extensions(("x-permission" = json!("self"))),
     responses(
         (status = 200, description = "New codes, shown this once.", body = RecoveryCodes),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Step-up required.", body = Problem, content_type = "application/problem+json"),
     )
 )]

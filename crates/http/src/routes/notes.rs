@@ -21,6 +21,7 @@ use crate::state::Ports;
 pub struct NoteRequest {
     /// The text (stored encrypted).
     #[validate(length(min = 1, max = 100000))]
+    #[schema(min_length = 1, max_length = 100000)]
     pub body: String,
     /// The appointment it belongs to, if any.
     pub appointment_id: Option<Uuid>,
@@ -32,6 +33,7 @@ pub struct NoteRequest {
 pub struct EditNoteRequest {
     /// New text (omitted: unchanged).
     #[validate(length(min = 1, max = 100000))]
+    #[schema(min_length = 1, max_length = 100000)]
     pub body: Option<String>,
     /// Sign the note: it becomes immutable.
     #[serde(default)]
@@ -44,6 +46,7 @@ pub struct EditNoteRequest {
 pub struct AmendmentRequest {
     /// The correction.
     #[validate(length(min = 1, max = 100000))]
+    #[schema(min_length = 1, max_length = 100000)]
     pub body: String,
 }
 
@@ -92,16 +95,13 @@ fn response(n: Note) -> NoteResponse {
 }
 
 /// Writes a draft note.
-#[utoipa::path(tag = "notes", summary = "Write a clinical note", security(("bearer" = [])),
+#[utoipa::path(operation_id = "notes_create", tag = "notes", summary = "Write a clinical note", security(("bearer" = [])),
     extensions(("x-permission" = json!("clinical.write"))),
     params(("id" = Uuid, Path, description = "The patient.")),
     request_body = NoteRequest,
     responses(
         (status = 201, description = "A draft.", body = NoteResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/api/v1/patients/{id}/notes")]
 pub async fn write(
@@ -122,13 +122,11 @@ pub async fn write(
 }
 
 /// A patient's notes.
-#[utoipa::path(tag = "notes", summary = "List a patient's notes", security(("bearer" = [])),
+#[utoipa::path(operation_id = "notes_list", tag = "notes", summary = "List a patient's notes", security(("bearer" = [])),
     extensions(("x-permission" = json!("clinical.read"))),
     params(("id" = Uuid, Path, description = "The patient.")),
     responses(
         (status = 200, description = "Notes and amendments in order.", body = NoteList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[get("/api/v1/patients/{id}/notes")]
@@ -148,7 +146,7 @@ pub async fn list(
 }
 
 /// Edits or signs a draft.
-#[utoipa::path(tag = "notes", summary = "Edit or sign a draft note",
+#[utoipa::path(operation_id = "notes_edit", tag = "notes", summary = "Edit or sign a draft note",
     description = "Only the author; a signed note cannot change (409 `note_signed`).",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("clinical.write"))),
@@ -156,11 +154,9 @@ pub async fn list(
     request_body = EditNoteRequest,
     responses(
         (status = 200, description = "Changed or signed.", body = NoteResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing permission, or not the author.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such note.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already signed.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[put("/api/v1/notes/{id}")]
 pub async fn edit(
@@ -180,7 +176,7 @@ pub async fn edit(
 }
 
 /// Amends a signed note.
-#[utoipa::path(tag = "notes", summary = "Amend a signed note",
+#[utoipa::path(operation_id = "notes_amend", tag = "notes", summary = "Amend a signed note",
     description = "A new signed note linked to the original; both are kept.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("clinical.write"))),
@@ -188,11 +184,8 @@ pub async fn edit(
     request_body = AmendmentRequest,
     responses(
         (status = 201, description = "The amendment.", body = NoteResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such note.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The note is still a draft.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/api/v1/notes/{id}/amendments")]
 pub async fn amend(

@@ -62,15 +62,19 @@ impl From<Sex> for SexDto {
 pub struct AddressDto {
     /// Street lines (at most 4).
     #[validate(length(max = 4))]
+    #[schema(max_items = 4)]
     pub lines: Vec<String>,
     /// Postal code.
     #[validate(length(max = 20))]
+    #[schema(max_length = 20)]
     pub postal_code: Option<String>,
     /// City.
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub city: Option<String>,
     /// Country, ISO 3166-1 alpha-2.
     #[validate(length(equal = 2))]
+    #[schema(min_length = 2, max_length = 2)]
     pub country: Option<String>,
 }
 
@@ -80,12 +84,15 @@ pub struct AddressDto {
 pub struct EmergencyContactDto {
     /// Name.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Relationship.
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub relationship: Option<String>,
     /// E.164 phone.
     #[validate(length(max = 20))]
+    #[schema(max_length = 20)]
     pub phone: Option<String>,
 }
 
@@ -95,15 +102,19 @@ pub struct EmergencyContactDto {
 pub struct MedicalHistoryDto {
     /// Allergies.
     #[validate(length(max = 100))]
+    #[schema(max_items = 100)]
     pub allergies: Vec<String>,
     /// Conditions.
     #[validate(length(max = 100))]
+    #[schema(max_items = 100)]
     pub conditions: Vec<String>,
     /// Medications.
     #[validate(length(max = 100))]
+    #[schema(max_items = 100)]
     pub medications: Vec<String>,
     /// Free text.
     #[validate(length(max = 20000))]
+    #[schema(max_length = 20000)]
     pub notes: Option<String>,
 }
 
@@ -125,9 +136,11 @@ pub struct ReminderConsent {
 pub struct PatientRequest {
     /// Family name.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub family_name: String,
     /// Given name.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub given_name: String,
     /// Birth date.
     pub birth_date: NaiveDate,
@@ -135,12 +148,15 @@ pub struct PatientRequest {
     pub sex: SexDto,
     /// National identification number (stored encrypted; exact search only).
     #[validate(length(min = 1, max = 40))]
+    #[schema(min_length = 1, max_length = 40)]
     pub national_id: Option<String>,
     /// E.164 phone.
     #[validate(length(max = 20))]
+    #[schema(max_length = 20)]
     pub phone: Option<String>,
     /// Email.
-    #[validate(email)]
+    #[validate(email, length(max = 254))]
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     /// Postal address.
     #[validate(nested)]
@@ -150,6 +166,7 @@ pub struct PatientRequest {
     pub emergency_contact: Option<EmergencyContactDto>,
     /// Preferred language (BCP 47, such as `fr` or `en-GB`).
     #[validate(length(min = 2, max = 35))]
+    #[schema(min_length = 2, max_length = 35)]
     pub preferred_language: Option<String>,
     /// Reminder consent per channel.
     #[serde(default)]
@@ -224,6 +241,7 @@ pub struct PatientListQuery {
     /// Include archived records.
     pub include_archived: Option<bool>,
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
     /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -368,6 +386,7 @@ fn sort_key(p: &PatientResponse) -> (String, String, Uuid) {
 
 /// Registers a patient.
 #[utoipa::path(
+    operation_id = "patients_create",
     tag = "patients",
     summary = "Register a patient",
     description = "Medical history may be given only with `clinical.write`. The national id and the medical history are stored encrypted.",
@@ -375,9 +394,7 @@ fn sort_key(p: &PatientResponse) -> (String, String, Uuid) {
     extensions(("x-permission" = json!("patients.create"))),
     request_body = PatientRequest,
     responses(
-        (status = 201, description = "Registered; `ETag` and `Location` headers.", body = PatientResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Registered; `ETag` and `Location` headers.", body = PatientResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change this record."), ("Location" = String, description = "The new patient's address."))),
         (status = 422, description = "Invalid fields (each listed).", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -406,6 +423,7 @@ pub async fn create(
 
 /// Reads a patient.
 #[utoipa::path(
+    operation_id = "patients_read",
     tag = "patients",
     summary = "Read a patient",
     description = "Members without `clinical.read` get no `medical_history` field.",
@@ -413,9 +431,7 @@ pub async fn create(
     extensions(("x-permission" = json!("patients.read"))),
     params(("id" = Uuid, Path, description = "The patient.")),
     responses(
-        (status = 200, description = "The patient; `ETag` header.", body = PatientResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The patient; `ETag` header.", body = PatientResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change this record."))),
         (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -434,6 +450,7 @@ pub async fn read(
 
 /// Replaces a patient's record.
 #[utoipa::path(
+    operation_id = "patients_update",
     tag = "patients",
     summary = "Update a patient",
     description = "Full replacement of the demographics; `medical_history` omitted keeps the stored one (setting it needs `clinical.write`). `If-Match` with the ETag read is required.",
@@ -445,12 +462,9 @@ pub async fn read(
     ),
     request_body = PatientRequest,
     responses(
-        (status = 200, description = "Updated; new `ETag`.", body = PatientResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Updated; new `ETag`.", body = PatientResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change this record."))),
         (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The record changed since it was read.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "`If-Match` missing.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -486,6 +500,7 @@ pub async fn update(
 
 /// Archives a patient.
 #[utoipa::path(
+    operation_id = "patients_archive",
     tag = "patients",
     summary = "Archive a patient",
     description = "Records are archived, never deleted here; archived patients leave the default list.",
@@ -493,9 +508,7 @@ pub async fn update(
     extensions(("x-permission" = json!("patients.archive"))),
     params(("id" = Uuid, Path, description = "The patient.")),
     responses(
-        (status = 200, description = "Archived.", body = PatientResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Archived.", body = PatientResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change this record."))),
         (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -515,15 +528,14 @@ pub async fn archive(
 
 /// Restores an archived patient.
 #[utoipa::path(
+    operation_id = "patients_restore",
     tag = "patients",
     summary = "Restore a patient",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("patients.archive"))),
     params(("id" = Uuid, Path, description = "The patient.")),
     responses(
-        (status = 200, description = "Restored.", body = PatientResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Restored.", body = PatientResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change this record."))),
         (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -543,6 +555,7 @@ pub async fn restore(
 
 /// Lists and searches patients.
 #[utoipa::path(
+    operation_id = "patients_list",
     tag = "patients",
     summary = "List and search patients",
     description = "Filters combine; the national id matches exactly (through a keyed blind index). Cursor pagination in (family name, given name, id) order.",
@@ -551,8 +564,6 @@ pub async fn restore(
     params(PatientListQuery),
     responses(
         (status = 200, description = "A page.", body = PatientList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid filters or cursor.", body = Problem, content_type = "application/problem+json"),
     )
 )]

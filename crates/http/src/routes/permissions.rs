@@ -5,12 +5,11 @@ use salus_domain::access::Permission;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::problem::Problem;
-
 /// One permission.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PermissionResponse {
     /// Stable dotted code.
+    #[schema(value_type = crate::contract::enums::PermissionCode)]
     pub code: &'static str,
     /// What it allows.
     pub description: &'static str,
@@ -25,13 +24,13 @@ pub struct PermissionList {
 
 /// Lists every permission with its description.
 #[utoipa::path(
+    operation_id = "permissions_list",
     tag = "access",
     summary = "List permissions",
     description = "The permission catalogue: one permission per action on each resource. Public: it is the same for every clinic.",
     security(()),
     responses(
         (status = 200, description = "The catalogue.", body = PermissionList),
-        (status = 500, description = "Unexpected error.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/permissions")]

@@ -52,6 +52,7 @@ pub struct QueueEntryResponse {
     /// The practitioner.
     pub practitioner_id: Option<Uuid>,
     /// `waiting`, `called`, `in_progress`, `completed` or `left`.
+    #[schema(value_type = crate::contract::enums::QueueEntryStatus)]
     pub status: String,
     /// Arrived.
     pub checked_in_at: DateTime<Utc>,
@@ -83,13 +84,11 @@ fn response(e: QueueEntry) -> QueueEntryResponse {
 }
 
 /// Checks a patient in.
-#[utoipa::path(tag = "queue", summary = "Check a patient in", security(("bearer" = [])),
+#[utoipa::path(operation_id = "queue_check_in", tag = "queue", summary = "Check a patient in", security(("bearer" = [])),
     extensions(("x-permission" = json!("queue.manage"))),
     request_body = CheckInRequest,
     responses(
         (status = 201, description = "In the queue, with a ticket.", body = QueueEntryResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The appointment cannot be checked in.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown patient or appointment.", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -116,12 +115,10 @@ pub async fn check_in(
 }
 
 /// Today's queue.
-#[utoipa::path(tag = "queue", summary = "Today's queue", security(("bearer" = [])),
+#[utoipa::path(operation_id = "queue_list", tag = "queue", summary = "Today's queue", security(("bearer" = [])),
     extensions(("x-permission" = json!("queue.manage"))),
     responses(
         (status = 200, description = "By practitioner, then ticket.", body = QueueList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[get("/api/v1/queue")]
 pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
@@ -134,7 +131,7 @@ pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRes
 }
 
 /// Calls the next patient.
-#[utoipa::path(tag = "queue", summary = "Call the next patient",
+#[utoipa::path(operation_id = "queue_call_next", tag = "queue", summary = "Call the next patient",
     description = "Two callers at once never get the same patient. 204 when nobody is waiting.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("queue.manage"))),
@@ -142,8 +139,6 @@ pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRes
     responses(
         (status = 200, description = "The patient called.", body = QueueEntryResponse),
         (status = 204, description = "Nobody is waiting."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/api/v1/queue/call-next")]
 pub async fn call_next(
@@ -175,13 +170,11 @@ async fn advance(
 }
 
 /// Starts the visit of a called patient.
-#[utoipa::path(tag = "queue", summary = "Start a visit", security(("bearer" = [])),
+#[utoipa::path(operation_id = "queue_start", tag = "queue", summary = "Start a visit", security(("bearer" = [])),
     extensions(("x-permission" = json!("queue.manage"))),
     params(("id" = Uuid, Path, description = "The queue entry.")),
     responses(
         (status = 200, description = "In progress.", body = QueueEntryResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such entry.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not called yet.", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -196,13 +189,11 @@ pub async fn start(
 }
 
 /// Completes a visit.
-#[utoipa::path(tag = "queue", summary = "Complete a visit", security(("bearer" = [])),
+#[utoipa::path(operation_id = "queue_complete", tag = "queue", summary = "Complete a visit", security(("bearer" = [])),
     extensions(("x-permission" = json!("queue.manage"))),
     params(("id" = Uuid, Path, description = "The queue entry.")),
     responses(
         (status = 200, description = "Completed.", body = QueueEntryResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such entry.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not in progress.", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -217,13 +208,11 @@ pub async fn complete(
 }
 
 /// Records that a patient left without being seen.
-#[utoipa::path(tag = "queue", summary = "Patient left", security(("bearer" = [])),
+#[utoipa::path(operation_id = "queue_mark_left", tag = "queue", summary = "Patient left", security(("bearer" = [])),
     extensions(("x-permission" = json!("queue.manage"))),
     params(("id" = Uuid, Path, description = "The queue entry.")),
     responses(
         (status = 200, description = "Left.", body = QueueEntryResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such entry.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already seen.", body = Problem, content_type = "application/problem+json"),
     ))]

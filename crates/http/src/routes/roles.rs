@@ -27,6 +27,7 @@ pub struct RoleResponse {
     /// Whether it is built in (cannot be changed).
     pub built_in: bool,
     /// Permission codes.
+    #[schema(value_type = Vec<crate::contract::enums::PermissionCode>)]
     pub permissions: Vec<String>,
     /// Members holding it (custom roles).
     pub assigned: Option<i64>,
@@ -62,9 +63,12 @@ pub struct RoleList {
 pub struct CreateRoleRequest {
     /// Name, unique in the clinic.
     #[validate(length(min = 1, max = 80))]
+    #[schema(min_length = 1, max_length = 80)]
     pub name: String,
     /// Permission codes (see `GET /api/v1/permissions`).
     #[validate(length(max = 64))]
+    #[schema(max_items = 64)]
+    #[schema(value_type = Vec<crate::contract::enums::PermissionCode>)]
     pub permissions: Vec<String>,
 }
 
@@ -74,9 +78,12 @@ pub struct CreateRoleRequest {
 pub struct UpdateRoleRequest {
     /// New name.
     #[validate(length(min = 1, max = 80))]
+    #[schema(min_length = 1, max_length = 80)]
     pub name: Option<String>,
     /// New permission codes (replace the old ones).
     #[validate(length(max = 64))]
+    #[schema(max_items = 64)]
+    #[schema(value_type = Option<Vec<crate::contract::enums::PermissionCode>>)]
     pub permissions: Option<Vec<String>>,
 }
 
@@ -86,6 +93,7 @@ pub struct UpdateRoleRequest {
 pub struct CustomRolesRequest {
     /// Custom role ids (replace the member's current ones).
     #[validate(length(max = 32))]
+    #[schema(max_items = 32)]
     pub role_ids: Vec<Uuid>,
 }
 
@@ -95,22 +103,25 @@ pub struct CustomRolesRequest {
 pub struct OverridesRequest {
     /// Permissions granted beyond the member's roles.
     #[validate(length(max = 64))]
+    #[schema(max_items = 64)]
+    #[schema(value_type = Vec<crate::contract::enums::PermissionCode>)]
     pub grants: Vec<String>,
     /// Permissions denied whatever the roles say (deny wins).
     #[validate(length(max = 64))]
+    #[schema(max_items = 64)]
+    #[schema(value_type = Vec<crate::contract::enums::PermissionCode>)]
     pub denies: Vec<String>,
 }
 
 /// Lists built-in and custom roles.
 #[utoipa::path(
+    operation_id = "roles_list",
     tag = "roles",
     summary = "List roles",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("staff.read"))),
     responses(
         (status = 200, description = "Roles.", body = RoleList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/roles")]
@@ -137,6 +148,7 @@ pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRes
 
 /// Creates a custom role.
 #[utoipa::path(
+    operation_id = "roles_create",
     tag = "roles",
     summary = "Create a custom role",
     description = "Pro and business plans. The role's permissions must all be held by its creator.",
@@ -145,7 +157,6 @@ pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRes
     request_body = CreateRoleRequest,
     responses(
         (status = 201, description = "Created.", body = RoleResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing permission, permissions above the caller's, or `plan_upgrade_required`.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or unknown permissions.", body = Problem, content_type = "application/problem+json"),
@@ -170,6 +181,7 @@ pub async fn create(
 
 /// Renames or changes a custom role.
 #[utoipa::path(
+    operation_id = "roles_update",
     tag = "roles",
     summary = "Change a custom role",
     description = "Holders get the new permissions on their next request.",
@@ -179,7 +191,6 @@ pub async fn create(
     request_body = UpdateRoleRequest,
     responses(
         (status = 200, description = "Changed.", body = RoleResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing permission, or permissions above the caller's.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such role.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken.", body = Problem, content_type = "application/problem+json"),
@@ -211,6 +222,7 @@ pub async fn update(
 
 /// Deletes a custom role nobody holds.
 #[utoipa::path(
+    operation_id = "roles_delete",
     tag = "roles",
     summary = "Delete a custom role",
     security(("bearer" = [])),
@@ -218,8 +230,6 @@ pub async fn update(
     params(("id" = Uuid, Path, description = "The custom role.")),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such role.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Members hold it.", body = Problem, content_type = "application/problem+json"),
     )
@@ -239,6 +249,7 @@ pub async fn remove(
 
 /// Sets a member's custom roles.
 #[utoipa::path(
+    operation_id = "staff_set_custom_roles",
     tag = "roles",
     summary = "Assign custom roles to a member",
     description = "Step-up MFA. Each role's permissions must be held by the caller; nobody changes themselves or a member above them.",
@@ -248,7 +259,6 @@ pub async fn remove(
     request_body = CustomRolesRequest,
     responses(
         (status = 204, description = "Assigned."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing permission, step-up, escalation or plan.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown role ids.", body = Problem, content_type = "application/problem+json"),
@@ -271,6 +281,7 @@ pub async fn assign(
 
 /// Sets a member's overrides.
 #[utoipa::path(
+    operation_id = "staff_set_overrides",
     tag = "roles",
     summary = "Set a member's permission overrides",
     description = "Business plan; step-up MFA. Grants must be held by the caller; denies win over every role.",
@@ -280,7 +291,6 @@ pub async fn assign(
     request_body = OverridesRequest,
     responses(
         (status = 204, description = "Set."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing permission, step-up, escalation or plan.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An owner cannot be denied.", body = Problem, content_type = "application/problem+json"),

@@ -21,6 +21,7 @@ pub struct SecurityAlertResponse {
     pub id: Uuid,
     /// `brute_force_account`, `brute_force_address`, `refresh_token_reuse`,
     /// `clinical_read_volume`, `export_volume` or `id_probing`.
+    #[schema(value_type = crate::contract::enums::AlertKind)]
     pub kind: String,
     /// Who: an account id or a client address.
     pub subject: String,
@@ -58,6 +59,7 @@ fn response(a: SecurityAlert) -> SecurityAlertResponse {
 
 /// The clinic's security alerts.
 #[utoipa::path(
+    operation_id = "security_alerts_list",
     tag = "audit",
     summary = "List security alerts",
     description = "Alerts raised by the detectors over the audit trail (brute force, refresh-token reuse, unusual volumes of clinical reads or exports, probing for ids), newest first. Each alert is also emailed to the clinic's owners and administrators.",
@@ -66,8 +68,6 @@ fn response(a: SecurityAlert) -> SecurityAlertResponse {
     params(LogQuery),
     responses(
         (status = 200, description = "A page.", body = SecurityAlertList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid cursor or limit.", body = Problem, content_type = "application/problem+json"),
     )
 )]

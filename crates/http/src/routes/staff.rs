@@ -31,12 +31,14 @@ pub struct MemberResponse {
     /// Family name.
     pub family_name: String,
     /// Role.
+    #[schema(value_type = crate::contract::enums::RoleName)]
     pub role: String,
     /// Active or deactivated.
     pub active: bool,
     /// Whether the member uses MFA.
     pub mfa_enrolled: bool,
     /// Effective permissions (roles, custom roles and overrides).
+    #[schema(value_type = Vec<crate::contract::enums::PermissionCode>)]
     pub permissions: Vec<String>,
     /// Joined.
     pub created_at: DateTime<Utc>,
@@ -111,6 +113,7 @@ pub struct RoleRequest {
 pub struct InvitationRequest {
     /// The person's email.
     #[validate(length(min = 3, max = 254))]
+    #[schema(min_length = 3, max_length = 254)]
     pub email: String,
     /// The role they get on acceptance.
     pub role: AssignableRole,
@@ -124,8 +127,10 @@ pub struct InvitationResponse {
     /// Invited address.
     pub email: String,
     /// Role on acceptance.
+    #[schema(value_type = crate::contract::enums::RoleName)]
     pub role: String,
     /// `pending`, `accepted`, `revoked` or `expired`.
+    #[schema(value_type = crate::contract::enums::InvitationStatus)]
     pub status: &'static str,
     /// Sent.
     pub created_at: DateTime<Utc>,
@@ -133,15 +138,19 @@ pub struct InvitationResponse {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Every state an invitation can be in, as published.
+pub const INVITATION_STATUSES: [&str; 4] = ["pending", "accepted", "revoked", "expired"];
+
 fn invitation_response(i: Invitation, now: DateTime<Utc>) -> InvitationResponse {
+    let [pending, accepted, revoked, expired] = INVITATION_STATUSES;
     let status = if i.accepted_at.is_some() {
-        "accepted"
+        accepted
     } else if i.revoked_at.is_some() {
-        "revoked"
+        revoked
     } else if i.expires_at <= now {
-        "expired"
+        expired
     } else {
-        "pending"
+        pending
     };
     InvitationResponse {
         id: i.id,
@@ -168,15 +177,19 @@ pub struct InvitationList {
 pub struct AcceptInvitationRequest {
     /// The token from the email.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
     /// A new password (new account) or the existing account's password.
     #[validate(length(min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
     /// Given name (new account).
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub given_name: Option<String>,
     /// Family name (new account).
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub family_name: Option<String>,
 }
 
@@ -197,14 +210,13 @@ pub struct Revoked {
 
 /// Lists the clinic's members.
 #[utoipa::path(
+    operation_id = "staff_list",
     tag = "staff",
     summary = "List members",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("staff.read"))),
     responses(
         (status = 200, description = "Members.", body = MemberList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/staff")]
@@ -222,6 +234,7 @@ pub async fn list_members(
 
 /// Sends an invitation.
 #[utoipa::path(
+    operation_id = "invitations_create",
     tag = "staff",
     summary = "Invite a member",
     description = "The role's permissions must all be held by the inviter. The single-use token (valid 72 hours) goes out by email. Counts against the plan's seats.",
@@ -230,10 +243,8 @@ pub async fn list_members(
     request_body = InvitationRequest,
     responses(
         (status = 201, description = "Sent.", body = InvitationResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing permission, a role above the inviter's, or no seat left on the plan (`plan_upgrade_required`).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already a member.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/staff/invitations")]
@@ -253,14 +264,13 @@ pub async fn invite(
 
 /// Lists invitations.
 #[utoipa::path(
+    operation_id = "invitations_list",
     tag = "staff",
     summary = "List invitations",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("staff.read"))),
     responses(
         (status = 200, description = "Invitations.", body = InvitationList),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/staff/invitations")]
@@ -282,6 +292,7 @@ pub async fn list_invitations(
 
 /// Revokes a pending invitation.
 #[utoipa::path(
+    operation_id = "invitations_revoke",
     tag = "staff",
     summary = "Revoke an invitation",
     security(("bearer" = [])),
@@ -289,8 +300,6 @@ pub async fn list_invitations(
     params(("id" = Uuid, Path, description = "The invitation.")),
     responses(
         (status = 204, description = "Revoked."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No pending invitation with this id.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -309,6 +318,7 @@ pub async fn revoke_invitation(
 
 /// Accepts an invitation.
 #[utoipa::path(
+    operation_id = "invitations_accept",
     tag = "staff",
     summary = "Accept an invitation",
     description = "A new person chooses a password under the policy and gives their names; an existing account proves its password. Then the membership exists.",
@@ -343,6 +353,7 @@ pub async fn accept_invitation(
 
 /// Changes a member's role.
 #[utoipa::path(
+    operation_id = "staff_change_role",
     tag = "staff",
     summary = "Change a member's role",
     description = "Needs step-up MFA. Nobody changes their own role, grants a role above their own, acts on a member who holds more than they do, or demotes the last owner. The member's sessions in this clinic end.",
@@ -352,11 +363,9 @@ pub async fn accept_invitation(
     request_body = RoleRequest,
     responses(
         (status = 200, description = "Changed.", body = MemberResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing permission, step-up required, or an escalation refused.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Last owner, or ownership must be transferred.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/api/v1/staff/{id}/role")]
@@ -376,6 +385,7 @@ pub async fn change_role(
 
 /// Deactivates a member: every session of theirs in this clinic ends at once.
 #[utoipa::path(
+    operation_id = "staff_deactivate",
     tag = "staff",
     summary = "Deactivate a member",
     security(("bearer" = [])),
@@ -383,7 +393,6 @@ pub async fn change_role(
     params(("id" = Uuid, Path, description = "The membership.")),
     responses(
         (status = 200, description = "Deactivated.", body = MemberResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing permission, oneself, or a member above the caller.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The last owner.", body = Problem, content_type = "application/problem+json"),
@@ -405,6 +414,7 @@ pub async fn deactivate(
 
 /// Reactivates a member.
 #[utoipa::path(
+    operation_id = "staff_reactivate",
     tag = "staff",
     summary = "Reactivate a member",
     security(("bearer" = [])),
@@ -412,7 +422,6 @@ pub async fn deactivate(
     params(("id" = Uuid, Path, description = "The membership.")),
     responses(
         (status = 200, description = "Active again.", body = MemberResponse),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing permission, or no seat left (`plan_upgrade_required`).", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
     )
@@ -433,6 +442,7 @@ pub async fn reactivate(
 
 /// Ends every session of a member in this clinic.
 #[utoipa::path(
+    operation_id = "staff_revoke_sessions",
     tag = "staff",
     summary = "Sign a member out everywhere in this clinic",
     security(("bearer" = [])),
@@ -440,8 +450,6 @@ pub async fn reactivate(
     params(("id" = Uuid, Path, description = "The membership.")),
     responses(
         (status = 200, description = "How many sessions ended.", body = Revoked),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -461,6 +469,7 @@ pub async fn revoke_sessions(
 
 /// Transfers ownership.
 #[utoipa::path(
+    operation_id = "staff_transfer_ownership",
     tag = "staff",
     summary = "Transfer ownership",
     description = "Owner only, with step-up MFA. The target becomes owner; the caller becomes administrator.",
@@ -469,11 +478,9 @@ pub async fn revoke_sessions(
     request_body = TransferRequest,
     responses(
         (status = 204, description = "Transferred."),
-        (status = 401, description = "Not signed in.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an owner, or step-up required.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not another active member.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/clinic/ownership-transfer")]

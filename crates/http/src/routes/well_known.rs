@@ -4,7 +4,6 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, get, web};
 use chrono::{Duration, SecondsFormat};
 
-use crate::problem::Problem;
 use crate::state::{HttpSettings, Ports};
 
 /// How far ahead the `Expires` field points (RFC 9116 advises less than a year).
@@ -23,13 +22,13 @@ pub fn security_txt(settings: &HttpSettings, now: chrono::DateTime<chrono::Utc>)
 
 /// The responsible-disclosure contact, per RFC 9116.
 #[utoipa::path(
+    operation_id = "well_known_security_txt",
     tag = "health",
     summary = "Security contact (RFC 9116)",
     description = "Where to report a vulnerability: Contact, Expires, Preferred-Languages and Canonical.",
     security(()),
     responses(
         (status = 200, description = "security.txt", body = String, content_type = "text/plain"),
-        (status = 500, description = "Unexpected error.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/.well-known/security.txt")]

@@ -1,0 +1,113 @@
+//! Closed sets published as enums, each built from the catalogue that defines it
+//! (the permission catalogue, the built-in roles, the alert rules, the status
+//! machines, the problem codes), so the contract cannot drift from the code.
+//!
+//! Each is a schema-only type: a DTO field keeps its runtime type and names the
+//! set with `#[schema(value_type = ...)]`.
+
+use std::borrow::Cow;
+
+use salus_domain::access::Permission;
+use salus_domain::appointments::Status;
+use salus_domain::audit::alerts::RULES;
+use salus_domain::identity::model::Role;
+use salus_domain::queue::QueueStatus;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::problem::PROBLEM_CODES;
+
+fn string_enum<I: IntoIterator<Item = &'static str>>(
+    description: &str,
+    values: I,
+) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(values))
+        .into()
+}
+
+macro_rules! closed_set {
+    ($(#[doc = $doc:literal])* $name:ident, $description:literal, $values:expr) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                string_enum($description, $values)
+            }
+        }
+
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+closed_set!(
+    /// A permission's code, from the permission catalogue.
+    PermissionCode,
+    "A permission code (see `GET /api/v1/permissions`).",
+    Permission::ALL.iter().map(|p| p.code())
+);
+
+closed_set!(
+    /// A built-in role's name.
+    RoleName,
+    "A built-in role.",
+    Role::ALL.iter().map(|r| r.as_str())
+);
+
+closed_set!(
+    /// An appointment's status, from the appointment state machine.
+    AppointmentStatus,
+    "Where an appointment stands.",
+    Status::ALL.iter().map(|s| s.as_str())
+);
+
+closed_set!(
+    /// A queue entry's status, from the queue state machine.
+    QueueEntryStatus,
+    "Where a queue entry stands.",
+    QueueStatus::ALL.iter().map(|s| s.as_str())
+);
+
+closed_set!(
+    /// A security alert's kind: one per detection rule.
+    AlertKind,
+    "The rule that raised the alert.",
+    RULES.iter().map(|r| r.kind)
+);
+
+closed_set!(
+    /// An invitation's state.
+    InvitationStatus,
+    "Where an invitation stands.",
+    crate::routes::staff::INVITATION_STATUSES.iter().copied()
+);
+
+closed_set!(
+    /// A reminder's channel.
+    ReminderChannel,
+    "How a reminder is sent.",
+    ["email", "sms"]
+);
+
+closed_set!(
+    /// A reminder's delivery state.
+    ReminderStatus,
+    "Where a reminder's delivery stands.",
+    ["pending", "delivered", "failed"]
+);
+
+closed_set!(
+    /// A problem's stable code, from the problem-code catalogue.
+    ProblemCode,
+    "Stable machine-readable code clients can branch on.",
+    PROBLEM_CODES.iter().map(|(code, _)| *code)
+);

@@ -1,0 +1,160 @@
+//! The finishing pass over the generated OpenAPI document: what is true of every
+//! operation is declared here once, not by hand on each route.
+//!
+//! Routes state only what is their own (their success bodies, `ETag`/`Location`
+//! headers, and the problem answers with a route-specific meaning, such as "No such
+//! patient." or "The slot is taken."). This pass then, for every operation:
+//!
+//! - adds the problem answers the server gives by the operation's shape (see
+//!   [`responses::generic_statuses`]): 401/403 when it needs a caller, 400/413/415/422
+//!   when it takes a body, 404 when its path names a resource, 412/428 when it
+//!   takes `If-Match`, and 500/503 everywhere;
+//! - turns every problem answer into a reference to one shared response component
+//!   (`#/components/responses/NotFound`, ...), keeping the route's own sentence;
+//! - declares the `X-Request-Id` header on every response and as an optional
+//!   request header.
+
+pub mod enums;
+pub mod responses;
+
+use serde_json::{Map, Value, json};
+use utoipa::openapi::OpenApi;
+
+use self::responses::{GENERIC_RESPONSES, generic_statuses, response_name};
+
+/// The name of the request-id header, in requests and responses.
+pub const REQUEST_ID_HEADER: &str = "X-Request-Id";
+
+/// Applies the finishing pass to a generated document. The result is JSON, not
+/// utoipa's model, which cannot hold everything 3.1 allows (a `$ref` with its own
+/// `description`, for one).
+pub fn finish(doc: &OpenApi) -> Value {
+    let mut value = serde_json::to_value(doc).unwrap_or(Value::Null);
+    finish_value(&mut value);
+    value
+}
+
+/// The document as a server serves it: its one server is this server's public URL.
+pub fn served(doc: &Value, public_url: &str) -> Value {
+    let mut served = doc.clone();
+    served["servers"] = json!([{ "url": public_url, "description": "This server." }]);
+    served
+}
+
+fn finish_value(doc: &mut Value) {
+    add_components(doc);
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            finish_operation(operation);
+        }
+    }
+}
+
+fn add_components(doc: &mut Value) {
+    let components = doc
+        .as_object_mut()
+        .map(|d| d.entry("components").or_insert_with(|| json!({})));
+    let Some(components) = components.and_then(Value::as_object_mut) else {
+        return;
+    };
+    let mut responses = Map::new();
+    for generic in GENERIC_RESPONSES {
+        responses.insert(generic.name.to_owned(), generic.component());
+    }
+    components.insert("responses".to_owned(), Value::Object(responses));
+    components.insert(
+        "headers".to_owned(),
+        json!({
+            REQUEST_ID_HEADER: {
+                "description": "The request's id: the one the client sent when it is a sane token \
+                                (1 to 128 of `A-Z a-z 0-9 . _ -`), else one the server made. \
+                                Quote it when reporting a problem.",
+                "schema": { "type": "string", "maxLength": 128 }
+            }
+        }),
+    );
+    components.insert(
+        "parameters".to_owned(),
+        json!({
+            "RequestId": {
+                "name": REQUEST_ID_HEADER,
+                "in": "header",
+                "required": false,
+                "description": "An id of the client's choosing for this request (1 to 128 of \
+                                `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies.",
+                "schema": { "type": "string", "minLength": 1, "maxLength": 128,
+                            "pattern": "^[A-Za-z0-9._-]{1,128}$" }
+            }
+        }),
+    );
+}
+
+fn finish_operation(operation: &mut Value) {
+    let statuses = generic_statuses(operation);
+    let Some(op) = operation.as_object_mut() else {
+        return;
+    };
+    let parameters = op
+        .entry("parameters")
+        .or_insert_with(|| json!([]))
+        .as_array_mut();
+    if let Some(parameters) = parameters {
+        parameters.push(json!({ "$ref": "#/components/parameters/RequestId" }));
+    }
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for status in statuses {
+        if let Some(name) = response_name(status) {
+            responses
+                .entry(status.to_owned())
+                .or_insert_with(|| json!({ "$ref": format!("#/components/responses/{name}") }));
+        }
+    }
+    for (status, response) in responses.iter_mut() {
+        let is_problem = status.starts_with('4') || status.starts_with('5');
+        match (is_problem, response_name(status)) {
+            (true, Some(name)) => refer(response, name),
+            _ => add_request_id_header(response),
+        }
+    }
+}
+
+/// Replaces an inline problem answer by a reference to its shared component,
+/// keeping the route's own description when it has one.
+fn refer(response: &mut Value, name: &str) {
+    let description = response
+        .get("description")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut reference = Map::new();
+    reference.insert(
+        "$ref".to_owned(),
+        json!(format!("#/components/responses/{name}")),
+    );
+    if let Some(description) = description {
+        reference.insert("description".to_owned(), json!(description));
+    }
+    *response = Value::Object(reference);
+}
+
+fn add_request_id_header(response: &mut Value) {
+    if response.get("$ref").is_some() {
+        return;
+    }
+    if let Some(response) = response.as_object_mut() {
+        let headers = response.entry("headers").or_insert_with(|| json!({}));
+        if let Some(headers) = headers.as_object_mut() {
+            headers.insert(
+                REQUEST_ID_HEADER.to_owned(),
+                json!({ "$ref": format!("#/components/headers/{REQUEST_ID_HEADER}") }),
+            );
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The problem answers, declared once: one response component per status, and the
+//! rule that says which statuses an operation can give by its shape.
+
+use serde_json::{Value, json};
+
+use crate::problem::PROBLEM_JSON;
+
+/// One shared problem answer (`#/components/responses/{name}`).
+#[derive(Debug, Clone, Copy)]
+pub struct GenericResponse {
+    /// The HTTP status.
+    pub status: &'static str,
+    /// The component's name.
+    pub name: &'static str,
+    /// What the answer means, with the `code`s it carries.
+    pub description: &'static str,
+    /// Whether it carries `Retry-After`.
+    pub retry_after: bool,
+}
+
+impl GenericResponse {
+    /// The response component: a problem body, `X-Request-Id`, and `Retry-After`
+    /// where the answer asks to wait.
+    pub fn component(&self) -> Value {
+        let mut headers = json!({
+            super::REQUEST_ID_HEADER: { "$ref": format!("#/components/headers/{}", super::REQUEST_ID_HEADER) }
+        });
+        if self.retry_after {
+            headers["Retry-After"] = json!({
+                "description": "Seconds to wait before trying again.",
+                "schema": { "type": "integer", "minimum": 0 }
+            });
+        }
+        if self.status == "401" {
+            headers["WWW-Authenticate"] = json!({
+                "description": "`Bearer`: the scheme to authenticate with.",
+                "schema": { "type": "string" }
+            });
+        }
+        json!({
+            "description": self.description,
+            "headers": headers,
+            "content": { PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/Problem" } } }
+        })
+    }
+}
+
+/// Every shared problem answer, by status.
+pub const GENERIC_RESPONSES: &[GenericResponse] = &[
+    GenericResponse {
+        status: "400",
+        name: "MalformedJson",
+        description: "The body is not well-formed JSON (`malformed_json`).",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "401",
+        name: "Unauthorized",
+        description: "No valid access token or session (`unauthenticated`), or wrong \
+                      credentials (`invalid_credentials`).",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "403",
+        name: "Forbidden",
+        description: "The caller may not do this; `code` says why: a missing permission \
+                      (`insufficient_permissions`, with the permission in the detail), \
+                      `mfa_enrollment_required`, `step_up_required`, `plan_upgrade_required`, \
+                      or a rule of the operation.",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "404",
+        name: "NotFound",
+        description: "No such resource, or one of another clinic (`not_found`: the same \
+                      answer for both).",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "406",
+        name: "NotAcceptable",
+        description: "None of the formats in `Accept` can be produced (`not_acceptable`).",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "409",
+        name: "Conflict",
+        description: "The request conflicts with the resource's current state; `code` says how.",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "412",
+        name: "PreconditionFailed",
+        description: "`If-Match` names a version that is no longer current \
+                      (`precondition_failed`); read the resource again.",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "413",
+        name: "PayloadTooLarge",
+        description: "The body exceeds the size limit (`payload_too_large`; 64 KiB by default).",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "415",
+        name: "UnsupportedMediaType",
+        description: "The body is not sent as `application/json` (`unsupported_media_type`).",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "422",
+        name: "ValidationFailed",
+        description: "The request is well-formed but invalid (`validation_failed`); `errors` \
+                      lists each invalid field with a stable `code`.",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "428",
+        name: "PreconditionRequired",
+        description: "`If-Match` is required: send the `ETag` of the version read \
+                      (`precondition_required`).",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "429",
+        name: "TooManyRequests",
+        description: "Too many requests (`rate_limited`); wait the `Retry-After` seconds.",
+        retry_after: true,
+    },
+    GenericResponse {
+        status: "500",
+        name: "InternalError",
+        description: "An unexpected error (`internal_error`); the body says nothing more. \
+                      Quote `X-Request-Id` when reporting it.",
+        retry_after: false,
+    },
+    GenericResponse {
+        status: "503",
+        name: "ServiceUnavailable",
+        description: "A dependency (the database) is unavailable (`service_unavailable`); \
+                      retry after `Retry-After` seconds.",
+        retry_after: true,
+    },
+];
+
+/// The component name of a status's shared answer.
+pub fn response_name(status: &str) -> Option<&'static str> {
+    GENERIC_RESPONSES
+        .iter()
+        .find(|r| r.status == status)
+        .map(|r| r.name)
+}
+
+fn is_public(operation: &Value) -> bool {
+    operation["security"].as_array().is_some_and(|s| {
+        s.iter()
+            .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+    })
+}
+
+fn has_parameter(operation: &Value, place: &str, name: Option<&str>) -> bool {
+    operation["parameters"].as_array().is_some_and(|params| {
+        params.iter().any(|p| {
+            p["in"].as_str() == Some(place)
+                && name.is_none_or(|n| {
+                    p["name"]
+                        .as_str()
+                        .is_some_and(|pn| pn.eq_ignore_ascii_case(n))
+                })
+        })
+    })
+}
+
+/// The statuses an operation can give because of its shape, whatever it does:
+/// every operation can fail (500) or lose its database (503); one that needs a
+/// caller can refuse an anonymous (401) or unentitled one (403); one that takes a
+/// JSON body can meet malformed (400), oversized (413), non-JSON (415) or invalid
+/// (422) bodies; query parameters can be invalid (422); a path that names a
+/// resource can name none (404); `If-Match` can be missing (428) or stale (412).
+pub fn generic_statuses(operation: &Value) -> Vec<&'static str> {
+    let mut statuses = vec!["500", "503"];
+    if !is_public(operation) {
+        statuses.extend(["401", "403"]);
+    }
+    if operation.get("requestBody").is_some() {
+        statuses.extend(["400", "413", "415", "422"]);
+    }
+    if has_parameter(operation, "query", None) {
+        statuses.push("422");
+    }
+    if has_parameter(operation, "path", None) {
+        statuses.push("404");
+    }
+    if has_parameter(operation, "header", Some("If-Match")) {
+        statuses.extend(["412", "428"]);
+    }
+    statuses.sort_unstable();
+    statuses.dedup();
+    statuses
+}
