@@ -62,8 +62,10 @@ fn every_operation_has_a_summary_errors_and_a_security_requirement() {
             );
             for (code, response) in responses {
                 let response = match response["$ref"].as_str() {
-                    Some(r) => &doc["components"]["responses"]
-                        [r.trim_start_matches("#/components/responses/")],
+                    Some(r) => {
+                        &doc["components"]["responses"]
+                            [r.trim_start_matches("#/components/responses/")]
+                    }
                     None => response,
                 };
                 if code.starts_with('4') || code.starts_with('5') {
@@ -229,4 +231,132 @@ async fn every_answer_the_server_gives_is_declared() {
         }
     }
     assert!(checked > 150, "only {checked} answers checked");
+}
+
+/// A request body's object schema, with its `$ref` resolved.
+fn resolved<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")],
+        None => schema,
+    }
+}
+
+/// Whether a property schema is a free string (not an enum, a uuid or a date).
+fn free_string(doc: &Value, schema: &Value) -> bool {
+    let schema = match schema["oneOf"].as_array() {
+        Some(variants) => variants
+            .iter()
+            .find(|v| v["type"] != "null")
+            .unwrap_or(schema),
+        None => schema,
+    };
+    let schema = resolved(doc, schema);
+    let is_string = schema["type"] == "string"
+        || schema["type"]
+            .as_array()
+            .is_some_and(|t| t.contains(&Value::from("string")));
+    is_string
+        && schema["enum"].is_null()
+        && !matches!(
+            schema["format"].as_str(),
+            Some("uuid" | "date" | "date-time")
+        )
+}
+
+/// The schema constraints agree with the validators, walked over every string
+/// field of every request body: each has a `maxLength`, one character more is
+/// refused (422 naming the field), and a declared `minLength` is enforced.
+#[tokio::test]
+async fn request_string_lengths_in_the_contract_are_the_ones_enforced() {
+    use salus_tests::contract::{example, operations};
+
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Lengths Clinic").await;
+    let doc: Value = serde_json::from_str(&salus_http::openapi_json()).unwrap();
+    let mut checked = 0;
+    let mut unbounded = Vec::new();
+    for op in operations() {
+        let Some(body_schema) = &op.body else {
+            continue;
+        };
+        let schema = resolved(&doc, body_schema);
+        let Some(properties) = schema["properties"].as_object() else {
+            continue;
+        };
+        let method = reqwest::Method::from_bytes(op.method.as_bytes()).unwrap();
+        let url = format!(
+            "{}{}",
+            app.url,
+            op.path_with(&uuid::Uuid::now_v7().to_string())
+        );
+        for (name, property) in properties {
+            if !free_string(&doc, property) {
+                continue;
+            }
+            let property = match property["oneOf"].as_array() {
+                Some(v) => v.iter().find(|v| v["type"] != "null").unwrap_or(property),
+                None => property,
+            };
+            let Some(max) = property["maxLength"].as_u64() else {
+                unbounded.push(format!("{} {name}", op.name()));
+                continue;
+            };
+            assert!(
+                max * 4 + 1024 <= salus_http::json::DEFAULT_JSON_LIMIT as u64,
+                "{} {name}: maxLength {max} cannot be sent under the body cap",
+                op.name()
+            );
+            let mut cases = vec![("one over maxLength", "y".repeat(max as usize + 1))];
+            // Free text at the limit must pass (formats and patterns have rules of their own).
+            if property["format"].is_null() && property["pattern"].is_null() {
+                cases.push(("at maxLength", "y".repeat(max as usize)));
+            }
+            if let Some(min) = property["minLength"].as_u64().filter(|m| *m > 0) {
+                cases.push(("one under minLength", "y".repeat(min as usize - 1)));
+            }
+            for (case, value) in cases {
+                let mut body = example(body_schema);
+                body[name] = Value::from(value);
+                let response = app
+                    .client
+                    .request(method.clone(), &url)
+                    .bearer_auth(&owner.access)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                let answer: Value = response.json().await.unwrap_or(Value::Null);
+                let named = status == 422
+                    && answer["errors"]
+                        .as_array()
+                        .is_some_and(|e| e.iter().any(|e| e["field"] == name.as_str()));
+                if case == "at maxLength" {
+                    // Content rules (a token unknown, a password too weak) may refuse
+                    // it; its length may not.
+                    let by_length = answer["errors"].as_array().is_some_and(|e| {
+                        e.iter()
+                            .any(|e| e["field"] == name.as_str() && e["code"] == "length")
+                    });
+                    assert!(
+                        !by_length,
+                        "{} {name} ({case}) was refused: {answer}",
+                        op.name()
+                    );
+                } else {
+                    assert!(
+                        status == 422 && named,
+                        "{} {name} ({case}) was not refused by name: {status} {answer}",
+                        op.name()
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        unbounded.is_empty(),
+        "string fields without maxLength: {unbounded:#?}"
+    );
+    assert!(checked > 40, "only {checked} fields checked");
 }

@@ -68,14 +68,16 @@ struct NoteTarget {
     appointment: Option<Uuid>,
     amends: Option<Uuid>,
 }
-const MAX_BODY: usize = 100_000;
+/// The longest note, in characters: at 4 bytes a character at worst it still fits
+/// the 64 KiB request body cap, so every length the contract allows can be sent.
+const MAX_BODY_CHARS: usize = 16_000;
 
 fn check_body(body: &str) -> Result<(), DomainError> {
-    if body.trim().is_empty() || body.len() > MAX_BODY {
+    if body.trim().is_empty() || body.chars().count() > MAX_BODY_CHARS {
         return Err(DomainError::invalid(
             "body",
             "length",
-            "must be 1 to 100000 bytes",
+            "must be 1 to 16000 characters",
         ));
     }
     Ok(())

@@ -20,8 +20,8 @@ use crate::state::Ports;
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
     /// The text (stored encrypted).
-    #[validate(length(min = 1, max = 100000))]
-    #[schema(min_length = 1, max_length = 100000)]
+    #[validate(length(min = 1, max = 16000))]
+    #[schema(min_length = 1, max_length = 16000)]
     pub body: String,
     /// The appointment it belongs to, if any.
     pub appointment_id: Option<Uuid>,
@@ -32,8 +32,8 @@ pub struct NoteRequest {
 #[serde(deny_unknown_fields)]
 pub struct EditNoteRequest {
     /// New text (omitted: unchanged).
-    #[validate(length(min = 1, max = 100000))]
-    #[schema(min_length = 1, max_length = 100000)]
+    #[validate(length(min = 1, max = 16000))]
+    #[schema(min_length = 1, max_length = 16000)]
     pub body: Option<String>,
     /// Sign the note: it becomes immutable.
     #[serde(default)]
@@ -45,8 +45,8 @@ pub struct EditNoteRequest {
 #[serde(deny_unknown_fields)]
 pub struct AmendmentRequest {
     /// The correction.
-    #[validate(length(min = 1, max = 100000))]
-    #[schema(min_length = 1, max_length = 100000)]
+    #[validate(length(min = 1, max = 16000))]
+    #[schema(min_length = 1, max_length = 16000)]
     pub body: String,
 }
 

@@ -113,8 +113,8 @@ pub struct MedicalHistoryDto {
     #[schema(max_items = 100)]
     pub medications: Vec<String>,
     /// Free text.
-    #[validate(length(max = 20000))]
-    #[schema(max_length = 20000)]
+    #[validate(length(max = 16000))]
+    #[schema(max_length = 16000)]
     pub notes: Option<String>,
 }
 
