@@ -83,19 +83,53 @@ fn every_operation_has_a_summary_errors_and_a_security_requirement() {
     }
 }
 
+/// The reference page is served from this server alone: `/docs` leads to it, every
+/// asset its HTML names is served here, its policy allows no other origin, and it
+/// reads the contract from this server.
 #[tokio::test]
-async fn the_reference_page_embeds_the_contract() {
+async fn the_reference_page_is_served_from_this_origin_alone() {
     let app = TestApp::spawn().await;
     let response = app.get("/docs").send().await.unwrap();
+    assert_eq!(response.status(), 308);
+    assert_eq!(response.headers()["location"], "/docs/");
+
+    let response = app.get("/docs/").send().await.unwrap();
     assert_eq!(response.status(), 200);
     let csp = response.headers()["content-security-policy"]
         .to_str()
         .unwrap()
         .to_owned();
-    assert!(csp.contains("frame-ancestors 'none'"));
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(
+        !csp.contains("http:") && !csp.contains("https:") && !csp.contains('*'),
+        "the page's policy allows another origin: {csp}"
+    );
     let html = response.text().await.unwrap();
-    assert!(html.contains("Salus API"));
-    assert!(html.contains("/health/ready"));
+    let assets: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|s| s.ends_with(".js") || s.ends_with(".css") || s.ends_with(".png"))
+        .collect();
+    assert!(assets.len() >= 4, "too few assets in the page: {html}");
+    for asset in assets {
+        assert!(
+            !asset.contains("//"),
+            "the page loads {asset} from another origin"
+        );
+        let path = format!("/docs/{}", asset.trim_start_matches("./"));
+        let response = app.get(&path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let text = response.text().await.unwrap_or_default();
+        if path.ends_with("swagger-initializer.js") {
+            assert!(text.contains("/openapi.json"), "{text}");
+            assert!(!text.contains("validator.swagger.io"), "{text}");
+        }
+    }
+    let contract = app.get("/openapi.json").send().await.unwrap();
+    assert_eq!(contract.status(), 200);
+    let doc: Value = contract.json().await.unwrap();
+    assert_eq!(doc["servers"][0]["url"], app.url.as_str());
+    assert_eq!(doc["info"]["title"], "Salus API");
 }
 
 #[test]
@@ -140,11 +174,12 @@ async fn check_declared(doc: &Value, op: &Operation, case: &str, response: reqwe
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert!(
-        response.headers().contains_key("x-request-id"),
-        "{} ({case}): no X-Request-Id",
-        op.name()
-    );
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("{} ({case}): no X-Request-Id", op.name()))
+        .to_owned();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     let statuses = declared(doc, op);
     assert!(
@@ -167,6 +202,12 @@ async fn check_declared(doc: &Value, op: &Operation, case: &str, response: reqwe
             "{} ({case}): code {} is not in the ProblemCode enum",
             op.name(),
             body["code"]
+        );
+        assert_eq!(
+            body["request_id"],
+            request_id.as_str(),
+            "{} ({case}): the problem does not name its request",
+            op.name()
         );
     }
 }

@@ -120,6 +120,53 @@ async fn cors_allows_only_configured_origins() {
         allowed.headers()["access-control-allow-origin"],
         "https://app.clinic.test"
     );
+    let with_headers = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/v1/patients/x", app.url),
+        )
+        .header("origin", "https://app.clinic.test")
+        .header("access-control-request-method", "PUT")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, if-match, x-request-id",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        with_headers.status().is_success(),
+        "{}",
+        with_headers.status()
+    );
+    let allowed_headers = with_headers.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for name in ["authorization", "content-type", "if-match", "x-request-id"] {
+        assert!(allowed_headers.contains(name), "{name}: {allowed_headers}");
+    }
+    let unknown_header = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/v1/patients", app.url),
+        )
+        .header("origin", "https://app.clinic.test")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "x-evil")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown_header.status(), 400);
+    let body: serde_json::Value = unknown_header.json().await.unwrap();
+    assert_eq!(body["code"], "cors_refused");
+    assert!(
+        body["detail"].as_str().unwrap().contains("x-request-id"),
+        "{body}"
+    );
+
     let refused = preflight("https://evil.example").await.unwrap();
     assert!(
         refused
@@ -138,4 +185,11 @@ async fn cors_allows_only_configured_origins() {
         simple.headers()["access-control-allow-origin"],
         "https://app.clinic.test"
     );
+    let exposed = simple.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for name in ["etag", "location", "retry-after", "x-request-id"] {
+        assert!(exposed.contains(name), "{name} is not exposed: {exposed}");
+    }
 }

@@ -6,6 +6,8 @@
 pub mod auth;
 pub mod blocking;
 pub mod contract;
+pub mod cors;
+pub mod docs_page;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
@@ -16,16 +18,13 @@ pub mod route_table;
 pub mod routes;
 pub mod state;
 
-use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
 use actix_web::middleware::from_fn;
-use actix_web::{App, Error, HttpResponse, web};
+use actix_web::{App, Error, web};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, UtoipaApp};
-use utoipa_scalar::{Scalar, Servable};
 
 use crate::json::JsonLimit;
 use crate::middleware::{
@@ -193,28 +192,6 @@ pub fn openapi_json() -> String {
     text
 }
 
-fn cors(settings: &HttpSettings) -> Cors {
-    settings
-        .cors_allowed_origins
-        .iter()
-        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
-        .allowed_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
-        .allowed_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::IF_MATCH,
-            header::ACCEPT,
-        ])
-        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER])
-        .max_age(600)
-}
-
 fn query_error(error: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> Error {
     ApiError::Validation(vec![FieldError {
         field: "query".to_owned(),
@@ -245,18 +222,17 @@ pub fn build_app(
     let doc = contract::finish(&doc);
     let table = RouteTable::from_openapi(&doc)
         .with("/openapi.json", "GET")
-        .with("/docs", "GET");
-    let contract = web::Data::new(contract::served(&doc, &settings.public_url));
-    let cors = cors(&settings);
+        .with("/docs", "GET")
+        .with("/docs/{asset}", "GET");
+    let served = contract::served(&doc, &settings.public_url);
+    let cors = cors::cors(&settings);
     app.app_data(JsonLimit(settings.json_limit))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
         .app_data(web::Data::new(table))
         .app_data(web::Data::new(settings))
         .app_data(web::Data::new(ports))
-        .app_data(contract)
-        .route("/openapi.json", web::get().to(serve_openapi))
-        .service(Scalar::with_url("/docs", doc).custom_html(DOCS_HTML))
+        .configure(|app| docs_page::register(app, served))
         .default_service(web::to(unmatched))
         .wrap(from_fn(record_refusals))
         .wrap(from_fn(require_json_bodies))
@@ -266,20 +242,4 @@ pub fn build_app(
         .wrap(TracingLogger::<SalusRootSpan>::new())
         .wrap(from_fn(assign_request_id))
         .wrap(from_fn(record_request_metrics))
-}
-
-/// The reference page: the contract embedded, rendered by Scalar's script.
-const DOCS_HTML: &str = r#"<!doctype html>
-<html lang="en">
-<head><title>Salus API reference</title><meta charset="utf-8"/>
-<meta name="viewport" content="width=device-width, initial-scale=1"/></head>
-<body>
-<script id="api-reference" type="application/json">$spec</script>
-<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
-</body>
-</html>
-"#;
-
-async fn serve_openapi(doc: web::Data<serde_json::Value>) -> HttpResponse {
-    HttpResponse::Ok().json(doc.get_ref())
 }

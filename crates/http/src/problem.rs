@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use salus_domain::DomainError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// The media type of every error body.
@@ -90,6 +90,20 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("owner_only", "Only an owner may do this."),
     ("not_the_author", "Only a note's author may edit it."),
     ("conflict", "The change conflicts with existing data."),
+    (
+        "cors_refused",
+        "A cross-origin request was refused; the detail says why.",
+    ),
+    ("bad_request", "The request is malformed."),
+    ("forbidden", "The request is refused."),
+    ("request_timeout", "The request took too long to arrive."),
+    ("length_required", "The body needs a `Content-Length`."),
+    ("uri_too_long", "The address is too long."),
+    (
+        "request_header_fields_too_large",
+        "The request's headers are too large.",
+    ),
+    ("client_error", "The request cannot be served as sent."),
     ("email_taken", "Another account took the address."),
     ("already_member", "The person is already a member."),
     (
@@ -124,7 +138,7 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
 ];
 
 /// One invalid field of a request body or query.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
     /// JSON path of the field (`email`, `address.city`).
     pub field: String,
@@ -135,7 +149,7 @@ pub struct FieldError {
 }
 
 /// An RFC 9457 problem details body.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
     /// URI reference naming the problem type.
     #[serde(rename = "type")]
@@ -151,8 +165,13 @@ pub struct Problem {
     #[schema(value_type = crate::contract::enums::ProblemCode)]
     pub code: String,
     /// The invalid fields, for `validation_failed`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The request's id (as in the `X-Request-Id` response header): quote it when
+    /// reporting a problem. Every answer of the API carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128)]
+    pub request_id: Option<String>,
 }
 
 /// Every error the HTTP layer answers with, each mapped to one status and code.
@@ -317,6 +336,7 @@ pub fn problem_for(
         detail,
         code: code.to_owned(),
         errors,
+        request_id: None,
     }
 }
 

@@ -6,10 +6,20 @@ use serde_json::Value;
 
 use crate::problem::ApiError;
 
+/// What the contract says of one operation that middleware must know before routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OperationTraits {
+    /// It requires a signed-in caller (the operation has a security requirement).
+    pub protected: bool,
+    /// It takes a request body.
+    pub takes_body: bool,
+}
+
 /// Path templates with the methods each accepts.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     routes: Vec<(Vec<String>, Vec<String>)>,
+    traits: Vec<(Vec<String>, String, OperationTraits)>,
 }
 
 fn segments(path: &str) -> Vec<String> {
@@ -25,11 +35,19 @@ impl RouteTable {
         let mut table = Self::default();
         let paths = doc["paths"].as_object().into_iter().flatten();
         for (path, value) in paths {
-            let methods = ["get", "put", "post", "delete", "patch", "head", "options"]
-                .into_iter()
-                .filter(|m| value.get(*m).is_some())
-                .map(str::to_uppercase);
-            for method in methods {
+            for method in ["get", "put", "post", "delete", "patch", "head", "options"] {
+                let Some(operation) = value.get(method) else {
+                    continue;
+                };
+                let method = method.to_uppercase();
+                let traits = OperationTraits {
+                    protected: operation["security"].as_array().is_some_and(|s| {
+                        s.iter()
+                            .any(|r| r.as_object().is_some_and(|r| !r.is_empty()))
+                    }),
+                    takes_body: operation.get("requestBody").is_some(),
+                };
+                table.traits.push((segments(path), method.clone(), traits));
                 table = table.with(path, &method);
             }
         }
@@ -46,25 +64,37 @@ impl RouteTable {
         self
     }
 
+    /// What the contract says of the operation `method path`, when it documents one.
+    pub fn operation(&self, method: &str, path: &str) -> Option<OperationTraits> {
+        let actual = segments(path);
+        self.traits
+            .iter()
+            .find(|(template, m, _)| m == method && matches(template, &actual))
+            .map(|(_, _, traits)| *traits)
+    }
+
     /// The methods accepted at `path`, if any documented template matches it.
     pub fn allowed_methods(&self, path: &str) -> Option<Vec<String>> {
         let actual = segments(path);
         let mut allowed: Vec<String> = self
             .routes
             .iter()
-            .filter(|(template, _)| {
-                template.len() == actual.len()
-                    && template
-                        .iter()
-                        .zip(&actual)
-                        .all(|(t, a)| (t.starts_with('{') && !a.is_empty()) || t == a)
-            })
+            .filter(|(template, _)| matches(template, &actual))
             .flat_map(|(_, methods)| methods.iter().cloned())
             .collect();
         allowed.sort();
         allowed.dedup();
         (!allowed.is_empty()).then_some(allowed)
     }
+}
+
+/// Whether a path template (`{name}` matches one non-empty segment) fits a path.
+fn matches(template: &[String], actual: &[String]) -> bool {
+    template.len() == actual.len()
+        && template
+            .iter()
+            .zip(actual)
+            .all(|(t, a)| (t.starts_with('{') && !a.is_empty()) || t == a)
 }
 
 /// The default service: 405 with `Allow` when the path exists, else 404.

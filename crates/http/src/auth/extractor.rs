@@ -33,6 +33,13 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
+/// The caller of a request, verified like the extractors do (token, then session),
+/// whatever their MFA state: for middleware that must tell a signed-in caller from
+/// an anonymous one before the handler runs.
+pub async fn signed_in_actor(req: &HttpRequest) -> Result<Actor, ApiError> {
+    actor(req.clone()).await
+}
+
 async fn actor(req: HttpRequest) -> Result<Actor, ApiError> {
     let ports = req
         .app_data::<web::Data<Ports>>()

@@ -12,10 +12,12 @@ use crate::state::HttpSettings;
 pub const HSTS_VALUE: &str = "max-age=63072000; includeSubDomains";
 /// The API's content security policy: nothing may load, nothing may frame.
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
-/// The reference page at `/docs` loads its renderer's script and styles.
-pub const DOCS_CSP: &str = "default-src 'none'; script-src https://cdn.jsdelivr.net; \
-     style-src 'unsafe-inline' https://cdn.jsdelivr.net; font-src https://cdn.jsdelivr.net data:; \
-     img-src data: https:; connect-src 'self'; frame-ancestors 'none'";
+/// The reference page at `/docs` loads its own scripts, styles and the contract from
+/// this origin and nothing from anywhere else. Inline styles are allowed because
+/// the renderer sets style attributes; inline scripts are not.
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
 
 /// Whether this request reached us over HTTPS: a TLS listener, or a trusted proxy
 /// that terminated TLS and says so in `X-Forwarded-Proto`.
@@ -44,7 +46,7 @@ pub async fn add_security_headers(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let https = is_https(&req);
-    let csp = if req.path() == "/docs" {
+    let csp = if crate::docs_page::is_docs_path(req.path()) {
         DOCS_CSP
     } else {
         API_CSP
