@@ -20,6 +20,7 @@ mod mfa;
 mod migrations;
 mod notes;
 mod outbox;
+mod paging;
 mod patients;
 mod problems;
 mod queue;

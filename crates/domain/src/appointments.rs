@@ -13,6 +13,7 @@ use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, committed};
 use crate::ids::{ClinicId, MembershipId};
+use crate::paging::{MAX_PAGE, Page};
 use crate::store::{Scope, in_tx};
 
 /// Where an appointment stands.
@@ -146,8 +147,17 @@ pub struct AppointmentQuery {
     pub status: Option<Status>,
     /// Page size.
     pub limit: i64,
-    /// Continue after (starts_at, id).
-    pub after: Option<(DateTime<Utc>, Uuid)>,
+    /// Continue after this sort key.
+    pub after: Option<AppointmentKey>,
+}
+
+/// Where an appointment stands in the list's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppointmentKey {
+    /// Its start.
+    pub starts_at: DateTime<Utc>,
+    /// Its id.
+    pub id: Uuid,
 }
 
 /// A booking to make.
@@ -209,12 +219,12 @@ pub trait AppointmentsRepo {
         clinic: ClinicId,
         a: &StoredAppointment,
     ) -> Result<(), DomainError>;
-    /// A page of appointments in (starts_at, id) order.
+    /// A page of appointments in [`AppointmentKey`] order, after `q.after`.
     fn appointments(
         &mut self,
         clinic: ClinicId,
         q: &AppointmentQuery,
-    ) -> Result<Vec<StoredAppointment>, DomainError>;
+    ) -> Result<Page<StoredAppointment, AppointmentKey>, DomainError>;
     /// Records a change.
     fn add_history(
         &mut self,
@@ -601,21 +611,19 @@ impl Identity {
         actor: &Actor,
         mut q: AppointmentQuery,
         client: &ClientInfo,
-    ) -> Result<Vec<Appointment>, DomainError> {
+    ) -> Result<Page<Appointment, AppointmentKey>, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
-        q.limit = q.limit.clamp(1, 100);
+        q.limit = q.limit.clamp(1, MAX_PAGE);
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             let keys = self.reason_keys(actor, tx)?;
             let found = tx.appointments(actor.clinic_id, &q)?;
             let with_reason: Vec<Uuid> = found
+                .items
                 .iter()
                 .filter(|a| a.sealed_reason.is_some())
                 .map(|a| a.patient_id)
                 .collect();
-            let page = found
-                .into_iter()
-                .map(|a| self.open_appointment(keys.as_ref(), a))
-                .collect::<Result<Vec<_>, _>>()?;
+            let page = found.try_map(|a| self.open_appointment(keys.as_ref(), a))?;
             // Last, so the chain's head is locked only until the commit.
             if !with_reason.is_empty() {
                 self.audit_clinical_read(

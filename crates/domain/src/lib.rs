@@ -17,6 +17,7 @@ pub mod ids;
 pub mod keys;
 pub mod notes;
 pub mod outbox;
+pub mod paging;
 pub mod patients;
 pub mod plans;
 pub mod queue;

@@ -12,6 +12,7 @@ use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, committed};
 use crate::ids::ClinicId;
+use crate::paging::{MAX_PAGE, Page};
 use crate::store::{Scope, Tx, in_tx};
 
 /// Administrative sex.
@@ -170,8 +171,20 @@ pub struct PatientQuery {
     pub include_archived: bool,
     /// Page size (capped).
     pub limit: i64,
-    /// Continue after this sort key: (family, given, id).
-    pub after: Option<(String, String, Uuid)>,
+    /// Continue after this sort key.
+    pub after: Option<PatientKey>,
+}
+
+/// Where a patient stands in the list's order: the names as the database folds
+/// them (`lower()`), then the id. Made by the repository from the row it sorted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientKey {
+    /// `lower(family_name)`.
+    pub family: String,
+    /// `lower(given_name)`.
+    pub given: String,
+    /// The patient's id.
+    pub id: Uuid,
 }
 
 /// A clinic's wrapped keys as stored: (data key, index key).
@@ -179,9 +192,6 @@ pub type WrappedKeys = (Vec<u8>, Vec<u8>);
 
 /// The sealed national id, its blind index and the sealed medical history.
 type SealedFields = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
-
-/// Most patients on one page.
-pub const MAX_PAGE: i64 = 100;
 
 /// Storage of keys and patients (clinic-scoped).
 pub trait PatientsRepo {
@@ -217,13 +227,13 @@ pub trait PatientsRepo {
         patient: &StoredPatient,
         expected: i32,
     ) -> Result<bool, DomainError>;
-    /// A page of patients in (family, given, id) order.
+    /// A page of patients in [`PatientKey`] order, after `query.after`.
     fn patients(
         &mut self,
         clinic: ClinicId,
         query: &PatientQuery,
         national_id_index: Option<&[u8]>,
-    ) -> Result<Vec<StoredPatient>, DomainError>;
+    ) -> Result<Page<StoredPatient, PatientKey>, DomainError>;
 }
 
 const TABLE: &str = "patients";
@@ -494,7 +504,7 @@ impl Identity {
         actor: &Actor,
         mut query: PatientQuery,
         client: &ClientInfo,
-    ) -> Result<Vec<Patient>, DomainError> {
+    ) -> Result<Page<Patient, PatientKey>, DomainError> {
         actor.require(Permission::PatientsRead)?;
         query.limit = query.limit.clamp(1, MAX_PAGE);
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
@@ -504,11 +514,8 @@ impl Identity {
                 .as_deref()
                 .map(|n| keys.blind_index("national_id", &normalise_national_id(n)));
             let found = tx.patients(actor.clinic_id, &query, index.as_deref())?;
-            let ids: Vec<Uuid> = found.iter().map(|p| p.id).collect();
-            let page = found
-                .into_iter()
-                .map(|p| self.open_patient(actor, &keys, p))
-                .collect::<Result<Vec<_>, _>>()?;
+            let ids: Vec<Uuid> = found.items.iter().map(|p| p.id).collect();
+            let page = found.try_map(|p| self.open_patient(actor, &keys, p))?;
             // Last, so the chain's head is locked only until the commit.
             if !ids.is_empty() {
                 self.audit_clinical_read(

@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 
 use crate::auth::jwt::TokenKeys;
 use crate::metrics::Metrics;
+use crate::paging::Cursors;
 
 /// Settings of the HTTP layer, taken from the server's configuration.
 #[derive(Debug, Clone)]
@@ -41,6 +42,8 @@ pub struct Ports {
     pub hashing: Arc<Semaphore>,
     /// The server's metrics (shared with the metrics listener).
     pub metrics: Metrics,
+    /// Seals list cursors.
+    pub cursors: Arc<Cursors>,
 }
 
 impl Ports {

@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
-use salus_domain::audit::alerts::{AlertsRepo, SecurityAlert, SubjectKind};
+use salus_domain::audit::alerts::{AlertKey, AlertsRepo, SecurityAlert, SubjectKind};
 use salus_domain::audit::ports::ChainHead;
 use salus_domain::ids::ClinicId;
+use salus_domain::paging::Page;
 use uuid::Uuid;
 
 use crate::audit_repo::{HEAD_COLUMNS, HeadRow, to_head};
@@ -124,13 +125,13 @@ impl AlertsRepo for PgTx<'_> {
     fn alerts(
         &mut self,
         clinic: ClinicId,
-        before: Option<(DateTime<Utc>, Uuid)>,
+        before: Option<AlertKey>,
         limit: i64,
-    ) -> Res<Vec<SecurityAlert>> {
+    ) -> Res<Page<SecurityAlert, AlertKey>> {
         let mut q = alerts::table
             .filter(alerts::clinic_id.eq(clinic.0))
             .into_boxed();
-        if let Some((at, id)) = before {
+        if let Some(AlertKey { raised_at: at, id }) = before {
             q = q.filter(
                 alerts::raised_at
                     .lt(at)
@@ -139,9 +140,15 @@ impl AlertsRepo for PgTx<'_> {
         }
         let rows: Vec<AlertRow> = q
             .order((alerts::raised_at.desc(), alerts::id.desc()))
-            .limit(limit)
+            .limit(Page::<(), ()>::fetch_size(limit))
             .load(self.conn)
             .map_err(db_error)?;
-        Ok(rows.into_iter().map(to_alert).collect())
+        let alerts = rows.into_iter().map(to_alert).collect();
+        Ok(Page::from_rows(alerts, limit, |a: &SecurityAlert| {
+            AlertKey {
+                raised_at: a.raised_at,
+                id: a.id,
+            }
+        }))
     }
 }

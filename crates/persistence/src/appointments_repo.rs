@@ -6,9 +6,11 @@ use diesel::result::Error as DieselError;
 use diesel::sql_types::{Int4, Uuid as SqlUuid};
 use salus_domain::DomainError;
 use salus_domain::appointments::{
-    AppointmentQuery, AppointmentsRepo, DOUBLE_BOOKING, HistoryEntry, Status, StoredAppointment,
+    AppointmentKey, AppointmentQuery, AppointmentsRepo, DOUBLE_BOOKING, HistoryEntry, Status,
+    StoredAppointment,
 };
 use salus_domain::ids::{ClinicId, MembershipId};
+use salus_domain::paging::Page;
 use uuid::Uuid;
 
 use crate::prepared::TwoBinds;
@@ -204,7 +206,7 @@ impl AppointmentsRepo for PgTx<'_> {
         &mut self,
         clinic: ClinicId,
         q: &AppointmentQuery,
-    ) -> Res<Vec<StoredAppointment>> {
+    ) -> Res<Page<StoredAppointment, AppointmentKey>> {
         let mut query = appointments::table
             .filter(appointments::clinic_id.eq(clinic.0))
             .select(Row::as_select())
@@ -224,21 +226,25 @@ impl AppointmentsRepo for PgTx<'_> {
         if let Some(s) = q.status {
             query = query.filter(appointments::status.eq(s.as_str()));
         }
-        if let Some((at, id)) = q.after {
+        if let Some(AppointmentKey { starts_at: at, id }) = q.after {
             query = query.filter(
                 appointments::starts_at
                     .gt(at)
                     .or(appointments::starts_at.eq(at).and(appointments::id.gt(id))),
             );
         }
-        query
+        let rows = query
             .order((appointments::starts_at.asc(), appointments::id.asc()))
-            .limit(q.limit)
+            .limit(Page::<(), ()>::fetch_size(q.limit))
             .load(self.conn)
             .map_err(db_error)?
             .into_iter()
             .map(stored)
-            .collect()
+            .collect::<Res<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, q.limit, |a| AppointmentKey {
+            starts_at: a.starts_at,
+            id: a.id,
+        }))
     }
 
     fn add_history(

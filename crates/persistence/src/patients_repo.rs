@@ -4,9 +4,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::ids::ClinicId;
+use salus_domain::paging::Page;
 use salus_domain::patients::WrappedKeys;
 use salus_domain::patients::{
-    Address, EmergencyContact, PatientFields, PatientQuery, PatientsRepo, Sex, StoredPatient,
+    Address, EmergencyContact, PatientFields, PatientKey, PatientQuery, PatientsRepo, Sex,
+    StoredPatient,
 };
 use uuid::Uuid;
 
@@ -193,21 +195,25 @@ impl PatientsRepo for PgTx<'_> {
         clinic: ClinicId,
         q: &PatientQuery,
         national_id_index: Option<&[u8]>,
-    ) -> Res<Vec<StoredPatient>> {
+    ) -> Res<Page<StoredPatient, PatientKey>> {
         let mut query = patients::table
             .filter(patients::clinic_id.eq(clinic.0))
-            .select(PatientRow::as_select())
+            .select((
+                PatientRow::as_select(),
+                lower(patients::family_name),
+                lower(patients::given_name),
+            ))
             .into_boxed();
         if !q.include_archived {
             query = query.filter(patients::archived_at.is_null());
         }
         if let Some(name) = &q.name {
+            // Folded by the database, like the names it compares them with.
             let escaped = name
-                .to_lowercase()
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_");
-            let pattern = format!("{escaped}%");
+            let pattern = lower(format!("{escaped}%"));
             query = query.filter(
                 lower(patients::family_name)
                     .like(pattern.clone())
@@ -223,7 +229,7 @@ impl PatientsRepo for PgTx<'_> {
         if let Some(index) = national_id_index {
             query = query.filter(patients::national_id_index.eq(index.to_vec()));
         }
-        if let Some((family, given, id)) = &q.after {
+        if let Some(PatientKey { family, given, id }) = &q.after {
             let (f, g, i) = (family.clone(), given.clone(), *id);
             // Implied by the condition below; stated alone so the index on the
             // list's order starts the page at the cursor instead of the clinic's start.
@@ -240,17 +246,26 @@ impl PatientsRepo for PgTx<'_> {
                         .and(patients::id.gt(i))),
             );
         }
-        query
+        let rows: Vec<(PatientRow, String, String)> = query
             .order((
                 lower(patients::family_name).asc(),
                 lower(patients::given_name).asc(),
                 patients::id.asc(),
             ))
-            .limit(q.limit)
+            .limit(Page::<(), ()>::fetch_size(q.limit))
             .load(self.conn)
-            .map_err(db_error)?
+            .map_err(db_error)?;
+        let keyed = rows
             .into_iter()
-            .map(stored)
-            .collect()
+            .map(|(row, family, given)| {
+                let key = PatientKey {
+                    family,
+                    given,
+                    id: row.id,
+                };
+                stored(row).map(|patient| (patient, key))
+            })
+            .collect::<Res<Vec<_>>>()?;
+        Ok(Page::from_rows(keyed, q.limit, |(_, key)| key.clone()).map(|(patient, _)| patient))
     }
 }

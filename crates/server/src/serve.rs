@@ -16,6 +16,7 @@ use salus_domain::identity::service::{Identity, IdentitySettings};
 use salus_domain::identity::throttle::{LockoutPolicy, RateLimit};
 use salus_http::auth::jwt::{SigningKey, TokenKeys};
 use salus_http::metrics::Metrics;
+use salus_http::paging::Cursors;
 use salus_http::{HttpSettings, Ports};
 use salus_persistence::readiness::PgReadiness;
 use salus_persistence::{DbPool, PgStore, PoolSettings, build_pool};
@@ -81,6 +82,27 @@ fn token_keys(config: &Config, public_url: &str) -> anyhow::Result<TokenKeys> {
         ChronoDuration::seconds(config.access_token_ttl_secs),
     )
     .context("TOKEN_SIGNING_KEYS holds no key")
+}
+
+/// The list-cursor keys: one derived (HKDF-SHA256) from each token signing key, with
+/// its id, so cursors survive a key rotation for as long as the old key is kept and
+/// every node that shares the token keys opens every cursor.
+fn cursor_keys(config: &Config) -> anyhow::Result<MasterKeys> {
+    let keys = config
+        .token_signing_keys
+        .iter()
+        .map(|(id, secret)| {
+            let mut key = [0u8; 32];
+            hkdf::Hkdf::<sha2::Sha256>::new(Some(b"salus/cursor"), &secret.0)
+                .expand(b"list cursor sealing key v1", &mut key)
+                .map_err(|_| anyhow::anyhow!("cursor key derivation failed"))?;
+            Ok(MasterKey {
+                id: id.clone(),
+                key,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    MasterKeys::new(keys).context("TOKEN_SIGNING_KEYS holds no key")
 }
 
 /// The identity service as configured.
@@ -240,6 +262,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         hashing: Arc::new(tokio::sync::Semaphore::new(hash_permits)),
         clock: clock.clone(),
         metrics: metrics.clone(),
+        cursors: Arc::new(Cursors::new(cursor_keys(config)?, Arc::new(OsRandom))),
     };
     let scrape = Scrape {
         metrics,

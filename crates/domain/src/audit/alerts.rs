@@ -15,6 +15,7 @@ use crate::identity::model::Role;
 use crate::identity::service::Identity;
 use crate::ids::ClinicId;
 use crate::outbox::{Channel, NewMessage};
+use crate::paging::{MAX_PAGE, Page};
 use crate::store::{Scope, Tx, in_tx};
 use crate::{Actor, DomainError};
 
@@ -154,13 +155,22 @@ pub trait AlertsRepo {
     ) -> Result<i64, DomainError>;
     /// Stores an alert unless one with its key exists; true when stored.
     fn insert_alert(&mut self, alert: &SecurityAlert) -> Result<bool, DomainError>;
-    /// A clinic's alerts, newest first, before `(raised_at, id)`.
+    /// A page of a clinic's alerts, newest first, after `before` in that order.
     fn alerts(
         &mut self,
         clinic: ClinicId,
-        before: Option<(DateTime<Utc>, Uuid)>,
+        before: Option<AlertKey>,
         limit: i64,
-    ) -> Result<Vec<SecurityAlert>, DomainError>;
+    ) -> Result<Page<SecurityAlert, AlertKey>, DomainError>;
+}
+
+/// Where an alert stands in the list's order (newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AlertKey {
+    /// When it was raised.
+    pub raised_at: DateTime<Utc>,
+    /// Its id.
+    pub id: Uuid,
 }
 
 fn subject_of(rule: &Rule, e: &AuditEvent) -> Option<String> {
@@ -310,12 +320,12 @@ impl Identity {
     pub fn security_alerts(
         &self,
         actor: &Actor,
-        before: Option<(DateTime<Utc>, Uuid)>,
+        before: Option<AlertKey>,
         limit: i64,
-    ) -> Result<Vec<SecurityAlert>, DomainError> {
+    ) -> Result<Page<SecurityAlert, AlertKey>, DomainError> {
         actor.require(Permission::AuditRead)?;
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            tx.alerts(actor.clinic_id, before, limit.clamp(1, 100))
+            tx.alerts(actor.clinic_id, before, limit.clamp(1, MAX_PAGE))
         })
     }
 }

@@ -9,7 +9,7 @@ use crate::ids::{AccountId, ClinicId};
 
 /// Where a page of events continues: an event's time, id and position. Clinic
 /// lists (one chain) go by position; lists across chains by (time, id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cursor {
     /// The last event's time.
     pub at: DateTime<Utc>,

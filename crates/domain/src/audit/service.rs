@@ -9,11 +9,9 @@ use super::record::AuditRecord;
 use crate::access::Permission;
 use crate::identity::model::ClientInfo;
 use crate::identity::service::Identity;
+use crate::paging::{MAX_PAGE, Page};
 use crate::store::{Scope, in_tx};
 use crate::{Actor, DomainError};
-
-/// Most events in one page.
-pub const MAX_PAGE: i64 = 100;
 
 /// The actions shown as a member's sign-in history.
 pub const SIGN_IN_ACTIONS: &[&str] = &[
@@ -25,27 +23,16 @@ pub const SIGN_IN_ACTIONS: &[&str] = &[
     "auth.refresh_token_reuse",
 ];
 
-/// A page of events, newest first, and the cursor of the next page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventPage {
-    /// The events.
-    pub events: Vec<AuditEvent>,
-    /// Where the next page starts (absent on the last page).
-    pub next: Option<Cursor>,
-}
+/// A page of events, newest first, and where the next page starts.
+pub type EventPage = Page<AuditEvent, Cursor>;
 
+/// A page from events fetched with [`Page::fetch_size`], newest first.
 fn page(events: Vec<AuditEvent>, limit: i64) -> EventPage {
-    let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= limit;
-    let next = full
-        .then(|| {
-            events.last().map(|e| Cursor {
-                at: e.event.occurred_at,
-                id: e.event.id,
-                seq: e.seq,
-            })
-        })
-        .flatten();
-    EventPage { events, next }
+    Page::from_rows(events, limit, |e| Cursor {
+        at: e.event.occurred_at,
+        id: e.event.id,
+        seq: e.seq,
+    })
 }
 
 /// One batch of a clinic's chain, for export.
@@ -111,8 +98,8 @@ impl Identity {
         mut filter: AuditFilter,
     ) -> Result<EventPage, DomainError> {
         actor.require(Permission::AuditRead)?;
-        filter.limit = filter.limit.clamp(1, MAX_PAGE);
-        let limit = filter.limit;
+        let limit = filter.limit.clamp(1, MAX_PAGE);
+        filter.limit = Page::<(), ()>::fetch_size(limit);
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             Ok(page(tx.audit_events(actor.clinic_id, &filter)?, limit))
         })
@@ -132,7 +119,12 @@ impl Identity {
             tx.patient(actor.clinic_id, patient)?
                 .ok_or(DomainError::NotFound)?;
             Ok(page(
-                tx.patient_audit_events(actor.clinic_id, patient, before, limit)?,
+                tx.patient_audit_events(
+                    actor.clinic_id,
+                    patient,
+                    before,
+                    Page::<(), ()>::fetch_size(limit),
+                )?,
                 limit,
             ))
         })
@@ -149,7 +141,12 @@ impl Identity {
         let limit = limit.clamp(1, MAX_PAGE);
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             Ok(page(
-                tx.account_audit_events(actor.account_id, SIGN_IN_ACTIONS, before, limit)?,
+                tx.account_audit_events(
+                    actor.account_id,
+                    SIGN_IN_ACTIONS,
+                    before,
+                    Page::<(), ()>::fetch_size(limit),
+                )?,
                 limit,
             ))
         })

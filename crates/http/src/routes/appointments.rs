@@ -2,7 +2,9 @@
 
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
-use salus_domain::appointments::{Appointment, AppointmentQuery, HistoryEntry, NewBooking, Status};
+use salus_domain::appointments::{
+    Appointment, AppointmentKey, AppointmentQuery, HistoryEntry, NewBooking, Status,
+};
 use salus_domain::ids::MembershipId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +15,7 @@ use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
-use crate::paging::{decode_cursor, next_cursor, page_limit};
+use crate::paging::{ListScope, page_limit};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::Ports;
 
@@ -462,7 +464,10 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = page_limit(q.limit, 20)?;
-    let after = decode_cursor::<(DateTime<Utc>, Uuid)>(q.cursor.as_deref())?;
+    let scope = ListScope::of("appointments_list", who.0.clinic_id);
+    let after = ports
+        .cursors
+        .open::<AppointmentKey>(&scope, q.cursor.as_deref())?;
     let query = AppointmentQuery {
         from: q.from,
         to: q.to,
@@ -474,8 +479,8 @@ pub async fn list(
     };
     let identity = ports.identity.clone();
     let page = run_blocking(move || identity.list_appointments(&who.0, query, &client.0)).await?;
-    let items: Vec<AppointmentResponse> = page.into_iter().map(response).collect();
-    let next_cursor = next_cursor(&items, limit, |a| (a.starts_at, a.id));
+    let next_cursor = ports.cursors.seal(&scope, page.next.as_ref())?;
+    let items = page.items.into_iter().map(response).collect();
     Ok(HttpResponse::Ok().json(AppointmentList { items, next_cursor }))
 }
 

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
-use crate::paging::{decode_cursor, encode_cursor, page_limit};
+use crate::paging::{ListScope, page_limit};
 use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
 
@@ -129,21 +129,11 @@ fn response(e: AuditEvent) -> AuditEventResponse {
     }
 }
 
-fn list(page: EventPage) -> AuditEventList {
-    AuditEventList {
-        next_cursor: page.next.map(|c| encode_cursor(&(c.at, c.id, c.seq))),
-        items: page.events.into_iter().map(response).collect(),
-    }
-}
-
-fn cursor(raw: Option<&str>) -> Result<Option<Cursor>, ApiError> {
-    Ok(
-        decode_cursor::<(DateTime<Utc>, Uuid, i64)>(raw)?.map(|(at, id, seq)| Cursor {
-            at,
-            id,
-            seq,
-        }),
-    )
+fn list(ports: &Ports, scope: &ListScope, page: EventPage) -> Result<AuditEventList, ApiError> {
+    Ok(AuditEventList {
+        next_cursor: ports.cursors.seal(scope, page.next.as_ref())?,
+        items: page.items.into_iter().map(response).collect(),
+    })
 }
 
 /// Filters of the audit trail.
@@ -203,6 +193,7 @@ pub async fn events(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
+    let scope = ListScope::of("audit_events_list", who.0.clinic_id);
     let filter = AuditFilter {
         actor: q.actor,
         action: q.action,
@@ -211,12 +202,12 @@ pub async fn events(
         outcome: q.outcome.map(Into::into),
         from: q.from,
         to: q.to,
-        before: cursor(q.cursor.as_deref())?,
+        before: ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?,
         limit: page_limit(q.limit, 50)?,
     };
     let identity = ports.identity.clone();
     let page = run_blocking(move || identity.audit_events(&who.0, filter)).await?;
-    Ok(HttpResponse::Ok().json(list(page)))
+    Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
 
 /// Who read or changed a patient's record.
@@ -242,12 +233,13 @@ pub async fn patient_access_log(
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let before = cursor(q.cursor.as_deref())?;
-    let limit = page_limit(q.limit, 50)?;
     let id = id.into_inner();
+    let scope = ListScope::within("patients_access_log", who.0.clinic_id, id);
+    let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
+    let limit = page_limit(q.limit, 50)?;
     let identity = ports.identity.clone();
     let page = run_blocking(move || identity.patient_access_log(&who.0, id, before, limit)).await?;
-    Ok(HttpResponse::Ok().json(list(page)))
+    Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
 
 /// The member's own sign-in history.
@@ -271,11 +263,12 @@ pub async fn my_sign_ins(
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let before = cursor(q.cursor.as_deref())?;
+    let scope = ListScope::within("me_sign_ins", who.0.clinic_id, who.0.account_id.uuid());
+    let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
     let limit = page_limit(q.limit, 50)?;
     let identity = ports.identity.clone();
     let page = run_blocking(move || identity.my_sign_ins(&who.0, before, limit)).await?;
-    Ok(HttpResponse::Ok().json(list(page)))
+    Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
 
 /// Export formats.

@@ -5,7 +5,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use salus_domain::patients::{
-    Address, EmergencyContact, MedicalHistory, Patient, PatientFields, PatientQuery, Sex,
+    Address, EmergencyContact, MedicalHistory, Patient, PatientFields, PatientKey, PatientQuery,
+    Sex,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +17,7 @@ use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
-use crate::paging::{decode_cursor, next_cursor, page_limit};
+use crate::paging::{ListScope, page_limit};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::Ports;
 
@@ -376,14 +377,6 @@ fn if_match(req: &HttpRequest) -> Result<i32, ApiError> {
 }
 
 /// A patient's place in the list's (family name, given name, id) order.
-fn sort_key(p: &PatientResponse) -> (String, String, Uuid) {
-    (
-        p.family_name.to_lowercase(),
-        p.given_name.to_lowercase(),
-        p.id,
-    )
-}
-
 /// Registers a patient.
 #[utoipa::path(
     operation_id = "patients_create",
@@ -576,7 +569,10 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = page_limit(q.limit, 20)?;
-    let after = decode_cursor::<(String, String, Uuid)>(q.cursor.as_deref())?;
+    let scope = ListScope::of("patients_list", who.0.clinic_id);
+    let after = ports
+        .cursors
+        .open::<PatientKey>(&scope, q.cursor.as_deref())?;
     let query = PatientQuery {
         name: q
             .name
@@ -591,7 +587,7 @@ pub async fn list(
     };
     let identity = ports.identity.clone();
     let page = run_blocking(move || identity.list_patients(&who.0, query, &client.0)).await?;
-    let items: Vec<PatientResponse> = page.into_iter().map(response).collect();
-    let next_cursor = next_cursor(&items, limit, sort_key);
+    let next_cursor = ports.cursors.seal(&scope, page.next.as_ref())?;
+    let items = page.items.into_iter().map(response).collect();
     Ok(HttpResponse::Ok().json(PatientList { items, next_cursor }))
 }

@@ -2,14 +2,14 @@
 
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
-use salus_domain::audit::alerts::SecurityAlert;
+use salus_domain::audit::alerts::{AlertKey, SecurityAlert};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
-use crate::paging::{decode_cursor, next_cursor, page_limit};
+use crate::paging::{ListScope, page_limit};
 use crate::problem::{ApiError, Problem};
 use crate::routes::audit::LogQuery;
 use crate::state::Ports;
@@ -79,12 +79,14 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = page_limit(q.limit, 50)?;
-    let before = decode_cursor::<(DateTime<Utc>, Uuid)>(q.cursor.as_deref())?;
+    let scope = ListScope::of("security_alerts_list", who.0.clinic_id);
+    let before = ports
+        .cursors
+        .open::<AlertKey>(&scope, q.cursor.as_deref())?;
     let identity = ports.identity.clone();
-    let alerts = run_blocking(move || identity.security_alerts(&who.0, before, limit)).await?;
-    let next_cursor = next_cursor(&alerts, limit, |a| (a.raised_at, a.id));
+    let page = run_blocking(move || identity.security_alerts(&who.0, before, limit)).await?;
     Ok(HttpResponse::Ok().json(SecurityAlertList {
-        items: alerts.into_iter().map(response).collect(),
-        next_cursor,
+        next_cursor: ports.cursors.seal(&scope, page.next.as_ref())?,
+        items: page.items.into_iter().map(response).collect(),
     }))
 }
