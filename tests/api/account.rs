@@ -197,3 +197,69 @@ async fn a_sign_in_from_a_new_device_is_notified() {
         .count();
     assert_eq!(same, after, "a known device is not notified again");
 }
+
+/// With `APP_URL`, each one-time-token email links to the front end's page for its
+/// flow, the token in the link's fragment; a flow's own template wins; the token
+/// the link carries is the one the API takes.
+#[tokio::test]
+async fn emails_link_to_the_front_end_with_the_token_in_the_fragment() {
+    let app = TestApp::spawn_with(&[
+        ("APP_URL", "https://app.clinic.test/"),
+        (
+            "LINK_ACCEPT_INVITATION",
+            "https://join.clinic.test/welcome#code={token}",
+        ),
+    ])
+    .await;
+    let owner = app.owner_with_mfa("Linked Clinic").await;
+    let link_in = |recipient: &str, subject: &str, prefix: &str| -> String {
+        let (_, body) = app
+            .outbox(recipient)
+            .into_iter()
+            .rfind(|(s, _)| s == subject)
+            .unwrap_or_else(|| panic!("no mail '{subject}'"));
+        let link = body
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no link {prefix} in: {body}"))
+            .to_owned();
+        let token = app.token_sent(recipient, subject);
+        assert!(link.ends_with(&token), "{link} does not carry {token}");
+        assert!(!body.contains("/api/v1/"), "{body}");
+        token
+    };
+    let verify = link_in(
+        &owner.email,
+        "Verify your email for Salus",
+        "https://app.clinic.test/verify-email#token=",
+    );
+    let verified = app
+        .post_json("/api/v1/auth/verify-email", json!({"token": verify}))
+        .await;
+    assert_eq!(verified.status(), 204);
+
+    let reset = app
+        .post_json("/api/v1/auth/password-reset", json!({"email": owner.email}))
+        .await;
+    assert_eq!(reset.status(), 202);
+    link_in(
+        &owner.email,
+        "Reset your Salus password",
+        "https://app.clinic.test/reset-password#token=",
+    );
+
+    let invitee = salus_tests::identity::unique_email("invitee");
+    let invited = app
+        .post("/api/v1/staff/invitations")
+        .bearer_auth(&owner.access)
+        .json(&json!({"email": invitee, "role": "receptionist"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invited.status(), 201, "{}", invited.text().await.unwrap());
+    link_in(
+        &invitee,
+        "You are invited to join a clinic on Salus",
+        "https://join.clinic.test/welcome#code=",
+    );
+}

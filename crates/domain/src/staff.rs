@@ -14,6 +14,7 @@ use crate::audit::AuditRecord;
 use crate::crypto::sha256;
 use crate::identity::auth::clinic_of_token;
 use crate::identity::email;
+use crate::identity::links::Flow;
 use crate::identity::model::{ClientInfo, Role};
 use crate::identity::password::{PersonalWords, Verified, check_policy};
 use crate::identity::ports::NewAccount;
@@ -429,9 +430,9 @@ impl Identity {
                 &invitation.email,
                 "You are invited to join a clinic on Salus",
                 format!(
-                    "You are invited to join \"{clinic_name}\" on Salus as {}. Accept with this code (valid 72 hours, once):\n\n{token}\n\nPOST it to {}/api/v1/invitations/accept.\n",
+                    "You are invited to join \"{clinic_name}\" on Salus as {}. Accept with this code (valid 72 hours, once):\n\n{token}\n\n{}",
                     role.as_str(),
-                    self.settings.public_url
+                    self.settings.links.instruction(Flow::AcceptInvitation, &token)
                 ),
             )?;
             Ok(Ok(invitation.clone()))

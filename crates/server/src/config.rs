@@ -16,6 +16,8 @@
 //! | `TLS_MIN_VERSION` | `1.2` (1.2 and 1.3) or `1.3` (1.3 only) | `1.2` |
 //! | `TRUST_PROXY_TLS` | a proxy terminates TLS and sets `X-Forwarded-Proto` | `false` |
 //! | `PUBLIC_URL` | public base URL (security.txt, HTTPS redirects) | derived from the binds |
+//! | `APP_URL` | the front end's base URL: emails link to its pages (`/verify-email`, `/reset-password`, `/confirm-email-change`, `/accept-invitation`) with the token in the fragment (`#token=...`); `https://` in staging/production | none (emails name the API operation instead) |
+//! | `LINK_VERIFY_EMAIL` / `LINK_RESET_PASSWORD` / `LINK_CONFIRM_EMAIL_CHANGE` / `LINK_ACCEPT_INVITATION` | a flow's own link template, holding `{token}` once; overrides the one made from `APP_URL` | none |
 //! | `METRICS_BIND` | separate listener serving only `GET /metrics` (Prometheus text format, no authentication: keep it on a private interface); refused in staging/production when it is the `HTTP_BIND` or `TLS_BIND` address | none (no metrics listener) |
 //! | `CORS_ALLOWED_ORIGINS` | comma-separated browser origins; empty denies all | empty |
 //! | `SECURITY_CONTACT` | `Contact:` of security.txt | `mailto:security@salus.invalid` outside staging/production, required there |
@@ -56,6 +58,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use salus_domain::identity::links::{Flow, TOKEN_PLACEHOLDER};
 use secrecy::{ExposeSecret, SecretString};
 
 /// The example configuration, compiled in so its secrets can be refused.
@@ -169,6 +172,10 @@ pub struct Config {
     pub trust_proxy_tls: bool,
     /// Public base URL, when set explicitly.
     pub public_url: Option<String>,
+    /// The front end's base URL, for links in emails.
+    pub app_url: Option<String>,
+    /// Per-flow link templates (each holds `{token}`).
+    pub link_templates: Vec<(Flow, String)>,
     /// The metrics listener, when on.
     pub metrics_bind: Option<SocketAddr>,
     /// Allowed CORS origins.
@@ -691,6 +698,7 @@ impl Config {
             r.problems
                 .push(format!("PUBLIC_URL is not a valid URL (got '{url}')"));
         }
+        let (app_url, link_templates) = read_links(&mut r, app_env);
         let metrics_bind = r.plain("METRICS_BIND").map(|_| {
             r.parsed(
                 "METRICS_BIND",
@@ -837,6 +845,8 @@ impl Config {
                 tls,
                 trust_proxy_tls,
                 public_url,
+                app_url,
+                link_templates,
                 metrics_bind,
                 cors_allowed_origins,
                 security_contact,
@@ -877,6 +887,47 @@ impl Config {
             None => format!("http://{http_addr}"),
         }
     }
+}
+
+/// `APP_URL` and the per-flow link templates: URLs (`https://` when deployed), and
+/// each template holding `{token}` exactly once.
+fn read_links<S: Source>(
+    r: &mut Reader<'_, S>,
+    app_env: AppEnv,
+) -> (Option<String>, Vec<(Flow, String)>) {
+    let check = |r: &mut Reader<'_, S>, name: &str, url: &str| match url::Url::parse(
+        &url.replace(TOKEN_PLACEHOLDER, "token"),
+    ) {
+        Err(_) => r
+            .problems
+            .push(format!("{name} is not a valid URL (got '{url}')")),
+        Ok(parsed) if app_env.is_deployed() && parsed.scheme() != "https" => r.problems.push(
+            format!("{name} must be an https:// URL in {}", app_env.as_str()),
+        ),
+        Ok(_) => {}
+    };
+    let app_url = r
+        .plain("APP_URL")
+        .map(|u| u.trim().trim_end_matches('/').to_owned());
+    if let Some(url) = &app_url {
+        check(r, "APP_URL", url);
+    }
+    let mut templates = Vec::new();
+    for flow in Flow::ALL {
+        let name = flow.template_variable();
+        let Some(template) = r.plain(name).map(|t| t.trim().to_owned()) else {
+            continue;
+        };
+        if template.matches(TOKEN_PLACEHOLDER).count() != 1 {
+            r.problems.push(format!(
+                "{name} must hold {TOKEN_PLACEHOLDER} exactly once (got '{template}')"
+            ));
+            continue;
+        }
+        check(r, name, &template);
+        templates.push((flow, template));
+    }
+    (app_url, templates)
 }
 
 fn read_tls<S: Source>(r: &mut Reader<'_, S>) -> Option<TlsConfig> {
@@ -950,6 +1001,37 @@ mod tests {
         assert_eq!(config.json_body_limit_bytes, 65536);
         assert_eq!(config.log_format, LogFormat::Pretty);
         assert!(config.cors_allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn link_templates_need_their_token_and_https_when_deployed() {
+        let config = load(&[
+            ("DATABASE_URL", STRONG_URL),
+            ("APP_URL", "http://localhost:5173/"),
+            (
+                "LINK_ACCEPT_INVITATION",
+                "http://localhost:5173/join?code={token}",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(config.app_url.as_deref(), Some("http://localhost:5173"));
+        assert_eq!(config.link_templates.len(), 1);
+        let problems = load(&[
+            ("APP_ENV", "production"),
+            ("APP_URL", "http://app.clinic.test"),
+            ("LINK_RESET_PASSWORD", "https://app.clinic.test/reset"),
+        ])
+        .unwrap_err()
+        .0
+        .join("\n");
+        assert!(
+            problems.contains("APP_URL must be an https:// URL"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("LINK_RESET_PASSWORD must hold {token} exactly once"),
+            "{problems}"
+        );
     }
 
     #[test]

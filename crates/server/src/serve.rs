@@ -11,6 +11,7 @@ use chrono::Duration as ChronoDuration;
 use salus_domain::Clock;
 use salus_domain::audit::seal::AuditSealer;
 use salus_domain::crypto::{MasterKey, MasterKeys};
+use salus_domain::identity::links::Links;
 use salus_domain::identity::password::{HashParams, PasswordHasher};
 use salus_domain::identity::service::{Identity, IdentitySettings};
 use salus_domain::identity::throttle::{LockoutPolicy, RateLimit};
@@ -142,6 +143,11 @@ pub fn identity(
                 window_secs: 60,
             },
             public_url: public_url.to_owned(),
+            links: Links::new(
+                public_url,
+                config.app_url.as_deref(),
+                &config.link_templates,
+            ),
             alert_webhook: config.security_webhook.is_some(),
             ..IdentitySettings::default()
         },

@@ -7,6 +7,7 @@ use crate::actor::Actor;
 use crate::audit::AuditRecord;
 use crate::crypto::sha256;
 use crate::identity::email;
+use crate::identity::links::Flow;
 use crate::identity::model::ClientInfo;
 use crate::identity::password::{PersonalWords, Verified, check_policy};
 use crate::identity::ports::TokenPurpose;
@@ -108,7 +109,10 @@ impl Identity {
                 tx,
                 &account.email,
                 "Reset your Salus password",
-                format!("Use this code to choose a new password (valid 30 minutes, once):\n\n{token}\n\nIf you did not ask for it, ignore this message.\n"),
+                format!(
+                    "Use this code to choose a new password (valid 30 minutes, once):\n\n{token}\n\n{}\nIf you did not ask for it, ignore this message.\n",
+                    self.settings.links.instruction(Flow::ResetPassword, &token)
+                ),
             )
         })
     }
@@ -225,7 +229,10 @@ impl Identity {
                 now,
                 now + CHANGE_EMAIL_TTL,
             )?;
-            self.email(tx, &new_email, "Confirm your new email for Salus", format!("Confirm this address for your Salus account with this code (valid 24 hours):\n\n{token}\n"))?;
+            self.email(tx, &new_email, "Confirm your new email for Salus", format!(
+                "Confirm this address for your Salus account with this code (valid 24 hours):\n\n{token}\n\n{}",
+                self.settings.links.instruction(Flow::ConfirmEmailChange, &token)
+            ))?;
             self.audit(
                 tx,
                 AuditRecord::by(actor, "account.email_change_requested").in_clinic(None),

@@ -9,6 +9,7 @@ use crate::actor::Actor;
 use crate::audit::AuditRecord;
 use crate::crypto::sha256;
 use crate::identity::email;
+use crate::identity::links::Flow;
 use crate::identity::model::{Account, ClientInfo, Clinic, MembershipSummary, Role, Session};
 use crate::identity::password::{PersonalWords, Verified, check_policy};
 use crate::identity::ports::{NewAccount, TokenPurpose};
@@ -132,8 +133,9 @@ impl Identity {
                         &email,
                         "Verify your email for Salus",
                         format!(
-                            "Welcome to Salus. Your clinic \"{}\" is ready.\n\nConfirm this address with the code below (valid 48 hours):\n\n{token}\n\nPOST it to {}/api/v1/auth/verify-email.\n",
-                            clinic.name, self.settings.public_url
+                            "Welcome to Salus. Your clinic \"{}\" is ready.\n\nConfirm this address with the code below (valid 48 hours):\n\n{token}\n\n{}",
+                            clinic.name,
+                            self.settings.links.instruction(Flow::VerifyEmail, &token)
                         ),
                     )
                 })

@@ -4,6 +4,7 @@
 pub mod account_flows;
 pub mod auth;
 pub mod email;
+pub mod links;
 pub mod mfa;
 pub mod model;
 pub mod password;

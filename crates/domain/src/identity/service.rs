@@ -9,6 +9,7 @@ use crate::audit::chain::stored_time;
 use crate::audit::seal::AuditSealer;
 use crate::audit::{AuditRecord, NewAuditEvent};
 use crate::crypto::{MasterKeys, sha256};
+use crate::identity::links::Links;
 use crate::identity::model::ClientInfo;
 use crate::identity::password::PasswordHasher;
 use crate::identity::throttle::{LockoutPolicy, RateLimit};
@@ -33,6 +34,8 @@ pub struct IdentitySettings {
     pub rate_limit: RateLimit,
     /// Public base URL, for links in emails.
     pub public_url: String,
+    /// Where the one-time-token emails send people (the front end's pages).
+    pub links: Links,
     /// Issuer shown in authenticator apps.
     pub totp_issuer: String,
     /// Whether security alerts are also sent to the platform's webhook.
@@ -48,6 +51,7 @@ impl Default for IdentitySettings {
             lockout: LockoutPolicy::default(),
             rate_limit: RateLimit::default(),
             public_url: "http://127.0.0.1:8080".to_owned(),
+            links: Links::new("http://127.0.0.1:8080", None, &[]),
             totp_issuer: "Salus".to_owned(),
             alert_webhook: false,
         }
