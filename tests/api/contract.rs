@@ -401,3 +401,88 @@ async fn request_string_lengths_in_the_contract_are_the_ones_enforced() {
     );
     assert!(checked > 40, "only {checked} fields checked");
 }
+
+/// The field errors an example may get: the ids and tokens in examples name
+/// nothing, so they are unknown; any other field error means the example is
+/// ill-formed for the server.
+const RULE_ERRORS: &[&str] = &["unknown", "invalid_token", "invalid_code"];
+
+/// Every request body has an example; every example in the document is valid
+/// against its own schema; and the server takes each request example's shape: sent
+/// by a signed-in owner, none is refused as malformed or ill-formed (ids in the
+/// examples name nothing, so 404 and rule refusals are fine).
+#[tokio::test]
+async fn every_request_body_has_an_example_the_schema_and_the_server_accept() {
+    use salus_tests::contract::operations;
+
+    let doc: Value = serde_json::from_str(&salus_http::openapi_json()).unwrap();
+    let components = doc["components"].clone();
+    let schema_of = |reference: &Value| {
+        let mut root = serde_json::json!({ "components": components.clone() });
+        root["$ref"] = reference.clone();
+        root
+    };
+    let mut validated = 0;
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        for example in schema["examples"].as_array().into_iter().flatten() {
+            let root = schema_of(&Value::from(format!("#/components/schemas/{name}")));
+            let validator = jsonschema::validator_for(&root).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(example)
+                .map(|e| format!("{}: {e}", e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{name}'s example is invalid: {errors:?}");
+            validated += 1;
+        }
+    }
+    assert!(validated >= 35, "only {validated} examples");
+
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Examples Clinic").await;
+    let mut sent = 0;
+    for op in operations() {
+        let Some(body) = &op.body else { continue };
+        let name = body["$ref"].as_str().unwrap_or_default();
+        let name = name.trim_start_matches("#/components/schemas/");
+        let example = doc["components"]["schemas"][name]["examples"][0].clone();
+        assert!(
+            !example.is_null(),
+            "{}: its body {name} has no example",
+            op.name()
+        );
+        let method = reqwest::Method::from_bytes(op.method.as_bytes()).unwrap();
+        let url = format!(
+            "{}{}",
+            app.url,
+            op.path_with(&uuid::Uuid::now_v7().to_string())
+        );
+        let response = app
+            .client
+            .request(method, &url)
+            .bearer_auth(&owner.access)
+            .json(&example)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(
+            ![400, 413, 415].contains(&status),
+            "{}: its example was refused: {status} {answer}",
+            op.name()
+        );
+        let shape: Vec<&Value> = answer["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| !RULE_ERRORS.contains(&e["code"].as_str().unwrap_or_default()))
+            .collect();
+        assert!(
+            shape.is_empty(),
+            "{}: its example is ill-formed for the server: {answer}",
+            op.name()
+        );
+        sent += 1;
+    }
+    assert!(sent >= 35, "only {sent} examples sent");
+}

@@ -150,6 +150,7 @@ pub struct FieldError {
 
 /// An RFC 9457 problem details body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"type": "https://salus.example/problems/validation-failed", "title": "Unprocessable Entity", "status": 422, "detail": "One or more fields are invalid.", "code": "validation_failed", "errors": [{"field": "birth_date", "code": "range", "message": "must be a past date after 1880"}], "request_id": "0192f3a4-8888-7999-8aaa-bbbbccccdddd"}))]
 pub struct Problem {
     /// URI reference naming the problem type.
     #[serde(rename = "type")]

@@ -12,7 +12,8 @@
 //! - turns every problem answer into a reference to one shared response component
 //!   (`#/components/responses/NotFound`, ...), keeping the route's own sentence;
 //! - declares the `X-Request-Id` header on every response and as an optional
-//!   request header.
+//!   request header;
+//! - writes the schemas' examples the JSON Schema 2020-12 way (`examples`).
 
 pub mod enums;
 pub mod responses;
@@ -43,6 +44,7 @@ pub fn served(doc: &Value, public_url: &str) -> Value {
 
 fn finish_value(doc: &mut Value) {
     add_components(doc);
+    examples_as_json_schema(doc);
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -52,6 +54,21 @@ fn finish_value(doc: &mut Value) {
         };
         for operation in item.values_mut() {
             finish_operation(operation);
+        }
+    }
+}
+
+/// OpenAPI 3.1 schemas are JSON Schema 2020-12, where a schema's examples are the
+/// array `examples` (the single `example` utoipa writes is deprecated there).
+fn examples_as_json_schema(doc: &mut Value) {
+    let schemas = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut);
+    for schema in schemas.into_iter().flat_map(|s| s.values_mut()) {
+        if let Some(schema) = schema.as_object_mut()
+            && let Some(example) = schema.remove("example")
+        {
+            schema.insert("examples".to_owned(), json!([example]));
         }
     }
 }

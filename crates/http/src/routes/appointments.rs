@@ -76,6 +76,7 @@ pub struct PractitionerList {
 /// Flag a member as practitioner.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"specialty": "General practice"}))]
 pub struct PractitionerRequest {
     /// Specialty.
     #[validate(length(min = 1, max = 100))]
@@ -86,6 +87,7 @@ pub struct PractitionerRequest {
 /// Book an appointment.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"patient_id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd", "practitioner_id": "0192f3a4-1111-7222-8333-444455556666", "starts_at": "2030-05-14T09:00:00Z", "ends_at": "2030-05-14T09:30:00Z", "reason": "Follow-up of blood pressure", "override_hours": false}))]
 pub struct BookRequest {
     /// The patient.
     pub patient_id: Uuid,
@@ -107,6 +109,7 @@ pub struct BookRequest {
 /// Change an appointment's status.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "cancelled", "reason": "The patient asked to move it"}))]
 pub struct StatusRequest {
     /// The new status.
     pub status: StatusDto,
@@ -119,6 +122,7 @@ pub struct StatusRequest {
 /// Move an appointment.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"starts_at": "2030-05-14T10:00:00Z", "ends_at": "2030-05-14T10:30:00Z"}))]
 pub struct ScheduleRequest {
     /// New start.
     pub starts_at: DateTime<Utc>,
@@ -128,6 +132,7 @@ pub struct ScheduleRequest {
 
 /// An appointment. `reason` only for members with `clinical.read`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "0192f3a4-2222-7333-8444-555566667777", "patient_id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd", "practitioner_id": "0192f3a4-1111-7222-8333-444455556666", "starts_at": "2030-05-14T09:00:00Z", "ends_at": "2030-05-14T09:30:00Z", "status": "scheduled", "reason": "Follow-up of blood pressure", "cancel_reason": null, "reminders": null, "created_at": "2026-11-20T16:40:12Z", "updated_at": "2026-11-20T16:40:12Z"}))]
 pub struct AppointmentResponse {
     /// Its id.
     pub id: Uuid,
@@ -538,6 +543,7 @@ pub struct HoursDto {
 /// A practitioner's weekly hours (replacing the old ones).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"hours": [{"weekday": 1, "starts": "09:00", "ends": "12:30"}, {"weekday": 1, "starts": "14:00", "ends": "18:00"}, {"weekday": 3, "starts": "09:00", "ends": "13:00"}]}))]
 pub struct HoursRequest {
     /// The intervals.
     #[validate(length(max = 50), nested)]
@@ -547,6 +553,7 @@ pub struct HoursRequest {
 /// A time off.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"starts_at": "2030-08-01T00:00:00Z", "ends_at": "2030-08-15T00:00:00Z"}))]
 pub struct AbsenceRequest {
     /// Start.
     pub starts_at: DateTime<Utc>,

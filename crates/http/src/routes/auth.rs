@@ -21,6 +21,7 @@ use crate::state::Ports;
 /// Sign up a clinic and its owner.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"clinic_name": "Harbour Clinic", "email": "ada@clinic.example", "password": "correct orbit lantern psalm", "given_name": "Ada", "family_name": "Lovelace"}))]
 pub struct SignUpRequest {
     /// The clinic's name.
     #[validate(length(min = 1, max = 200))]
@@ -57,6 +58,7 @@ pub struct Accepted {
 /// Sign in with email and password.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@clinic.example", "password": "correct orbit lantern psalm"}))]
 pub struct LoginRequest {
     /// The account's email.
     #[validate(length(min = 1, max = 254))]
@@ -108,6 +110,7 @@ pub enum MfaRequiredStatus {
 
 /// Tokens for a session.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "authenticated", "access_token": "eyJhbGciOiJIUzI1NiIsImtpZCI6InQxIiwidHlwIjoiYXQrand0In0.e30.c2lnbmF0dXJl", "token_type": "Bearer", "expires_in": 900, "refresh_token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8", "session_id": "0192f3a4-6666-7777-8888-999900001111", "clinic_id": "0192f3a4-4444-7555-8666-777788889999"}))]
 pub struct TokenResponse {
     /// Always `authenticated` (the discriminator of `LoginResponse`).
     pub status: AuthenticatedStatus,
@@ -136,6 +139,7 @@ pub struct ChooseClinicResponse {
 
 /// A sign-in to finish with a second factor.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "mfa_required", "mfa_token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8", "expires_at": "2026-12-02T14:05:00Z"}))]
 pub struct MfaChallengeResponse {
     /// Always `mfa_required`.
     pub status: MfaRequiredStatus,
@@ -165,6 +169,7 @@ pub enum LoginResponse {
 /// A second factor: a TOTP code or a recovery code (exactly one).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "123456"}))]
 pub struct SecondFactorFields {
     /// The 6-digit code of the authenticator app.
     #[validate(length(min = 6, max = 8))]
@@ -194,6 +199,7 @@ impl SecondFactorFields {
 /// Complete a sign-in that requires MFA.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"mfa_token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8", "code": "123456"}))]
 pub struct MfaRequest {
     /// The challenge from the sign-in answer.
     #[validate(length(min = 1, max = 200))]
@@ -212,6 +218,7 @@ pub struct MfaRequest {
 /// Exchange a refresh token.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"refresh_token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8"}))]
 pub struct RefreshRequest {
     /// The current refresh token.
     #[validate(length(min = 1, max = 200))]
@@ -222,6 +229,7 @@ pub struct RefreshRequest {
 /// Ask for a password reset.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@clinic.example"}))]
 pub struct PasswordResetRequest {
     /// The account's email.
     #[validate(length(min = 1, max = 254))]
@@ -232,6 +240,7 @@ pub struct PasswordResetRequest {
 /// Complete a password reset.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8", "new_password": "tangerine wobble fjord cactus"}))]
 pub struct PasswordResetConfirm {
     /// The token from the email.
     #[validate(length(min = 1, max = 200))]
@@ -246,6 +255,7 @@ pub struct PasswordResetConfirm {
 /// A single-use token from an email.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8"}))]
 pub struct TokenRequest {
     /// The token.
     #[validate(length(min = 1, max = 200))]

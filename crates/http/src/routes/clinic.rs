@@ -51,6 +51,7 @@ impl From<Clinic> for ClinicResponse {
 /// Changes to the settings.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Harbour Clinic", "time_zone": "Europe/Paris", "idle_timeout_minutes": 30, "reminder_offset_hours": 24, "require_mfa": true}))]
 pub struct UpdateClinicRequest {
     /// New name.
     #[validate(length(min = 1, max = 200))]

@@ -94,6 +94,7 @@ pub struct SessionList {
 /// Change the password.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"current_password": "correct orbit lantern psalm", "new_password": "tangerine wobble fjord cactus"}))]
 pub struct ChangePasswordRequest {
     /// The current password.
     #[validate(length(min = 1, max = 1024))]
@@ -108,6 +109,7 @@ pub struct ChangePasswordRequest {
 /// Change the email address.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"password": "correct orbit lantern psalm", "new_email": "ada.lovelace@clinic.example"}))]
 pub struct ChangeEmailRequest {
     /// The current password.
     #[validate(length(min = 1, max = 1024))]
@@ -122,6 +124,7 @@ pub struct ChangeEmailRequest {
 /// Set a phone number.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"phone": "+33612345678"}))]
 pub struct PhoneRequest {
     /// E.164 number, such as `+33612345678`.
     #[validate(length(min = 8, max = 20))]
@@ -132,6 +135,7 @@ pub struct PhoneRequest {
 /// A one-time code.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "123456"}))]
 pub struct CodeRequest {
     /// The code.
     #[validate(length(min = 6, max = 8))]
@@ -142,6 +146,7 @@ pub struct CodeRequest {
 /// Turn MFA off.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"password": "correct orbit lantern psalm", "code": "123456"}))]
 pub struct DisableMfaRequest {
     /// The current password.
     #[validate(length(min = 1, max = 1024))]

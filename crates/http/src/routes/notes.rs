@@ -18,6 +18,7 @@ use crate::state::Ports;
 /// A new note.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "Consultation for a persistent cough; chest clear on auscultation.", "appointment_id": "0192f3a4-2222-7333-8444-555566667777"}))]
 pub struct NoteRequest {
     /// The text (stored encrypted).
     #[validate(length(min = 1, max = 16000))]
@@ -30,6 +31,7 @@ pub struct NoteRequest {
 /// A draft's new text, and whether to sign it now.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "Blood pressure 128/82. Continue the current treatment.", "sign": true}))]
 pub struct EditNoteRequest {
     /// New text (omitted: unchanged).
     #[validate(length(min = 1, max = 16000))]
@@ -43,6 +45,7 @@ pub struct EditNoteRequest {
 /// An amendment of a signed note.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "Correction: blood pressure was 126/82."}))]
 pub struct AmendmentRequest {
     /// The correction.
     #[validate(length(min = 1, max = 16000))]

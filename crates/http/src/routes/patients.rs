@@ -134,6 +134,7 @@ pub struct ReminderConsent {
 /// A patient as written (create, or full replacement with `If-Match`).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"family_name": "Curie", "given_name": "Marie", "birth_date": "1967-11-07", "sex": "female", "national_id": "2671175123456", "phone": "+33612345678", "email": "marie.curie@example.org", "address": {"lines": ["36 quai de Béthune"], "postal_code": "75004", "city": "Paris", "country": "FR"}, "emergency_contact": {"name": "Pierre Curie", "phone": "+33698765432", "relationship": "spouse"}, "preferred_language": "fr", "reminder_consent": {"email": true, "sms": false}, "medical_history": {"allergies": ["penicillin"], "conditions": ["hypertension"], "medications": ["amlodipine 5 mg"], "notes": "Checks blood pressure at home."}}))]
 pub struct PatientRequest {
     /// Family name.
     #[validate(length(min = 1, max = 100))]
@@ -179,6 +180,7 @@ pub struct PatientRequest {
 
 /// A patient. `medical_history` is present only for members with `clinical.read`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd", "family_name": "Curie", "given_name": "Marie", "birth_date": "1967-11-07", "sex": "female", "national_id": "2671175123456", "phone": "+33612345678", "email": "marie.curie@example.org", "address": {"lines": ["36 quai de Béthune"], "postal_code": "75004", "city": "Paris", "country": "FR"}, "emergency_contact": {"name": "Pierre Curie", "phone": "+33698765432", "relationship": "spouse"}, "preferred_language": "fr", "reminder_consent": {"email": true, "sms": false}, "medical_history": {"allergies": ["penicillin"], "conditions": ["hypertension"], "medications": ["amlodipine 5 mg"], "notes": "Checks blood pressure at home."}, "archived": false, "version": 3, "created_at": "2026-11-02T08:15:00Z", "updated_at": "2026-11-20T16:40:12Z"}))]
 pub struct PatientResponse {
     /// Its id.
     pub id: Uuid,

@@ -19,6 +19,7 @@ use crate::state::Ports;
 /// Check a patient in.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"patient_id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd", "appointment_id": "0192f3a4-2222-7333-8444-555566667777", "practitioner_id": "0192f3a4-1111-7222-8333-444455556666"}))]
 pub struct CheckInRequest {
     /// The patient.
     pub patient_id: Uuid,
@@ -31,6 +32,7 @@ pub struct CheckInRequest {
 /// Call the next patient.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"practitioner_id": "0192f3a4-1111-7222-8333-444455556666"}))]
 pub struct CallNextRequest {
     /// Only patients for this practitioner (or unassigned).
     pub practitioner_id: Option<Uuid>,

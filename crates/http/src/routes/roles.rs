@@ -60,6 +60,7 @@ pub struct RoleList {
 /// A new custom role.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Front desk lead", "permissions": ["patients.read", "patients.create", "appointments.read", "appointments.create", "queue.manage"]}))]
 pub struct CreateRoleRequest {
     /// Name, unique in the clinic.
     #[validate(length(min = 1, max = 80))]
@@ -75,6 +76,7 @@ pub struct CreateRoleRequest {
 /// Changes to a custom role.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Front desk", "permissions": ["patients.read", "appointments.read", "queue.manage"]}))]
 pub struct UpdateRoleRequest {
     /// New name.
     #[validate(length(min = 1, max = 80))]
@@ -90,6 +92,7 @@ pub struct UpdateRoleRequest {
 /// The custom roles a member holds.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"role_ids": ["0192f3a4-3333-7444-8555-666677778888"]}))]
 pub struct CustomRolesRequest {
     /// Custom role ids (replace the member's current ones).
     #[validate(length(max = 32))]
@@ -100,6 +103,7 @@ pub struct CustomRolesRequest {
 /// A member's overrides.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"grants": ["audit.read"], "denies": ["patients.archive"]}))]
 pub struct OverridesRequest {
     /// Permissions granted beyond the member's roles.
     #[validate(length(max = 64))]

@@ -102,6 +102,7 @@ impl From<AssignableRole> for Role {
 /// A role to assign.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "practitioner"}))]
 pub struct RoleRequest {
     /// The new role.
     pub role: AssignableRole,
@@ -110,6 +111,7 @@ pub struct RoleRequest {
 /// An invitation to send.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "grace@clinic.example", "role": "receptionist"}))]
 pub struct InvitationRequest {
     /// The person's email.
     #[validate(length(min = 3, max = 254))]
@@ -174,6 +176,7 @@ pub struct InvitationList {
 /// Accept an invitation.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8", "password": "correct orbit lantern psalm", "given_name": "Grace", "family_name": "Hopper"}))]
 pub struct AcceptInvitationRequest {
     /// The token from the email.
     #[validate(length(min = 1, max = 200))]
@@ -196,6 +199,7 @@ pub struct AcceptInvitationRequest {
 /// Whom ownership goes to.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"membership_id": "0192f3a4-1111-7222-8333-444455556666"}))]
 pub struct TransferRequest {
     /// The member who becomes owner.
     pub membership_id: Uuid,
