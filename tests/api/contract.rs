@@ -486,3 +486,138 @@ async fn every_request_body_has_an_example_the_schema_and_the_server_accept() {
     }
     assert!(sent >= 35, "only {sent} examples sent");
 }
+
+/// Every string leaf of a JSON value, as (path, pointer): `address.lines[0]`
+/// and `/address/lines/0`.
+fn string_leaves(value: &Value, path: &str, pointer: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::String(_) => out.push((path.to_owned(), pointer.to_owned())),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                string_leaves(
+                    item,
+                    &format!("{path}[{i}]"),
+                    &format!("{pointer}/{i}"),
+                    out,
+                );
+            }
+        }
+        Value::Object(fields) => {
+            for (name, field) in fields {
+                let path = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                string_leaves(field, &path, &format!("{pointer}/{name}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The text policy holds for every string of every operation: NUL, control
+/// characters (a bell, an ANSI escape, a line break where one is not allowed) and
+/// text of zero-width characters only are refused with a 422 naming the field, in
+/// every string of every request body (nested ones included) and every query
+/// parameter; never a 5xx. Unknown query parameters are refused the same way.
+#[tokio::test]
+async fn hostile_text_in_every_string_of_every_operation_is_a_422_naming_it() {
+    use salus_tests::contract::operations;
+
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Hostile Text Clinic").await;
+    let doc: Value = serde_json::from_str(&salus_http::openapi_json()).unwrap();
+    let cases = [
+        ("NUL", "Ada\u{0}Lovelace"),
+        ("bell", "Ada\u{7}"),
+        ("ANSI escape", "\u{1b}[31mAda"),
+        ("zero-width only", "\u{200b}\u{200b}"),
+    ];
+    let send = |method: &str, url: String, body: Option<Value>| {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let request = app.client.request(method, url).bearer_auth(&owner.access);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let names = |answer: &Value, field: &str| {
+        answer["errors"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["field"] == field))
+    };
+    let mut checked = 0;
+    for op in operations() {
+        let id = uuid::Uuid::now_v7().to_string();
+        let url = format!("{}{}", app.url, op.path_with(&id));
+        if let Some(body) = &op.body {
+            let name = body["$ref"].as_str().unwrap_or_default();
+            let name = name.trim_start_matches("#/components/schemas/");
+            let example = doc["components"]["schemas"][name]["examples"][0].clone();
+            let mut leaves = Vec::new();
+            string_leaves(&example, "", "", &mut leaves);
+            for (path, pointer) in leaves {
+                let secret = salus_http::text_policy::SECRET_FIELDS
+                    .iter()
+                    .any(|s| path == *s || path.ends_with(&format!(".{s}")));
+                for (case, text) in cases {
+                    let mut bad = example.clone();
+                    *bad.pointer_mut(&pointer).unwrap() = Value::from(text);
+                    let (status, answer) = send(&op.method, url.clone(), Some(bad)).await;
+                    assert!(
+                        (400..500).contains(&status),
+                        "{} {path} ({case}): {status} {answer}",
+                        op.name()
+                    );
+                    if !(secret && case == "zero-width only") {
+                        assert!(
+                            status == 422 && names(&answer, &path),
+                            "{} {path} ({case}) was not refused by name: {status} {answer}",
+                            op.name()
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        if op.method == "GET" {
+            let separator = if url.contains('?') { '&' } else { '?' };
+            let (status, answer) =
+                send("GET", format!("{url}{separator}no_such_parameter=1"), None).await;
+            assert!(
+                status == 422 && names(&answer, "no_such_parameter"),
+                "{}: an unknown parameter was not refused: {status} {answer}",
+                op.name()
+            );
+            let params = doc["paths"][&op.path]["get"]["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for param in params.iter().filter(|p| p["in"] == "query") {
+                let name = param["name"].as_str().unwrap();
+                for (case, text) in cases.iter().take(3) {
+                    let value: String =
+                        url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+                    let (status, answer) =
+                        send("GET", format!("{url}{separator}{name}={value}"), None).await;
+                    assert!(
+                        status == 422 && names(&answer, name),
+                        "{} {name} ({case}): {status} {answer}",
+                        op.name()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked} cases");
+}

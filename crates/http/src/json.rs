@@ -70,10 +70,16 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
     }
 }
 
-/// Parses JSON, telling malformed syntax (400) from a wrong shape (422 with the path).
+/// Parses JSON, telling malformed syntax (400) from a wrong shape (422 with the
+/// path), with every string put through the text policy first.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::MalformedJson(strip_position(&e.to_string())))?;
+    let refused = crate::text_policy::clean_json(&mut value);
+    if !refused.is_empty() {
+        return Err(ApiError::Validation(refused));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_data() {
@@ -85,11 +91,7 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             ApiError::MalformedJson(strip_position(&inner.to_string()))
         }
-    })?;
-    deserializer
-        .end()
-        .map_err(|e| ApiError::MalformedJson(strip_position(&e.to_string())))?;
-    Ok(value)
+    })
 }
 
 /// Drops serde_json's " at line L column C" suffix, which is noise for API clients.

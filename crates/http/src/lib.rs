@@ -17,6 +17,7 @@ pub mod redirect;
 pub mod route_table;
 pub mod routes;
 pub mod state;
+pub mod text_policy;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -29,9 +30,9 @@ use utoipa_actix_web::{AppExt, UtoipaApp};
 use crate::json::JsonLimit;
 use crate::middleware::{
     audit_refusals::record_refusals, problem_bodies::ensure_problem_bodies,
-    request_id::assign_request_id, request_metrics::record_request_metrics,
-    require_json::require_json_bodies, security_headers::add_security_headers,
-    tracing_span::SalusRootSpan,
+    query_policy::check_query_strings, request_id::assign_request_id,
+    request_metrics::record_request_metrics, require_json::require_json_bodies,
+    security_headers::add_security_headers, tracing_span::SalusRootSpan,
 };
 use crate::problem::{ApiError, FieldError};
 pub use crate::redirect::build_redirect_app;
@@ -236,6 +237,7 @@ pub fn build_app(
         .default_service(web::to(unmatched))
         .wrap(from_fn(record_refusals))
         .wrap(from_fn(require_json_bodies))
+        .wrap(from_fn(check_query_strings))
         .wrap(cors)
         .wrap(from_fn(ensure_problem_bodies))
         .wrap(from_fn(add_security_headers))

@@ -137,12 +137,94 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("role_name_taken", "A role has this name already."),
 ];
 
+/// Every `code` a field error can carry, with what it means: the catalogue the
+/// contract publishes as the enum `FieldErrorCode` and `docs/api.md` lists. A test
+/// reads the sources for every code a refusal of a field is made with.
+pub const FIELD_ERROR_CODES: &[(&str, &str)] = &[
+    ("required", "The field is missing or empty."),
+    (
+        "invalid_type",
+        "The value has the wrong JSON type or is not one of the allowed values.",
+    ),
+    (
+        "unknown_field",
+        "The body has a field the operation does not take.",
+    ),
+    (
+        "length",
+        "The text or list is shorter or longer than allowed.",
+    ),
+    ("range", "The number or date is outside the allowed range."),
+    ("email", "Not an email address."),
+    (
+        "e164",
+        "Not an international phone number such as +33612345678.",
+    ),
+    ("time", "Not a time of day as HH:MM."),
+    ("one_of", "Exactly one of the alternatives must be given."),
+    ("after_start", "The end is not after the start."),
+    ("nul", "The text holds a NUL character."),
+    (
+        "control_character",
+        "The text holds a control character (or a line break where none is allowed).",
+    ),
+    (
+        "bidi_control",
+        "The text holds a bidirectional override or isolate character.",
+    ),
+    (
+        "blank",
+        "The text shows nothing (spaces or invisible characters only).",
+    ),
+    (
+        "unknown_parameter",
+        "The query has a parameter the operation does not take.",
+    ),
+    ("invalid_query", "The query string cannot be read."),
+    (
+        "invalid",
+        "The value is not acceptable (the message says why).",
+    ),
+    ("unknown", "The id names nothing in this clinic."),
+    (
+        "other_patient",
+        "The appointment belongs to another patient.",
+    ),
+    (
+        "unknown_permission",
+        "Not a permission code of the catalogue.",
+    ),
+    ("unknown_role", "Not a role of this clinic."),
+    ("reserved", "The name belongs to a built-in role."),
+    (
+        "owner_by_transfer",
+        "Ownership is given by a transfer, not a role change.",
+    ),
+    (
+        "invalid_token",
+        "The token is unknown, expired or already used.",
+    ),
+    (
+        "invalid_code",
+        "The code is wrong, expired or out of attempts.",
+    ),
+    ("incorrect", "The password is not the account's."),
+    ("too_short", "The password is too short."),
+    ("too_long", "The password is too long."),
+    (
+        "personal_information",
+        "The password contains the email, a name or the clinic's name.",
+    ),
+    ("too_weak", "The password is too easy to guess."),
+];
+
 /// One invalid field of a request body or query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
     /// JSON path of the field (`email`, `address.city`).
     pub field: String,
     /// Stable machine-readable reason (`length`, `email`, `required`, ...).
+    #[schema(value_type = crate::contract::enums::FieldErrorCode)]
     pub code: String,
     /// Human-readable explanation.
     pub message: String,
@@ -512,6 +594,95 @@ mod tests {
             .expect(&log);
         assert!(line.contains("10.0.0.5"), "{line}");
         assert!(line.contains("req-42"), "{line}");
+    }
+}
+
+#[cfg(test)]
+mod field_code_tests {
+    /// The second argument of every `name(field, "code"` call, and every
+    /// `code: "x".into()` in a field error, in the sources of every crate.
+    fn codes_in(text: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for call in ["invalid(", "FieldProblem::new(", "refusal(", "refuse("] {
+            for (at, _) in text.match_indices(call) {
+                let args = &text[at + call.len()..];
+                let args: String = args.chars().take(300).collect();
+                let mut literals = args.split('"').skip(1).step_by(2);
+                let first_arg = args.split(',').next().unwrap_or_default();
+                let code = if first_arg.trim_start().starts_with('"') || call == "refuse(" {
+                    if call == "refuse(" {
+                        literals.next()
+                    } else {
+                        literals.nth(1)
+                    }
+                } else {
+                    literals.next()
+                };
+                if let Some(code) = code.filter(|c| {
+                    c.chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
+                }) {
+                    found.push(code.to_owned());
+                }
+            }
+        }
+        for (at, _) in text.match_indices("code: \"") {
+            let rest = &text[at + 7..];
+            if let Some(code) = rest.split('"').next() {
+                let after = &rest[code.len() + 1..];
+                if after.starts_with(".into()") || after.starts_with(".to_owned()") {
+                    found.push(code.to_owned());
+                }
+            }
+        }
+        found
+    }
+
+    fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push(
+                    text.split("#[cfg(test)]")
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_field_error_code_is_catalogued() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut texts = Vec::new();
+        for krate in ["domain", "http", "server"] {
+            sources(&root.join(krate).join("src"), &mut texts);
+        }
+        let mut found: Vec<String> = texts.iter().flat_map(|t| codes_in(t)).collect();
+        // The `validator` rules the DTOs use name their codes after themselves.
+        for text in &texts {
+            for rule in ["length", "range", "email"] {
+                if text.contains(&format!("#[validate({rule}")) {
+                    found.push(rule.to_owned());
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        assert!(found.len() > 20, "the scan found too little: {found:?}");
+        let catalogued: Vec<&str> = super::FIELD_ERROR_CODES.iter().map(|(c, _)| *c).collect();
+        let missing: Vec<&String> = found
+            .iter()
+            .filter(|c| !catalogued.contains(&c.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "codes missing from FIELD_ERROR_CODES: {missing:?}"
+        );
     }
 }
 

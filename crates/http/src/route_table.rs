@@ -7,12 +7,14 @@ use serde_json::Value;
 use crate::problem::ApiError;
 
 /// What the contract says of one operation that middleware must know before routing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OperationTraits {
     /// It requires a signed-in caller (the operation has a security requirement).
     pub protected: bool,
     /// It takes a request body.
     pub takes_body: bool,
+    /// The query parameters it declares.
+    pub query: Vec<String>,
 }
 
 /// Path templates with the methods each accepts.
@@ -46,6 +48,13 @@ impl RouteTable {
                             .any(|r| r.as_object().is_some_and(|r| !r.is_empty()))
                     }),
                     takes_body: operation.get("requestBody").is_some(),
+                    query: operation["parameters"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|p| p["in"] == "query")
+                        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                        .collect(),
                 };
                 table.traits.push((segments(path), method.clone(), traits));
                 table = table.with(path, &method);
@@ -70,7 +79,7 @@ impl RouteTable {
         self.traits
             .iter()
             .find(|(template, m, _)| m == method && matches(template, &actual))
-            .map(|(_, _, traits)| *traits)
+            .map(|(_, _, traits)| traits.clone())
     }
 
     /// The methods accepted at `path`, if any documented template matches it.

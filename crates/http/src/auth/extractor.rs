@@ -33,11 +33,18 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-/// The caller of a request, verified like the extractors do (token, then session),
-/// whatever their MFA state: for middleware that must tell a signed-in caller from
-/// an anonymous one before the handler runs.
-pub async fn signed_in_actor(req: &HttpRequest) -> Result<Actor, ApiError> {
-    actor(req.clone()).await
+/// The answer to a request that middleware refuses before its handler runs: an
+/// anonymous caller of a protected operation is told 401 first (verified like the
+/// extractors do: token, then session), whatever else is wrong; anyone else gets
+/// `refusal`.
+pub async fn anonymous_first(req: &HttpRequest, protected: bool, refusal: ApiError) -> ApiError {
+    if !protected {
+        return refusal;
+    }
+    match actor(req.clone()).await {
+        Ok(_) => refusal,
+        Err(unauthenticated) => unauthenticated,
+    }
 }
 
 async fn actor(req: HttpRequest) -> Result<Actor, ApiError> {

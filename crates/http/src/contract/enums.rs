@@ -16,7 +16,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::problem::PROBLEM_CODES;
+use crate::problem::{FIELD_ERROR_CODES, PROBLEM_CODES};
 
 fn string_enum<I: IntoIterator<Item = &'static str>>(
     description: &str,
@@ -110,4 +110,11 @@ closed_set!(
     ProblemCode,
     "Stable machine-readable code clients can branch on.",
     PROBLEM_CODES.iter().map(|(code, _)| *code)
+);
+
+closed_set!(
+    /// Why a field was refused, from the field-error catalogue.
+    FieldErrorCode,
+    "Stable machine-readable reason a field was refused.",
+    FIELD_ERROR_CODES.iter().map(|(code, _)| *code)
 );

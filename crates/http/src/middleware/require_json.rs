@@ -9,7 +9,7 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
 
-use crate::auth::extractor::signed_in_actor;
+use crate::auth::extractor::anonymous_first;
 use crate::problem::ApiError;
 use crate::route_table::RouteTable;
 
@@ -47,14 +47,12 @@ pub async fn require_json_bodies(
         // taken is not read.
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    let refusal = if operation.protected {
-        match signed_in_actor(req.request()).await {
-            Ok(_) => ApiError::UnsupportedMediaType,
-            Err(unauthenticated) => unauthenticated,
-        }
-    } else {
-        ApiError::UnsupportedMediaType
-    };
+    let refusal = anonymous_first(
+        req.request(),
+        operation.protected,
+        ApiError::UnsupportedMediaType,
+    )
+    .await;
     let response = refusal.error_response();
     Ok(req.into_response(response).map_into_right_body())
 }
