@@ -219,7 +219,7 @@ impl WallClock {
                 if lag > chrono::Duration::zero() {
                     clock.advance(lag);
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(25)).await;
             }
         }))
     }

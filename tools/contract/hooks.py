@@ -78,6 +78,13 @@ class Principal:
             return "-"
 
     def token(self) -> str:
+        try:
+            return self._token()
+        except Exception as error:
+            self.counts[f"token fetch failed ({error})"] += 1
+            raise
+
+    def _token(self) -> str:
         with self.lock:
             if self.refresh is not None:
                 refreshed = self._post("/api/v1/auth/refresh", {"refresh_token": self.refresh})
@@ -121,7 +128,11 @@ class Principal:
                 # No second factor asked: the authenticator was dropped (a new enrolment
                 # was started). Enrol a new one with this enrolling session.
                 self._keep(body)
-                self._enrol(self.access)
+                try:
+                    self._enrol(self.access)
+                except SignInFailed as error:
+                    failures.append(str(error))
+                    continue
                 return self.access
             if body.get("status") != "mfa_required":
                 raise SignInFailed(f"sign-in status {body.get('status')}")
@@ -153,17 +164,25 @@ class Principal:
                 self._enrol(token)
 
     def _enrol(self, token: str) -> None:
-        start = self._post("/api/v1/me/mfa/totp", token=token)
-        if start.status_code != 200:
-            raise SignInFailed(f"a new enrolment answered {start.status_code} {self._code_of(start)}")
-        self.totp = pyotp.parse_uri(start.json()["otpauth_uri"])
-        now = int(time.time()) // STEP
-        confirm = self._post("/api/v1/me/mfa/totp/confirm", {"code": self.totp.at(now * STEP)}, token=token)
-        if confirm.status_code != 200:
-            raise SignInFailed(f"confirming the new enrolment answered {confirm.status_code} {self._code_of(confirm)}")
-        self.last_step = now
-        self.recovery = list(confirm.json()["recovery_codes"])
-        self.counts["enrolled again"] += 1
+        # The run's own POST /me/mfa/totp may replace the secret between our start and
+        # our confirmation (an account in enrolment needs no step-up for it): try again.
+        failure = ""
+        for _ in range(5):
+            start = self._post("/api/v1/me/mfa/totp", token=token)
+            if start.status_code != 200:
+                raise SignInFailed(f"a new enrolment answered {start.status_code} {self._code_of(start)}")
+            totp = pyotp.parse_uri(start.json()["otpauth_uri"])
+            now = int(time.time()) // STEP
+            confirm = self._post("/api/v1/me/mfa/totp/confirm", {"code": totp.at(now * STEP)}, token=token)
+            if confirm.status_code == 200:
+                self.totp = totp
+                self.last_step = now
+                self.recovery = list(confirm.json()["recovery_codes"])
+                self.counts["enrolled again"] += 1
+                return
+            failure = f"confirming the new enrolment answered {confirm.status_code} {self._code_of(confirm)}"
+            self.counts["enrolment raced"] += 1
+        raise SignInFailed(failure)
 
     def report(self) -> None:
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items())) or "none"
