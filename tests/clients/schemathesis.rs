@@ -80,7 +80,7 @@ async fn schemathesis_finds_no_failures() {
             "none",
             "--no-color",
             "--report",
-            "junit",
+            "junit,har",
             "--max-examples",
         ])
         .arg(setting("SALUS_ST_MAX_EXAMPLES", MAX_EXAMPLES))

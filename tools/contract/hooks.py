@@ -24,6 +24,13 @@ Schemathesis asks this provider again on a 401 (`retry_on`); it then:
 4. when the server asks for an enrolment again (`403 mfa_enrollment_required`, or a
    sign-in that asks for no second factor: the run started a new TOTP enrolment, which
    drops the confirmed authenticator), enrols a new authenticator with the session.
+5. keeps the run from locking its own principal out: the stateful phase learns the
+   owner's email from the answers (GET /me, GET /staff) and sends it to
+   POST /auth/login with made-up passwords; after 5 such failures the server delays
+   every sign-in of that account and after 10 locks it for 15 minutes (per-account
+   lock-out, tested in tests/api/brute_force.rs), which would end the run's
+   authenticated testing. Such a request is sent with another, unknown email
+   instead: the operation is still fuzzed, the lock-out is not.
 
 Nothing secret is printed: only counts, at exit.
 """
@@ -216,3 +223,18 @@ def after_call(context: Any, case: Any, response: Any) -> None:
             PRINCIPAL.enrol_again(authorization.removeprefix("Bearer "))
         except SignInFailed as error:
             PRINCIPAL.counts[f"enrolment failed ({error})"] += 1
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: Any) -> None:
+    """Sends a made-up password for the principal's email to another email (see 5.)."""
+    if case.operation.path != "/api/v1/auth/login" or not isinstance(case.body, dict):
+        return
+    email = case.body.get("email")
+    if (
+        isinstance(email, str)
+        and email.strip().lower() == PRINCIPAL.email.lower()
+        and case.body.get("password") != PRINCIPAL.password
+    ):
+        case.body["email"] = "someone.else@clinic.test"
+        PRINCIPAL.counts["wrong passwords for the principal sent elsewhere"] += 1
