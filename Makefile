@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DB_ENV := set -a && . .local/db.env && set +a
 
-.PHONY: run test lint openapi provision-db build bench clean-db
+.PHONY: run test lint openapi clients contract-tools provision-db build bench clean-db
 
 provision-db:
 	@bash scripts/provision-db.sh
@@ -19,8 +19,9 @@ run: provision-db build
 		&& APP_ENV=development ./target/debug/salus seed-dev \
 		&& APP_ENV=development ./target/debug/salus serve
 
-## Run the whole test suite against real PostgreSQL.
-test: provision-db
+## Run the whole test suite against real PostgreSQL (with the contract tools, for
+## tests/clients).
+test: provision-db contract-tools
 	@$(DB_ENV) && $(CARGO) test --workspace --all-targets --no-fail-fast
 
 ## Formatting and clippy, warnings denied.
@@ -31,6 +32,16 @@ lint:
 ## Regenerate the committed OpenAPI document from the code.
 openapi:
 	$(CARGO) run -q --bin salus -- openapi > openapi/openapi.json
+
+## Regenerate the committed TypeScript client types from the contract
+## (clients/typescript/schema.d.ts; the tests fail when they drift from it).
+clients: contract-tools
+	tools/contract/node_modules/.bin/openapi-typescript openapi/openapi.json -o clients/typescript/schema.d.ts
+
+## Install the pinned tools that check the contract with real clients (tools/contract:
+## Node packages, a Python venv under .local, Debian's chromium). Fast when installed.
+contract-tools:
+	@bash scripts/install-contract-tools.sh
 
 ## Load-test a release build against a scratch database of 100 clinics x 10,000
 ## patients and write bench/results/latest.json (BENCH_QUICK=1: a smoke run).

@@ -1,0 +1,240 @@
+"""Schemathesis auth hook: a clinic owner signed in through the API, with TOTP.
+
+Loaded by `st run` through SCHEMATHESIS_HOOKS (tests/clients, schemathesis). The owner
+was created through the API by the test (sign-up, verification, sign-in, TOTP
+enrolment); the environment names them:
+
+    SALUS_URL                the server
+    SALUS_ST_EMAIL           the owner's email
+    SALUS_ST_PASSWORD        their password
+    SALUS_ST_TOTP_URI        their authenticator (otpauth:// URI)
+    SALUS_ST_RECOVERY_CODES  comma-separated recovery codes
+    SALUS_ST_LAST_STEP       the TOTP step the enrolment used
+
+Access tokens are short-lived, and the run calls operations that end the session
+(logout, revoking sessions), replace the recovery codes or start a new TOTP enrolment.
+Schemathesis asks this provider again on a 401 (`retry_on`); it then:
+
+1. exchanges the refresh token (the session is still alive: no second factor);
+2. else signs in again with the password and a second factor: a TOTP code of a step not
+   used yet (the server accepts each step once, and one step either side of now), else a
+   recovery code, else it waits for the next step;
+3. after a sign-in, replaces the recovery codes (the fresh MFA check allows it), so
+   the next sign-ins need not wait for a TOTP step;
+4. when the server asks for an enrolment again (`403 mfa_enrollment_required`, or a
+   sign-in that asks for no second factor: the run started a new TOTP enrolment, which
+   drops the confirmed authenticator), enrols a new authenticator with the session.
+5. keeps the run from locking its own principal out: the stateful phase learns the
+   owner's email from the answers (GET /me, GET /staff) and sends it to
+   POST /auth/login with made-up passwords; after 5 such failures the server delays
+   every sign-in of that account and after 10 locks it for 15 minutes (per-account
+   lock-out, tested in tests/api/brute_force.rs), which would end the run's
+   authenticated testing. Such a request is sent with another, unknown email
+   instead: the operation is still fuzzed, the lock-out is not.
+
+Nothing secret is printed: only counts, at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import pyotp
+import requests
+import schemathesis
+
+STEP = 30
+TIMEOUT = 10
+
+
+class SignInFailed(RuntimeError):
+    """The principal could not get a working token."""
+
+
+class Principal:
+    """The owner the run acts as, and how to get them a token."""
+
+    def __init__(self) -> None:
+        self.base = os.environ["SALUS_URL"].rstrip("/")
+        self.email = os.environ["SALUS_ST_EMAIL"]
+        self.password = os.environ["SALUS_ST_PASSWORD"]
+        self.totp = pyotp.parse_uri(os.environ["SALUS_ST_TOTP_URI"])
+        self.recovery = [c for c in os.environ.get("SALUS_ST_RECOVERY_CODES", "").split(",") if c]
+        self.last_step = int(os.environ.get("SALUS_ST_LAST_STEP", "0"))
+        self.access: str | None = None
+        self.refresh: str | None = None
+        self.http = requests.Session()
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def _post(self, path: str, body: dict[str, Any] | None = None, token: str | None = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.http.post(f"{self.base}{path}", json=body, headers=headers, timeout=TIMEOUT)
+
+    @staticmethod
+    def _code_of(response: requests.Response) -> str:
+        try:
+            return str(response.json().get("code"))
+        except ValueError:
+            return "-"
+
+    def token(self) -> str:
+        try:
+            return self._token()
+        except Exception as error:
+            self.counts[f"token fetch failed ({error})"] += 1
+            raise
+
+    def _token(self) -> str:
+        with self.lock:
+            if self.refresh is not None:
+                refreshed = self._post("/api/v1/auth/refresh", {"refresh_token": self.refresh})
+                if refreshed.status_code == 200:
+                    self.counts["refreshed"] += 1
+                    return self._keep(refreshed.json())
+                self.counts[f"refresh refused ({refreshed.status_code})"] += 1
+                self.refresh = None
+            return self._sign_in()
+
+    def _keep(self, tokens: dict[str, Any]) -> str:
+        self.access = tokens["access_token"]
+        self.refresh = tokens["refresh_token"]
+        return self.access
+
+    def _factor(self) -> dict[str, str]:
+        while True:
+            now = int(time.time()) // STEP
+            if self.last_step < now + 1:
+                step = max(self.last_step + 1, now)
+                self.last_step = step
+                self.counts["totp codes"] += 1
+                return {"code": self.totp.at(step * STEP)}
+            if self.recovery:
+                self.counts["recovery codes"] += 1
+                return {"recovery_code": self.recovery.pop()}
+            self.counts["waited for a TOTP step"] += 1
+            time.sleep(max(0.0, self.last_step * STEP - time.time()) + 0.5)
+
+    def _sign_in(self) -> str:
+        failures = []
+        for _ in range(12):
+            login = self._post("/api/v1/auth/login", {"email": self.email, "password": self.password})
+            if login.status_code == 429:
+                time.sleep(float(login.headers.get("Retry-After", "1")))
+                continue
+            if login.status_code != 200:
+                raise SignInFailed(f"sign-in answered {login.status_code} {self._code_of(login)}")
+            body = login.json()
+            if body.get("status") == "authenticated":
+                # No second factor asked: the authenticator was dropped (a new enrolment
+                # was started). Enrol a new one with this enrolling session.
+                self._keep(body)
+                try:
+                    self._enrol(self.access)
+                except SignInFailed as error:
+                    failures.append(str(error))
+                    continue
+                return self.access
+            if body.get("status") != "mfa_required":
+                raise SignInFailed(f"sign-in status {body.get('status')}")
+            factor = self._factor()
+            mfa = self._post("/api/v1/auth/mfa", {"mfa_token": body["mfa_token"], **factor})
+            if mfa.status_code == 200:
+                self.counts["signed in"] += 1
+                self._keep(mfa.json())
+                self._replenish()
+                return self.access
+            failures.append(f"{next(iter(factor))}: {mfa.status_code} {self._code_of(mfa)}")
+            if "recovery_code" in factor:
+                # The run replaced the codes: the rest of this batch is stale too.
+                self.recovery.clear()
+        raise SignInFailed("no second factor worked: " + "; ".join(failures))
+
+    def _replenish(self) -> None:
+        codes = self._post("/api/v1/me/mfa/recovery-codes", token=self.access)
+        if codes.status_code == 200:
+            self.recovery = list(codes.json()["recovery_codes"])
+        else:
+            self.counts[f"recovery codes not replaced ({codes.status_code})"] += 1
+
+    def enrol_again(self, token: str) -> None:
+        """Enrols a new authenticator, the server having dropped the confirmed one."""
+        with self.lock:
+            me = self.http.get(f"{self.base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
+            if me.status_code == 403 and self._code_of(me) == "mfa_enrollment_required":
+                self._enrol(token)
+
+    def _enrol(self, token: str) -> None:
+        # The run's own POST /me/mfa/totp may replace the secret between our start and
+        # our confirmation (an account in enrolment needs no step-up for it): try again.
+        failure = ""
+        for _ in range(5):
+            start = self._post("/api/v1/me/mfa/totp", token=token)
+            if start.status_code != 200:
+                raise SignInFailed(f"a new enrolment answered {start.status_code} {self._code_of(start)}")
+            totp = pyotp.parse_uri(start.json()["otpauth_uri"])
+            now = int(time.time()) // STEP
+            confirm = self._post("/api/v1/me/mfa/totp/confirm", {"code": totp.at(now * STEP)}, token=token)
+            if confirm.status_code == 200:
+                self.totp = totp
+                self.last_step = now
+                self.recovery = list(confirm.json()["recovery_codes"])
+                self.counts["enrolled again"] += 1
+                return
+            failure = f"confirming the new enrolment answered {confirm.status_code} {self._code_of(confirm)}"
+            self.counts["enrolment raced"] += 1
+        raise SignInFailed(failure)
+
+    def report(self) -> None:
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items())) or "none"
+        print(f"salus auth hook: {counts}", file=sys.stderr)
+
+
+PRINCIPAL = Principal()
+atexit.register(PRINCIPAL.report)
+
+
+@schemathesis.auth(refresh_interval=600)
+class SalusOwner:
+    """Bearer token of the owner; fetched again when a request answers 401."""
+
+    def get(self, case: Any, ctx: Any) -> str:
+        return PRINCIPAL.token()
+
+    def set(self, case: Any, data: str, ctx: Any) -> None:
+        case.headers = case.headers or {}
+        case.headers["Authorization"] = f"Bearer {data}"
+
+
+@schemathesis.hook
+def after_call(context: Any, case: Any, response: Any) -> None:
+    """Enrols again when the run's own calls dropped the authenticator."""
+    if response.status_code != 403 or b'"mfa_enrollment_required"' not in response.content:
+        return
+    authorization = (case.headers or {}).get("Authorization", "")
+    if authorization.startswith("Bearer "):
+        try:
+            PRINCIPAL.enrol_again(authorization.removeprefix("Bearer "))
+        except SignInFailed as error:
+            PRINCIPAL.counts[f"enrolment failed ({error})"] += 1
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: Any) -> None:
+    """Sends a made-up password for the principal's email to another email (see 5.)."""
+    if case.operation.path != "/api/v1/auth/login" or not isinstance(case.body, dict):
+        return
+    email = case.body.get("email")
+    if (
+        isinstance(email, str)
+        and email.strip().lower() == PRINCIPAL.email.lower()
+        and case.body.get("password") != PRINCIPAL.password
+    ):
+        case.body["email"] = "someone.else@clinic.test"
+        PRINCIPAL.counts["wrong passwords for the principal sent elsewhere"] += 1
