@@ -1294,7 +1294,13 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description A time off. */
+        /**
+         * @description A time off.
+         * @example {
+         *       "ends_at": "2030-08-15T00:00:00Z",
+         *       "starts_at": "2030-08-01T00:00:00Z"
+         *     }
+         */
         AbsenceRequest: {
             /**
              * Format: date-time
@@ -1307,7 +1313,15 @@ export interface components {
              */
             starts_at: string;
         };
-        /** @description Accept an invitation. */
+        /**
+         * @description Accept an invitation.
+         * @example {
+         *       "family_name": "Hopper",
+         *       "given_name": "Grace",
+         *       "password": "mossy anchor twelve lyric",
+         *       "token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8"
+         *     }
+         */
         AcceptInvitationRequest: {
             /** @description Family name (new account). */
             family_name?: string | null;
@@ -1341,7 +1355,12 @@ export interface components {
          * @enum {string}
          */
         AlertKind: "brute_force_account" | "brute_force_address" | "refresh_token_reuse" | "clinical_read_volume" | "export_volume" | "id_probing";
-        /** @description An amendment of a signed note. */
+        /**
+         * @description An amendment of a signed note.
+         * @example {
+         *       "body": "Correction: blood pressure was 126/82."
+         *     }
+         */
         AmendmentRequest: {
             /** @description The correction. */
             body: string;
@@ -1362,7 +1381,22 @@ export interface components {
             /** @description Next page, or null. */
             next_cursor?: string | null;
         };
-        /** @description An appointment. `reason` only for members with `clinical.read`. */
+        /**
+         * @description An appointment. `reason` only for members with `clinical.read`.
+         * @example {
+         *       "cancel_reason": null,
+         *       "created_at": "2026-11-20T16:40:12Z",
+         *       "ends_at": "2030-05-14T09:30:00Z",
+         *       "id": "0192f3a4-2222-7333-8444-555566667777",
+         *       "patient_id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd",
+         *       "practitioner_id": "0192f3a4-1111-7222-8333-444455556666",
+         *       "reason": "Follow-up of blood pressure",
+         *       "reminders": null,
+         *       "starts_at": "2030-05-14T09:00:00Z",
+         *       "status": "scheduled",
+         *       "updated_at": "2026-11-20T16:40:12Z"
+         *     }
+         */
         AppointmentResponse: {
             /** @description Why it was cancelled. */
             cancel_reason?: string | null;
@@ -1486,7 +1520,17 @@ export interface components {
             /** @description Always null. */
             next_cursor?: string | null;
         };
-        /** @description Book an appointment. */
+        /**
+         * @description Book an appointment.
+         * @example {
+         *       "ends_at": "2030-05-14T09:30:00Z",
+         *       "override_hours": false,
+         *       "patient_id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd",
+         *       "practitioner_id": "0192f3a4-1111-7222-8333-444455556666",
+         *       "reason": "Follow-up of blood pressure",
+         *       "starts_at": "2030-05-14T09:00:00Z"
+         *     }
+         */
         BookRequest: {
             /**
              * Format: date-time
@@ -1513,7 +1557,12 @@ export interface components {
              */
             starts_at: string;
         };
-        /** @description Call the next patient. */
+        /**
+         * @description Call the next patient.
+         * @example {
+         *       "practitioner_id": "0192f3a4-1111-7222-8333-444455556666"
+         *     }
+         */
         CallNextRequest: {
             /**
              * Format: uuid
@@ -1521,21 +1570,40 @@ export interface components {
              */
             practitioner_id?: string | null;
         };
-        /** @description Change the email address. */
+        /**
+         * @description Change the email address.
+         * @example {
+         *       "new_email": "ada.lovelace@clinic.example",
+         *       "password": "mossy anchor twelve lyric"
+         *     }
+         */
         ChangeEmailRequest: {
             /** @description The new address. */
             new_email: string;
             /** @description The current password. */
             password: string;
         };
-        /** @description Change the password. */
+        /**
+         * @description Change the password.
+         * @example {
+         *       "current_password": "mossy anchor twelve lyric",
+         *       "new_password": "quiet saffron kettle dune"
+         *     }
+         */
         ChangePasswordRequest: {
             /** @description The current password. */
             current_password: string;
             /** @description The new password. */
             new_password: string;
         };
-        /** @description Check a patient in. */
+        /**
+         * @description Check a patient in.
+         * @example {
+         *       "appointment_id": "0192f3a4-2222-7333-8444-555566667777",
+         *       "patient_id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd",
+         *       "practitioner_id": "0192f3a4-1111-7222-8333-444455556666"
+         *     }
+         */
         CheckInRequest: {
             /**
              * Format: uuid
@@ -1618,24 +1686,54 @@ export interface components {
             /** @description Its plan. */
             plan: string;
         };
-        /** @description A one-time code. */
+        /**
+         * @description A one-time code.
+         * @example {
+         *       "code": "123456"
+         *     }
+         */
         CodeRequest: {
             /** @description The code. */
             code: string;
         };
-        /** @description A new custom role. */
+        /**
+         * @description A new custom role.
+         * @example {
+         *       "name": "Front desk lead",
+         *       "permissions": [
+         *         "patients.read",
+         *         "patients.create",
+         *         "appointments.read",
+         *         "appointments.create",
+         *         "queue.manage"
+         *       ]
+         *     }
+         */
         CreateRoleRequest: {
             /** @description Name, unique in the clinic. */
             name: string;
             /** @description Permission codes (see `GET /api/v1/permissions`). */
             permissions: components["schemas"]["PermissionCode"][];
         };
-        /** @description The custom roles a member holds. */
+        /**
+         * @description The custom roles a member holds.
+         * @example {
+         *       "role_ids": [
+         *         "0192f3a4-3333-7444-8555-666677778888"
+         *       ]
+         *     }
+         */
         CustomRolesRequest: {
             /** @description Custom role ids (replace the member's current ones). */
             role_ids: string[];
         };
-        /** @description Turn MFA off. */
+        /**
+         * @description Turn MFA off.
+         * @example {
+         *       "code": "123456",
+         *       "password": "mossy anchor twelve lyric"
+         *     }
+         */
         DisableMfaRequest: {
             /** @description A current TOTP code. */
             code?: string | null;
@@ -1644,7 +1742,13 @@ export interface components {
             /** @description Or a recovery code. */
             recovery_code?: string | null;
         };
-        /** @description A draft's new text, and whether to sign it now. */
+        /**
+         * @description A draft's new text, and whether to sign it now.
+         * @example {
+         *       "body": "Blood pressure 128/82. Continue the current treatment.",
+         *       "sign": true
+         *     }
+         */
         EditNoteRequest: {
             /** @description New text (omitted: unchanged). */
             body?: string | null;
@@ -1663,12 +1767,17 @@ export interface components {
         /** @description One invalid field of a request body or query. */
         FieldError: {
             /** @description Stable machine-readable reason (`length`, `email`, `required`, ...). */
-            code: string;
+            code: components["schemas"]["FieldErrorCode"];
             /** @description JSON path of the field (`email`, `address.city`). */
             field: string;
             /** @description Human-readable explanation. */
             message: string;
         };
+        /**
+         * @description Stable machine-readable reason a field was refused.
+         * @enum {string}
+         */
+        FieldErrorCode: "required" | "invalid_type" | "unknown_field" | "length" | "range" | "email" | "e164" | "time" | "one_of" | "after_start" | "nul" | "control_character" | "bidi_control" | "blank" | "unknown_parameter" | "invalid_query" | "invalid" | "unknown" | "other_patient" | "unknown_permission" | "unknown_role" | "reserved" | "owner_by_transfer" | "invalid_token" | "invalid_code" | "incorrect" | "too_short" | "too_long" | "personal_information" | "too_weak";
         /** @description The body of a successful probe. */
         HealthStatus: {
             /** @description `live` or `ready`. */
@@ -1708,7 +1817,28 @@ export interface components {
              */
             weekday: number;
         };
-        /** @description A practitioner's weekly hours (replacing the old ones). */
+        /**
+         * @description A practitioner's weekly hours (replacing the old ones).
+         * @example {
+         *       "hours": [
+         *         {
+         *           "ends": "12:30",
+         *           "starts": "09:00",
+         *           "weekday": 1
+         *         },
+         *         {
+         *           "ends": "18:00",
+         *           "starts": "14:00",
+         *           "weekday": 1
+         *         },
+         *         {
+         *           "ends": "13:00",
+         *           "starts": "09:00",
+         *           "weekday": 3
+         *         }
+         *       ]
+         *     }
+         */
         HoursRequest: {
             /** @description The intervals. */
             hours: components["schemas"]["HoursDto"][];
@@ -1720,7 +1850,13 @@ export interface components {
             /** @description Always null. */
             next_cursor?: string | null;
         };
-        /** @description An invitation to send. */
+        /**
+         * @description An invitation to send.
+         * @example {
+         *       "email": "grace@clinic.example",
+         *       "role": "receptionist"
+         *     }
+         */
         InvitationRequest: {
             /** @description The person's email. */
             email: string;
@@ -1756,7 +1892,13 @@ export interface components {
          * @enum {string}
          */
         InvitationStatus: "pending" | "accepted" | "revoked" | "expired";
-        /** @description Sign in with email and password. */
+        /**
+         * @description Sign in with email and password.
+         * @example {
+         *       "email": "ada@clinic.example",
+         *       "password": "mossy anchor twelve lyric"
+         *     }
+         */
         LoginRequest: {
             /**
              * Format: uuid
@@ -1856,7 +1998,14 @@ export interface components {
             /** @description Role. */
             role: components["schemas"]["RoleName"];
         };
-        /** @description A sign-in to finish with a second factor. */
+        /**
+         * @description A sign-in to finish with a second factor.
+         * @example {
+         *       "expires_at": "2026-12-02T14:05:00Z",
+         *       "mfa_token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8",
+         *       "status": "mfa_required"
+         *     }
+         */
         MfaChallengeResponse: {
             /**
              * Format: date-time
@@ -1871,7 +2020,13 @@ export interface components {
              */
             status: "mfa_required";
         };
-        /** @description Complete a sign-in that requires MFA. */
+        /**
+         * @description Complete a sign-in that requires MFA.
+         * @example {
+         *       "code": "123456",
+         *       "mfa_token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8"
+         *     }
+         */
         MfaRequest: {
             /** @description The 6-digit code. */
             code?: string | null;
@@ -1892,7 +2047,13 @@ export interface components {
             /** @description Always null. */
             next_cursor?: string | null;
         };
-        /** @description A new note. */
+        /**
+         * @description A new note.
+         * @example {
+         *       "appointment_id": "0192f3a4-2222-7333-8444-555566667777",
+         *       "body": "Consultation for a persistent cough; chest clear on auscultation."
+         *     }
+         */
         NoteRequest: {
             /**
              * Format: uuid
@@ -1947,21 +2108,42 @@ export interface components {
          * @enum {string}
          */
         OutcomeDto: "success" | "failure" | "denied";
-        /** @description A member's overrides. */
+        /**
+         * @description A member's overrides.
+         * @example {
+         *       "denies": [
+         *         "patients.archive"
+         *       ],
+         *       "grants": [
+         *         "audit.read"
+         *       ]
+         *     }
+         */
         OverridesRequest: {
             /** @description Permissions denied whatever the roles say (deny wins). */
             denies: components["schemas"]["PermissionCode"][];
             /** @description Permissions granted beyond the member's roles. */
             grants: components["schemas"]["PermissionCode"][];
         };
-        /** @description Complete a password reset. */
+        /**
+         * @description Complete a password reset.
+         * @example {
+         *       "new_password": "quiet saffron kettle dune",
+         *       "token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8"
+         *     }
+         */
         PasswordResetConfirm: {
             /** @description The new password. */
             new_password: string;
             /** @description The token from the email. */
             token: string;
         };
-        /** @description Ask for a password reset. */
+        /**
+         * @description Ask for a password reset.
+         * @example {
+         *       "email": "ada@clinic.example"
+         *     }
+         */
         PasswordResetRequest: {
             /** @description The account's email. */
             email: string;
@@ -1973,7 +2155,48 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null at the end. */
             next_cursor?: string | null;
         };
-        /** @description A patient as written (create, or full replacement with `If-Match`). */
+        /**
+         * @description A patient as written (create, or full replacement with `If-Match`).
+         * @example {
+         *       "address": {
+         *         "city": "Paris",
+         *         "country": "FR",
+         *         "lines": [
+         *           "36 quai de Béthune"
+         *         ],
+         *         "postal_code": "75004"
+         *       },
+         *       "birth_date": "1967-11-07",
+         *       "email": "marie.curie@example.org",
+         *       "emergency_contact": {
+         *         "name": "Pierre Curie",
+         *         "phone": "+33698765432",
+         *         "relationship": "spouse"
+         *       },
+         *       "family_name": "Curie",
+         *       "given_name": "Marie",
+         *       "medical_history": {
+         *         "allergies": [
+         *           "penicillin"
+         *         ],
+         *         "conditions": [
+         *           "hypertension"
+         *         ],
+         *         "medications": [
+         *           "amlodipine 5 mg"
+         *         ],
+         *         "notes": "Checks blood pressure at home."
+         *       },
+         *       "national_id": "2671175123456",
+         *       "phone": "+33612345678",
+         *       "preferred_language": "fr",
+         *       "reminder_consent": {
+         *         "email": true,
+         *         "sms": false
+         *       },
+         *       "sex": "female"
+         *     }
+         */
         PatientRequest: {
             address?: components["schemas"]["AddressDto"] | null;
             /**
@@ -2003,7 +2226,53 @@ export interface components {
             /** @description Administrative sex. */
             sex: components["schemas"]["SexDto"];
         };
-        /** @description A patient. `medical_history` is present only for members with `clinical.read`. */
+        /**
+         * @description A patient. `medical_history` is present only for members with `clinical.read`.
+         * @example {
+         *       "address": {
+         *         "city": "Paris",
+         *         "country": "FR",
+         *         "lines": [
+         *           "36 quai de Béthune"
+         *         ],
+         *         "postal_code": "75004"
+         *       },
+         *       "archived": false,
+         *       "birth_date": "1967-11-07",
+         *       "created_at": "2026-11-02T08:15:00Z",
+         *       "email": "marie.curie@example.org",
+         *       "emergency_contact": {
+         *         "name": "Pierre Curie",
+         *         "phone": "+33698765432",
+         *         "relationship": "spouse"
+         *       },
+         *       "family_name": "Curie",
+         *       "given_name": "Marie",
+         *       "id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd",
+         *       "medical_history": {
+         *         "allergies": [
+         *           "penicillin"
+         *         ],
+         *         "conditions": [
+         *           "hypertension"
+         *         ],
+         *         "medications": [
+         *           "amlodipine 5 mg"
+         *         ],
+         *         "notes": "Checks blood pressure at home."
+         *       },
+         *       "national_id": "2671175123456",
+         *       "phone": "+33612345678",
+         *       "preferred_language": "fr",
+         *       "reminder_consent": {
+         *         "email": true,
+         *         "sms": false
+         *       },
+         *       "sex": "female",
+         *       "updated_at": "2026-11-20T16:40:12Z",
+         *       "version": 3
+         *     }
+         */
         PatientResponse: {
             address?: components["schemas"]["AddressDto"] | null;
             /** @description Whether the record is archived. */
@@ -2069,7 +2338,12 @@ export interface components {
             /** @description What it allows. */
             description: string;
         };
-        /** @description Set a phone number. */
+        /**
+         * @description Set a phone number.
+         * @example {
+         *       "phone": "+33612345678"
+         *     }
+         */
         PhoneRequest: {
             /** @description E.164 number, such as `+33612345678`. */
             phone: string;
@@ -2081,7 +2355,12 @@ export interface components {
             /** @description Always null. */
             next_cursor?: string | null;
         };
-        /** @description Flag a member as practitioner. */
+        /**
+         * @description Flag a member as practitioner.
+         * @example {
+         *       "specialty": "General practice"
+         *     }
+         */
         PractitionerRequest: {
             /** @description Specialty. */
             specialty: string;
@@ -2098,7 +2377,24 @@ export interface components {
             /** @description Specialty. */
             specialty: string;
         };
-        /** @description An RFC 9457 problem details body. */
+        /**
+         * @description An RFC 9457 problem details body.
+         * @example {
+         *       "code": "validation_failed",
+         *       "detail": "One or more fields are invalid.",
+         *       "errors": [
+         *         {
+         *           "code": "range",
+         *           "field": "birth_date",
+         *           "message": "must be a past date after 1880"
+         *         }
+         *       ],
+         *       "request_id": "0192f3a4-8888-7999-8aaa-bbbbccccdddd",
+         *       "status": 422,
+         *       "title": "Unprocessable Entity",
+         *       "type": "https://salus.example/problems/validation-failed"
+         *     }
+         */
         Problem: {
             /** @description Stable machine-readable code clients can branch on. */
             code: components["schemas"]["ProblemCode"];
@@ -2106,6 +2402,11 @@ export interface components {
             detail?: string | null;
             /** @description The invalid fields, for `validation_failed`. */
             errors?: components["schemas"]["FieldError"][];
+            /**
+             * @description The request's id (as in the `X-Request-Id` response header): quote it when
+             *     reporting a problem. Every answer of the API carries it.
+             */
+            request_id?: string | null;
             /**
              * Format: int32
              * @description The HTTP status code.
@@ -2120,7 +2421,7 @@ export interface components {
          * @description Stable machine-readable code clients can branch on.
          * @enum {string}
          */
-        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken";
+        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken";
         /** @description A queue entry. */
         QueueEntryResponse: {
             /**
@@ -2183,7 +2484,12 @@ export interface components {
             /** @description Ten single-use codes. */
             recovery_codes: string[];
         };
-        /** @description Exchange a refresh token. */
+        /**
+         * @description Exchange a refresh token.
+         * @example {
+         *       "refresh_token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8"
+         *     }
+         */
         RefreshRequest: {
             /** @description The current refresh token. */
             refresh_token: string;
@@ -2239,7 +2545,12 @@ export interface components {
          * @enum {string}
          */
         RoleName: "owner" | "administrator" | "practitioner" | "nurse" | "receptionist" | "auditor";
-        /** @description A role to assign. */
+        /**
+         * @description A role to assign.
+         * @example {
+         *       "role": "practitioner"
+         *     }
+         */
         RoleRequest: {
             /** @description The new role. */
             role: components["schemas"]["AssignableRole"];
@@ -2268,7 +2579,13 @@ export interface components {
              */
             updated_at?: string | null;
         };
-        /** @description Move an appointment. */
+        /**
+         * @description Move an appointment.
+         * @example {
+         *       "ends_at": "2030-05-14T10:30:00Z",
+         *       "starts_at": "2030-05-14T10:00:00Z"
+         *     }
+         */
         ScheduleRequest: {
             /**
              * Format: date-time
@@ -2281,7 +2598,12 @@ export interface components {
              */
             starts_at: string;
         };
-        /** @description A second factor: a TOTP code or a recovery code (exactly one). */
+        /**
+         * @description A second factor: a TOTP code or a recovery code (exactly one).
+         * @example {
+         *       "code": "123456"
+         *     }
+         */
         SecondFactorFields: {
             /** @description The 6-digit code of the authenticator app. */
             code?: string | null;
@@ -2380,7 +2702,16 @@ export interface components {
          * @enum {string}
          */
         SexDto: "female" | "male" | "other" | "unknown";
-        /** @description Sign up a clinic and its owner. */
+        /**
+         * @description Sign up a clinic and its owner.
+         * @example {
+         *       "clinic_name": "Harbour Clinic",
+         *       "email": "ada@clinic.example",
+         *       "family_name": "Lovelace",
+         *       "given_name": "Ada",
+         *       "password": "mossy anchor twelve lyric"
+         *     }
+         */
         SignUpRequest: {
             /** @description The clinic's name. */
             clinic_name: string;
@@ -2420,7 +2751,13 @@ export interface components {
          * @enum {string}
          */
         StatusDto: "scheduled" | "confirmed" | "checked_in" | "in_progress" | "completed" | "cancelled" | "no_show";
-        /** @description Change an appointment's status. */
+        /**
+         * @description Change an appointment's status.
+         * @example {
+         *       "reason": "The patient asked to move it",
+         *       "status": "cancelled"
+         *     }
+         */
         StatusRequest: {
             /** @description Why (required to cancel). */
             reason?: string | null;
@@ -2440,12 +2777,28 @@ export interface components {
              */
             to: string;
         };
-        /** @description A single-use token from an email. */
+        /**
+         * @description A single-use token from an email.
+         * @example {
+         *       "token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8"
+         *     }
+         */
         TokenRequest: {
             /** @description The token. */
             token: string;
         };
-        /** @description Tokens for a session. */
+        /**
+         * @description Tokens for a session.
+         * @example {
+         *       "access_token": "eyJhbGciOiJIUzI1NiIsImtpZCI6InQxIiwidHlwIjoiYXQrand0In0.e30.c2lnbmF0dXJl",
+         *       "clinic_id": "0192f3a4-4444-7555-8666-777788889999",
+         *       "expires_in": 900,
+         *       "refresh_token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8",
+         *       "session_id": "0192f3a4-6666-7777-8888-999900001111",
+         *       "status": "authenticated",
+         *       "token_type": "Bearer"
+         *     }
+         */
         TokenResponse: {
             /** @description JWT access token (at most 15 minutes). */
             access_token: string;
@@ -2481,7 +2834,12 @@ export interface components {
             /** @description The same as an SVG QR code. */
             qr_svg: string;
         };
-        /** @description Whom ownership goes to. */
+        /**
+         * @description Whom ownership goes to.
+         * @example {
+         *       "membership_id": "0192f3a4-1111-7222-8333-444455556666"
+         *     }
+         */
         TransferRequest: {
             /**
              * Format: uuid
@@ -2489,7 +2847,16 @@ export interface components {
              */
             membership_id: string;
         };
-        /** @description Changes to the settings. */
+        /**
+         * @description Changes to the settings.
+         * @example {
+         *       "idle_timeout_minutes": 30,
+         *       "name": "Harbour Clinic",
+         *       "reminder_offset_hours": 24,
+         *       "require_mfa": true,
+         *       "time_zone": "Europe/Paris"
+         *     }
+         */
         UpdateClinicRequest: {
             /**
              * Format: int32
@@ -2508,7 +2875,17 @@ export interface components {
             /** @description IANA time zone (`Europe/Paris`). */
             time_zone?: string | null;
         };
-        /** @description Changes to a custom role. */
+        /**
+         * @description Changes to a custom role.
+         * @example {
+         *       "name": "Front desk",
+         *       "permissions": [
+         *         "patients.read",
+         *         "appointments.read",
+         *         "queue.manage"
+         *       ]
+         *     }
+         */
         UpdateRoleRequest: {
             /** @description New name. */
             name?: string | null;
@@ -2665,12 +3042,12 @@ export interface components {
         };
     };
     parameters: {
-        /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+        /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
         RequestId: string;
     };
     requestBodies: never;
     headers: {
-        /** @description The request's id: the one the client sent when it is a sane token (1 to 128 of `A-Z a-z 0-9 . _ -`), else one the server made. Quote it when reporting a problem. */
+        /** @description The request's id: the one the client sent when it is a sane token (1 to 128 of `A-Z a-z 0-9 . _ : -`), else one the server made. Quote it when reporting a problem. */
         "X-Request-Id": string;
     };
     pathItems: never;
@@ -2681,7 +3058,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -2699,6 +3076,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2722,7 +3100,7 @@ export interface operations {
                 cursor?: string;
             };
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -2752,7 +3130,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -2791,7 +3169,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -2816,6 +3194,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such appointment. */
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2824,7 +3203,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -2849,6 +3228,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such appointment. */
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2857,7 +3237,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -2900,7 +3280,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -2962,7 +3342,7 @@ export interface operations {
                 limit?: number;
             };
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -2992,7 +3372,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3016,6 +3396,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Neither NDJSON nor CSV is acceptable. */
             406: components["responses"]["NotAcceptable"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3024,7 +3405,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3061,7 +3442,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3101,7 +3482,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3119,6 +3500,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3127,7 +3509,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3148,6 +3530,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             /** @description MFA enrolment required first. */
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3156,7 +3539,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3194,7 +3577,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3230,7 +3613,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3265,7 +3648,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3303,7 +3686,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3340,7 +3723,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3375,7 +3758,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3395,6 +3778,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3403,7 +3787,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3440,7 +3824,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3479,7 +3863,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3516,7 +3900,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3555,7 +3939,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3576,6 +3960,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             /** @description MFA enrolment required first. */
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3584,7 +3969,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3622,7 +4007,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3643,6 +4028,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             /** @description Step-up required. */
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3651,7 +4037,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3672,6 +4058,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             /** @description Step-up required. */
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3680,7 +4067,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3717,7 +4104,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3753,7 +4140,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3789,7 +4176,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3829,7 +4216,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3867,7 +4254,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3888,6 +4275,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             /** @description MFA enrolment required first. */
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3896,7 +4284,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -3920,6 +4308,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such live session of yours. */
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3933,7 +4322,7 @@ export interface operations {
                 limit?: number;
             };
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -3963,7 +4352,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4007,7 +4396,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4065,7 +4454,7 @@ export interface operations {
                 cursor?: string;
             };
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -4095,7 +4484,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -4136,7 +4525,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4163,6 +4552,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4173,7 +4563,7 @@ export interface operations {
             header: {
                 /** @description The ETag of the version read. */
                 "If-Match": string;
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4225,7 +4615,7 @@ export interface operations {
                 limit?: number;
             };
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4260,7 +4650,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4287,6 +4677,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4295,7 +4686,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4320,6 +4711,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4328,7 +4720,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4369,7 +4761,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4396,6 +4788,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4404,7 +4797,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -4422,6 +4815,7 @@ export interface operations {
                     "application/json": components["schemas"]["PermissionList"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4430,7 +4824,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -4450,6 +4844,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4458,7 +4853,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4497,7 +4892,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4541,11 +4936,11 @@ export interface operations {
                 from: string;
                 /** @description To (at most 31 days after `from`). */
                 to: string;
-                /** @description Slot length in minutes (default 30). */
+                /** @description Slot length in minutes, 5 to 480 (default 30). */
                 slot_minutes?: number;
             };
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4580,7 +4975,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4620,7 +5015,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -4640,6 +5035,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4648,7 +5044,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -4687,7 +5083,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -4731,7 +5127,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4758,6 +5154,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Not in progress. */
             409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4766,7 +5163,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4793,6 +5190,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Already seen. */
             409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4801,7 +5199,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4828,6 +5226,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Not called yet. */
             409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4836,7 +5235,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -4856,6 +5255,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4864,7 +5264,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -4904,7 +5304,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4929,6 +5329,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Members hold it. */
             409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4937,7 +5338,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -4987,7 +5388,7 @@ export interface operations {
                 limit?: number;
             };
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -5017,7 +5418,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -5037,6 +5438,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5045,7 +5447,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -5065,6 +5467,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5073,7 +5476,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -5112,7 +5515,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -5135,6 +5538,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No pending invitation with this id. */
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5143,7 +5547,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -5184,7 +5588,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -5212,6 +5616,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description The last owner. */
             409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5220,7 +5625,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -5263,7 +5668,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -5289,6 +5694,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such member. */
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5297,7 +5703,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -5341,7 +5747,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path: {
@@ -5366,6 +5772,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such member. */
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5374,7 +5781,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -5392,6 +5799,7 @@ export interface operations {
                     "application/json": components["schemas"]["HealthStatus"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5400,7 +5808,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description An id of the client's choosing for this request (1 to 128 of `A-Z a-z 0-9 . _ -`); echoed in the response and in problem bodies. */
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
             path?: never;
@@ -5418,6 +5826,7 @@ export interface operations {
                     "application/json": components["schemas"]["HealthStatus"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             /** @description The database is unreachable. */
             503: components["responses"]["ServiceUnavailable"];

@@ -405,7 +405,7 @@ async fn request_string_lengths_in_the_contract_are_the_ones_enforced() {
 /// The field errors an example may get: the ids and tokens in examples name
 /// nothing, so they are unknown; any other field error means the example is
 /// ill-formed for the server.
-const RULE_ERRORS: &[&str] = &["unknown", "invalid_token", "invalid_code"];
+const RULE_ERRORS: &[&str] = &["unknown", "invalid_token", "invalid_code", "incorrect"];
 
 /// Every request body has an example; every example in the document is valid
 /// against its own schema; and the server takes each request example's shape: sent

@@ -227,3 +227,95 @@ async fn mfa_cannot_be_removed_while_the_membership_requires_it() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "mfa_required_by_membership");
 }
+
+/// Starting a new enrolment leaves the confirmed authenticator in force until the
+/// new one is confirmed: the account keeps asking for its second factor (a
+/// password alone never signs in), the old codes keep working, and only a code of
+/// the new authenticator confirms it, after which the old one stops working.
+#[tokio::test]
+async fn an_unfinished_re_enrolment_keeps_the_confirmed_authenticator() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Re-enrolment Clinic").await;
+    let old = owner.otpauth.clone().unwrap();
+    let start: Value = app
+        .post("/api/v1/me/mfa/totp")
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new = start["otpauth_uri"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+
+    let me = app.get_as(&owner.access, "/api/v1/me").await;
+    assert_eq!(me.status(), 200, "the session lost its MFA standing");
+    app.clock.advance(Duration::seconds(30));
+    let challenge = mfa_challenge(&app, &owner.email).await;
+    let with_new = app
+        .post_json(
+            "/api/v1/auth/mfa",
+            json!({"mfa_token": challenge, "code": app.totp_code(&new, 0)}),
+        )
+        .await;
+    assert_eq!(
+        with_new.status(),
+        401,
+        "an unconfirmed authenticator signed in"
+    );
+    let challenge = mfa_challenge(&app, &owner.email).await;
+    let with_old = app
+        .post_json(
+            "/api/v1/auth/mfa",
+            json!({"mfa_token": challenge, "code": app.totp_code(&old, 0)}),
+        )
+        .await;
+    assert_eq!(
+        with_old.status(),
+        200,
+        "the confirmed authenticator stopped working"
+    );
+
+    let wrong = app
+        .post("/api/v1/me/mfa/totp/confirm")
+        .bearer_auth(&owner.access)
+        .json(&json!({"code": app.totp_code(&old, 0)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        wrong.status(),
+        422,
+        "the old authenticator confirmed the new one"
+    );
+    let confirm = app
+        .post("/api/v1/me/mfa/totp/confirm")
+        .bearer_auth(&owner.access)
+        .json(&json!({"code": app.totp_code(&new, 0)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirm.status(), 200);
+    app.clock.advance(Duration::seconds(60));
+    let challenge = mfa_challenge(&app, &owner.email).await;
+    let old_now = app
+        .post_json(
+            "/api/v1/auth/mfa",
+            json!({"mfa_token": challenge, "code": app.totp_code(&old, 0)}),
+        )
+        .await;
+    assert_eq!(
+        old_now.status(),
+        401,
+        "the replaced authenticator still signs in"
+    );
+    let challenge = mfa_challenge(&app, &owner.email).await;
+    let new_now = app
+        .post_json(
+            "/api/v1/auth/mfa",
+            json!({"mfa_token": challenge, "code": app.totp_code(&new, 0)}),
+        )
+        .await;
+    assert_eq!(new_now.status(), 200);
+}

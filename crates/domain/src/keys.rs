@@ -22,6 +22,9 @@ use crate::store::{Scope, in_tx};
 /// Accounts read per transaction while looking for clinics.
 const ACCOUNT_PAGE: i64 = 500;
 
+/// An account's sealed TOTP secrets: the confirmed one and a pending enrolment's.
+pub type TotpSecrets = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Storage used by the rotation.
 pub trait KeysRepo {
     /// Up to `limit` accounts after `after`, in id order (a platform table).
@@ -30,10 +33,15 @@ pub trait KeysRepo {
         after: Option<AccountId>,
         limit: i64,
     ) -> Result<Vec<AccountId>, DomainError>;
-    /// The account's sealed TOTP secret, locked until the transaction ends.
-    fn lock_totp_secret(&mut self, account: AccountId) -> Result<Option<Vec<u8>>, DomainError>;
-    /// Replaces the account's sealed TOTP secret.
-    fn store_totp_secret(&mut self, account: AccountId, sealed: &[u8]) -> Result<(), DomainError>;
+    /// The account's sealed TOTP secrets (confirmed, pending), locked until the
+    /// transaction ends.
+    fn lock_totp_secrets(&mut self, account: AccountId) -> Result<TotpSecrets, DomainError>;
+    /// Replaces the account's sealed TOTP secrets (confirmed, pending).
+    fn store_totp_secrets(
+        &mut self,
+        account: AccountId,
+        sealed: &TotpSecrets,
+    ) -> Result<(), DomainError>;
     /// Every clinic the account is or was a member of (in the account's scope).
     fn clinics_of_account(&mut self, account: AccountId) -> Result<Vec<ClinicId>, DomainError>;
     /// The clinic's wrapped keys, locked until the transaction ends.
@@ -153,16 +161,23 @@ impl Identity {
     fn rotate_account(&self, account: AccountId) -> Result<(Vec<ClinicId>, Outcome), DomainError> {
         in_tx(self.store.as_ref(), Scope::Account(account), |tx| {
             let clinics = tx.clinics_of_account(account)?;
-            let outcome = match tx.lock_totp_secret(account)? {
-                None => Outcome::Nothing,
-                Some(sealed) if self.keys.is_current(&sealed) => Outcome::AlreadyCurrent,
-                Some(sealed) => {
-                    let resealed =
-                        self.keys
-                            .reseal(self.random.as_ref(), &sealed, &mfa::aad(account))?;
-                    tx.store_totp_secret(account, &resealed)?;
-                    Outcome::Rewrapped
-                }
+            let (confirmed, pending) = tx.lock_totp_secrets(account)?;
+            let sealed: Vec<&Vec<u8>> = confirmed.iter().chain(pending.iter()).collect();
+            let outcome = if sealed.is_empty() {
+                Outcome::Nothing
+            } else if sealed.iter().all(|s| self.keys.is_current(s)) {
+                Outcome::AlreadyCurrent
+            } else {
+                let reseal = |s: &Option<Vec<u8>>| {
+                    s.as_ref()
+                        .map(|s| {
+                            self.keys
+                                .reseal(self.random.as_ref(), s, &mfa::aad(account))
+                        })
+                        .transpose()
+                };
+                tx.store_totp_secrets(account, &(reseal(&confirmed)?, reseal(&pending)?))?;
+                Outcome::Rewrapped
             };
             Ok((clinics, outcome))
         })

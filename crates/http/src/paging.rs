@@ -119,13 +119,15 @@ impl Cursors {
         Ok(Some(URL_SAFE_NO_PAD.encode(sealed)))
     }
 
-    /// The key a cursor of this list and clinic carries; 422 for anything else.
+    /// The key a cursor of this list and clinic carries; 422 for anything else. An
+    /// empty cursor is no cursor (the first page).
     pub fn open<K: DeserializeOwned>(
         &self,
         scope: &ListScope,
         cursor: Option<&str>,
     ) -> Result<Option<K>, ApiError> {
         cursor
+            .filter(|c| !c.is_empty())
             .map(|c| {
                 URL_SAFE_NO_PAD
                     .decode(c)

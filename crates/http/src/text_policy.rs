@@ -12,6 +12,9 @@
 //! - Secrets (passwords, tokens, codes: [`SECRET_FIELDS`]) are checked for NUL and
 //!   control characters only and otherwise passed on unchanged, byte for byte.
 //!
+//! Numbers are left as they are, except that a whole number written with a
+//! fraction (`24.0`) is read as the integer it is, as JSON Schema does.
+//!
 //! The rule a string follows is chosen by the name of the field that holds it (for
 //! an array, the array's field), so it applies to every operation at once; a
 //! contract-walking test sends the refused kinds of text to every string field.
@@ -161,7 +164,19 @@ fn walk(value: &mut Value, path: &str, kind: TextKind, errors: &mut Vec<FieldErr
                 walk(field, &path, TextKind::of(name), errors);
             }
         }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        Value::Number(number) => {
+            // JSON has one number type: 24.0 is the integer 24 (as JSON Schema's
+            // `integer` says), so integer fields take it.
+            if let Some(float) = number.as_f64().filter(|_| number.is_f64())
+                && float.fract() == 0.0
+                && float.abs() < 9.0e15
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                let integer = float as i64;
+                *value = Value::from(integer);
+            }
+        }
+        Value::Null | Value::Bool(_) => {}
     }
 }
 

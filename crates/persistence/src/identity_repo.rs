@@ -41,6 +41,7 @@ struct AccountRow {
     totp_last_step: Option<i64>,
     phone: Option<String>,
     phone_verified_at: Option<DateTime<Utc>>,
+    totp_pending_secret: Option<Vec<u8>>,
 }
 
 impl From<AccountRow> for Account {
@@ -60,6 +61,7 @@ impl From<AccountRow> for Account {
             totp_last_step: r.totp_last_step,
             phone: r.phone,
             phone_verified_at: r.phone_verified_at,
+            totp_pending_secret: r.totp_pending_secret,
         }
     }
 }
@@ -333,23 +335,43 @@ impl IdentityRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn set_totp_secret(&mut self, id: AccountId, sealed: Option<&[u8]>) -> Res<()> {
+    fn set_pending_totp_secret(&mut self, id: AccountId, sealed: &[u8]) -> Res<()> {
         diesel::update(accounts::table.find(id.0))
-            .set((
-                accounts::totp_secret.eq(sealed),
-                accounts::totp_confirmed_at.eq(None::<DateTime<Utc>>),
-                accounts::totp_last_step.eq(None::<i64>),
-            ))
+            .set(accounts::totp_pending_secret.eq(sealed))
             .execute(self.conn)
             .map(|_| ())
             .map_err(db_error)
     }
 
-    fn set_totp_confirmed(&mut self, id: AccountId, at: DateTime<Utc>, step: i64) -> Res<()> {
+    fn confirm_pending_totp_secret(
+        &mut self,
+        id: AccountId,
+        at: DateTime<Utc>,
+        step: i64,
+    ) -> Res<bool> {
+        diesel::update(
+            accounts::table
+                .find(id.0)
+                .filter(accounts::totp_pending_secret.is_not_null()),
+        )
+        .set((
+            accounts::totp_secret.eq(accounts::totp_pending_secret),
+            accounts::totp_pending_secret.eq(None::<Vec<u8>>),
+            accounts::totp_confirmed_at.eq(at),
+            accounts::totp_last_step.eq(step),
+        ))
+        .execute(self.conn)
+        .map(|n| n == 1)
+        .map_err(db_error)
+    }
+
+    fn remove_totp(&mut self, id: AccountId) -> Res<()> {
         diesel::update(accounts::table.find(id.0))
             .set((
-                accounts::totp_confirmed_at.eq(at),
-                accounts::totp_last_step.eq(step),
+                accounts::totp_secret.eq(None::<Vec<u8>>),
+                accounts::totp_pending_secret.eq(None::<Vec<u8>>),
+                accounts::totp_confirmed_at.eq(None::<DateTime<Utc>>),
+                accounts::totp_last_step.eq(None::<i64>),
             ))
             .execute(self.conn)
             .map(|_| ())

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::ids::{AccountId, ClinicId};
-use salus_domain::keys::KeysRepo;
+use salus_domain::keys::{KeysRepo, TotpSecrets};
 use salus_domain::patients::WrappedKeys;
 use uuid::Uuid;
 
@@ -27,20 +27,23 @@ impl KeysRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn lock_totp_secret(&mut self, account: AccountId) -> Res<Option<Vec<u8>>> {
+    fn lock_totp_secrets(&mut self, account: AccountId) -> Res<TotpSecrets> {
         accounts::table
             .find(account.0)
-            .select(accounts::totp_secret)
+            .select((accounts::totp_secret, accounts::totp_pending_secret))
             .for_update()
-            .first::<Option<Vec<u8>>>(self.conn)
+            .first::<TotpSecrets>(self.conn)
             .optional()
-            .map(Option::flatten)
+            .map(Option::unwrap_or_default)
             .map_err(db_error)
     }
 
-    fn store_totp_secret(&mut self, account: AccountId, sealed: &[u8]) -> Res<()> {
+    fn store_totp_secrets(&mut self, account: AccountId, sealed: &TotpSecrets) -> Res<()> {
         diesel::update(accounts::table.find(account.0))
-            .set(accounts::totp_secret.eq(sealed))
+            .set((
+                accounts::totp_secret.eq(sealed.0.as_deref()),
+                accounts::totp_pending_secret.eq(sealed.1.as_deref()),
+            ))
             .execute(self.conn)
             .map(|_| ())
             .map_err(db_error)

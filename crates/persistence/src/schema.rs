@@ -33,6 +33,7 @@ diesel::table! {
         phone_verified_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        totp_pending_secret -> Nullable<Bytea>,
     }
 }
 

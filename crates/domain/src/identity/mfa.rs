@@ -67,22 +67,50 @@ fn normalise_recovery(code: &str) -> String {
 }
 
 impl Identity {
-    fn account_totp(&self, account: &Account) -> Result<Option<Totp>, DomainError> {
-        let Some(sealed) = &account.totp_secret else {
+    fn sealed_totp(
+        &self,
+        account: &Account,
+        sealed: Option<&[u8]>,
+    ) -> Result<Option<Totp>, DomainError> {
+        let Some(sealed) = sealed else {
             return Ok(None);
         };
         let secret = self.keys.open(sealed, &aad(account.id))?;
         totp(secret, &self.settings.totp_issuer, &account.email).map(Some)
     }
 
-    /// The TOTP step a code matches at `now`, if any.
+    /// The TOTP step a code of the confirmed authenticator matches at `now`, if any.
     fn match_code(
         &self,
         account: &Account,
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, DomainError> {
-        let Some(totp) = self.account_totp(account)? else {
+        let confirmed = account
+            .totp_secret
+            .as_deref()
+            .filter(|_| account.totp_confirmed_at.is_some());
+        self.match_totp(self.sealed_totp(account, confirmed)?, code, now)
+    }
+
+    /// The TOTP step a code of the pending enrolment matches at `now`, if any.
+    fn match_pending_code(
+        &self,
+        account: &Account,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, DomainError> {
+        let pending = account.totp_pending_secret.as_deref();
+        self.match_totp(self.sealed_totp(account, pending)?, code, now)
+    }
+
+    fn match_totp(
+        &self,
+        totp: Option<Totp>,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, DomainError> {
+        let Some(totp) = totp else {
             return Ok(None);
         };
         let time = u64::try_from(now.timestamp()).unwrap_or(0);
@@ -189,8 +217,10 @@ impl Identity {
             .render::<svg::Color<'_>>()
             .min_dimensions(200, 200)
             .build();
+        // The confirmed authenticator (if any) stays in force until this one is
+        // confirmed by its first code.
         in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            tx.set_totp_secret(account.id, Some(&sealed))
+            tx.set_pending_totp_secret(account.id, &sealed)
         })?;
         Ok(Enrolment {
             otpauth_uri,
@@ -211,14 +241,20 @@ impl Identity {
             let account = tx
                 .account(actor.account_id)?
                 .ok_or(DomainError::Unauthenticated)?;
-            let Some(step) = self.match_code(&account, code, now)? else {
+            let Some(step) = self.match_pending_code(&account, code, now)? else {
                 return Ok(Err(DomainError::invalid(
                     "code",
                     "invalid_code",
                     "does not match the authenticator",
                 )));
             };
-            tx.set_totp_confirmed(account.id, now, step)?;
+            if !tx.confirm_pending_totp_secret(account.id, now, step)? {
+                return Ok(Err(DomainError::invalid(
+                    "code",
+                    "invalid_code",
+                    "does not match the authenticator",
+                )));
+            }
             tx.replace_recovery_codes(account.id, &codes.1)?;
             tx.set_session_mfa(actor.clinic_id, actor.session_id, now)?;
             self.audit(tx, AuditRecord::by(actor, "mfa.enrolled"), client)?;
@@ -325,7 +361,7 @@ impl Identity {
             if !self.verify_second_factor(tx, &account, factor)? {
                 return Ok(Err(DomainError::InvalidCredentials));
             }
-            tx.set_totp_secret(account.id, None)?;
+            tx.remove_totp(account.id)?;
             tx.replace_recovery_codes(account.id, &[])?;
             self.audit(tx, AuditRecord::by(actor, "mfa.removed"), client)?;
             self.email(tx, &account.email, "Two-step sign-in turned off", "The authenticator app was removed from your Salus account. If this was not you, contact your clinic's administrator.\n".to_owned())?;

@@ -76,7 +76,7 @@ pub struct Account {
     pub last_failed_login_at: Option<DateTime<Utc>>,
     /// Locked until then.
     pub locked_until: Option<DateTime<Utc>>,
-    /// Sealed TOTP secret (pending or confirmed).
+    /// Sealed TOTP secret, once confirmed: the one sign-ins check.
     pub totp_secret: Option<Vec<u8>>,
     /// When TOTP was confirmed.
     pub totp_confirmed_at: Option<DateTime<Utc>>,
@@ -86,6 +86,8 @@ pub struct Account {
     pub phone: Option<String>,
     /// When the phone was verified.
     pub phone_verified_at: Option<DateTime<Utc>>,
+    /// Sealed TOTP secret of an enrolment not confirmed yet (never checked at sign-in).
+    pub totp_pending_secret: Option<Vec<u8>>,
 }
 
 /// A clinic.

@@ -136,15 +136,19 @@ pub trait IdentityRepo {
         email: &str,
         at: DateTime<Utc>,
     ) -> Result<(), DomainError>;
-    /// Stores a (pending) TOTP secret, clearing any confirmation.
-    fn set_totp_secret(&mut self, id: AccountId, sealed: Option<&[u8]>) -> Result<(), DomainError>;
-    /// Confirms TOTP (or records a use) at this step.
-    fn set_totp_confirmed(
+    /// Stores the sealed secret of a new enrolment beside the confirmed one (which
+    /// stays in force until the new one is confirmed).
+    fn set_pending_totp_secret(&mut self, id: AccountId, sealed: &[u8]) -> Result<(), DomainError>;
+    /// Makes the pending secret the confirmed one, confirmed at `at` with its first
+    /// accepted step; false when no enrolment is pending.
+    fn confirm_pending_totp_secret(
         &mut self,
         id: AccountId,
         at: DateTime<Utc>,
         step: i64,
-    ) -> Result<(), DomainError>;
+    ) -> Result<bool, DomainError>;
+    /// Removes the account's authenticator, confirmed and pending.
+    fn remove_totp(&mut self, id: AccountId) -> Result<(), DomainError>;
     /// Records the last accepted TOTP step if it is newer; false when it is not (replay).
     fn advance_totp_step(&mut self, id: AccountId, step: i64) -> Result<bool, DomainError>;
     /// Sets the verified phone number.

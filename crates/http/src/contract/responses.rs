@@ -175,18 +175,16 @@ fn has_parameter(operation: &Value, place: &str, name: Option<&str>) -> bool {
 /// every operation can fail (500) or lose its database (503); one that needs a
 /// caller can refuse an anonymous (401) or unentitled one (403); one that takes a
 /// JSON body can meet malformed (400), oversized (413), non-JSON (415) or invalid
-/// (422) bodies; query parameters can be invalid (422); a path that names a
-/// resource can name none (404); `If-Match` can be missing (428) or stale (412).
+/// (422) bodies; the query string can be invalid or hold a parameter the operation
+/// does not take (422, for every operation); a path that names a resource can name
+/// none (404); `If-Match` can be missing (428) or stale (412).
 pub fn generic_statuses(operation: &Value) -> Vec<&'static str> {
-    let mut statuses = vec!["500", "503"];
+    let mut statuses = vec!["422", "500", "503"];
     if !is_public(operation) {
         statuses.extend(["401", "403"]);
     }
     if operation.get("requestBody").is_some() {
         statuses.extend(["400", "413", "415", "422"]);
-    }
-    if has_parameter(operation, "query", None) {
-        statuses.push("422");
     }
     if has_parameter(operation, "path", None) {
         statuses.push("404");

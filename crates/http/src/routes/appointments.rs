@@ -588,7 +588,8 @@ pub struct AvailabilityQuery {
     pub from: DateTime<Utc>,
     /// To (at most 31 days after `from`).
     pub to: DateTime<Utc>,
-    /// Slot length in minutes (default 30).
+    /// Slot length in minutes, 5 to 480 (default 30).
+    #[param(minimum = 5, maximum = 480, default = 30)]
     pub slot_minutes: Option<i64>,
 }
 
@@ -691,7 +692,15 @@ pub async fn availability(
     let q = query.into_inner();
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let slot = chrono::Duration::minutes(q.slot_minutes.unwrap_or(30));
+    let minutes = q.slot_minutes.unwrap_or(30);
+    if !(5..=480).contains(&minutes) {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "slot_minutes".into(),
+            code: "range".into(),
+            message: "must be between 5 and 480".into(),
+        }]));
+    }
+    let slot = chrono::Duration::minutes(minutes);
     let slots = run_blocking(move || identity.availability(&who.0, id, q.from, q.to, slot)).await?;
     let items = slots
         .into_iter()

@@ -21,7 +21,7 @@ use crate::state::Ports;
 /// Sign up a clinic and its owner.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"clinic_name": "Harbour Clinic", "email": "ada@clinic.example", "password": "correct orbit lantern psalm", "given_name": "Ada", "family_name": "Lovelace"}))]
+#[schema(example = json!({"clinic_name": "Harbour Clinic", "email": "ada@clinic.example", "password": "mossy anchor twelve lyric", "given_name": "Ada", "family_name": "Lovelace"}))]
 pub struct SignUpRequest {
     /// The clinic's name.
     #[validate(length(min = 1, max = 200))]
@@ -58,7 +58,7 @@ pub struct Accepted {
 /// Sign in with email and password.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"email": "ada@clinic.example", "password": "correct orbit lantern psalm"}))]
+#[schema(example = json!({"email": "ada@clinic.example", "password": "mossy anchor twelve lyric"}))]
 pub struct LoginRequest {
     /// The account's email.
     #[validate(length(min = 1, max = 254))]
@@ -240,7 +240,7 @@ pub struct PasswordResetRequest {
 /// Complete a password reset.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8", "new_password": "tangerine wobble fjord cactus"}))]
+#[schema(example = json!({"token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8", "new_password": "quiet saffron kettle dune"}))]
 pub struct PasswordResetConfirm {
     /// The token from the email.
     #[validate(length(min = 1, max = 200))]

@@ -94,7 +94,7 @@ pub struct SessionList {
 /// Change the password.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"current_password": "correct orbit lantern psalm", "new_password": "tangerine wobble fjord cactus"}))]
+#[schema(example = json!({"current_password": "mossy anchor twelve lyric", "new_password": "quiet saffron kettle dune"}))]
 pub struct ChangePasswordRequest {
     /// The current password.
     #[validate(length(min = 1, max = 1024))]
@@ -109,7 +109,7 @@ pub struct ChangePasswordRequest {
 /// Change the email address.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"password": "correct orbit lantern psalm", "new_email": "ada.lovelace@clinic.example"}))]
+#[schema(example = json!({"password": "mossy anchor twelve lyric", "new_email": "ada.lovelace@clinic.example"}))]
 pub struct ChangeEmailRequest {
     /// The current password.
     #[validate(length(min = 1, max = 1024))]
@@ -146,7 +146,7 @@ pub struct CodeRequest {
 /// Turn MFA off.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"password": "correct orbit lantern psalm", "code": "123456"}))]
+#[schema(example = json!({"password": "mossy anchor twelve lyric", "code": "123456"}))]
 pub struct DisableMfaRequest {
     /// The current password.
     #[validate(length(min = 1, max = 1024))]

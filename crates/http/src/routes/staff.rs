@@ -176,7 +176,7 @@ pub struct InvitationList {
 /// Accept an invitation.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8", "password": "correct orbit lantern psalm", "given_name": "Grace", "family_name": "Hopper"}))]
+#[schema(example = json!({"token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8", "password": "mossy anchor twelve lyric", "given_name": "Grace", "family_name": "Hopper"}))]
 pub struct AcceptInvitationRequest {
     /// The token from the email.
     #[validate(length(min = 1, max = 200))]
