@@ -65,6 +65,8 @@ async fn schemathesis_finds_no_failures() {
 
     let mut st = Command::new(venv_tool("st"));
     st.current_dir(&work.path)
+        .arg("--config-file")
+        .arg(contract_dir().join("schemathesis.toml"))
         .arg("run")
         .arg(format!("{}/openapi.json", app.url))
         .args([

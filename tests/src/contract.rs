@@ -124,7 +124,9 @@ fn example_in(doc: &Value, schema: &Value) -> Value {
     if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
         return first.clone();
     }
-    if let Some(variants) = schema["oneOf"].as_array().or(schema["anyOf"].as_array()) {
+    if let Some(variants) = schema["oneOf"].as_array().or(schema["anyOf"].as_array())
+        && schema["type"] != "object"
+    {
         let concrete = variants
             .iter()
             .find(|v| v["type"] != "null")
@@ -146,7 +148,12 @@ fn example_in(doc: &Value, schema: &Value) -> Value {
                 .as_array()
                 .map(|r| r.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            for name in required {
+            // An object with alternatives (`oneOf` of required sets) takes the first.
+            let first_alternative: Vec<&str> = schema["oneOf"][0]["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            for name in required.into_iter().chain(first_alternative) {
                 let mut value = example_in(doc, &schema["properties"][name]);
                 // Ranges must be well-ordered: an end comes after its start.
                 if name.starts_with("ends") && value.is_string() {

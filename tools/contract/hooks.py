@@ -43,6 +43,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -214,7 +215,15 @@ class SalusOwner:
 
 @schemathesis.hook
 def after_call(context: Any, case: Any, response: Any) -> None:
-    """Enrols again when the run's own calls dropped the authenticator."""
+    """Keeps the cursors the server issues; enrols again when the run's own calls
+    dropped the authenticator."""
+    if response.status_code == 200 and b'"next_cursor"' in response.content:
+        try:
+            cursor = response.json().get("next_cursor")
+        except ValueError:
+            cursor = None
+        if isinstance(cursor, str):
+            ISSUED_CURSORS.setdefault(_list_key(case), []).append(cursor)
     if response.status_code != 403 or b'"mfa_enrollment_required"' not in response.content:
         return
     authorization = (case.headers or {}).get("Authorization", "")
@@ -225,9 +234,85 @@ def after_call(context: Any, case: Any, response: Any) -> None:
             PRINCIPAL.counts[f"enrolment failed ({error})"] += 1
 
 
+#: The cursors the server gave out, by list (path template and path parameters:
+#: a patient's access log is a list of its own), newest last.
+ISSUED_CURSORS: dict[str, list[str]] = {}
+
+
+def _list_key(case: Any) -> str:
+    parameters = sorted((getattr(case, "path_parameters", None) or {}).items())
+    return f"{case.operation.path} {parameters}"
+
+
+def _is_positive(case: Any) -> bool:
+    meta = getattr(case, "meta", None)
+    mode = getattr(getattr(meta, "generation", None), "mode", None)
+    return bool(getattr(mode, "is_positive", False))
+
+
+def _instant(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _keep_within_rules(case: Any) -> None:
+    """Rules the server checks that JSON Schema cannot state, applied to the
+    schema-valid cases (the schema-invalid ones are left as generated):
+
+    - a cursor is one the server issued for that list (it is sealed);
+    - a birth date is a past date after 1880 (it depends on today);
+    - a working-hours interval ends after it starts;
+    - an interval ends after it starts (`ends_at` > `starts_at`), and an
+      availability window (`to` after `from`) spans at most 31 days (two fields
+      compared with each other).
+    """
+    body = case.body if isinstance(case.body, dict) else None
+    if body is not None and isinstance(body.get("birth_date"), str):
+        try:
+            born = date.fromisoformat(body["birth_date"])
+        except ValueError:
+            born = None
+        if born is not None and not (date(1880, 1, 1) <= born <= date.today()):
+            body["birth_date"] = date(1980 + born.year % 40, born.month, min(born.day, 28)).isoformat()
+    if body is not None:
+        starts, ends = _instant(body.get("starts_at")), _instant(body.get("ends_at"))
+        if starts is not None and ends is not None and ends <= starts:
+            body["ends_at"] = (starts + timedelta(minutes=30)).isoformat()
+    if body is not None and isinstance(body.get("hours"), list):
+        for interval in body["hours"]:
+            if (
+                isinstance(interval, dict)
+                and isinstance(interval.get("starts"), str)
+                and isinstance(interval.get("ends"), str)
+                and interval["ends"] <= interval["starts"]
+            ):
+                interval["starts"], interval["ends"] = "09:00", "17:00"
+    query = case.query if isinstance(case.query, dict) else None
+    if query is not None and "cursor" in query:
+        # A cursor is sealed by the server: only one it issued for this list is valid.
+        issued = ISSUED_CURSORS.get(_list_key(case))
+        if query["cursor"] not in (issued or []):
+            if issued:
+                query["cursor"] = issued[-1]
+            else:
+                del query["cursor"]
+    if query is not None and case.operation.path.endswith("/availability"):
+        start, end = _instant(query.get("from")), _instant(query.get("to"))
+        if start is not None and (end is None or end <= start or end - start > timedelta(days=31)):
+            query["to"] = (start + timedelta(days=1)).isoformat()
+
+
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: Any) -> None:
-    """Sends a made-up password for the principal's email to another email (see 5.)."""
+    """Keeps schema-valid cases within the server's cross-field rules, and sends a
+    made-up password for the principal's email to another email (see 5.)."""
+    if _is_positive(case):
+        _keep_within_rules(case)
     if case.operation.path != "/api/v1/auth/login" or not isinstance(case.body, dict):
         return
     email = case.body.get("email")

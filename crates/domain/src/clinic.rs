@@ -70,7 +70,7 @@ impl Identity {
         {
             problems.push(crate::FieldProblem::new(
                 "time_zone",
-                "unknown",
+                "invalid",
                 "is not an IANA time zone such as Europe/Paris",
             ));
         }

@@ -11,6 +11,7 @@ pub mod clinic;
 pub mod clock;
 pub mod crypto;
 pub mod error;
+pub mod formats;
 pub mod health;
 pub mod identity;
 pub mod ids;

@@ -76,12 +76,17 @@ pub trait ScheduleRepo {
     ) -> Result<Vec<Interval>, DomainError>;
 }
 
+/// Every IANA time zone name [`parse_time_zone`] takes.
+pub fn time_zone_names() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
+}
+
 /// Parses an IANA time zone name.
 pub fn parse_time_zone(name: &str) -> Result<Tz, DomainError> {
     name.parse::<Tz>().map_err(|_| {
         DomainError::invalid(
             "time_zone",
-            "unknown",
+            "invalid",
             "is not an IANA time zone such as Europe/Paris",
         )
     })

@@ -185,7 +185,10 @@ pub const FIELD_ERROR_CODES: &[(&str, &str)] = &[
         "invalid",
         "The value is not acceptable (the message says why).",
     ),
-    ("unknown", "The id names nothing in this clinic."),
+    (
+        "unknown",
+        "The id names nothing in this clinic (answered 404, like an id in the path).",
+    ),
     (
         "other_patient",
         "The appointment belongs to another patient.",
@@ -194,7 +197,7 @@ pub const FIELD_ERROR_CODES: &[(&str, &str)] = &[
         "unknown_permission",
         "Not a permission code of the catalogue.",
     ),
-    ("unknown_role", "Not a role of this clinic."),
+    ("unknown_role", "Not a role of this clinic (answered 404)."),
     ("reserved", "The name belongs to a built-in role."),
     (
         "owner_by_transfer",
@@ -217,6 +220,9 @@ pub const FIELD_ERROR_CODES: &[(&str, &str)] = &[
     ),
     ("too_weak", "The password is too easy to guess."),
 ];
+
+/// The field-error codes of an id that names nothing in the caller's clinic.
+pub const UNKNOWN_REFERENCE_CODES: &[&str] = &["unknown", "unknown_role"];
 
 /// One invalid field of a request body or query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -266,6 +272,9 @@ pub enum ApiError {
     /// No resource at this path (also: a resource of another clinic).
     #[error("not found")]
     NotFound,
+    /// Ids in the body that name nothing in this clinic (listed, like field errors).
+    #[error("unknown reference")]
+    UnknownReference(Vec<FieldError>),
     /// The path exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed {
@@ -346,7 +355,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::MalformedJson(_) => "malformed_json",
-            Self::NotFound => "not_found",
+            Self::NotFound | Self::UnknownReference(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -369,6 +378,10 @@ impl ApiError {
         let detail = match self {
             Self::MalformedJson(why) => Some(format!("The request body is not valid JSON: {why}")),
             Self::NotFound => Some("No resource exists at this address.".to_owned()),
+            Self::UnknownReference(_) => Some(
+                "The request names something that does not exist (each listed in `errors`)."
+                    .to_owned(),
+            ),
             Self::MethodNotAllowed { allowed } => Some(format!(
                 "This resource accepts only: {}.",
                 allowed.join(", ")
@@ -398,7 +411,7 @@ impl ApiError {
             ),
         };
         let errors = match self {
-            Self::Validation(errors) => errors.clone(),
+            Self::Validation(errors) | Self::UnknownReference(errors) => errors.clone(),
             _ => Vec::new(),
         };
         problem_for(status, self.code(), detail, errors)
@@ -435,7 +448,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::UnknownReference(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -505,16 +518,26 @@ impl From<DomainError> for ApiError {
                 Self::Unavailable { what }
             }
             DomainError::Internal(cause) => Self::internal(cause),
-            DomainError::Invalid(problems) => Self::Validation(
-                problems
+            DomainError::Invalid(problems) => {
+                // Ids that name nothing are a 404, like an id in the path (and like
+                // an id of another clinic); any other invalid field makes it a 422.
+                let unknown = problems
+                    .iter()
+                    .all(|p| UNKNOWN_REFERENCE_CODES.contains(&p.code));
+                let errors = problems
                     .into_iter()
                     .map(|p| FieldError {
                         field: p.field,
                         code: p.code.to_owned(),
                         message: p.message,
                     })
-                    .collect(),
-            ),
+                    .collect();
+                if unknown {
+                    Self::UnknownReference(errors)
+                } else {
+                    Self::Validation(errors)
+                }
+            }
             DomainError::InvalidCredentials => Self::InvalidCredentials,
             DomainError::Unauthenticated => Self::Unauthenticated,
             DomainError::Forbidden {
@@ -603,26 +626,27 @@ mod field_code_tests {
     /// `code: "x".into()` in a field error, in the sources of every crate.
     fn codes_in(text: &str) -> Vec<String> {
         let mut found = Vec::new();
-        for call in ["invalid(", "FieldProblem::new(", "refusal(", "refuse("] {
+        // (call, which argument holds the code)
+        for (call, position) in [
+            ("invalid(", 1),
+            ("FieldProblem::new(", 1),
+            ("refusal(", 1),
+            ("refuse(", 0),
+        ] {
             for (at, _) in text.match_indices(call) {
-                let args = &text[at + call.len()..];
-                let args: String = args.chars().take(300).collect();
-                let mut literals = args.split('"').skip(1).step_by(2);
-                let first_arg = args.split(',').next().unwrap_or_default();
-                let code = if first_arg.trim_start().starts_with('"') || call == "refuse(" {
-                    if call == "refuse(" {
-                        literals.next()
-                    } else {
-                        literals.nth(1)
-                    }
-                } else {
-                    literals.next()
-                };
-                if let Some(code) = code.filter(|c| {
-                    c.chars()
+                // Only a call, not a longer name ending the same way.
+                let before = text[..at].chars().next_back().unwrap_or(' ');
+                if before.is_alphanumeric() || before == '_' {
+                    continue;
+                }
+                let args: String = text[at + call.len()..].chars().take(300).collect();
+                let arg = args.split(',').nth(position).unwrap_or_default().trim();
+                if let Some(literal) = arg.strip_prefix('"').and_then(|a| a.split('"').next())
+                    && literal
+                        .chars()
                         .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
-                }) {
-                    found.push(code.to_owned());
+                {
+                    found.push(literal.to_owned());
                 }
             }
         }
@@ -670,6 +694,11 @@ mod field_code_tests {
                     found.push(rule.to_owned());
                 }
             }
+        }
+        // The password length rule, shared by the DTOs and the policy.
+        for password in [String::new(), "x".repeat(300)] {
+            let refusal = salus_domain::identity::password::length_refusal(&password);
+            found.extend(refusal.map(|(code, _)| code.to_owned()));
         }
         found.sort();
         found.dedup();

@@ -6,9 +6,12 @@
 //!   that hold free text over several lines ([`MULTILINE_FIELDS`]); bidirectional
 //!   embedding, override and isolate controls are refused everywhere (they make
 //!   text display otherwise than it reads).
-//! - Text is normalised to Unicode NFC and trimmed.
+//! - Text is normalised to Unicode NFC (unless that would lengthen it) and trimmed.
 //! - Text that is not empty must show something: a string of spaces and invisible
 //!   characters (zero-width spaces, fillers) is refused as `blank`.
+//!
+//! The character classes are those of [`salus_domain::formats`], which the
+//! contract publishes as each string field's `pattern`.
 //! - Secrets (passwords, tokens, codes: [`SECRET_FIELDS`]) are checked for NUL and
 //!   control characters only and otherwise passed on unchanged, byte for byte.
 //!
@@ -19,8 +22,8 @@
 //! an array, the array's field), so it applies to every operation at once; a
 //! contract-walking test sends the refused kinds of text to every string field.
 
+use salus_domain::formats::{is_bidi_control, is_invisible, is_refused_control};
 use serde_json::Value;
-use unicode_general_category::{GeneralCategory, get_general_category};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::problem::FieldError;
@@ -64,29 +67,6 @@ impl TextKind {
     }
 }
 
-/// Bidirectional embedding, override and isolate controls.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Characters that show nothing: spaces, format characters (zero-width and the
-/// like), combining marks on their own, and the fillers of some scripts.
-fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            get_general_category(c),
-            GeneralCategory::Format
-                | GeneralCategory::NonspacingMark
-                | GeneralCategory::EnclosingMark
-                | GeneralCategory::Unassigned
-                | GeneralCategory::PrivateUse
-        )
-        || matches!(
-            c,
-            '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}' | '\u{034F}'
-        )
-}
-
 fn refusal(field: &str, code: &str, message: &str) -> FieldError {
     FieldError {
         field: field.to_owned(),
@@ -101,8 +81,9 @@ pub fn clean(field: &str, kind: TextKind, text: &str) -> Result<String, FieldErr
     if text.contains('\0') {
         return Err(refusal(field, "nul", "must not contain NUL characters"));
     }
-    let allowed_control = |c: char| kind == TextKind::Multiline && matches!(c, '\n' | '\r' | '\t');
-    if text.chars().any(|c| c.is_control() && !allowed_control(c)) {
+    let multiline = kind == TextKind::Multiline;
+    let refused_control = |c: char| is_refused_control(c, multiline && kind != TextKind::Secret);
+    if text.chars().any(refused_control) {
         return Err(refusal(
             field,
             "control_character",
@@ -123,7 +104,14 @@ pub fn clean(field: &str, kind: TextKind, text: &str) -> Result<String, FieldErr
             "must not contain bidirectional override or isolate characters",
         ));
     }
+    // NFC, unless it would make the text longer (a few characters decompose), which
+    // could push a text the contract admits past its maxLength.
     let normalised: String = text.nfc().collect();
+    let normalised = if normalised.chars().count() > text.chars().count() {
+        text.to_owned()
+    } else {
+        normalised
+    };
     let trimmed = normalised.trim();
     if !text.is_empty() && trimmed.chars().all(is_invisible) {
         return Err(refusal(

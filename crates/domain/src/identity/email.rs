@@ -2,22 +2,16 @@
 
 use crate::DomainError;
 
-/// Normalises and checks an email address; the error names the field.
+/// Checks an email address ([`crate::formats::email_pattern`]) and lower-cases
+/// it; the error names the field.
 pub fn normalise(field: &str, raw: &str) -> Result<String, DomainError> {
-    let email = raw.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && local.len() <= 64
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains("..")
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.matches('@').count() == 1;
-    if valid {
-        Ok(email)
+    check(field, raw.trim()).map(|()| raw.trim().to_lowercase())
+}
+
+/// Checks an email address as given ([`crate::formats::email_pattern`]).
+pub fn check(field: &str, email: &str) -> Result<(), DomainError> {
+    if crate::formats::is_email(email) {
+        Ok(())
     } else {
         Err(DomainError::invalid(
             field,

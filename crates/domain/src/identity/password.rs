@@ -29,6 +29,28 @@ pub fn normalise(password: &str) -> String {
     password.nfkc().collect()
 }
 
+/// Why a new password's length is refused (code, message), if it is: counted in the
+/// characters given, before normalisation, as the contract's `minLength` and
+/// `maxLength` count them.
+pub fn length_refusal(password: &str) -> Option<(&'static str, String)> {
+    let chars = password.chars().count();
+    if chars < MIN_CHARS {
+        return Some((
+            "too_short",
+            format!(
+                "must be at least {MIN_CHARS} characters; a passphrase of several words is easiest"
+            ),
+        ));
+    }
+    if chars > MAX_CHARS {
+        return Some((
+            "too_long",
+            format!("must be at most {MAX_CHARS} characters"),
+        ));
+    }
+    None
+}
+
 /// Checks a new password; the error says why it is refused.
 pub fn check_policy(
     field: &str,
@@ -36,25 +58,13 @@ pub fn check_policy(
     personal: &PersonalWords<'_>,
 ) -> Result<(), DomainError> {
     let normalised = normalise(password);
-    let chars = normalised.chars().count();
     let refuse = |code, message: String| {
         Err(DomainError::Invalid(vec![FieldProblem::new(
             field, code, message,
         )]))
     };
-    if chars < MIN_CHARS {
-        return refuse(
-            "too_short",
-            format!(
-                "must be at least {MIN_CHARS} characters; a passphrase of several words is easiest"
-            ),
-        );
-    }
-    if chars > MAX_CHARS {
-        return refuse(
-            "too_long",
-            format!("must be at most {MAX_CHARS} characters"),
-        );
+    if let Some((code, message)) = length_refusal(password) {
+        return refuse(code, message);
     }
     let lower = normalised.to_lowercase();
     let mut inputs: Vec<String> = Vec::new();

@@ -21,17 +21,14 @@ pub const MAX_ATTEMPTS: i32 = 5;
 pub const RESEND_INTERVAL: Duration = Duration::seconds(60);
 
 /// Checks an E.164 number: `+`, then 8 to 15 digits, the first not zero.
+///
+/// The format is [`crate::formats::PHONE_PATTERN`]; the separators are removed.
 pub fn parse_e164(raw: &str) -> Result<String, DomainError> {
-    let phone: String = raw
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
-        .collect();
-    let digits = phone.strip_prefix('+').unwrap_or("");
-    let valid = (8..=15).contains(&digits.len())
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && !digits.starts_with('0');
-    if valid {
-        Ok(phone)
+    if crate::formats::is_phone(raw) {
+        Ok(raw
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+            .collect())
     } else {
         Err(DomainError::invalid(
             "phone",

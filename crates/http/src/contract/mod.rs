@@ -13,10 +13,14 @@
 //!   (`#/components/responses/NotFound`, ...), keeping the route's own sentence;
 //! - declares the `X-Request-Id` header on every response and as an optional
 //!   request header;
-//! - writes the schemas' examples the JSON Schema 2020-12 way (`examples`).
+//! - writes the schemas' examples the JSON Schema 2020-12 way (`examples`);
+//! - gives every text a request can carry the `pattern` the server holds it to,
+//!   and states the cross-field rules JSON Schema can (see [`rules`]).
 
 pub mod enums;
 pub mod responses;
+pub mod rules;
+pub mod text;
 
 use serde_json::{Map, Value, json};
 use utoipa::openapi::OpenApi;
@@ -45,6 +49,9 @@ pub fn served(doc: &Value, public_url: &str) -> Value {
 fn finish_value(doc: &mut Value) {
     add_components(doc);
     examples_as_json_schema(doc);
+    text::publish(doc);
+    rules::publish(doc);
+    let referencing = responses::schemas_naming_ids(doc);
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -53,7 +60,7 @@ fn finish_value(doc: &mut Value) {
             continue;
         };
         for operation in item.values_mut() {
-            finish_operation(operation);
+            finish_operation(operation, &referencing);
         }
     }
 }
@@ -113,8 +120,8 @@ fn add_components(doc: &mut Value) {
     );
 }
 
-fn finish_operation(operation: &mut Value) {
-    let statuses = generic_statuses(operation);
+fn finish_operation(operation: &mut Value, referencing: &std::collections::BTreeSet<String>) {
+    let statuses = generic_statuses(operation, referencing);
     let Some(op) = operation.as_object_mut() else {
         return;
     };

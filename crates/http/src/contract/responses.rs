@@ -176,9 +176,12 @@ fn has_parameter(operation: &Value, place: &str, name: Option<&str>) -> bool {
 /// caller can refuse an anonymous (401) or unentitled one (403); one that takes a
 /// JSON body can meet malformed (400), oversized (413), non-JSON (415) or invalid
 /// (422) bodies; the query string can be invalid or hold a parameter the operation
-/// does not take (422, for every operation); a path that names a resource can name
-/// none (404); `If-Match` can be missing (428) or stale (412).
-pub fn generic_statuses(operation: &Value) -> Vec<&'static str> {
+/// does not take (422, for every operation); a path or a body that names a
+/// resource can name none (404); `If-Match` can be missing (428) or stale (412).
+pub fn generic_statuses(
+    operation: &Value,
+    referencing: &std::collections::BTreeSet<String>,
+) -> Vec<&'static str> {
     let mut statuses = vec!["422", "500", "503"];
     if !is_public(operation) {
         statuses.extend(["401", "403"]);
@@ -186,7 +189,10 @@ pub fn generic_statuses(operation: &Value) -> Vec<&'static str> {
     if operation.get("requestBody").is_some() {
         statuses.extend(["400", "413", "415", "422"]);
     }
-    if has_parameter(operation, "path", None) {
+    let body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .map(|r| r.trim_start_matches("#/components/schemas/"));
+    if has_parameter(operation, "path", None) || body.is_some_and(|b| referencing.contains(b)) {
         statuses.push("404");
     }
     if has_parameter(operation, "header", Some("If-Match")) {
@@ -195,4 +201,28 @@ pub fn generic_statuses(operation: &Value) -> Vec<&'static str> {
     statuses.sort_unstable();
     statuses.dedup();
     statuses
+}
+
+/// The request schemas with a field that names a resource by id (a `uuid`, or a
+/// list of them): an id that names nothing in the clinic is answered 404.
+pub fn schemas_naming_ids(doc: &Value) -> std::collections::BTreeSet<String> {
+    let is_id = |schema: &Value| {
+        let uuid = |s: &Value| s["format"] == "uuid";
+        uuid(schema)
+            || uuid(&schema["items"])
+            || schema["oneOf"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(uuid))
+    };
+    doc["components"]["schemas"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, schema)| {
+            schema["properties"]
+                .as_object()
+                .is_some_and(|p| p.values().any(is_id))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
 }

@@ -598,13 +598,17 @@ fn parse_hours(dto: &[HoursDto]) -> Result<Vec<salus_domain::schedule::WorkingHo
         .enumerate()
         .map(|(i, h)| {
             let time = |v: &str, f: &str| {
-                chrono::NaiveTime::parse_from_str(v, "%H:%M").map_err(|_| {
+                let refused = || {
                     ApiError::Validation(vec![FieldError {
                         field: format!("hours[{i}].{f}"),
                         code: "time".into(),
-                        message: "must be HH:MM".into(),
+                        message: "must be HH:MM, 00:00 to 23:59".into(),
                     }])
-                })
+                };
+                if !salus_domain::formats::is_time_of_day(v) {
+                    return Err(refused());
+                }
+                chrono::NaiveTime::parse_from_str(v, "%H:%M").map_err(|_| refused())
             };
             Ok(salus_domain::schedule::WorkingHours {
                 weekday: h.weekday,

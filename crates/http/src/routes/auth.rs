@@ -31,10 +31,10 @@ pub struct SignUpRequest {
     #[validate(length(min = 3, max = 254))]
     #[schema(min_length = 3, max_length = 254)]
     pub email: String,
-    /// A new password (at least 16 characters; a passphrase), or the existing
+    /// A new password (16 to 256 characters; a passphrase), or the existing
     /// account's current password.
-    #[validate(length(min = 1, max = 1024))]
-    #[schema(min_length = 1, max_length = 1024)]
+    #[validate(custom(function = "crate::routes::auth::new_password_length"))]
+    #[schema(min_length = 16, max_length = 256)]
     pub password: String,
     /// The owner's given name.
     #[validate(length(min = 1, max = 100))]
@@ -181,6 +181,17 @@ pub struct SecondFactorFields {
     pub recovery_code: Option<String>,
 }
 
+/// `validator` rule for a new password's length, as the password policy counts it
+/// (`salus_domain::identity::password::length_refusal`).
+pub fn new_password_length(value: &str) -> Result<(), validator::ValidationError> {
+    match salus_domain::identity::password::length_refusal(value) {
+        None => Ok(()),
+        Some((code, message)) => {
+            Err(validator::ValidationError::new(code).with_message(message.into()))
+        }
+    }
+}
+
 impl SecondFactorFields {
     /// The factor given: exactly one of the two fields.
     pub fn factor(self) -> Result<SecondFactor, ApiError> {
@@ -246,9 +257,9 @@ pub struct PasswordResetConfirm {
     #[validate(length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200)]
     pub token: String,
-    /// The new password.
-    #[validate(length(min = 1, max = 1024))]
-    #[schema(min_length = 1, max_length = 1024)]
+    /// The new password (16 to 256 characters).
+    #[validate(custom(function = "crate::routes::auth::new_password_length"))]
+    #[schema(min_length = 16, max_length = 256)]
     pub new_password: String,
 }
 

@@ -101,8 +101,8 @@ pub struct ChangePasswordRequest {
     #[schema(min_length = 1, max_length = 1024)]
     pub current_password: String,
     /// The new password.
-    #[validate(length(min = 1, max = 1024))]
-    #[schema(min_length = 1, max_length = 1024)]
+    #[validate(custom(function = "crate::routes::auth::new_password_length"))]
+    #[schema(min_length = 16, max_length = 256)]
     pub new_password: String,
 }
 

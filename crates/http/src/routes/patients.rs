@@ -97,6 +97,16 @@ pub struct EmergencyContactDto {
     pub phone: Option<String>,
 }
 
+/// `validator` rule: an email address of [`salus_domain::formats::email_pattern`].
+fn email_address(value: &str) -> Result<(), validator::ValidationError> {
+    if salus_domain::formats::is_email(value) {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("email")
+            .with_message("is not a valid email address".into()))
+    }
+}
+
 /// Medical history (clinical data: needs `clinical.read` to see, `clinical.write` to set).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -157,8 +167,8 @@ pub struct PatientRequest {
     #[schema(max_length = 20)]
     pub phone: Option<String>,
     /// Email.
-    #[validate(email, length(max = 254))]
-    #[schema(format = Email, max_length = 254)]
+    #[validate(length(max = 254), custom(function = "email_address"))]
+    #[schema(max_length = 254)]
     pub email: Option<String>,
     /// Postal address.
     #[validate(nested)]
@@ -261,12 +271,12 @@ fn fields(body: &PatientRequest, today: NaiveDate) -> Result<PatientFields, ApiE
             message: "must be a past date after 1880".into(),
         });
     }
-    let phone = match &body.phone {
+    let mut e164_of = |field: &str, phone: Option<&String>| match phone {
         Some(p) => match salus_domain::identity::phone::parse_e164(p) {
             Ok(p) => Some(p),
             Err(_) => {
                 errors.push(FieldError {
-                    field: "phone".into(),
+                    field: field.into(),
                     code: "e164".into(),
                     message: "must be an international number such as +33612345678".into(),
                 });
@@ -275,6 +285,13 @@ fn fields(body: &PatientRequest, today: NaiveDate) -> Result<PatientFields, ApiE
         },
         None => None,
     };
+    let phone = e164_of("phone", body.phone.as_ref());
+    let contact_phone = e164_of(
+        "emergency_contact.phone",
+        body.emergency_contact
+            .as_ref()
+            .and_then(|c| c.phone.as_ref()),
+    );
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -295,7 +312,7 @@ fn fields(body: &PatientRequest, today: NaiveDate) -> Result<PatientFields, ApiE
         emergency_contact: body.emergency_contact.clone().map(|c| EmergencyContact {
             name: c.name,
             relationship: c.relationship,
-            phone: c.phone,
+            phone: contact_phone,
         }),
         preferred_language: body.preferred_language.clone(),
         reminder_email: body.reminder_consent.email,

@@ -182,9 +182,10 @@ pub struct AcceptInvitationRequest {
     #[validate(length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200)]
     pub token: String,
-    /// A new password (new account) or the existing account's password.
-    #[validate(length(min = 1, max = 1024))]
-    #[schema(min_length = 1, max_length = 1024)]
+    /// A new password (new account; 16 to 256 characters) or the existing account's
+    /// password.
+    #[validate(custom(function = "crate::routes::auth::new_password_length"))]
+    #[schema(min_length = 16, max_length = 256)]
     pub password: String,
     /// Given name (new account).
     #[validate(length(min = 1, max = 100))]
