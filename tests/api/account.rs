@@ -250,7 +250,7 @@ async fn emails_link_to_the_front_end_with_the_token_in_the_fragment() {
 
     let invitee = salus_tests::identity::unique_email("invitee");
     let invited = app
-        .post("/api/v1/staff/invitations")
+        .post("/api/v1/invitations")
         .bearer_auth(&owner.access)
         .json(&json!({"email": invitee, "role": "receptionist"}))
         .send()

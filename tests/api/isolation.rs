@@ -268,7 +268,7 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
     let ((a, _), (b, me_b)) = two_clinics(&app).await;
     // Clinic B's real ids, by the kind of resource a path names.
     let invite: Value = app
-        .post("/api/v1/staff/invitations")
+        .post("/api/v1/invitations")
         .bearer_auth(&b.access)
         .json(&serde_json::json!({"email": salus_tests::identity::unique_email("bx"), "role": "nurse"}))
         .send()
@@ -360,7 +360,7 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
             patient_b["id"].as_str().unwrap().to_owned()
         } else if path.starts_with("/api/v1/roles/") {
             role_b["id"].as_str().unwrap().to_owned()
-        } else if path.starts_with("/api/v1/staff/invitations/") {
+        } else if path.starts_with("/api/v1/invitations/") {
             invite["id"].as_str().unwrap().to_owned()
         } else if path.starts_with("/api/v1/staff/") {
             me_b["membership_id"].as_str().unwrap().to_owned()

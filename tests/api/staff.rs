@@ -43,7 +43,7 @@ async fn an_invited_receptionist_joins_and_sees_no_staff_data() {
         .collect();
     assert_eq!(roles, ["owner", "receptionist"]);
     let invitations: Value = app
-        .get_as(&owner.access, "/api/v1/staff/invitations")
+        .get_as(&owner.access, "/api/v1/invitations")
         .await
         .json()
         .await
@@ -56,7 +56,7 @@ async fn invitation_tokens_are_single_use_and_expire() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;
     let invite = |email: String| {
-        app.post("/api/v1/staff/invitations")
+        app.post("/api/v1/invitations")
             .bearer_auth(&owner.access)
             .json(&json!({"email": email, "role": "nurse"}))
             .send()
@@ -229,7 +229,7 @@ async fn the_free_plan_limits_seats() {
     let owner = app.owner_with_mfa("Tiny Clinic").await;
     for n in 0..4 {
         let r = app
-            .post("/api/v1/staff/invitations")
+            .post("/api/v1/invitations")
             .bearer_auth(&owner.access)
             .json(&json!({"email": unique_email(&format!("s{n}")), "role": "receptionist"}))
             .send()
@@ -238,7 +238,7 @@ async fn the_free_plan_limits_seats() {
         assert_eq!(r.status(), 201);
     }
     let over = app
-        .post("/api/v1/staff/invitations")
+        .post("/api/v1/invitations")
         .bearer_auth(&owner.access)
         .json(&json!({"email": unique_email("s5"), "role": "receptionist"}))
         .send()

@@ -35,7 +35,7 @@ impl TestApp {
     pub async fn join_as(&self, inviter: &Member, role: &str) -> Member {
         let email = unique_email(role);
         let invite = self
-            .post("/api/v1/staff/invitations")
+            .post("/api/v1/invitations")
             .bearer_auth(&inviter.access)
             .json(&json!({"email": email, "role": role}))
             .send()

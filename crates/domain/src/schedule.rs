@@ -76,14 +76,30 @@ pub trait ScheduleRepo {
     ) -> Result<Vec<Interval>, DomainError>;
 }
 
-/// Every IANA time zone name [`parse_time_zone`] takes.
-pub fn time_zone_names() -> Vec<&'static str> {
-    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
+/// Whether a clinic may use this IANA zone: the geographic ones (`Area/Location`)
+/// and UTC. The legacy aliases (`EST5EDT`, `Etc/GMT+5`, `GMT0`, ...) are left out:
+/// they add nothing a clinic needs, and some differ only by a sign, which generated
+/// clients cannot tell apart in an enum.
+fn is_clinic_zone(name: &str) -> bool {
+    (name.contains('/') && !name.starts_with("Etc/")) || name == "UTC" || name == "Etc/UTC"
 }
 
-/// Parses an IANA time zone name.
+/// Every IANA time zone name [`parse_time_zone`] takes.
+pub fn time_zone_names() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| tz.name())
+        .filter(|name| is_clinic_zone(name))
+        .collect()
+}
+
+/// Parses an IANA time zone name (see [`time_zone_names`]).
 pub fn parse_time_zone(name: &str) -> Result<Tz, DomainError> {
-    name.parse::<Tz>().map_err(|_| {
+    let zone = Some(name)
+        .filter(|n| is_clinic_zone(n))
+        .ok_or(())
+        .and_then(|n| n.parse::<Tz>().map_err(|_| ()));
+    zone.map_err(|()| {
         DomainError::invalid(
             "time_zone",
             "invalid",

@@ -40,9 +40,16 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
+        let configured = req
             .app_data::<JsonLimit>()
             .map_or(DEFAULT_JSON_LIMIT, |l| l.0);
+        // An operation whose contract admits larger bodies (long notes, escaped at
+        // worst) reads up to its largest one.
+        let largest = req
+            .app_data::<actix_web::web::Data<crate::route_table::RouteTable>>()
+            .and_then(|table| table.operation(req.method().as_str(), req.path()))
+            .and_then(|operation| operation.largest_body);
+        let limit = largest.map_or(configured, |largest| largest.max(configured));
         let declared_length = req
             .headers()
             .get(header::CONTENT_LENGTH)

@@ -15,6 +15,9 @@ pub struct OperationTraits {
     pub takes_body: bool,
     /// The query parameters it declares.
     pub query: Vec<String>,
+    /// The largest request body its contract admits, in bytes (with slack), when it
+    /// has one: the body limit is raised to it, so every schema-valid body is read.
+    pub largest_body: Option<usize>,
 }
 
 /// Path templates with the methods each accepts.
@@ -48,6 +51,10 @@ impl RouteTable {
                             .any(|r| r.as_object().is_some_and(|r| !r.is_empty()))
                     }),
                     takes_body: operation.get("requestBody").is_some(),
+                    largest_body: operation["requestBody"]["content"]["application/json"]
+                        .get("schema")
+                        .map(|schema| crate::contract::size::body_limit(doc, schema, 0))
+                        .filter(|limit| *limit > 0),
                     query: operation["parameters"]
                         .as_array()
                         .into_iter()
@@ -82,13 +89,22 @@ impl RouteTable {
             .map(|(_, _, traits)| traits.clone())
     }
 
-    /// The methods accepted at `path`, if any documented template matches it.
+    /// The methods accepted at `path`, if any documented template matches it. When
+    /// several do, the most specific wins (the one with the most literal segments),
+    /// as in routing: `/invitations/accept` is not `/invitations/{id}`.
     pub fn allowed_methods(&self, path: &str) -> Option<Vec<String>> {
         let actual = segments(path);
-        let mut allowed: Vec<String> = self
+        let literals =
+            |template: &[String]| template.iter().filter(|t| !t.starts_with('{')).count();
+        let matching: Vec<&(Vec<String>, Vec<String>)> = self
             .routes
             .iter()
             .filter(|(template, _)| matches(template, &actual))
+            .collect();
+        let most_specific = matching.iter().map(|(t, _)| literals(t)).max()?;
+        let mut allowed: Vec<String> = matching
+            .into_iter()
+            .filter(|(template, _)| literals(template) == most_specific)
             .flat_map(|(_, methods)| methods.iter().cloned())
             .collect();
         allowed.sort();
@@ -137,5 +153,12 @@ mod tests {
             Some(vec!["GET".to_owned()])
         );
         assert_eq!(table.allowed_methods("/health/dead"), None);
+        let table = table
+            .with("/api/v1/invitations/{id}", "DELETE")
+            .with("/api/v1/invitations/accept", "POST");
+        assert_eq!(
+            table.allowed_methods("/api/v1/invitations/accept"),
+            Some(vec!["POST".to_owned()])
+        );
     }
 }

@@ -20,6 +20,7 @@
 pub mod enums;
 pub mod responses;
 pub mod rules;
+pub mod size;
 pub mod text;
 
 use serde_json::{Map, Value, json};
@@ -52,6 +53,7 @@ fn finish_value(doc: &mut Value) {
     text::publish(doc);
     rules::publish(doc);
     let referencing = responses::schemas_naming_ids(doc);
+    declare_body_limits(doc);
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -76,6 +78,31 @@ fn examples_as_json_schema(doc: &mut Value) {
             && let Some(example) = schema.remove("example")
         {
             schema.insert("examples".to_owned(), json!([example]));
+        }
+    }
+}
+
+/// Names, on each operation whose contract admits bodies larger than the default
+/// limit, the limit it reads up to (`x-max-body-bytes`; the server uses the same
+/// figure, see [`size`]).
+fn declare_body_limits(doc: &mut Value) {
+    let default = crate::json::DEFAULT_JSON_LIMIT;
+    let mut limits = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            if let Some(schema) =
+                operation["requestBody"]["content"]["application/json"].get("schema")
+            {
+                let limit = size::body_limit(doc, schema, default);
+                if limit > default {
+                    limits.push((path.clone(), method.clone(), limit));
+                }
+            }
+        }
+    }
+    for (path, method, limit) in limits {
+        if let Some(operation) = doc["paths"][&path].get_mut(&method) {
+            operation["x-max-body-bytes"] = json!(limit);
         }
     }
 }

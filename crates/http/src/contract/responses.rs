@@ -98,7 +98,9 @@ pub const GENERIC_RESPONSES: &[GenericResponse] = &[
     GenericResponse {
         status: "413",
         name: "PayloadTooLarge",
-        description: "The body exceeds the size limit (`payload_too_large`; 64 KiB by default).",
+        description: "The body exceeds the size limit (`payload_too_large`): 64 KiB, or the \
+                      operation's `x-max-body-bytes`, which admits every body its schema allows \
+                      however it is escaped.",
         retry_after: false,
     },
     GenericResponse {

@@ -59,12 +59,11 @@ pub fn publish(doc: &mut Value) {
         // The line pattern without its empty alternative: some text that shows.
         let visible = line_pattern().replace(")?$", ")$");
         schema.insert(
-            "if".to_owned(),
-            json!({ "properties": { "status": { "const": "cancelled" } }, "required": ["status"] }),
-        );
-        schema.insert(
-            "then".to_owned(),
-            json!({ "required": ["reason"], "properties": { "reason": { "type": "string", "pattern": visible } } }),
+            "anyOf".to_owned(),
+            json!([
+                { "properties": { "status": { "not": { "const": "cancelled" } } } },
+                { "required": ["reason"], "properties": { "reason": { "type": "string", "pattern": visible } } }
+            ]),
         );
     }
 }

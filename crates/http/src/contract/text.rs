@@ -112,6 +112,9 @@ fn constrain(schema_name: &str, field: &str, property: &mut Value, time_zones: &
     }
     if property["type"] == "array" {
         if let Some(items) = property.get_mut("items") {
+            if is_free_text(items) && items.get("maxLength").is_none() {
+                items["maxLength"] = json!(crate::routes::patients::SHORT_ITEM_CHARS);
+            }
             constrain(schema_name, field, items, time_zones);
         }
         return;

@@ -61,8 +61,8 @@ impl From<Sex> for SexDto {
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressDto {
-    /// Street lines (at most 4).
-    #[validate(length(max = 4))]
+    /// Street lines (at most 4, each at most 120 characters).
+    #[validate(length(max = 4), custom(function = "short_items"))]
     #[schema(max_items = 4)]
     pub lines: Vec<String>,
     /// Postal code.
@@ -97,6 +97,24 @@ pub struct EmergencyContactDto {
     pub phone: Option<String>,
 }
 
+/// The longest item of a list of short texts (street lines, allergies, ...), in
+/// characters; the contract gives the items this `maxLength`.
+pub const SHORT_ITEM_CHARS: usize = 120;
+
+/// `validator` rule: every item of a list is a short text.
+fn short_items(items: &[String]) -> Result<(), validator::ValidationError> {
+    if items
+        .iter()
+        .all(|item| item.chars().count() <= SHORT_ITEM_CHARS)
+    {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("length").with_message(
+            format!("each item must be at most {SHORT_ITEM_CHARS} characters").into(),
+        ))
+    }
+}
+
 /// `validator` rule: an email address of [`salus_domain::formats::email_pattern`].
 fn email_address(value: &str) -> Result<(), validator::ValidationError> {
     if salus_domain::formats::is_email(value) {
@@ -111,17 +129,17 @@ fn email_address(value: &str) -> Result<(), validator::ValidationError> {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MedicalHistoryDto {
-    /// Allergies.
-    #[validate(length(max = 100))]
-    #[schema(max_items = 100)]
+    /// Allergies (at most 50, each at most 120 characters).
+    #[validate(length(max = 50), custom(function = "short_items"))]
+    #[schema(max_items = 50)]
     pub allergies: Vec<String>,
-    /// Conditions.
-    #[validate(length(max = 100))]
-    #[schema(max_items = 100)]
+    /// Conditions (at most 50, each at most 120 characters).
+    #[validate(length(max = 50), custom(function = "short_items"))]
+    #[schema(max_items = 50)]
     pub conditions: Vec<String>,
-    /// Medications.
-    #[validate(length(max = 100))]
-    #[schema(max_items = 100)]
+    /// Medications (at most 50, each at most 120 characters).
+    #[validate(length(max = 50), custom(function = "short_items"))]
+    #[schema(max_items = 50)]
     pub medications: Vec<String>,
     /// Free text.
     #[validate(length(max = 16000))]

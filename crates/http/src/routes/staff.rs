@@ -252,7 +252,7 @@ pub async fn list_members(
         (status = 409, description = "Already a member.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/api/v1/staff/invitations")]
+#[post("/api/v1/invitations")]
 pub async fn invite(
     ports: web::Data<Ports>,
     client: Client,
@@ -278,7 +278,7 @@ pub async fn invite(
         (status = 200, description = "Invitations.", body = InvitationList),
     )
 )]
-#[get("/api/v1/staff/invitations")]
+#[get("/api/v1/invitations")]
 pub async fn list_invitations(
     ports: web::Data<Ports>,
     who: Authenticated,
@@ -308,7 +308,7 @@ pub async fn list_invitations(
         (status = 404, description = "No pending invitation with this id.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/api/v1/staff/invitations/{id}")]
+#[delete("/api/v1/invitations/{id}")]
 pub async fn revoke_invitation(
     ports: web::Data<Ports>,
     client: Client,
