@@ -19,7 +19,7 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     }
 }
 
-fn max_of(values: impl Iterator<Item = Option<usize>>) -> Option<usize> {
+fn max_of(mut values: impl Iterator<Item = Option<usize>>) -> Option<usize> {
     values.try_fold(0, |acc, v| Some(acc.max(v?)))
 }
 
