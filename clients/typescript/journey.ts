@@ -238,12 +238,21 @@ async function booking(api: SalusClient, patientId: string): Promise<void> {
   const me = await api.GET("/api/v1/me");
   check(me.data !== undefined, `GET /me answered ${me.response.status}`);
   check(me.data.role === "owner" && me.data.mfa_enrolled, "an owner with MFA");
+  // The practitioner profile is part of the membership: its version is the ETag.
+  const staff = await api.GET("/api/v1/staff");
+  check(staff.data !== undefined, `GET /staff answered ${staff.response.status}`);
+  const mine = staff.data.items.find((m) => m.id === me.data.membership_id);
+  check(mine !== undefined, "the owner is in the staff list");
   const flag = await api.PUT("/api/v1/practitioners/{id}", {
-    params: { path: { id: me.data.membership_id } },
+    params: { path: { id: me.data.membership_id }, header: { "If-Match": `"v${mine.version}"` } },
     body: { specialty: "General practice" },
   });
   check(flag.response.status === 204, `flag practitioner answered ${flag.response.status} ${flag.error?.code}`);
-  ok("the owner is a practitioner (204)");
+  check(
+    flag.response.headers.get("ETag") === `"v${mine.version + 1}"`,
+    `the membership's new ETag is ${flag.response.headers.get("ETag")}`,
+  );
+  ok("the owner is a practitioner (204, the membership's new ETag)");
 
   const body: components["schemas"]["BookRequest"] = {
     patient_id: patientId,

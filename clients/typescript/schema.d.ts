@@ -494,12 +494,12 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
+        put?: never;
         /**
          * Change my email
          * @description Needs the password and a recent MFA check (step-up). The new address receives a token to confirm; the old one is told.
          */
-        put: operations["me_change_email"];
-        post?: never;
+        post: operations["me_change_email"];
         delete?: never;
         options?: never;
         head?: never;
@@ -614,12 +614,12 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
+        put?: never;
         /**
          * Set my phone number
          * @description Sends a 6-digit code by SMS, valid 10 minutes with 5 attempts. Resending is throttled and keeps the attempt count.
          */
-        put: operations["me_set_phone"];
-        post?: never;
+        post: operations["me_set_phone"];
         delete?: never;
         options?: never;
         head?: never;
@@ -816,7 +816,7 @@ export interface paths {
         put?: never;
         /**
          * Archive a patient
-         * @description Records are archived, never deleted here; archived patients leave the default list.
+         * @description Records are archived, never deleted here; archived patients leave the default list. `If-Match` with the ETag read is required; archiving an archived patient answers it as it is.
          */
         post: operations["patients_archive"];
         delete?: never;
@@ -852,7 +852,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Restore a patient */
+        /**
+         * Restore a patient
+         * @description `If-Match` with the ETag read is required; restoring a patient who is not archived answers it as it is.
+         */
         post: operations["patients_restore"];
         delete?: never;
         options?: never;
@@ -1397,7 +1400,8 @@ export interface components {
          *       "reminders": null,
          *       "starts_at": "2030-05-14T09:00:00Z",
          *       "status": "scheduled",
-         *       "updated_at": "2026-11-20T16:40:12Z"
+         *       "updated_at": "2026-11-20T16:40:12Z",
+         *       "version": 2
          *     }
          */
         AppointmentResponse: {
@@ -1444,6 +1448,11 @@ export interface components {
              * @description Updated.
              */
             updated_at: string;
+            /**
+             * Format: int32
+             * @description Its version: its ETag is `"v<version>"`, to send in `If-Match`.
+             */
+            version: number;
         };
         /**
          * @description A role that can be assigned or invited (owners are made by transfer).
@@ -1676,6 +1685,11 @@ export interface components {
             require_mfa: boolean;
             /** @description IANA time zone of working hours. */
             time_zone: string;
+            /**
+             * Format: int32
+             * @description The settings' version: its ETag is `"v<version>"`, to send in `If-Match`.
+             */
+            version: number;
         };
         /** @description The clinic a session acts in. */
         ClinicSummary: {
@@ -2004,6 +2018,12 @@ export interface components {
             permissions: components["schemas"]["PermissionCode"][];
             /** @description Role. */
             role: components["schemas"]["RoleName"];
+            /**
+             * Format: int32
+             * @description The membership's version: its ETag is `"v<version>"`, to send in `If-Match`
+             *     to change the member's role, permissions, state or practitioner profile.
+             */
+            version: number;
         };
         /**
          * @description A sign-in to finish with a second factor.
@@ -2113,6 +2133,11 @@ export interface components {
              * @description Signed when (then immutable).
              */
             signed_at?: string | null;
+            /**
+             * Format: int32
+             * @description Its version: its ETag is `"v<version>"`, to send in `If-Match` to edit a draft.
+             */
+            version: number;
         };
         /**
          * @description How an action ended.
@@ -2384,6 +2409,12 @@ export interface components {
             name: string;
             /** @description Specialty. */
             specialty: string;
+            /**
+             * Format: int32
+             * @description The membership's version: its ETag is `"v<version>"`, to send in `If-Match`
+             *     to change the profile or the hours.
+             */
+            version: number;
         };
         /**
          * @description An RFC 9457 problem details body.
@@ -2429,7 +2460,7 @@ export interface components {
          * @description Stable machine-readable code clients can branch on.
          * @enum {string}
          */
-        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken";
+        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken";
         /** @description A queue entry. */
         QueueEntryResponse: {
             /**
@@ -2474,6 +2505,11 @@ export interface components {
              * @description Ticket number of the day.
              */
             ticket: number;
+            /**
+             * Format: int32
+             * @description Its version: its ETag is `"v<version>"`, to send in `If-Match` to move it.
+             */
+            version: number;
         };
         /**
          * @description Where a queue entry stands.
@@ -2586,6 +2622,12 @@ export interface components {
              * @description Last change (custom roles).
              */
             updated_at?: string | null;
+            /**
+             * Format: int32
+             * @description The custom role's version: its ETag is `"v<version>"`, to send in `If-Match`
+             *     (null for built-in roles, which cannot change).
+             */
+            version?: number | null;
         };
         /**
          * @description Move an appointment.
@@ -3066,6 +3108,8 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description The resource's version after this answer (`"v3"`): send it in `If-Match` to change the resource. */
+        ETag: string;
         /** @description The request's id: the one the client sent when it is a sane token (1 to 128 of `A-Z a-z 0-9 . _ : -`), else one the server made. Quote it when reporting a problem. */
         "X-Request-Id": string;
     };
@@ -3200,9 +3244,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The appointment. */
+            /** @description The appointment; `ETag` header. */
             200: {
                 headers: {
+                    /** @description The version: send it back in `If-Match` to change it. */
+                    ETag?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3256,7 +3302,9 @@ export interface operations {
     appointments_reschedule: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -3272,9 +3320,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Moved. */
+            /** @description Moved; new `ETag`. */
             200: {
                 headers: {
+                    /** @description The version: send it back in `If-Match` to change it. */
+                    ETag?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3289,9 +3339,11 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description The new slot is taken, or the appointment can no longer move. */
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3299,7 +3351,9 @@ export interface operations {
     appointments_change_status: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -3315,9 +3369,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Changed. */
+            /** @description Changed (or already in that status); new `ETag`. */
             200: {
                 headers: {
+                    /** @description The version: send it back in `If-Match` to change it. */
+                    ETag?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3332,9 +3388,11 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Illegal transition. */
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3787,9 +3845,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Settings. */
+            /** @description Settings; `ETag` header. */
             200: {
                 headers: {
+                    /** @description The version: send it back in `If-Match` to change the settings. */
+                    ETag?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3807,7 +3867,9 @@ export interface operations {
     clinic_update: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -3820,9 +3882,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Changed. */
+            /** @description Changed; new `ETag`. */
             200: {
                 headers: {
+                    /** @description The version: send it back in `If-Match` to change the settings. */
+                    ETag?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3834,9 +3898,11 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             /** @description Missing permission or step-up required. */
             403: components["responses"]["Forbidden"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4472,7 +4538,9 @@ export interface operations {
     notes_edit: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -4488,9 +4556,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Changed or signed. */
+            /** @description Changed or signed; new `ETag`. */
             200: {
                 headers: {
+                    /** @description The version: send it back in `If-Match` to change it. */
+                    ETag?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4506,9 +4576,11 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Already signed. */
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4682,7 +4754,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The ETag of the version read. */
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
                 "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
@@ -4770,7 +4842,9 @@ export interface operations {
     patients_archive: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -4794,11 +4868,14 @@ export interface operations {
                     "application/json": components["schemas"]["PatientResponse"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4881,7 +4958,9 @@ export interface operations {
     patients_restore: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -4905,11 +4984,14 @@ export interface operations {
                     "application/json": components["schemas"]["PatientResponse"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4973,7 +5055,9 @@ export interface operations {
     practitioners_update: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -4989,9 +5073,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Done. */
+            /** @description Done; the membership's new `ETag`. */
             204: {
                 headers: {
+                    /** @description The version: send it back in `If-Match` to change it. */
+                    ETag?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5002,9 +5088,11 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such member. */
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5095,7 +5183,9 @@ export interface operations {
     practitioners_set_hours: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5111,9 +5201,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Set. */
+            /** @description Set; the membership's new `ETag`. */
             204: {
                 headers: {
+                    /** @description The version: send it back in `If-Match` to change it. */
+                    ETag?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5124,10 +5216,12 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such practitioner. */
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid intervals. */
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5249,7 +5343,9 @@ export interface operations {
     queue_complete: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5264,6 +5360,7 @@ export interface operations {
             /** @description Completed. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5271,13 +5368,16 @@ export interface operations {
                     "application/json": components["schemas"]["QueueEntryResponse"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description No such entry. */
             404: components["responses"]["NotFound"];
             /** @description Not in progress. */
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5285,7 +5385,9 @@ export interface operations {
     queue_mark_left: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5300,6 +5402,7 @@ export interface operations {
             /** @description Left. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5307,13 +5410,16 @@ export interface operations {
                     "application/json": components["schemas"]["QueueEntryResponse"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description No such entry. */
             404: components["responses"]["NotFound"];
             /** @description Already seen. */
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5321,7 +5427,9 @@ export interface operations {
     queue_start: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5333,9 +5441,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description In progress. */
+            /** @description In progress (or already); new `ETag`. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5343,13 +5452,16 @@ export interface operations {
                     "application/json": components["schemas"]["QueueEntryResponse"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description No such entry. */
             404: components["responses"]["NotFound"];
             /** @description Not called yet. */
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5460,7 +5572,9 @@ export interface operations {
     roles_update: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5476,9 +5590,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Changed. */
+            /** @description Changed; new `ETag`. */
             200: {
                 headers: {
+                    /** @description The version: send it back in `If-Match` to change the role. */
+                    ETag?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5494,10 +5610,12 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description The name is taken. */
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields or unknown permissions. */
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5569,7 +5687,9 @@ export interface operations {
     staff_set_custom_roles: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5585,9 +5705,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Assigned. */
+            /** @description Assigned; the membership's new `ETag`. */
             204: {
                 headers: {
+                    /** @description The membership's new version. */
+                    ETag?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5599,10 +5721,12 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such member. */
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown role ids. */
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5610,7 +5734,9 @@ export interface operations {
     staff_deactivate: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5625,6 +5751,7 @@ export interface operations {
             /** @description Deactivated. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5632,6 +5759,7 @@ export interface operations {
                     "application/json": components["schemas"]["MemberResponse"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             /** @description Missing permission, oneself, or a member above the caller. */
             403: components["responses"]["Forbidden"];
@@ -5639,7 +5767,9 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description The last owner. */
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5647,7 +5777,9 @@ export interface operations {
     staff_set_overrides: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5663,9 +5795,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Set. */
+            /** @description Set; the membership's new `ETag`. */
             204: {
                 headers: {
+                    /** @description The membership's new version. */
+                    ETag?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5679,10 +5813,12 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description An owner cannot be denied. */
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown permissions. */
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5690,7 +5826,9 @@ export interface operations {
     staff_reactivate: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5705,6 +5843,7 @@ export interface operations {
             /** @description Active again. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5712,12 +5851,15 @@ export interface operations {
                     "application/json": components["schemas"]["MemberResponse"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             /** @description Missing permission, or no seat left (`plan_upgrade_required`). */
             403: components["responses"]["Forbidden"];
             /** @description No such member. */
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5725,7 +5867,9 @@ export interface operations {
     staff_change_role: {
         parameters: {
             query?: never;
-            header?: {
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5744,6 +5888,7 @@ export interface operations {
             /** @description Changed. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5759,9 +5904,11 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Last owner, or ownership must be transferred. */
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

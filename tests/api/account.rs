@@ -95,7 +95,7 @@ async fn phone_codes_expire_cap_attempts_and_throttle_resends() {
     macro_rules! put_phone {
         ($phone:expr) => {
             app.client
-                .put(format!("{}/api/v1/me/phone", app.url))
+                .post(format!("{}/api/v1/me/phone", app.url))
                 .bearer_auth(&access)
                 .json(&json!({"phone": $phone}))
                 .send()

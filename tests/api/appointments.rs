@@ -18,6 +18,7 @@ async fn setup(app: &TestApp) -> Setup {
     let flag = app
         .client
         .put(format!("{}/api/v1/practitioners/{practitioner}", app.url))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
         .json(&json!({"specialty": "General practice"}))
         .send()
@@ -98,6 +99,7 @@ async fn overlapping_bookings_are_refused_and_adjacent_ones_accepted() {
     let id = first["id"].as_str().unwrap();
     let cancel = app
         .post(&format!("/api/v1/appointments/{id}/status"))
+        .header("if-match", "*")
         .bearer_auth(&s.owner.access)
         .json(&json!({"status": "cancelled", "reason": "patient called"}))
         .send()
@@ -144,6 +146,7 @@ async fn the_state_machine_refuses_illegal_moves_naming_the_current_state() {
     let id = a["id"].as_str().unwrap().to_owned();
     let move_to = |status: &'static str| {
         app.post(&format!("/api/v1/appointments/{id}/status"))
+            .header("if-match", "*")
             .bearer_auth(&s.owner.access)
             .json(&json!({"status": status}))
             .send()
@@ -211,6 +214,7 @@ async fn rescheduling_keeps_the_history_and_refuses_taken_slots() {
     let move_to = |start: &'static str, end: &'static str| {
         app.client
             .put(format!("{}/api/v1/appointments/{id}/schedule", app.url))
+            .header("if-match", "*")
             .bearer_auth(&s.owner.access)
             .json(&json!({"starts_at": start, "ends_at": end}))
             .send()
@@ -288,6 +292,7 @@ async fn working_hours_shape_availability_and_bookings() {
     let patch = app
         .client
         .patch(format!("{}/api/v1/clinic", app.url))
+        .header("if-match", "*")
         .bearer_auth(&s.owner.access)
         .json(&json!({"time_zone": "Europe/Paris"}))
         .send()
@@ -300,6 +305,7 @@ async fn working_hours_shape_availability_and_bookings() {
             "{}/api/v1/practitioners/{}/hours",
             app.url, s.practitioner
         ))
+        .header("if-match", "*")
         .bearer_auth(&s.owner.access)
         .json(&json!({"hours": [{"weekday": 1, "starts": "09:00", "ends": "12:00"}]}))
         .send()
@@ -428,6 +434,7 @@ async fn reminders_follow_consent_and_the_appointment() {
     let moved = app
         .client
         .put(format!("{}/api/v1/appointments/{id}/schedule", app.url))
+        .header("if-match", "*")
         .bearer_auth(&s.owner.access)
         .json(
             &json!({"starts_at": at(later), "ends_at": at(later + chrono::Duration::minutes(20))}),

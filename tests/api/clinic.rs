@@ -14,6 +14,7 @@ async fn requiring_mfa_confines_unenrolled_members_to_enrolment() {
     let patch = app
         .client
         .patch(format!("{}/api/v1/clinic", app.url))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
         .json(&json!({"require_mfa": true}))
         .send()
@@ -42,6 +43,7 @@ async fn the_idle_timeout_is_a_clinic_setting_between_5_and_60_minutes() {
     let set = |minutes: i64| {
         app.client
             .patch(format!("{}/api/v1/clinic", app.url))
+            .header("if-match", "*")
             .bearer_auth(&owner.access)
             .json(&json!({"idle_timeout_minutes": minutes}))
             .send()

@@ -308,6 +308,7 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
     let b_member = me_b["membership_id"].as_str().unwrap().to_owned();
     app.client
         .put(format!("{}/api/v1/practitioners/{b_member}", app.url))
+        .header("if-match", "*")
         .bearer_auth(&b.access)
         .json(&serde_json::json!({"specialty": "GP"}))
         .send()

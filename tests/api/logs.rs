@@ -68,7 +68,7 @@ async fn no_secret_or_health_data_reaches_the_logs() {
 
     // One-time codes and tokens.
     app.client
-        .put(format!("{}/api/v1/me/phone", app.url))
+        .post(format!("{}/api/v1/me/phone", app.url))
         .bearer_auth(&owner.access)
         .json(&json!({"phone": "+33622334455"}))
         .send()

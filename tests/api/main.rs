@@ -9,6 +9,7 @@ mod appointments;
 mod audit;
 mod brute_force;
 mod clinic;
+mod concurrency;
 mod contract;
 mod headers;
 mod health;

@@ -169,7 +169,7 @@ async fn step_up_gates_email_change() {
     let access = refreshed["access_token"].as_str().unwrap().to_owned();
     let change = |password: &'static str| {
         app.client
-            .put(format!("{}/api/v1/me/email", app.url))
+            .post(format!("{}/api/v1/me/email", app.url))
             .bearer_auth(&access)
             .json(&json!({"password": password, "new_email": new_email}))
             .send()

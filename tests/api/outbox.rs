@@ -571,7 +571,7 @@ async fn a_server_delivers_codes_through_smtp_and_the_sms_gateway() {
     // A phone code travels through the gateway, signed, and verifies the phone.
     let put = app
         .client
-        .put(format!("{}/api/v1/me/phone", app.url))
+        .post(format!("{}/api/v1/me/phone", app.url))
         .bearer_auth(&owner.access)
         .json(&json!({"phone": "+33612345678"}))
         .send()

@@ -40,6 +40,7 @@ async fn seed(app: &TestApp) -> Seeded {
     let flag = app
         .client
         .put(format!("{}/api/v1/practitioners/{practitioner}", app.url))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
         .json(&json!({"specialty": "General practice"}))
         .send()

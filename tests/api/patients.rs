@@ -193,21 +193,22 @@ async fn search_by_name_prefix_birth_date_phone_and_exact_national_id_with_curso
 async fn archived_patients_leave_the_list_and_come_back() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;
-    let id = create(&app, &owner, &ada())
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
+    let created = create(&app, &owner, &ada()).await;
+    let etag = created.headers()["etag"].to_str().unwrap().to_owned();
+    let id = created.json::<Value>().await.unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let archive = app
         .post(&format!("/api/v1/patients/{id}/archive"))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
+        .header("if-match", &etag)
         .send()
         .await
         .unwrap();
     assert_eq!(archive.status(), 200);
+    let etag = archive.headers()["etag"].to_str().unwrap().to_owned();
     let list: Value = app
         .get_as(&owner.access, "/api/v1/patients")
         .await
@@ -224,7 +225,9 @@ async fn archived_patients_leave_the_list_and_come_back() {
     assert_eq!(all["items"][0]["archived"], true);
     let restore = app
         .post(&format!("/api/v1/patients/{id}/restore"))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
+        .header("if-match", &etag)
         .send()
         .await
         .unwrap();

@@ -75,6 +75,7 @@ async fn an_appointment_checks_in_and_the_visit_moves_on() {
     let practitioner = me["membership_id"].as_str().unwrap().to_owned();
     app.client
         .put(format!("{}/api/v1/practitioners/{practitioner}", app.url))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
         .json(&json!({"specialty": "GP"}))
         .send()
@@ -125,6 +126,7 @@ async fn an_appointment_checks_in_and_the_visit_moves_on() {
     let id = entry["id"].as_str().unwrap();
     let step = |action: &'static str| {
         app.post(&format!("/api/v1/queue/{id}/{action}"))
+            .header("if-match", "*")
             .bearer_auth(&owner.access)
             .send()
     };

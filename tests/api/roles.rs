@@ -45,6 +45,7 @@ async fn custom_roles_need_a_paid_plan_and_overrides_the_business_plan() {
                 "{}/api/v1/staff/{receptionist_id}/overrides",
                 app.url
             ))
+            .header("if-match", "*")
             .bearer_auth(&owner.access)
             .json(&json!({"grants": ["staff.read"], "denies": []}))
             .send()
@@ -85,6 +86,7 @@ async fn changes_take_effect_on_the_next_request_and_deny_wins() {
             "{}/api/v1/staff/{receptionist_id}/custom-roles",
             app.url
         ))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
         .json(&json!({"role_ids": [role_id]}))
         .send()
@@ -105,6 +107,7 @@ async fn changes_take_effect_on_the_next_request_and_deny_wins() {
             "{}/api/v1/staff/{receptionist_id}/overrides",
             app.url
         ))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
         .json(&json!({"grants": [], "denies": ["staff.read"]}))
         .send()
@@ -125,6 +128,7 @@ async fn changes_take_effect_on_the_next_request_and_deny_wins() {
             "{}/api/v1/staff/{receptionist_id}/overrides",
             app.url
         ))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
         .json(&json!({"grants": [], "denies": []}))
         .send()
@@ -134,6 +138,7 @@ async fn changes_take_effect_on_the_next_request_and_deny_wins() {
     let shrink = app
         .client
         .patch(format!("{}/api/v1/roles/{role_id}", app.url))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
         .json(&json!({"permissions": []}))
         .send()
@@ -189,6 +194,7 @@ async fn a_role_in_use_cannot_be_deleted() {
                 "{}/api/v1/staff/{receptionist_id}/custom-roles",
                 app.url
             ))
+            .header("if-match", "*")
             .bearer_auth(&owner.access)
             .json(&json!({"role_ids": ids}))
             .send()
@@ -238,6 +244,7 @@ async fn an_administrator_cannot_mint_clinical_access() {
             "{}/api/v1/staff/{receptionist_id}/overrides",
             app.url
         ))
+        .header("if-match", "*")
         .bearer_auth(&admin.access)
         .json(&json!({"grants": ["clinical.read"], "denies": []}))
         .send()
@@ -254,6 +261,7 @@ async fn an_administrator_cannot_mint_clinical_access() {
     let own = app
         .client
         .put(format!("{}/api/v1/staff/{admin_id}/overrides", app.url))
+        .header("if-match", "*")
         .bearer_auth(&admin.access)
         .json(&json!({"grants": [], "denies": []}))
         .send()

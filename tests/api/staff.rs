@@ -100,6 +100,7 @@ async fn nobody_escalates_or_changes_themselves_and_the_last_owner_stays() {
     let set_role = |token: String, id: String, role: &'static str| {
         app.client
             .put(format!("{}/api/v1/staff/{id}/role", app.url))
+            .header("if-match", "*")
             .bearer_auth(token)
             .json(&json!({"role": role}))
             .send()
@@ -170,6 +171,7 @@ async fn nobody_escalates_or_changes_themselves_and_the_last_owner_stays() {
     // The last owner can be neither deactivated nor demoted.
     let deactivate_owner = app
         .post(&format!("/api/v1/staff/{owner_id}/deactivate"))
+        .header("if-match", "*")
         .bearer_auth(&admin.access)
         .send()
         .await
@@ -197,6 +199,7 @@ async fn deactivation_ends_every_session_at_once_and_blocks_sign_in() {
     let nurse_id = member_id(&app, &nurse).await;
     let response = app
         .post(&format!("/api/v1/staff/{nurse_id}/deactivate"))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
         .send()
         .await
@@ -215,6 +218,7 @@ async fn deactivation_ends_every_session_at_once_and_blocks_sign_in() {
 
     let reactivate = app
         .post(&format!("/api/v1/staff/{nurse_id}/reactivate"))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
         .send()
         .await
@@ -258,6 +262,7 @@ async fn ownership_moves_only_by_an_explicit_transfer() {
     let to_owner = app
         .client
         .put(format!("{}/api/v1/staff/{admin_id}/role", app.url))
+        .header("if-match", "*")
         .bearer_auth(&owner.access)
         .json(&json!({"role": "owner"}))
         .send()

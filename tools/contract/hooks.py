@@ -38,6 +38,7 @@ Nothing secret is printed: only counts, at exit.
 from __future__ import annotations
 
 import atexit
+import re
 import os
 import sys
 import threading
@@ -260,6 +261,23 @@ def _instant(text: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
+IF_MATCH = re.compile(r'^(?:\*|(?:W/)?"v[0-9]{1,9}")$')
+
+
+def _current_version(case: Any) -> None:
+    """A change must name the version it is made against, which only the server
+    knows (any of the run's calls may have moved it on): a well-formed `If-Match`
+    becomes `*`, whatever version is current, in every phase. A malformed one is
+    left as generated, to be refused. (tests/api/concurrency.rs covers versions.)"""
+    headers = getattr(case, "headers", None)
+    if not headers:
+        return
+    for name in list(headers.keys()):
+        value = headers[name]
+        if name.lower() == "if-match" and isinstance(value, str) and IF_MATCH.match(value):
+            headers[name] = "*"
+
+
 def _keep_within_rules(case: Any) -> None:
     """Rules the server checks that JSON Schema cannot state, applied to the
     schema-valid cases (the schema-invalid ones are left as generated):
@@ -311,6 +329,7 @@ def _keep_within_rules(case: Any) -> None:
 def before_call(context: Any, case: Any, kwargs: Any) -> None:
     """Keeps schema-valid cases within the server's cross-field rules, and sends a
     made-up password for the principal's email to another email (see 5.)."""
+    _current_version(case)
     if _is_positive(case):
         _keep_within_rules(case)
     if case.operation.path != "/api/v1/auth/login" or not isinstance(case.body, dict):

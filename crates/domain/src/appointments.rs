@@ -9,6 +9,7 @@ use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
 use crate::audit::AuditRecord;
+use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, committed};
@@ -108,6 +109,8 @@ pub struct StoredAppointment {
     pub created_at: DateTime<Utc>,
     /// Updated.
     pub updated_at: DateTime<Utc>,
+    /// Its version (optimistic concurrency).
+    pub version: i32,
 }
 
 /// An appointment as a caller sees it: the reason only with `clinical.read`.
@@ -177,6 +180,19 @@ pub struct NewBooking {
     pub override_hours: bool,
 }
 
+/// A member who sees patients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Practitioner {
+    /// The membership.
+    pub membership: MembershipId,
+    /// Specialty.
+    pub specialty: String,
+    /// Display name.
+    pub name: String,
+    /// The membership's version (the practitioner profile and hours are part of it).
+    pub version: i32,
+}
+
 /// A booking refused because the slot overlaps another active appointment.
 pub const DOUBLE_BOOKING: &str = "slot_taken";
 
@@ -190,11 +206,8 @@ pub trait AppointmentsRepo {
         specialty: &str,
         at: DateTime<Utc>,
     ) -> Result<(), DomainError>;
-    /// The clinic's practitioners: (membership, specialty, display name).
-    fn practitioners(
-        &mut self,
-        clinic: ClinicId,
-    ) -> Result<Vec<(MembershipId, String, String)>, DomainError>;
+    /// The clinic's active practitioners, by family name.
+    fn practitioners(&mut self, clinic: ClinicId) -> Result<Vec<Practitioner>, DomainError>;
     /// Whether the member is an active practitioner of the clinic.
     fn is_practitioner(
         &mut self,
@@ -253,14 +266,16 @@ fn taken() -> DomainError {
 }
 
 impl Identity {
-    /// Flags a member as practitioner (or changes their specialty).
+    /// Flags a member as practitioner (or changes their specialty) if `expected` is
+    /// the membership's current version; returns the new one.
     pub fn set_practitioner(
         &self,
         actor: &Actor,
         member: MembershipId,
         specialty: &str,
+        expected: Option<Expected>,
         client: &ClientInfo,
-    ) -> Result<(), DomainError> {
+    ) -> Result<i32, DomainError> {
         actor.require(Permission::StaffUpdate)?;
         let specialty = specialty.trim();
         if specialty.is_empty() || specialty.chars().count() > 100 {
@@ -272,8 +287,14 @@ impl Identity {
         }
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            if tx.member(actor.clinic_id, member)?.is_none() {
-                return Ok(Err(DomainError::NotFound));
+            if let Err(refused) = lock_checked(
+                tx,
+                Versioned::Membership,
+                actor.clinic_id,
+                member.0,
+                expected,
+            ) {
+                return Ok(Err(refused));
             }
             tx.upsert_practitioner(actor.clinic_id, member, specialty, now)?;
             self.audit_action(
@@ -283,15 +304,12 @@ impl Identity {
                 ("membership", member.0),
                 client,
             )?;
-            Ok(Ok(()))
+            Ok(Ok(self.member_changed(tx, actor.clinic_id, member)?))
         })
     }
 
     /// The clinic's practitioners.
-    pub fn list_practitioners(
-        &self,
-        actor: &Actor,
-    ) -> Result<Vec<(MembershipId, String, String)>, DomainError> {
+    pub fn list_practitioners(&self, actor: &Actor) -> Result<Vec<Practitioner>, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             tx.practitioners(actor.clinic_id)
@@ -402,6 +420,7 @@ impl Identity {
                 cancel_reason: None,
                 created_at: now,
                 updated_at: now,
+                version: 1,
             };
             match tx.insert_appointment(actor.clinic_id, &stored) {
                 Err(DomainError::Conflict {
@@ -471,6 +490,7 @@ impl Identity {
         id: Uuid,
         to: Status,
         cancel_reason: Option<&str>,
+        expected: Option<Expected>,
         client: &ClientInfo,
     ) -> Result<Appointment, DomainError> {
         if to == Status::Cancelled {
@@ -487,9 +507,29 @@ impl Identity {
         }
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            // Locked, so concurrent changes take turns; one to the status it has
+            // already is answered as it is, whatever version was named.
+            if tx
+                .lock_version(Versioned::Appointment, actor.clinic_id, id)?
+                .is_none()
+            {
+                return Ok(Err(DomainError::NotFound));
+            }
             let Some(current) = tx.appointment(actor.clinic_id, id)? else {
                 return Ok(Err(DomainError::NotFound));
             };
+            let Some(expected) = expected else {
+                return Ok(Err(DomainError::PreconditionRequired));
+            };
+            if current.status == to {
+                return Ok(Ok(self.open_appointment(
+                    self.reason_keys(actor, tx)?.as_ref(),
+                    current,
+                )?));
+            }
+            if let Err(stale) = expected.check(current.version) {
+                return Ok(Err(stale));
+            }
             if !current.status.can_become(to) {
                 return Ok(Err(DomainError::Conflict {
                     code: "illegal_transition",
@@ -507,6 +547,7 @@ impl Identity {
                     .map(|r| r.trim().to_owned())
                     .or(current.cancel_reason.clone()),
                 updated_at: now,
+                version: current.version + 1,
                 ..current
             };
             tx.update_appointment(actor.clinic_id, &updated)?;
@@ -539,6 +580,7 @@ impl Identity {
         id: Uuid,
         starts_at: DateTime<Utc>,
         ends_at: DateTime<Utc>,
+        expected: Option<Expected>,
         client: &ClientInfo,
     ) -> Result<Appointment, DomainError> {
         actor.require(Permission::AppointmentsUpdate)?;
@@ -551,6 +593,11 @@ impl Identity {
         }
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if let Err(refused) =
+                lock_checked(tx, Versioned::Appointment, actor.clinic_id, id, expected)
+            {
+                return Ok(Err(refused));
+            }
             let Some(current) = tx.appointment(actor.clinic_id, id)? else {
                 return Ok(Err(DomainError::NotFound));
             };
@@ -571,6 +618,7 @@ impl Identity {
                 starts_at,
                 ends_at,
                 updated_at: now,
+                version: current.version + 1,
                 ..current
             };
             match tx.update_appointment(actor.clinic_id, &updated) {

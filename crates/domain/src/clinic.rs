@@ -3,6 +3,7 @@
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
+use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::{ClientInfo, Clinic};
 use crate::identity::service::{Identity, committed};
 use crate::store::{Scope, in_tx};
@@ -37,11 +38,13 @@ impl Identity {
         })
     }
 
-    /// Changes the clinic's settings (step-up MFA).
+    /// Changes the clinic's settings (step-up MFA) if `expected` is their current
+    /// version.
     pub fn update_clinic_settings(
         &self,
         actor: &Actor,
         changes: &ClinicChanges,
+        expected: Option<Expected>,
         client: &ClientInfo,
     ) -> Result<Clinic, DomainError> {
         actor.require(Permission::ClinicUpdate)?;
@@ -87,6 +90,10 @@ impl Identity {
             return Err(DomainError::Invalid(problems));
         }
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            let clinic = actor.clinic_id;
+            if let Err(refused) = lock_checked(tx, Versioned::Clinic, clinic, clinic.0, expected) {
+                return Ok(Err(refused));
+            }
             let Some(current) = tx.clinic(actor.clinic_id)? else {
                 return Ok(Err(DomainError::NotFound));
             };
@@ -103,9 +110,16 @@ impl Identity {
                     .time_zone
                     .clone()
                     .unwrap_or(current.time_zone.clone()),
+                reminder_offset_hours: changes
+                    .reminder_offset_hours
+                    .unwrap_or(current.reminder_offset_hours),
                 ..current
             };
             tx.update_clinic(&updated)?;
+            let updated = Clinic {
+                version: tx.bump_version(Versioned::Clinic, clinic, clinic.0)?,
+                ..updated
+            };
             self.audit_action(
                 tx,
                 actor,

@@ -56,6 +56,15 @@ pub enum DomainError {
         /// Human-readable explanation.
         detail: String,
     },
+    /// A change of a versioned resource named no version to make it against.
+    #[error("precondition required")]
+    PreconditionRequired,
+    /// The change was made against a version that is no longer current.
+    #[error("stale: now version {current}")]
+    Stale {
+        /// The resource's current version.
+        current: i32,
+    },
     /// Too many requests; try again after this many seconds.
     #[error("rate limited")]
     RateLimited {

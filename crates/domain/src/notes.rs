@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
+use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, committed};
 use crate::ids::{ClinicId, MembershipId};
@@ -32,6 +33,8 @@ pub struct StoredNote {
     pub signed_at: Option<DateTime<Utc>>,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// Its version (optimistic concurrency).
+    pub version: i32,
 }
 
 /// A note with its body opened.
@@ -149,6 +152,7 @@ impl Identity {
                 )?,
                 signed_at: signed.then_some(now),
                 created_at: now,
+                version: 1,
             };
             tx.insert_note(actor.clinic_id, &stored)?;
             self.audit_action(tx, actor, "note.written", ("note", stored.id), client)?;
@@ -188,6 +192,7 @@ impl Identity {
         id: Uuid,
         body: Option<&str>,
         sign: bool,
+        expected: Option<Expected>,
         client: &ClientInfo,
     ) -> Result<Note, DomainError> {
         actor.require(Permission::ClinicalWrite)?;
@@ -196,6 +201,9 @@ impl Identity {
         }
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if let Err(refused) = lock_checked(tx, Versioned::Note, actor.clinic_id, id, expected) {
+                return Ok(Err(refused));
+            }
             let Some(mut note) = tx.note(actor.clinic_id, id)? else {
                 return Ok(Err(DomainError::NotFound));
             };
@@ -219,6 +227,9 @@ impl Identity {
             if sign {
                 note.signed_at = Some(now);
             }
+            // In the same statement as the change: a signed note's row accepts no
+            // later update.
+            note.version += 1;
             tx.update_note(actor.clinic_id, &note, now)?;
             self.audit_action(
                 tx,

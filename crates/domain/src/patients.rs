@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
+use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, committed};
@@ -245,14 +246,6 @@ fn normalise_national_id(raw: &str) -> String {
         .to_uppercase()
 }
 
-/// Why an update failed on concurrency.
-fn stale(current: i32) -> DomainError {
-    DomainError::Conflict {
-        code: "precondition_failed",
-        detail: format!("The patient changed meanwhile (now version {current}); reload it."),
-    }
-}
-
 impl Identity {
     /// The clinic's keys, unwrapped; created on first use for clinics that have none.
     pub fn clinic_keys(
@@ -410,12 +403,12 @@ impl Identity {
     }
 
     /// Replaces a patient's demographics (and medical history, with
-    /// `clinical.write`) if `expected_version` is current.
+    /// `clinical.write`) if `expected` is the current version.
     pub fn update_patient(
         &self,
         actor: &Actor,
         id: Uuid,
-        expected_version: i32,
+        expected: Option<Expected>,
         fields: PatientFields,
         history: Option<MedicalHistory>,
         client: &ClientInfo,
@@ -426,12 +419,15 @@ impl Identity {
         }
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if let Err(refused) =
+                lock_checked(tx, Versioned::Patient, actor.clinic_id, id, expected)
+            {
+                return Ok(Err(refused));
+            }
             let Some(current) = tx.patient(actor.clinic_id, id)? else {
                 return Ok(Err(DomainError::NotFound));
             };
-            if current.version != expected_version {
-                return Ok(Err(stale(current.version)));
-            }
+            let expected_version = current.version;
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
             let (national, index, sealed_history) =
                 self.seal_patient(&keys, id, &fields, history.as_ref())?;
@@ -452,27 +448,48 @@ impl Identity {
                 ..current
             };
             if !tx.update_patient(actor.clinic_id, &stored, expected_version)? {
-                return Ok(Err(stale(expected_version)));
+                return Ok(Err(DomainError::Stale {
+                    current: expected_version,
+                }));
             }
             self.audit_action(tx, actor, "patient.updated", ("patient", id), client)?;
             Ok(Ok(self.open_patient(actor, &keys, stored)?))
         })
     }
 
-    /// Archives or restores a patient (records are never deleted here).
+    /// Archives or restores a patient (records are never deleted here). The row is
+    /// locked, so concurrent calls take turns; a patient already in the state asked
+    /// for is answered as it is, whatever version was named (the call is idempotent).
     pub fn set_patient_archived(
         &self,
         actor: &Actor,
         id: Uuid,
         archived: bool,
+        expected: Option<Expected>,
         client: &ClientInfo,
     ) -> Result<Patient, DomainError> {
         actor.require(Permission::PatientsArchive)?;
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if tx
+                .lock_version(Versioned::Patient, actor.clinic_id, id)?
+                .is_none()
+            {
+                return Ok(Err(DomainError::NotFound));
+            }
             let Some(current) = tx.patient(actor.clinic_id, id)? else {
                 return Ok(Err(DomainError::NotFound));
             };
+            let Some(expected) = expected else {
+                return Ok(Err(DomainError::PreconditionRequired));
+            };
+            if current.archived_at.is_some() == archived {
+                let keys = self.clinic_keys(tx, actor.clinic_id)?;
+                return Ok(Ok(self.open_patient(actor, &keys, current)?));
+            }
+            if let Err(stale) = expected.check(current.version) {
+                return Ok(Err(stale));
+            }
             let expected = current.version;
             let stored = StoredPatient {
                 archived_at: if archived {
@@ -485,7 +502,7 @@ impl Identity {
                 ..current
             };
             if !tx.update_patient(actor.clinic_id, &stored, expected)? {
-                return Ok(Err(stale(expected)));
+                return Ok(Err(DomainError::Stale { current: expected }));
             }
             let kind = if archived {
                 "patient.archived"

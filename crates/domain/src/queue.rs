@@ -9,6 +9,7 @@ use crate::access::Permission;
 use crate::actor::Actor;
 use crate::appointments::Status as AppointmentStatus;
 use crate::audit::AuditRecord;
+use crate::concurrency::{Expected, Versioned};
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, committed};
 use crate::ids::{ClinicId, MembershipId};
@@ -93,6 +94,8 @@ pub struct QueueEntry {
     pub checked_in_at: DateTime<Utc>,
     /// Called.
     pub called_at: Option<DateTime<Utc>>,
+    /// Its version (optimistic concurrency).
+    pub version: i32,
 }
 
 /// Storage of the queue (clinic-scoped).
@@ -185,6 +188,7 @@ impl Identity {
                 status: QueueStatus::Waiting,
                 checked_in_at: now,
                 called_at: None,
+                version: 1,
             };
             tx.insert_entry(actor.clinic_id, &entry)?;
             self.audit_action(
@@ -235,14 +239,32 @@ impl Identity {
         actor: &Actor,
         id: Uuid,
         to: QueueStatus,
+        expected: Option<Expected>,
         client: &ClientInfo,
     ) -> Result<QueueEntry, DomainError> {
         actor.require(Permission::QueueManage)?;
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            // Locked, so concurrent moves take turns; a move to where the entry is
+            // already is answered as it is, whatever version was named.
+            if tx
+                .lock_version(Versioned::QueueEntry, actor.clinic_id, id)?
+                .is_none()
+            {
+                return Ok(Err(DomainError::NotFound));
+            }
             let Some(mut entry) = tx.entry(actor.clinic_id, id)? else {
                 return Ok(Err(DomainError::NotFound));
             };
+            let Some(expected) = expected else {
+                return Ok(Err(DomainError::PreconditionRequired));
+            };
+            if entry.status == to {
+                return Ok(Ok(entry));
+            }
+            if let Err(stale) = expected.check(entry.version) {
+                return Ok(Err(stale));
+            }
             if !entry.status.can_become(to) {
                 return Ok(Err(DomainError::Conflict {
                     code: "illegal_transition",
@@ -262,6 +284,7 @@ impl Identity {
                 client,
             )?;
             entry.status = to;
+            entry.version = tx.bump_version(Versioned::QueueEntry, actor.clinic_id, id)?;
             Ok(Ok(entry))
         })
     }

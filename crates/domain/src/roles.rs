@@ -6,6 +6,7 @@ use uuid::Uuid;
 use crate::DomainError;
 use crate::access::{Permission, PermissionSet, role_permissions};
 use crate::actor::Actor;
+use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::{ClientInfo, Role};
 use crate::identity::service::{Identity, committed};
 use crate::ids::{ClinicId, MembershipId};
@@ -25,6 +26,8 @@ pub struct CustomRole {
     pub assigned: i64,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Its version (optimistic concurrency).
+    pub version: i32,
 }
 
 /// Storage of custom roles and overrides (clinic-scoped).
@@ -142,6 +145,7 @@ impl Identity {
             permissions,
             assigned: 0,
             updated_at: self.now(),
+            version: 1,
         };
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             if let Err(e) = require_feature(
@@ -167,19 +171,26 @@ impl Identity {
         })
     }
 
-    /// Renames or changes a custom role; the change applies on the holders' next request.
+    /// Renames or changes a custom role if `expected` is its current version; the
+    /// change applies on the holders' next request.
     pub fn update_custom_role(
         &self,
         actor: &Actor,
         id: Uuid,
         name: Option<&str>,
         permissions: Option<PermissionSet>,
+        expected: Option<Expected>,
         client: &ClientInfo,
     ) -> Result<CustomRole, DomainError> {
         actor.require(Permission::RolesManage)?;
         let name = name.map(name_of).transpose()?;
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if let Err(refused) =
+                lock_checked(tx, Versioned::CustomRole, actor.clinic_id, id, expected)
+            {
+                return Ok(Err(refused));
+            }
             let roles = tx.custom_roles(actor.clinic_id)?;
             let Some(current) = roles.iter().find(|r| r.id == id) else {
                 return Ok(Err(DomainError::NotFound));
@@ -210,6 +221,10 @@ impl Identity {
                 }));
             }
             tx.update_custom_role(actor.clinic_id, &updated)?;
+            let updated = CustomRole {
+                version: tx.bump_version(Versioned::CustomRole, actor.clinic_id, id)?,
+                ..updated
+            };
             self.audit_action(tx, actor, "role.updated", ("custom_role", id), client)?;
             Ok(Ok(updated))
         })
@@ -246,8 +261,9 @@ impl Identity {
         actor: &Actor,
         member: MembershipId,
         role_ids: &[Uuid],
+        expected: Option<Expected>,
         client: &ClientInfo,
-    ) -> Result<(), DomainError> {
+    ) -> Result<i32, DomainError> {
         actor.require(Permission::RolesAssign)?;
         actor.require_step_up(self.now())?;
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
@@ -272,7 +288,7 @@ impl Identity {
                     }
                 }
             }
-            if let Err(e) = self.target(tx, actor, member, granted) {
+            if let Err(e) = self.locked_target(tx, actor, member, granted, expected) {
                 return Ok(Err(e));
             }
             tx.set_member_custom_roles(actor.clinic_id, member, role_ids)?;
@@ -283,7 +299,7 @@ impl Identity {
                 ("membership", member.0),
                 client,
             )?;
-            Ok(Ok(()))
+            Ok(Ok(self.member_changed(tx, actor.clinic_id, member)?))
         })
     }
 
@@ -294,8 +310,9 @@ impl Identity {
         member: MembershipId,
         grants: PermissionSet,
         denies: PermissionSet,
+        expected: Option<Expected>,
         client: &ClientInfo,
-    ) -> Result<(), DomainError> {
+    ) -> Result<i32, DomainError> {
         actor.require(Permission::PermissionsOverride)?;
         actor.require_step_up(self.now())?;
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
@@ -306,7 +323,7 @@ impl Identity {
             ) {
                 return Ok(Err(e));
             }
-            let target = match self.target(tx, actor, member, grants) {
+            let target = match self.locked_target(tx, actor, member, grants, expected) {
                 Ok(t) => t,
                 Err(e) => return Ok(Err(e)),
             };
@@ -324,7 +341,7 @@ impl Identity {
                 ("membership", member.0),
                 client,
             )?;
-            Ok(Ok(()))
+            Ok(Ok(self.member_changed(tx, actor.clinic_id, member)?))
         })
     }
 }

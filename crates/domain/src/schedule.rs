@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
+use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, committed};
 use crate::ids::{ClinicId, MembershipId};
@@ -204,14 +205,16 @@ impl Identity {
             .map_err(|_| DomainError::Internal(format!("bad time zone {}", clinic.time_zone)))
     }
 
-    /// Replaces a practitioner's weekly hours.
+    /// Replaces a practitioner's weekly hours if `expected` is the membership's
+    /// current version; returns the new one.
     pub fn set_working_hours(
         &self,
         actor: &Actor,
         member: MembershipId,
         hours: &[WorkingHours],
+        expected: Option<Expected>,
         client: &ClientInfo,
-    ) -> Result<(), DomainError> {
+    ) -> Result<i32, DomainError> {
         actor.require(Permission::StaffUpdate)?;
         if hours
             .iter()
@@ -227,6 +230,15 @@ impl Identity {
             if !tx.is_practitioner(actor.clinic_id, member)? {
                 return Ok(Err(DomainError::NotFound));
             }
+            if let Err(refused) = lock_checked(
+                tx,
+                Versioned::Membership,
+                actor.clinic_id,
+                member.0,
+                expected,
+            ) {
+                return Ok(Err(refused));
+            }
             tx.set_hours(actor.clinic_id, member, hours)?;
             self.audit_action(
                 tx,
@@ -235,7 +247,7 @@ impl Identity {
                 ("membership", member.0),
                 client,
             )?;
-            Ok(Ok(()))
+            Ok(Ok(self.member_changed(tx, actor.clinic_id, member)?))
         })
     }
 

@@ -11,6 +11,7 @@ use crate::DomainError;
 use crate::access::{Extras, Permission, PermissionSet, check_grant, effective, role_permissions};
 use crate::actor::Actor;
 use crate::audit::AuditRecord;
+use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::crypto::sha256;
 use crate::identity::auth::clinic_of_token;
 use crate::identity::email;
@@ -49,6 +50,9 @@ pub struct Member {
     pub created_at: DateTime<Utc>,
     /// Custom roles and overrides.
     pub extras: Extras,
+    /// The membership's version (optimistic concurrency): role, permissions, state
+    /// and practitioner profile change it.
+    pub version: i32,
 }
 
 impl Member {
@@ -187,13 +191,48 @@ impl Identity {
         granted: PermissionSet,
     ) -> Result<Member, DomainError> {
         let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
+        self.check_target(actor, &member, granted)?;
+        Ok(member)
+    }
+
+    /// The member a change is made to, locked, after the escalation guard and the
+    /// version check (see [`Identity::target`] and [`lock_checked`]).
+    pub(crate) fn locked_target(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+        actor: &Actor,
+        id: MembershipId,
+        granted: PermissionSet,
+        expected: Option<Expected>,
+    ) -> Result<Member, DomainError> {
+        let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
+        self.check_target(actor, &member, granted)?;
+        lock_checked(tx, Versioned::Membership, actor.clinic_id, id.0, expected)?;
+        Ok(member)
+    }
+
+    /// Records that a member changed; returns the membership's new version.
+    pub(crate) fn member_changed(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+        clinic: ClinicId,
+        id: MembershipId,
+    ) -> Result<i32, DomainError> {
+        tx.bump_version(Versioned::Membership, clinic, id.0)
+    }
+
+    fn check_target(
+        &self,
+        actor: &Actor,
+        member: &Member,
+        granted: PermissionSet,
+    ) -> Result<(), DomainError> {
         check_grant(
             actor.permissions,
             member.membership_id == actor.membership_id,
             member.permissions(),
             granted,
-        )?;
-        Ok(member)
+        )
     }
 
     /// Changes a member's role (step-up; subset rule; never to or from the last owner).
@@ -202,6 +241,7 @@ impl Identity {
         actor: &Actor,
         id: MembershipId,
         role: Role,
+        expected: Option<Expected>,
         client: &ClientInfo,
     ) -> Result<Member, DomainError> {
         actor.require(Permission::RolesAssign)?;
@@ -220,7 +260,7 @@ impl Identity {
         }
         let now = self.now();
         committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            let member = match self.target(tx, actor, id, role_permissions(role)) {
+            let member = match self.locked_target(tx, actor, id, role_permissions(role), expected) {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(e)),
             };
@@ -239,17 +279,26 @@ impl Identity {
                     .detail("role", role.as_str()),
                 client,
             )?;
-            Ok(Ok(Member { role, ..member }))
+            let version = self.member_changed(tx, actor.clinic_id, id)?;
+            Ok(Ok(Member {
+                role,
+                version,
+                ..member
+            }))
         })
     }
 
     /// Deactivates (all of the member's sessions in this clinic end at once) or
     /// reactivates a member.
+    ///
+    /// The membership is locked, so concurrent calls take turns; a member already
+    /// in the state asked for is answered as they are (the call is idempotent).
     pub fn set_member_active(
         &self,
         actor: &Actor,
         id: MembershipId,
         active: bool,
+        expected: Option<Expected>,
         client: &ClientInfo,
     ) -> Result<Member, DomainError> {
         actor.require(Permission::StaffDeactivate)?;
@@ -259,6 +308,20 @@ impl Identity {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(e)),
             };
+            let Some(current) = tx.lock_version(Versioned::Membership, actor.clinic_id, id.0)?
+            else {
+                return Ok(Err(not_found()));
+            };
+            let member = tx.member(actor.clinic_id, id)?.unwrap_or(member);
+            let Some(expected) = expected else {
+                return Ok(Err(DomainError::PreconditionRequired));
+            };
+            if member.active == active {
+                return Ok(Ok(member));
+            }
+            if let Err(stale) = expected.check(current) {
+                return Ok(Err(stale));
+            }
             if !active
                 && member.role == Role::Owner
                 && member.active
@@ -285,7 +348,12 @@ impl Identity {
                 "membership.deactivated"
             };
             self.audit_action(tx, actor, kind, ("membership", id.0), client)?;
-            Ok(Ok(Member { active, ..member }))
+            let version = self.member_changed(tx, actor.clinic_id, id)?;
+            Ok(Ok(Member {
+                active,
+                version,
+                ..member
+            }))
         })
     }
 

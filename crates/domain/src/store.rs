@@ -6,6 +6,7 @@ use crate::appointments::AppointmentsRepo;
 use crate::audit::AuditRepo;
 use crate::audit::alerts::AlertsRepo;
 use crate::clinic::ClinicRepo;
+use crate::concurrency::VersionsRepo;
 use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
 use crate::keys::KeysRepo;
@@ -45,6 +46,7 @@ pub trait Tx:
     + ScheduleRepo
     + RemindersRepo
     + KeysRepo
+    + VersionsRepo
 {
 }
 

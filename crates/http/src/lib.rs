@@ -12,6 +12,7 @@ pub mod json;
 pub mod metrics;
 pub mod middleware;
 pub mod paging;
+pub mod preconditions;
 pub mod problem;
 pub mod redirect;
 pub mod route_table;
@@ -202,8 +203,18 @@ fn query_error(error: actix_web::error::QueryPayloadError, _: &actix_web::HttpRe
     .into()
 }
 
-fn path_error(_: actix_web::error::PathError, _: &actix_web::HttpRequest) -> Error {
-    ApiError::NotFound.into()
+/// A path segment that does not parse (an id that is not a UUID) names nothing:
+/// 404, or 405 when the path is one of a route that does not take this method
+/// (`DELETE /invitations/accept` is not `DELETE /invitations/{id}`).
+fn path_error(_: actix_web::error::PathError, req: &actix_web::HttpRequest) -> Error {
+    let allowed = req
+        .app_data::<web::Data<RouteTable>>()
+        .and_then(|table| table.allowed_methods(req.path()))
+        .filter(|allowed| !allowed.iter().any(|m| m == req.method().as_str()));
+    match allowed {
+        Some(allowed) => ApiError::MethodNotAllowed { allowed }.into(),
+        None => ApiError::NotFound.into(),
+    }
 }
 
 /// Builds the application for one worker: routes, contract, docs page, middleware.

@@ -54,6 +54,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ),
     ("precondition_required", "`If-Match` is required."),
     (
+        "malformed_if_match",
+        "`If-Match` is neither `*` nor an ETag of this server.",
+    ),
+    (
         "service_unavailable",
         "A dependency is unavailable; retry shortly.",
     ),
@@ -323,6 +327,9 @@ pub enum ApiError {
     /// `If-Match` does not match the current version.
     #[error("precondition failed")]
     PreconditionFailed(String),
+    /// `If-Match` is not an entity tag this server makes (nor `*`).
+    #[error("malformed If-Match")]
+    MalformedPrecondition,
     /// An update without `If-Match`.
     #[error("precondition required")]
     PreconditionRequired,
@@ -366,6 +373,7 @@ impl ApiError {
             Self::Forbidden { code, .. } | Self::Conflict { code, .. } => code,
             Self::RateLimited { .. } => "rate_limited",
             Self::PreconditionFailed(_) => "precondition_failed",
+            Self::MalformedPrecondition => "malformed_if_match",
             Self::PreconditionRequired => "precondition_required",
             Self::Unavailable { .. } => "service_unavailable",
             Self::Internal => "internal_error",
@@ -400,6 +408,10 @@ impl ApiError {
             Self::Unauthenticated => Some("Sign in again: the access token is missing, invalid or its session has ended.".to_owned()),
             Self::Forbidden { detail, .. } | Self::Conflict { detail, .. } => Some(detail.clone()),
             Self::PreconditionFailed(detail) => Some(detail.clone()),
+            Self::MalformedPrecondition => Some(
+                "If-Match must be `*` or the ETag of the version you read, such as \"v3\"."
+                    .to_owned(),
+            ),
             Self::PreconditionRequired => Some("Send If-Match with the ETag of the version you read.".to_owned()),
             Self::RateLimited { retry_after_secs } => Some(format!("Too many requests; retry after {retry_after_secs} seconds.")),
             Self::Unavailable { what } => Some(format!(
@@ -459,6 +471,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::MalformedPrecondition => StatusCode::BAD_REQUEST,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -550,10 +563,11 @@ impl From<DomainError> for ApiError {
                 missing,
             },
             DomainError::NotFound => Self::NotFound,
-            DomainError::Conflict {
-                code: "precondition_failed",
-                detail,
-            } => Self::PreconditionFailed(detail),
+            DomainError::PreconditionRequired => Self::PreconditionRequired,
+            DomainError::Stale { current } => Self::PreconditionFailed(format!(
+                "The resource changed since it was read: it is now at version {current} \
+                 (ETag \"v{current}\"). Read it again, then send that ETag in If-Match."
+            )),
             DomainError::Conflict { code, detail } => Self::Conflict { code, detail },
             DomainError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
         }
@@ -807,6 +821,7 @@ mod catalogue_tests {
             ApiError::Unauthenticated,
             ApiError::PreconditionFailed(String::new()),
             ApiError::PreconditionRequired,
+            ApiError::MalformedPrecondition,
             ApiError::RateLimited {
                 retry_after_secs: 1,
             },

@@ -6,8 +6,8 @@ use diesel::result::Error as DieselError;
 use diesel::sql_types::{Int4, Uuid as SqlUuid};
 use salus_domain::DomainError;
 use salus_domain::appointments::{
-    AppointmentKey, AppointmentQuery, AppointmentsRepo, DOUBLE_BOOKING, HistoryEntry, Status,
-    StoredAppointment,
+    AppointmentKey, AppointmentQuery, AppointmentsRepo, DOUBLE_BOOKING, HistoryEntry, Practitioner,
+    Status, StoredAppointment,
 };
 use salus_domain::ids::{ClinicId, MembershipId};
 use salus_domain::paging::Page;
@@ -36,6 +36,7 @@ struct Row {
     cancel_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    version: i32,
 }
 
 fn row(clinic: ClinicId, a: &StoredAppointment) -> Row {
@@ -51,6 +52,7 @@ fn row(clinic: ClinicId, a: &StoredAppointment) -> Row {
         cancel_reason: a.cancel_reason.clone(),
         created_at: a.created_at,
         updated_at: a.updated_at,
+        version: a.version,
     }
 }
 
@@ -67,6 +69,7 @@ fn stored(r: Row) -> Res<StoredAppointment> {
         cancel_reason: r.cancel_reason,
         created_at: r.created_at,
         updated_at: r.updated_at,
+        version: r.version,
     })
 }
 
@@ -131,8 +134,8 @@ impl AppointmentsRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn practitioners(&mut self, clinic: ClinicId) -> Res<Vec<(MembershipId, String, String)>> {
-        let rows: Vec<(Uuid, String, String, String)> = practitioners::table
+    fn practitioners(&mut self, clinic: ClinicId) -> Res<Vec<Practitioner>> {
+        let rows: Vec<(Uuid, String, String, String, i32)> = practitioners::table
             .inner_join(
                 memberships::table.on(memberships::clinic_id
                     .eq(practitioners::clinic_id)
@@ -147,12 +150,18 @@ impl AppointmentsRepo for PgTx<'_> {
                 practitioners::specialty,
                 accounts::given_name,
                 accounts::family_name,
+                memberships::version,
             ))
             .load(self.conn)
             .map_err(db_error)?;
         Ok(rows
             .into_iter()
-            .map(|(m, s, g, f)| (MembershipId(m), s, format!("{g} {f}")))
+            .map(|(m, specialty, given, family, version)| Practitioner {
+                membership: MembershipId(m),
+                specialty,
+                name: format!("{given} {family}"),
+                version,
+            })
             .collect())
     }
 

@@ -76,6 +76,7 @@ struct ClinicRow {
     require_mfa: bool,
     time_zone: String,
     reminder_offset_hours: i32,
+    version: i32,
 }
 
 impl From<ClinicRow> for Clinic {
@@ -88,6 +89,7 @@ impl From<ClinicRow> for Clinic {
             require_mfa: r.require_mfa,
             time_zone: r.time_zone,
             reminder_offset_hours: r.reminder_offset_hours,
+            version: r.version,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod schedule_repo;
 pub mod schema;
 pub mod staff_repo;
 pub mod store;
+pub mod versions_repo;
 
 pub use pool::{DbPool, PoolSettings, build_pool};
 pub use store::PgStore;

@@ -23,6 +23,7 @@ struct Row {
     body: Vec<u8>,
     signed_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    version: i32,
 }
 
 fn note(r: Row) -> StoredNote {
@@ -35,6 +36,7 @@ fn note(r: Row) -> StoredNote {
         sealed_body: r.body,
         signed_at: r.signed_at,
         created_at: r.created_at,
+        version: r.version,
     }
 }
 
@@ -75,6 +77,7 @@ impl NotesRepo for PgTx<'_> {
                 clinical_notes::body.eq(&n.sealed_body),
                 clinical_notes::signed_at.eq(n.signed_at),
                 clinical_notes::updated_at.eq(at),
+                clinical_notes::version.eq(n.version),
             ))
             .execute(self.conn)
             .map(|_| ())

@@ -25,6 +25,7 @@ struct Row {
     status: String,
     checked_in_at: DateTime<Utc>,
     called_at: Option<DateTime<Utc>>,
+    version: i32,
 }
 
 fn entry(r: Row) -> Res<QueueEntry> {
@@ -39,6 +40,7 @@ fn entry(r: Row) -> Res<QueueEntry> {
             .ok_or_else(|| DomainError::Internal(format!("unknown queue status {}", r.status)))?,
         checked_in_at: r.checked_in_at,
         called_at: r.called_at,
+        version: r.version,
     })
 }
 
@@ -103,7 +105,7 @@ impl QueueRepo for PgTx<'_> {
         practitioner: Option<MembershipId>,
     ) -> Res<Option<QueueEntry>> {
         diesel::sql_query(
-            "SELECT id, day, ticket, patient_id, appointment_id, practitioner_id, status, checked_in_at, called_at
+            "SELECT id, day, ticket, patient_id, appointment_id, practitioner_id, status, checked_in_at, called_at, version
                FROM queue_entries
               WHERE clinic_id = $1 AND day = $2 AND status = 'waiting'
                 AND ($3::uuid IS NULL OR practitioner_id = $3 OR practitioner_id IS NULL)

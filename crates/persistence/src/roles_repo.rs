@@ -13,9 +13,12 @@ use crate::store::{PgTx, db_error};
 
 type Res<T> = Result<T, DomainError>;
 
+/// A custom role's columns: id, name, permission codes, last change, version.
+type CustomRoleRow = (Uuid, String, Vec<String>, DateTime<Utc>, i32);
+
 impl RolesRepo for PgTx<'_> {
     fn custom_roles(&mut self, clinic: ClinicId) -> Res<Vec<CustomRole>> {
-        let rows: Vec<(Uuid, String, Vec<String>, DateTime<Utc>)> = custom_roles::table
+        let rows: Vec<CustomRoleRow> = custom_roles::table
             .filter(custom_roles::clinic_id.eq(clinic.0))
             .order(custom_roles::name.asc())
             .select((
@@ -23,6 +26,7 @@ impl RolesRepo for PgTx<'_> {
                 custom_roles::name,
                 custom_roles::permissions,
                 custom_roles::updated_at,
+                custom_roles::version,
             ))
             .load(self.conn)
             .map_err(db_error)?;
@@ -34,12 +38,13 @@ impl RolesRepo for PgTx<'_> {
             .map_err(db_error)?;
         Ok(rows
             .into_iter()
-            .map(|(id, name, permissions, updated_at)| CustomRole {
+            .map(|(id, name, permissions, updated_at, version)| CustomRole {
                 id,
                 name,
                 permissions: PermissionSet::from_codes(&permissions),
                 assigned: counts.iter().find(|(r, _)| *r == id).map_or(0, |(_, n)| *n),
                 updated_at,
+                version,
             })
             .collect())
     }

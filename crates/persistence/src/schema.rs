@@ -11,6 +11,7 @@ diesel::table! {
         created_at -> Timestamptz,
         time_zone -> Text,
         reminder_offset_hours -> Int4,
+        version -> Int4,
     }
 }
 
@@ -45,6 +46,7 @@ diesel::table! {
         role -> Text,
         active -> Bool,
         created_at -> Timestamptz,
+        version -> Int4,
     }
 }
 
@@ -238,6 +240,7 @@ diesel::table! {
         permissions -> Array<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        version -> Int4,
     }
 }
 
@@ -315,6 +318,7 @@ diesel::table! {
         cancel_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        version -> Int4,
     }
 }
 
@@ -344,6 +348,7 @@ diesel::table! {
         called_at -> Nullable<Timestamptz>,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        version -> Int4,
     }
 }
 
@@ -360,6 +365,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         seq -> Int8,
+        version -> Int4,
     }
 }
 

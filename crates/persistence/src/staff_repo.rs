@@ -28,6 +28,7 @@ type MemberRow = (
     bool,
     Option<DateTime<Utc>>,
     DateTime<Utc>,
+    i32,
 );
 type InvitationRow = (
     Uuid,
@@ -105,6 +106,7 @@ fn member(r: MemberRow) -> Res<Member> {
         active,
         totp,
         created_at,
+        version,
     ) = r;
     Ok(Member {
         membership_id: MembershipId(membership_id),
@@ -117,6 +119,7 @@ fn member(r: MemberRow) -> Res<Member> {
         mfa_enrolled: totp.is_some(),
         created_at,
         extras: Extras::default(),
+        version,
     })
 }
 
@@ -148,6 +151,7 @@ macro_rules! member_query {
                 memberships::active,
                 accounts::totp_confirmed_at,
                 memberships::created_at,
+                memberships::version,
             ))
     };
 }

@@ -141,6 +141,7 @@ fn seed_clinic(
                     require_mfa: false,
                     time_zone: "Europe/Paris".to_owned(),
                     reminder_offset_hours: 24,
+                    version: 1,
                 };
                 tx.insert_clinic(&c, now)?;
                 service.clinic_keys(tx, clinic)?;

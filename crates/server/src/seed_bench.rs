@@ -187,6 +187,7 @@ fn seed_clinic(service: &Identity, n: usize, size: BenchSize, hash: &str) -> any
                 require_mfa: false,
                 time_zone: "Europe/Paris".to_owned(),
                 reminder_offset_hours: 24,
+                version: 1,
             },
             now,
         )?;

@@ -205,6 +205,7 @@ impl Identity {
             require_mfa: false,
             time_zone: "UTC".to_owned(),
             reminder_offset_hours: 24,
+            version: 1,
         };
         tx.insert_clinic(&clinic, now)?;
         self.clinic_keys(tx, clinic.id)?;

@@ -107,6 +107,8 @@ pub struct Clinic {
     pub time_zone: String,
     /// Reminders go out this many hours before an appointment.
     pub reminder_offset_hours: i32,
+    /// The settings' version (optimistic concurrency).
+    pub version: i32,
 }
 
 /// An account's membership of a clinic, with the clinic's name.

@@ -12,7 +12,8 @@
 //! - turns every problem answer into a reference to one shared response component
 //!   (`#/components/responses/NotFound`, ...), keeping the route's own sentence;
 //! - declares the `X-Request-Id` header on every response and as an optional
-//!   request header;
+//!   request header, and `ETag` on every success of an operation that takes
+//!   `If-Match` (with the `If-Match` pattern);
 //! - writes the schemas' examples the JSON Schema 2020-12 way (`examples`);
 //! - gives every text a request can carry the `pattern` the server holds it to,
 //!   and states the cross-field rules JSON Schema can (see [`rules`]).
@@ -122,6 +123,11 @@ fn add_components(doc: &mut Value) {
     components.insert(
         "headers".to_owned(),
         json!({
+            "ETag": {
+                "description": "The resource's version after this answer (`\"v3\"`): send it in \
+                                `If-Match` to change the resource.",
+                "schema": { "type": "string" }
+            },
             REQUEST_ID_HEADER: {
                 "description": "The request's id: the one the client sent when it is a sane token \
                                 (1 to 128 of `A-Z a-z 0-9 . _ : -`), else one the server made. \
@@ -152,6 +158,22 @@ fn finish_operation(operation: &mut Value, referencing: &std::collections::BTree
     let Some(op) = operation.as_object_mut() else {
         return;
     };
+    let if_match = op
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter(|p| p["in"] == "header" && p["name"] == "If-Match");
+    let mut takes_if_match = false;
+    for parameter in if_match {
+        takes_if_match = true;
+        parameter["schema"] =
+            json!({ "type": "string", "pattern": crate::preconditions::IF_MATCH_PATTERN });
+        parameter["description"] = json!(
+            "The `ETag` of the version read (`\"v3\"`), or `*` for whatever version is \
+             current. Required: without it the answer is 428, with another version 412."
+        );
+    }
     let parameters = op
         .entry("parameters")
         .or_insert_with(|| json!([]))
@@ -167,6 +189,18 @@ fn finish_operation(operation: &mut Value, referencing: &std::collections::BTree
             responses
                 .entry(status.to_owned())
                 .or_insert_with(|| json!({ "$ref": format!("#/components/responses/{name}") }));
+        }
+    }
+    if takes_if_match {
+        for (_, response) in responses.iter_mut().filter(|(s, _)| s.starts_with('2')) {
+            if let Some(response) = response.as_object_mut() {
+                let headers = response.entry("headers").or_insert_with(|| json!({}));
+                if let Some(headers) = headers.as_object_mut() {
+                    headers
+                        .entry("ETag")
+                        .or_insert_with(|| json!({ "$ref": "#/components/headers/ETag" }));
+                }
+            }
         }
     }
     for (status, response) in responses.iter_mut() {

@@ -198,7 +198,7 @@ pub fn generic_statuses(
         statuses.push("404");
     }
     if has_parameter(operation, "header", Some("If-Match")) {
-        statuses.extend(["412", "428"]);
+        statuses.extend(["400", "412", "428"]);
     }
     statuses.sort_unstable();
     statuses.dedup();

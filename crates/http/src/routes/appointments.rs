@@ -16,6 +16,7 @@ use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
 use crate::paging::{ListScope, page_limit};
+use crate::preconditions::IfMatch;
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::Ports;
 
@@ -62,6 +63,9 @@ pub struct PractitionerResponse {
     pub name: String,
     /// Specialty.
     pub specialty: String,
+    /// The membership's version: its ETag is `"v<version>"`, to send in `If-Match`
+    /// to change the profile or the hours.
+    pub version: i32,
 }
 
 /// The clinic's practitioners.
@@ -132,7 +136,7 @@ pub struct ScheduleRequest {
 
 /// An appointment. `reason` only for members with `clinical.read`.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"id": "0192f3a4-2222-7333-8444-555566667777", "patient_id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd", "practitioner_id": "0192f3a4-1111-7222-8333-444455556666", "starts_at": "2030-05-14T09:00:00Z", "ends_at": "2030-05-14T09:30:00Z", "status": "scheduled", "reason": "Follow-up of blood pressure", "cancel_reason": null, "reminders": null, "created_at": "2026-11-20T16:40:12Z", "updated_at": "2026-11-20T16:40:12Z"}))]
+#[schema(example = json!({"id": "0192f3a4-2222-7333-8444-555566667777", "patient_id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd", "practitioner_id": "0192f3a4-1111-7222-8333-444455556666", "starts_at": "2030-05-14T09:00:00Z", "ends_at": "2030-05-14T09:30:00Z", "status": "scheduled", "reason": "Follow-up of blood pressure", "cancel_reason": null, "reminders": null, "created_at": "2026-11-20T16:40:12Z", "updated_at": "2026-11-20T16:40:12Z", "version": 2}))]
 pub struct AppointmentResponse {
     /// Its id.
     pub id: Uuid,
@@ -159,6 +163,8 @@ pub struct AppointmentResponse {
     pub created_at: DateTime<Utc>,
     /// Updated.
     pub updated_at: DateTime<Utc>,
+    /// Its version: its ETag is `"v<version>"`, to send in `If-Match`.
+    pub version: i32,
 }
 
 /// A reminder of an appointment.
@@ -282,7 +288,13 @@ fn response(a: Appointment) -> AppointmentResponse {
         }),
         created_at: s.created_at,
         updated_at: s.updated_at,
+        version: s.version,
     }
+}
+
+/// An appointment answered with its `ETag`.
+fn with_etag(mut builder: actix_web::HttpResponseBuilder, a: Appointment) -> HttpResponse {
+    crate::preconditions::with_etag(&mut builder, a.stored.version).json(response(a))
 }
 
 /// Lists practitioners.
@@ -300,10 +312,11 @@ pub async fn practitioners(
     let found = run_blocking(move || identity.list_practitioners(&who.0)).await?;
     let items = found
         .into_iter()
-        .map(|(id, specialty, name)| PractitionerResponse {
-            id: id.uuid(),
-            name,
-            specialty,
+        .map(|p| PractitionerResponse {
+            id: p.membership.uuid(),
+            name: p.name,
+            specialty: p.specialty,
+            version: p.version,
         })
         .collect();
     Ok(HttpResponse::Ok().json(PractitionerList {
@@ -315,10 +328,10 @@ pub async fn practitioners(
 /// Flags a member as practitioner.
 #[utoipa::path(operation_id = "practitioners_update", tag = "appointments", summary = "Make a member a practitioner", security(("bearer" = [])),
     extensions(("x-permission" = json!("staff.update"))),
-    params(("id" = Uuid, Path, description = "The membership.")),
+    params(("id" = Uuid, Path, description = "The membership."), ("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     request_body = PractitionerRequest,
     responses(
-        (status = 204, description = "Done."),
+        (status = 204, description = "Done; the membership's new `ETag`.", headers(("ETag" = String, description = "The version: send it back in `If-Match` to change it."))),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[put("/api/v1/practitioners/{id}")]
@@ -327,13 +340,17 @@ pub async fn set_practitioner(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: ValidatedJson<PractitionerRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let specialty = body.into_inner().specialty;
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    run_blocking(move || identity.set_practitioner(&who.0, id, &specialty, &client.0)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let version = run_blocking(move || {
+        identity.set_practitioner(&who.0, id, &specialty, if_match.0, &client.0)
+    })
+    .await?;
+    Ok(crate::preconditions::with_etag(&mut HttpResponse::NoContent(), version).finish())
 }
 
 /// Books an appointment.
@@ -371,7 +388,7 @@ pub async fn book(
         )
     })
     .await?;
-    Ok(HttpResponse::Created().json(response(appointment)))
+    Ok(with_etag(HttpResponse::Created(), appointment))
 }
 
 /// Reads an appointment.
@@ -379,7 +396,7 @@ pub async fn book(
     extensions(("x-permission" = json!("appointments.read"))),
     params(("id" = Uuid, Path, description = "The appointment.")),
     responses(
-        (status = 200, description = "The appointment.", body = AppointmentResponse),
+        (status = 200, description = "The appointment; `ETag` header.", body = AppointmentResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change it."))),
         (status = 404, description = "No such appointment.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[get("/api/v1/appointments/{id}")]
@@ -392,7 +409,7 @@ pub async fn read(
     let identity = ports.identity.clone();
     let id = id.into_inner();
     let a = run_blocking(move || identity.get_appointment(&who.0, id, &client.0)).await?;
-    Ok(HttpResponse::Ok().json(response(a)))
+    Ok(with_etag(HttpResponse::Ok(), a))
 }
 
 /// Changes an appointment's status.
@@ -400,10 +417,10 @@ pub async fn read(
     description = "scheduled → confirmed → checked_in → in_progress → completed; cancelled (with a reason, needs `appointments.cancel`) from scheduled, confirmed or checked_in; no_show from scheduled or confirmed. Anything else is 409 naming the current state.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("appointments.update"))),
-    params(("id" = Uuid, Path, description = "The appointment.")),
+    params(("id" = Uuid, Path, description = "The appointment."), ("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     request_body = StatusRequest,
     responses(
-        (status = 200, description = "Changed.", body = AppointmentResponse),
+        (status = 200, description = "Changed (or already in that status); new `ETag`.", body = AppointmentResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change it."))),
         (status = 404, description = "No such appointment.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Illegal transition.", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -413,25 +430,33 @@ pub async fn change_status(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: ValidatedJson<StatusRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let identity = ports.identity.clone();
     let id = id.into_inner();
     let a = run_blocking(move || {
-        identity.change_status(&who.0, id, b.status.into(), b.reason.as_deref(), &client.0)
+        identity.change_status(
+            &who.0,
+            id,
+            b.status.into(),
+            b.reason.as_deref(),
+            if_match.0,
+            &client.0,
+        )
     })
     .await?;
-    Ok(HttpResponse::Ok().json(response(a)))
+    Ok(with_etag(HttpResponse::Ok(), a))
 }
 
 /// Moves an appointment.
 #[utoipa::path(operation_id = "appointments_reschedule", tag = "appointments", summary = "Reschedule an appointment", security(("bearer" = [])),
     extensions(("x-permission" = json!("appointments.update"))),
-    params(("id" = Uuid, Path, description = "The appointment.")),
+    params(("id" = Uuid, Path, description = "The appointment."), ("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     request_body = ScheduleRequest,
     responses(
-        (status = 200, description = "Moved.", body = AppointmentResponse),
+        (status = 200, description = "Moved; new `ETag`.", body = AppointmentResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change it."))),
         (status = 404, description = "No such appointment.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The new slot is taken, or the appointment can no longer move.", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -441,15 +466,17 @@ pub async fn reschedule(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: ValidatedJson<ScheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let identity = ports.identity.clone();
     let id = id.into_inner();
-    let a =
-        run_blocking(move || identity.reschedule(&who.0, id, b.starts_at, b.ends_at, &client.0))
-            .await?;
-    Ok(HttpResponse::Ok().json(response(a)))
+    let a = run_blocking(move || {
+        identity.reschedule(&who.0, id, b.starts_at, b.ends_at, if_match.0, &client.0)
+    })
+    .await?;
+    Ok(with_etag(HttpResponse::Ok(), a))
 }
 
 /// Lists appointments.
@@ -624,10 +651,10 @@ fn parse_hours(dto: &[HoursDto]) -> Result<Vec<salus_domain::schedule::WorkingHo
     description = "Weekly intervals in the clinic's time zone. Bookings outside them are refused (409 `outside_working_hours`) unless `override_hours` is given by a member with `appointments.override`. A practitioner without hours accepts any time.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("staff.update"))),
-    params(("id" = Uuid, Path, description = "The practitioner (membership).")),
+    params(("id" = Uuid, Path, description = "The practitioner (membership)."), ("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     request_body = HoursRequest,
     responses(
-        (status = 204, description = "Set."),
+        (status = 204, description = "Set; the membership's new `ETag`.", headers(("ETag" = String, description = "The version: send it back in `If-Match` to change it."))),
         (status = 404, description = "No such practitioner.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid intervals.", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -637,13 +664,16 @@ pub async fn set_hours(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: ValidatedJson<HoursRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let hours = parse_hours(&body.into_inner().hours)?;
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    run_blocking(move || identity.set_working_hours(&who.0, id, &hours, &client.0)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let version =
+        run_blocking(move || identity.set_working_hours(&who.0, id, &hours, if_match.0, &client.0))
+            .await?;
+    Ok(crate::preconditions::with_etag(&mut HttpResponse::NoContent(), version).finish())
 }
 
 /// Records an absence.

@@ -12,6 +12,7 @@ use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
+use crate::preconditions::{IfMatch, with_etag};
 use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
 
@@ -32,6 +33,8 @@ pub struct ClinicResponse {
     pub time_zone: String,
     /// Reminders go out this many hours before an appointment.
     pub reminder_offset_hours: i32,
+    /// The settings' version: its ETag is `"v<version>"`, to send in `If-Match`.
+    pub version: i32,
 }
 
 impl From<Clinic> for ClinicResponse {
@@ -44,6 +47,7 @@ impl From<Clinic> for ClinicResponse {
             require_mfa: c.require_mfa,
             time_zone: c.time_zone,
             reminder_offset_hours: c.reminder_offset_hours,
+            version: c.version,
         }
     }
 }
@@ -81,7 +85,7 @@ pub struct UpdateClinicRequest {
     security(("bearer" = [])),
     extensions(("x-permission" = json!("clinic.read"))),
     responses(
-        (status = 200, description = "Settings.", body = ClinicResponse),
+        (status = 200, description = "Settings; `ETag` header.", body = ClinicResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change the settings."))),
     )
 )]
 #[get("/api/v1/clinic")]
@@ -91,7 +95,7 @@ pub async fn get_settings(
 ) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let clinic = run_blocking(move || identity.clinic_settings(&who.0)).await?;
-    Ok(HttpResponse::Ok().json(ClinicResponse::from(clinic)))
+    Ok(with_etag(&mut HttpResponse::Ok(), clinic.version).json(ClinicResponse::from(clinic)))
 }
 
 /// Changes the clinic's settings.
@@ -102,9 +106,10 @@ pub async fn get_settings(
     description = "Step-up MFA. `require_mfa` applies on each member's next request: members without MFA may then only enrol.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("clinic.update"))),
+    params(("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     request_body = UpdateClinicRequest,
     responses(
-        (status = 200, description = "Changed.", body = ClinicResponse),
+        (status = 200, description = "Changed; new `ETag`.", body = ClinicResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change the settings."))),
         (status = 403, description = "Missing permission or step-up required.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -113,6 +118,7 @@ pub async fn update_settings(
     ports: web::Data<Ports>,
     client: Client,
     who: Authenticated,
+    if_match: IfMatch,
     body: ValidatedJson<UpdateClinicRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -124,7 +130,9 @@ pub async fn update_settings(
         reminder_offset_hours: body.reminder_offset_hours,
     };
     let identity = ports.identity.clone();
-    let clinic =
-        run_blocking(move || identity.update_clinic_settings(&who.0, &changes, &client.0)).await?;
-    Ok(HttpResponse::Ok().json(ClinicResponse::from(clinic)))
+    let clinic = run_blocking(move || {
+        identity.update_clinic_settings(&who.0, &changes, if_match.0, &client.0)
+    })
+    .await?;
+    Ok(with_etag(&mut HttpResponse::Ok(), clinic.version).json(ClinicResponse::from(clinic)))
 }

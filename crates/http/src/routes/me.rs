@@ -1,6 +1,6 @@
 //! The signed-in member: profile, sessions, password, email, phone and MFA.
 
-use actix_web::{HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use salus_domain::ids::SessionId;
 use serde::{Deserialize, Serialize};
@@ -339,7 +339,7 @@ pub async fn change_password(
         (status = 422, description = "Wrong password or invalid address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[put("/api/v1/me/email")]
+#[post("/api/v1/me/email")]
 pub async fn change_email(
     ports: web::Data<Ports>,
     client: Client,
@@ -375,7 +375,7 @@ pub async fn change_email(
         (status = 429, description = "Sent too recently.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[put("/api/v1/me/phone")]
+#[post("/api/v1/me/phone")]
 pub async fn set_phone(
     ports: web::Data<Ports>,
     client: Client,

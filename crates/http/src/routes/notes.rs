@@ -12,6 +12,7 @@ use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
+use crate::preconditions::{IfMatch, with_etag};
 use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
 
@@ -72,6 +73,8 @@ pub struct NoteResponse {
     pub signed_at: Option<DateTime<Utc>>,
     /// Written.
     pub created_at: DateTime<Utc>,
+    /// Its version: its ETag is `"v<version>"`, to send in `If-Match` to edit a draft.
+    pub version: i32,
 }
 
 /// A patient's notes.
@@ -94,6 +97,7 @@ fn response(n: Note) -> NoteResponse {
         body: n.body,
         signed_at: s.signed_at,
         created_at: s.created_at,
+        version: s.version,
     }
 }
 
@@ -153,10 +157,10 @@ pub async fn list(
     description = "Only the author; a signed note cannot change (409 `note_signed`).",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("clinical.write"))),
-    params(("id" = Uuid, Path, description = "The note.")),
+    params(("id" = Uuid, Path, description = "The note."), ("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     request_body = EditNoteRequest,
     responses(
-        (status = 200, description = "Changed or signed.", body = NoteResponse),
+        (status = 200, description = "Changed or signed; new `ETag`.", body = NoteResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change it."))),
         (status = 403, description = "Missing permission, or not the author.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such note.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already signed.", body = Problem, content_type = "application/problem+json"),
@@ -167,15 +171,18 @@ pub async fn edit(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: ValidatedJson<EditNoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let identity = ports.identity.clone();
     let id = id.into_inner();
-    let note =
-        run_blocking(move || identity.edit_note(&who.0, id, b.body.as_deref(), b.sign, &client.0))
-            .await?;
-    Ok(HttpResponse::Ok().json(response(note)))
+    let note = run_blocking(move || {
+        identity.edit_note(&who.0, id, b.body.as_deref(), b.sign, if_match.0, &client.0)
+    })
+    .await?;
+    let version = note.stored.version;
+    Ok(with_etag(&mut HttpResponse::Ok(), version).json(response(note)))
 }
 
 /// Amends a signed note.

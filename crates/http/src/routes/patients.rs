@@ -2,7 +2,7 @@
 //! Responses carry an `ETag`; updates require `If-Match`.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
+use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use salus_domain::patients::{
     Address, EmergencyContact, MedicalHistory, Patient, PatientFields, PatientKey, PatientQuery,
@@ -18,6 +18,7 @@ use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
 use crate::paging::{ListScope, page_limit};
+use crate::preconditions::IfMatch;
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::Ports;
 
@@ -387,30 +388,8 @@ fn response(p: Patient) -> PatientResponse {
     }
 }
 
-fn etag(version: i32) -> String {
-    format!("\"v{version}\"")
-}
-
 fn with_etag(mut builder: actix_web::HttpResponseBuilder, p: Patient) -> HttpResponse {
-    builder
-        .insert_header((header::ETAG, etag(p.version)))
-        .json(response(p))
-}
-
-fn if_match(req: &HttpRequest) -> Result<i32, ApiError> {
-    let raw = req
-        .headers()
-        .get(header::IF_MATCH)
-        .ok_or(ApiError::PreconditionRequired)?;
-    raw.to_str()
-        .ok()
-        .map(|v| v.trim().trim_start_matches("W/"))
-        .and_then(|v| v.strip_prefix("\"v"))
-        .and_then(|v| v.strip_suffix('"'))
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| {
-            ApiError::PreconditionFailed("If-Match does not name a version of this patient.".into())
-        })
+    crate::preconditions::with_etag(&mut builder, p.version).json(response(p))
 }
 
 /// A patient's place in the list's (family name, given name, id) order.
@@ -488,7 +467,7 @@ pub async fn read(
     extensions(("x-permission" = json!("patients.update"))),
     params(
         ("id" = Uuid, Path, description = "The patient."),
-        ("If-Match" = String, Header, description = "The ETag of the version read."),
+        ("If-Match" = String, Header, description = "The ETag of the version read, or `*`."),
     ),
     request_body = PatientRequest,
     responses(
@@ -500,17 +479,15 @@ pub async fn read(
 )]
 #[put("/api/v1/patients/{id}")]
 pub async fn update(
-    req: HttpRequest,
     ports: web::Data<Ports>,
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: ValidatedJson<PatientRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    who.0
-        .require(salus_domain::access::Permission::PatientsUpdate)?;
-    let version = if_match(&req)?;
+    let version = if_match.0;
     let fields = fields(&body, ports.clock.now().date_naive())?;
     let identity = ports.identity.clone();
     let id = id.into_inner();
@@ -533,10 +510,10 @@ pub async fn update(
     operation_id = "patients_archive",
     tag = "patients",
     summary = "Archive a patient",
-    description = "Records are archived, never deleted here; archived patients leave the default list.",
+    description = "Records are archived, never deleted here; archived patients leave the default list. `If-Match` with the ETag read is required; archiving an archived patient answers it as it is.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("patients.archive"))),
-    params(("id" = Uuid, Path, description = "The patient.")),
+    params(("id" = Uuid, Path, description = "The patient."), ("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     responses(
         (status = 200, description = "Archived.", body = PatientResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change this record."))),
         (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
@@ -548,11 +525,14 @@ pub async fn archive(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let id = id.into_inner();
-    let patient =
-        run_blocking(move || identity.set_patient_archived(&who.0, id, true, &client.0)).await?;
+    let patient = run_blocking(move || {
+        identity.set_patient_archived(&who.0, id, true, if_match.0, &client.0)
+    })
+    .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
 }
 
@@ -561,9 +541,10 @@ pub async fn archive(
     operation_id = "patients_restore",
     tag = "patients",
     summary = "Restore a patient",
+    description = "`If-Match` with the ETag read is required; restoring a patient who is not archived answers it as it is.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("patients.archive"))),
-    params(("id" = Uuid, Path, description = "The patient.")),
+    params(("id" = Uuid, Path, description = "The patient."), ("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     responses(
         (status = 200, description = "Restored.", body = PatientResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change this record."))),
         (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
@@ -575,11 +556,14 @@ pub async fn restore(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let id = id.into_inner();
-    let patient =
-        run_blocking(move || identity.set_patient_archived(&who.0, id, false, &client.0)).await?;
+    let patient = run_blocking(move || {
+        identity.set_patient_archived(&who.0, id, false, if_match.0, &client.0)
+    })
+    .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
 }
 

@@ -13,6 +13,7 @@ use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
+use crate::preconditions::{IfMatch, with_etag};
 use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
 
@@ -60,6 +61,8 @@ pub struct QueueEntryResponse {
     pub checked_in_at: DateTime<Utc>,
     /// Called.
     pub called_at: Option<DateTime<Utc>>,
+    /// Its version: its ETag is `"v<version>"`, to send in `If-Match` to move it.
+    pub version: i32,
 }
 
 /// Today's queue.
@@ -82,6 +85,7 @@ fn response(e: QueueEntry) -> QueueEntryResponse {
         status: e.status.as_str().to_owned(),
         checked_in_at: e.checked_in_at,
         called_at: e.called_at,
+        version: e.version,
     }
 }
 
@@ -163,20 +167,22 @@ async fn advance(
     ports: web::Data<Ports>,
     client: Client,
     who: Authenticated,
-    id: Uuid,
+    (id, if_match): (Uuid, IfMatch),
     to: QueueStatus,
 ) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
-    let entry = run_blocking(move || identity.advance_queue(&who.0, id, to, &client.0)).await?;
-    Ok(HttpResponse::Ok().json(response(entry)))
+    let entry =
+        run_blocking(move || identity.advance_queue(&who.0, id, to, if_match.0, &client.0)).await?;
+    let version = entry.version;
+    Ok(with_etag(&mut HttpResponse::Ok(), version).json(response(entry)))
 }
 
 /// Starts the visit of a called patient.
 #[utoipa::path(operation_id = "queue_start", tag = "queue", summary = "Start a visit", security(("bearer" = [])),
     extensions(("x-permission" = json!("queue.manage"))),
-    params(("id" = Uuid, Path, description = "The queue entry.")),
+    params(("id" = Uuid, Path, description = "The queue entry."), ("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     responses(
-        (status = 200, description = "In progress.", body = QueueEntryResponse),
+        (status = 200, description = "In progress (or already); new `ETag`.", body = QueueEntryResponse),
         (status = 404, description = "No such entry.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not called yet.", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -186,14 +192,22 @@ pub async fn start(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    advance(ports, client, who, id.into_inner(), QueueStatus::InProgress).await
+    advance(
+        ports,
+        client,
+        who,
+        (id.into_inner(), if_match),
+        QueueStatus::InProgress,
+    )
+    .await
 }
 
 /// Completes a visit.
 #[utoipa::path(operation_id = "queue_complete", tag = "queue", summary = "Complete a visit", security(("bearer" = [])),
     extensions(("x-permission" = json!("queue.manage"))),
-    params(("id" = Uuid, Path, description = "The queue entry.")),
+    params(("id" = Uuid, Path, description = "The queue entry."), ("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     responses(
         (status = 200, description = "Completed.", body = QueueEntryResponse),
         (status = 404, description = "No such entry.", body = Problem, content_type = "application/problem+json"),
@@ -205,14 +219,22 @@ pub async fn complete(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    advance(ports, client, who, id.into_inner(), QueueStatus::Completed).await
+    advance(
+        ports,
+        client,
+        who,
+        (id.into_inner(), if_match),
+        QueueStatus::Completed,
+    )
+    .await
 }
 
 /// Records that a patient left without being seen.
 #[utoipa::path(operation_id = "queue_mark_left", tag = "queue", summary = "Patient left", security(("bearer" = [])),
     extensions(("x-permission" = json!("queue.manage"))),
-    params(("id" = Uuid, Path, description = "The queue entry.")),
+    params(("id" = Uuid, Path, description = "The queue entry."), ("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     responses(
         (status = 200, description = "Left.", body = QueueEntryResponse),
         (status = 404, description = "No such entry.", body = Problem, content_type = "application/problem+json"),
@@ -224,6 +246,14 @@ pub async fn left(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    advance(ports, client, who, id.into_inner(), QueueStatus::Left).await
+    advance(
+        ports,
+        client,
+        who,
+        (id.into_inner(), if_match),
+        QueueStatus::Left,
+    )
+    .await
 }

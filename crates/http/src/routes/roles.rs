@@ -14,6 +14,7 @@ use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
+use crate::preconditions::{IfMatch, with_etag};
 use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
 
@@ -33,6 +34,9 @@ pub struct RoleResponse {
     pub assigned: Option<i64>,
     /// Last change (custom roles).
     pub updated_at: Option<DateTime<Utc>>,
+    /// The custom role's version: its ETag is `"v<version>"`, to send in `If-Match`
+    /// (null for built-in roles, which cannot change).
+    pub version: Option<i32>,
 }
 
 impl From<CustomRole> for RoleResponse {
@@ -44,6 +48,7 @@ impl From<CustomRole> for RoleResponse {
             permissions: r.permissions.codes(),
             assigned: Some(r.assigned),
             updated_at: Some(r.updated_at),
+            version: Some(r.version),
         }
     }
 }
@@ -141,6 +146,7 @@ pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRes
             permissions: permissions.codes(),
             assigned: None,
             updated_at: None,
+            version: None,
         })
         .chain(custom.into_iter().map(Into::into))
         .collect();
@@ -180,7 +186,7 @@ pub async fn create(
         identity.create_custom_role(&who.0, &body.name, permissions, &client.0)
     })
     .await?;
-    Ok(HttpResponse::Created().json(RoleResponse::from(role)))
+    Ok(with_etag(&mut HttpResponse::Created(), role.version).json(RoleResponse::from(role)))
 }
 
 /// Renames or changes a custom role.
@@ -191,10 +197,10 @@ pub async fn create(
     description = "Holders get the new permissions on their next request.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("roles.manage"))),
-    params(("id" = Uuid, Path, description = "The custom role.")),
+    params(("id" = Uuid, Path, description = "The custom role."), ("If-Match" = String, Header, description = "The ETag of the version read, or `*`.")),
     request_body = UpdateRoleRequest,
     responses(
-        (status = 200, description = "Changed.", body = RoleResponse),
+        (status = 200, description = "Changed; new `ETag`.", body = RoleResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change the role."))),
         (status = 403, description = "Missing permission, or permissions above the caller's.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such role.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken.", body = Problem, content_type = "application/problem+json"),
@@ -207,6 +213,7 @@ pub async fn update(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: ValidatedJson<UpdateRoleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -218,10 +225,17 @@ pub async fn update(
     let identity = ports.identity.clone();
     let id = id.into_inner();
     let role = run_blocking(move || {
-        identity.update_custom_role(&who.0, id, body.name.as_deref(), permissions, &client.0)
+        identity.update_custom_role(
+            &who.0,
+            id,
+            body.name.as_deref(),
+            permissions,
+            if_match.0,
+            &client.0,
+        )
     })
     .await?;
-    Ok(HttpResponse::Ok().json(RoleResponse::from(role)))
+    Ok(with_etag(&mut HttpResponse::Ok(), role.version).json(RoleResponse::from(role)))
 }
 
 /// Deletes a custom role nobody holds.
@@ -259,10 +273,10 @@ pub async fn remove(
     description = "Step-up MFA. Each role's permissions must be held by the caller; nobody changes themselves or a member above them.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("roles.assign"))),
-    params(("id" = Uuid, Path, description = "The membership.")),
+    params(("id" = Uuid, Path, description = "The membership."), ("If-Match" = String, Header, description = "The ETag of the member's version read, or `*`.")),
     request_body = CustomRolesRequest,
     responses(
-        (status = 204, description = "Assigned."),
+        (status = 204, description = "Assigned; the membership's new `ETag`.", headers(("ETag" = String, description = "The membership's new version."))),
         (status = 403, description = "Missing permission, step-up, escalation or plan.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown role ids.", body = Problem, content_type = "application/problem+json"),
@@ -274,13 +288,17 @@ pub async fn assign(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: ValidatedJson<CustomRolesRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let role_ids = body.into_inner().role_ids;
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    run_blocking(move || identity.assign_custom_roles(&who.0, id, &role_ids, &client.0)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let version = run_blocking(move || {
+        identity.assign_custom_roles(&who.0, id, &role_ids, if_match.0, &client.0)
+    })
+    .await?;
+    Ok(with_etag(&mut HttpResponse::NoContent(), version).finish())
 }
 
 /// Sets a member's overrides.
@@ -291,10 +309,10 @@ pub async fn assign(
     description = "Business plan; step-up MFA. Grants must be held by the caller; denies win over every role.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("permissions.override"))),
-    params(("id" = Uuid, Path, description = "The membership.")),
+    params(("id" = Uuid, Path, description = "The membership."), ("If-Match" = String, Header, description = "The ETag of the member's version read, or `*`.")),
     request_body = OverridesRequest,
     responses(
-        (status = 204, description = "Set."),
+        (status = 204, description = "Set; the membership's new `ETag`.", headers(("ETag" = String, description = "The membership's new version."))),
         (status = 403, description = "Missing permission, step-up, escalation or plan.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such member.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An owner cannot be denied.", body = Problem, content_type = "application/problem+json"),
@@ -307,6 +325,7 @@ pub async fn overrides(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: ValidatedJson<OverridesRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -314,6 +333,9 @@ pub async fn overrides(
     let denies: PermissionSet = parse_codes("denies", &body.denies)?;
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    run_blocking(move || identity.set_overrides(&who.0, id, grants, denies, &client.0)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let version = run_blocking(move || {
+        identity.set_overrides(&who.0, id, grants, denies, if_match.0, &client.0)
+    })
+    .await?;
+    Ok(with_etag(&mut HttpResponse::NoContent(), version).finish())
 }

@@ -14,6 +14,7 @@ use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
 use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
+use crate::preconditions::{IfMatch, with_etag};
 use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
 
@@ -42,6 +43,9 @@ pub struct MemberResponse {
     pub permissions: Vec<String>,
     /// Joined.
     pub created_at: DateTime<Utc>,
+    /// The membership's version: its ETag is `"v<version>"`, to send in `If-Match`
+    /// to change the member's role, permissions, state or practitioner profile.
+    pub version: i32,
 }
 
 impl From<Member> for MemberResponse {
@@ -58,6 +62,7 @@ impl From<Member> for MemberResponse {
             mfa_enrolled: m.mfa_enrolled,
             permissions,
             created_at: m.created_at,
+            version: m.version,
         }
     }
 }
@@ -364,7 +369,7 @@ pub async fn accept_invitation(
     description = "Needs step-up MFA. Nobody changes their own role, grants a role above their own, acts on a member who holds more than they do, or demotes the last owner. The member's sessions in this clinic end.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("roles.assign"))),
-    params(("id" = Uuid, Path, description = "The membership.")),
+    params(("id" = Uuid, Path, description = "The membership."), ("If-Match" = String, Header, description = "The ETag of the member's version read, or `*`.")),
     request_body = RoleRequest,
     responses(
         (status = 200, description = "Changed.", body = MemberResponse),
@@ -379,13 +384,15 @@ pub async fn change_role(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: ValidatedJson<RoleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let role = Role::from(body.into_inner().role);
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let member = run_blocking(move || identity.change_role(&who.0, id, role, &client.0)).await?;
-    Ok(HttpResponse::Ok().json(MemberResponse::from(member)))
+    let member =
+        run_blocking(move || identity.change_role(&who.0, id, role, if_match.0, &client.0)).await?;
+    Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
 }
 
 /// Deactivates a member: every session of theirs in this clinic ends at once.
@@ -395,7 +402,7 @@ pub async fn change_role(
     summary = "Deactivate a member",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("staff.deactivate"))),
-    params(("id" = Uuid, Path, description = "The membership.")),
+    params(("id" = Uuid, Path, description = "The membership."), ("If-Match" = String, Header, description = "The ETag of the member's version read, or `*`.")),
     responses(
         (status = 200, description = "Deactivated.", body = MemberResponse),
         (status = 403, description = "Missing permission, oneself, or a member above the caller.", body = Problem, content_type = "application/problem+json"),
@@ -409,12 +416,14 @@ pub async fn deactivate(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
     let member =
-        run_blocking(move || identity.set_member_active(&who.0, id, false, &client.0)).await?;
-    Ok(HttpResponse::Ok().json(MemberResponse::from(member)))
+        run_blocking(move || identity.set_member_active(&who.0, id, false, if_match.0, &client.0))
+            .await?;
+    Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
 }
 
 /// Reactivates a member.
@@ -424,7 +433,7 @@ pub async fn deactivate(
     summary = "Reactivate a member",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("staff.deactivate"))),
-    params(("id" = Uuid, Path, description = "The membership.")),
+    params(("id" = Uuid, Path, description = "The membership."), ("If-Match" = String, Header, description = "The ETag of the member's version read, or `*`.")),
     responses(
         (status = 200, description = "Active again.", body = MemberResponse),
         (status = 403, description = "Missing permission, or no seat left (`plan_upgrade_required`).", body = Problem, content_type = "application/problem+json"),
@@ -437,12 +446,14 @@ pub async fn reactivate(
     client: Client,
     who: Authenticated,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
     let member =
-        run_blocking(move || identity.set_member_active(&who.0, id, true, &client.0)).await?;
-    Ok(HttpResponse::Ok().json(MemberResponse::from(member)))
+        run_blocking(move || identity.set_member_active(&who.0, id, true, if_match.0, &client.0))
+            .await?;
+    Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
 }
 
 /// Ends every session of a member in this clinic.
