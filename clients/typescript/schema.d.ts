@@ -2965,7 +2965,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The caller may not do this; `code` says why: a missing permission (`insufficient_permissions`, with the permission in the detail), `mfa_enrollment_required`, `step_up_required`, `plan_upgrade_required`, or a rule of the operation. */
+        /** @description The caller may not do this; `code` says why: a missing permission (`permission_denied`, with the permission in the detail), `mfa_enrollment_required`, `step_up_required`, `plan_upgrade_required`, or a rule of the operation. */
         Forbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];

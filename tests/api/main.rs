@@ -5,6 +5,7 @@
 
 mod account;
 mod alerts;
+mod api_docs;
 mod appointments;
 mod audit;
 mod brute_force;

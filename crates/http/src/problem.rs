@@ -67,9 +67,12 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ),
     (
         "insufficient_permissions",
-        "A permission is missing (named in the detail).",
+        "The change would grant or touch permissions the caller does not hold.",
     ),
-    ("permission_denied", "The action is refused to this member."),
+    (
+        "permission_denied",
+        "A permission the member lacks (named in the detail).",
+    ),
     ("mfa_enrollment_required", "Enrol a second factor first."),
     (
         "mfa_required_by_membership",

@@ -64,7 +64,7 @@ pub const GENERIC_RESPONSES: &[GenericResponse] = &[
         status: "403",
         name: "Forbidden",
         description: "The caller may not do this; `code` says why: a missing permission \
-                      (`insufficient_permissions`, with the permission in the detail), \
+                      (`permission_denied`, with the permission in the detail), \
                       `mfa_enrollment_required`, `step_up_required`, `plan_upgrade_required`, \
                       or a rule of the operation.",
         retry_after: false,
