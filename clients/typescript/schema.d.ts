@@ -3205,9 +3205,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Booked. */
+            /** @description Booked; `ETag` and `Location` headers. */
             201: {
                 headers: {
+                    /** @description The version: send it back in `If-Match` to change it. */
+                    ETag?: string;
+                    /** @description The new appointment's address. */
+                    Location?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };

@@ -360,7 +360,7 @@ pub async fn set_practitioner(
     extensions(("x-permission" = json!("appointments.create"))),
     request_body = BookRequest,
     responses(
-        (status = 201, description = "Booked.", body = AppointmentResponse),
+        (status = 201, description = "Booked; `ETag` and `Location` headers.", body = AppointmentResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change it."), ("Location" = String, description = "The new appointment's address."))),
         (status = 409, description = "The slot is taken.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, unknown patient or practitioner.", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -388,7 +388,13 @@ pub async fn book(
         )
     })
     .await?;
-    Ok(with_etag(HttpResponse::Created(), appointment))
+    let location = format!("/api/v1/appointments/{}", appointment.stored.id);
+    Ok(with_etag(
+        HttpResponse::Created()
+            .insert_header((actix_web::http::header::LOCATION, location))
+            .take(),
+        appointment,
+    ))
 }
 
 /// Reads an appointment.
