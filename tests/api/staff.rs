@@ -4,7 +4,7 @@
 use chrono::Duration;
 use salus_tests::TestApp;
 use salus_tests::access::MEMBER_PASSWORD;
-use salus_tests::identity::unique_email;
+use salus_tests::identity::{Member, unique_email};
 use serde_json::{Value, json};
 
 async fn member_id(app: &TestApp, member: &salus_tests::identity::Member) -> String {
@@ -317,4 +317,119 @@ async fn the_operator_command_sets_a_plan() {
         .await
         .unwrap();
     assert_eq!(settings["plan"], "business");
+}
+
+/// One guard for every staff action, as a matrix (acting member × target ×
+/// action): an administrator is refused every action on an owner (`owner_only`),
+/// on themselves (`self_change_forbidden`) and on a member holding a permission it
+/// does not (a receptionist: `insufficient_permissions`); on a peer it may act,
+/// and an owner may act on anyone else.
+#[tokio::test]
+async fn every_staff_action_refuses_a_target_above_the_actor_alike() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Guard Clinic").await;
+    let clinic = app.me(&owner).await["clinic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.set_plan(&clinic, "business");
+    let admin = app.join_as(&owner, "administrator").await;
+    let peer = app.join_as(&owner, "administrator").await;
+    let receptionist = app.join_as(&owner, "receptionist").await;
+    let ids = [
+        ("owner", member_id(&app, &owner).await),
+        ("admin", member_id(&app, &admin).await),
+        ("peer", member_id(&app, &peer).await),
+        ("receptionist", member_id(&app, &receptionist).await),
+    ];
+    let id = |name: &str| ids.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+    let actions: [(&str, reqwest::Method, &str, Option<Value>); 6] = [
+        ("sessions", reqwest::Method::DELETE, "sessions", None),
+        (
+            "overrides",
+            reqwest::Method::PUT,
+            "overrides",
+            Some(json!({"grants": [], "denies": []})),
+        ),
+        (
+            "custom roles",
+            reqwest::Method::PUT,
+            "custom-roles",
+            Some(json!({"role_ids": []})),
+        ),
+        ("reactivate", reqwest::Method::POST, "reactivate", None),
+        (
+            "role",
+            reqwest::Method::PUT,
+            "role",
+            Some(json!({"role": "administrator"})),
+        ),
+        ("deactivate", reqwest::Method::POST, "deactivate", None),
+    ];
+    let act = |actor: &Member,
+               target: String,
+               method: reqwest::Method,
+               path: &str,
+               body: Option<Value>| {
+        let request = app
+            .client
+            .request(method, format!("{}/api/v1/staff/{target}/{path}", app.url))
+            .bearer_auth(&actor.access)
+            .header("if-match", "*");
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    for (action, method, path, body) in &actions {
+        let (status, answer) = act(&admin, id("owner"), method.clone(), path, body.clone()).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("owner_only")),
+            "administrator → owner, {action}: {answer}"
+        );
+        let (status, answer) = act(&admin, id("admin"), method.clone(), path, body.clone()).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("self_change_forbidden")),
+            "administrator → self, {action}: {answer}"
+        );
+        let (status, answer) = act(
+            &admin,
+            id("receptionist"),
+            method.clone(),
+            path,
+            body.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("insufficient_permissions")),
+            "administrator → receptionist, {action}: {answer}"
+        );
+        let (status, answer) = act(&admin, id("peer"), method.clone(), path, body.clone()).await;
+        assert!(
+            (200..300).contains(&status),
+            "administrator → peer, {action}: {status} {answer}"
+        );
+        // The owner keeps the receptionist a receptionist.
+        let body = if *path == "role" {
+            Some(json!({"role": "receptionist"}))
+        } else {
+            body.clone()
+        };
+        let (status, answer) = act(&owner, id("receptionist"), method.clone(), path, body).await;
+        assert!(
+            (200..300).contains(&status),
+            "owner → receptionist, {action}: {status} {answer}"
+        );
+    }
 }

@@ -221,12 +221,25 @@ impl Identity {
         tx.bump_version(Versioned::Membership, clinic, id.0)
     }
 
+    /// The one guard of every staff action (sessions, role, custom roles,
+    /// overrides, deactivation, reactivation): nobody acts on themselves, only an
+    /// owner acts on an owner, nobody acts on a member who holds a permission they
+    /// do not, and nobody grants what they do not hold.
     fn check_target(
         &self,
         actor: &Actor,
         member: &Member,
         granted: PermissionSet,
     ) -> Result<(), DomainError> {
+        if member.role == Role::Owner
+            && actor.role != Role::Owner
+            && member.membership_id != actor.membership_id
+        {
+            return Err(DomainError::forbidden(
+                "owner_only",
+                "Only an owner acts on an owner.",
+            ));
+        }
         check_grant(
             actor.permissions,
             member.membership_id == actor.membership_id,
@@ -366,8 +379,10 @@ impl Identity {
     ) -> Result<usize, DomainError> {
         actor.require(Permission::SessionsRevoke)?;
         let now = self.now();
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
+        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+            if let Err(refused) = self.target(tx, actor, id, PermissionSet::EMPTY) {
+                return Ok(Err(refused));
+            }
             let n =
                 tx.revoke_member_sessions(actor.clinic_id, id, now, "revoked_by_administrator")?;
             self.audit(
@@ -377,7 +392,7 @@ impl Identity {
                     .detail("sessions", n),
                 client,
             )?;
-            Ok(n)
+            Ok(Ok(n))
         })
     }
 
