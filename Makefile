@@ -14,9 +14,12 @@ build:
 
 ## Serve a development instance on 127.0.0.1:8080: migrated, seeded with synthetic
 ## demo clinics (logins printed and kept in .local/demo-logins.txt), plain HTTP.
+## Demo clinics already in the database are reused; `make run SEED_ARGS=--reset`
+## re-creates them with new logins (for instance after another checkout made them).
+SEED_ARGS ?=
 run: provision-db build
 	@$(DB_ENV) && ./target/debug/salus migrate \
-		&& APP_ENV=development ./target/debug/salus seed-dev \
+		&& APP_ENV=development ./target/debug/salus seed-dev $(SEED_ARGS) \
 		&& APP_ENV=development ./target/debug/salus serve
 
 ## Run the whole test suite against real PostgreSQL (with the contract tools, for

@@ -187,7 +187,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in
-         * @description Unknown email, wrong password and locked account all answer the same 401. An account with several clinics gets `choose_clinic`; an account with MFA gets `mfa_required`.
+         * @description Unknown email, wrong password and locked account all answer the same 401. An address not verified yet gets `email_verification_required` (no tokens); an account with several clinics gets `choose_clinic`; an account with MFA gets `mfa_required`.
          */
         post: operations["auth_login"];
         delete?: never;
@@ -264,7 +264,7 @@ export interface paths {
         put?: never;
         /**
          * Request a password reset
-         * @description Always 202, whether or not the email has an account. The token in the email is valid 30 minutes, once.
+         * @description Always 202, after the same work, whether or not the email has an account. The token in the email is valid 30 minutes, once; an address without an account is told so.
          */
         post: operations["auth_request_password_reset"];
         delete?: never;
@@ -342,8 +342,31 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Verify an email address */
+        /**
+         * Verify an email address
+         * @description Takes the code sent at sign-up (or by `POST /api/v1/auth/verify-email/resend`): the account is created with its address verified and the clinic with it as owner (or the clinic is added to the account that has the address). Sign-in works from then on.
+         */
         post: operations["auth_verify_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/verify-email/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resend the email verification
+         * @description Always 202, after the same work, whatever the address. An address with a sign-up from the last 7 days, or with an account whose address is not verified, gets a new code (valid 48 hours; a sign-up's earlier codes stop working); any other address is told there is nothing to verify.
+         */
+        post: operations["auth_resend_verification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -402,7 +425,7 @@ export interface paths {
         put?: never;
         /**
          * Sign up a clinic
-         * @description Creates the clinic (plan `free`) with its owner. A new account gets a verification email; an existing account must give its current password. The answer is the same whether or not the email already has an account.
+         * @description Asks for a clinic (plan `free`) with its owner. Nothing is created until the address is confirmed: it gets a code (valid 48 hours) for `POST /api/v1/auth/verify-email`, which creates the account and the clinic, or adds the clinic to the account that already has the address (the password is then unused). A sign-up nobody confirms lapses after 7 days. The answer, and the work behind it, is the same whether or not the email already has an account.
          */
         post: operations["clinics_sign_up"];
         delete?: never;
@@ -1776,6 +1799,28 @@ export interface components {
             /** @description Sign the note: it becomes immutable. */
             sign?: boolean;
         };
+        /**
+         * @description A sign-in refused until the address is verified: no tokens, so no other
+         *     operation is open until then.
+         * @example {
+         *       "message": "Verify your email address first: use the code we sent, or ask for a new one.",
+         *       "status": "email_verification_required"
+         *     }
+         */
+        EmailVerificationRequiredResponse: {
+            /** @description What to do next. */
+            message: string;
+            /**
+             * @description Always `email_verification_required`. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            status: "email_verification_required";
+        };
+        /**
+         * @description The `status` of a sign-in to an address not verified yet.
+         * @enum {string}
+         */
+        EmailVerificationRequiredStatus: "email_verification_required";
         /** @description Whom to call in an emergency. */
         EmergencyContactDto: {
             /** @description Name. */
@@ -1932,7 +1977,7 @@ export interface components {
             password: string;
         };
         /** @description What a sign-in leads to, told apart by `status`. */
-        LoginResponse: components["schemas"]["TokenResponse"] | components["schemas"]["ChooseClinicResponse"] | components["schemas"]["MfaChallengeResponse"];
+        LoginResponse: components["schemas"]["TokenResponse"] | components["schemas"]["ChooseClinicResponse"] | components["schemas"]["MfaChallengeResponse"] | components["schemas"]["EmailVerificationRequiredResponse"];
         /** @description The signed-in person and membership. */
         MeResponse: {
             /**
@@ -2567,6 +2612,16 @@ export interface components {
          * @enum {string}
          */
         ReminderStatus: "pending" | "delivered" | "failed";
+        /**
+         * @description Ask for a new email-verification code.
+         * @example {
+         *       "email": "ada@clinic.example"
+         *     }
+         */
+        ResendVerificationRequest: {
+            /** @description The address to verify. */
+            email: string;
+        };
         /** @description How many sessions ended. */
         Revoked: {
             /** @description Sessions ended. */
@@ -3818,7 +3873,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Verified. */
+            /** @description Verified; the clinic exists. */
             204: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3827,9 +3882,47 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["MalformedJson"];
+            /** @description Another account took the address meanwhile. */
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Unknown, expired or used token. */
+            /** @description Unknown, expired or used token, or a lapsed sign-up. */
+            422: components["responses"]["ValidationFailed"];
+            /** @description Too many attempts from this address. */
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    auth_resend_verification: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResendVerificationRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             /** @description Too many attempts from this address. */
             429: components["responses"]["TooManyRequests"];

@@ -211,7 +211,13 @@ async fn emails_link_to_the_front_end_with_the_token_in_the_fragment() {
         ),
     ])
     .await;
-    let owner = app.owner_with_mfa("Linked Clinic").await;
+    let email = salus_tests::identity::unique_email("owner");
+    assert_eq!(
+        app.sign_up("Linked Clinic", &email, PASSWORD)
+            .await
+            .status(),
+        202
+    );
     let link_in = |recipient: &str, subject: &str, prefix: &str| -> String {
         let (_, body) = app
             .outbox(recipient)
@@ -229,7 +235,7 @@ async fn emails_link_to_the_front_end_with_the_token_in_the_fragment() {
         token
     };
     let verify = link_in(
-        &owner.email,
+        &email,
         "Verify your email for Salus",
         "https://app.clinic.test/verify-email#token=",
     );
@@ -237,6 +243,8 @@ async fn emails_link_to_the_front_end_with_the_token_in_the_fragment() {
         .post_json("/api/v1/auth/verify-email", json!({"token": verify}))
         .await;
     assert_eq!(verified.status(), 204);
+    let mut owner = app.sign_in_owner(&email).await;
+    app.enrol_mfa(&mut owner).await;
 
     let reset = app
         .post_json("/api/v1/auth/password-reset", json!({"email": owner.email}))

@@ -21,6 +21,7 @@ mod metrics;
 mod mfa;
 mod migrations;
 mod notes;
+mod oracles;
 mod outbox;
 mod paging;
 mod patients;

@@ -24,6 +24,7 @@ const PUBLIC: &[&str] = &[
     "POST /api/v1/auth/password-reset",
     "POST /api/v1/auth/password-reset/confirm",
     "POST /api/v1/auth/verify-email",
+    "POST /api/v1/auth/verify-email/resend",
     "POST /api/v1/auth/email-change/confirm",
     "POST /api/v1/invitations/accept",
 ];

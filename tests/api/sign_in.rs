@@ -158,6 +158,7 @@ async fn one_account_two_clinics_chooses_where_to_act() {
             .status(),
         202
     );
+    app.confirm_sign_up(&owner.email).await;
 
     let body: Value = app
         .login(&owner.email, PASSWORD)
@@ -242,4 +243,178 @@ async fn mass_assignment_and_malformed_bodies_are_refused() {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["email", "password"]);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// A count read as the superuser.
+fn count(app: &TestApp, sql: &str) -> i64 {
+    use diesel::RunQueryDsl;
+    diesel::sql_query(sql)
+        .get_result::<Count>(&mut app.db.superuser())
+        .unwrap()
+        .n
+}
+
+async fn resend(app: &TestApp, email: &str) -> (u16, String) {
+    let response = app
+        .post_json(
+            "/api/v1/auth/verify-email/resend",
+            json!({ "email": email }),
+        )
+        .await;
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_unverified_address_runs_no_clinic_until_it_is_confirmed() {
+    let app = TestApp::spawn().await;
+    let email = unique_email("unverified");
+    assert_eq!(
+        app.sign_up("Harbour Clinic", &email, PASSWORD)
+            .await
+            .status(),
+        202
+    );
+    let first = app.token_sent(&email, "Verify your email");
+
+    // The right password hears that the address comes first, and gets no tokens.
+    let login: Value = app.login(&email, PASSWORD).await.json().await.unwrap();
+    assert_eq!(login["status"], "email_verification_required", "{login}");
+    assert!(login.get("access_token").is_none(), "{login}");
+    assert!(login.get("refresh_token").is_none(), "{login}");
+    // Nothing exists yet that anyone could act in.
+    assert_eq!(count(&app, "SELECT count(*) AS n FROM clinics"), 0);
+    assert_eq!(count(&app, "SELECT count(*) AS n FROM accounts"), 0);
+    // A wrong password is refused as for an unknown address.
+    let (status, wrong) = problem(app.login(&email, OTHER_PASSWORD).await).await;
+    assert_eq!(status, 401);
+    assert_eq!(wrong["code"], "invalid_credentials");
+
+    // A new code, with the answer every address gets; the earlier code stops working.
+    app.clock.advance(chrono::Duration::seconds(1));
+    let (status, asked) = resend(&app, &email).await;
+    assert_eq!(status, 202);
+    assert_eq!(resend(&app, &unique_email("nobody")).await, (202, asked));
+    let fresh = app.token_sent(&email, "Verify your email");
+    assert_ne!(fresh, first);
+    let stale = app
+        .post_json("/api/v1/auth/verify-email", json!({"token": first}))
+        .await;
+    assert_eq!(stale.status(), 422);
+    let confirmed = app
+        .post_json("/api/v1/auth/verify-email", json!({"token": fresh}))
+        .await;
+    assert_eq!(confirmed.status(), 204);
+
+    let owner = app.sign_in_owner(&email).await;
+    let me = app.me(&owner).await;
+    assert_eq!(me["code"], "mfa_enrollment_required", "{me}");
+    assert_eq!(count(&app, "SELECT count(*) AS n FROM sign_ups"), 0);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM accounts WHERE email_verified_at IS NOT NULL"
+        ),
+        1
+    );
+    // A verified address has nothing left to verify: the same answer, and word of it.
+    let (status, _) = resend(&app, &email).await;
+    assert_eq!(status, 202);
+    assert!(
+        app.outbox(&email)
+            .iter()
+            .any(|(s, _)| s == "Nothing to verify on Salus")
+    );
+}
+
+#[tokio::test]
+async fn an_account_left_unverified_must_verify_before_it_signs_in() {
+    let app = TestApp::spawn().await;
+    let owner = app.new_owner("Harbour Clinic").await;
+    // As an account made before sign-up waited for the address.
+    {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("UPDATE accounts SET email_verified_at = NULL")
+            .execute(&mut app.db.superuser())
+            .unwrap();
+    }
+    let login: Value = app
+        .login(&owner.email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(login["status"], "email_verification_required", "{login}");
+    assert!(login.get("access_token").is_none(), "{login}");
+
+    app.clock.advance(chrono::Duration::seconds(1));
+    let (status, _) = resend(&app, &owner.email).await;
+    assert_eq!(status, 202);
+    let token = app.token_sent(&owner.email, "Verify your email");
+    let verified = app
+        .post_json("/api/v1/auth/verify-email", json!({"token": token}))
+        .await;
+    assert_eq!(verified.status(), 204);
+    app.sign_in_owner(&owner.email).await;
+}
+
+#[tokio::test]
+async fn a_lapsed_sign_up_frees_the_address_and_the_trail_keeps_it() {
+    let app = TestApp::spawn().await;
+    let email = unique_email("lapsing");
+    assert_eq!(
+        app.sign_up("Harbour Clinic", &email, PASSWORD)
+            .await
+            .status(),
+        202
+    );
+    // Six days on, a new code is valid only until the sign-up lapses (day seven).
+    app.clock.advance(chrono::Duration::days(6));
+    assert_eq!(resend(&app, &email).await.0, 202);
+    let late = app.token_sent(&email, "Verify your email");
+    app.clock
+        .advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    let refused = app
+        .post_json("/api/v1/auth/verify-email", json!({"token": late}))
+        .await;
+    assert_eq!(refused.status(), 422, "the sign-up lapsed");
+    let login = app.login(&email, PASSWORD).await;
+    assert_eq!(login.status(), 401, "a lapsed sign-up is like no sign-up");
+    assert_eq!(resend(&app, &email).await.0, 202);
+    assert!(
+        app.outbox(&email)
+            .iter()
+            .any(|(s, _)| s == "Nothing to verify on Salus")
+    );
+
+    // The address is free: a new sign-up succeeds as new, and removes the lapsed one.
+    assert_eq!(
+        app.sign_up("Harbour Clinic", &email, OTHER_PASSWORD)
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(count(&app, "SELECT count(*) AS n FROM sign_ups"), 1);
+    app.confirm_sign_up(&email).await;
+    assert_eq!(app.login(&email, PASSWORD).await.status(), 401);
+    let login: Value = app
+        .login(&email, OTHER_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(login["status"], "authenticated", "{login}");
+    // The audit trail is append-only: both sign-ups are still in it.
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM audit.events WHERE action = 'auth.sign_up_requested'"
+        ),
+        2
+    );
 }

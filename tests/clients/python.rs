@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use salus_tests::identity::PASSWORD;
+use salus_tests::identity::{PASSWORD, unique_email};
 
 use crate::tools::{Scratch, contract_dir, root, run, spawn, venv_tool};
 
@@ -40,6 +40,13 @@ async fn the_generated_python_client_parses_real_sign_in_answers() {
     let app = spawn(&[]).await;
     let plain = app.new_owner("Python Clinic").await;
     let enrolled = app.owner_with_mfa("Python MFA Clinic").await;
+    let unverified = unique_email("unverified");
+    assert_eq!(
+        app.sign_up("Python Pending Clinic", &unverified, PASSWORD)
+            .await
+            .status(),
+        202
+    );
     let mut check = Command::new(venv_bin.join("python"));
     check
         .current_dir(root())
@@ -48,7 +55,8 @@ async fn the_generated_python_client_parses_real_sign_in_answers() {
         .env("SALUS_URL", &app.url)
         .env("SALUS_PASSWORD", PASSWORD)
         .env("SALUS_PLAIN_EMAIL", &plain.email)
-        .env("SALUS_MFA_EMAIL", &enrolled.email);
+        .env("SALUS_MFA_EMAIL", &enrolled.email)
+        .env("SALUS_UNVERIFIED_EMAIL", &unverified);
     run(check, Duration::from_secs(120))
         .await
         .assert_success("the generated Python client failed on real answers");

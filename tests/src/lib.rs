@@ -12,6 +12,7 @@ pub mod db;
 pub mod identity;
 pub mod logs;
 pub mod outbox;
+pub mod recording;
 pub mod tls;
 
 pub use app::TestApp;

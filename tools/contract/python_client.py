@@ -7,8 +7,9 @@ Run by tests/clients (the_generated_python_client_parses_real_sign_in_answers):
 GENERATED_DIR holds the package `salus_api_client` that openapi-python-client generated
 from openapi/openapi.json. The environment names the server (SALUS_URL), the password
 (SALUS_PASSWORD), an owner who has not enrolled MFA yet (SALUS_PLAIN_EMAIL: sign-in is
-`authenticated`) and one who has (SALUS_MFA_EMAIL: sign-in is `mfa_required`). Each check
-prints what it saw; any failure exits 1.
+`authenticated`), one who has (SALUS_MFA_EMAIL: sign-in is `mfa_required`) and a sign-up
+whose address is not confirmed yet (SALUS_UNVERIFIED_EMAIL: sign-in is
+`email_verification_required`). Each check prints what it saw; any failure exits 1.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main() -> None:
     from salus_api_client.api.health import health_live
     from salus_api_client.models import (
         AuthenticatedStatus,
+        EmailVerificationRequiredResponse,
+        EmailVerificationRequiredStatus,
         LoginRequest,
         MfaChallengeResponse,
         MfaRequiredStatus,
@@ -72,6 +75,23 @@ def main() -> None:
     check(mfa.parsed.status == MfaRequiredStatus.MFA_REQUIRED, f"status {mfa.parsed.status}")
     check(len(mfa.parsed.mfa_token) > 10, "a challenge token")
     ok("sign-in of an enrolled owner: LoginResponse parsed as MfaChallengeResponse (status mfa_required)")
+
+    unverified = auth_login.sync_detailed(
+        client=client, body=LoginRequest(email=os.environ["SALUS_UNVERIFIED_EMAIL"], password=password)
+    )
+    check(unverified.status_code == 200, f"sign-in answered {unverified.status_code}")
+    check(
+        isinstance(unverified.parsed, EmailVerificationRequiredResponse),
+        f"sign-in parsed as {type(unverified.parsed).__name__}",
+    )
+    check(
+        unverified.parsed.status == EmailVerificationRequiredStatus.EMAIL_VERIFICATION_REQUIRED,
+        f"status {unverified.parsed.status}",
+    )
+    ok(
+        "sign-in before the address is confirmed: LoginResponse parsed as "
+        "EmailVerificationRequiredResponse (status email_verification_required)"
+    )
 
     wrong = auth_login.sync_detailed(
         client=client,

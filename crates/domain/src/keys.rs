@@ -6,8 +6,9 @@
 //! the active key are left alone: a run can be interrupted and started again.
 //! Clinics are found through memberships (accounts are platform rows; an account's
 //! memberships are visible in its own scope), so no role needs to bypass row-level
-//! security. Every clinic has had an owner since sign-up and memberships are never
-//! deleted, so no clinic is missed.
+//! security. Every clinic has had an owner since sign-up and memberships are
+//! deleted only with their clinic (`salus seed-dev --reset`, development), so no
+//! clinic is missed.
 
 use chrono::{DateTime, Utc};
 

@@ -115,6 +115,7 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::auth::request_password_reset)
         .service(routes::auth::confirm_password_reset)
         .service(routes::auth::verify_email)
+        .service(routes::auth::resend_verification)
         .service(routes::auth::confirm_email_change)
         .service(routes::me::me)
         .service(routes::audit::my_sign_ins)

@@ -2,15 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Int4, Int8, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{
+    Array, Bool, Bytea, Int4, Int8, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+};
 use salus_domain::DomainError;
 use salus_domain::access::{Extras, PermissionSet};
 use salus_domain::identity::model::{
     Account, ClientInfo, Clinic, MembershipSummary, Role, Session, SessionContext,
 };
 use salus_domain::identity::ports::{
-    IdentityRepo, MfaChallenge, NewAccount, OneTimeToken, PhoneChallenge, RefreshToken,
-    TokenPurpose,
+    IdentityRepo, MfaChallenge, NewAccount, OneTimeToken, PendingSignUp, PhoneChallenge,
+    RefreshToken, TokenPurpose,
 };
 use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use uuid::Uuid;
@@ -18,7 +20,7 @@ use uuid::Uuid;
 use crate::prepared::TwoBinds;
 use crate::schema::{
     accounts, clinics, known_devices, memberships, mfa_challenges, one_time_tokens,
-    phone_challenges, recovery_codes, refresh_tokens, sessions,
+    phone_challenges, recovery_codes, refresh_tokens, sessions, sign_ups,
 };
 use crate::store::{PgTx, db_error};
 
@@ -227,6 +229,44 @@ struct SessionContextRow {
     grants: Vec<String>,
     #[diesel(sql_type = Array<Text>)]
     denies: Vec<String>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sign_ups)]
+struct SignUpRow {
+    id: Uuid,
+    email: String,
+    account_id: Option<Uuid>,
+    clinic_name: String,
+    given_name: String,
+    family_name: String,
+    password_hash: String,
+    token_expires_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<SignUpRow> for PendingSignUp {
+    fn from(r: SignUpRow) -> Self {
+        Self {
+            id: r.id,
+            email: r.email,
+            account_id: r.account_id.map(AccountId),
+            clinic_name: r.clinic_name,
+            given_name: r.given_name,
+            family_name: r.family_name,
+            password_hash: r.password_hash,
+            token_expires_at: r.token_expires_at,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct TokenOwner {
+    #[diesel(sql_type = SqlUuid)]
+    account_id: Uuid,
 }
 
 #[derive(QueryableByName)]
@@ -826,6 +866,111 @@ impl IdentityRepo for PgTx<'_> {
     fn use_one_time_token(&mut self, hash: &[u8], at: DateTime<Utc>) -> Res<()> {
         diesel::update(one_time_tokens::table.find(hash))
             .set(one_time_tokens::used_at.eq(at))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn insert_one_time_token_for_email(
+        &mut self,
+        hash: &[u8],
+        email: &str,
+        purpose: TokenPurpose,
+        unverified_only: bool,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Res<Option<AccountId>> {
+        diesel::sql_query(
+            "INSERT INTO one_time_tokens (token_hash, account_id, purpose, created_at, expires_at)
+             SELECT $1, a.id, $2, $3, $4 FROM accounts a
+              WHERE a.email = $5 AND (NOT $6 OR a.email_verified_at IS NULL)
+             RETURNING account_id",
+        )
+        .bind::<Bytea, _>(hash)
+        .bind::<Text, _>(purpose.as_str())
+        .bind::<Timestamptz, _>(at)
+        .bind::<Timestamptz, _>(expires_at)
+        .bind::<Text, _>(email)
+        .bind::<Bool, _>(unverified_only)
+        .get_result::<TokenOwner>(self.conn)
+        .optional()
+        .map(|r| r.map(|o| AccountId(o.account_id)))
+        .map_err(db_error)
+    }
+
+    fn remove_lapsed_sign_ups(&mut self, now: DateTime<Utc>) -> Res<usize> {
+        diesel::delete(sign_ups::table.filter(sign_ups::expires_at.le(now)))
+            .execute(self.conn)
+            .map_err(db_error)
+    }
+
+    fn insert_sign_up(&mut self, s: &PendingSignUp, token_hash: &[u8]) -> Res<()> {
+        diesel::insert_into(sign_ups::table)
+            .values((
+                sign_ups::id.eq(s.id),
+                sign_ups::email.eq(&s.email),
+                sign_ups::account_id.eq(s.account_id.map(|a| a.0)),
+                sign_ups::clinic_name.eq(&s.clinic_name),
+                sign_ups::given_name.eq(&s.given_name),
+                sign_ups::family_name.eq(&s.family_name),
+                sign_ups::password_hash.eq(&s.password_hash),
+                sign_ups::token_hash.eq(token_hash),
+                sign_ups::token_expires_at.eq(s.token_expires_at),
+                sign_ups::created_at.eq(s.created_at),
+                sign_ups::expires_at.eq(s.expires_at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn sign_up_by_token(&mut self, hash: &[u8]) -> Res<Option<PendingSignUp>> {
+        sign_ups::table
+            .filter(sign_ups::token_hash.eq(hash))
+            .select(SignUpRow::as_select())
+            .for_update()
+            .first(self.conn)
+            .optional()
+            .map(|r| r.map(PendingSignUp::from))
+            .map_err(db_error)
+    }
+
+    fn pending_sign_up(&mut self, email: &str, now: DateTime<Utc>) -> Res<Option<PendingSignUp>> {
+        sign_ups::table
+            .filter(sign_ups::email.eq(email))
+            .filter(sign_ups::account_id.is_null())
+            .filter(sign_ups::expires_at.gt(now))
+            .order(sign_ups::created_at.desc())
+            .select(SignUpRow::as_select())
+            .first(self.conn)
+            .optional()
+            .map(|r| r.map(PendingSignUp::from))
+            .map_err(db_error)
+    }
+
+    fn reissue_sign_up_token(
+        &mut self,
+        email: &str,
+        hash: &[u8],
+        now: DateTime<Utc>,
+        token_expires_at: DateTime<Utc>,
+    ) -> Res<bool> {
+        diesel::sql_query(
+            "UPDATE sign_ups SET token_hash = $1, token_expires_at = least($2, expires_at)
+              WHERE id = (SELECT s.id FROM sign_ups s WHERE s.email = $3 AND s.expires_at > $4
+                           ORDER BY s.created_at DESC LIMIT 1 FOR UPDATE)",
+        )
+        .bind::<Bytea, _>(hash)
+        .bind::<Timestamptz, _>(token_expires_at)
+        .bind::<Text, _>(email)
+        .bind::<Timestamptz, _>(now)
+        .execute(self.conn)
+        .map(|n| n == 1)
+        .map_err(db_error)
+    }
+
+    fn remove_sign_up(&mut self, id: Uuid) -> Res<()> {
+        diesel::delete(sign_ups::table.find(id))
             .execute(self.conn)
             .map(|_| ())
             .map_err(db_error)

@@ -113,6 +113,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    sign_ups (id) {
+        id -> Uuid,
+        email -> Text,
+        account_id -> Nullable<Uuid>,
+        clinic_name -> Text,
+        given_name -> Text,
+        family_name -> Text,
+        password_hash -> Text,
+        token_hash -> Bytea,
+        token_expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     phone_challenges (account_id) {
         account_id -> Uuid,
         phone -> Text,

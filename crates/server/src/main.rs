@@ -31,6 +31,8 @@ enum Command {
     CheckConfig,
     /// Create synthetic demo clinics, staff, patients and appointments, and print
     /// the demo logins (development and test only; refused in staging/production).
+    /// Demo clinics already in the database are reused, or re-created with
+    /// `--reset`.
     SeedDev {
         /// Demo clinics to create.
         #[arg(long, default_value_t = 2)]
@@ -41,6 +43,10 @@ enum Command {
         /// Where the demo logins are written (and read back on later runs).
         #[arg(long, default_value = ".local/demo-logins.txt")]
         logins_file: std::path::PathBuf,
+        /// Remove the demo clinics the database holds (their staff and data; the
+        /// audit trail keeps its events) and seed them anew with new logins.
+        #[arg(long)]
+        reset: bool,
     },
     /// Create a large synthetic data set for `make bench` (clinics, staff, patients
     /// in bulk, appointments) and write what the load generator needs as JSON
@@ -196,7 +202,12 @@ fn check_config() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn seed_dev(clinics: usize, patients: usize, logins_file: &std::path::Path) -> ExitCode {
+fn seed_dev(
+    clinics: usize,
+    patients: usize,
+    logins_file: &std::path::Path,
+    reset: bool,
+) -> ExitCode {
     let config = match Config::load(&config::process_env()) {
         Ok(config) => config,
         Err(problems) => return report_config(&problems),
@@ -208,7 +219,7 @@ fn seed_dev(clinics: usize, patients: usize, logins_file: &std::path::Path) -> E
         );
         return ExitCode::from(2);
     }
-    match salus::seed::seed(&config, clinics, patients, logins_file) {
+    match salus::seed::seed(&config, clinics, patients, logins_file, reset) {
         Ok(logins) => {
             print!("{logins}");
             ExitCode::SUCCESS
@@ -404,6 +415,7 @@ async fn main() -> ExitCode {
             clinics,
             patients,
             logins_file,
-        } => seed_dev(clinics, patients, &logins_file),
+            reset,
+        } => seed_dev(clinics, patients, &logins_file, reset),
     }
 }

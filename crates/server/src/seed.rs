@@ -3,12 +3,24 @@
 //!
 //! Demo passwords are random passphrases generated per seeding (no default
 //! password exists) and written, with the logins, to `.local/demo-logins.txt`.
+//!
+//! The demo clinics are recognised in the database by their owners' addresses
+//! (`owner@demo-N.salus.test`; `.test` is a reserved name, so no real person has
+//! one). Seeding again reuses them: it prints the logins file when that file names
+//! the clinics the database holds, and otherwise says that another checkout (or a
+//! run whose file was removed) made them and how to start over. `--reset` removes
+//! the demo clinics it finds, with their staff accounts and every row of theirs
+//! (as the owner role, `MIGRATION_DATABASE_URL`, in each clinic's row-level-security
+//! scope), and seeds them anew. The audit trail keeps their events: it is
+//! append-only, and its chains need no clinic row.
 
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{Duration as Days, NaiveDate, Timelike};
+use diesel::sql_types::{Text, Uuid as SqlUuid};
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use salus_domain::access::PermissionSet;
 use salus_domain::appointments::NewBooking;
 use salus_domain::identity::model::{ClientInfo, Role};
@@ -19,6 +31,7 @@ use salus_domain::patients::{PatientFields, Sex};
 use salus_domain::store::{Scope, Tx, in_tx};
 use salus_domain::{Actor, DomainError, Random};
 use salus_persistence::PoolSettings;
+use secrecy::ExposeSecret;
 
 use crate::config::Config;
 use crate::operator::command_service;
@@ -51,21 +64,61 @@ pub(crate) fn passphrase(random: &dyn Random) -> String {
         .join(" ")
 }
 
-/// Seeds `clinics` demo clinics with `patients` patients each and prints the logins.
+/// The address of a demo staff member (`label` is `owner`, `doctor` or `desk`).
+fn demo_email(label: &str, n: usize) -> String {
+    format!("{label}@demo-{n}.salus.test")
+}
+
+/// A demo clinic found in the database.
+struct Found {
+    /// Its number (`Demo Clinic N`).
+    n: usize,
+    /// Its id.
+    clinic: ClinicId,
+}
+
+/// The demo clinics 1 to `clinics` that the database already holds.
+fn existing_demo_clinics(service: &Identity, clinics: usize) -> anyhow::Result<Vec<Found>> {
+    let err = |e: DomainError| anyhow::anyhow!("{e:?}");
+    let mut found = Vec::new();
+    for n in 1..=clinics {
+        let owner = in_tx(service.store.as_ref(), Scope::Platform, |tx| {
+            tx.account_by_email(&demo_email("owner", n))
+        })
+        .map_err(err)?;
+        let Some(owner) = owner else { continue };
+        let memberships = in_tx(service.store.as_ref(), Scope::Account(owner.id), |tx| {
+            tx.memberships_of(owner.id)
+        })
+        .map_err(err)?;
+        found.extend(
+            memberships
+                .into_iter()
+                .filter(|m| m.role == Role::Owner)
+                .map(|m| Found {
+                    n,
+                    clinic: m.clinic_id,
+                }),
+        );
+    }
+    Ok(found)
+}
+
+/// Seeds `clinics` demo clinics with `patients` patients each and returns what to
+/// print: the logins, or how to reach demo data that already exists. With `reset`,
+/// demo clinics that exist are removed first (never in staging or production).
 pub fn seed(
     config: &Config,
     clinics: usize,
     patients: usize,
     logins_file: &Path,
+    reset: bool,
 ) -> anyhow::Result<String> {
     anyhow::ensure!(
         !config.app_env.is_deployed(),
         "seed-dev creates synthetic data for development only; refused with APP_ENV={}",
         config.app_env.as_str()
     );
-    if let Ok(existing) = std::fs::read_to_string(logins_file) {
-        return Ok(format!("demo data is already seeded; logins:\n{existing}"));
-    }
     let service = command_service(
         config,
         PoolSettings {
@@ -74,12 +127,35 @@ pub fn seed(
             checkout_timeout: Duration::from_secs(10),
         },
     )?;
+    let existing = existing_demo_clinics(&service, clinics)?;
+    let mut out = String::new();
+    if !existing.is_empty() {
+        if !reset {
+            return Ok(reuse(&existing, logins_file));
+        }
+        let owner_url = config.migration_database_url.as_ref().context(
+            "seed-dev --reset needs MIGRATION_DATABASE_URL (the owner role): the demo clinics hold rows the API role may not delete",
+        )?;
+        let mut conn = PgConnection::establish(owner_url.expose_secret())
+            .context("cannot connect with MIGRATION_DATABASE_URL")?;
+        for found in &existing {
+            remove_demo_clinic(&mut conn, found)
+                .with_context(|| format!("cannot remove demo clinic {}", found.n))?;
+            out.push_str(&format!(
+                "removed demo clinic {} (id {})\n",
+                found.n, found.clinic
+            ));
+        }
+    }
     let random = OsRandom;
     let mut logins = String::new();
     for n in 1..=clinics {
         logins.push_str(
-            &seed_clinic(&service, &random, n, patients)
-                .with_context(|| format!("demo clinic {n}"))?,
+            &seed_clinic(&service, &random, n, patients).with_context(|| {
+                format!(
+                    "demo clinic {n} (another `salus seed-dev` may be running on this database)"
+                )
+            })?,
         );
     }
     if let Some(dir) = logins_file.parent() {
@@ -87,7 +163,167 @@ pub fn seed(
     }
     std::fs::write(logins_file, &logins)
         .with_context(|| format!("cannot write {}", logins_file.display()))?;
-    Ok(logins)
+    out.push_str(&logins);
+    Ok(out)
+}
+
+/// What to print when the demo clinics exist already: the logins file when it
+/// names them all, else where they came from and how to start over.
+fn reuse(existing: &[Found], logins_file: &Path) -> String {
+    let file = logins_file.display();
+    match std::fs::read_to_string(logins_file) {
+        Ok(logins)
+            if existing
+                .iter()
+                .all(|f| logins.contains(&f.clinic.to_string())) =>
+        {
+            format!("demo data is already seeded; logins (from {file}):\n{logins}")
+        }
+        found => {
+            let why = if found.is_ok() {
+                "names other demo clinics than the database holds (it was reset since)"
+            } else {
+                "is missing"
+            };
+            let ids: Vec<String> = existing
+                .iter()
+                .map(|f| format!("demo clinic {} (id {})", f.n, f.clinic))
+                .collect();
+            format!(
+                "demo data is already in this database ({}), but {file} {why}: another \
+                 checkout, or a run whose logins file was removed since, created it, and its \
+                 passwords are not kept here. Sign in with the logins of the checkout that \
+                 seeded it, or re-create the demo clinics with new logins: \
+                 `salus seed-dev --reset` (`make run SEED_ARGS=--reset`). That removes only \
+                 the demo clinics, their staff and their data; the audit trail keeps their \
+                 events.\n",
+                ids.join(", ")
+            )
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct TableName {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct Reference {
+    #[diesel(sql_type = Text)]
+    child: String,
+    #[diesel(sql_type = Text)]
+    parent: String,
+    #[diesel(sql_type = Text)]
+    column: String,
+}
+
+#[derive(QueryableByName)]
+struct MemberAccount {
+    #[diesel(sql_type = SqlUuid)]
+    account_id: uuid::Uuid,
+}
+
+/// The tenant tables (a `clinic_id NOT NULL` column; the audit schema is not
+/// among them), each after every tenant table that refers to it.
+fn tenant_tables_referrers_first(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
+    let mut tables: Vec<String> = diesel::sql_query(
+        "SELECT c.relname::text AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+            AND a.attname = 'clinic_id' AND a.attnotnull AND NOT a.attisdropped
+          ORDER BY 1",
+    )
+    .load::<TableName>(conn)?
+    .into_iter()
+    .map(|t| t.name)
+    .collect();
+    let references = references(conn)?;
+    let mut ordered = Vec::new();
+    while !tables.is_empty() {
+        let free = tables.iter().position(|t| {
+            !references
+                .iter()
+                .any(|r| &r.parent == t && &r.child != t && tables.contains(&r.child))
+        });
+        let Some(at) = free else {
+            anyhow::bail!("the tenant tables refer to each other in a cycle: {tables:?}");
+        };
+        ordered.push(tables.remove(at));
+    }
+    Ok(ordered)
+}
+
+/// Every foreign key of the public schema: table, referenced table, first column.
+fn references(conn: &mut PgConnection) -> anyhow::Result<Vec<Reference>> {
+    Ok(diesel::sql_query(
+        "SELECT ch.relname::text AS child, pa.relname::text AS parent, at.attname::text AS column
+           FROM pg_constraint k
+           JOIN pg_class ch ON ch.oid = k.conrelid
+           JOIN pg_class pa ON pa.oid = k.confrelid
+           JOIN pg_attribute at ON at.attrelid = k.conrelid AND at.attnum = k.conkey[1]
+          WHERE k.contype = 'f' AND k.connamespace = 'public'::regnamespace",
+    )
+    .load::<Reference>(conn)?)
+}
+
+/// Removes one demo clinic: every tenant row of it, in its row-level-security
+/// scope, then its staff accounts (the demo addresses) and what refers to them.
+fn remove_demo_clinic(conn: &mut PgConnection, found: &Found) -> anyhow::Result<()> {
+    let tables = tenant_tables_referrers_first(conn)?;
+    let clinic = found.clinic.uuid();
+    let members = conn.transaction::<_, anyhow::Error, _>(|conn| {
+        diesel::sql_query("SELECT set_config('app.clinic_id', $1, true)")
+            .bind::<Text, _>(clinic.to_string())
+            .execute(conn)?;
+        let members = diesel::sql_query("SELECT account_id FROM memberships WHERE clinic_id = $1")
+            .bind::<SqlUuid, _>(clinic)
+            .load::<MemberAccount>(conn)?;
+        for table in &tables {
+            diesel::sql_query(format!("DELETE FROM {table} WHERE clinic_id = $1"))
+                .bind::<SqlUuid, _>(clinic)
+                .execute(conn)?;
+        }
+        let removed = diesel::sql_query("DELETE FROM clinics WHERE id = $1")
+            .bind::<SqlUuid, _>(clinic)
+            .execute(conn)?;
+        anyhow::ensure!(
+            removed == 1,
+            "clinic {clinic} is not visible in its own scope"
+        );
+        Ok(members)
+    })?;
+    let to_accounts: Vec<Reference> = references(conn)?
+        .into_iter()
+        .filter(|r| r.parent == "accounts")
+        .collect();
+    let domain = format!("%@demo-{}.salus.test", found.n);
+    for member in members {
+        conn.transaction::<_, anyhow::Error, _>(|conn| {
+            diesel::sql_query("SELECT set_config('app.account_id', $1, true)")
+                .bind::<Text, _>(member.account_id.to_string())
+                .execute(conn)?;
+            let demo = diesel::sql_query(
+                "SELECT id AS account_id FROM accounts WHERE id = $1 AND email LIKE $2",
+            )
+            .bind::<SqlUuid, _>(member.account_id)
+            .bind::<Text, _>(&domain)
+            .load::<MemberAccount>(conn)?;
+            if demo.is_empty() {
+                return Ok(());
+            }
+            for r in &to_accounts {
+                diesel::sql_query(format!("DELETE FROM {} WHERE {} = $1", r.child, r.column))
+                    .bind::<SqlUuid, _>(member.account_id)
+                    .execute(conn)?;
+            }
+            diesel::sql_query("DELETE FROM accounts WHERE id = $1")
+                .bind::<SqlUuid, _>(member.account_id)
+                .execute(conn)?;
+            Ok(())
+        })?;
+    }
+    Ok(())
 }
 
 /// A seeded staff member: the account (its email already verified), its
@@ -126,7 +362,7 @@ fn seed_clinic(
     let mut members = Vec::new();
     for (role, label) in staff {
         let password = passphrase(random);
-        let email = format!("{label}@demo-{n}.salus.test");
+        let email = demo_email(label, n);
         let account = AccountId(service.new_id());
         let membership = MembershipId(service.new_id());
         let hash = service.hasher.hash(&password, random).map_err(err)?;

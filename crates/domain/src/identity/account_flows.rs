@@ -1,4 +1,5 @@
-//! Password change and reset, email verification and email change.
+//! Password change and reset, email verification (and its resending) and email
+//! change.
 
 use chrono::Duration;
 
@@ -6,12 +7,14 @@ use crate::DomainError;
 use crate::actor::Actor;
 use crate::audit::AuditRecord;
 use crate::crypto::sha256;
+use crate::identity::auth::VERIFY_EMAIL_TTL;
 use crate::identity::email;
 use crate::identity::links::Flow;
 use crate::identity::model::ClientInfo;
 use crate::identity::password::{PersonalWords, Verified, check_policy};
 use crate::identity::ports::TokenPurpose;
 use crate::identity::service::{Identity, committed};
+use crate::ids::ClinicId;
 use crate::store::{Scope, in_tx};
 
 /// Password-reset tokens stay valid this long.
@@ -19,7 +22,8 @@ pub const RESET_TTL: Duration = Duration::minutes(30);
 /// Email-change tokens stay valid this long.
 pub const CHANGE_EMAIL_TTL: Duration = Duration::hours(24);
 
-fn invalid_token() -> DomainError {
+/// The refusal of a token that is unknown, expired or used.
+pub(crate) fn invalid_token() -> DomainError {
     DomainError::invalid(
         "token",
         "invalid_token",
@@ -75,7 +79,10 @@ impl Identity {
         })
     }
 
-    /// Starts a password reset. Answers the same whether or not the email exists.
+    /// Starts a password reset. Every address gets the same answer after the same
+    /// work: one token, and one transaction of the same statements (the token is
+    /// stored only if an account has the address; one audit event; one email: the
+    /// code, or word that no account uses the address).
     pub fn request_password_reset(
         &self,
         email_raw: &str,
@@ -87,33 +94,34 @@ impl Identity {
         };
         let now = self.now();
         let (token, hash) = self.token_pair();
+        let instruction = self.settings.links.instruction(Flow::ResetPassword, &token);
         in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            let Some(account) = tx.account_by_email(&email)? else {
-                return Ok(());
-            };
-            tx.insert_one_time_token(
+            let account = tx.insert_one_time_token_for_email(
                 &hash,
-                account.id,
+                &email,
                 TokenPurpose::ResetPassword,
-                None,
+                false,
                 now,
                 now + RESET_TTL,
             )?;
-            self.audit(
-                tx,
-                AuditRecord::account("account.password_reset_requested", Some(account.id))
-                    .in_clinic(None),
-                client,
-            )?;
-            self.email(
-                tx,
-                &account.email,
-                "Reset your Salus password",
-                format!(
-                    "Use this code to choose a new password (valid 30 minutes, once):\n\n{token}\n\n{}\nIf you did not ask for it, ignore this message.\n",
-                    self.settings.links.instruction(Flow::ResetPassword, &token)
+            let record =
+                AuditRecord::account("account.password_reset_requested", account).in_clinic(None);
+            let (record, subject, body) = match account {
+                Some(_) => (
+                    record,
+                    "Reset your Salus password",
+                    format!(
+                        "Use this code to choose a new password (valid 30 minutes, once):\n\n{token}\n\n{instruction}\nIf you did not ask for it, ignore this message.\n"
+                    ),
                 ),
-            )
+                None => (
+                    record.failed().detail("reason", "unknown_account"),
+                    "Password reset for an address without a Salus account",
+                    "Someone asked to reset the Salus password of this address, but no Salus account uses it. If it was you, you may have signed up with another address. If not, ignore this message.\n".to_owned(),
+                ),
+            };
+            self.audit(tx, record, client)?;
+            self.email(tx, &email, subject, body)
         })
     }
 
@@ -173,12 +181,22 @@ impl Identity {
         })
     }
 
-    /// Verifies the account's email with the token sent at sign-up.
+    /// Confirms an address with the token sent to it: a sign-up's token creates
+    /// the account and the clinic ([`Identity::sign_up`]); a token sent to an
+    /// account from before verification was required verifies its address.
     pub fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<(), DomainError> {
         self.throttle("verify", client)?;
         let hash = sha256(token.as_bytes());
         let now = self.now();
-        committed(self.store.as_ref(), Scope::Platform, |tx| {
+        // The scope of the clinic a sign-up creates (unused by any other token).
+        let clinic = ClinicId(self.new_id());
+        committed(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+            if let Some(sign_up) = tx.sign_up_by_token(&hash)? {
+                if sign_up.token_expires_at <= now || sign_up.expires_at <= now {
+                    return Ok(Err(invalid_token()));
+                }
+                return self.complete_sign_up(tx, &sign_up, clinic, client);
+            }
             let Some(t) = tx.one_time_token(&hash, TokenPurpose::VerifyEmail)? else {
                 return Ok(Err(invalid_token()));
             };
@@ -193,6 +211,54 @@ impl Identity {
                 client,
             )?;
             Ok(Ok(()))
+        })
+    }
+
+    /// Sends a new verification code to an address with a sign-up that has not
+    /// lapsed, or with an account whose address is not verified; earlier codes of
+    /// that sign-up stop working. Every address gets the same answer after the same
+    /// work (one token, one transaction of the same statements, one email: the code,
+    /// or word that there is nothing to verify).
+    pub fn resend_verification(
+        &self,
+        email_raw: &str,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        self.throttle("verify_resend", client)?;
+        let Ok(email) = email::normalise("email", email_raw) else {
+            return Ok(());
+        };
+        let now = self.now();
+        let (token, hash) = self.token_pair();
+        let instruction = self.settings.links.instruction(Flow::VerifyEmail, &token);
+        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            let sign_up = tx.reissue_sign_up_token(&email, &hash, now, now + VERIFY_EMAIL_TTL)?;
+            let account = tx.insert_one_time_token_for_email(
+                &hash,
+                &email,
+                TokenPurpose::VerifyEmail,
+                true,
+                now,
+                now + VERIFY_EMAIL_TTL,
+            )?;
+            let record = AuditRecord::account("auth.verification_resent", account).in_clinic(None);
+            let (record, subject, body) = if sign_up || account.is_some() {
+                (
+                    record,
+                    "Verify your email for Salus",
+                    format!(
+                        "Confirm this address with the code below (valid 48 hours):\n\n{token}\n\n{instruction}"
+                    ),
+                )
+            } else {
+                (
+                    record.failed().detail("reason", "nothing_to_verify"),
+                    "Nothing to verify on Salus",
+                    "Someone asked for a new code to verify this address on Salus, but there is nothing to verify: the address is verified already, or it has no sign-up from the last 7 days (sign up again to create a clinic). If it was not you, ignore this message.\n".to_owned(),
+                )
+            };
+            self.audit(tx, record, client)?;
+            self.email(tx, &email, subject, body)
         })
     }
 

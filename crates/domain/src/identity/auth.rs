@@ -12,7 +12,7 @@ use crate::identity::email;
 use crate::identity::links::Flow;
 use crate::identity::model::{Account, ClientInfo, Clinic, MembershipSummary, Role, Session};
 use crate::identity::password::{PersonalWords, Verified, check_policy};
-use crate::identity::ports::{NewAccount, TokenPurpose};
+use crate::identity::ports::{NewAccount, PendingSignUp};
 use crate::identity::service::{Identity, committed};
 use crate::identity::throttle::Gate;
 use crate::ids::{AccountId, ClinicId, MembershipId, SessionId};
@@ -20,8 +20,11 @@ use crate::store::{Scope, Tx, in_tx};
 
 /// Activity is written to the session at most this often.
 pub const TOUCH_INTERVAL: Duration = Duration::minutes(1);
-/// Verification links stay valid this long.
+/// Verification links stay valid this long (a new one can be asked for).
 pub const VERIFY_EMAIL_TTL: Duration = Duration::hours(48);
+/// A sign-up whose address nobody confirmed lapses this long after it was asked
+/// for: its token stops working and the next sign-up removes it.
+pub const SIGN_UP_TTL: Duration = Duration::days(7);
 
 /// A clinic sign-up.
 #[derive(Debug, Clone)]
@@ -64,6 +67,9 @@ pub enum LoginOutcome {
     Session(SessionGrant),
     /// Several memberships: sign in again naming one.
     ChooseClinic(Vec<MembershipSummary>),
+    /// The address is not verified yet: nothing is open to the account until it is
+    /// (verify it, or ask for a new link).
+    EmailVerificationRequired,
     /// MFA enrolled: complete with a code.
     MfaRequired {
         /// The challenge token.
@@ -82,9 +88,13 @@ pub fn clinic_of_token(token: &str) -> Option<ClinicId> {
 }
 
 impl Identity {
-    /// Signs up a clinic with its owner. Answers the same whether or not the email
-    /// already has an account: a new account is created and asked to verify its
-    /// email; an existing one must prove its password, and is told by email either way.
+    /// Asks for a clinic with its owner. Nothing is created yet: the address gets a
+    /// token, and confirming it ([`Identity::verify_email`]) creates the account
+    /// (its email verified) and the clinic, or, when the address already has an
+    /// account, adds the clinic to it. Every address costs the same work (one
+    /// password hash, one token, one transaction of the same statements) and gets
+    /// the same answer, so neither the answer nor its timing tells whether the
+    /// address has an account.
     pub fn sign_up(&self, cmd: &SignUp, client: &ClientInfo) -> Result<(), DomainError> {
         self.throttle("signup", client)?;
         let email = email::normalise("email", &cmd.email)?;
@@ -97,96 +107,107 @@ impl Identity {
             tx.account_by_email(&email)
         })?;
         let now = self.now();
-        match existing {
-            None => {
-                let hash = self.hasher.hash(&cmd.password, self.random.as_ref())?;
-                let account_id = AccountId(self.new_id());
-                let clinic_id = ClinicId(self.new_id());
-                in_tx(self.store.as_ref(), Scope::Clinic(clinic_id), |tx| {
-                    tx.insert_account(&NewAccount {
-                        id: account_id,
-                        email: email.clone(),
-                        given_name: cmd.given_name.trim().to_owned(),
-                        family_name: cmd.family_name.trim().to_owned(),
-                        password_hash: hash,
-                        created_at: now,
-                    })?;
-                    let clinic = self.create_clinic(tx, clinic_id, &cmd.clinic_name, account_id)?;
-                    self.audit(
-                        tx,
-                        AuditRecord::account("clinic.created", Some(account_id))
-                            .in_clinic(Some(clinic_id))
-                            .on("clinic", clinic_id.0),
-                        client,
-                    )?;
-                    let (token, token_hash) = self.token_pair();
-                    tx.insert_one_time_token(
-                        &token_hash,
-                        account_id,
-                        TokenPurpose::VerifyEmail,
-                        None,
-                        now,
-                        now + VERIFY_EMAIL_TTL,
-                    )?;
-                    self.email(
-                        tx,
-                        &email,
-                        "Verify your email for Salus",
-                        format!(
-                            "Welcome to Salus. Your clinic \"{}\" is ready.\n\nConfirm this address with the code below (valid 48 hours):\n\n{token}\n\n{}",
-                            clinic.name,
-                            self.settings.links.instruction(Flow::VerifyEmail, &token)
-                        ),
-                    )
-                })
-            }
-            Some(account) => {
-                let verified = self
-                    .hasher
-                    .verify(&cmd.password, Some(&account.password_hash));
-                let clinic_id = ClinicId(self.new_id());
-                in_tx(self.store.as_ref(), Scope::Clinic(clinic_id), |tx| {
-                    if verified == Verified::No {
-                        self.audit(
-                            tx,
-                            AuditRecord::account(
-                                "auth.signup_with_existing_email",
-                                Some(account.id),
-                            )
-                            .in_clinic(None)
-                            .failed(),
-                            client,
-                        )?;
-                        return self.email(
-                            tx,
-                            &account.email,
-                            "Someone tried to sign up with your email",
-                            "Someone tried to create a clinic on Salus with your email address. \
-                             If it was you, sign up again with your current password. \
-                             If not, you can ignore this message.\n"
-                                .to_owned(),
-                        );
+        // Hashed for every address; used only when confirming creates the account.
+        let password_hash = self.hasher.hash(&cmd.password, self.random.as_ref())?;
+        let (token, token_hash) = self.token_pair();
+        let sign_up = PendingSignUp {
+            id: self.new_id(),
+            email: email.clone(),
+            account_id: existing.as_ref().map(|a| a.id),
+            clinic_name: cmd.clinic_name.trim().to_owned(),
+            given_name: cmd.given_name.trim().to_owned(),
+            family_name: cmd.family_name.trim().to_owned(),
+            password_hash,
+            token_expires_at: now + VERIFY_EMAIL_TTL,
+            created_at: now,
+            expires_at: now + SIGN_UP_TTL,
+        };
+        let instruction = self.settings.links.instruction(Flow::VerifyEmail, &token);
+        let (subject, body) = match existing {
+            None => (
+                "Verify your email for Salus",
+                format!(
+                    "Welcome to Salus. Confirm this address with the code below (valid 48 hours) and your clinic \"{}\" is created:\n\n{token}\n\n{instruction}\nWithout it the sign-up lapses after 7 days.\n",
+                    sign_up.clinic_name
+                ),
+            ),
+            Some(_) => (
+                "Someone tried to sign up with your email",
+                format!(
+                    "Someone asked to create the clinic \"{}\" on Salus with your email address, which already has an account. If it was you, confirm with the code below (valid 48 hours) and the clinic is added to your account:\n\n{token}\n\n{instruction}\nIf it was not you, ignore this message: nothing changes without the code.\n",
+                    sign_up.clinic_name
+                ),
+            ),
+        };
+        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            tx.remove_lapsed_sign_ups(now)?;
+            tx.insert_sign_up(&sign_up, &token_hash)?;
+            self.audit(
+                tx,
+                AuditRecord::account("auth.sign_up_requested", sign_up.account_id).in_clinic(None),
+                client,
+            )?;
+            self.email(tx, &email, subject, body)
+        })
+    }
+
+    /// Completes a sign-up whose token was just presented, in `clinic`'s scope:
+    /// creates the account (a new address) or takes the existing one, marks the
+    /// address verified, creates the clinic and removes the sign-up.
+    pub(crate) fn complete_sign_up(
+        &self,
+        tx: &mut dyn Tx,
+        sign_up: &PendingSignUp,
+        clinic: ClinicId,
+        client: &ClientInfo,
+    ) -> Result<Result<(), DomainError>, DomainError> {
+        let now = self.now();
+        let account_id = match sign_up.account_id {
+            Some(id) => match tx.account(id)? {
+                Some(account) if account.email == sign_up.email => {
+                    if account.email_verified_at.is_none() {
+                        tx.set_email_verified(id, now)?;
                     }
-                    let clinic = self.create_clinic(tx, clinic_id, &cmd.clinic_name, account.id)?;
-                    self.audit(
-                        tx,
-                        AuditRecord::account("clinic.created", Some(account.id))
-                            .in_clinic(Some(clinic_id))
-                            .on("clinic", clinic_id.0),
-                        client,
-                    )?;
-                    self.email(
-                        tx,
-                        &account.email,
-                        "Your new clinic on Salus",
-                        format!(
-                            "The clinic \"{}\" was created with you as its owner.\n",
-                            clinic.name
-                        ),
-                    )
-                })
+                    id
+                }
+                // The account has moved to another address since.
+                _ => return Ok(Err(crate::identity::account_flows::invalid_token())),
+            },
+            None => {
+                if tx.account_by_email(&sign_up.email)?.is_some() {
+                    return Ok(Err(DomainError::Conflict {
+                        code: "email_taken",
+                        detail: "Another account uses this email now: sign up again to add a clinic to it.".into(),
+                    }));
+                }
+                let id = AccountId(self.new_id());
+                tx.insert_account(&NewAccount {
+                    id,
+                    email: sign_up.email.clone(),
+                    given_name: sign_up.given_name.clone(),
+                    family_name: sign_up.family_name.clone(),
+                    password_hash: sign_up.password_hash.clone(),
+                    created_at: now,
+                })?;
+                tx.set_email_verified(id, now)?;
+                id
             }
-        }
+        };
+        self.create_clinic(tx, clinic, &sign_up.clinic_name, account_id)?;
+        tx.remove_sign_up(sign_up.id)?;
+        self.audit(
+            tx,
+            AuditRecord::account("account.email_verified", Some(account_id)).in_clinic(None),
+            client,
+        )?;
+        self.audit(
+            tx,
+            AuditRecord::account("clinic.created", Some(account_id))
+                .in_clinic(Some(clinic))
+                .on("clinic", clinic.0),
+            client,
+        )?;
+        Ok(Ok(()))
     }
 
     fn create_clinic(
@@ -238,9 +259,28 @@ impl Identity {
         })
     }
 
+    /// Records a sign-in with the right password to an address not verified yet.
+    fn record_unverified_sign_in(
+        &self,
+        account: Option<AccountId>,
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            self.audit(
+                tx,
+                AuditRecord::account("auth.login_email_unverified", account)
+                    .in_clinic(None)
+                    .failed(),
+                client,
+            )
+        })
+    }
+
     /// Signs in with email and password (and optionally the clinic to act in).
     /// Unknown email, wrong password and locked account all answer
-    /// `InvalidCredentials` after the same work.
+    /// `InvalidCredentials` after the same work. The right password of an address
+    /// not verified yet (a sign-up not confirmed, or an account from before
+    /// verification was required) answers `EmailVerificationRequired`: no session.
     pub fn login(
         &self,
         email_raw: &str,
@@ -255,7 +295,16 @@ impl Identity {
             tx.account_by_email(&email)
         })?;
         let Some(account) = account else {
-            self.hasher.verify(password, None);
+            // A sign-up not confirmed yet: its password hears that the address must
+            // be verified first (the same one hash as for an unknown address).
+            let pending = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+                tx.pending_sign_up(&email, now)
+            })?;
+            let stored = pending.as_ref().map(|p| p.password_hash.as_str());
+            if self.hasher.verify(password, stored) != Verified::No {
+                self.record_unverified_sign_in(None, client)?;
+                return Ok(LoginOutcome::EmailVerificationRequired);
+            }
             self.record_login_failure(None, "unknown_account", client)?;
             return Err(DomainError::InvalidCredentials);
         };
@@ -305,6 +354,10 @@ impl Identity {
             }
             tx.memberships_of(account.id)
         })?;
+        if account.email_verified_at.is_none() {
+            self.record_unverified_sign_in(Some(account.id), client)?;
+            return Ok(LoginOutcome::EmailVerificationRequired);
+        }
         let chosen = match (clinic, memberships.as_slice()) {
             (_, []) => {
                 return Err(DomainError::forbidden(

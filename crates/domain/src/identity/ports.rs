@@ -23,6 +23,31 @@ pub struct NewAccount {
     pub created_at: DateTime<Utc>,
 }
 
+/// A sign-up waiting for its address to be confirmed (no account or clinic yet).
+#[derive(Debug, Clone)]
+pub struct PendingSignUp {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// Normalised email.
+    pub email: String,
+    /// The account that already had this address (confirming adds the clinic to it).
+    pub account_id: Option<AccountId>,
+    /// The clinic's name.
+    pub clinic_name: String,
+    /// Given name (for a new account).
+    pub given_name: String,
+    /// Family name (for a new account).
+    pub family_name: String,
+    /// argon2id hash of the password given (for a new account).
+    pub password_hash: String,
+    /// The emailed token stops working then.
+    pub token_expires_at: DateTime<Utc>,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+    /// It lapses then ([`crate::identity::auth::SIGN_UP_TTL`] after it was asked for).
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A single-use token's purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenPurpose {
@@ -307,6 +332,49 @@ pub trait IdentityRepo {
     ) -> Result<Option<OneTimeToken>, DomainError>;
     /// Marks a token used.
     fn use_one_time_token(&mut self, hash: &[u8], at: DateTime<Utc>) -> Result<(), DomainError>;
+    /// Stores a single-use token for the account with this email, if there is one
+    /// (and, with `unverified_only`, only if its email is not verified): one
+    /// statement whatever the answer, so callers do the same work for every address.
+    /// Returns the account.
+    fn insert_one_time_token_for_email(
+        &mut self,
+        hash: &[u8],
+        email: &str,
+        purpose: TokenPurpose,
+        unverified_only: bool,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Option<AccountId>, DomainError>;
+
+    // sign-ups
+    /// Removes the sign-ups that lapsed by `now`; returns how many.
+    fn remove_lapsed_sign_ups(&mut self, now: DateTime<Utc>) -> Result<usize, DomainError>;
+    /// Stores a sign-up with the hash of its emailed token.
+    fn insert_sign_up(
+        &mut self,
+        sign_up: &PendingSignUp,
+        token_hash: &[u8],
+    ) -> Result<(), DomainError>;
+    /// Finds a sign-up by its token's hash, locking it.
+    fn sign_up_by_token(&mut self, hash: &[u8]) -> Result<Option<PendingSignUp>, DomainError>;
+    /// The newest sign-up for a new account with this email that has not lapsed at `now`.
+    fn pending_sign_up(
+        &mut self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PendingSignUp>, DomainError>;
+    /// Gives the newest sign-up with this email that has not lapsed a new token
+    /// (expiring at `token_expires_at` or when the sign-up lapses, whichever is
+    /// first): one statement whatever the answer. Returns whether there was one.
+    fn reissue_sign_up_token(
+        &mut self,
+        email: &str,
+        hash: &[u8],
+        now: DateTime<Utc>,
+        token_expires_at: DateTime<Utc>,
+    ) -> Result<bool, DomainError>;
+    /// Removes a sign-up (once confirmed).
+    fn remove_sign_up(&mut self, id: uuid::Uuid) -> Result<(), DomainError>;
 
     // phone
     /// The pending phone challenge, locking it.

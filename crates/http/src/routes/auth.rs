@@ -100,6 +100,15 @@ pub enum ChooseClinicStatus {
     ChooseClinic,
 }
 
+/// The `status` of a sign-in to an address not verified yet.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailVerificationRequiredStatus {
+    /// Verify the address first (`POST /api/v1/auth/verify-email`, or ask for a
+    /// new code with `POST /api/v1/auth/verify-email/resend`).
+    EmailVerificationRequired,
+}
+
 /// The `status` of a sign-in that needs a second factor.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -137,6 +146,17 @@ pub struct ChooseClinicResponse {
     pub clinics: Vec<ClinicChoice>,
 }
 
+/// A sign-in refused until the address is verified: no tokens, so no other
+/// operation is open until then.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "email_verification_required", "message": "Verify your email address first: use the code we sent, or ask for a new one."}))]
+pub struct EmailVerificationRequiredResponse {
+    /// Always `email_verification_required`.
+    pub status: EmailVerificationRequiredStatus,
+    /// What to do next.
+    pub message: &'static str,
+}
+
 /// A sign-in to finish with a second factor.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"status": "mfa_required", "mfa_token": "q3J8vX0kR2m9ZbT4nW6yH1cF5sD7gL0aE2uP4iO6kM8", "expires_at": "2026-12-02T14:05:00Z"}))]
@@ -156,6 +176,7 @@ pub struct MfaChallengeResponse {
     ("authenticated" = "#/components/schemas/TokenResponse"),
     ("choose_clinic" = "#/components/schemas/ChooseClinicResponse"),
     ("mfa_required" = "#/components/schemas/MfaChallengeResponse"),
+    ("email_verification_required" = "#/components/schemas/EmailVerificationRequiredResponse"),
 )))]
 pub enum LoginResponse {
     /// Signed in.
@@ -164,6 +185,8 @@ pub enum LoginResponse {
     ChooseClinic(ChooseClinicResponse),
     /// Complete with a second factor.
     MfaRequired(MfaChallengeResponse),
+    /// Verify the address first.
+    EmailVerificationRequired(EmailVerificationRequiredResponse),
 }
 
 /// A second factor: a TOTP code or a recovery code (exactly one).
@@ -248,6 +271,17 @@ pub struct PasswordResetRequest {
     pub email: String,
 }
 
+/// Ask for a new email-verification code.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@clinic.example"}))]
+pub struct ResendVerificationRequest {
+    /// The address to verify.
+    #[validate(length(min = 1, max = 254))]
+    #[schema(min_length = 1, max_length = 254)]
+    pub email: String,
+}
+
 /// Complete a password reset.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -303,7 +337,7 @@ pub fn token_response(ports: &Ports, grant: &SessionGrant) -> Result<TokenRespon
     operation_id = "clinics_sign_up",
     tag = "auth",
     summary = "Sign up a clinic",
-    description = "Creates the clinic (plan `free`) with its owner. A new account gets a verification email; an existing account must give its current password. The answer is the same whether or not the email already has an account.",
+    description = "Asks for a clinic (plan `free`) with its owner. Nothing is created until the address is confirmed: it gets a code (valid 48 hours) for `POST /api/v1/auth/verify-email`, which creates the account and the clinic, or adds the clinic to the account that already has the address (the password is then unused). A sign-up nobody confirms lapses after 7 days. The answer, and the work behind it, is the same whether or not the email already has an account.",
     security(()),
     request_body = SignUpRequest,
     responses(
@@ -340,7 +374,7 @@ pub async fn sign_up(
     operation_id = "auth_login",
     tag = "auth",
     summary = "Sign in",
-    description = "Unknown email, wrong password and locked account all answer the same 401. An account with several clinics gets `choose_clinic`; an account with MFA gets `mfa_required`.",
+    description = "Unknown email, wrong password and locked account all answer the same 401. An address not verified yet gets `email_verification_required` (no tokens); an account with several clinics gets `choose_clinic`; an account with MFA gets `mfa_required`.",
     security(()),
     request_body = LoginRequest,
     responses(
@@ -393,6 +427,12 @@ pub async fn login(
             mfa_token: challenge,
             expires_at,
         }),
+        LoginOutcome::EmailVerificationRequired => {
+            LoginResponse::EmailVerificationRequired(EmailVerificationRequiredResponse {
+                status: EmailVerificationRequiredStatus::EmailVerificationRequired,
+                message: "Verify your email address first: use the code we sent, or ask for a new one.",
+            })
+        }
     };
     Ok(HttpResponse::Ok().json(response))
 }
@@ -534,7 +574,7 @@ pub async fn step_up(
     operation_id = "auth_request_password_reset",
     tag = "auth",
     summary = "Request a password reset",
-    description = "Always 202, whether or not the email has an account. The token in the email is valid 30 minutes, once.",
+    description = "Always 202, after the same work, whether or not the email has an account. The token in the email is valid 30 minutes, once; an address without an account is told so.",
     security(()),
     request_body = PasswordResetRequest,
     responses(
@@ -587,16 +627,18 @@ pub async fn confirm_password_reset(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Verify the account's email.
+/// Verify an email address: confirms a sign-up (creating its account and clinic).
 #[utoipa::path(
     operation_id = "auth_verify_email",
     tag = "auth",
     summary = "Verify an email address",
+    description = "Takes the code sent at sign-up (or by `POST /api/v1/auth/verify-email/resend`): the account is created with its address verified and the clinic with it as owner (or the clinic is added to the account that has the address). Sign-in works from then on.",
     security(()),
     request_body = TokenRequest,
     responses(
-        (status = 204, description = "Verified."),
-        (status = 422, description = "Unknown, expired or used token.", body = Problem, content_type = "application/problem+json"),
+        (status = 204, description = "Verified; the clinic exists."),
+        (status = 409, description = "Another account took the address meanwhile.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown, expired or used token, or a lapsed sign-up.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -610,6 +652,34 @@ pub async fn verify_email(
     let identity = ports.identity.clone();
     run_blocking(move || identity.verify_email(&token, &client.0)).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ask for a new email-verification code.
+#[utoipa::path(
+    operation_id = "auth_resend_verification",
+    tag = "auth",
+    summary = "Resend the email verification",
+    description = "Always 202, after the same work, whatever the address. An address with a sign-up from the last 7 days, or with an account whose address is not verified, gets a new code (valid 48 hours; a sign-up's earlier codes stop working); any other address is told there is nothing to verify.",
+    security(()),
+    request_body = ResendVerificationRequest,
+    responses(
+        (status = 202, description = "Accepted.", body = Accepted),
+        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/verify-email/resend")]
+pub async fn resend_verification(
+    ports: web::Data<Ports>,
+    client: Client,
+    body: ValidatedJson<ResendVerificationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let email = body.into_inner().email;
+    let identity = ports.identity.clone();
+    run_blocking(move || identity.resend_verification(&email, &client.0)).await?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        status: "accepted",
+        message: "If the address has something to verify, a new code is on its way.",
+    }))
 }
 
 /// Confirm a new email address.
