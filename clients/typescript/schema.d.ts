@@ -1383,7 +1383,7 @@ export interface components {
          * @description The rule that raised the alert.
          * @enum {string}
          */
-        AlertKind: "brute_force_account" | "brute_force_address" | "refresh_token_reuse" | "clinical_read_volume" | "export_volume" | "id_probing";
+        AlertKind: "brute_force_account" | "brute_force_address" | "refresh_token_reuse" | "clinical_read_volume" | "export_volume" | "sealed_data_integrity" | "id_probing";
         /**
          * @description An amendment of a signed note.
          * @example {
@@ -1466,6 +1466,12 @@ export interface components {
             starts_at: string;
             /** @description Status. */
             status: components["schemas"]["StatusDto"];
+            /**
+             * @description Sealed fields that failed their integrity check (the stored ciphertext was
+             *     altered at rest): they are absent from this answer, the event is recorded in
+             *     the audit trail and a `sealed_data_integrity` security alert is raised.
+             */
+            unavailable_fields?: string[];
             /**
              * Format: date-time
              * @description Updated.
@@ -2179,6 +2185,12 @@ export interface components {
              */
             signed_at?: string | null;
             /**
+             * @description Sealed fields that failed their integrity check (the stored ciphertext was
+             *     altered at rest): they are absent from this answer, the event is recorded in
+             *     the audit trail and a `sealed_data_integrity` security alert is raised.
+             */
+            unavailable_fields?: string[];
+            /**
              * Format: int32
              * @description Its version: its ETag is `"v<version>"`, to send in `If-Match` to edit a draft.
              */
@@ -2388,6 +2400,12 @@ export interface components {
             reminder_consent: components["schemas"]["ReminderConsent"];
             /** @description Administrative sex. */
             sex: components["schemas"]["SexDto"];
+            /**
+             * @description Sealed fields that failed their integrity check (the stored ciphertext was
+             *     altered at rest): they are absent from this answer, the event is recorded in
+             *     the audit trail and a `sealed_data_integrity` security alert is raised.
+             */
+            unavailable_fields?: string[];
             /**
              * Format: date-time
              * @description Updated.

@@ -34,4 +34,5 @@ mod seed;
 mod sessions;
 mod sign_in;
 mod staff;
+mod tampering;
 mod tls;

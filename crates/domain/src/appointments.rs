@@ -12,7 +12,7 @@ use crate::audit::AuditRecord;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
-use crate::identity::service::{Identity, committed};
+use crate::identity::service::{Identity, SealedField, committed};
 use crate::ids::{ClinicId, MembershipId};
 use crate::paging::{MAX_PAGE, Page};
 use crate::store::{Scope, in_tx};
@@ -122,6 +122,9 @@ pub struct Appointment {
     pub reason: Option<String>,
     /// Reminders and their delivery status (single reads only).
     pub reminders: Option<Vec<crate::reminders::Reminder>>,
+    /// Sealed fields that failed their integrity check (altered at rest): absent
+    /// from this answer, recorded in the audit trail.
+    pub unavailable: Vec<&'static str>,
 }
 
 /// One recorded change.
@@ -330,23 +333,48 @@ impl Identity {
         }
     }
 
+    /// A stored appointment as the caller may see it: the reason opened with
+    /// `keys` when given (a reason that fails its integrity check is answered
+    /// unavailable: see [`Identity::open_sealed`]).
     fn open_appointment(
         &self,
+        tx: &mut dyn crate::store::Tx,
+        actor: &Actor,
         keys: Option<&ClinicKeys>,
         stored: StoredAppointment,
     ) -> Result<Appointment, DomainError> {
+        let mut unavailable = Vec::new();
         let reason = match (&stored.sealed_reason, keys) {
-            (Some(sealed), Some(keys)) => Some(
-                String::from_utf8_lossy(&keys.open_field(TABLE, "reason", stored.id, sealed)?)
-                    .into_owned(),
-            ),
+            (Some(sealed), Some(keys)) => {
+                let field = SealedField {
+                    resource: "appointment",
+                    table: TABLE,
+                    column: "reason",
+                    row: stored.id,
+                    sealed,
+                };
+                self.open_sealed(tx, actor, keys, field, &mut unavailable)?
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+            }
             _ => None,
         };
         Ok(Appointment {
             stored,
             reason,
             reminders: None,
+            unavailable,
         })
+    }
+
+    /// An appointment opened with the reason keys the caller may use.
+    fn open_reasoned(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+        actor: &Actor,
+        stored: StoredAppointment,
+    ) -> Result<Appointment, DomainError> {
+        let keys = self.reason_keys(actor, tx)?;
+        self.open_appointment(tx, actor, keys.as_ref(), stored)
     }
 
     /// Books an appointment. Overlapping an active appointment of the same
@@ -443,10 +471,7 @@ impl Identity {
                 ("appointment", id),
                 client,
             )?;
-            Ok(Ok(self.open_appointment(
-                self.reason_keys(actor, tx)?.as_ref(),
-                stored,
-            )?))
+            Ok(Ok(self.open_reasoned(tx, actor, stored)?))
         })
     }
 
@@ -464,8 +489,7 @@ impl Identity {
                 .ok_or(DomainError::NotFound)?;
             let reminders = self.reminder_status(tx, actor.clinic_id, id)?;
             let patient = (stored.sealed_reason.is_some()).then_some([stored.patient_id]);
-            let mut appointment =
-                self.open_appointment(self.reason_keys(actor, tx)?.as_ref(), stored)?;
+            let mut appointment = self.open_reasoned(tx, actor, stored)?;
             appointment.reminders = Some(reminders);
             // Last, so the chain's head is locked only until the commit.
             if let Some(patient) = patient {
@@ -522,10 +546,7 @@ impl Identity {
                 return Ok(Err(DomainError::PreconditionRequired));
             };
             if current.status == to {
-                return Ok(Ok(self.open_appointment(
-                    self.reason_keys(actor, tx)?.as_ref(),
-                    current,
-                )?));
+                return Ok(Ok(self.open_reasoned(tx, actor, current)?));
             }
             if let Err(stale) = expected.check(current.version) {
                 return Ok(Err(stale));
@@ -566,10 +587,7 @@ impl Identity {
                     .detail("to", to.as_str()),
                 client,
             )?;
-            Ok(Ok(self.open_appointment(
-                self.reason_keys(actor, tx)?.as_ref(),
-                updated,
-            )?))
+            Ok(Ok(self.open_reasoned(tx, actor, updated)?))
         })
     }
 
@@ -646,10 +664,7 @@ impl Identity {
                 ("appointment", id),
                 client,
             )?;
-            Ok(Ok(self.open_appointment(
-                self.reason_keys(actor, tx)?.as_ref(),
-                updated,
-            )?))
+            Ok(Ok(self.open_reasoned(tx, actor, updated)?))
         })
     }
 
@@ -671,7 +686,7 @@ impl Identity {
                 .filter(|a| a.sealed_reason.is_some())
                 .map(|a| a.patient_id)
                 .collect();
-            let page = found.try_map(|a| self.open_appointment(keys.as_ref(), a))?;
+            let page = found.try_map(|a| self.open_appointment(tx, actor, keys.as_ref(), a))?;
             // Last, so the chain's head is locked only until the commit.
             if !with_reason.is_empty() {
                 self.audit_clinical_read(

@@ -10,7 +10,7 @@ use crate::access::Permission;
 use crate::actor::Actor;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::ClientInfo;
-use crate::identity::service::{Identity, committed};
+use crate::identity::service::{Identity, SealedField, committed};
 use crate::ids::{ClinicId, MembershipId};
 use crate::store::{Scope, in_tx};
 
@@ -44,6 +44,9 @@ pub struct Note {
     pub stored: StoredNote,
     /// The text.
     pub body: String,
+    /// Sealed fields that failed their integrity check (altered at rest): the body
+    /// is then empty; recorded in the audit trail.
+    pub unavailable: Vec<&'static str>,
 }
 
 /// Storage of notes (clinic-scoped).
@@ -87,21 +90,32 @@ fn check_body(body: &str) -> Result<(), DomainError> {
 }
 
 impl Identity {
+    /// A stored note with its body opened (a body that fails its integrity check
+    /// is answered unavailable: see [`Identity::open_sealed`]).
     fn open_note(
         &self,
         tx: &mut dyn crate::store::Tx,
-        clinic: ClinicId,
+        actor: &Actor,
         stored: StoredNote,
     ) -> Result<Note, DomainError> {
-        let keys = self.clinic_keys(tx, clinic)?;
-        let body = String::from_utf8_lossy(&keys.open_field(
-            TABLE,
-            "body",
-            stored.id,
-            &stored.sealed_body,
-        )?)
-        .into_owned();
-        Ok(Note { stored, body })
+        let keys = self.clinic_keys(tx, actor.clinic_id)?;
+        let mut unavailable = Vec::new();
+        let field = SealedField {
+            resource: "note",
+            table: TABLE,
+            column: "body",
+            row: stored.id,
+            sealed: &stored.sealed_body,
+        };
+        let body = self
+            .open_sealed(tx, actor, &keys, field, &mut unavailable)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        Ok(Note {
+            stored,
+            body,
+            unavailable,
+        })
     }
 
     fn write_note(
@@ -159,6 +173,7 @@ impl Identity {
             Ok(Ok(Note {
                 stored,
                 body: body.to_owned(),
+                unavailable: Vec::new(),
             }))
         })
     }
@@ -238,7 +253,7 @@ impl Identity {
                 ("note", id),
                 client,
             )?;
-            Ok(Ok(self.open_note(tx, actor.clinic_id, note)?))
+            Ok(Ok(self.open_note(tx, actor, note)?))
         })
     }
 
@@ -286,7 +301,7 @@ impl Identity {
             let notes = tx
                 .notes(actor.clinic_id, patient)?
                 .into_iter()
-                .map(|n| self.open_note(tx, actor.clinic_id, n))
+                .map(|n| self.open_note(tx, actor, n))
                 .collect::<Result<Vec<_>, _>>()?;
             // Last, so the chain's head is locked only until the commit.
             self.audit_clinical_read(

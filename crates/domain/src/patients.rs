@@ -11,7 +11,7 @@ use crate::actor::Actor;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
-use crate::identity::service::{Identity, committed};
+use crate::identity::service::{Identity, SealedField, committed};
 use crate::ids::ClinicId;
 use crate::paging::{MAX_PAGE, Page};
 use crate::store::{Scope, Tx, in_tx};
@@ -147,6 +147,9 @@ pub struct Patient {
     pub fields: PatientFields,
     /// Medical history, when the caller may read clinical data.
     pub medical_history: Option<MedicalHistory>,
+    /// Sealed fields that failed their integrity check (altered at rest): absent
+    /// from this answer, recorded in the audit trail.
+    pub unavailable: Vec<&'static str>,
     /// Archived when.
     pub archived_at: Option<DateTime<Utc>>,
     /// Version (the ETag).
@@ -289,35 +292,57 @@ impl Identity {
         Ok((national, index, history))
     }
 
+    /// A stored patient as `actor` may see them, sealed fields opened (a field
+    /// that fails its integrity check is answered unavailable: see
+    /// [`Identity::open_sealed`]).
     fn open_patient(
         &self,
+        tx: &mut dyn Tx,
         actor: &Actor,
         keys: &ClinicKeys,
         stored: StoredPatient,
     ) -> Result<Patient, DomainError> {
-        let mut fields = stored.fields;
-        fields.national_id = stored
-            .sealed_national_id
-            .as_deref()
-            .map(|s| keys.open_field(TABLE, "national_id", stored.id, s))
-            .transpose()?
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        let medical_history = if actor.permissions.contains(Permission::ClinicalRead) {
-            stored
-                .sealed_medical_history
-                .as_deref()
-                .map(|s| {
-                    let json = keys.open_field(TABLE, "medical_history", stored.id, s)?;
+        let mut unavailable = Vec::new();
+        let field = |column, sealed| SealedField {
+            resource: "patient",
+            table: TABLE,
+            column,
+            row: stored.id,
+            sealed,
+        };
+        let mut fields = stored.fields.clone();
+        fields.national_id = match stored.sealed_national_id.as_deref() {
+            Some(sealed) => self
+                .open_sealed(
+                    tx,
+                    actor,
+                    keys,
+                    field("national_id", sealed),
+                    &mut unavailable,
+                )?
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
+            None => None,
+        };
+        let medical_history = match stored.sealed_medical_history.as_deref() {
+            Some(sealed) if actor.permissions.contains(Permission::ClinicalRead) => self
+                .open_sealed(
+                    tx,
+                    actor,
+                    keys,
+                    field("medical_history", sealed),
+                    &mut unavailable,
+                )?
+                .map(|json| {
                     serde_json::from_slice(&json).map_err(|e| DomainError::Internal(e.to_string()))
                 })
-                .transpose()?
-        } else {
-            None
+                .transpose()?,
+            _ => None,
         };
         Ok(Patient {
             id: stored.id,
             fields,
             medical_history,
+            unavailable,
             archived_at: stored.archived_at,
             version: stored.version,
             created_at: stored.created_at,
@@ -371,7 +396,7 @@ impl Identity {
             let stored = self.new_stored_patient(&keys, id, &fields, history.as_ref(), now)?;
             tx.insert_patient(actor.clinic_id, &stored)?;
             self.audit_action(tx, actor, "patient.created", ("patient", id), client)?;
-            self.open_patient(actor, &keys, stored)
+            self.open_patient(tx, actor, &keys, stored)
         })
     }
 
@@ -388,7 +413,7 @@ impl Identity {
                 .patient(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
-            let patient = self.open_patient(actor, &keys, stored)?;
+            let patient = self.open_patient(tx, actor, &keys, stored)?;
             // Last, so the chain's head is locked only until the commit.
             self.audit_clinical_read(
                 tx,
@@ -453,7 +478,7 @@ impl Identity {
                 }));
             }
             self.audit_action(tx, actor, "patient.updated", ("patient", id), client)?;
-            Ok(Ok(self.open_patient(actor, &keys, stored)?))
+            Ok(Ok(self.open_patient(tx, actor, &keys, stored)?))
         })
     }
 
@@ -485,7 +510,7 @@ impl Identity {
             };
             if current.archived_at.is_some() == archived {
                 let keys = self.clinic_keys(tx, actor.clinic_id)?;
-                return Ok(Ok(self.open_patient(actor, &keys, current)?));
+                return Ok(Ok(self.open_patient(tx, actor, &keys, current)?));
             }
             if let Err(stale) = expected.check(current.version) {
                 return Ok(Err(stale));
@@ -511,7 +536,7 @@ impl Identity {
             };
             self.audit_action(tx, actor, kind, ("patient", id), client)?;
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
-            Ok(Ok(self.open_patient(actor, &keys, stored)?))
+            Ok(Ok(self.open_patient(tx, actor, &keys, stored)?))
         })
     }
 
@@ -532,7 +557,7 @@ impl Identity {
                 .map(|n| keys.blind_index("national_id", &normalise_national_id(n)));
             let found = tx.patients(actor.clinic_id, &query, index.as_deref())?;
             let ids: Vec<Uuid> = found.items.iter().map(|p| p.id).collect();
-            let page = found.try_map(|p| self.open_patient(actor, &keys, p))?;
+            let page = found.try_map(|p| self.open_patient(tx, actor, &keys, p))?;
             // Last, so the chain's head is locked only until the commit.
             if !ids.is_empty() {
                 self.audit_clinical_read(

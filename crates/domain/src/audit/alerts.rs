@@ -98,6 +98,14 @@ pub const RULES: &[Rule] = &[
         window_minutes: 24 * 60,
     },
     Rule {
+        kind: "sealed_data_integrity",
+        description: "Sealed data failed its integrity check: a ciphertext was altered or moved at rest.",
+        actions: &[crate::identity::service::INTEGRITY_FAILED],
+        by: SubjectKind::Account,
+        threshold: 1,
+        window_minutes: 60,
+    },
+    Rule {
         kind: "id_probing",
         description: "Repeated requests for records that do not exist in the clinic (ids of other clinics, or guessed ones).",
         actions: &["access.not_found"],

@@ -193,6 +193,37 @@ impl Identity {
         self.audit(tx, record, client)
     }
 
+    /// Opens a sealed field. When it fails its integrity check (the ciphertext
+    /// was altered, or moved from another row, at rest) the field is answered as
+    /// unavailable instead of failing the whole answer: its column joins
+    /// `unavailable`, and an audit event (`sealed_data.integrity_failed`) records it
+    /// in this transaction, from which the alert detector raises
+    /// `sealed_data_integrity`.
+    pub fn open_sealed(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        keys: &crate::crypto::ClinicKeys,
+        field: SealedField<'_>,
+        unavailable: &mut Vec<&'static str>,
+    ) -> Result<Option<Vec<u8>>, DomainError> {
+        match keys.open_field(field.table, field.column, field.row, field.sealed) {
+            Ok(plain) => Ok(Some(plain)),
+            Err(_) => {
+                self.audit(
+                    tx,
+                    AuditRecord::by(actor, INTEGRITY_FAILED)
+                        .on(field.resource, field.row)
+                        .detail("field", field.column)
+                        .failed(),
+                    &ClientInfo::default(),
+                )?;
+                unavailable.push(field.column);
+                Ok(None)
+            }
+        }
+    }
+
     /// Records a member's action on a resource.
     pub fn audit_action(
         &self,
@@ -236,4 +267,22 @@ pub fn committed<T>(
     work: impl FnOnce(&mut dyn Tx) -> Result<Result<T, DomainError>, DomainError>,
 ) -> Result<T, DomainError> {
     in_tx(store, scope, work)?
+}
+
+/// The audit action of a sealed field that failed its integrity check.
+pub const INTEGRITY_FAILED: &str = "sealed_data.integrity_failed";
+
+/// A sealed field to open: whose, where, and the ciphertext.
+#[derive(Debug, Clone, Copy)]
+pub struct SealedField<'a> {
+    /// The audited resource type (`patient`).
+    pub resource: &'static str,
+    /// Its table (part of the ciphertext's binding).
+    pub table: &'static str,
+    /// The column.
+    pub column: &'static str,
+    /// The row.
+    pub row: Uuid,
+    /// The ciphertext.
+    pub sealed: &'a [u8],
 }

@@ -165,6 +165,11 @@ pub struct AppointmentResponse {
     pub updated_at: DateTime<Utc>,
     /// Its version: its ETag is `"v<version>"`, to send in `If-Match`.
     pub version: i32,
+    /// Sealed fields that failed their integrity check (the stored ciphertext was
+    /// altered at rest): they are absent from this answer, the event is recorded in
+    /// the audit trail and a `sealed_data_integrity` security alert is raised.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unavailable_fields: Vec<String>,
 }
 
 /// A reminder of an appointment.
@@ -289,6 +294,7 @@ fn response(a: Appointment) -> AppointmentResponse {
         created_at: s.created_at,
         updated_at: s.updated_at,
         version: s.version,
+        unavailable_fields: a.unavailable.iter().map(|f| (*f).to_owned()).collect(),
     }
 }
 

@@ -75,6 +75,11 @@ pub struct NoteResponse {
     pub created_at: DateTime<Utc>,
     /// Its version: its ETag is `"v<version>"`, to send in `If-Match` to edit a draft.
     pub version: i32,
+    /// Sealed fields that failed their integrity check (the stored ciphertext was
+    /// altered at rest): they are absent from this answer, the event is recorded in
+    /// the audit trail and a `sealed_data_integrity` security alert is raised.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unavailable_fields: Vec<String>,
 }
 
 /// A patient's notes.
@@ -98,6 +103,7 @@ fn response(n: Note) -> NoteResponse {
         signed_at: s.signed_at,
         created_at: s.created_at,
         version: s.version,
+        unavailable_fields: n.unavailable.iter().map(|f| (*f).to_owned()).collect(),
     }
 }
 

@@ -246,6 +246,11 @@ pub struct PatientResponse {
     pub created_at: DateTime<Utc>,
     /// Updated.
     pub updated_at: DateTime<Utc>,
+    /// Sealed fields that failed their integrity check (the stored ciphertext was
+    /// altered at rest): they are absent from this answer, the event is recorded in
+    /// the audit trail and a `sealed_data_integrity` security alert is raised.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unavailable_fields: Vec<String>,
 }
 
 /// A page of patients.
@@ -383,6 +388,7 @@ fn response(p: Patient) -> PatientResponse {
         }),
         archived: p.archived_at.is_some(),
         version: p.version,
+        unavailable_fields: p.unavailable.iter().map(|f| (*f).to_owned()).collect(),
         created_at: p.created_at,
         updated_at: p.updated_at,
     }
