@@ -105,7 +105,8 @@ async fn actions_refusals_and_clinical_reads_are_recorded_with_their_actor() {
             .is_some_and(|r| !r.is_empty())
     );
 
-    // A receptionist's read shows no clinical data, so it is no clinical read.
+    // A receptionist's read shows no clinical data, so it is no clinical read;
+    // it shows identifying data, so it is recorded all the same (reads and lists).
     let read = app
         .get_as(&receptionist.access, &format!("/api/v1/patients/{patient}"))
         .await;
@@ -115,6 +116,13 @@ async fn actions_refusals_and_clinical_reads_are_recorded_with_their_actor() {
             .await
             .is_empty()
     );
+    let identifying = events(&app, &owner, "action=patient.read").await;
+    assert_eq!(identifying.len(), 1, "{identifying:?}");
+    assert_eq!(identifying[0]["resource_id"], patient.as_str());
+    let listed = app
+        .get_as(&receptionist.access, "/api/v1/patients?name=Love")
+        .await;
+    assert_eq!(listed.status(), 200);
     let read = app
         .get_as(&owner.access, &format!("/api/v1/patients/{patient}"))
         .await;
@@ -151,6 +159,8 @@ async fn actions_refusals_and_clinical_reads_are_recorded_with_their_actor() {
         [
             "patient.list_clinical_read",
             "patient.clinical_read",
+            "patient.list_read",
+            "patient.read",
             "patient.created"
         ]
     );

@@ -415,10 +415,10 @@ impl Identity {
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
             let patient = self.open_patient(tx, actor, &keys, stored)?;
             // Last, so the chain's head is locked only until the commit.
-            self.audit_clinical_read(
+            self.audit_patient_read(
                 tx,
                 actor,
-                "patient.clinical_read",
+                ("patient.read", "patient.clinical_read"),
                 ("patient", id),
                 &[],
                 client,
@@ -560,10 +560,10 @@ impl Identity {
             let page = found.try_map(|p| self.open_patient(tx, actor, &keys, p))?;
             // Last, so the chain's head is locked only until the commit.
             if !ids.is_empty() {
-                self.audit_clinical_read(
+                self.audit_patient_read(
                     tx,
                     actor,
-                    "patient.list_clinical_read",
+                    ("patient.list_read", "patient.list_clinical_read"),
                     ("clinic", actor.clinic_id.0),
                     &ids,
                     client,

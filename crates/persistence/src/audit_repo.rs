@@ -18,6 +18,11 @@ use crate::schema::audit_chain_heads as heads;
 use crate::schema::{checkpoints, events};
 use crate::store::{PgTx, db_error};
 
+/// The actions that name the patients a list showed (`details.patients`), as the
+/// predicate of the index `events_listed_patients` lists them.
+const LISTING_ACTIONS: &str =
+    "'patient.list_read', 'patient.list_clinical_read', 'appointment.list_clinical_read'";
+
 type Res<T> = Result<T, DomainError>;
 
 /// How long a new chain waits for its first maintenance turn.
@@ -208,15 +213,17 @@ impl AuditRepo for PgTx<'_> {
         before: Option<Cursor>,
         limit: i64,
     ) -> Res<Vec<AuditEvent>> {
-        let listed = format!("%{patient}%");
+        // The list reads that showed the patient, through the index on their
+        // `patients` detail (migration 000018: the same actions as its predicate).
+        let listed = diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "(action IN ({LISTING_ACTIONS}) AND (details::jsonb -> 'patients') @> "
+        ))
+        .bind::<diesel::sql_types::Jsonb, _>(serde_json::json!([patient.to_string()]))
+        .sql(")");
         let rows = events::table
             .filter(events::chain_id.eq(clinic.0))
             .filter(events::clinic_id.eq(clinic.0))
-            .filter(
-                events::resource_id
-                    .eq(patient)
-                    .or(events::details.like(listed)),
-            )
+            .filter(events::resource_id.eq(patient).or(listed))
             .filter(before_seq(before))
             .order(events::seq.desc())
             .limit(limit)

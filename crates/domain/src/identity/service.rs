@@ -170,6 +170,37 @@ impl Identity {
 
     /// Records a read that returned clinical data (when the member may see it):
     /// `patients` are the patients whose data it showed, for their access logs.
+    /// Records a read of patients' data by a member: always (production access is
+    /// fully logged), as `identifying` when the answer held demographics only and
+    /// as `clinical` when the member may read clinical data (the alert detector
+    /// counts those). `patients` names every patient a list showed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn audit_patient_read(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        (identifying, clinical): (&'static str, &'static str),
+        resource: (&'static str, Uuid),
+        patients: &[Uuid],
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
+        let action = if actor
+            .permissions
+            .contains(crate::access::Permission::ClinicalRead)
+        {
+            clinical
+        } else {
+            identifying
+        };
+        let mut record = AuditRecord::by(actor, action).on(resource.0, resource.1);
+        if !patients.is_empty() {
+            let ids: Vec<String> = patients.iter().map(Uuid::to_string).collect();
+            record = record.detail("patients", ids);
+        }
+        self.audit(tx, record, client)
+    }
+
+    /// Records a read of clinical data, when the member may read it.
     pub fn audit_clinical_read(
         &self,
         tx: &mut dyn Tx,

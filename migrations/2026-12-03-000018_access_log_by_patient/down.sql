@@ -1,0 +1,1 @@
+DROP INDEX audit.events_listed_patients;
