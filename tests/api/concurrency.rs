@@ -295,14 +295,12 @@ async fn every_change_of_a_mutable_resource_takes_if_match() {
     );
 }
 
-#[tokio::test]
-async fn of_changes_made_against_one_version_exactly_one_wins() {
-    let app = TestApp::spawn_with(&[("HTTP_WORKERS", "4"), ("DB_POOL_SIZE", "8")]).await;
-    let owner = app.owner_with_mfa("Race Clinic").await;
+/// A new patient's id and ETag.
+async fn patient(app: &TestApp, owner: &Member, name: &str) -> (String, String) {
     let created = app
         .post("/api/v1/patients")
         .bearer_auth(&owner.access)
-        .json(&json!({"family_name": "Race", "given_name": "Ada", "birth_date": "1970-01-01", "sex": "female"}))
+        .json(&json!({"family_name": name, "given_name": "Ada", "birth_date": "1970-01-01", "sex": "female"}))
         .send()
         .await
         .unwrap();
@@ -311,6 +309,14 @@ async fn of_changes_made_against_one_version_exactly_one_wins() {
         .as_str()
         .unwrap()
         .to_owned();
+    (id, etag)
+}
+
+#[tokio::test]
+async fn of_changes_made_against_one_version_exactly_one_wins() {
+    let app = TestApp::spawn_with(&[("HTTP_WORKERS", "4"), ("DB_POOL_SIZE", "8")]).await;
+    let owner = app.owner_with_mfa("Race Clinic").await;
+    let (id, etag) = patient(&app, &owner, "Race").await;
     let updates = (0..12).map(|n| {
         app.client
             .put(format!("{}/api/v1/patients/{id}", app.url))
@@ -340,18 +346,7 @@ async fn of_changes_made_against_one_version_exactly_one_wins() {
 async fn concurrent_identical_state_changes_all_succeed() {
     let app = TestApp::spawn_with(&[("HTTP_WORKERS", "4"), ("DB_POOL_SIZE", "8")]).await;
     let owner = app.owner_with_mfa("Idempotent Clinic").await;
-    let created = app
-        .post("/api/v1/patients")
-        .bearer_auth(&owner.access)
-        .json(&json!({"family_name": "Twelve", "given_name": "Ada", "birth_date": "1970-01-01", "sex": "female"}))
-        .send()
-        .await
-        .unwrap();
-    let etag = created.headers()["etag"].to_str().unwrap().to_owned();
-    let id = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (id, etag) = patient(&app, &owner, "Twelve").await;
     for action in ["archive", "restore"] {
         let current = app
             .get_as(&owner.access, &format!("/api/v1/patients/{id}"))

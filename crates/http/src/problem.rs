@@ -679,29 +679,12 @@ mod field_code_tests {
         found
     }
 
-    fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                sources(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                out.push(
-                    text.split("#[cfg(test)]")
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-    }
-
     #[test]
     fn every_field_error_code_is_catalogued() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut texts = Vec::new();
         for krate in ["domain", "http", "server"] {
-            sources(&root.join(krate).join("src"), &mut texts);
+            super::catalogue_tests::sources(&root.join(krate).join("src"), &mut texts);
         }
         let mut found: Vec<String> = texts.iter().flat_map(|t| codes_in(t)).collect();
         // The `validator` rules the DTOs use name their codes after themselves.
@@ -733,7 +716,7 @@ mod field_code_tests {
 }
 
 #[cfg(test)]
-mod catalogue_tests {
+pub(crate) mod catalogue_tests {
     use super::ApiError;
 
     /// The string literals that follow `marker` (skipping whitespace), in `text`.
@@ -754,7 +737,8 @@ mod catalogue_tests {
             .copied()
     }
 
-    fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
+    /// The source texts below `dir`, their unit tests cut off.
+    pub(crate) fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             let path = entry.path();
             if path.is_dir() {
