@@ -303,7 +303,7 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                "practitioner.set",
+                crate::audit::actions::PRACTITIONER_SET,
                 ("membership", member.0),
                 client,
             )?;
@@ -467,7 +467,7 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                "appointment.created",
+                crate::audit::actions::APPOINTMENT_CREATED,
                 ("appointment", id),
                 client,
             )?;
@@ -496,7 +496,7 @@ impl Identity {
                 self.audit_clinical_read(
                     tx,
                     actor,
-                    "appointment.clinical_read",
+                    crate::audit::actions::APPOINTMENT_CLINICAL_READ,
                     ("appointment", id),
                     &patient,
                     client,
@@ -581,7 +581,7 @@ impl Identity {
             self.sync_reminders(tx, actor.clinic_id, &updated)?;
             self.audit(
                 tx,
-                AuditRecord::by(actor, "appointment.status_changed")
+                AuditRecord::by(actor, crate::audit::actions::APPOINTMENT_STATUS_CHANGED)
                     .on("appointment", id)
                     .detail("from", from.as_str())
                     .detail("to", to.as_str()),
@@ -660,7 +660,7 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                "appointment.rescheduled",
+                crate::audit::actions::APPOINTMENT_RESCHEDULED,
                 ("appointment", id),
                 client,
             )?;
@@ -692,7 +692,7 @@ impl Identity {
                 self.audit_clinical_read(
                     tx,
                     actor,
-                    "appointment.list_clinical_read",
+                    crate::audit::actions::APPOINTMENT_LIST_CLINICAL_READ,
                     ("clinic", actor.clinic_id.0),
                     &with_reason,
                     client,

@@ -123,7 +123,7 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                "clinic.settings_changed",
+                crate::audit::actions::CLINIC_SETTINGS_CHANGED,
                 ("clinic", actor.clinic_id.0),
                 client,
             )?;

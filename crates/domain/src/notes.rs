@@ -169,7 +169,13 @@ impl Identity {
                 version: 1,
             };
             tx.insert_note(actor.clinic_id, &stored)?;
-            self.audit_action(tx, actor, "note.written", ("note", stored.id), client)?;
+            self.audit_action(
+                tx,
+                actor,
+                crate::audit::actions::NOTE_WRITTEN,
+                ("note", stored.id),
+                client,
+            )?;
             Ok(Ok(Note {
                 stored,
                 body: body.to_owned(),
@@ -249,7 +255,11 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                if sign { "note.signed" } else { "note.edited" },
+                if sign {
+                    crate::audit::actions::NOTE_SIGNED
+                } else {
+                    crate::audit::actions::NOTE_EDITED
+                },
                 ("note", id),
                 client,
             )?;
@@ -307,7 +317,7 @@ impl Identity {
             self.audit_clinical_read(
                 tx,
                 actor,
-                "note.list_read",
+                crate::audit::actions::NOTE_LIST_READ,
                 ("patient", patient),
                 &[],
                 client,

@@ -395,7 +395,13 @@ impl Identity {
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
             let stored = self.new_stored_patient(&keys, id, &fields, history.as_ref(), now)?;
             tx.insert_patient(actor.clinic_id, &stored)?;
-            self.audit_action(tx, actor, "patient.created", ("patient", id), client)?;
+            self.audit_action(
+                tx,
+                actor,
+                crate::audit::actions::PATIENT_CREATED,
+                ("patient", id),
+                client,
+            )?;
             self.open_patient(tx, actor, &keys, stored)
         })
     }
@@ -418,7 +424,10 @@ impl Identity {
             self.audit_patient_read(
                 tx,
                 actor,
-                ("patient.read", "patient.clinical_read"),
+                (
+                    crate::audit::actions::PATIENT_READ,
+                    crate::audit::actions::PATIENT_CLINICAL_READ,
+                ),
                 ("patient", id),
                 &[],
                 client,
@@ -477,7 +486,13 @@ impl Identity {
                     current: expected_version,
                 }));
             }
-            self.audit_action(tx, actor, "patient.updated", ("patient", id), client)?;
+            self.audit_action(
+                tx,
+                actor,
+                crate::audit::actions::PATIENT_UPDATED,
+                ("patient", id),
+                client,
+            )?;
             Ok(Ok(self.open_patient(tx, actor, &keys, stored)?))
         })
     }
@@ -530,9 +545,9 @@ impl Identity {
                 return Ok(Err(DomainError::Stale { current: expected }));
             }
             let kind = if archived {
-                "patient.archived"
+                crate::audit::actions::PATIENT_ARCHIVED
             } else {
-                "patient.restored"
+                crate::audit::actions::PATIENT_RESTORED
             };
             self.audit_action(tx, actor, kind, ("patient", id), client)?;
             let keys = self.clinic_keys(tx, actor.clinic_id)?;
@@ -563,7 +578,10 @@ impl Identity {
                 self.audit_patient_read(
                     tx,
                     actor,
-                    ("patient.list_read", "patient.list_clinical_read"),
+                    (
+                        crate::audit::actions::PATIENT_LIST_READ,
+                        crate::audit::actions::PATIENT_LIST_CLINICAL_READ,
+                    ),
                     ("clinic", actor.clinic_id.0),
                     &ids,
                     client,

@@ -194,7 +194,7 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                "queue.checked_in",
+                crate::audit::actions::QUEUE_CHECKED_IN,
                 ("queue_entry", entry.id),
                 client,
             )?;
@@ -226,7 +226,13 @@ impl Identity {
                 return Ok(None);
             };
             tx.set_entry_status(actor.clinic_id, entry.id, QueueStatus::Called, now)?;
-            self.audit_action(tx, actor, "queue.called", ("queue_entry", entry.id), client)?;
+            self.audit_action(
+                tx,
+                actor,
+                crate::audit::actions::QUEUE_CALLED,
+                ("queue_entry", entry.id),
+                client,
+            )?;
             entry.status = QueueStatus::Called;
             entry.called_at = Some(now);
             Ok(Some(entry))
@@ -278,7 +284,7 @@ impl Identity {
             tx.set_entry_status(actor.clinic_id, id, to, now)?;
             self.audit(
                 tx,
-                AuditRecord::by(actor, "queue.advanced")
+                AuditRecord::by(actor, crate::audit::actions::QUEUE_ADVANCED)
                     .on("queue_entry", id)
                     .detail("to", to.as_str()),
                 client,

@@ -166,7 +166,13 @@ impl Identity {
                 }));
             }
             tx.insert_custom_role(actor.clinic_id, &role)?;
-            self.audit_action(tx, actor, "role.created", ("custom_role", role.id), client)?;
+            self.audit_action(
+                tx,
+                actor,
+                crate::audit::actions::ROLE_CREATED,
+                ("custom_role", role.id),
+                client,
+            )?;
             Ok(Ok(role.clone()))
         })
     }
@@ -225,7 +231,13 @@ impl Identity {
                 version: tx.bump_version(Versioned::CustomRole, actor.clinic_id, id)?,
                 ..updated
             };
-            self.audit_action(tx, actor, "role.updated", ("custom_role", id), client)?;
+            self.audit_action(
+                tx,
+                actor,
+                crate::audit::actions::ROLE_UPDATED,
+                ("custom_role", id),
+                client,
+            )?;
             Ok(Ok(updated))
         })
     }
@@ -250,7 +262,13 @@ impl Identity {
                 }));
             }
             tx.delete_custom_role(actor.clinic_id, id)?;
-            self.audit_action(tx, actor, "role.deleted", ("custom_role", id), client)?;
+            self.audit_action(
+                tx,
+                actor,
+                crate::audit::actions::ROLE_DELETED,
+                ("custom_role", id),
+                client,
+            )?;
             Ok(Ok(()))
         })
     }
@@ -295,7 +313,7 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                "membership.custom_roles_assigned",
+                crate::audit::actions::MEMBERSHIP_CUSTOM_ROLES_ASSIGNED,
                 ("membership", member.0),
                 client,
             )?;
@@ -337,7 +355,7 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                "membership.overrides_set",
+                crate::audit::actions::MEMBERSHIP_OVERRIDES_SET,
                 ("membership", member.0),
                 client,
             )?;

@@ -243,7 +243,7 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                "schedule.working_hours_set",
+                crate::audit::actions::SCHEDULE_WORKING_HOURS_SET,
                 ("membership", member.0),
                 client,
             )?;
@@ -281,7 +281,7 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                "schedule.absence_added",
+                crate::audit::actions::SCHEDULE_ABSENCE_ADDED,
                 ("membership", member.0),
                 client,
             )?;

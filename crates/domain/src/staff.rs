@@ -287,7 +287,7 @@ impl Identity {
             tx.revoke_member_sessions(actor.clinic_id, id, now, "role_changed")?;
             self.audit(
                 tx,
-                AuditRecord::by(actor, "membership.role_changed")
+                AuditRecord::by(actor, crate::audit::actions::MEMBERSHIP_ROLE_CHANGED)
                     .on("membership", id.0)
                     .detail("role", role.as_str()),
                 client,
@@ -353,12 +353,17 @@ impl Identity {
             }
             tx.set_active(actor.clinic_id, id, active)?;
             if !active {
-                tx.revoke_member_sessions(actor.clinic_id, id, now, "membership.deactivated")?;
+                tx.revoke_member_sessions(
+                    actor.clinic_id,
+                    id,
+                    now,
+                    crate::audit::actions::MEMBERSHIP_DEACTIVATED,
+                )?;
             }
             let kind = if active {
-                "membership.reactivated"
+                crate::audit::actions::MEMBERSHIP_REACTIVATED
             } else {
-                "membership.deactivated"
+                crate::audit::actions::MEMBERSHIP_DEACTIVATED
             };
             self.audit_action(tx, actor, kind, ("membership", id.0), client)?;
             let version = self.member_changed(tx, actor.clinic_id, id)?;
@@ -387,7 +392,7 @@ impl Identity {
                 tx.revoke_member_sessions(actor.clinic_id, id, now, "revoked_by_administrator")?;
             self.audit(
                 tx,
-                AuditRecord::by(actor, "membership.sessions_revoked")
+                AuditRecord::by(actor, crate::audit::actions::MEMBERSHIP_SESSIONS_REVOKED)
                     .on("membership", id.0)
                     .detail("sessions", n),
                 client,
@@ -429,7 +434,7 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                "membership.ownership_transferred",
+                crate::audit::actions::MEMBERSHIP_OWNERSHIP_TRANSFERRED,
                 ("membership", to.0),
                 client,
             )?;
@@ -504,7 +509,7 @@ impl Identity {
             self.audit_action(
                 tx,
                 actor,
-                "invitation.sent",
+                crate::audit::actions::INVITATION_SENT,
                 ("invitation", invitation.id),
                 client,
             )?;
@@ -543,7 +548,13 @@ impl Identity {
             if !tx.revoke_invitation(actor.clinic_id, id, now)? {
                 return Ok(Err(not_found()));
             }
-            self.audit_action(tx, actor, "invitation.revoked", ("invitation", id), client)?;
+            self.audit_action(
+                tx,
+                actor,
+                crate::audit::actions::INVITATION_REVOKED,
+                ("invitation", id),
+                client,
+            )?;
             Ok(Ok(()))
         })
     }
@@ -649,7 +660,7 @@ impl Identity {
             tx.accept_invitation(clinic, invitation.id, now)?;
             self.audit(
                 tx,
-                AuditRecord::account("invitation.accepted", Some(account_id))
+                AuditRecord::account(crate::audit::actions::INVITATION_ACCEPTED, Some(account_id))
                     .in_clinic(Some(clinic))
                     .on("invitation", invitation.id),
                 client,
@@ -671,7 +682,7 @@ impl Identity {
             };
             self.audit(
                 tx,
-                AuditRecord::account("clinic.plan_changed", None)
+                AuditRecord::account(crate::audit::actions::CLINIC_PLAN_CHANGED, None)
                     .in_clinic(Some(clinic))
                     .on("clinic", clinic.0)
                     .detail("plan", plan.as_str()),

@@ -373,3 +373,25 @@ impl AuditRepo for PgTx<'_> {
         Ok(removed.n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The listing actions the access log looks up (and the index's predicate in
+    /// migration 000018 names) are actions of the catalogue.
+    #[test]
+    fn the_listing_actions_are_catalogued() {
+        let names: Vec<&str> = super::LISTING_ACTIONS
+            .split(',')
+            .map(|n| n.trim().trim_matches('\''))
+            .collect();
+        assert_eq!(names.len(), 3);
+        for name in names {
+            assert!(
+                salus_domain::audit::actions::ALL
+                    .iter()
+                    .any(|(c, _)| *c == name),
+                "{name} is not an action"
+            );
+        }
+    }
+}

@@ -46,13 +46,16 @@ pub struct Rule {
     pub window_minutes: i64,
 }
 
-const SIGN_IN_FAILURES: &[&str] = &["auth.login_failed", "mfa.failed"];
+const SIGN_IN_FAILURES: &[&str] = &[
+    crate::audit::actions::AUTH_LOGIN_FAILED,
+    crate::audit::actions::MFA_FAILED,
+];
 const CLINICAL_READS: &[&str] = &[
-    "patient.clinical_read",
-    "patient.list_clinical_read",
-    "note.list_read",
-    "appointment.clinical_read",
-    "appointment.list_clinical_read",
+    crate::audit::actions::PATIENT_CLINICAL_READ,
+    crate::audit::actions::PATIENT_LIST_CLINICAL_READ,
+    crate::audit::actions::NOTE_LIST_READ,
+    crate::audit::actions::APPOINTMENT_CLINICAL_READ,
+    crate::audit::actions::APPOINTMENT_LIST_CLINICAL_READ,
 ];
 
 /// The detectors.
@@ -76,7 +79,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         kind: "refresh_token_reuse",
         description: "A refresh token was used twice: it may have been stolen; the session was revoked.",
-        actions: &["auth.refresh_token_reuse"],
+        actions: &[crate::audit::actions::AUTH_REFRESH_TOKEN_REUSE],
         by: SubjectKind::Account,
         threshold: 1,
         window_minutes: 60,
@@ -92,7 +95,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         kind: "export_volume",
         description: "Unusually many exports of the audit trail by one member.",
-        actions: &["audit.exported"],
+        actions: &[crate::audit::actions::AUDIT_EXPORTED],
         by: SubjectKind::Account,
         threshold: 3,
         window_minutes: 24 * 60,
@@ -100,7 +103,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         kind: "sealed_data_integrity",
         description: "Sealed data failed its integrity check: a ciphertext was altered or moved at rest.",
-        actions: &[crate::identity::service::INTEGRITY_FAILED],
+        actions: &[crate::audit::actions::SEALED_DATA_INTEGRITY_FAILED],
         by: SubjectKind::Account,
         threshold: 1,
         window_minutes: 60,
@@ -108,7 +111,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         kind: "id_probing",
         description: "Repeated requests for records that do not exist in the clinic (ids of other clinics, or guessed ones).",
-        actions: &["access.not_found"],
+        actions: &[crate::audit::actions::ACCESS_NOT_FOUND],
         by: SubjectKind::Account,
         threshold: 20,
         window_minutes: 10,

@@ -2,6 +2,7 @@
 //! and verified (`chain`), sealed (`seal`), kept for twelve months (`retention`),
 //! read back (`service`) and watched for threats (`alerts`).
 
+pub mod actions;
 pub mod alerts;
 pub mod chain;
 pub mod model;

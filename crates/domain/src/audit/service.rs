@@ -15,12 +15,12 @@ use crate::{Actor, DomainError};
 
 /// The actions shown as a member's sign-in history.
 pub const SIGN_IN_ACTIONS: &[&str] = &[
-    "auth.login_succeeded",
-    "auth.login_failed",
-    "auth.account_locked",
-    "mfa.passed",
-    "mfa.failed",
-    "auth.refresh_token_reuse",
+    crate::audit::actions::AUTH_LOGIN_SUCCEEDED,
+    crate::audit::actions::AUTH_LOGIN_FAILED,
+    crate::audit::actions::AUTH_ACCOUNT_LOCKED,
+    crate::audit::actions::MFA_PASSED,
+    crate::audit::actions::MFA_FAILED,
+    crate::audit::actions::AUTH_REFRESH_TOKEN_REUSE,
 ];
 
 /// A page of events, newest first, and where the next page starts.
@@ -61,7 +61,7 @@ impl Identity {
         request: Answered<'_>,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        let mut record = AuditRecord::by(actor, "access.denied")
+        let mut record = AuditRecord::by(actor, crate::audit::actions::ACCESS_DENIED)
             .outcome(Outcome::Denied)
             .detail("reason", reason)
             .detail("method", request.method)
@@ -82,7 +82,7 @@ impl Identity {
         request: Answered<'_>,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        let record = AuditRecord::by(actor, "access.not_found")
+        let record = AuditRecord::by(actor, crate::audit::actions::ACCESS_NOT_FOUND)
             .failed()
             .detail("method", request.method)
             .detail("route", request.route);
@@ -165,7 +165,8 @@ impl Identity {
         in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
             self.audit(
                 tx,
-                AuditRecord::by(actor, "audit.exported").detail("format", format),
+                AuditRecord::by(actor, crate::audit::actions::AUDIT_EXPORTED)
+                    .detail("format", format),
                 client,
             )?;
             tx.checkpoints(actor.clinic_id.0)

@@ -72,7 +72,8 @@ impl Identity {
             )?;
             self.audit(
                 tx,
-                AuditRecord::by(actor, "account.password_changed").in_clinic(None),
+                AuditRecord::by(actor, crate::audit::actions::ACCOUNT_PASSWORD_CHANGED)
+                    .in_clinic(None),
                 client,
             )?;
             self.email(tx, &account.email, "Your Salus password was changed", "Your password was changed and your other sessions were signed out. If this was not you, reset your password now.\n".to_owned())
@@ -104,8 +105,11 @@ impl Identity {
                 now,
                 now + RESET_TTL,
             )?;
-            let record =
-                AuditRecord::account("account.password_reset_requested", account).in_clinic(None);
+            let record = AuditRecord::account(
+                crate::audit::actions::ACCOUNT_PASSWORD_RESET_REQUESTED,
+                account,
+            )
+            .in_clinic(None);
             let (record, subject, body) = match account {
                 Some(_) => (
                     record,
@@ -168,7 +172,11 @@ impl Identity {
             tx.revoke_account_sessions(account.id, None, now, "password_reset")?;
             self.audit(
                 tx,
-                AuditRecord::account("account.password_reset", Some(account.id)).in_clinic(None),
+                AuditRecord::account(
+                    crate::audit::actions::ACCOUNT_PASSWORD_RESET,
+                    Some(account.id),
+                )
+                .in_clinic(None),
                 client,
             )?;
             self.email(
@@ -207,7 +215,11 @@ impl Identity {
             tx.set_email_verified(t.account_id, now)?;
             self.audit(
                 tx,
-                AuditRecord::account("account.email_verified", Some(t.account_id)).in_clinic(None),
+                AuditRecord::account(
+                    crate::audit::actions::ACCOUNT_EMAIL_VERIFIED,
+                    Some(t.account_id),
+                )
+                .in_clinic(None),
                 client,
             )?;
             Ok(Ok(()))
@@ -241,7 +253,9 @@ impl Identity {
                 now,
                 now + VERIFY_EMAIL_TTL,
             )?;
-            let record = AuditRecord::account("auth.verification_resent", account).in_clinic(None);
+            let record =
+                AuditRecord::account(crate::audit::actions::AUTH_VERIFICATION_RESENT, account)
+                    .in_clinic(None);
             let (record, subject, body) = if sign_up || account.is_some() {
                 (
                     record,
@@ -301,7 +315,8 @@ impl Identity {
             ))?;
             self.audit(
                 tx,
-                AuditRecord::by(actor, "account.email_change_requested").in_clinic(None),
+                AuditRecord::by(actor, crate::audit::actions::ACCOUNT_EMAIL_CHANGE_REQUESTED)
+                    .in_clinic(None),
                 client,
             )?;
             self.email(tx, &account.email, "Your Salus email is being changed", format!("A change of your account's email to {new_email} was requested. If this was not you, change your password now.\n"))
@@ -338,7 +353,11 @@ impl Identity {
             tx.set_email(t.account_id, &new_email, now)?;
             self.audit(
                 tx,
-                AuditRecord::account("account.email_changed", Some(t.account_id)).in_clinic(None),
+                AuditRecord::account(
+                    crate::audit::actions::ACCOUNT_EMAIL_CHANGED,
+                    Some(t.account_id),
+                )
+                .in_clinic(None),
                 client,
             )?;
             Ok(Ok(()))

@@ -144,7 +144,11 @@ impl Identity {
             tx.insert_sign_up(&sign_up, &token_hash)?;
             self.audit(
                 tx,
-                AuditRecord::account("auth.sign_up_requested", sign_up.account_id).in_clinic(None),
+                AuditRecord::account(
+                    crate::audit::actions::AUTH_SIGN_UP_REQUESTED,
+                    sign_up.account_id,
+                )
+                .in_clinic(None),
                 client,
             )?;
             self.email(tx, &email, subject, body)
@@ -197,12 +201,16 @@ impl Identity {
         tx.remove_sign_up(sign_up.id)?;
         self.audit(
             tx,
-            AuditRecord::account("account.email_verified", Some(account_id)).in_clinic(None),
+            AuditRecord::account(
+                crate::audit::actions::ACCOUNT_EMAIL_VERIFIED,
+                Some(account_id),
+            )
+            .in_clinic(None),
             client,
         )?;
         self.audit(
             tx,
-            AuditRecord::account("clinic.created", Some(account_id))
+            AuditRecord::account(crate::audit::actions::CLINIC_CREATED, Some(account_id))
                 .in_clinic(Some(clinic))
                 .on("clinic", clinic.0),
             client,
@@ -251,7 +259,7 @@ impl Identity {
         in_tx(self.store.as_ref(), Scope::Platform, |tx| {
             self.audit(
                 tx,
-                AuditRecord::account("auth.login_failed", account)
+                AuditRecord::account(crate::audit::actions::AUTH_LOGIN_FAILED, account)
                     .failed()
                     .detail("reason", reason),
                 client,
@@ -268,7 +276,7 @@ impl Identity {
         in_tx(self.store.as_ref(), Scope::Platform, |tx| {
             self.audit(
                 tx,
-                AuditRecord::account("auth.login_email_unverified", account)
+                AuditRecord::account(crate::audit::actions::AUTH_LOGIN_EMAIL_UNVERIFIED, account)
                     .in_clinic(None)
                     .failed(),
                 client,
@@ -327,15 +335,22 @@ impl Identity {
                 tx.record_login_failure(account.id, failures, now, lock)?;
                 self.audit(
                     tx,
-                    AuditRecord::account("auth.login_failed", Some(account.id))
-                        .failed()
-                        .detail("reason", "wrong_password"),
+                    AuditRecord::account(
+                        crate::audit::actions::AUTH_LOGIN_FAILED,
+                        Some(account.id),
+                    )
+                    .failed()
+                    .detail("reason", "wrong_password"),
                     client,
                 )?;
                 if lock.is_some() {
                     self.audit(
                         tx,
-                        AuditRecord::account("auth.account_locked", Some(account.id)).failed(),
+                        AuditRecord::account(
+                            crate::audit::actions::AUTH_ACCOUNT_LOCKED,
+                            Some(account.id),
+                        )
+                        .failed(),
                         client,
                     )?;
                 }
@@ -427,8 +442,11 @@ impl Identity {
             tx.insert_refresh_token(clinic, &refresh_hash, session_id, now)?;
             self.audit(
                 tx,
-                AuditRecord::account("auth.login_succeeded", Some(account.id))
-                    .in_clinic(Some(clinic)),
+                AuditRecord::account(
+                    crate::audit::actions::AUTH_LOGIN_SUCCEEDED,
+                    Some(account.id),
+                )
+                .in_clinic(Some(clinic)),
                 client,
             )?;
             let fingerprint = sha256(
@@ -493,9 +511,12 @@ impl Identity {
                 )?;
                 self.audit(
                     tx,
-                    AuditRecord::account("auth.refresh_token_reuse", Some(session.account_id))
-                        .in_clinic(Some(clinic))
-                        .failed(),
+                    AuditRecord::account(
+                        crate::audit::actions::AUTH_REFRESH_TOKEN_REUSE,
+                        Some(session.account_id),
+                    )
+                    .in_clinic(Some(clinic))
+                    .failed(),
                     client,
                 )?;
                 return Ok(Err(DomainError::Unauthenticated));
@@ -563,7 +584,11 @@ impl Identity {
                 now,
                 "logout",
             )?;
-            self.audit(tx, AuditRecord::by(actor, "auth.logout"), client)
+            self.audit(
+                tx,
+                AuditRecord::by(actor, crate::audit::actions::AUTH_LOGOUT),
+                client,
+            )
         })
     }
 
@@ -582,7 +607,7 @@ impl Identity {
                 )?;
                 self.audit(
                     tx,
-                    AuditRecord::by(actor, "auth.logout_others")
+                    AuditRecord::by(actor, crate::audit::actions::AUTH_LOGOUT_OTHERS)
                         .in_clinic(None)
                         .detail("sessions", n),
                     client,
@@ -619,7 +644,7 @@ impl Identity {
             }
             self.audit(
                 tx,
-                AuditRecord::by(actor, "session.revoked").on("session", id.0),
+                AuditRecord::by(actor, crate::audit::actions::SESSION_REVOKED).on("session", id.0),
                 client,
             )?;
             Ok(Ok(()))

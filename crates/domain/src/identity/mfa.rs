@@ -169,7 +169,7 @@ impl Identity {
                     tx.fail_mfa_challenge(clinic, &hash)?;
                     self.audit(
                         tx,
-                        AuditRecord::account("mfa.failed", Some(account.id))
+                        AuditRecord::account(crate::audit::actions::MFA_FAILED, Some(account.id))
                             .in_clinic(Some(found.clinic_id))
                             .failed(),
                         client,
@@ -179,7 +179,7 @@ impl Identity {
                 tx.consume_mfa_challenge(clinic, &hash, now)?;
                 self.audit(
                     tx,
-                    AuditRecord::account("mfa.passed", Some(account.id))
+                    AuditRecord::account(crate::audit::actions::MFA_PASSED, Some(account.id))
                         .in_clinic(Some(found.clinic_id)),
                     client,
                 )?;
@@ -257,7 +257,11 @@ impl Identity {
             }
             tx.replace_recovery_codes(account.id, &codes.1)?;
             tx.set_session_mfa(actor.clinic_id, actor.session_id, now)?;
-            self.audit(tx, AuditRecord::by(actor, "mfa.enrolled"), client)?;
+            self.audit(
+                tx,
+                AuditRecord::by(actor, crate::audit::actions::MFA_ENROLLED),
+                client,
+            )?;
             self.email(tx, &account.email, "Two-step sign-in turned on", "An authenticator app was added to your Salus account. If this was not you, contact your clinic's administrator.\n".to_owned())?;
             Ok(Ok(()))
         })?;
@@ -294,7 +298,7 @@ impl Identity {
             tx.replace_recovery_codes(actor.account_id, &codes.1)?;
             self.audit(
                 tx,
-                AuditRecord::by(actor, "mfa.recovery_codes_regenerated"),
+                AuditRecord::by(actor, crate::audit::actions::MFA_RECOVERY_CODES_REGENERATED),
                 client,
             )
         })?;
@@ -317,7 +321,7 @@ impl Identity {
             if !self.verify_second_factor(tx, &account, factor)? {
                 self.audit(
                     tx,
-                    AuditRecord::account("mfa.failed", Some(account.id))
+                    AuditRecord::account(crate::audit::actions::MFA_FAILED, Some(account.id))
                         .in_clinic(Some(actor.clinic_id))
                         .failed(),
                     client,
@@ -327,7 +331,7 @@ impl Identity {
             tx.set_session_mfa(actor.clinic_id, actor.session_id, now)?;
             self.audit(
                 tx,
-                AuditRecord::account("mfa.passed", Some(account.id))
+                AuditRecord::account(crate::audit::actions::MFA_PASSED, Some(account.id))
                     .in_clinic(Some(actor.clinic_id)),
                 client,
             )?;
@@ -363,7 +367,11 @@ impl Identity {
             }
             tx.remove_totp(account.id)?;
             tx.replace_recovery_codes(account.id, &[])?;
-            self.audit(tx, AuditRecord::by(actor, "mfa.removed"), client)?;
+            self.audit(
+                tx,
+                AuditRecord::by(actor, crate::audit::actions::MFA_REMOVED),
+                client,
+            )?;
             self.email(tx, &account.email, "Two-step sign-in turned off", "The authenticator app was removed from your Salus account. If this was not you, contact your clinic's administrator.\n".to_owned())?;
             Ok(Ok(()))
         })

@@ -126,7 +126,8 @@ impl Identity {
             tx.set_phone_verified(actor.account_id, &challenge.phone, now)?;
             self.audit(
                 tx,
-                AuditRecord::by(actor, "account.phone_verified").in_clinic(None),
+                AuditRecord::by(actor, crate::audit::actions::ACCOUNT_PHONE_VERIFIED)
+                    .in_clinic(None),
                 client,
             )?;
             Ok(Ok(()))

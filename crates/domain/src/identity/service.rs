@@ -243,7 +243,7 @@ impl Identity {
             Err(_) => {
                 self.audit(
                     tx,
-                    AuditRecord::by(actor, INTEGRITY_FAILED)
+                    AuditRecord::by(actor, crate::audit::actions::SEALED_DATA_INTEGRITY_FAILED)
                         .on(field.resource, field.row)
                         .detail("field", field.column)
                         .failed(),
@@ -299,9 +299,6 @@ pub fn committed<T>(
 ) -> Result<T, DomainError> {
     in_tx(store, scope, work)?
 }
-
-/// The audit action of a sealed field that failed its integrity check.
-pub const INTEGRITY_FAILED: &str = "sealed_data.integrity_failed";
 
 /// A sealed field to open: whose, where, and the ciphertext.
 #[derive(Debug, Clone, Copy)]

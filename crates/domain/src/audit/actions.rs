@@ -1,0 +1,166 @@
+//! Every audit action, declared once: services record them by these names, the
+//! alert detectors count them by these names, and a test reads the sources for any
+//! action written out instead, so a rename cannot silently stop a detector matching.
+
+/// Declares each action as a constant, and the catalogue of them all.
+macro_rules! actions {
+    ($($name:ident = $code:literal: $meaning:literal,)*) => {
+        $(
+            #[doc = $meaning]
+            pub const $name: &str = $code;
+        )*
+
+        /// Every action with what it records.
+        pub const ALL: &[(&str, &str)] = &[$(($code, $meaning),)*];
+    };
+}
+
+actions! {
+    ACCESS_DENIED = "access.denied": "A request refused for a missing permission (403), with the permission.",
+    ACCESS_NOT_FOUND = "access.not_found": "A request for an id that names nothing in the clinic (404).",
+    ACCOUNT_EMAIL_CHANGE_REQUESTED = "account.email_change_requested": "A member asked to change their email address.",
+    ACCOUNT_EMAIL_CHANGED = "account.email_changed": "A member's new email address was confirmed.",
+    ACCOUNT_EMAIL_VERIFIED = "account.email_verified": "An address was verified.",
+    ACCOUNT_PASSWORD_CHANGED = "account.password_changed": "A member changed their password.",
+    ACCOUNT_PASSWORD_RESET = "account.password_reset": "A password was reset with an emailed code.",
+    ACCOUNT_PASSWORD_RESET_REQUESTED = "account.password_reset_requested": "A password reset was asked for.",
+    ACCOUNT_PHONE_VERIFIED = "account.phone_verified": "A phone number was verified.",
+    APPOINTMENT_CLINICAL_READ = "appointment.clinical_read": "An appointment was read with its reason.",
+    APPOINTMENT_CREATED = "appointment.created": "An appointment was booked.",
+    APPOINTMENT_LIST_CLINICAL_READ = "appointment.list_clinical_read": "A list of appointments was read with their reasons (patients named).",
+    APPOINTMENT_RESCHEDULED = "appointment.rescheduled": "An appointment moved.",
+    APPOINTMENT_STATUS_CHANGED = "appointment.status_changed": "An appointment's status changed.",
+    AUDIT_EXPORTED = "audit.exported": "The clinic's audit trail was exported.",
+    AUTH_ACCOUNT_LOCKED = "auth.account_locked": "An account locked after repeated failures.",
+    AUTH_LOGIN_EMAIL_UNVERIFIED = "auth.login_email_unverified": "A sign-in of an address not verified yet.",
+    AUTH_LOGIN_FAILED = "auth.login_failed": "A sign-in failed (with a reason category).",
+    AUTH_LOGIN_SUCCEEDED = "auth.login_succeeded": "A sign-in succeeded.",
+    AUTH_LOGOUT = "auth.logout": "A session was signed out.",
+    AUTH_LOGOUT_OTHERS = "auth.logout_others": "A member signed their other sessions out.",
+    AUTH_REFRESH_TOKEN_REUSE = "auth.refresh_token_reuse": "A refresh token was used twice; the session was revoked.",
+    AUTH_SIGN_UP_REQUESTED = "auth.sign_up_requested": "A clinic sign-up was asked for.",
+    AUTH_VERIFICATION_RESENT = "auth.verification_resent": "A new verification code was asked for.",
+    CLINIC_CREATED = "clinic.created": "A clinic was created.",
+    CLINIC_PLAN_CHANGED = "clinic.plan_changed": "The clinic's plan changed.",
+    CLINIC_SETTINGS_CHANGED = "clinic.settings_changed": "The clinic's settings changed.",
+    INVITATION_ACCEPTED = "invitation.accepted": "An invitation was accepted.",
+    INVITATION_REVOKED = "invitation.revoked": "An invitation was revoked.",
+    INVITATION_SENT = "invitation.sent": "An invitation was sent.",
+    MEMBERSHIP_CUSTOM_ROLES_ASSIGNED = "membership.custom_roles_assigned": "A member's custom roles changed.",
+    MEMBERSHIP_DEACTIVATED = "membership.deactivated": "A member was deactivated.",
+    MEMBERSHIP_OVERRIDES_SET = "membership.overrides_set": "A member's permission overrides changed.",
+    MEMBERSHIP_OWNERSHIP_TRANSFERRED = "membership.ownership_transferred": "Ownership passed to another member.",
+    MEMBERSHIP_REACTIVATED = "membership.reactivated": "A member was reactivated.",
+    MEMBERSHIP_ROLE_CHANGED = "membership.role_changed": "A member's role changed.",
+    MEMBERSHIP_SESSIONS_REVOKED = "membership.sessions_revoked": "A member's sessions were ended by another member.",
+    MFA_ENROLLED = "mfa.enrolled": "An authenticator was enrolled.",
+    MFA_FAILED = "mfa.failed": "A second factor was wrong.",
+    MFA_PASSED = "mfa.passed": "A second factor was right.",
+    MFA_RECOVERY_CODES_REGENERATED = "mfa.recovery_codes_regenerated": "Recovery codes were replaced.",
+    MFA_REMOVED = "mfa.removed": "An authenticator was removed.",
+    NOTE_EDITED = "note.edited": "A draft note changed.",
+    NOTE_LIST_READ = "note.list_read": "A patient's notes were read.",
+    NOTE_SIGNED = "note.signed": "A note was signed.",
+    NOTE_WRITTEN = "note.written": "A note or an amendment was written.",
+    PATIENT_ARCHIVED = "patient.archived": "A patient was archived.",
+    PATIENT_CLINICAL_READ = "patient.clinical_read": "A patient's record was read with clinical data.",
+    PATIENT_CREATED = "patient.created": "A patient was registered.",
+    PATIENT_LIST_CLINICAL_READ = "patient.list_clinical_read": "A list of patients was read with clinical access (patients named).",
+    PATIENT_LIST_READ = "patient.list_read": "A list of patients' demographics was read (patients named).",
+    PATIENT_READ = "patient.read": "A patient's demographics were read.",
+    PATIENT_RESTORED = "patient.restored": "An archived patient was restored.",
+    PATIENT_UPDATED = "patient.updated": "A patient's record changed.",
+    PRACTITIONER_SET = "practitioner.set": "A member's practitioner profile was set.",
+    QUEUE_ADVANCED = "queue.advanced": "A queue entry moved on.",
+    QUEUE_CALLED = "queue.called": "A patient was called from the queue.",
+    QUEUE_CHECKED_IN = "queue.checked_in": "A patient checked in.",
+    ROLE_CREATED = "role.created": "A custom role was created.",
+    ROLE_DELETED = "role.deleted": "A custom role was deleted.",
+    ROLE_UPDATED = "role.updated": "A custom role changed.",
+    SCHEDULE_ABSENCE_ADDED = "schedule.absence_added": "A practitioner's absence was recorded.",
+    SCHEDULE_WORKING_HOURS_SET = "schedule.working_hours_set": "A practitioner's working hours changed.",
+    SEALED_DATA_INTEGRITY_FAILED = "sealed_data.integrity_failed": "A sealed field failed its integrity check (altered at rest).",
+    SESSION_REVOKED = "session.revoked": "A member ended one of their sessions.",
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::access::Permission;
+
+    fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && !path.ends_with("audit/actions.rs")
+            {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let text = text
+                    .split("#[cfg(test)]")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+
+    /// No action is written out anywhere but here: every `"<area>.<what>"` string
+    /// of an audited area in the crates' code (permission codes aside) must be
+    /// one of these constants instead.
+    #[test]
+    fn every_action_is_named_through_the_catalogue() {
+        let areas: Vec<&str> = super::ALL
+            .iter()
+            .filter_map(|(code, _)| code.split('.').next())
+            .collect();
+        let permissions: Vec<&str> = Permission::ALL.iter().map(|p| p.code()).collect();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        for krate in ["domain", "http", "persistence", "server"] {
+            sources(&root.join(krate).join("src"), &mut files);
+        }
+        assert!(files.len() > 50, "the scan read too little");
+        let mut written_out = Vec::new();
+        for (file, text) in &files {
+            for literal in text.split('"').skip(1).step_by(2) {
+                let Some((area, what)) = literal.split_once('.') else {
+                    continue;
+                };
+                let word = |s: &str| {
+                    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                };
+                if word(area)
+                    && word(what)
+                    && areas.contains(&area)
+                    && !permissions.contains(&literal)
+                {
+                    written_out.push(format!("{file}: {literal}"));
+                }
+            }
+        }
+        assert!(
+            written_out.is_empty(),
+            "actions written out instead of named: {written_out:#?}"
+        );
+        let mut codes: Vec<&str> = super::ALL.iter().map(|(c, _)| *c).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), super::ALL.len(), "an action is declared twice");
+    }
+
+    /// The detectors count only catalogued actions.
+    #[test]
+    fn the_detectors_count_catalogued_actions() {
+        for rule in crate::audit::alerts::RULES {
+            for action in rule.actions {
+                assert!(
+                    super::ALL.iter().any(|(c, _)| c == action),
+                    "{}: {action} is not an action",
+                    rule.kind
+                );
+            }
+        }
+    }
+}
