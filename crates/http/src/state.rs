@@ -47,6 +47,17 @@ pub struct Ports {
 }
 
 impl Ports {
+    /// Runs one service call on the blocking pool (diesel and argon2 block), in
+    /// the request's span, its domain errors mapped to API errors.
+    pub async fn call<T, F>(&self, work: F) -> Result<T, crate::problem::ApiError>
+    where
+        F: FnOnce(&Identity) -> Result<T, salus_domain::DomainError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let identity = self.identity.clone();
+        crate::blocking::run_blocking(move || work(&identity)).await
+    }
+
     /// Waits for a password-hashing permit; hold it while the hash runs.
     pub async fn hashing_permit(
         &self,

@@ -12,7 +12,6 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use salus_domain::Actor;
 use salus_domain::ids::{ClinicId, SessionId};
 
-use crate::blocking::run_blocking;
 use crate::problem::ApiError;
 use crate::state::Ports;
 
@@ -60,10 +59,9 @@ async fn actor(req: HttpRequest) -> Result<Actor, ApiError> {
             tracing::info!(%reason, "access token refused");
             ApiError::Unauthenticated
         })?;
-    let identity = ports.identity.clone();
-    let actor =
-        run_blocking(move || identity.authenticate(ClinicId(claims.cid), SessionId(claims.sid)))
-            .await?;
+    let actor = ports
+        .call(move |identity| identity.authenticate(ClinicId(claims.cid), SessionId(claims.sid)))
+        .await?;
     if actor.account_id.uuid() != claims.sub {
         return Err(ApiError::Unauthenticated);
     }

@@ -11,7 +11,6 @@ use salus_domain::Actor;
 use salus_domain::audit::service::Answered;
 
 use crate::auth::client::Client;
-use crate::blocking::run_blocking;
 use crate::problem::Refusal;
 use crate::state::Ports;
 
@@ -41,21 +40,21 @@ pub async fn record_refusals(
     };
     let client = Client::extract(request).await?.0;
     let method = request.method().as_str().to_owned();
-    let identity = ports.identity.clone();
-    let recorded = run_blocking(move || {
-        let answered = Answered {
-            method: &method,
-            route: &route,
-        };
-        match refusal {
-            Some(r) => identity.record_refusal(&actor, r.code, r.missing, answered, &client),
-            None if status == StatusCode::NOT_FOUND => {
-                identity.record_not_found(&actor, answered, &client)
+    let recorded = ports
+        .call(move |identity| {
+            let answered = Answered {
+                method: &method,
+                route: &route,
+            };
+            match refusal {
+                Some(r) => identity.record_refusal(&actor, r.code, r.missing, answered, &client),
+                None if status == StatusCode::NOT_FOUND => {
+                    identity.record_not_found(&actor, answered, &client)
+                }
+                None => Ok(()),
             }
-            None => Ok(()),
-        }
-    })
-    .await;
+        })
+        .await;
     if let Err(e) = recorded {
         tracing::error!(error = %e, "could not record a refused request in the audit trail");
     }

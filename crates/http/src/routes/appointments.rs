@@ -13,7 +13,6 @@ use validator::Validate;
 
 use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
-use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
 use crate::paging::{ListScope, page_limit};
 use crate::preconditions::IfMatch;
@@ -314,8 +313,9 @@ pub async fn practitioners(
     ports: web::Data<Ports>,
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
-    let found = run_blocking(move || identity.list_practitioners(&who.0)).await?;
+    let found = ports
+        .call(move |identity| identity.list_practitioners(&who.0))
+        .await?;
     let items = found
         .into_iter()
         .map(|p| PractitionerResponse {
@@ -350,12 +350,12 @@ pub async fn set_practitioner(
     body: ValidatedJson<PractitionerRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let specialty = body.into_inner().specialty;
-    let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let version = run_blocking(move || {
-        identity.set_practitioner(&who.0, id, &specialty, if_match.0, &client.0)
-    })
-    .await?;
+    let version = ports
+        .call(move |identity| {
+            identity.set_practitioner(&who.0, id, &specialty, if_match.0, &client.0)
+        })
+        .await?;
     Ok(crate::preconditions::with_etag(&mut HttpResponse::NoContent(), version).finish())
 }
 
@@ -378,22 +378,22 @@ pub async fn book(
     body: ValidatedJson<BookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let identity = ports.identity.clone();
-    let appointment = run_blocking(move || {
-        identity.book(
-            &who.0,
-            &NewBooking {
-                patient: b.patient_id,
-                practitioner: MembershipId(b.practitioner_id),
-                starts_at: b.starts_at,
-                ends_at: b.ends_at,
-                reason: b.reason,
-                override_hours: b.override_hours,
-            },
-            &client.0,
-        )
-    })
-    .await?;
+    let appointment = ports
+        .call(move |identity| {
+            identity.book(
+                &who.0,
+                &NewBooking {
+                    patient: b.patient_id,
+                    practitioner: MembershipId(b.practitioner_id),
+                    starts_at: b.starts_at,
+                    ends_at: b.ends_at,
+                    reason: b.reason,
+                    override_hours: b.override_hours,
+                },
+                &client.0,
+            )
+        })
+        .await?;
     let location = format!("/api/v1/appointments/{}", appointment.stored.id);
     Ok(with_etag(
         HttpResponse::Created()
@@ -418,9 +418,10 @@ pub async fn read(
     client: Client,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    let a = run_blocking(move || identity.get_appointment(&who.0, id, &client.0)).await?;
+    let a = ports
+        .call(move |identity| identity.get_appointment(&who.0, id, &client.0))
+        .await?;
     Ok(with_etag(HttpResponse::Ok(), a))
 }
 
@@ -446,19 +447,19 @@ pub async fn change_status(
     body: ValidatedJson<StatusRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    let a = run_blocking(move || {
-        identity.change_status(
-            &who.0,
-            id,
-            b.status.into(),
-            b.reason.as_deref(),
-            if_match.0,
-            &client.0,
-        )
-    })
-    .await?;
+    let a = ports
+        .call(move |identity| {
+            identity.change_status(
+                &who.0,
+                id,
+                b.status.into(),
+                b.reason.as_deref(),
+                if_match.0,
+                &client.0,
+            )
+        })
+        .await?;
     Ok(with_etag(HttpResponse::Ok(), a))
 }
 
@@ -482,12 +483,12 @@ pub async fn reschedule(
     body: ValidatedJson<ScheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    let a = run_blocking(move || {
-        identity.reschedule(&who.0, id, b.starts_at, b.ends_at, if_match.0, &client.0)
-    })
-    .await?;
+    let a = ports
+        .call(move |identity| {
+            identity.reschedule(&who.0, id, b.starts_at, b.ends_at, if_match.0, &client.0)
+        })
+        .await?;
     Ok(with_etag(HttpResponse::Ok(), a))
 }
 
@@ -521,8 +522,9 @@ pub async fn list(
         limit,
         after,
     };
-    let identity = ports.identity.clone();
-    let page = run_blocking(move || identity.list_appointments(&who.0, query, &client.0)).await?;
+    let page = ports
+        .call(move |identity| identity.list_appointments(&who.0, query, &client.0))
+        .await?;
     let next_cursor = ports.cursors.seal(&scope, page.next.as_ref())?;
     let items = page.items.into_iter().map(response).collect();
     Ok(HttpResponse::Ok().json(AppointmentList { items, next_cursor }))
@@ -544,9 +546,10 @@ pub async fn history(
     who: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    let entries = run_blocking(move || identity.appointment_history(&who.0, id)).await?;
+    let entries = ports
+        .call(move |identity| identity.appointment_history(&who.0, id))
+        .await?;
     let items = entries
         .into_iter()
         .map(|e: HistoryEntry| HistoryResponse {
@@ -680,11 +683,10 @@ pub async fn set_hours(
     body: ValidatedJson<HoursRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let hours = parse_hours(&body.into_inner().hours)?;
-    let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let version =
-        run_blocking(move || identity.set_working_hours(&who.0, id, &hours, if_match.0, &client.0))
-            .await?;
+    let version = ports
+        .call(move |identity| identity.set_working_hours(&who.0, id, &hours, if_match.0, &client.0))
+        .await?;
     Ok(crate::preconditions::with_etag(&mut HttpResponse::NoContent(), version).finish())
 }
 
@@ -706,11 +708,10 @@ pub async fn add_absence(
     body: ValidatedJson<AbsenceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let a =
-        run_blocking(move || identity.add_absence(&who.0, id, b.starts_at, b.ends_at, &client.0))
-            .await?;
+    let a = ports
+        .call(move |identity| identity.add_absence(&who.0, id, b.starts_at, b.ends_at, &client.0))
+        .await?;
     Ok(HttpResponse::Created().json(SlotResponse {
         starts_at: a.starts_at,
         ends_at: a.ends_at,
@@ -736,7 +737,6 @@ pub async fn availability(
     query: web::Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
     let minutes = q.slot_minutes.unwrap_or(30);
     if !(5..=480).contains(&minutes) {
@@ -747,7 +747,9 @@ pub async fn availability(
         }]));
     }
     let slot = chrono::Duration::minutes(minutes);
-    let slots = run_blocking(move || identity.availability(&who.0, id, q.from, q.to, slot)).await?;
+    let slots = ports
+        .call(move |identity| identity.availability(&who.0, id, q.from, q.to, slot))
+        .await?;
     let items = slots
         .into_iter()
         .map(|(starts_at, ends_at)| SlotResponse { starts_at, ends_at })

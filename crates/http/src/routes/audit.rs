@@ -19,7 +19,6 @@ use uuid::Uuid;
 
 use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
-use crate::blocking::run_blocking;
 use crate::paging::{ListScope, page_limit};
 use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
@@ -205,8 +204,9 @@ pub async fn events(
         before: ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?,
         limit: page_limit(q.limit, 50)?,
     };
-    let identity = ports.identity.clone();
-    let page = run_blocking(move || identity.audit_events(&who.0, filter)).await?;
+    let page = ports
+        .call(move |identity| identity.audit_events(&who.0, filter))
+        .await?;
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
 
@@ -237,8 +237,9 @@ pub async fn patient_access_log(
     let scope = ListScope::within("patients_access_log", who.0.clinic_id, id);
     let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
     let limit = page_limit(q.limit, 50)?;
-    let identity = ports.identity.clone();
-    let page = run_blocking(move || identity.patient_access_log(&who.0, id, before, limit)).await?;
+    let page = ports
+        .call(move |identity| identity.patient_access_log(&who.0, id, before, limit))
+        .await?;
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
 
@@ -266,8 +267,9 @@ pub async fn my_sign_ins(
     let scope = ListScope::within("me_sign_ins", who.0.clinic_id, who.0.account_id.uuid());
     let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
     let limit = page_limit(q.limit, 50)?;
-    let identity = ports.identity.clone();
-    let page = run_blocking(move || identity.my_sign_ins(&who.0, before, limit)).await?;
+    let page = ports
+        .call(move |identity| identity.my_sign_ins(&who.0, before, limit))
+        .await?;
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
 
@@ -419,29 +421,28 @@ pub async fn export(
 ) -> Result<HttpResponse, ApiError> {
     let format = chosen_format(&req)?;
     let actor = who.0;
-    let identity = ports.identity.clone();
     let starter = actor.clone();
     let name = if format == Format::Csv {
         "csv"
     } else {
         "ndjson"
     };
-    let checkpoints =
-        run_blocking(move || identity.start_audit_export(&starter, name, &client.0)).await?;
+    let checkpoints = ports
+        .call(move |identity| identity.start_audit_export(&starter, name, &client.0))
+        .await?;
     let keys = ports.identity.sealer.public_keys();
     let first = match format {
         Format::Ndjson => export_header(&actor, &checkpoints, keys),
         Format::Csv => Bytes::from_static(CSV_COLUMNS.as_bytes()),
     };
-    let identity = ports.identity.clone();
     let batches = futures_util::stream::unfold(Some(0i64), move |after| {
-        let identity = identity.clone();
+        let ports = ports.clone();
         let actor = actor.clone();
         async move {
             let after = after?;
-            let batch =
-                run_blocking(move || identity.audit_export_batch(&actor, after, EXPORT_BATCH))
-                    .await;
+            let batch = ports
+                .call(move |identity| identity.audit_export_batch(&actor, after, EXPORT_BATCH))
+                .await;
             match batch {
                 Ok(batch) if batch.events.is_empty() => None,
                 Ok(batch) => {

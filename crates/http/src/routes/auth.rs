@@ -13,7 +13,6 @@ use validator::Validate;
 
 use crate::auth::client::Client;
 use crate::auth::extractor::{Authenticated, Enrolling};
-use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
 use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
@@ -354,7 +353,6 @@ pub async fn sign_up(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
-    let identity = ports.identity.clone();
     let cmd = SignUp {
         clinic_name: body.clinic_name,
         email: body.email,
@@ -362,7 +360,9 @@ pub async fn sign_up(
         given_name: body.given_name,
         family_name: body.family_name,
     };
-    run_blocking(move || identity.sign_up(&cmd, &client.0)).await?;
+    ports
+        .call(move |identity| identity.sign_up(&cmd, &client.0))
+        .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "accepted",
         message: "Check your email to continue.",
@@ -392,16 +392,16 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
-    let identity = ports.identity.clone();
-    let outcome = run_blocking(move || {
-        identity.login(
-            &body.email,
-            &body.password,
-            body.clinic_id.map(ClinicId),
-            &client.0,
-        )
-    })
-    .await?;
+    let outcome = ports
+        .call(move |identity| {
+            identity.login(
+                &body.email,
+                &body.password,
+                body.clinic_id.map(ClinicId),
+                &client.0,
+            )
+        })
+        .await?;
     let response = match outcome {
         LoginOutcome::Session(grant) => {
             LoginResponse::Authenticated(token_response(&ports, &grant)?)
@@ -463,9 +463,9 @@ pub async fn mfa(
         recovery_code: body.recovery_code,
     }
     .factor()?;
-    let identity = ports.identity.clone();
-    let grant =
-        run_blocking(move || identity.complete_mfa(&body.mfa_token, &factor, &client.0)).await?;
+    let grant = ports
+        .call(move |identity| identity.complete_mfa(&body.mfa_token, &factor, &client.0))
+        .await?;
     Ok(HttpResponse::Ok().json(token_response(&ports, &grant)?))
 }
 
@@ -490,8 +490,9 @@ pub async fn refresh(
     body: ValidatedJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().refresh_token;
-    let identity = ports.identity.clone();
-    let grant = run_blocking(move || identity.refresh(&token, &client.0)).await?;
+    let grant = ports
+        .call(move |identity| identity.refresh(&token, &client.0))
+        .await?;
     Ok(HttpResponse::Ok().json(token_response(&ports, &grant)?))
 }
 
@@ -512,8 +513,9 @@ pub async fn logout(
     client: Client,
     who: Enrolling,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
-    run_blocking(move || identity.logout(&who.0, &client.0)).await?;
+    ports
+        .call(move |identity| identity.logout(&who.0, &client.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -536,8 +538,9 @@ pub async fn logout_others(
     client: Client,
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
-    let revoked = run_blocking(move || identity.logout_others(&who.0, &client.0)).await?;
+    let revoked = ports
+        .call(move |identity| identity.logout_others(&who.0, &client.0))
+        .await?;
     Ok(HttpResponse::Ok().json(RevokedCount { revoked }))
 }
 
@@ -564,8 +567,9 @@ pub async fn step_up(
     body: ValidatedJson<SecondFactorFields>,
 ) -> Result<HttpResponse, ApiError> {
     let factor = body.into_inner().factor()?;
-    let identity = ports.identity.clone();
-    run_blocking(move || identity.step_up(&who.0, &factor, &client.0)).await?;
+    ports
+        .call(move |identity| identity.step_up(&who.0, &factor, &client.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -589,8 +593,9 @@ pub async fn request_password_reset(
     body: ValidatedJson<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = body.into_inner().email;
-    let identity = ports.identity.clone();
-    run_blocking(move || identity.request_password_reset(&email, &client.0)).await?;
+    ports
+        .call(move |identity| identity.request_password_reset(&email, &client.0))
+        .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "accepted",
         message: "If the address has an account, a reset code is on its way.",
@@ -619,11 +624,11 @@ pub async fn confirm_password_reset(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
-    let identity = ports.identity.clone();
-    run_blocking(move || {
-        identity.confirm_password_reset(&body.token, &body.new_password, &client.0)
-    })
-    .await?;
+    ports
+        .call(move |identity| {
+            identity.confirm_password_reset(&body.token, &body.new_password, &client.0)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -649,8 +654,9 @@ pub async fn verify_email(
     body: ValidatedJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().token;
-    let identity = ports.identity.clone();
-    run_blocking(move || identity.verify_email(&token, &client.0)).await?;
+    ports
+        .call(move |identity| identity.verify_email(&token, &client.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -674,8 +680,9 @@ pub async fn resend_verification(
     body: ValidatedJson<ResendVerificationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = body.into_inner().email;
-    let identity = ports.identity.clone();
-    run_blocking(move || identity.resend_verification(&email, &client.0)).await?;
+    ports
+        .call(move |identity| identity.resend_verification(&email, &client.0))
+        .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "accepted",
         message: "If the address has something to verify, a new code is on its way.",
@@ -703,7 +710,8 @@ pub async fn confirm_email_change(
     body: ValidatedJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().token;
-    let identity = ports.identity.clone();
-    run_blocking(move || identity.confirm_email_change(&token, &client.0)).await?;
+    ports
+        .call(move |identity| identity.confirm_email_change(&token, &client.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

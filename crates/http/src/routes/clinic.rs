@@ -10,7 +10,6 @@ use validator::Validate;
 
 use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
-use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
 use crate::preconditions::{IfMatch, with_etag};
 use crate::problem::{ApiError, Problem};
@@ -93,8 +92,9 @@ pub async fn get_settings(
     ports: web::Data<Ports>,
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
-    let clinic = run_blocking(move || identity.clinic_settings(&who.0)).await?;
+    let clinic = ports
+        .call(move |identity| identity.clinic_settings(&who.0))
+        .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), clinic.version).json(ClinicResponse::from(clinic)))
 }
 
@@ -129,10 +129,10 @@ pub async fn update_settings(
         time_zone: body.time_zone,
         reminder_offset_hours: body.reminder_offset_hours,
     };
-    let identity = ports.identity.clone();
-    let clinic = run_blocking(move || {
-        identity.update_clinic_settings(&who.0, &changes, if_match.0, &client.0)
-    })
-    .await?;
+    let clinic = ports
+        .call(move |identity| {
+            identity.update_clinic_settings(&who.0, &changes, if_match.0, &client.0)
+        })
+        .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), clinic.version).json(ClinicResponse::from(clinic)))
 }

@@ -10,7 +10,6 @@ use validator::Validate;
 
 use crate::auth::client::Client;
 use crate::auth::extractor::{Authenticated, Enrolling};
-use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
 use crate::problem::{ApiError, Problem};
 use crate::routes::auth::{Accepted, SecondFactorFields};
@@ -192,10 +191,9 @@ pub struct RecoveryCodes {
 )]
 #[get("/api/v1/me")]
 pub async fn me(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let actor = who.0;
     let a = actor.clone();
-    let (account, clinic) = run_blocking(move || identity.me(&a)).await?;
+    let (account, clinic) = ports.call(move |identity| identity.me(&a)).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
         account_id: account.id.uuid(),
         email: account.email,
@@ -235,10 +233,11 @@ pub async fn sessions(
     ports: web::Data<Ports>,
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let actor = who.0;
     let current = actor.session_id;
-    let list = run_blocking(move || identity.sessions(&actor)).await?;
+    let list = ports
+        .call(move |identity| identity.sessions(&actor))
+        .await?;
     let items = list
         .into_iter()
         .map(|s| SessionResponse {
@@ -281,9 +280,10 @@ pub async fn revoke_session(
     who: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let id = SessionId(id.into_inner());
-    run_blocking(move || identity.revoke_own_session(&who.0, id, &client.0)).await?;
+    ports
+        .call(move |identity| identity.revoke_own_session(&who.0, id, &client.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -311,16 +311,16 @@ pub async fn change_password(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
-    let identity = ports.identity.clone();
-    run_blocking(move || {
-        identity.change_password(
-            &who.0,
-            &body.current_password,
-            &body.new_password,
-            &client.0,
-        )
-    })
-    .await?;
+    ports
+        .call(move |identity| {
+            identity.change_password(
+                &who.0,
+                &body.current_password,
+                &body.new_password,
+                &client.0,
+            )
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -348,11 +348,11 @@ pub async fn change_email(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
-    let identity = ports.identity.clone();
-    run_blocking(move || {
-        identity.request_email_change(&who.0, &body.password, &body.new_email, &client.0)
-    })
-    .await?;
+    ports
+        .call(move |identity| {
+            identity.request_email_change(&who.0, &body.password, &body.new_email, &client.0)
+        })
+        .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "accepted",
         message: "Confirm the new address with the code sent to it.",
@@ -383,8 +383,9 @@ pub async fn set_phone(
     body: ValidatedJson<PhoneRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let phone = body.into_inner().phone;
-    let identity = ports.identity.clone();
-    run_blocking(move || identity.start_phone_verification(&who.0, &phone, &client.0)).await?;
+    ports
+        .call(move |identity| identity.start_phone_verification(&who.0, &phone, &client.0))
+        .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "accepted",
         message: "Enter the code sent by SMS.",
@@ -414,8 +415,9 @@ pub async fn verify_phone(
     body: ValidatedJson<CodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code;
-    let identity = ports.identity.clone();
-    run_blocking(move || identity.verify_phone(&who.0, &code, &client.0)).await?;
+    ports
+        .call(move |identity| identity.verify_phone(&who.0, &code, &client.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -434,8 +436,9 @@ pub async fn verify_phone(
 )]
 #[post("/api/v1/me/mfa/totp")]
 pub async fn start_totp(ports: web::Data<Ports>, who: Enrolling) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
-    let e = run_blocking(move || identity.start_totp(&who.0)).await?;
+    let e = ports
+        .call(move |identity| identity.start_totp(&who.0))
+        .await?;
     Ok(HttpResponse::Ok().json(TotpEnrolment {
         otpauth_uri: e.otpauth_uri,
         qr_svg: e.qr_svg,
@@ -464,9 +467,9 @@ pub async fn confirm_totp(
     body: ValidatedJson<CodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code;
-    let identity = ports.identity.clone();
-    let recovery_codes =
-        run_blocking(move || identity.confirm_totp(&who.0, &code, &client.0)).await?;
+    let recovery_codes = ports
+        .call(move |identity| identity.confirm_totp(&who.0, &code, &client.0))
+        .await?;
     Ok(HttpResponse::Ok().json(RecoveryCodes { recovery_codes }))
 }
 
@@ -499,8 +502,9 @@ pub async fn disable_totp(
     }
     .factor()?;
     let _permit = ports.hashing_permit().await?;
-    let identity = ports.identity.clone();
-    run_blocking(move || identity.disable_totp(&who.0, &body.password, &factor, &client.0)).await?;
+    ports
+        .call(move |identity| identity.disable_totp(&who.0, &body.password, &factor, &client.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -523,8 +527,8 @@ pub async fn regenerate_recovery_codes(
     client: Client,
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
-    let recovery_codes =
-        run_blocking(move || identity.regenerate_recovery_codes(&who.0, &client.0)).await?;
+    let recovery_codes = ports
+        .call(move |identity| identity.regenerate_recovery_codes(&who.0, &client.0))
+        .await?;
     Ok(HttpResponse::Ok().json(RecoveryCodes { recovery_codes }))
 }

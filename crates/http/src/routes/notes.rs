@@ -10,7 +10,6 @@ use validator::Validate;
 
 use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
-use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
 use crate::preconditions::{IfMatch, with_etag};
 use crate::problem::{ApiError, Problem};
@@ -125,12 +124,12 @@ pub async fn write(
     body: ValidatedJson<NoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let identity = ports.identity.clone();
     let patient = id.into_inner();
-    let note = run_blocking(move || {
-        identity.write_draft(&who.0, patient, b.appointment_id, &b.body, &client.0)
-    })
-    .await?;
+    let note = ports
+        .call(move |identity| {
+            identity.write_draft(&who.0, patient, b.appointment_id, &b.body, &client.0)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(response(note)))
 }
 
@@ -149,9 +148,10 @@ pub async fn list(
     client: Client,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let patient = id.into_inner();
-    let notes = run_blocking(move || identity.patient_notes(&who.0, patient, &client.0)).await?;
+    let notes = ports
+        .call(move |identity| identity.patient_notes(&who.0, patient, &client.0))
+        .await?;
     Ok(HttpResponse::Ok().json(NoteList {
         items: notes.into_iter().map(response).collect(),
         next_cursor: None,
@@ -181,12 +181,12 @@ pub async fn edit(
     body: ValidatedJson<EditNoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    let note = run_blocking(move || {
-        identity.edit_note(&who.0, id, b.body.as_deref(), b.sign, if_match.0, &client.0)
-    })
-    .await?;
+    let note = ports
+        .call(move |identity| {
+            identity.edit_note(&who.0, id, b.body.as_deref(), b.sign, if_match.0, &client.0)
+        })
+        .await?;
     let version = note.stored.version;
     Ok(with_etag(&mut HttpResponse::Ok(), version).json(response(note)))
 }
@@ -212,8 +212,9 @@ pub async fn amend(
     body: ValidatedJson<AmendmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    let note = run_blocking(move || identity.amend_note(&who.0, id, &b.body, &client.0)).await?;
+    let note = ports
+        .call(move |identity| identity.amend_note(&who.0, id, &b.body, &client.0))
+        .await?;
     Ok(HttpResponse::Created().json(response(note)))
 }

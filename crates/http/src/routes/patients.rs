@@ -15,7 +15,6 @@ use validator::Validate;
 
 use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
-use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
 use crate::paging::{ListScope, page_limit};
 use crate::preconditions::IfMatch;
@@ -422,11 +421,11 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let fields = fields(&body, ports.clock.now().date_naive())?;
-    let identity = ports.identity.clone();
-    let patient = run_blocking(move || {
-        identity.create_patient(&who.0, fields, history(body.medical_history), &client.0)
-    })
-    .await?;
+    let patient = ports
+        .call(move |identity| {
+            identity.create_patient(&who.0, fields, history(body.medical_history), &client.0)
+        })
+        .await?;
     let location = format!("/api/v1/patients/{}", patient.id);
     Ok(with_etag(
         HttpResponse::Created()
@@ -457,9 +456,10 @@ pub async fn read(
     client: Client,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    let patient = run_blocking(move || identity.get_patient(&who.0, id, &client.0)).await?;
+    let patient = ports
+        .call(move |identity| identity.get_patient(&who.0, id, &client.0))
+        .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
 }
 
@@ -495,19 +495,19 @@ pub async fn update(
     let body = body.into_inner();
     let version = if_match.0;
     let fields = fields(&body, ports.clock.now().date_naive())?;
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    let patient = run_blocking(move || {
-        identity.update_patient(
-            &who.0,
-            id,
-            version,
-            fields,
-            history(body.medical_history),
-            &client.0,
-        )
-    })
-    .await?;
+    let patient = ports
+        .call(move |identity| {
+            identity.update_patient(
+                &who.0,
+                id,
+                version,
+                fields,
+                history(body.medical_history),
+                &client.0,
+            )
+        })
+        .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
 }
 
@@ -533,12 +533,12 @@ pub async fn archive(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    let patient = run_blocking(move || {
-        identity.set_patient_archived(&who.0, id, true, if_match.0, &client.0)
-    })
-    .await?;
+    let patient = ports
+        .call(move |identity| {
+            identity.set_patient_archived(&who.0, id, true, if_match.0, &client.0)
+        })
+        .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
 }
 
@@ -564,12 +564,12 @@ pub async fn restore(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    let patient = run_blocking(move || {
-        identity.set_patient_archived(&who.0, id, false, if_match.0, &client.0)
-    })
-    .await?;
+    let patient = ports
+        .call(move |identity| {
+            identity.set_patient_archived(&who.0, id, false, if_match.0, &client.0)
+        })
+        .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
 }
 
@@ -612,8 +612,9 @@ pub async fn list(
         limit,
         after,
     };
-    let identity = ports.identity.clone();
-    let page = run_blocking(move || identity.list_patients(&who.0, query, &client.0)).await?;
+    let page = ports
+        .call(move |identity| identity.list_patients(&who.0, query, &client.0))
+        .await?;
     let next_cursor = ports.cursors.seal(&scope, page.next.as_ref())?;
     let items = page.items.into_iter().map(response).collect();
     Ok(HttpResponse::Ok().json(PatientList { items, next_cursor }))

@@ -11,7 +11,6 @@ use validator::Validate;
 
 use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
-use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
 use crate::preconditions::{IfMatch, with_etag};
 use crate::problem::{ApiError, Problem};
@@ -106,17 +105,17 @@ pub async fn check_in(
     body: ValidatedJson<CheckInRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let identity = ports.identity.clone();
-    let entry = run_blocking(move || {
-        identity.check_in(
-            &who.0,
-            b.patient_id,
-            b.appointment_id,
-            b.practitioner_id.map(MembershipId),
-            &client.0,
-        )
-    })
-    .await?;
+    let entry = ports
+        .call(move |identity| {
+            identity.check_in(
+                &who.0,
+                b.patient_id,
+                b.appointment_id,
+                b.practitioner_id.map(MembershipId),
+                &client.0,
+            )
+        })
+        .await?;
     Ok(HttpResponse::Created().json(response(entry)))
 }
 
@@ -128,8 +127,7 @@ pub async fn check_in(
     ))]
 #[get("/api/v1/queue")]
 pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
-    let entries = run_blocking(move || identity.queue(&who.0)).await?;
+    let entries = ports.call(move |identity| identity.queue(&who.0)).await?;
     Ok(HttpResponse::Ok().json(QueueList {
         items: entries.into_iter().map(response).collect(),
         next_cursor: None,
@@ -154,9 +152,11 @@ pub async fn call_next(
     body: ValidatedJson<CallNextRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let practitioner = body.into_inner().practitioner_id.map(MembershipId);
-    let identity = ports.identity.clone();
     Ok(
-        match run_blocking(move || identity.call_next(&who.0, practitioner, &client.0)).await? {
+        match ports
+            .call(move |identity| identity.call_next(&who.0, practitioner, &client.0))
+            .await?
+        {
             Some(entry) => HttpResponse::Ok().json(response(entry)),
             None => HttpResponse::NoContent().finish(),
         },
@@ -170,9 +170,9 @@ async fn advance(
     (id, if_match): (Uuid, IfMatch),
     to: QueueStatus,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
-    let entry =
-        run_blocking(move || identity.advance_queue(&who.0, id, to, if_match.0, &client.0)).await?;
+    let entry = ports
+        .call(move |identity| identity.advance_queue(&who.0, id, to, if_match.0, &client.0))
+        .await?;
     let version = entry.version;
     Ok(with_etag(&mut HttpResponse::Ok(), version).json(response(entry)))
 }

@@ -12,7 +12,6 @@ use validator::Validate;
 
 use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
-use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
 use crate::preconditions::{IfMatch, with_etag};
 use crate::problem::{ApiError, Problem};
@@ -135,8 +134,9 @@ pub struct OverridesRequest {
 )]
 #[get("/api/v1/roles")]
 pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
-    let custom = run_blocking(move || identity.list_custom_roles(&who.0)).await?;
+    let custom = ports
+        .call(move |identity| identity.list_custom_roles(&who.0))
+        .await?;
     let items = built_in_roles()
         .into_iter()
         .map(|(role, permissions)| RoleResponse {
@@ -181,11 +181,11 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let permissions = parse_codes("permissions", &body.permissions)?;
-    let identity = ports.identity.clone();
-    let role = run_blocking(move || {
-        identity.create_custom_role(&who.0, &body.name, permissions, &client.0)
-    })
-    .await?;
+    let role = ports
+        .call(move |identity| {
+            identity.create_custom_role(&who.0, &body.name, permissions, &client.0)
+        })
+        .await?;
     Ok(with_etag(&mut HttpResponse::Created(), role.version).json(RoleResponse::from(role)))
 }
 
@@ -222,19 +222,19 @@ pub async fn update(
         .as_deref()
         .map(|codes| parse_codes("permissions", codes))
         .transpose()?;
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    let role = run_blocking(move || {
-        identity.update_custom_role(
-            &who.0,
-            id,
-            body.name.as_deref(),
-            permissions,
-            if_match.0,
-            &client.0,
-        )
-    })
-    .await?;
+    let role = ports
+        .call(move |identity| {
+            identity.update_custom_role(
+                &who.0,
+                id,
+                body.name.as_deref(),
+                permissions,
+                if_match.0,
+                &client.0,
+            )
+        })
+        .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), role.version).json(RoleResponse::from(role)))
 }
 
@@ -259,9 +259,10 @@ pub async fn remove(
     who: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    run_blocking(move || identity.delete_custom_role(&who.0, id, &client.0)).await?;
+    ports
+        .call(move |identity| identity.delete_custom_role(&who.0, id, &client.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -292,12 +293,12 @@ pub async fn assign(
     body: ValidatedJson<CustomRolesRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let role_ids = body.into_inner().role_ids;
-    let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let version = run_blocking(move || {
-        identity.assign_custom_roles(&who.0, id, &role_ids, if_match.0, &client.0)
-    })
-    .await?;
+    let version = ports
+        .call(move |identity| {
+            identity.assign_custom_roles(&who.0, id, &role_ids, if_match.0, &client.0)
+        })
+        .await?;
     Ok(with_etag(&mut HttpResponse::NoContent(), version).finish())
 }
 
@@ -331,11 +332,11 @@ pub async fn overrides(
     let body = body.into_inner();
     let grants: PermissionSet = parse_codes("grants", &body.grants)?;
     let denies: PermissionSet = parse_codes("denies", &body.denies)?;
-    let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let version = run_blocking(move || {
-        identity.set_overrides(&who.0, id, grants, denies, if_match.0, &client.0)
-    })
-    .await?;
+    let version = ports
+        .call(move |identity| {
+            identity.set_overrides(&who.0, id, grants, denies, if_match.0, &client.0)
+        })
+        .await?;
     Ok(with_etag(&mut HttpResponse::NoContent(), version).finish())
 }

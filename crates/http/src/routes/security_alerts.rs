@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::extractor::Authenticated;
-use crate::blocking::run_blocking;
 use crate::paging::{ListScope, page_limit};
 use crate::problem::{ApiError, Problem};
 use crate::routes::audit::LogQuery;
@@ -83,8 +82,9 @@ pub async fn list(
     let before = ports
         .cursors
         .open::<AlertKey>(&scope, q.cursor.as_deref())?;
-    let identity = ports.identity.clone();
-    let page = run_blocking(move || identity.security_alerts(&who.0, before, limit)).await?;
+    let page = ports
+        .call(move |identity| identity.security_alerts(&who.0, before, limit))
+        .await?;
     Ok(HttpResponse::Ok().json(SecurityAlertList {
         next_cursor: ports.cursors.seal(&scope, page.next.as_ref())?,
         items: page.items.into_iter().map(response).collect(),

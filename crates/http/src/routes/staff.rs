@@ -12,7 +12,6 @@ use validator::Validate;
 
 use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
-use crate::blocking::run_blocking;
 use crate::json::ValidatedJson;
 use crate::preconditions::{IfMatch, with_etag};
 use crate::problem::{ApiError, Problem};
@@ -234,8 +233,9 @@ pub async fn list_members(
     ports: web::Data<Ports>,
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
-    let members = run_blocking(move || identity.list_members(&who.0)).await?;
+    let members = ports
+        .call(move |identity| identity.list_members(&who.0))
+        .await?;
     Ok(HttpResponse::Ok().json(MemberList {
         items: members.into_iter().map(Into::into).collect(),
         next_cursor: None,
@@ -266,9 +266,9 @@ pub async fn invite(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let role = Role::from(body.role);
-    let identity = ports.identity.clone();
-    let invitation =
-        run_blocking(move || identity.invite(&who.0, &body.email, role, &client.0)).await?;
+    let invitation = ports
+        .call(move |identity| identity.invite(&who.0, &body.email, role, &client.0))
+        .await?;
     Ok(HttpResponse::Created().json(invitation_response(invitation, ports.clock.now())))
 }
 
@@ -288,8 +288,9 @@ pub async fn list_invitations(
     ports: web::Data<Ports>,
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
-    let list = run_blocking(move || identity.list_invitations(&who.0)).await?;
+    let list = ports
+        .call(move |identity| identity.list_invitations(&who.0))
+        .await?;
     let now = ports.clock.now();
     Ok(HttpResponse::Ok().json(InvitationList {
         items: list
@@ -320,9 +321,10 @@ pub async fn revoke_invitation(
     who: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let id = id.into_inner();
-    run_blocking(move || identity.revoke_invitation(&who.0, id, &client.0)).await?;
+    ports
+        .call(move |identity| identity.revoke_invitation(&who.0, id, &client.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -350,14 +352,15 @@ pub async fn accept_invitation(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
-    let identity = ports.identity.clone();
     let cmd = Acceptance {
         token: body.token,
         password: body.password,
         given_name: body.given_name,
         family_name: body.family_name,
     };
-    run_blocking(move || identity.accept_invitation(&cmd, &client.0)).await?;
+    ports
+        .call(move |identity| identity.accept_invitation(&cmd, &client.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -388,10 +391,10 @@ pub async fn change_role(
     body: ValidatedJson<RoleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let role = Role::from(body.into_inner().role);
-    let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let member =
-        run_blocking(move || identity.change_role(&who.0, id, role, if_match.0, &client.0)).await?;
+    let member = ports
+        .call(move |identity| identity.change_role(&who.0, id, role, if_match.0, &client.0))
+        .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
 }
 
@@ -418,11 +421,10 @@ pub async fn deactivate(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let member =
-        run_blocking(move || identity.set_member_active(&who.0, id, false, if_match.0, &client.0))
-            .await?;
+    let member = ports
+        .call(move |identity| identity.set_member_active(&who.0, id, false, if_match.0, &client.0))
+        .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
 }
 
@@ -448,11 +450,10 @@ pub async fn reactivate(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let member =
-        run_blocking(move || identity.set_member_active(&who.0, id, true, if_match.0, &client.0))
-            .await?;
+    let member = ports
+        .call(move |identity| identity.set_member_active(&who.0, id, true, if_match.0, &client.0))
+        .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
 }
 
@@ -476,10 +477,10 @@ pub async fn revoke_sessions(
     who: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = ports.identity.clone();
     let id = MembershipId(id.into_inner());
-    let revoked =
-        run_blocking(move || identity.revoke_member_sessions(&who.0, id, &client.0)).await?;
+    let revoked = ports
+        .call(move |identity| identity.revoke_member_sessions(&who.0, id, &client.0))
+        .await?;
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
 }
 
@@ -507,7 +508,8 @@ pub async fn transfer_ownership(
     body: ValidatedJson<TransferRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let to = MembershipId(body.into_inner().membership_id);
-    let identity = ports.identity.clone();
-    run_blocking(move || identity.transfer_ownership(&who.0, to, &client.0)).await?;
+    ports
+        .call(move |identity| identity.transfer_ownership(&who.0, to, &client.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
