@@ -4,56 +4,8 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::{AccountId, ClinicId, MembershipId, SessionId};
 
-/// A member's role in a clinic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Runs the clinic; at least one per clinic.
-    Owner,
-    /// Manages staff and settings.
-    Administrator,
-    /// Sees patients and writes clinical notes.
-    Practitioner,
-    /// Clinical support.
-    Nurse,
-    /// Demographics and scheduling, no clinical data.
-    Receptionist,
-    /// Reads the audit trail only.
-    Auditor,
-}
-
-impl Role {
-    /// Every role.
-    pub const ALL: [Role; 6] = [
-        Role::Owner,
-        Role::Administrator,
-        Role::Practitioner,
-        Role::Nurse,
-        Role::Receptionist,
-        Role::Auditor,
-    ];
-
-    /// The stored and published name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Administrator => "administrator",
-            Self::Practitioner => "practitioner",
-            Self::Nurse => "nurse",
-            Self::Receptionist => "receptionist",
-            Self::Auditor => "auditor",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == name)
-    }
-
-    /// Privileged roles must use MFA whatever the clinic setting.
-    pub fn requires_mfa(self) -> bool {
-        matches!(self, Self::Owner | Self::Administrator)
-    }
-}
+/// Roles are defined with the permissions they grant (`crate::access`).
+pub use crate::access::Role;
 
 /// A person's account.
 #[derive(Debug, Clone, PartialEq, Eq)]
