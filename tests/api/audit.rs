@@ -554,7 +554,7 @@ async fn the_export_streams_a_history_that_verifies_offline() {
 
 #[tokio::test]
 async fn nodes_share_the_retention_job_without_taking_the_same_chain() {
-    use salus_domain::audit::AuditRepo;
+    use salus_domain::ports::audit::AuditRepo;
     use salus_persistence::store::PgTx;
     let app = TestApp::spawn().await;
     for clinic in ["Harbour Clinic", "Hill Clinic"] {

@@ -6,28 +6,8 @@ use crate::actor::Actor;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::{ClientInfo, Clinic};
 use crate::identity::service::{Identity, committed};
+use crate::ports::clinic::ClinicChanges;
 use crate::store::{Scope, in_tx};
-
-/// Changes to the clinic's settings (`None` keeps a value).
-#[derive(Debug, Clone, Default)]
-pub struct ClinicChanges {
-    /// New name.
-    pub name: Option<String>,
-    /// Session idle timeout, 5 to 60 minutes.
-    pub idle_timeout_minutes: Option<i32>,
-    /// Whether every member must use MFA.
-    pub require_mfa: Option<bool>,
-    /// IANA time zone for working hours.
-    pub time_zone: Option<String>,
-    /// Hours before an appointment its reminder goes out (1 to 168).
-    pub reminder_offset_hours: Option<i32>,
-}
-
-/// Storage of clinic settings.
-pub trait ClinicRepo {
-    /// Writes the clinic's settings.
-    fn update_clinic(&mut self, clinic: &Clinic) -> Result<(), DomainError>;
-}
 
 impl Identity {
     /// The caller's clinic.

@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod paging;
 pub mod patients;
 pub mod plans;
+pub mod ports;
 pub mod queue;
 pub mod random;
 pub mod reminders;

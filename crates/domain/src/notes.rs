@@ -2,7 +2,6 @@
 //! note is immutable (the database refuses changes too) and corrections are
 //! amendments linked to the original, both kept and shown in order.
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::DomainError;
@@ -11,60 +10,8 @@ use crate::actor::Actor;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, SealedField, committed};
-use crate::ids::{ClinicId, MembershipId};
+use crate::ports::notes::{Note, StoredNote};
 use crate::store::{Scope, in_tx};
-
-/// A note as stored (body sealed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredNote {
-    /// Its id.
-    pub id: Uuid,
-    /// The patient.
-    pub patient_id: Uuid,
-    /// The appointment, if any.
-    pub appointment_id: Option<Uuid>,
-    /// The author.
-    pub author: MembershipId,
-    /// The note this one corrects.
-    pub amends_id: Option<Uuid>,
-    /// Sealed body.
-    pub sealed_body: Vec<u8>,
-    /// Signed when (then immutable).
-    pub signed_at: Option<DateTime<Utc>>,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Its version (optimistic concurrency).
-    pub version: i32,
-}
-
-/// A note with its body opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Note {
-    /// Stored fields.
-    pub stored: StoredNote,
-    /// The text.
-    pub body: String,
-    /// Sealed fields that failed their integrity check (altered at rest): the body
-    /// is then empty; recorded in the audit trail.
-    pub unavailable: Vec<&'static str>,
-}
-
-/// Storage of notes (clinic-scoped).
-pub trait NotesRepo {
-    /// Inserts a note.
-    fn insert_note(&mut self, clinic: ClinicId, note: &StoredNote) -> Result<(), DomainError>;
-    /// A note, locked.
-    fn note(&mut self, clinic: ClinicId, id: Uuid) -> Result<Option<StoredNote>, DomainError>;
-    /// Replaces a draft's body, or signs it.
-    fn update_note(
-        &mut self,
-        clinic: ClinicId,
-        note: &StoredNote,
-        at: DateTime<Utc>,
-    ) -> Result<(), DomainError>;
-    /// A patient's notes in writing order.
-    fn notes(&mut self, clinic: ClinicId, patient: Uuid) -> Result<Vec<StoredNote>, DomainError>;
-}
 
 const TABLE: &str = "clinical_notes";
 

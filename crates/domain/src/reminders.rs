@@ -2,47 +2,16 @@
 //! outbox at the clinic's offset before the appointment; moved on reschedule,
 //! withdrawn on cancel. They hold only date, time and clinic name.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use uuid::Uuid;
 
 use crate::DomainError;
-use crate::appointments::StoredAppointment;
 use crate::identity::service::Identity;
 use crate::ids::ClinicId;
-use crate::outbox::{Channel, DeliveryStatus, NewMessage};
+use crate::outbox::{Channel, NewMessage};
+use crate::ports::appointments::StoredAppointment;
+use crate::ports::reminders::Reminder;
 use crate::store::Tx;
-
-/// A scheduled reminder and where it stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reminder {
-    /// Email or SMS.
-    pub channel: Channel,
-    /// When it goes out.
-    pub scheduled_for: DateTime<Utc>,
-    /// Delivery status.
-    pub status: DeliveryStatus,
-}
-
-/// Storage of reminders (clinic-scoped).
-pub trait RemindersRepo {
-    /// The reminders of an appointment: (channel, outbox id, scheduled for).
-    fn reminders(
-        &mut self,
-        clinic: ClinicId,
-        appointment: Uuid,
-    ) -> Result<Vec<(Channel, Uuid, DateTime<Utc>)>, DomainError>;
-    /// Records a reminder.
-    fn insert_reminder(
-        &mut self,
-        clinic: ClinicId,
-        appointment: Uuid,
-        channel: Channel,
-        outbox: Uuid,
-        at: DateTime<Utc>,
-    ) -> Result<(), DomainError>;
-    /// Forgets an appointment's reminders.
-    fn delete_reminders(&mut self, clinic: ClinicId, appointment: Uuid) -> Result<(), DomainError>;
-}
 
 impl Identity {
     /// Brings an appointment's reminders in line with it: withdraws the pending

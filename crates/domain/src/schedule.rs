@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use uuid::Uuid;
 
 use crate::DomainError;
 use crate::access::Permission;
@@ -12,70 +11,8 @@ use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::ClientInfo;
 use crate::identity::service::{Identity, committed};
 use crate::ids::{ClinicId, MembershipId};
+use crate::ports::schedule::{Absence, Interval, WorkingHours};
 use crate::store::{Scope, in_tx};
-
-/// One weekly working interval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WorkingHours {
-    /// ISO weekday, 1 = Monday.
-    pub weekday: u32,
-    /// Local start.
-    pub starts: NaiveTime,
-    /// Local end.
-    pub ends: NaiveTime,
-}
-
-/// A time off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Absence {
-    /// Its id.
-    pub id: Uuid,
-    /// Start.
-    pub starts_at: DateTime<Utc>,
-    /// End.
-    pub ends_at: DateTime<Utc>,
-}
-
-/// A time interval.
-pub type Interval = (DateTime<Utc>, DateTime<Utc>);
-
-/// Storage of schedules (clinic-scoped).
-pub trait ScheduleRepo {
-    /// Replaces a practitioner's weekly hours.
-    fn set_hours(
-        &mut self,
-        clinic: ClinicId,
-        member: MembershipId,
-        hours: &[WorkingHours],
-    ) -> Result<(), DomainError>;
-    /// A practitioner's weekly hours.
-    fn hours(
-        &mut self,
-        clinic: ClinicId,
-        member: MembershipId,
-    ) -> Result<Vec<WorkingHours>, DomainError>;
-    /// Adds an absence.
-    fn insert_absence(
-        &mut self,
-        clinic: ClinicId,
-        member: MembershipId,
-        absence: &Absence,
-    ) -> Result<(), DomainError>;
-    /// Absences overlapping an interval.
-    fn absences(
-        &mut self,
-        clinic: ClinicId,
-        member: MembershipId,
-        within: Interval,
-    ) -> Result<Vec<Absence>, DomainError>;
-    /// Active appointments overlapping an interval.
-    fn busy(
-        &mut self,
-        clinic: ClinicId,
-        member: MembershipId,
-        within: Interval,
-    ) -> Result<Vec<Interval>, DomainError>;
-}
 
 /// Whether a clinic may use this IANA zone: the geographic ones (`Area/Location`)
 /// and UTC. The legacy aliases (`EST5EDT`, `Etc/GMT+5`, `GMT0`, ...) are left out:
@@ -378,7 +315,7 @@ mod tests {
             "lunch"
         );
         let absent = Absence {
-            id: Uuid::nil(),
+            id: uuid::Uuid::nil(),
             starts_at: start,
             ends_at: start + Duration::hours(1),
         };

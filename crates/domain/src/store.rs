@@ -2,22 +2,22 @@
 //! transaction, scoped to a clinic (row-level security) or to the platform.
 
 use crate::DomainError;
-use crate::appointments::AppointmentsRepo;
-use crate::audit::AuditRepo;
-use crate::audit::alerts::AlertsRepo;
-use crate::clinic::ClinicRepo;
 use crate::concurrency::VersionsRepo;
-use crate::identity::ports::IdentityRepo;
 use crate::ids::{AccountId, ClinicId};
-use crate::keys::KeysRepo;
-use crate::notes::NotesRepo;
 use crate::outbox::OutboxRepo;
-use crate::patients::PatientsRepo;
-use crate::queue::QueueRepo;
-use crate::reminders::RemindersRepo;
-use crate::roles::RolesRepo;
-use crate::schedule::ScheduleRepo;
-use crate::staff::StaffRepo;
+use crate::ports::alerts::AlertsRepo;
+use crate::ports::appointments::AppointmentsRepo;
+use crate::ports::audit::AuditRepo;
+use crate::ports::clinic::ClinicRepo;
+use crate::ports::identity::IdentityRepo;
+use crate::ports::keys::KeysRepo;
+use crate::ports::notes::NotesRepo;
+use crate::ports::patients::PatientsRepo;
+use crate::ports::queue::QueueRepo;
+use crate::ports::reminders::RemindersRepo;
+use crate::ports::roles::RolesRepo;
+use crate::ports::schedule::ScheduleRepo;
+use crate::ports::staff::StaffRepo;
 
 /// What a transaction may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

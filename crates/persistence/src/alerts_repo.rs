@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
-use salus_domain::audit::alerts::{AlertKey, AlertsRepo, SecurityAlert, SubjectKind};
-use salus_domain::audit::ports::ChainHead;
 use salus_domain::ids::ClinicId;
 use salus_domain::paging::Page;
+use salus_domain::ports::alerts::{AlertKey, AlertsRepo, SecurityAlert, SubjectKind};
+use salus_domain::ports::audit::ChainHead;
 use uuid::Uuid;
 
 use crate::audit_repo::{HEAD_COLUMNS, HeadRow, to_head};

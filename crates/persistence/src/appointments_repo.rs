@@ -5,12 +5,12 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Int4, Uuid as SqlUuid};
 use salus_domain::DomainError;
-use salus_domain::appointments::{
+use salus_domain::ids::{ClinicId, MembershipId};
+use salus_domain::paging::Page;
+use salus_domain::ports::appointments::{
     AppointmentKey, AppointmentQuery, AppointmentsRepo, DOUBLE_BOOKING, HistoryEntry, Practitioner,
     Status, StoredAppointment,
 };
-use salus_domain::ids::{ClinicId, MembershipId};
-use salus_domain::paging::Page;
 use uuid::Uuid;
 
 use crate::prepared::TwoBinds;

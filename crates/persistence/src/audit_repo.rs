@@ -8,9 +8,9 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Int8, Timestamptz, Uuid as SqlUuid};
 use salus_domain::DomainError;
-use salus_domain::audit::ports::{AuditFilter, AuditRepo, ChainHead, Checkpoint, Cursor};
 use salus_domain::audit::{AuditEvent, NewAuditEvent, Outcome};
 use salus_domain::ids::{AccountId, ClinicId};
+use salus_domain::ports::audit::{AuditFilter, AuditRepo, ChainHead, Checkpoint, Cursor};
 use uuid::Uuid;
 
 use crate::audit_append::{AppendEvent, Appended};

@@ -10,11 +10,11 @@ use salus_domain::access::{Extras, PermissionSet};
 use salus_domain::identity::model::{
     Account, ClientInfo, Clinic, MembershipSummary, Role, Session, SessionContext,
 };
-use salus_domain::identity::ports::{
+use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
+use salus_domain::ports::identity::{
     IdentityRepo, MfaChallenge, NewAccount, OneTimeToken, PendingSignUp, PhoneChallenge,
     RefreshToken, TokenPurpose,
 };
-use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use uuid::Uuid;
 
 use crate::prepared::TwoBinds;

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::ids::{AccountId, ClinicId};
-use salus_domain::keys::{KeysRepo, TotpSecrets};
-use salus_domain::patients::WrappedKeys;
+use salus_domain::ports::keys::{KeysRepo, TotpSecrets};
+use salus_domain::ports::patients::WrappedKeys;
 use uuid::Uuid;
 
 use crate::schema::{accounts, clinic_keys, memberships};

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::ids::{ClinicId, MembershipId};
-use salus_domain::notes::{NotesRepo, StoredNote};
+use salus_domain::ports::notes::{NotesRepo, StoredNote};
 use uuid::Uuid;
 
 use crate::schema::clinical_notes;

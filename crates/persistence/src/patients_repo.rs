@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::ids::ClinicId;
 use salus_domain::paging::Page;
-use salus_domain::patients::WrappedKeys;
-use salus_domain::patients::{
+use salus_domain::ports::patients::WrappedKeys;
+use salus_domain::ports::patients::{
     Address, EmergencyContact, PatientFields, PatientKey, PatientQuery, PatientsRepo, Sex,
     StoredPatient,
 };

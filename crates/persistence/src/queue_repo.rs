@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Date, Int4, Nullable, Uuid as SqlUuid};
 use salus_domain::DomainError;
 use salus_domain::ids::{ClinicId, MembershipId};
-use salus_domain::queue::{QueueEntry, QueueRepo, QueueStatus};
+use salus_domain::ports::queue::{QueueEntry, QueueRepo, QueueStatus};
 use uuid::Uuid;
 
 use crate::schema::queue_entries;

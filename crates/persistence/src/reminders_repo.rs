@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::ids::ClinicId;
 use salus_domain::outbox::Channel;
-use salus_domain::reminders::RemindersRepo;
+use salus_domain::ports::reminders::RemindersRepo;
 use uuid::Uuid;
 
 use crate::schema::appointment_reminders;

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::access::PermissionSet;
 use salus_domain::ids::{ClinicId, MembershipId};
-use salus_domain::roles::{CustomRole, RolesRepo};
+use salus_domain::ports::roles::{CustomRole, RolesRepo};
 use uuid::Uuid;
 
 use crate::schema::{custom_roles, membership_custom_roles, permission_overrides};
@@ -150,7 +150,7 @@ impl RolesRepo for PgTx<'_> {
     }
 }
 
-impl salus_domain::clinic::ClinicRepo for PgTx<'_> {
+impl salus_domain::ports::clinic::ClinicRepo for PgTx<'_> {
     fn update_clinic(&mut self, clinic: &salus_domain::identity::model::Clinic) -> Res<()> {
         use crate::schema::clinics;
         diesel::update(clinics::table.find(clinic.id.0))

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::ids::{ClinicId, MembershipId};
-use salus_domain::schedule::{Absence, Interval, ScheduleRepo, WorkingHours};
+use salus_domain::ports::schedule::{Absence, Interval, ScheduleRepo, WorkingHours};
 use uuid::Uuid;
 
 use crate::schema::{appointments, practitioner_absences, practitioner_hours};

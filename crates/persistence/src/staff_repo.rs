@@ -10,7 +10,7 @@ use salus_domain::access::{Extras, PermissionSet};
 use salus_domain::identity::model::Role;
 use salus_domain::ids::{AccountId, ClinicId, MembershipId};
 use salus_domain::plans::Plan;
-use salus_domain::staff::{Invitation, Member, StaffRepo};
+use salus_domain::ports::staff::{Invitation, Member, StaffRepo};
 use uuid::Uuid;
 
 use crate::schema::{accounts, clinics, invitations, memberships, sessions};

@@ -6,11 +6,11 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use salus_domain::DomainError;
-use salus_domain::audit::ports::{AuditRepo, ChainHead};
 use salus_domain::audit::retention::retire_expired;
 use salus_domain::audit::seal::AuditSealer;
 use salus_domain::audit::verify::{ChainReport, verify_chain};
 use salus_domain::ids::ClinicId;
+use salus_domain::ports::audit::{AuditRepo, ChainHead};
 use salus_persistence::store::PgTx;
 use secrecy::{ExposeSecret, SecretString};
 

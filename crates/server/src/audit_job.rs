@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use salus_domain::DomainError;
-use salus_domain::audit::alerts::{RULES, SecurityAlert};
+use salus_domain::audit::alerts::RULES;
 use salus_domain::identity::service::Identity;
+use salus_domain::ports::alerts::SecurityAlert;
 use salus_http::metrics::Metrics;
 
 /// What one round did.

@@ -6,7 +6,6 @@ pub mod actions;
 pub mod alerts;
 pub mod chain;
 pub mod model;
-pub mod ports;
 pub mod record;
 pub mod retention;
 pub mod seal;
@@ -14,5 +13,4 @@ pub mod service;
 pub mod verify;
 
 pub use model::{AuditEvent, NewAuditEvent, Outcome, Resource};
-pub use ports::AuditRepo;
 pub use record::AuditRecord;

@@ -5,10 +5,10 @@
 
 use chrono::{DateTime, Duration, Months, Utc};
 
-use super::ports::{AuditRepo, ChainHead};
 use super::seal::AuditSealer;
 use crate::DomainError;
 use crate::identity::service::Identity;
+use crate::ports::audit::{AuditRepo, ChainHead};
 use crate::store::{Scope, in_tx};
 
 /// How long events are kept.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 use uuid::Uuid;
 
-use super::ports::Checkpoint;
+use crate::ports::audit::Checkpoint;
 
 /// The audit signing keys.
 pub struct AuditSealer {

@@ -4,12 +4,12 @@
 use uuid::Uuid;
 
 use super::model::{AuditEvent, Outcome};
-use super::ports::{AuditFilter, Checkpoint, Cursor};
 use super::record::AuditRecord;
 use crate::access::Permission;
 use crate::identity::model::ClientInfo;
 use crate::identity::service::Identity;
 use crate::paging::{MAX_PAGE, Page};
+use crate::ports::audit::{AuditFilter, Checkpoint, Cursor};
 use crate::store::{Scope, in_tx};
 use crate::{Actor, DomainError};
 

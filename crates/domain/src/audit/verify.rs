@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::chain::{Break, ChainWalk, GENESIS};
-use super::ports::{AuditRepo, ChainHead};
 use super::seal::AuditSealer;
 use crate::DomainError;
+use crate::ports::audit::{AuditRepo, ChainHead};
 
 /// Events read per query.
 const PAGE: i64 = 5_000;

@@ -12,9 +12,9 @@ use crate::identity::email;
 use crate::identity::links::Flow;
 use crate::identity::model::ClientInfo;
 use crate::identity::password::{PersonalWords, Verified, check_policy};
-use crate::identity::ports::TokenPurpose;
 use crate::identity::service::{Identity, committed};
 use crate::ids::ClinicId;
+use crate::ports::identity::TokenPurpose;
 use crate::store::{Scope, in_tx};
 
 /// Password-reset tokens stay valid this long.

@@ -12,10 +12,10 @@ use crate::identity::email;
 use crate::identity::links::Flow;
 use crate::identity::model::{Account, ClientInfo, Clinic, MembershipSummary, Role, Session};
 use crate::identity::password::{PersonalWords, Verified, check_policy};
-use crate::identity::ports::{NewAccount, PendingSignUp};
 use crate::identity::service::{Identity, committed};
 use crate::identity::throttle::Gate;
 use crate::ids::{AccountId, ClinicId, MembershipId, SessionId};
+use crate::ports::identity::{NewAccount, PendingSignUp};
 use crate::store::{Scope, Tx, in_tx};
 
 /// Activity is written to the session at most this often.

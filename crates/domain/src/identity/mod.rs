@@ -9,6 +9,5 @@ pub mod mfa;
 pub mod model;
 pub mod password;
 pub mod phone;
-pub mod ports;
 pub mod service;
 pub mod throttle;

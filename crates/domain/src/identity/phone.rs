@@ -7,9 +7,9 @@ use crate::actor::Actor;
 use crate::audit::AuditRecord;
 use crate::crypto::sha256;
 use crate::identity::model::ClientInfo;
-use crate::identity::ports::PhoneChallenge;
 use crate::identity::service::{Identity, committed};
 use crate::ids::AccountId;
+use crate::ports::identity::PhoneChallenge;
 use crate::random::numeric_code;
 use crate::store::Scope;
 

@@ -8,10 +8,10 @@
 use std::borrow::Cow;
 
 use salus_domain::access::Permission;
-use salus_domain::appointments::Status;
 use salus_domain::audit::alerts::RULES;
 use salus_domain::identity::model::Role;
-use salus_domain::queue::QueueStatus;
+use salus_domain::ports::appointments::Status;
+use salus_domain::ports::queue::QueueStatus;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};

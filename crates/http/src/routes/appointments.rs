@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
-use salus_domain::appointments::{
+use salus_domain::ids::MembershipId;
+use salus_domain::ports::appointments::{
     Appointment, AppointmentKey, AppointmentQuery, HistoryEntry, NewBooking, Status,
 };
-use salus_domain::ids::MembershipId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -635,7 +635,9 @@ pub struct AvailabilityQuery {
     pub slot_minutes: Option<i64>,
 }
 
-fn parse_hours(dto: &[HoursDto]) -> Result<Vec<salus_domain::schedule::WorkingHours>, ApiError> {
+fn parse_hours(
+    dto: &[HoursDto],
+) -> Result<Vec<salus_domain::ports::schedule::WorkingHours>, ApiError> {
     dto.iter()
         .enumerate()
         .map(|(i, h)| {
@@ -652,7 +654,7 @@ fn parse_hours(dto: &[HoursDto]) -> Result<Vec<salus_domain::schedule::WorkingHo
                 }
                 chrono::NaiveTime::parse_from_str(v, "%H:%M").map_err(|_| refused())
             };
-            Ok(salus_domain::schedule::WorkingHours {
+            Ok(salus_domain::ports::schedule::WorkingHours {
                 weekday: h.weekday,
                 starts: time(&h.starts, "starts")?,
                 ends: time(&h.ends, "ends")?,

@@ -1,8 +1,8 @@
 //! The clinic's settings.
 
 use actix_web::{HttpResponse, get, patch, web};
-use salus_domain::clinic::ClinicChanges;
 use salus_domain::identity::model::Clinic;
+use salus_domain::ports::clinic::ClinicChanges;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;

@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use salus_domain::patients::{
+use salus_domain::ports::patients::{
     Address, EmergencyContact, MedicalHistory, Patient, PatientFields, PatientKey, PatientQuery,
     Sex,
 };

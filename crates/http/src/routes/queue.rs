@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use salus_domain::ids::MembershipId;
-use salus_domain::queue::{QueueEntry, QueueStatus};
+use salus_domain::ports::queue::{QueueEntry, QueueStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
-use salus_domain::audit::alerts::{AlertKey, SecurityAlert};
+use salus_domain::ports::alerts::{AlertKey, SecurityAlert};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::model::{AuditEvent, NewAuditEvent, Outcome};
 use crate::DomainError;
+use crate::audit::model::{AuditEvent, NewAuditEvent, Outcome};
 use crate::ids::{AccountId, ClinicId};
 
 /// Where a page of events continues: an event's time, id and position. Clinic

@@ -1,0 +1,82 @@
+//! Storage of security alerts and the detectors' reads of the audit trail
+//! (implemented by the persistence crate).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::ids::ClinicId;
+use crate::paging::Page;
+use crate::ports::audit::ChainHead;
+
+/// Who a rule counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectKind {
+    /// The account acting (or signing in).
+    Account,
+    /// The client address.
+    ClientIp,
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityAlert {
+    /// Its id.
+    pub id: Uuid,
+    /// The clinic (none for platform alerts, e.g. on an account's sign-ins).
+    pub clinic_id: Option<Uuid>,
+    /// Its kind (a rule's).
+    pub kind: String,
+    /// Who: an account id or a client address.
+    pub subject: String,
+    /// Deduplication: kind, subject and window.
+    pub dedup_key: String,
+    /// Events counted.
+    pub event_count: i64,
+    /// When the event that crossed the threshold happened.
+    pub triggered_at: DateTime<Utc>,
+    /// When the alert was raised.
+    pub raised_at: DateTime<Utc>,
+    /// Non-sensitive details (JSON).
+    pub details: String,
+}
+
+/// Alert storage and the detectors' reads, inside a transaction.
+pub trait AlertsRepo {
+    /// Chains with events the detectors have not read (platform scope).
+    fn chains_to_scan(&mut self, limit: i64) -> Result<Vec<ChainHead>, DomainError>;
+    /// Locks one chain's head for scanning (`FOR UPDATE SKIP LOCKED`); its
+    /// read-up-to position, or none when taken or already read.
+    fn claim_chain_scan(&mut self, chain: Uuid) -> Result<Option<i64>, DomainError>;
+    /// Records how far the detectors have read a chain.
+    fn set_chain_scanned(&mut self, chain: Uuid, through: i64) -> Result<(), DomainError>;
+    /// Counts visible events with one of `actions` by a subject in `[from, to]`,
+    /// in one chain or (with `chain: None`) across the platform's events.
+    fn count_subject_events(
+        &mut self,
+        actions: &[&str],
+        by: SubjectKind,
+        subject: &str,
+        chain: Option<Uuid>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64, DomainError>;
+    /// Stores an alert unless one with its key exists; true when stored.
+    fn insert_alert(&mut self, alert: &SecurityAlert) -> Result<bool, DomainError>;
+    /// A page of a clinic's alerts, newest first, after `before` in that order.
+    fn alerts(
+        &mut self,
+        clinic: ClinicId,
+        before: Option<AlertKey>,
+        limit: i64,
+    ) -> Result<Page<SecurityAlert, AlertKey>, DomainError>;
+}
+
+/// Where an alert stands in the list's order (newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AlertKey {
+    /// When it was raised.
+    pub raised_at: DateTime<Utc>,
+    /// Its id.
+    pub id: Uuid,
+}

@@ -1,0 +1,26 @@
+//! Storage of clinic: the repository trait and the rows it reads and writes
+//! (implemented by the persistence crate).
+
+use crate::DomainError;
+use crate::identity::model::Clinic;
+
+/// Changes to the clinic's settings (`None` keeps a value).
+#[derive(Debug, Clone, Default)]
+pub struct ClinicChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// Session idle timeout, 5 to 60 minutes.
+    pub idle_timeout_minutes: Option<i32>,
+    /// Whether every member must use MFA.
+    pub require_mfa: Option<bool>,
+    /// IANA time zone for working hours.
+    pub time_zone: Option<String>,
+    /// Hours before an appointment its reminder goes out (1 to 168).
+    pub reminder_offset_hours: Option<i32>,
+}
+
+/// Storage of clinic settings.
+pub trait ClinicRepo {
+    /// Writes the clinic's settings.
+    fn update_clinic(&mut self, clinic: &Clinic) -> Result<(), DomainError>;
+}

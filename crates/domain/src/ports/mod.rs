@@ -1,0 +1,17 @@
+//! The ports: every repository trait and the rows it reads and writes, one module
+//! per area. They import nothing from the services; the persistence crate
+//! implements them, and each service's transaction exposes the ones it needs.
+
+pub mod alerts;
+pub mod appointments;
+pub mod audit;
+pub mod clinic;
+pub mod identity;
+pub mod keys;
+pub mod notes;
+pub mod patients;
+pub mod queue;
+pub mod reminders;
+pub mod roles;
+pub mod schedule;
+pub mod staff;

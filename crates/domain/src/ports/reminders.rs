@@ -1,0 +1,41 @@
+//! Storage of reminders: the repository trait and the rows it reads and writes
+//! (implemented by the persistence crate).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::ids::ClinicId;
+use crate::outbox::{Channel, DeliveryStatus};
+
+/// A scheduled reminder and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminder {
+    /// Email or SMS.
+    pub channel: Channel,
+    /// When it goes out.
+    pub scheduled_for: DateTime<Utc>,
+    /// Delivery status.
+    pub status: DeliveryStatus,
+}
+
+/// Storage of reminders (clinic-scoped).
+pub trait RemindersRepo {
+    /// The reminders of an appointment: (channel, outbox id, scheduled for).
+    fn reminders(
+        &mut self,
+        clinic: ClinicId,
+        appointment: Uuid,
+    ) -> Result<Vec<(Channel, Uuid, DateTime<Utc>)>, DomainError>;
+    /// Records a reminder.
+    fn insert_reminder(
+        &mut self,
+        clinic: ClinicId,
+        appointment: Uuid,
+        channel: Channel,
+        outbox: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
+    /// Forgets an appointment's reminders.
+    fn delete_reminders(&mut self, clinic: ClinicId, appointment: Uuid) -> Result<(), DomainError>;
+}
