@@ -13,32 +13,15 @@ struct Setup {
 
 async fn setup(app: &TestApp) -> Setup {
     let owner = app.owner_with_mfa("Harbour Clinic").await;
-    let me = app.me(&owner).await;
-    let practitioner = me["membership_id"].as_str().unwrap().to_owned();
-    let flag = app
-        .client
-        .put(format!("{}/api/v1/practitioners/{practitioner}", app.url))
-        .header("if-match", "*")
-        .bearer_auth(&owner.access)
-        .json(&json!({"specialty": "General practice"}))
-        .send()
+    let practitioner = app.practitioner(&owner).await;
+    let patient = app
+        .patient(&owner, json!({"family_name": "Curie", "given_name": "Marie", "birth_date": "1967-11-07", "sex": "female"}))
         .await
-        .unwrap();
-    assert_eq!(flag.status(), 204);
-    let patient: Value = app
-        .post("/api/v1/patients")
-        .bearer_auth(&owner.access)
-        .json(&json!({"family_name": "Curie", "given_name": "Marie", "birth_date": "1967-11-07", "sex": "female"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .id;
     Setup {
         owner,
         practitioner,
-        patient: patient["id"].as_str().unwrap().to_owned(),
+        patient,
     }
 }
 
@@ -50,17 +33,14 @@ async fn read(app: &TestApp, token: &str, id: &str) -> Value {
         .unwrap()
 }
 
-fn booking(s: &Setup, start: &str, end: &str) -> Value {
+/// A booking of the set-up's patient with its practitioner.
+fn slot(s: &Setup, start: &str, end: &str) -> Value {
     json!({"patient_id": s.patient, "practitioner_id": s.practitioner, "starts_at": start, "ends_at": end, "reason": "persistent cough"})
 }
 
 async fn book(app: &TestApp, who: &Member, body: &Value) -> reqwest::Response {
-    app.post("/api/v1/appointments")
-        .bearer_auth(&who.access)
-        .json(body)
-        .send()
+    app.post_json_as(&who.access, "/api/v1/appointments", body)
         .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -70,7 +50,7 @@ async fn overlapping_bookings_are_refused_and_adjacent_ones_accepted() {
     let first = book(
         &app,
         &s.owner,
-        &booking(&s, "2030-03-01T09:00:00Z", "2030-03-01T09:30:00Z"),
+        &slot(&s, "2030-03-01T09:00:00Z", "2030-03-01T09:30:00Z"),
     )
     .await;
     assert_eq!(first.status(), 201);
@@ -81,7 +61,7 @@ async fn overlapping_bookings_are_refused_and_adjacent_ones_accepted() {
     let overlap = book(
         &app,
         &s.owner,
-        &booking(&s, "2030-03-01T09:15:00Z", "2030-03-01T09:45:00Z"),
+        &slot(&s, "2030-03-01T09:15:00Z", "2030-03-01T09:45:00Z"),
     )
     .await;
     assert_eq!(overlap.status(), 409);
@@ -90,7 +70,7 @@ async fn overlapping_bookings_are_refused_and_adjacent_ones_accepted() {
     let adjacent = book(
         &app,
         &s.owner,
-        &booking(&s, "2030-03-01T09:30:00Z", "2030-03-01T10:00:00Z"),
+        &slot(&s, "2030-03-01T09:30:00Z", "2030-03-01T10:00:00Z"),
     )
     .await;
     assert_eq!(adjacent.status(), 201);
@@ -109,7 +89,7 @@ async fn overlapping_bookings_are_refused_and_adjacent_ones_accepted() {
     let again = book(
         &app,
         &s.owner,
-        &booking(&s, "2030-03-01T09:00:00Z", "2030-03-01T09:30:00Z"),
+        &slot(&s, "2030-03-01T09:00:00Z", "2030-03-01T09:30:00Z"),
     )
     .await;
     assert_eq!(again.status(), 201);
@@ -122,7 +102,7 @@ async fn two_concurrent_bookings_of_one_slot_cannot_both_succeed() {
     for round in 0..5 {
         let start = format!("2030-04-0{}T10:00:00Z", round + 1);
         let end = format!("2030-04-0{}T10:30:00Z", round + 1);
-        let body = booking(&s, &start, &end);
+        let body = slot(&s, &start, &end);
         let (a, b) = tokio::join!(book(&app, &s.owner, &body), book(&app, &s.owner, &body));
         let mut statuses = [a.status().as_u16(), b.status().as_u16()];
         statuses.sort_unstable();
@@ -134,16 +114,12 @@ async fn two_concurrent_bookings_of_one_slot_cannot_both_succeed() {
 async fn the_state_machine_refuses_illegal_moves_naming_the_current_state() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
-    let a: Value = book(
-        &app,
-        &s.owner,
-        &booking(&s, "2030-05-01T08:00:00Z", "2030-05-01T08:30:00Z"),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let id = a["id"].as_str().unwrap().to_owned();
+    let id = app
+        .booking(
+            &s.owner,
+            slot(&s, "2030-05-01T08:00:00Z", "2030-05-01T08:30:00Z"),
+        )
+        .await;
     let move_to = |status: &'static str| {
         app.post(&format!("/api/v1/appointments/{id}/status"))
             .header("if-match", "*")
@@ -195,22 +171,17 @@ async fn the_state_machine_refuses_illegal_moves_naming_the_current_state() {
 async fn rescheduling_keeps_the_history_and_refuses_taken_slots() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
-    let a: Value = book(
-        &app,
+    let id = app
+        .booking(
+            &s.owner,
+            slot(&s, "2030-06-01T08:00:00Z", "2030-06-01T08:30:00Z"),
+        )
+        .await;
+    app.booking(
         &s.owner,
-        &booking(&s, "2030-06-01T08:00:00Z", "2030-06-01T08:30:00Z"),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    book(
-        &app,
-        &s.owner,
-        &booking(&s, "2030-06-01T09:00:00Z", "2030-06-01T09:30:00Z"),
+        slot(&s, "2030-06-01T09:00:00Z", "2030-06-01T09:30:00Z"),
     )
     .await;
-    let id = a["id"].as_str().unwrap().to_owned();
     let move_to = |start: &'static str, end: &'static str| {
         app.client
             .put(format!("{}/api/v1/appointments/{id}/schedule", app.url))
@@ -269,7 +240,7 @@ async fn a_receptionist_books_but_never_sees_the_reason() {
     let created = book(
         &app,
         &receptionist,
-        &booking(&s, "2030-07-01T08:00:00Z", "2030-07-01T08:30:00Z"),
+        &slot(&s, "2030-07-01T08:00:00Z", "2030-07-01T08:30:00Z"),
     )
     .await;
     assert_eq!(created.status(), 201);
@@ -350,7 +321,7 @@ async fn working_hours_shape_availability_and_bookings() {
         ]
     );
 
-    let outside = booking(&s, "2030-01-07T13:00:00Z", "2030-01-07T13:30:00Z");
+    let outside = slot(&s, "2030-01-07T13:00:00Z", "2030-01-07T13:30:00Z");
     let refused = book(&app, &s.owner, &outside).await;
     assert_eq!(refused.status(), 409);
     let problem: Value = refused.json().await.unwrap();
@@ -369,7 +340,7 @@ async fn working_hours_shape_availability_and_bookings() {
         book(
             &app,
             &s.owner,
-            &booking(&s, "2030-01-07T08:00:00Z", "2030-01-07T08:30:00Z")
+            &slot(&s, "2030-01-07T08:00:00Z", "2030-01-07T08:30:00Z")
         )
         .await
         .status(),
@@ -395,24 +366,20 @@ async fn working_hours_shape_availability_and_bookings() {
 async fn reminders_follow_consent_and_the_appointment() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
-    let consenting: Value = app
-        .post("/api/v1/patients")
-        .bearer_auth(&s.owner.access)
-        .json(&json!({"family_name": "Reminded", "given_name": "Rita", "birth_date": "1990-02-02", "sex": "female",
-                      "phone": "+33611111111", "reminder_consent": {"sms": true}}))
-        .send()
+    let consenting = app
+        .patient(
+            &s.owner,
+            json!({"family_name": "Reminded", "given_name": "Rita", "birth_date": "1990-02-02", "sex": "female",
+                   "phone": "+33611111111", "reminder_consent": {"sms": true}}),
+        )
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .id;
     let start = salus_domain::Clock::now(app.clock.as_ref()) + chrono::Duration::days(3);
     let at =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let body = json!({"patient_id": consenting["id"], "practitioner_id": s.practitioner, "starts_at": at(start),
+    let body = json!({"patient_id": consenting, "practitioner_id": s.practitioner, "starts_at": at(start),
                       "ends_at": at(start + chrono::Duration::minutes(20)), "reason": "SECRET-REASON-77"});
-    let booked: Value = book(&app, &s.owner, &body).await.json().await.unwrap();
-    let id = booked["id"].as_str().unwrap().to_owned();
+    let id = app.booking(&s.owner, body).await;
     let token = s.owner.access.clone();
     let view = read(&app, &token, &id).await;
     assert_eq!(view["reminders"][0]["channel"], "sms");
@@ -476,19 +443,15 @@ async fn reminders_follow_consent_and_the_appointment() {
     );
 
     // A patient who did not consent gets none.
-    let silent = book(
-        &app,
-        &s.owner,
-        &booking(
-            &s,
-            &at(start + chrono::Duration::hours(2)),
-            &at(start + chrono::Duration::hours(3)),
-        ),
-    )
-    .await;
-    let silent: Value = silent.json().await.unwrap();
-    assert_eq!(
-        read(&app, &token, silent["id"].as_str().unwrap()).await["reminders"],
-        json!([])
-    );
+    let silent = app
+        .booking(
+            &s.owner,
+            slot(
+                &s,
+                &at(start + chrono::Duration::hours(2)),
+                &at(start + chrono::Duration::hours(3)),
+            ),
+        )
+        .await;
+    assert_eq!(read(&app, &token, &silent).await["reminders"], json!([]));
 }

@@ -21,18 +21,15 @@ fn count(conn: &mut PgConnection, sql: &str) -> i64 {
     diesel::sql_query(sql).get_result::<N>(conn).unwrap().n
 }
 
+/// A new patient `family` with a medical history: its id.
 async fn new_patient(app: &TestApp, who: &Member, family: &str) -> String {
-    let created = app
-        .post("/api/v1/patients")
-        .bearer_auth(&who.access)
-        .json(&json!({"family_name": family, "given_name": "Ada", "birth_date": "1985-12-10", "sex": "female",
-                      "medical_history": {"allergies": ["penicillin"], "conditions": [], "medications": [], "notes": "QUIET-HISTORY"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let body: Value = created.json().await.unwrap();
-    body["id"].as_str().unwrap().to_owned()
+    app.patient(
+        who,
+        json!({"family_name": family, "given_name": "Ada", "birth_date": "1985-12-10", "sex": "female",
+               "medical_history": {"allergies": ["penicillin"], "conditions": [], "medications": [], "notes": "QUIET-HISTORY"}}),
+    )
+    .await
+    .id
 }
 
 async fn events(app: &TestApp, who: &Member, query: &str) -> Vec<Value> {

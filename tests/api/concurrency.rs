@@ -8,6 +8,7 @@
 use futures_util::future::join_all;
 use salus_tests::TestApp;
 use salus_tests::contract::{document, operations};
+use salus_tests::fixtures::Patient;
 use salus_tests::identity::Member;
 use serde_json::{Value, json};
 
@@ -34,11 +35,16 @@ async fn created(response: reqwest::Response) -> Value {
     body
 }
 
+/// A new patient `name`.
+async fn patient(app: &TestApp, owner: &Member, name: &str) -> Patient {
+    app.patient(owner, json!({"family_name": name, "given_name": "Ada", "birth_date": "1970-01-01", "sex": "female"}))
+        .await
+}
+
 async fn fixture(app: &TestApp) -> Fixture {
     let owner = app.owner_with_mfa("Concurrency Clinic").await;
     let me = app.me(&owner).await;
     app.set_plan(me["clinic"]["id"].as_str().unwrap(), "business");
-    let owner_membership = me["membership_id"].as_str().unwrap().to_owned();
     let receptionist = app.join_as(&owner, "receptionist").await;
     let nurse = app.join_as(&owner, "nurse").await;
     let membership_of = |member: &Member| {
@@ -83,60 +89,27 @@ async fn fixture(app: &TestApp) -> Fixture {
         None,
     )
     .await;
-    let _ = send(
-        reqwest::Method::PUT,
-        format!("/api/v1/practitioners/{owner_membership}"),
-        Some(json!({"specialty": "General practice"})),
-    )
-    .await;
-    let patient = |name: &'static str| {
-        send(
-            reqwest::Method::POST,
-            "/api/v1/patients".to_owned(),
-            Some(
-                json!({"family_name": name, "given_name": "Ada", "birth_date": "1970-01-01", "sex": "female"}),
-            ),
-        )
-    };
-    let active_patient = patient("Active").await["id"].as_str().unwrap().to_owned();
-    let archived_patient = patient("Archived").await["id"].as_str().unwrap().to_owned();
+    let owner_membership = app.practitioner(&owner).await;
+    let active_patient = patient(app, &owner, "Active").await.id;
+    let archived_patient = patient(app, &owner, "Archived").await.id;
     send(
         reqwest::Method::POST,
         format!("/api/v1/patients/{archived_patient}/archive"),
         None,
     )
     .await;
-    let appointment = send(
-        reqwest::Method::POST,
-        "/api/v1/appointments".to_owned(),
-        Some(json!({
-            "patient_id": active_patient, "practitioner_id": owner_membership,
-            "starts_at": "2030-06-03T09:00:00Z", "ends_at": "2030-06-03T09:30:00Z",
-            "override_hours": true
-        })),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let note = send(
-        reqwest::Method::POST,
-        format!("/api/v1/patients/{active_patient}/notes"),
-        Some(json!({"body": "A draft."})),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let entry = send(
-        reqwest::Method::POST,
-        "/api/v1/queue".to_owned(),
-        Some(json!({"patient_id": active_patient})),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let appointment = app
+        .booking(
+            &owner,
+            json!({
+                "patient_id": active_patient, "practitioner_id": owner_membership,
+                "starts_at": "2030-06-03T09:00:00Z", "ends_at": "2030-06-03T09:30:00Z",
+                "override_hours": true
+            }),
+        )
+        .await;
+    let note = app.note(&owner, &active_patient, "A draft.").await;
+    let entry = app.queue_entry(&owner, &active_patient).await;
     let role = send(
         reqwest::Method::POST,
         "/api/v1/roles".to_owned(),
@@ -295,28 +268,11 @@ async fn every_change_of_a_mutable_resource_takes_if_match() {
     );
 }
 
-/// A new patient's id and ETag.
-async fn patient(app: &TestApp, owner: &Member, name: &str) -> (String, String) {
-    let created = app
-        .post("/api/v1/patients")
-        .bearer_auth(&owner.access)
-        .json(&json!({"family_name": name, "given_name": "Ada", "birth_date": "1970-01-01", "sex": "female"}))
-        .send()
-        .await
-        .unwrap();
-    let etag = created.headers()["etag"].to_str().unwrap().to_owned();
-    let id = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (id, etag)
-}
-
 #[tokio::test]
 async fn of_changes_made_against_one_version_exactly_one_wins() {
     let app = TestApp::spawn_with(&[("HTTP_WORKERS", "4"), ("DB_POOL_SIZE", "8")]).await;
     let owner = app.owner_with_mfa("Race Clinic").await;
-    let (id, etag) = patient(&app, &owner, "Race").await;
+    let Patient { id, etag } = patient(&app, &owner, "Race").await;
     let updates = (0..12).map(|n| {
         app.client
             .put(format!("{}/api/v1/patients/{id}", app.url))
@@ -346,7 +302,7 @@ async fn of_changes_made_against_one_version_exactly_one_wins() {
 async fn concurrent_identical_state_changes_all_succeed() {
     let app = TestApp::spawn_with(&[("HTTP_WORKERS", "4"), ("DB_POOL_SIZE", "8")]).await;
     let owner = app.owner_with_mfa("Idempotent Clinic").await;
-    let (id, etag) = patient(&app, &owner, "Twelve").await;
+    let Patient { id, etag } = patient(&app, &owner, "Twelve").await;
     for action in ["archive", "restore"] {
         let current = app
             .get_as(&owner.access, &format!("/api/v1/patients/{id}"))

@@ -295,70 +295,28 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
         .json()
         .await
         .unwrap();
-    let patient_b: Value = app
-        .post("/api/v1/patients")
-        .bearer_auth(&b.access)
-        .json(&serde_json::json!({"family_name": "Bee", "given_name": "Only", "birth_date": "1980-05-05", "sex": "female"}))
-        .send()
+    let patient_b = app
+        .patient(&b, serde_json::json!({"family_name": "Bee", "given_name": "Only", "birth_date": "1980-05-05", "sex": "female"}))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let b_member = me_b["membership_id"].as_str().unwrap().to_owned();
-    app.client
-        .put(format!("{}/api/v1/practitioners/{b_member}", app.url))
-        .header("if-match", "*")
-        .bearer_auth(&b.access)
-        .json(&serde_json::json!({"specialty": "GP"}))
-        .send()
-        .await
-        .unwrap();
-    let appointment_b: Value = app
-        .post("/api/v1/appointments")
-        .bearer_auth(&b.access)
-        .json(&serde_json::json!({"patient_id": patient_b["id"], "practitioner_id": b_member,
-                                  "starts_at": "2031-01-01T09:00:00Z", "ends_at": "2031-01-01T09:30:00Z"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let entry_b: Value = app
-        .post("/api/v1/queue")
-        .bearer_auth(&b.access)
-        .json(&serde_json::json!({"patient_id": patient_b["id"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let note_b: Value = app
-        .post(&format!(
-            "/api/v1/patients/{}/notes",
-            patient_b["id"].as_str().unwrap()
-        ))
-        .bearer_auth(&b.access)
-        .json(&serde_json::json!({"body": "B only"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .id;
+    let b_member = app.practitioner(&b).await;
+    let appointment_b = app
+        .booking(&b, serde_json::json!({"patient_id": patient_b, "practitioner_id": b_member,
+                                        "starts_at": "2031-01-01T09:00:00Z", "ends_at": "2031-01-01T09:30:00Z"}))
+        .await;
+    let entry_b = app.queue_entry(&b, &patient_b).await;
+    let note_b = app.note(&b, &patient_b, "B only").await;
     let foreign_id = |path: &str| -> String {
         if path.starts_with("/api/v1/notes/") {
-            note_b["id"].as_str().unwrap().to_owned()
+            note_b.clone()
         } else if path.starts_with("/api/v1/queue/") {
-            entry_b["id"].as_str().unwrap().to_owned()
+            entry_b.clone()
         } else if path.starts_with("/api/v1/appointments/") {
-            appointment_b["id"].as_str().unwrap().to_owned()
+            appointment_b.clone()
         } else if path.starts_with("/api/v1/practitioners/") {
             b_member.clone()
         } else if path.starts_with("/api/v1/patients/") {
-            patient_b["id"].as_str().unwrap().to_owned()
+            patient_b.clone()
         } else if path.starts_with("/api/v1/roles/") {
             role_b["id"].as_str().unwrap().to_owned()
         } else if path.starts_with("/api/v1/invitations/") {

@@ -120,21 +120,14 @@ async fn rotating_the_master_key_rewraps_every_clinic_so_the_old_key_can_go() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;
     let doctor = app.join_as(&owner, "practitioner").await;
-    let created = app
-        .post("/api/v1/patients")
-        .bearer_auth(&owner.access)
-        .json(
-            &json!({"family_name": "Curie", "given_name": "Marie", "birth_date": "1967-11-07",
-                      "sex": "female", "national_id": NATIONAL_ID}),
+    let patient = app
+        .patient(
+            &owner,
+            json!({"family_name": "Curie", "given_name": "Marie", "birth_date": "1967-11-07",
+                   "sex": "female", "national_id": NATIONAL_ID}),
         )
-        .send()
         .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let patient = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .id;
     let old_ring = test_keys().1.clone();
     let (old_id, _) = old_ring.split_once(':').unwrap();
     assert_eq!(stored_key_ids(&app), [old_id, old_id, old_id]);

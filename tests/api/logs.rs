@@ -34,24 +34,12 @@ async fn no_secret_or_health_data_reaches_the_logs() {
     let national_id = "2 99 07 75 888 777 66";
     let history_text = "LOGSCAN-HISTORY-ALPACA";
     let note_text = "LOGSCAN-NOTE-NARWHAL";
-    let patient: Value = app
-        .post("/api/v1/patients")
-        .bearer_auth(&owner.access)
-        .json(&json!({"family_name": "Scan", "given_name": "Lou", "birth_date": "1970-01-01", "sex": "other",
-                      "national_id": national_id, "medical_history": {"allergies": [], "conditions": [history_text], "medications": []}}))
-        .send()
+    let pid = app
+        .patient(&owner, json!({"family_name": "Scan", "given_name": "Lou", "birth_date": "1970-01-01", "sex": "other",
+                               "national_id": national_id, "medical_history": {"allergies": [], "conditions": [history_text], "medications": []}}))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let pid = patient["id"].as_str().unwrap();
-    app.post(&format!("/api/v1/patients/{pid}/notes"))
-        .bearer_auth(&owner.access)
-        .json(&json!({"body": note_text}))
-        .send()
-        .await
-        .unwrap();
+        .id;
+    app.note(&owner, &pid, note_text).await;
     app.get_as(
         &owner.access,
         &format!(

@@ -5,7 +5,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Timestamptz};
 use salus_tests::TestApp;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const METRICS_ON: [(&str, &str); 1] = [("METRICS_BIND", "127.0.0.1:0")];
 
@@ -63,18 +63,10 @@ fn queue_message(app: &TestApp, at: chrono::DateTime<chrono::Utc>, attempts: i32
 async fn requests_are_counted_by_route_pattern_with_auth_failures_and_the_outbox_backlog() {
     let app = TestApp::spawn_with(&METRICS_ON).await;
     let owner = app.owner_with_mfa("Metrics Clinic").await;
-    let created = app
-        .post("/api/v1/patients")
-        .bearer_auth(&owner.access)
-        .json(&json!({"family_name": "Lovelace", "given_name": "Ada", "birth_date": "1985-12-10", "sex": "female"}))
-        .send()
+    let id = app
+        .patient(&owner, json!({"family_name": "Lovelace", "given_name": "Ada", "birth_date": "1985-12-10", "sex": "female"}))
         .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let id = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .id;
     for _ in 0..2 {
         let read = app
             .get_as(&owner.access, &format!("/api/v1/patients/{id}"))

@@ -12,17 +12,10 @@ const NOTE: &str = "Auscultation: QUOKKA-MARKER-9913 wheezing, left base.";
 async fn a_signed_note_is_immutable_and_amendments_are_kept_in_order() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Notes Clinic").await;
-    let patient: Value = app
-        .post("/api/v1/patients")
-        .bearer_auth(&owner.access)
-        .json(&json!({"family_name": "Holmes", "given_name": "Sam", "birth_date": "1980-01-01", "sex": "male"}))
-        .send()
+    let pid = app
+        .patient(&owner, json!({"family_name": "Holmes", "given_name": "Sam", "birth_date": "1980-01-01", "sex": "male"}))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let pid = patient["id"].as_str().unwrap();
+        .id;
     let draft: Value = app
         .post(&format!("/api/v1/patients/{pid}/notes"))
         .bearer_auth(&owner.access)

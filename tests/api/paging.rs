@@ -23,44 +23,21 @@ async fn seed(app: &TestApp) -> Seeded {
     let owner = app.owner_with_mfa("Paging Clinic").await;
     let mut patients = Vec::new();
     for name in NAMES {
-        let created: Value = app
-            .post("/api/v1/patients")
-            .bearer_auth(&owner.access)
-            .json(&json!({"family_name": name, "given_name": "Ada", "birth_date": "1980-02-03", "sex": "female"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        patients.push(created["id"].as_str().unwrap().to_owned());
+        let body = json!({"family_name": name, "given_name": "Ada", "birth_date": "1980-02-03", "sex": "female"});
+        patients.push(app.patient(&owner, body).await.id);
     }
-    let me = app.me(&owner).await;
-    let practitioner = me["membership_id"].as_str().unwrap().to_owned();
-    let flag = app
-        .client
-        .put(format!("{}/api/v1/practitioners/{practitioner}", app.url))
-        .header("if-match", "*")
-        .bearer_auth(&owner.access)
-        .json(&json!({"specialty": "General practice"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(flag.status(), 204);
+    let practitioner = app.practitioner(&owner).await;
     for (hour, patient) in [9, 10, 11].iter().zip(&patients) {
-        let booked = app
-            .post("/api/v1/appointments")
-            .bearer_auth(&owner.access)
-            .json(&json!({
+        app.booking(
+            &owner,
+            json!({
                 "patient_id": patient, "practitioner_id": practitioner,
                 "starts_at": format!("2030-03-04T{hour:02}:00:00Z"),
                 "ends_at": format!("2030-03-04T{hour:02}:30:00Z"),
                 "override_hours": true
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(booked.status(), 201, "{}", booked.text().await.unwrap());
+            }),
+        )
+        .await;
     }
     for _ in 0..2 {
         let read = app

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Bytea, Nullable, Text};
 use salus_tests::TestApp;
+use salus_tests::fixtures::Patient;
 use salus_tests::identity::Member;
 use serde_json::{Value, json};
 
@@ -19,12 +20,8 @@ fn ada() -> Value {
 }
 
 async fn create(app: &TestApp, who: &Member, body: &Value) -> reqwest::Response {
-    app.post("/api/v1/patients")
-        .bearer_auth(&who.access)
-        .json(body)
-        .send()
+    app.post_json_as(&who.access, "/api/v1/patients", body)
         .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -83,14 +80,7 @@ async fn a_receptionist_gets_no_clinical_fields_and_cannot_write_them() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;
     let receptionist = app.join_as(&owner, "receptionist").await;
-    let id = create(&app, &owner, &ada())
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.patient(&owner, ada()).await.id;
     let seen: Value = app
         .get_as(&receptionist.access, &format!("/api/v1/patients/{id}"))
         .await
@@ -124,7 +114,7 @@ async fn search_by_name_prefix_birth_date_phone_and_exact_national_id_with_curso
         ("Dupont", "Denis", "D4"),
     ] {
         let body = json!({"family_name": family, "given_name": given, "birth_date": "1990-01-01", "sex": "unknown", "national_id": nid});
-        assert_eq!(create(&app, &owner, &body).await.status(), 201);
+        app.patient(&owner, body).await;
     }
     let names = |v: &Value| -> Vec<String> {
         v["items"]
@@ -193,12 +183,7 @@ async fn search_by_name_prefix_birth_date_phone_and_exact_national_id_with_curso
 async fn archived_patients_leave_the_list_and_come_back() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;
-    let created = create(&app, &owner, &ada()).await;
-    let etag = created.headers()["etag"].to_str().unwrap().to_owned();
-    let id = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let Patient { id, etag } = app.patient(&owner, ada()).await;
     let archive = app
         .post(&format!("/api/v1/patients/{id}/archive"))
         .header("if-match", "*")
@@ -284,7 +269,7 @@ struct Raw {
 async fn the_raw_table_holds_no_plaintext_health_data() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;
-    assert_eq!(create(&app, &owner, &ada()).await.status(), 201);
+    app.patient(&owner, ada()).await;
     // Read as the table's owner would, bypassing the API entirely.
     let mut conn = app.db.superuser();
     let raw: Raw = diesel::sql_query(

@@ -4,27 +4,16 @@ use salus_tests::TestApp;
 use salus_tests::identity::Member;
 use serde_json::{Value, json};
 
+/// A new patient's id.
 async fn patient(app: &TestApp, owner: &Member, name: &str) -> String {
-    let p: Value = app
-        .post("/api/v1/patients")
-        .bearer_auth(&owner.access)
-        .json(&json!({"family_name": name, "given_name": "P", "birth_date": "1970-01-01", "sex": "unknown"}))
-        .send()
+    app.patient(owner, json!({"family_name": name, "given_name": "P", "birth_date": "1970-01-01", "sex": "unknown"}))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    p["id"].as_str().unwrap().to_owned()
+        .id
 }
 
 async fn check_in(app: &TestApp, owner: &Member, body: Value) -> reqwest::Response {
-    app.post("/api/v1/queue")
-        .bearer_auth(&owner.access)
-        .json(&body)
-        .send()
+    app.post_json_as(&owner.access, "/api/v1/queue", &body)
         .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -71,31 +60,15 @@ async fn two_receptionists_calling_at_once_never_get_the_same_patient() {
 async fn an_appointment_checks_in_and_the_visit_moves_on() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Queue Clinic").await;
-    let me = app.me(&owner).await;
-    let practitioner = me["membership_id"].as_str().unwrap().to_owned();
-    app.client
-        .put(format!("{}/api/v1/practitioners/{practitioner}", app.url))
-        .header("if-match", "*")
-        .bearer_auth(&owner.access)
-        .json(&json!({"specialty": "GP"}))
-        .send()
-        .await
-        .unwrap();
+    let practitioner = app.practitioner(&owner).await;
     let p = patient(&app, &owner, "Booked").await;
-    let appointment: Value = app
-        .post("/api/v1/appointments")
-        .bearer_auth(&owner.access)
-        .json(&json!({"patient_id": p, "practitioner_id": practitioner, "starts_at": "2030-01-01T09:00:00Z", "ends_at": "2030-01-01T09:20:00Z"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let appointment = app
+        .booking(&owner, json!({"patient_id": p, "practitioner_id": practitioner, "starts_at": "2030-01-01T09:00:00Z", "ends_at": "2030-01-01T09:20:00Z"}))
+        .await;
     let entry: Value = check_in(
         &app,
         &owner,
-        json!({"patient_id": p, "appointment_id": appointment["id"]}),
+        json!({"patient_id": p, "appointment_id": appointment}),
     )
     .await
     .json()
@@ -105,10 +78,7 @@ async fn an_appointment_checks_in_and_the_visit_moves_on() {
     let a: Value = app
         .get_as(
             &owner.access,
-            &format!(
-                "/api/v1/appointments/{}",
-                appointment["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/appointments/{appointment}"),
         )
         .await
         .json()
@@ -118,7 +88,7 @@ async fn an_appointment_checks_in_and_the_visit_moves_on() {
     let again = check_in(
         &app,
         &owner,
-        json!({"patient_id": p, "appointment_id": appointment["id"]}),
+        json!({"patient_id": p, "appointment_id": appointment}),
     )
     .await;
     assert_eq!(again.status(), 409, "an appointment checks in once");

@@ -49,59 +49,24 @@ fn unavailable(item: &Value) -> Vec<String> {
 async fn every_sealed_field_altered_at_rest_is_served_unavailable_audited_and_alerted() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Tamper Clinic").await;
-    let me = app.me(&owner).await;
-    let practitioner = me["membership_id"].as_str().unwrap().to_owned();
-    let flag = app
-        .client
-        .put(format!("{}/api/v1/practitioners/{practitioner}", app.url))
-        .bearer_auth(&owner.access)
-        .header("if-match", "*")
-        .json(&json!({"specialty": "General practice"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(flag.status(), 204);
+    let practitioner = app.practitioner(&owner).await;
     let mut patients = Vec::new();
     let mut appointments = Vec::new();
     let mut notes = Vec::new();
     for (n, name) in ["Victim", "Donor"].iter().enumerate() {
-        let patient: Value = app
-            .post("/api/v1/patients")
-            .bearer_auth(&owner.access)
-            .json(&json!({"family_name": name, "given_name": "Ada", "birth_date": "1970-01-01", "sex": "female",
+        let id = app
+            .patient(&owner, json!({"family_name": name, "given_name": "Ada", "birth_date": "1970-01-01", "sex": "female",
                 "national_id": format!("NID-{n}"),
                 "medical_history": {"allergies": ["dust"], "conditions": [], "medications": []}}))
-            .send()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = patient["id"].as_str().unwrap().to_owned();
-        let appointment: Value = app
-            .post("/api/v1/appointments")
-            .bearer_auth(&owner.access)
-            .json(&json!({"patient_id": id, "practitioner_id": practitioner,
+            .id;
+        let appointment = app
+            .booking(&owner, json!({"patient_id": id, "practitioner_id": practitioner,
                 "starts_at": format!("2030-07-0{}T09:00:00Z", n + 1), "ends_at": format!("2030-07-0{}T09:30:00Z", n + 1),
                 "reason": "a sealed reason", "override_hours": true}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let note: Value = app
-            .post(&format!("/api/v1/patients/{id}/notes"))
-            .bearer_auth(&owner.access)
-            .json(&json!({"body": "a sealed note"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        appointments.push(appointment["id"].as_str().unwrap().to_owned());
-        notes.push(note["id"].as_str().unwrap().to_owned());
+            .await;
+        appointments.push(appointment);
+        notes.push(app.note(&owner, &id, "a sealed note").await);
         patients.push(id);
     }
     // Each sealed column, swapped from the donor's row into the victim's.

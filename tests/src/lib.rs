@@ -9,6 +9,7 @@ pub mod app;
 pub mod clock;
 pub mod contract;
 pub mod db;
+pub mod fixtures;
 pub mod identity;
 pub mod logs;
 pub mod outbox;
