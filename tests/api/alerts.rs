@@ -29,8 +29,8 @@ fn alerts_of_kind(app: &TestApp, kind: &str) -> i64 {
 }
 
 async fn round(app: &TestApp) -> salus::audit_job::RoundReport {
-    let identity = app.identity();
-    tokio::task::spawn_blocking(move || salus::audit_job::audit_round(&identity))
+    let services = app.services();
+    tokio::task::spawn_blocking(move || salus::audit_job::audit_round(&services))
         .await
         .unwrap()
         .unwrap()

@@ -70,7 +70,13 @@ fn clinic_chain(su: &mut PgConnection) -> String {
 
 fn verify(app: &TestApp) -> Vec<salus_domain::audit::verify::ChainReport> {
     let owner = SecretString::from(app.db.owner_url());
-    audit_admin::verify(&owner, &app.identity().sealer, None, &mut |_, _, _| {}).unwrap()
+    audit_admin::verify(
+        &owner,
+        app.services().audit.sealer(),
+        None,
+        &mut |_, _, _| {},
+    )
+    .unwrap()
 }
 
 fn first_break(app: &TestApp) -> Option<(i64, String)> {
@@ -405,8 +411,8 @@ async fn retention_purges_only_events_past_twelve_months_and_the_rest_still_veri
     let before = count(&mut su, "SELECT count(*) AS n FROM audit.events");
 
     app.clock.advance(Duration::hours(2));
-    let identity = app.identity();
-    let round = tokio::task::spawn_blocking(move || salus::audit_job::audit_round(&identity))
+    let services = app.services();
+    let round = tokio::task::spawn_blocking(move || salus::audit_job::audit_round(&services))
         .await
         .unwrap()
         .unwrap();

@@ -6,7 +6,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::Bytea;
 use salus::config::Config;
-use salus_domain::keys::RotationSummary;
+use salus_domain::keyring::rotation::RotationSummary;
 use salus_tests::TestApp;
 use salus_tests::access::MEMBER_PASSWORD;
 use salus_tests::app::{Sibling, test_keys};

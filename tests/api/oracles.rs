@@ -32,13 +32,19 @@ async fn a_password_reset_does_the_same_work_for_known_and_unknown_addresses() {
     let app = TestApp::spawn().await;
     let owner = app.new_owner("Harbour Clinic").await;
     let ghost = unique_email("ghost");
-    let (identity, log) = app.recording_identity();
+    let (services, log) = app.recording_services();
     let (known, unknown) = tokio::task::spawn_blocking({
         let (email, ghost) = (owner.email.clone(), ghost.clone());
         move || {
-            identity.request_password_reset(&email, &client()).unwrap();
+            services
+                .auth
+                .request_password_reset(&email, &client())
+                .unwrap();
             let known = log.take();
-            identity.request_password_reset(&ghost, &client()).unwrap();
+            services
+                .auth
+                .request_password_reset(&ghost, &client())
+                .unwrap();
             (known, log.take())
         }
     })
@@ -65,7 +71,7 @@ async fn a_sign_up_does_the_same_work_whether_or_not_the_address_has_an_account(
     let app = TestApp::spawn().await;
     let owner = app.new_owner("Harbour Clinic").await;
     let newcomer = unique_email("newcomer");
-    let (identity, log) = app.recording_identity();
+    let (services, log) = app.recording_services();
     let runs = tokio::task::spawn_blocking({
         let (owner, newcomer) = (owner.email.clone(), newcomer.clone());
         move || {
@@ -82,7 +88,7 @@ async fn a_sign_up_does_the_same_work_whether_or_not_the_address_has_an_account(
                     given_name: "Ada".into(),
                     family_name: "Quill".into(),
                 };
-                identity.sign_up(&cmd, &client()).unwrap();
+                services.auth.sign_up(&cmd, &client()).unwrap();
                 log.take()
             })
         }
@@ -124,7 +130,7 @@ async fn asking_for_a_new_verification_code_does_the_same_work_for_every_address
             .status(),
         202
     );
-    let (identity, log) = app.recording_identity();
+    let (services, log) = app.recording_services();
     let runs = tokio::task::spawn_blocking({
         let addresses = [
             pending.clone(),
@@ -133,7 +139,10 @@ async fn asking_for_a_new_verification_code_does_the_same_work_for_every_address
         ];
         move || {
             addresses.map(|email| {
-                identity.resend_verification(&email, &client()).unwrap();
+                services
+                    .auth
+                    .resend_verification(&email, &client())
+                    .unwrap();
                 log.take()
             })
         }
@@ -165,21 +174,24 @@ async fn an_email_change_does_the_same_work_whether_or_not_the_new_address_is_ta
     let me = app.me(&owner).await;
     let ids = |v: &serde_json::Value| Uuid::parse_str(v.as_str().unwrap()).unwrap();
     let mut actor = app
-        .identity()
+        .services()
+        .auth
         .authenticate(
             ClinicId(ids(&me["clinic"]["id"])),
             SessionId(ids(&me["session_id"])),
         )
         .unwrap();
     // As right after a step-up.
-    actor.mfa_at = Some(app.identity().now());
-    let (identity, log) = app.recording_identity();
+    actor.mfa_at = Some(app.services().now());
+    let (services, log) = app.recording_services();
     let (taken, free) = tokio::task::spawn_blocking(move || {
-        identity
+        services
+            .auth
             .request_email_change(&actor, PASSWORD, &other.email, &client())
             .unwrap();
         let taken = log.take();
-        identity
+        services
+            .auth
             .request_email_change(&actor, PASSWORD, &unique_email("free"), &client())
             .unwrap();
         (taken, log.take())

@@ -150,8 +150,8 @@ async fn every_sealed_field_altered_at_rest_is_served_unavailable_audited_and_al
     .unwrap()
     .n;
     assert!(recorded >= 4, "only {recorded} integrity failures audited");
-    let identity = app.identity();
-    tokio::task::spawn_blocking(move || salus::audit_job::audit_round(&identity))
+    let services = app.services();
+    tokio::task::spawn_blocking(move || salus::audit_job::audit_round(&services))
         .await
         .unwrap()
         .unwrap();

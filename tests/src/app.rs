@@ -163,10 +163,10 @@ impl TestApp {
     }
 
     /// The server's service layer (to drive its jobs by hand).
-    pub fn identity(&self) -> std::sync::Arc<salus_domain::identity::service::Identity> {
+    pub fn services(&self) -> std::sync::Arc<salus_domain::services::Services> {
         self.server
             .as_ref()
-            .map(|s| s.identity.clone())
+            .map(|s| s.services.clone())
             .expect("server running")
     }
 

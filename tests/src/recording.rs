@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use salus_domain::identity::service::Identity;
+use salus_domain::services::Services;
 use salus_domain::store::{Scope, Store, Tx};
 use salus_domain::{DomainError, Random};
 use salus_persistence::store::{PgTx, db_error};
@@ -103,9 +103,9 @@ impl Random for RecordingRandom {
 }
 
 impl TestApp {
-    /// The server's identity service over this test's database, recording every
+    /// The server's services over this test's database, recording every
     /// transaction, statement and random draw into the returned log.
-    pub fn recording_identity(&self) -> (Identity, Log) {
+    pub fn recording_services(&self) -> (Services, Log) {
         let log = Log::default();
         let pool = build_pool(
             &SecretString::from(self.db.api_url()),
@@ -115,12 +115,13 @@ impl TestApp {
                 checkout_timeout: std::time::Duration::from_secs(5),
             },
         );
-        let mut identity = (*self.identity()).clone();
-        identity.store = Arc::new(RecordingStore {
-            pool,
-            log: log.clone(),
-        });
-        identity.random = Arc::new(RecordingRandom(log.clone()));
-        (identity, log)
+        let services = self.services().with_io(
+            Arc::new(RecordingStore {
+                pool,
+                log: log.clone(),
+            }),
+            Arc::new(RecordingRandom(log.clone())),
+        );
+        (services, log)
     }
 }

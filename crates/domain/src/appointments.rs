@@ -12,14 +12,17 @@ use crate::audit::AuditRecord;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
-use crate::identity::service::{Identity, SealedField, committed};
 use crate::ids::MembershipId;
 use crate::paging::{MAX_PAGE, Page};
 use crate::ports::appointments::{
     Appointment, AppointmentKey, AppointmentQuery, DOUBLE_BOOKING, HistoryEntry, NewBooking,
     Practitioner, Status, StoredAppointment,
 };
-use crate::store::{Scope, in_tx};
+use crate::reminders::Reminders;
+use crate::schedule::clinic_time_zone;
+use crate::shared::{Core, SealedField, transactions};
+use crate::staff::member_changed;
+use crate::store::{AppointmentsTx, Scope};
 
 const TABLE: &str = "appointments";
 
@@ -30,7 +33,23 @@ fn taken() -> DomainError {
     }
 }
 
-impl Identity {
+/// Appointments: booking, status changes, rescheduling, lists and history.
+#[derive(Clone)]
+pub struct Appointments {
+    core: Core,
+    reminders: Reminders,
+}
+
+impl Appointments {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self {
+            reminders: Reminders::new(core.clone()),
+            core,
+        }
+    }
+
+    transactions!(AppointmentsTx, committed);
     /// Flags a member as practitioner (or changes their specialty) if `expected` is
     /// the membership's current version; returns the new one.
     pub fn set_practitioner(
@@ -50,8 +69,8 @@ impl Identity {
                 "must be 1 to 100 characters",
             ));
         }
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if let Err(refused) = lock_checked(
                 tx,
                 Versioned::Membership,
@@ -62,21 +81,21 @@ impl Identity {
                 return Ok(Err(refused));
             }
             tx.upsert_practitioner(actor.clinic_id, member, specialty, now)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::PRACTITIONER_SET,
                 ("membership", member.0),
                 client,
             )?;
-            Ok(Ok(self.member_changed(tx, actor.clinic_id, member)?))
+            Ok(Ok(member_changed(tx, actor.clinic_id, member)?))
         })
     }
 
     /// The clinic's practitioners.
     pub fn list_practitioners(&self, actor: &Actor) -> Result<Vec<Practitioner>, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.practitioners(actor.clinic_id)
         })
     }
@@ -86,10 +105,10 @@ impl Identity {
     fn reason_keys(
         &self,
         actor: &Actor,
-        tx: &mut dyn crate::store::Tx,
+        tx: &mut dyn AppointmentsTx,
     ) -> Result<Option<ClinicKeys>, DomainError> {
         if actor.permissions.contains(Permission::ClinicalRead) {
-            self.clinic_keys(tx, actor.clinic_id).map(Some)
+            self.core.clinic_keys(tx, actor.clinic_id).map(Some)
         } else {
             Ok(None)
         }
@@ -97,10 +116,10 @@ impl Identity {
 
     /// A stored appointment as the caller may see it: the reason opened with
     /// `keys` when given (a reason that fails its integrity check is answered
-    /// unavailable: see [`Identity::open_sealed`]).
+    /// unavailable: see [`Appointments::open_sealed`]).
     fn open_appointment(
         &self,
-        tx: &mut dyn crate::store::Tx,
+        tx: &mut dyn AppointmentsTx,
         actor: &Actor,
         keys: Option<&ClinicKeys>,
         stored: StoredAppointment,
@@ -115,7 +134,8 @@ impl Identity {
                     row: stored.id,
                     sealed,
                 };
-                self.open_sealed(tx, actor, keys, field, &mut unavailable)?
+                self.core
+                    .open_sealed(tx, actor, keys, field, &mut unavailable)?
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
             }
             _ => None,
@@ -131,7 +151,7 @@ impl Identity {
     /// An appointment opened with the reason keys the caller may use.
     fn open_reasoned(
         &self,
-        tx: &mut dyn crate::store::Tx,
+        tx: &mut dyn AppointmentsTx,
         actor: &Actor,
         stored: StoredAppointment,
     ) -> Result<Appointment, DomainError> {
@@ -163,9 +183,9 @@ impl Identity {
                 "must be after starts_at",
             ));
         }
-        let now = self.now();
-        let id = self.new_id();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        let id = self.core.new_id();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if !tx.patient_exists(actor.clinic_id, patient)? {
                 return Ok(Err(DomainError::invalid(
                     "patient_id",
@@ -180,7 +200,7 @@ impl Identity {
                     "is not a practitioner of this clinic",
                 )));
             }
-            let tz = self.clinic_time_zone(tx, actor.clinic_id)?;
+            let tz = clinic_time_zone(tx, actor.clinic_id)?;
             let hours = tx.hours(actor.clinic_id, practitioner)?;
             let absences = tx.absences(actor.clinic_id, practitioner, (starts_at, ends_at))?;
             if !crate::schedule::within_hours(tz, &hours, &absences, starts_at, ends_at) {
@@ -194,10 +214,10 @@ impl Identity {
                     return Ok(Err(e));
                 }
             }
-            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let sealed_reason = reason
                 .as_deref()
-                .map(|r| keys.seal_field(self.random.as_ref(), TABLE, "reason", id, r.as_bytes()))
+                .map(|r| keys.seal_field(self.core.random(), TABLE, "reason", id, r.as_bytes()))
                 .transpose()?;
             let stored = StoredAppointment {
                 id,
@@ -224,9 +244,9 @@ impl Identity {
                 actor: actor.membership_id,
                 change: json!({"status": {"from": null, "to": "scheduled"}, "starts_at": {"from": null, "to": starts_at}, "ends_at": {"from": null, "to": ends_at}}),
             };
-            tx.add_history(actor.clinic_id, self.new_id(), id, &entry)?;
-            self.sync_reminders(tx, actor.clinic_id, &stored)?;
-            self.audit_action(
+            tx.add_history(actor.clinic_id, self.core.new_id(), id, &entry)?;
+            self.reminders.sync_reminders(tx, actor.clinic_id, &stored)?;
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::APPOINTMENT_CREATED,
@@ -245,17 +265,17 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<Appointment, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             let stored = tx
                 .appointment(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
-            let reminders = self.reminder_status(tx, actor.clinic_id, id)?;
+            let reminders = self.reminders.reminder_status(tx, actor.clinic_id, id)?;
             let patient = (stored.sealed_reason.is_some()).then_some([stored.patient_id]);
             let mut appointment = self.open_reasoned(tx, actor, stored)?;
             appointment.reminders = Some(reminders);
             // Last, so the chain's head is locked only until the commit.
             if let Some(patient) = patient {
-                self.audit_clinical_read(
+                self.core.audit_clinical_read(
                     tx,
                     actor,
                     crate::audit::actions::APPOINTMENT_CLINICAL_READ,
@@ -291,8 +311,8 @@ impl Identity {
         } else {
             actor.require(Permission::AppointmentsUpdate)?;
         }
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             // Locked, so concurrent changes take turns; one to the status it has
             // already is answered as it is, whatever version was named.
             if tx
@@ -339,9 +359,10 @@ impl Identity {
                 actor: actor.membership_id,
                 change: json!({"status": {"from": from.as_str(), "to": to.as_str()}}),
             };
-            tx.add_history(actor.clinic_id, self.new_id(), id, &entry)?;
-            self.sync_reminders(tx, actor.clinic_id, &updated)?;
-            self.audit(
+            tx.add_history(actor.clinic_id, self.core.new_id(), id, &entry)?;
+            self.reminders
+                .sync_reminders(tx, actor.clinic_id, &updated)?;
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::APPOINTMENT_STATUS_CHANGED)
                     .on("appointment", id)
@@ -371,8 +392,8 @@ impl Identity {
                 "must be after starts_at",
             ));
         }
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if let Err(refused) =
                 lock_checked(tx, Versioned::Appointment, actor.clinic_id, id, expected)
             {
@@ -410,7 +431,7 @@ impl Identity {
             }
             tx.add_history(
                 actor.clinic_id,
-                self.new_id(),
+                self.core.new_id(),
                 id,
                 &HistoryEntry {
                     at: now,
@@ -418,8 +439,9 @@ impl Identity {
                     change,
                 },
             )?;
-            self.sync_reminders(tx, actor.clinic_id, &updated)?;
-            self.audit_action(
+            self.reminders
+                .sync_reminders(tx, actor.clinic_id, &updated)?;
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::APPOINTMENT_RESCHEDULED,
@@ -439,7 +461,7 @@ impl Identity {
     ) -> Result<Page<Appointment, AppointmentKey>, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
         q.limit = q.limit.clamp(1, MAX_PAGE);
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             let keys = self.reason_keys(actor, tx)?;
             let found = tx.appointments(actor.clinic_id, &q)?;
             let with_reason: Vec<Uuid> = found
@@ -451,7 +473,7 @@ impl Identity {
             let page = found.try_map(|a| self.open_appointment(tx, actor, keys.as_ref(), a))?;
             // Last, so the chain's head is locked only until the commit.
             if !with_reason.is_empty() {
-                self.audit_clinical_read(
+                self.core.audit_clinical_read(
                     tx,
                     actor,
                     crate::audit::actions::APPOINTMENT_LIST_CLINICAL_READ,
@@ -471,7 +493,7 @@ impl Identity {
         id: Uuid,
     ) -> Result<Vec<HistoryEntry>, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             if tx.appointment(actor.clinic_id, id)?.is_none() {
                 return Err(DomainError::NotFound);
             }

@@ -5,15 +5,27 @@ use crate::access::Permission;
 use crate::actor::Actor;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::{ClientInfo, Clinic};
-use crate::identity::service::{Identity, committed};
 use crate::ports::clinic::ClinicChanges;
-use crate::store::{Scope, in_tx};
+use crate::shared::{Core, transactions};
+use crate::store::Scope;
 
-impl Identity {
+/// A clinic's settings.
+#[derive(Clone)]
+pub struct Clinics {
+    core: Core,
+}
+
+impl Clinics {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self { core }
+    }
+
+    transactions!(ClinicTx, committed);
     /// The caller's clinic.
     pub fn clinic_settings(&self, actor: &Actor) -> Result<Clinic, DomainError> {
         actor.require(Permission::ClinicRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.clinic(actor.clinic_id)?.ok_or(DomainError::NotFound)
         })
     }
@@ -28,7 +40,7 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<Clinic, DomainError> {
         actor.require(Permission::ClinicUpdate)?;
-        actor.require_step_up(self.now())?;
+        actor.require_step_up(self.core.now())?;
         let mut problems = Vec::new();
         if let Some(minutes) = changes.idle_timeout_minutes
             && !(5..=60).contains(&minutes)
@@ -69,7 +81,7 @@ impl Identity {
         if !problems.is_empty() {
             return Err(DomainError::Invalid(problems));
         }
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             let clinic = actor.clinic_id;
             if let Err(refused) = lock_checked(tx, Versioned::Clinic, clinic, clinic.0, expected) {
                 return Ok(Err(refused));
@@ -100,7 +112,7 @@ impl Identity {
                 version: tx.bump_version(Versioned::Clinic, clinic, clinic.0)?,
                 ..updated
             };
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::CLINIC_SETTINGS_CHANGED,

@@ -195,7 +195,7 @@ impl ClinicKeys {
         random: &dyn Random,
         wrapped_data: &[u8],
         wrapped_index: &[u8],
-    ) -> Result<Option<crate::ports::patients::WrappedKeys>, DomainError> {
+    ) -> Result<Option<crate::ports::keys::WrappedKeys>, DomainError> {
         if master.is_current(wrapped_data) && master.is_current(wrapped_index) {
             return Ok(None);
         }

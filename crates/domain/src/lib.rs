@@ -16,7 +16,7 @@ pub mod formats;
 pub mod health;
 pub mod identity;
 pub mod ids;
-pub mod keys;
+pub mod keyring;
 pub mod notes;
 pub mod outbox;
 pub mod paging;
@@ -28,6 +28,9 @@ pub mod random;
 pub mod reminders;
 pub mod roles;
 pub mod schedule;
+pub mod seeding;
+pub mod services;
+pub mod shared;
 pub mod staff;
 pub mod store;
 

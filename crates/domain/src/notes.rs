@@ -9,9 +9,9 @@ use crate::access::Permission;
 use crate::actor::Actor;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::ClientInfo;
-use crate::identity::service::{Identity, SealedField, committed};
 use crate::ports::notes::{Note, StoredNote};
-use crate::store::{Scope, in_tx};
+use crate::shared::{Core, SealedField, transactions};
+use crate::store::{NotesTx, Scope};
 
 const TABLE: &str = "clinical_notes";
 
@@ -36,16 +36,28 @@ fn check_body(body: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
-impl Identity {
+/// Clinical notes, sealed at rest.
+#[derive(Clone)]
+pub struct Notes {
+    core: Core,
+}
+
+impl Notes {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self { core }
+    }
+
+    transactions!(NotesTx, committed);
     /// A stored note with its body opened (a body that fails its integrity check
-    /// is answered unavailable: see [`Identity::open_sealed`]).
+    /// is answered unavailable: see [`Notes::open_sealed`]).
     fn open_note(
         &self,
-        tx: &mut dyn crate::store::Tx,
+        tx: &mut dyn NotesTx,
         actor: &Actor,
         stored: StoredNote,
     ) -> Result<Note, DomainError> {
-        let keys = self.clinic_keys(tx, actor.clinic_id)?;
+        let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
         let mut unavailable = Vec::new();
         let field = SealedField {
             resource: "note",
@@ -55,6 +67,7 @@ impl Identity {
             sealed: &stored.sealed_body,
         };
         let body = self
+            .core
             .open_sealed(tx, actor, &keys, field, &mut unavailable)?
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
@@ -80,9 +93,9 @@ impl Identity {
             appointment,
             amends,
         } = target;
-        let now = self.now();
-        let id = self.new_id();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        let id = self.core.new_id();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if !tx.patient_exists(actor.clinic_id, patient)? {
                 return Ok(Err(DomainError::NotFound));
             }
@@ -97,7 +110,7 @@ impl Identity {
                     "is not an appointment of this patient",
                 )));
             }
-            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let stored = StoredNote {
                 id,
                 patient_id: patient,
@@ -105,7 +118,7 @@ impl Identity {
                 author: actor.membership_id,
                 amends_id: amends,
                 sealed_body: keys.seal_field(
-                    self.random.as_ref(),
+                    self.core.random(),
                     TABLE,
                     "body",
                     id,
@@ -116,7 +129,7 @@ impl Identity {
                 version: 1,
             };
             tx.insert_note(actor.clinic_id, &stored)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::NOTE_WRITTEN,
@@ -167,8 +180,8 @@ impl Identity {
         if let Some(b) = body {
             check_body(b)?;
         }
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if let Err(refused) = lock_checked(tx, Versioned::Note, actor.clinic_id, id, expected) {
                 return Ok(Err(refused));
             }
@@ -188,9 +201,9 @@ impl Identity {
                 )));
             }
             if let Some(b) = body {
-                let keys = self.clinic_keys(tx, actor.clinic_id)?;
+                let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
                 note.sealed_body =
-                    keys.seal_field(self.random.as_ref(), TABLE, "body", id, b.as_bytes())?;
+                    keys.seal_field(self.core.random(), TABLE, "body", id, b.as_bytes())?;
             }
             if sign {
                 note.signed_at = Some(now);
@@ -199,7 +212,7 @@ impl Identity {
             // later update.
             note.version += 1;
             tx.update_note(actor.clinic_id, &note, now)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 if sign {
@@ -223,7 +236,7 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<Note, DomainError> {
         actor.require(Permission::ClinicalWrite)?;
-        let found = in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let found = self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.note(actor.clinic_id, original)
         })?;
         let Some(note) = found else {
@@ -251,7 +264,7 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<Vec<Note>, DomainError> {
         actor.require(Permission::ClinicalRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             if !tx.patient_exists(actor.clinic_id, patient)? {
                 return Err(DomainError::NotFound);
             }
@@ -261,7 +274,7 @@ impl Identity {
                 .map(|n| self.open_note(tx, actor, n))
                 .collect::<Result<Vec<_>, _>>()?;
             // Last, so the chain's head is locked only until the commit.
-            self.audit_clinical_read(
+            self.core.audit_clinical_read(
                 tx,
                 actor,
                 crate::audit::actions::NOTE_LIST_READ,

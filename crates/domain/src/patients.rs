@@ -10,13 +10,13 @@ use crate::actor::Actor;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
-use crate::identity::service::{Identity, SealedField, committed};
 use crate::ids::ClinicId;
 use crate::paging::{MAX_PAGE, Page};
 use crate::ports::patients::{
     MedicalHistory, Patient, PatientFields, PatientKey, PatientQuery, StoredPatient,
 };
-use crate::store::{Scope, Tx, in_tx};
+use crate::shared::{Core, SealedField, transactions};
+use crate::store::{PatientsTx, Scope};
 
 /// The sealed national id, its blind index and the sealed medical history.
 type SealedFields = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
@@ -30,19 +30,31 @@ fn normalise_national_id(raw: &str) -> String {
         .to_uppercase()
 }
 
-impl Identity {
+/// Patient records: create, read, search, update, archive and restore.
+#[derive(Clone)]
+pub struct Patients {
+    core: Core,
+}
+
+impl Patients {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self { core }
+    }
+
+    transactions!(PatientsTx, committed);
     /// The clinic's keys, unwrapped; created on first use for clinics that have none.
     pub fn clinic_keys(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn PatientsTx,
         clinic: ClinicId,
     ) -> Result<ClinicKeys, DomainError> {
         if let Some((data, index)) = tx.clinic_keys(clinic)? {
-            return ClinicKeys::unwrap(clinic, &self.keys, &data, &index);
+            return ClinicKeys::unwrap(clinic, self.core.master_keys(), &data, &index);
         }
-        let keys = ClinicKeys::generate(clinic, self.random.as_ref());
-        let (data, index) = keys.wrap(&self.keys, self.random.as_ref())?;
-        tx.insert_clinic_keys(clinic, &data, &index, self.now())?;
+        let keys = ClinicKeys::generate(clinic, self.core.random());
+        let (data, index) = keys.wrap(self.core.master_keys(), self.core.random())?;
+        tx.insert_clinic_keys(clinic, &data, &index, self.core.now())?;
         Ok(keys)
     }
 
@@ -53,7 +65,7 @@ impl Identity {
         fields: &PatientFields,
         history: Option<&MedicalHistory>,
     ) -> Result<SealedFields, DomainError> {
-        let random = self.random.as_ref();
+        let random = self.core.random();
         let national = fields
             .national_id
             .as_deref()
@@ -75,10 +87,10 @@ impl Identity {
 
     /// A stored patient as `actor` may see them, sealed fields opened (a field
     /// that fails its integrity check is answered unavailable: see
-    /// [`Identity::open_sealed`]).
+    /// [`Patients::open_sealed`]).
     fn open_patient(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn PatientsTx,
         actor: &Actor,
         keys: &ClinicKeys,
         stored: StoredPatient,
@@ -94,6 +106,7 @@ impl Identity {
         let mut fields = stored.fields.clone();
         fields.national_id = match stored.sealed_national_id.as_deref() {
             Some(sealed) => self
+                .core
                 .open_sealed(
                     tx,
                     actor,
@@ -106,6 +119,7 @@ impl Identity {
         };
         let medical_history = match stored.sealed_medical_history.as_deref() {
             Some(sealed) if actor.permissions.contains(Permission::ClinicalRead) => self
+                .core
                 .open_sealed(
                     tx,
                     actor,
@@ -133,7 +147,7 @@ impl Identity {
 
     /// A new patient as stored, its national id and medical history sealed under
     /// the clinic's keys (what `create_patient` writes; bulk loading uses it too).
-    pub fn new_stored_patient(
+    pub(crate) fn new_stored_patient(
         &self,
         keys: &ClinicKeys,
         id: Uuid,
@@ -170,13 +184,13 @@ impl Identity {
         if history.is_some() {
             actor.require(Permission::ClinicalWrite)?;
         }
-        let now = self.now();
-        let id = self.new_id();
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+        let now = self.core.now();
+        let id = self.core.new_id();
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
+            let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let stored = self.new_stored_patient(&keys, id, &fields, history.as_ref(), now)?;
             tx.insert_patient(actor.clinic_id, &stored)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::PATIENT_CREATED,
@@ -195,14 +209,14 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<Patient, DomainError> {
         actor.require(Permission::PatientsRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             let stored = tx
                 .patient(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
-            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let patient = self.open_patient(tx, actor, &keys, stored)?;
             // Last, so the chain's head is locked only until the commit.
-            self.audit_patient_read(
+            self.core.audit_patient_read(
                 tx,
                 actor,
                 (
@@ -232,8 +246,8 @@ impl Identity {
         if history.is_some() {
             actor.require(Permission::ClinicalWrite)?;
         }
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if let Err(refused) =
                 lock_checked(tx, Versioned::Patient, actor.clinic_id, id, expected)
             {
@@ -243,7 +257,7 @@ impl Identity {
                 return Ok(Err(DomainError::NotFound));
             };
             let expected_version = current.version;
-            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let (national, index, sealed_history) =
                 self.seal_patient(&keys, id, &fields, history.as_ref())?;
             let stored = StoredPatient {
@@ -267,7 +281,7 @@ impl Identity {
                     current: expected_version,
                 }));
             }
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::PATIENT_UPDATED,
@@ -290,8 +304,8 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<Patient, DomainError> {
         actor.require(Permission::PatientsArchive)?;
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if tx
                 .lock_version(Versioned::Patient, actor.clinic_id, id)?
                 .is_none()
@@ -305,7 +319,7 @@ impl Identity {
                 return Ok(Err(DomainError::PreconditionRequired));
             };
             if current.archived_at.is_some() == archived {
-                let keys = self.clinic_keys(tx, actor.clinic_id)?;
+                let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
                 return Ok(Ok(self.open_patient(tx, actor, &keys, current)?));
             }
             if let Err(stale) = expected.check(current.version) {
@@ -330,8 +344,9 @@ impl Identity {
             } else {
                 crate::audit::actions::PATIENT_RESTORED
             };
-            self.audit_action(tx, actor, kind, ("patient", id), client)?;
-            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+            self.core
+                .audit_action(tx, actor, kind, ("patient", id), client)?;
+            let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             Ok(Ok(self.open_patient(tx, actor, &keys, stored)?))
         })
     }
@@ -345,8 +360,8 @@ impl Identity {
     ) -> Result<Page<Patient, PatientKey>, DomainError> {
         actor.require(Permission::PatientsRead)?;
         query.limit = query.limit.clamp(1, MAX_PAGE);
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            let keys = self.clinic_keys(tx, actor.clinic_id)?;
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
+            let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let index = query
                 .national_id
                 .as_deref()
@@ -356,7 +371,7 @@ impl Identity {
             let page = found.try_map(|p| self.open_patient(tx, actor, &keys, p))?;
             // Last, so the chain's head is locked only until the commit.
             if !ids.is_empty() {
-                self.audit_patient_read(
+                self.core.audit_patient_read(
                     tx,
                     actor,
                     (

@@ -9,13 +9,25 @@ use crate::actor::Actor;
 use crate::audit::AuditRecord;
 use crate::concurrency::{Expected, Versioned};
 use crate::identity::model::ClientInfo;
-use crate::identity::service::{Identity, committed};
 use crate::ids::MembershipId;
 use crate::ports::appointments::Status as AppointmentStatus;
 use crate::ports::queue::{QueueEntry, QueueStatus};
-use crate::store::{Scope, in_tx};
+use crate::shared::{Core, transactions};
+use crate::store::Scope;
 
-impl Identity {
+/// The day's waiting queue.
+#[derive(Clone)]
+pub struct Queue {
+    core: Core,
+}
+
+impl Queue {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self { core }
+    }
+
+    transactions!(QueueTx, committed);
     /// Checks a patient in, from an appointment (which becomes `checked_in`) or as a walk-in.
     pub fn check_in(
         &self,
@@ -26,9 +38,9 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<QueueEntry, DomainError> {
         actor.require(Permission::QueueManage)?;
-        let now = self.now();
+        let now = self.core.now();
         let day = now.date_naive();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if !tx.patient_exists(actor.clinic_id, patient)? {
                 return Ok(Err(DomainError::invalid(
                     "patient_id",
@@ -67,7 +79,7 @@ impl Identity {
                 practitioner = practitioner.or(Some(a.practitioner_id));
             }
             let entry = QueueEntry {
-                id: self.new_id(),
+                id: self.core.new_id(),
                 day,
                 ticket: tx.next_ticket(actor.clinic_id, day)?,
                 patient_id: patient,
@@ -79,7 +91,7 @@ impl Identity {
                 version: 1,
             };
             tx.insert_entry(actor.clinic_id, &entry)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::QUEUE_CHECKED_IN,
@@ -93,8 +105,8 @@ impl Identity {
     /// Today's queue.
     pub fn queue(&self, actor: &Actor) -> Result<Vec<QueueEntry>, DomainError> {
         actor.require(Permission::QueueManage)?;
-        let day = self.now().date_naive();
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let day = self.core.now().date_naive();
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.entries(actor.clinic_id, day)
         })
     }
@@ -107,14 +119,14 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<Option<QueueEntry>, DomainError> {
         actor.require(Permission::QueueManage)?;
-        let now = self.now();
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             let Some(mut entry) = tx.claim_next(actor.clinic_id, now.date_naive(), practitioner)?
             else {
                 return Ok(None);
             };
             tx.set_entry_status(actor.clinic_id, entry.id, QueueStatus::Called, now)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::QUEUE_CALLED,
@@ -137,8 +149,8 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<QueueEntry, DomainError> {
         actor.require(Permission::QueueManage)?;
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             // Locked, so concurrent moves take turns; a move to where the entry is
             // already is answered as it is, whatever version was named.
             if tx
@@ -170,7 +182,7 @@ impl Identity {
                 }));
             }
             tx.set_entry_status(actor.clinic_id, id, to, now)?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::QUEUE_ADVANCED)
                     .on("queue_entry", id)

@@ -6,20 +6,31 @@ use chrono::Duration;
 use uuid::Uuid;
 
 use crate::DomainError;
-use crate::identity::service::Identity;
 use crate::ids::ClinicId;
 use crate::outbox::{Channel, NewMessage};
 use crate::ports::appointments::StoredAppointment;
 use crate::ports::reminders::Reminder;
-use crate::store::Tx;
+use crate::shared::Core;
+use crate::store::RemindersTx;
 
-impl Identity {
+/// Appointment reminders, kept in step with their appointment.
+#[derive(Clone)]
+pub struct Reminders {
+    core: Core,
+}
+
+impl Reminders {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self { core }
+    }
+
     /// Brings an appointment's reminders in line with it: withdraws the pending
     /// ones, then queues new ones when it is active, in the future, and the patient
     /// consented on a channel with a contact on file.
     pub(crate) fn sync_reminders(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn RemindersTx,
         clinic: ClinicId,
         appointment: &StoredAppointment,
     ) -> Result<(), DomainError> {
@@ -28,7 +39,7 @@ impl Identity {
         for (_, outbox, _) in previous {
             tx.withdraw(outbox)?;
         }
-        let now = self.now();
+        let now = self.core.now();
         let Some(settings) = tx.clinic(clinic)? else {
             return Ok(());
         };
@@ -57,7 +68,7 @@ impl Identity {
             let (true, Some(recipient)) = (consented, contact) else {
                 continue;
             };
-            let id = self.new_id();
+            let id = self.core.new_id();
             tx.enqueue(&NewMessage {
                 id,
                 channel,
@@ -79,7 +90,7 @@ impl Identity {
     /// The reminders of an appointment with their delivery status.
     pub(crate) fn reminder_status(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn RemindersTx,
         clinic: ClinicId,
         appointment: Uuid,
     ) -> Result<Vec<Reminder>, DomainError> {

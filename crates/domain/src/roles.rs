@@ -7,13 +7,14 @@ use crate::access::{Permission, PermissionSet, role_permissions};
 use crate::actor::Actor;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::{ClientInfo, Role};
-use crate::identity::service::{Identity, committed};
 use crate::ids::{ClinicId, MembershipId};
 use crate::plans::Plan;
 use crate::ports::roles::CustomRole;
-use crate::store::{Scope, Tx, in_tx};
+use crate::shared::{Core, transactions};
+use crate::staff::{locked_target, member_changed};
+use crate::store::{RolesTx, Scope};
 
-fn plan_of(tx: &mut dyn Tx, clinic: ClinicId) -> Result<Plan, DomainError> {
+fn plan_of(tx: &mut dyn RolesTx, clinic: ClinicId) -> Result<Plan, DomainError> {
     let clinic = tx.clinic(clinic)?.ok_or(DomainError::NotFound)?;
     Plan::parse(&clinic.plan)
         .ok_or_else(|| DomainError::Internal(format!("unknown plan {}", clinic.plan)))
@@ -61,11 +62,23 @@ pub fn parse_codes(field: &str, codes: &[String]) -> Result<PermissionSet, Domai
     Ok(PermissionSet::from_codes(codes))
 }
 
-impl Identity {
+/// Custom roles and members' permission overrides.
+#[derive(Clone)]
+pub struct Roles {
+    core: Core,
+}
+
+impl Roles {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self { core }
+    }
+
+    transactions!(RolesTx, committed);
     /// The clinic's custom roles.
     pub fn list_custom_roles(&self, actor: &Actor) -> Result<Vec<CustomRole>, DomainError> {
         actor.require(Permission::StaffRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.custom_roles(actor.clinic_id)
         })
     }
@@ -88,14 +101,14 @@ impl Identity {
             ));
         }
         let role = CustomRole {
-            id: self.new_id(),
+            id: self.core.new_id(),
             name,
             permissions,
             assigned: 0,
-            updated_at: self.now(),
+            updated_at: self.core.now(),
             version: 1,
         };
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if let Err(e) = require_feature(
                 plan_of(tx, actor.clinic_id)?,
                 &[Plan::Pro, Plan::Business],
@@ -114,7 +127,7 @@ impl Identity {
                 }));
             }
             tx.insert_custom_role(actor.clinic_id, &role)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::ROLE_CREATED,
@@ -138,8 +151,8 @@ impl Identity {
     ) -> Result<CustomRole, DomainError> {
         actor.require(Permission::RolesManage)?;
         let name = name.map(name_of).transpose()?;
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if let Err(refused) =
                 lock_checked(tx, Versioned::CustomRole, actor.clinic_id, id, expected)
             {
@@ -179,7 +192,7 @@ impl Identity {
                 version: tx.bump_version(Versioned::CustomRole, actor.clinic_id, id)?,
                 ..updated
             };
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::ROLE_UPDATED,
@@ -198,7 +211,7 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
         actor.require(Permission::RolesManage)?;
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             let roles = tx.custom_roles(actor.clinic_id)?;
             let Some(role) = roles.iter().find(|r| r.id == id) else {
                 return Ok(Err(DomainError::NotFound));
@@ -210,7 +223,7 @@ impl Identity {
                 }));
             }
             tx.delete_custom_role(actor.clinic_id, id)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::ROLE_DELETED,
@@ -231,8 +244,8 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<i32, DomainError> {
         actor.require(Permission::RolesAssign)?;
-        actor.require_step_up(self.now())?;
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        actor.require_step_up(self.core.now())?;
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if let Err(e) = require_feature(
                 plan_of(tx, actor.clinic_id)?,
                 &[Plan::Pro, Plan::Business],
@@ -254,18 +267,18 @@ impl Identity {
                     }
                 }
             }
-            if let Err(e) = self.locked_target(tx, actor, member, granted, expected) {
+            if let Err(e) = locked_target(tx, actor, member, granted, expected) {
                 return Ok(Err(e));
             }
             tx.set_member_custom_roles(actor.clinic_id, member, role_ids)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::MEMBERSHIP_CUSTOM_ROLES_ASSIGNED,
                 ("membership", member.0),
                 client,
             )?;
-            Ok(Ok(self.member_changed(tx, actor.clinic_id, member)?))
+            Ok(Ok(member_changed(tx, actor.clinic_id, member)?))
         })
     }
 
@@ -280,8 +293,8 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<i32, DomainError> {
         actor.require(Permission::PermissionsOverride)?;
-        actor.require_step_up(self.now())?;
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        actor.require_step_up(self.core.now())?;
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if let Err(e) = require_feature(
                 plan_of(tx, actor.clinic_id)?,
                 &[Plan::Business],
@@ -289,7 +302,7 @@ impl Identity {
             ) {
                 return Ok(Err(e));
             }
-            let target = match self.locked_target(tx, actor, member, grants, expected) {
+            let target = match locked_target(tx, actor, member, grants, expected) {
                 Ok(t) => t,
                 Err(e) => return Ok(Err(e)),
             };
@@ -300,14 +313,14 @@ impl Identity {
                 }));
             }
             tx.set_member_overrides(actor.clinic_id, member, grants, denies)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::MEMBERSHIP_OVERRIDES_SET,
                 ("membership", member.0),
                 client,
             )?;
-            Ok(Ok(self.member_changed(tx, actor.clinic_id, member)?))
+            Ok(Ok(member_changed(tx, actor.clinic_id, member)?))
         })
     }
 }

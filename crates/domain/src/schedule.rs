@@ -9,10 +9,12 @@ use crate::access::Permission;
 use crate::actor::Actor;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::identity::model::ClientInfo;
-use crate::identity::service::{Identity, committed};
 use crate::ids::{ClinicId, MembershipId};
+use crate::ports::identity::IdentityRepo;
 use crate::ports::schedule::{Absence, Interval, WorkingHours};
-use crate::store::{Scope, in_tx};
+use crate::shared::{Core, transactions};
+use crate::staff::member_changed;
+use crate::store::Scope;
 
 /// Whether a clinic may use this IANA zone: the geographic ones (`Area/Location`)
 /// and UTC. The legacy aliases (`EST5EDT`, `Etc/GMT+5`, `GMT0`, ...) are left out:
@@ -130,17 +132,29 @@ pub fn free_slots(
     out
 }
 
-impl Identity {
-    /// The clinic's time zone.
-    pub fn clinic_time_zone(
-        &self,
-        tx: &mut dyn crate::store::Tx,
-        clinic: ClinicId,
-    ) -> Result<Tz, DomainError> {
-        let clinic = tx.clinic(clinic)?.ok_or(DomainError::NotFound)?;
-        parse_time_zone(&clinic.time_zone)
-            .map_err(|_| DomainError::Internal(format!("bad time zone {}", clinic.time_zone)))
+/// The clinic's time zone.
+pub(crate) fn clinic_time_zone(
+    tx: &mut dyn IdentityRepo,
+    clinic: ClinicId,
+) -> Result<Tz, DomainError> {
+    let clinic = tx.clinic(clinic)?.ok_or(DomainError::NotFound)?;
+    parse_time_zone(&clinic.time_zone)
+        .map_err(|_| DomainError::Internal(format!("bad time zone {}", clinic.time_zone)))
+}
+
+/// Practitioners' working hours, absences and availability.
+#[derive(Clone)]
+pub struct Schedule {
+    core: Core,
+}
+
+impl Schedule {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self { core }
     }
+
+    transactions!(ScheduleTx, committed);
 
     /// Replaces a practitioner's weekly hours if `expected` is the membership's
     /// current version; returns the new one.
@@ -163,7 +177,7 @@ impl Identity {
                 "each interval needs a weekday 1-7 and an end after its start",
             ));
         }
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if !tx.is_practitioner(actor.clinic_id, member)? {
                 return Ok(Err(DomainError::NotFound));
             }
@@ -177,14 +191,14 @@ impl Identity {
                 return Ok(Err(refused));
             }
             tx.set_hours(actor.clinic_id, member, hours)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::SCHEDULE_WORKING_HOURS_SET,
                 ("membership", member.0),
                 client,
             )?;
-            Ok(Ok(self.member_changed(tx, actor.clinic_id, member)?))
+            Ok(Ok(member_changed(tx, actor.clinic_id, member)?))
         })
     }
 
@@ -206,16 +220,16 @@ impl Identity {
             ));
         }
         let absence = Absence {
-            id: self.new_id(),
+            id: self.core.new_id(),
             starts_at,
             ends_at,
         };
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if !tx.is_practitioner(actor.clinic_id, member)? {
                 return Ok(Err(DomainError::NotFound));
             }
             tx.insert_absence(actor.clinic_id, member, &absence)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::SCHEDULE_ABSENCE_ADDED,
@@ -250,11 +264,11 @@ impl Identity {
                 "must be between 5 and 480",
             ));
         }
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             if !tx.is_practitioner(actor.clinic_id, member)? {
                 return Err(DomainError::NotFound);
             }
-            let tz = self.clinic_time_zone(tx, actor.clinic_id)?;
+            let tz = clinic_time_zone(tx, actor.clinic_id)?;
             let hours = tx.hours(actor.clinic_id, member)?;
             let absences = tx.absences(actor.clinic_id, member, (from, to))?;
             let busy = tx.busy(actor.clinic_id, member, (from, to))?;

@@ -11,6 +11,7 @@ use crate::DomainError;
 use crate::access::{Permission, PermissionSet, check_grant, role_permissions};
 use crate::actor::Actor;
 use crate::audit::AuditRecord;
+use crate::concurrency::VersionsRepo;
 use crate::concurrency::{Expected, Versioned, lock_checked};
 use crate::crypto::sha256;
 use crate::identity::auth::clinic_of_token;
@@ -18,12 +19,12 @@ use crate::identity::email;
 use crate::identity::links::Flow;
 use crate::identity::model::{ClientInfo, Role};
 use crate::identity::password::{PersonalWords, Verified, check_policy};
-use crate::identity::service::{Identity, committed};
 use crate::ids::{AccountId, ClinicId, MembershipId};
 use crate::plans::Plan;
 use crate::ports::identity::NewAccount;
 use crate::ports::staff::{Invitation, Member};
-use crate::store::{Scope, in_tx};
+use crate::shared::{Core, transactions};
+use crate::store::{MemberTx, Scope, StaffTx};
 
 /// Invitations stay valid this long.
 pub const INVITATION_TTL: Duration = Duration::hours(72);
@@ -52,11 +53,23 @@ fn conflict(code: &'static str, detail: &str) -> DomainError {
     }
 }
 
-impl Identity {
+/// Staff members, invitations and the clinic plan.
+#[derive(Clone)]
+pub struct Staff {
+    core: Core,
+}
+
+impl Staff {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self { core }
+    }
+
+    transactions!(StaffTx, committed);
     /// The clinic's members.
     pub fn list_members(&self, actor: &Actor) -> Result<Vec<Member>, DomainError> {
         actor.require(Permission::StaffRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.members(actor.clinic_id)
         })
     }
@@ -65,67 +78,14 @@ impl Identity {
     /// holds permissions the actor does not.
     pub(crate) fn target(
         &self,
-        tx: &mut dyn crate::store::Tx,
+        tx: &mut dyn StaffTx,
         actor: &Actor,
         id: MembershipId,
         granted: PermissionSet,
     ) -> Result<Member, DomainError> {
         let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
-        self.check_target(actor, &member, granted)?;
+        check_target(actor, &member, granted)?;
         Ok(member)
-    }
-
-    /// The member a change is made to, locked, after the escalation guard and the
-    /// version check (see [`Identity::target`] and [`lock_checked`]).
-    pub(crate) fn locked_target(
-        &self,
-        tx: &mut dyn crate::store::Tx,
-        actor: &Actor,
-        id: MembershipId,
-        granted: PermissionSet,
-        expected: Option<Expected>,
-    ) -> Result<Member, DomainError> {
-        let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
-        self.check_target(actor, &member, granted)?;
-        lock_checked(tx, Versioned::Membership, actor.clinic_id, id.0, expected)?;
-        Ok(member)
-    }
-
-    /// Records that a member changed; returns the membership's new version.
-    pub(crate) fn member_changed(
-        &self,
-        tx: &mut dyn crate::store::Tx,
-        clinic: ClinicId,
-        id: MembershipId,
-    ) -> Result<i32, DomainError> {
-        tx.bump_version(Versioned::Membership, clinic, id.0)
-    }
-
-    /// The one guard of every staff action (sessions, role, custom roles,
-    /// overrides, deactivation, reactivation): nobody acts on themselves, only an
-    /// owner acts on an owner, nobody acts on a member who holds a permission they
-    /// do not, and nobody grants what they do not hold.
-    fn check_target(
-        &self,
-        actor: &Actor,
-        member: &Member,
-        granted: PermissionSet,
-    ) -> Result<(), DomainError> {
-        if member.role == Role::Owner
-            && actor.role != Role::Owner
-            && member.membership_id != actor.membership_id
-        {
-            return Err(DomainError::forbidden(
-                "owner_only",
-                "Only an owner acts on an owner.",
-            ));
-        }
-        check_grant(
-            actor.permissions,
-            member.membership_id == actor.membership_id,
-            member.permissions(),
-            granted,
-        )
     }
 
     /// Changes a member's role (step-up; subset rule; never to or from the last owner).
@@ -138,7 +98,7 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<Member, DomainError> {
         actor.require(Permission::RolesAssign)?;
-        actor.require_step_up(self.now())?;
+        actor.require_step_up(self.core.now())?;
         if id == actor.membership_id {
             return Err(DomainError::forbidden(
                 "self_change_forbidden",
@@ -151,9 +111,9 @@ impl Identity {
                 "Ownership moves only by an explicit transfer.",
             ));
         }
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            let member = match self.locked_target(tx, actor, id, role_permissions(role), expected) {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
+            let member = match locked_target(tx, actor, id, role_permissions(role), expected) {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(e)),
             };
@@ -165,14 +125,14 @@ impl Identity {
             }
             tx.set_role(actor.clinic_id, id, role)?;
             tx.revoke_member_sessions(actor.clinic_id, id, now, "role_changed")?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::MEMBERSHIP_ROLE_CHANGED)
                     .on("membership", id.0)
                     .detail("role", role.as_str()),
                 client,
             )?;
-            let version = self.member_changed(tx, actor.clinic_id, id)?;
+            let version = member_changed(tx, actor.clinic_id, id)?;
             Ok(Ok(Member {
                 role,
                 version,
@@ -195,8 +155,8 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<Member, DomainError> {
         actor.require(Permission::StaffDeactivate)?;
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             let member = match self.target(tx, actor, id, PermissionSet::EMPTY) {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(e)),
@@ -245,8 +205,9 @@ impl Identity {
             } else {
                 crate::audit::actions::MEMBERSHIP_DEACTIVATED
             };
-            self.audit_action(tx, actor, kind, ("membership", id.0), client)?;
-            let version = self.member_changed(tx, actor.clinic_id, id)?;
+            self.core
+                .audit_action(tx, actor, kind, ("membership", id.0), client)?;
+            let version = member_changed(tx, actor.clinic_id, id)?;
             Ok(Ok(Member {
                 active,
                 version,
@@ -263,14 +224,14 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<usize, DomainError> {
         actor.require(Permission::SessionsRevoke)?;
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if let Err(refused) = self.target(tx, actor, id, PermissionSet::EMPTY) {
                 return Ok(Err(refused));
             }
             let n =
                 tx.revoke_member_sessions(actor.clinic_id, id, now, "revoked_by_administrator")?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::MEMBERSHIP_SESSIONS_REVOKED)
                     .on("membership", id.0)
@@ -296,9 +257,9 @@ impl Identity {
                 "Only an owner can transfer ownership.",
             ));
         }
-        actor.require_step_up(self.now())?;
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        actor.require_step_up(self.core.now())?;
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             let Some(target) = tx.member(actor.clinic_id, to)? else {
                 return Ok(Err(not_found()));
             };
@@ -311,7 +272,7 @@ impl Identity {
             tx.set_role(actor.clinic_id, to, Role::Owner)?;
             tx.set_role(actor.clinic_id, actor.membership_id, Role::Administrator)?;
             tx.revoke_member_sessions(actor.clinic_id, to, now, "role_changed")?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::MEMBERSHIP_OWNERSHIP_TRANSFERRED,
@@ -322,11 +283,7 @@ impl Identity {
         })
     }
 
-    fn plan_of(
-        &self,
-        tx: &mut dyn crate::store::Tx,
-        clinic: ClinicId,
-    ) -> Result<Plan, DomainError> {
+    fn plan_of(&self, tx: &mut dyn StaffTx, clinic: ClinicId) -> Result<Plan, DomainError> {
         let clinic = tx.clinic(clinic)?.ok_or_else(not_found)?;
         Plan::parse(&clinic.plan)
             .ok_or_else(|| DomainError::Internal(format!("unknown plan {}", clinic.plan)))
@@ -355,10 +312,10 @@ impl Identity {
                 "You cannot grant a role with permissions you do not hold.",
             ));
         }
-        let now = self.now();
-        let (token, hash) = self.clinic_token_pair(actor.clinic_id);
+        let now = self.core.now();
+        let (token, hash) = self.core.clinic_token_pair(actor.clinic_id);
         let invitation = Invitation {
-            id: self.new_id(),
+            id: self.core.new_id(),
             email: address,
             role,
             created_at: now,
@@ -366,7 +323,7 @@ impl Identity {
             accepted_at: None,
             revoked_at: None,
         };
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if tx
                 .members(actor.clinic_id)?
                 .iter()
@@ -386,21 +343,21 @@ impl Identity {
                 .map(|c| c.name)
                 .unwrap_or_default();
             tx.insert_invitation(actor.clinic_id, &invitation, &hash, actor.membership_id)?;
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::INVITATION_SENT,
                 ("invitation", invitation.id),
                 client,
             )?;
-            self.email(
+            self.core.email(
                 tx,
                 &invitation.email,
                 "You are invited to join a clinic on Salus",
                 format!(
                     "You are invited to join \"{clinic_name}\" on Salus as {}. Accept with this code (valid 72 hours, once):\n\n{token}\n\n{}",
                     role.as_str(),
-                    self.settings.links.instruction(Flow::AcceptInvitation, &token)
+                    self.core.settings().links.instruction(Flow::AcceptInvitation, &token)
                 ),
             )?;
             Ok(Ok(invitation.clone()))
@@ -410,7 +367,7 @@ impl Identity {
     /// The clinic's invitations.
     pub fn list_invitations(&self, actor: &Actor) -> Result<Vec<Invitation>, DomainError> {
         actor.require(Permission::StaffRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.invitations(actor.clinic_id)
         })
     }
@@ -423,12 +380,12 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
         actor.require(Permission::StaffInvite)?;
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if !tx.revoke_invitation(actor.clinic_id, id, now)? {
                 return Ok(Err(not_found()));
             }
-            self.audit_action(
+            self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::INVITATION_REVOKED,
@@ -446,7 +403,7 @@ impl Identity {
         cmd: &Acceptance,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        self.throttle("invitation", client)?;
+        self.core.throttle("invitation", client)?;
         let invalid = || {
             DomainError::invalid(
                 "token",
@@ -456,8 +413,8 @@ impl Identity {
         };
         let clinic = clinic_of_token(&cmd.token).ok_or_else(invalid)?;
         let hash = sha256(cmd.token.as_bytes());
-        let now = self.now();
-        let (invitation, clinic_name) = in_tx(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+        let now = self.core.now();
+        let (invitation, clinic_name) = self.tx(Scope::Clinic(clinic), |tx| {
             let invitation = tx.invitation_by_token(clinic, &hash)?;
             let name = tx.clinic(clinic)?.map(|c| c.name).unwrap_or_default();
             Ok((invitation, name))
@@ -465,13 +422,12 @@ impl Identity {
         let invitation = invitation
             .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > now)
             .ok_or_else(invalid)?;
-        let existing = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            tx.account_by_email(&invitation.email)
-        })?;
+        let existing = self.tx(Scope::Platform, |tx| tx.account_by_email(&invitation.email))?;
         let (account_id, new_account) = match existing {
             Some(account) => {
                 if self
-                    .hasher
+                    .core
+                    .hasher()
                     .verify(&cmd.password, Some(&account.password_hash))
                     == Verified::No
                 {
@@ -497,8 +453,8 @@ impl Identity {
                         words: vec![&given, &family, &clinic_name],
                     },
                 )?;
-                let id = AccountId(self.new_id());
-                let hash = self.hasher.hash(&cmd.password, self.random.as_ref())?;
+                let id = AccountId(self.core.new_id());
+                let hash = self.core.hasher().hash(&cmd.password, self.core.random())?;
                 let account = NewAccount {
                     id,
                     email: invitation.email.clone(),
@@ -510,7 +466,7 @@ impl Identity {
                 (id, Some(account))
             }
         };
-        committed(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+        self.committed(Scope::Clinic(clinic), |tx| {
             match tx.invitation_by_token(clinic, &hash)? {
                 Some(i) if i.accepted_at.is_none() && i.revoked_at.is_none() => {}
                 _ => return Ok(Err(invalid())),
@@ -532,13 +488,13 @@ impl Identity {
             }
             tx.insert_membership(
                 clinic,
-                MembershipId(self.new_id()),
+                MembershipId(self.core.new_id()),
                 account_id,
                 invitation.role,
                 now,
             )?;
             tx.accept_invitation(clinic, invitation.id, now)?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::account(crate::audit::actions::INVITATION_ACCEPTED, Some(account_id))
                     .in_clinic(Some(clinic))
@@ -551,7 +507,7 @@ impl Identity {
 
     /// Sets a clinic's plan (operator command; no actor).
     pub fn set_plan(&self, clinic: ClinicId, plan: Plan) -> Result<(), DomainError> {
-        in_tx(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+        self.tx(Scope::Clinic(clinic), |tx| {
             if !tx.set_plan(clinic, plan)? {
                 return Err(DomainError::NotFound);
             }
@@ -560,7 +516,7 @@ impl Identity {
                 user_agent: Some("salus clinic set-plan".to_owned()),
                 request_id: None,
             };
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::account(crate::audit::actions::CLINIC_PLAN_CHANGED, None)
                     .in_clinic(Some(clinic))
@@ -570,4 +526,50 @@ impl Identity {
             )
         })
     }
+}
+
+/// The member a change is made to, locked, after the escalation guard and the
+/// version check (see `Staff::target` and [`lock_checked`]).
+pub(crate) fn locked_target(
+    tx: &mut dyn MemberTx,
+    actor: &Actor,
+    id: MembershipId,
+    granted: PermissionSet,
+    expected: Option<Expected>,
+) -> Result<Member, DomainError> {
+    let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
+    check_target(actor, &member, granted)?;
+    lock_checked(tx, Versioned::Membership, actor.clinic_id, id.0, expected)?;
+    Ok(member)
+}
+
+/// Records that a member changed; returns the membership's new version.
+pub(crate) fn member_changed(
+    tx: &mut dyn VersionsRepo,
+    clinic: ClinicId,
+    id: MembershipId,
+) -> Result<i32, DomainError> {
+    tx.bump_version(Versioned::Membership, clinic, id.0)
+}
+
+/// The one guard of every staff action (sessions, role, custom roles,
+/// overrides, deactivation, reactivation): nobody acts on themselves, only an
+/// owner acts on an owner, nobody acts on a member who holds a permission they
+/// do not, and nobody grants what they do not hold.
+fn check_target(actor: &Actor, member: &Member, granted: PermissionSet) -> Result<(), DomainError> {
+    if member.role == Role::Owner
+        && actor.role != Role::Owner
+        && member.membership_id != actor.membership_id
+    {
+        return Err(DomainError::forbidden(
+            "owner_only",
+            "Only an owner acts on an owner.",
+        ));
+    }
+    check_grant(
+        actor.permissions,
+        member.membership_id == actor.membership_id,
+        member.permissions(),
+        granted,
+    )
 }

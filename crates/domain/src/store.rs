@@ -30,24 +30,52 @@ pub enum Scope {
     Account(AccountId),
 }
 
-/// Every repository available inside a transaction.
-pub trait Tx:
-    IdentityRepo
-    + AuditRepo
-    + AlertsRepo
-    + OutboxRepo
-    + StaffRepo
-    + RolesRepo
-    + ClinicRepo
-    + PatientsRepo
-    + AppointmentsRepo
-    + QueueRepo
-    + NotesRepo
-    + ScheduleRepo
-    + RemindersRepo
-    + KeysRepo
-    + VersionsRepo
-{
+/// The ports of one service's transaction: each service sees only these (a
+/// `&mut dyn Tx` narrows to them by trait upcasting).
+macro_rules! views {
+    ($($(#[$doc:meta])* $view:ident: $($port:path),+;)+) => {
+        $(
+            $(#[$doc])*
+            pub trait $view: $($port +)+ {}
+            impl<T: $($port +)+> $view for T {}
+        )+
+        /// Every port: what the persistence crate's transaction implements.
+        pub trait Tx: $($view +)+ {}
+        impl<T: $($view +)+> Tx for T {}
+    };
+}
+
+views! {
+    /// Sign-up, sign-in, sessions, MFA and the account flows.
+    AuthTx: IdentityRepo, AuditRepo, OutboxRepo, KeysRepo;
+    /// Reading the audit trail and keeping it (retention, checkpoints).
+    AuditTx: AuditRepo, PatientsRepo;
+    /// The threat detectors and the alert list.
+    AlertsTx: AlertsRepo, AuditRepo, IdentityRepo, OutboxRepo, StaffRepo;
+    /// Patient records.
+    PatientsTx: PatientsRepo, VersionsRepo, AuditRepo, KeysRepo;
+    /// Appointment reminders (written with the appointment that schedules them).
+    RemindersTx: RemindersRepo, OutboxRepo, PatientsRepo, IdentityRepo;
+    /// Appointments and their history.
+    AppointmentsTx: RemindersTx, AppointmentsRepo, ScheduleRepo, VersionsRepo, AuditRepo, KeysRepo;
+    /// Practitioners' hours, absences and availability.
+    ScheduleTx: ScheduleRepo, AppointmentsRepo, IdentityRepo, VersionsRepo, AuditRepo;
+    /// Clinical notes.
+    NotesTx: NotesRepo, AppointmentsRepo, VersionsRepo, AuditRepo, KeysRepo;
+    /// The waiting queue.
+    QueueTx: QueueRepo, AppointmentsRepo, VersionsRepo, AuditRepo;
+    /// A staff member's record, locked for a change (the guard of every staff action).
+    MemberTx: StaffRepo, VersionsRepo;
+    /// Staff, invitations and plans.
+    StaffTx: MemberTx, IdentityRepo, AuditRepo, OutboxRepo;
+    /// Custom roles and members' permissions.
+    RolesTx: MemberTx, RolesRepo, IdentityRepo, AuditRepo;
+    /// The clinic's settings.
+    ClinicTx: ClinicRepo, IdentityRepo, VersionsRepo, AuditRepo;
+    /// Master-key rotation.
+    KeysTx: KeysRepo;
+    /// Bulk loading of synthetic data (`crate::seeding`).
+    SeedTx: IdentityRepo, AppointmentsRepo, PatientsRepo, KeysRepo;
 }
 
 /// Opens transactions. Object-safe so the HTTP layer can hold it as `dyn Store`.

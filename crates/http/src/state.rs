@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use salus_domain::Clock;
 use salus_domain::health::ReadinessProbe;
-use salus_domain::identity::service::Identity;
+use salus_domain::services::Services;
 use tokio::sync::Semaphore;
 
 use crate::auth::jwt::TokenKeys;
@@ -33,8 +33,8 @@ pub struct Ports {
     pub readiness: Arc<dyn ReadinessProbe>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
-    /// Sign-in, sessions and account flows.
-    pub identity: Arc<Identity>,
+    /// The domain services.
+    pub services: Arc<Services>,
     /// Access-token keys.
     pub tokens: Arc<TokenKeys>,
     /// Permits for password hashing, so a sign-in flood cannot starve the
@@ -51,11 +51,11 @@ impl Ports {
     /// the request's span, its domain errors mapped to API errors.
     pub async fn call<T, F>(&self, work: F) -> Result<T, crate::problem::ApiError>
     where
-        F: FnOnce(&Identity) -> Result<T, salus_domain::DomainError> + Send + 'static,
+        F: FnOnce(&Services) -> Result<T, salus_domain::DomainError> + Send + 'static,
         T: Send + 'static,
     {
-        let identity = self.identity.clone();
-        crate::blocking::run_blocking(move || work(&identity)).await
+        let services = self.services.clone();
+        crate::blocking::run_blocking(move || work(&services)).await
     }
 
     /// Waits for a password-hashing permit; hold it while the hash runs.

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::ids::{AccountId, ClinicId};
+use salus_domain::ports::keys::WrappedKeys;
 use salus_domain::ports::keys::{KeysRepo, TotpSecrets};
-use salus_domain::ports::patients::WrappedKeys;
 use uuid::Uuid;
 
 use crate::schema::{accounts, clinic_keys, memberships};
@@ -14,6 +14,37 @@ use crate::store::{PgTx, db_error};
 type Res<T> = Result<T, DomainError>;
 
 impl KeysRepo for PgTx<'_> {
+    fn clinic_keys(&mut self, clinic: ClinicId) -> Res<Option<WrappedKeys>> {
+        clinic_keys::table
+            .find(clinic.0)
+            .select((
+                clinic_keys::wrapped_data_key,
+                clinic_keys::wrapped_index_key,
+            ))
+            .first(self.conn)
+            .optional()
+            .map_err(db_error)
+    }
+
+    fn insert_clinic_keys(
+        &mut self,
+        clinic: ClinicId,
+        data: &[u8],
+        index: &[u8],
+        at: DateTime<Utc>,
+    ) -> Res<()> {
+        diesel::insert_into(clinic_keys::table)
+            .values((
+                clinic_keys::clinic_id.eq(clinic.0),
+                clinic_keys::wrapped_data_key.eq(data),
+                clinic_keys::wrapped_index_key.eq(index),
+                clinic_keys::created_at.eq(at),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
     fn accounts_after(&mut self, after: Option<AccountId>, limit: i64) -> Res<Vec<AccountId>> {
         let mut query = accounts::table.select(accounts::id).into_boxed();
         if let Some(after) = after {

@@ -5,14 +5,13 @@ use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::ids::ClinicId;
 use salus_domain::paging::Page;
-use salus_domain::ports::patients::WrappedKeys;
 use salus_domain::ports::patients::{
     Address, EmergencyContact, PatientFields, PatientKey, PatientQuery, PatientsRepo, Sex,
     StoredPatient,
 };
 use uuid::Uuid;
 
-use crate::schema::{clinic_keys, patients};
+use crate::schema::patients;
 use crate::store::{PgTx, db_error};
 
 type Res<T> = Result<T, DomainError>;
@@ -117,37 +116,6 @@ diesel::define_sql_function! {
 }
 
 impl PatientsRepo for PgTx<'_> {
-    fn clinic_keys(&mut self, clinic: ClinicId) -> Res<Option<WrappedKeys>> {
-        clinic_keys::table
-            .find(clinic.0)
-            .select((
-                clinic_keys::wrapped_data_key,
-                clinic_keys::wrapped_index_key,
-            ))
-            .first(self.conn)
-            .optional()
-            .map_err(db_error)
-    }
-
-    fn insert_clinic_keys(
-        &mut self,
-        clinic: ClinicId,
-        data: &[u8],
-        index: &[u8],
-        at: DateTime<Utc>,
-    ) -> Res<()> {
-        diesel::insert_into(clinic_keys::table)
-            .values((
-                clinic_keys::clinic_id.eq(clinic.0),
-                clinic_keys::wrapped_data_key.eq(data),
-                clinic_keys::wrapped_index_key.eq(index),
-                clinic_keys::created_at.eq(at),
-            ))
-            .execute(self.conn)
-            .map(|_| ())
-            .map_err(db_error)
-    }
-
     fn insert_patient(&mut self, clinic: ClinicId, p: &StoredPatient) -> Res<()> {
         self.insert_patients(clinic, std::slice::from_ref(p))
     }

@@ -16,8 +16,6 @@ pub struct PgTx<'a> {
     pub conn: &'a mut PgConnection,
 }
 
-impl Tx for PgTx<'_> {}
-
 /// The PostgreSQL store.
 #[derive(Clone)]
 pub struct PgStore {

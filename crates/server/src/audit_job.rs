@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use salus_domain::DomainError;
 use salus_domain::audit::alerts::RULES;
-use salus_domain::identity::service::Identity;
 use salus_domain::ports::alerts::SecurityAlert;
+use salus_domain::services::Services;
 use salus_http::metrics::Metrics;
 
 /// What one round did.
@@ -24,9 +24,9 @@ pub struct RoundReport {
 }
 
 /// One round of the job (also what tests drive, with a hand-moved clock).
-pub fn audit_round(identity: &Identity) -> Result<RoundReport, DomainError> {
-    let alerts = identity.detect_threats()?;
-    let turns = identity.maintain_audit_chains()?;
+pub fn audit_round(services: &Services) -> Result<RoundReport, DomainError> {
+    let alerts = services.alerts.detect_threats()?;
+    let turns = services.audit.maintain_audit_chains()?;
     Ok(RoundReport {
         chains: turns.len(),
         purged: turns.iter().map(|t| t.purged).sum(),
@@ -44,13 +44,13 @@ pub fn count_alerts(metrics: &Metrics, alerts: &[SecurityAlert]) {
 }
 
 /// Runs a round every `every` until the process ends.
-pub fn spawn_audit_job(identity: Arc<Identity>, metrics: Metrics, every: Duration) {
+pub fn spawn_audit_job(services: Arc<Services>, metrics: Metrics, every: Duration) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
-            let identity = identity.clone();
-            match tokio::task::spawn_blocking(move || audit_round(&identity)).await {
+            let services = services.clone();
+            match tokio::task::spawn_blocking(move || audit_round(&services)).await {
                 Ok(Ok(r)) if r.chains == 0 && r.alerts.is_empty() => {}
                 Ok(Ok(r)) => {
                     count_alerts(&metrics, &r.alerts);

@@ -351,10 +351,10 @@ fn rotate_master() -> ExitCode {
         Err(problems) => return report_config(&problems),
     };
     let mut report_progress = |progress| match progress {
-        salus_domain::keys::Progress::Accounts(seen) => {
+        salus_domain::keyring::rotation::Progress::Accounts(seen) => {
             println!("salus: keys: {seen} accounts scanned");
         }
-        salus_domain::keys::Progress::Clinic {
+        salus_domain::keyring::rotation::Progress::Clinic {
             done,
             total,
             clinic,

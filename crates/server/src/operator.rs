@@ -5,26 +5,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use salus_domain::identity::service::Identity;
 use salus_domain::ids::ClinicId;
-use salus_domain::keys::{Progress, RotationSummary};
+use salus_domain::keyring::rotation::{Progress, RotationSummary};
 use salus_domain::plans::Plan;
+use salus_domain::services::Services;
 use salus_persistence::{PoolSettings, build_pool};
 
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::serve::identity;
+use crate::serve::services;
 
 /// The service over a small pool of the API role, for commands run outside the
 /// server (operator commands, seeding).
-pub(crate) fn command_service(config: &Config, pool: PoolSettings) -> anyhow::Result<Identity> {
+pub(crate) fn command_service(config: &Config, pool: PoolSettings) -> anyhow::Result<Services> {
     let pool = build_pool(&config.database_url, pool);
     let public_url = config.public_url(None, config.http_bind);
-    identity(config, pool, Arc::new(SystemClock), &public_url)
+    services(config, pool, Arc::new(SystemClock), &public_url)
 }
 
 /// The service over a one-connection pool of the API role.
-fn operator_service(config: &Config) -> anyhow::Result<Identity> {
+fn operator_service(config: &Config) -> anyhow::Result<Services> {
     command_service(
         config,
         PoolSettings {
@@ -38,6 +38,7 @@ fn operator_service(config: &Config) -> anyhow::Result<Identity> {
 /// Sets a clinic's plan.
 pub fn set_plan(config: &Config, clinic: ClinicId, plan: Plan) -> anyhow::Result<()> {
     operator_service(config)?
+        .staff
         .set_plan(clinic, plan)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("cannot set the plan of clinic {clinic}"))
@@ -50,6 +51,7 @@ pub fn rotate_master(
     progress: &mut dyn FnMut(Progress),
 ) -> anyhow::Result<RotationSummary> {
     operator_service(config)?
+        .keys
         .rotate_master_key(progress)
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("master-key rotation stopped; run it again to finish")

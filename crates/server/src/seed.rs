@@ -23,13 +23,13 @@ use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use salus_domain::access::PermissionSet;
 use salus_domain::identity::model::{ClientInfo, Role};
-use salus_domain::identity::service::Identity;
 use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use salus_domain::ports::appointments::NewBooking;
 use salus_domain::ports::identity::NewAccount;
 use salus_domain::ports::patients::{PatientFields, Sex};
-use salus_domain::store::{Scope, Tx, in_tx};
-use salus_domain::{Actor, DomainError, Random};
+use salus_domain::seeding::NewMember;
+use salus_domain::services::Services;
+use salus_domain::{Actor, Random};
 use salus_persistence::PoolSettings;
 use secrecy::ExposeSecret;
 
@@ -78,28 +78,14 @@ struct Found {
 }
 
 /// The demo clinics 1 to `clinics` that the database already holds.
-fn existing_demo_clinics(service: &Identity, clinics: usize) -> anyhow::Result<Vec<Found>> {
-    let err = |e: DomainError| anyhow::anyhow!("{e:?}");
+fn existing_demo_clinics(services: &Services, clinics: usize) -> anyhow::Result<Vec<Found>> {
     let mut found = Vec::new();
     for n in 1..=clinics {
-        let owner = in_tx(service.store.as_ref(), Scope::Platform, |tx| {
-            tx.account_by_email(&demo_email("owner", n))
-        })
-        .map_err(err)?;
-        let Some(owner) = owner else { continue };
-        let memberships = in_tx(service.store.as_ref(), Scope::Account(owner.id), |tx| {
-            tx.memberships_of(owner.id)
-        })
-        .map_err(err)?;
-        found.extend(
-            memberships
-                .into_iter()
-                .filter(|m| m.role == Role::Owner)
-                .map(|m| Found {
-                    n,
-                    clinic: m.clinic_id,
-                }),
-        );
+        let owned = services
+            .seeding
+            .clinics_owned_by(&demo_email("owner", n))
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        found.extend(owned.into_iter().map(|clinic| Found { n, clinic }));
     }
     Ok(found)
 }
@@ -326,33 +312,37 @@ fn remove_demo_clinic(conn: &mut PgConnection, found: &Found) -> anyhow::Result<
     Ok(())
 }
 
-/// A seeded staff member: the account (its email already verified), its
-/// membership in `clinic` with `role`, and the practitioner flag for practitioners.
-pub(crate) fn insert_member(
-    tx: &mut dyn Tx,
-    clinic: ClinicId,
-    (account, membership, role): (AccountId, MembershipId, Role),
-    new: NewAccount,
-) -> Result<(), DomainError> {
-    let now = new.created_at;
-    tx.insert_account(&new)?;
-    tx.set_email_verified(account, now)?;
-    tx.insert_membership(clinic, membership, account, role, now)?;
-    if role == Role::Practitioner {
-        tx.upsert_practitioner(clinic, membership, "General practice", now)?;
+/// A seeded staff member of `role`: a verified account named `given family`.
+pub(crate) fn new_member(
+    services: &Services,
+    role: Role,
+    email: String,
+    (given_name, family_name): (&str, &str),
+    password_hash: String,
+) -> NewMember {
+    NewMember {
+        account: NewAccount {
+            id: AccountId(services.seeding.new_id()),
+            email,
+            given_name: given_name.to_owned(),
+            family_name: family_name.to_owned(),
+            password_hash,
+            created_at: services.seeding.now(),
+        },
+        membership: MembershipId(services.seeding.new_id()),
+        role,
     }
-    Ok(())
 }
 
 fn seed_clinic(
-    service: &Identity,
+    services: &Services,
     random: &dyn Random,
     n: usize,
     patients: usize,
 ) -> anyhow::Result<String> {
     let err = |e: salus_domain::DomainError| anyhow::anyhow!("{e:?}");
-    let now = service.now();
-    let clinic = ClinicId(service.new_id());
+    let now = services.seeding.now();
+    let clinic = ClinicId(services.seeding.new_id());
     let staff = [
         (Role::Owner, "owner"),
         (Role::Practitioner, "doctor"),
@@ -363,13 +353,18 @@ fn seed_clinic(
     for (role, label) in staff {
         let password = passphrase(random);
         let email = demo_email(label, n);
-        let account = AccountId(service.new_id());
-        let membership = MembershipId(service.new_id());
-        let hash = service.hasher.hash(&password, random).map_err(err)?;
-        members.push((role, account, membership));
-        in_tx(service.store.as_ref(), Scope::Clinic(clinic), |tx| {
-            if role == Role::Owner {
-                let c = salus_domain::identity::model::Clinic {
+        let hash = services.seeding.hash_password(&password).map_err(err)?;
+        let member = new_member(
+            services,
+            role,
+            email.clone(),
+            (pick(random, GIVEN), pick(random, FAMILY)),
+            hash,
+        );
+        if role == Role::Owner {
+            services
+                .seeding
+                .create_clinic(&salus_domain::identity::model::Clinic {
                     id: clinic,
                     name: format!("Demo Clinic {n}"),
                     plan: "business".to_owned(),
@@ -378,25 +373,11 @@ fn seed_clinic(
                     time_zone: "Europe/Paris".to_owned(),
                     reminder_offset_hours: 24,
                     version: 1,
-                };
-                tx.insert_clinic(&c, now)?;
-                service.clinic_keys(tx, clinic)?;
-            }
-            insert_member(
-                tx,
-                clinic,
-                (account, membership, role),
-                NewAccount {
-                    id: account,
-                    email: email.clone(),
-                    given_name: pick(random, GIVEN).to_owned(),
-                    family_name: pick(random, FAMILY).to_owned(),
-                    password_hash: hash.clone(),
-                    created_at: now,
-                },
-            )
-        })
-        .map_err(err)?;
+                })
+                .map_err(err)?;
+        }
+        let account = services.seeding.add_member(clinic, &member).map_err(err)?;
+        members.push((role, account, member.membership));
         let mfa = if role.requires_mfa() {
             " (enrol MFA at first sign-in)"
         } else {
@@ -412,7 +393,7 @@ fn seed_clinic(
         account_id: owner_account,
         clinic_id: clinic,
         membership_id: owner_membership,
-        session_id: SessionId(service.new_id()),
+        session_id: SessionId(services.seeding.new_id()),
         role: Role::Owner,
         mfa_at: Some(now),
         mfa_enrolled: true,
@@ -448,7 +429,8 @@ fn seed_clinic(
             reminder_email: false,
             reminder_sms: p % 3 == 0,
         };
-        let patient = service
+        let patient = services
+            .patients
             .create_patient(&actor, fields, None, &client)
             .map_err(err)?;
         if p < 16 {
@@ -462,7 +444,10 @@ fn seed_clinic(
                 reason: Some("Synthetic demo visit".into()),
                 override_hours: false,
             };
-            service.book(&actor, &booking, &client).map_err(err)?;
+            services
+                .appointments
+                .book(&actor, &booking, &client)
+                .map_err(err)?;
         }
     }
     Ok(out)

@@ -3,7 +3,7 @@
 //!
 //! Clinics, their keys, accounts and appointments go through the normal domain
 //! code; patients are sealed by the same code as `create_patient`
-//! (`Identity::new_stored_patient`) and inserted in multi-row batches, one
+//! (`Services::new_stored_patient`) and inserted in multi-row batches, one
 //! transaction per clinic with `app.clinic_id` set (row-level security applies: it
 //! connects with `DATABASE_URL`, the API role). Each clinic gets an owner and a
 //! practitioner who signs in without MFA; all bench accounts share one random
@@ -17,13 +17,10 @@ use anyhow::Context;
 use chrono::{DateTime, Duration as Span, NaiveDate, Timelike, Utc};
 use salus_domain::access::role_permissions;
 use salus_domain::identity::model::{ClientInfo, Clinic, Role};
-use salus_domain::identity::password::Verified;
-use salus_domain::identity::service::Identity;
 use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use salus_domain::ports::appointments::NewBooking;
-use salus_domain::ports::identity::NewAccount;
 use salus_domain::ports::patients::{MedicalHistory, PatientFields, Sex};
-use salus_domain::store::{Scope, in_tx};
+use salus_domain::services::Services;
 use salus_domain::{Actor, DomainError};
 use salus_persistence::PoolSettings;
 use serde_json::{Value, json};
@@ -31,7 +28,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::operator::command_service;
 use crate::random::OsRandom;
-use crate::seed::{FAMILY, GIVEN, insert_member, passphrase};
+use crate::seed::{FAMILY, GIVEN, new_member, passphrase};
 
 /// How much to seed.
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +68,7 @@ pub fn seed(config: &Config, size: BenchSize, out: &Path) -> anyhow::Result<Valu
     )?;
     let random = OsRandom;
     let password = passphrase(&random);
-    let hash = service.hasher.hash(&password, &random).map_err(err)?;
+    let hash = service.seeding.hash_password(&password).map_err(err)?;
     let argon2_seconds = time_verify(&service, &password, &hash)?;
     let mut clinics = Vec::with_capacity(size.clinics);
     for n in 1..=size.clinics {
@@ -100,16 +97,13 @@ pub fn seed(config: &Config, size: BenchSize, out: &Path) -> anyhow::Result<Valu
 }
 
 /// The median of five argon2 verifications with the configured parameters.
-fn time_verify(service: &Identity, password: &str, hash: &str) -> anyhow::Result<f64> {
+fn time_verify(services: &Services, password: &str, hash: &str) -> anyhow::Result<f64> {
     let mut times = Vec::new();
     for _ in 0..5 {
         let start = Instant::now();
-        let verified = service.hasher.verify(password, Some(hash));
+        let verified = services.seeding.verify_password(password, hash);
         times.push(start.elapsed().as_secs_f64());
-        anyhow::ensure!(
-            matches!(verified, Verified::Yes),
-            "the bench password does not verify"
-        );
+        anyhow::ensure!(verified, "the bench password does not verify");
     }
     times.sort_by(f64::total_cmp);
     Ok(times[times.len() / 2])
@@ -117,31 +111,16 @@ fn time_verify(service: &Identity, password: &str, hash: &str) -> anyhow::Result
 
 /// One staff account and membership.
 fn add_member(
-    service: &Identity,
+    services: &Services,
     clinic: ClinicId,
     role: Role,
     email: String,
     hash: &str,
 ) -> Result<(AccountId, MembershipId), DomainError> {
-    let now = service.now();
-    let account = AccountId(service.new_id());
-    let membership = MembershipId(service.new_id());
-    in_tx(service.store.as_ref(), Scope::Clinic(clinic), |tx| {
-        insert_member(
-            tx,
-            clinic,
-            (account, membership, role),
-            NewAccount {
-                id: account,
-                email,
-                given_name: GIVEN[usize::from(role == Role::Owner)].to_owned(),
-                family_name: FAMILY[0].to_owned(),
-                password_hash: hash.to_owned(),
-                created_at: now,
-            },
-        )
-    })?;
-    Ok((account, membership))
+    let names = (GIVEN[usize::from(role == Role::Owner)], FAMILY[0]);
+    let member = new_member(services, role, email, names, hash.to_owned());
+    let account = services.seeding.add_member(clinic, &member)?;
+    Ok((account, member.membership))
 }
 
 fn patient_fields(clinic: usize, p: usize) -> (PatientFields, MedicalHistory) {
@@ -174,28 +153,29 @@ fn patient_fields(clinic: usize, p: usize) -> (PatientFields, MedicalHistory) {
     (fields, history)
 }
 
-fn seed_clinic(service: &Identity, n: usize, size: BenchSize, hash: &str) -> anyhow::Result<Value> {
-    let now = service.now();
-    let clinic = ClinicId(service.new_id());
-    in_tx(service.store.as_ref(), Scope::Clinic(clinic), |tx| {
-        tx.insert_clinic(
-            &Clinic {
-                id: clinic,
-                name: format!("Bench Clinic {n}"),
-                plan: "business".to_owned(),
-                idle_timeout_minutes: 60,
-                require_mfa: false,
-                time_zone: "Europe/Paris".to_owned(),
-                reminder_offset_hours: 24,
-                version: 1,
-            },
-            now,
-        )?;
-        service.clinic_keys(tx, clinic).map(|_| ())
-    })
-    .map_err(err)?;
+fn seed_clinic(
+    services: &Services,
+    n: usize,
+    size: BenchSize,
+    hash: &str,
+) -> anyhow::Result<Value> {
+    let now = services.seeding.now();
+    let clinic = ClinicId(services.seeding.new_id());
+    services
+        .seeding
+        .create_clinic(&Clinic {
+            id: clinic,
+            name: format!("Bench Clinic {n}"),
+            plan: "business".to_owned(),
+            idle_timeout_minutes: 60,
+            require_mfa: false,
+            time_zone: "Europe/Paris".to_owned(),
+            reminder_offset_hours: 24,
+            version: 1,
+        })
+        .map_err(err)?;
     add_member(
-        service,
+        services,
         clinic,
         Role::Owner,
         format!("owner@bench-{n}.salus.test"),
@@ -204,7 +184,7 @@ fn seed_clinic(service: &Identity, n: usize, size: BenchSize, hash: &str) -> any
     .map_err(err)?;
     let email = format!("doctor@bench-{n}.salus.test");
     let (account, practitioner) =
-        add_member(service, clinic, Role::Practitioner, email.clone(), hash).map_err(err)?;
+        add_member(services, clinic, Role::Practitioner, email.clone(), hash).map_err(err)?;
 
     let step = (size.patients / size.sample.max(1)).max(1);
     let mut sample = Vec::new();
@@ -212,24 +192,16 @@ fn seed_clinic(service: &Identity, n: usize, size: BenchSize, hash: &str) -> any
     let mut p = 0;
     while p < size.patients {
         let end = (p + BATCH).min(size.patients);
-        let batch = in_tx(service.store.as_ref(), Scope::Clinic(clinic), |tx| {
-            let keys = service.clinic_keys(tx, clinic)?;
-            let rows = (p..end)
-                .map(|i| {
-                    let (fields, history) = patient_fields(n, i);
-                    service.new_stored_patient(
-                        &keys,
-                        service.new_id(),
-                        &fields,
-                        Some(&history),
-                        now,
-                    )
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            tx.insert_patients(clinic, &rows)?;
-            Ok(rows.into_iter().map(|r| r.id).collect::<Vec<_>>())
-        })
-        .map_err(err)?;
+        let rows: Vec<_> = (p..end)
+            .map(|i| {
+                let (fields, history) = patient_fields(n, i);
+                (fields, Some(history))
+            })
+            .collect();
+        let batch = services
+            .seeding
+            .insert_patients(clinic, &rows)
+            .map_err(err)?;
         for (i, id) in (p..end).zip(batch) {
             if i % step == 0 && sample.len() < size.sample {
                 sample.push(id);
@@ -245,7 +217,7 @@ fn seed_clinic(service: &Identity, n: usize, size: BenchSize, hash: &str) -> any
         account_id: account,
         clinic_id: clinic,
         membership_id: practitioner,
-        session_id: SessionId(service.new_id()),
+        session_id: SessionId(services.seeding.new_id()),
         role: Role::Practitioner,
         mfa_at: None,
         mfa_enrolled: false,
@@ -268,7 +240,10 @@ fn seed_clinic(service: &Identity, n: usize, size: BenchSize, hash: &str) -> any
             reason: Some("Synthetic bench visit".into()),
             override_hours: false,
         };
-        service.book(&actor, &booking, &client).map_err(err)?;
+        services
+            .appointments
+            .book(&actor, &booking, &client)
+            .map_err(err)?;
     }
     Ok(json!({
         "id": clinic.uuid(),

@@ -13,8 +13,9 @@ use salus_domain::audit::seal::AuditSealer;
 use salus_domain::crypto::{MasterKey, MasterKeys};
 use salus_domain::identity::links::Links;
 use salus_domain::identity::password::{HashParams, PasswordHasher};
-use salus_domain::identity::service::{Identity, IdentitySettings};
 use salus_domain::identity::throttle::{LockoutPolicy, RateLimit};
+use salus_domain::services::Services;
+use salus_domain::shared::{Core, CoreParts, Settings};
 use salus_http::auth::jwt::{SigningKey, TokenKeys};
 use salus_http::metrics::Metrics;
 use salus_http::paging::Cursors;
@@ -106,13 +107,13 @@ fn cursor_keys(config: &Config) -> anyhow::Result<MasterKeys> {
     MasterKeys::new(keys).context("TOKEN_SIGNING_KEYS holds no key")
 }
 
-/// The identity service as configured.
-pub fn identity(
+/// The domain services as configured.
+pub fn services(
     config: &Config,
     pool: DbPool,
     clock: Arc<dyn Clock>,
     public_url: &str,
-) -> anyhow::Result<Identity> {
+) -> anyhow::Result<Services> {
     let random = Arc::new(OsRandom);
     let (memory_kib, iterations, parallelism) = config.argon2;
     let hasher = PasswordHasher::new(
@@ -124,14 +125,14 @@ pub fn identity(
         random.as_ref(),
     )
     .map_err(|e| anyhow::anyhow!("password hashing parameters: {e:?}"))?;
-    Ok(Identity {
+    Ok(Services::new(Core::new(CoreParts {
         store: Arc::new(PgStore::new(pool)),
         clock,
         random,
         hasher: Arc::new(hasher),
-        keys: Arc::new(master_keys(config)?),
+        master_keys: Arc::new(master_keys(config)?),
         sealer: Arc::new(audit_sealer(config)?),
-        settings: IdentitySettings {
+        settings: Settings {
             session_lifetime: ChronoDuration::hours(config.session_lifetime_hours),
             lockout: LockoutPolicy {
                 lock_after: config.lockout_threshold,
@@ -149,9 +150,9 @@ pub fn identity(
                 &config.link_templates,
             ),
             alert_webhook: config.security_webhook.is_some(),
-            ..IdentitySettings::default()
+            ..Settings::default()
         },
-    })
+    })))
 }
 
 /// Blocking threads per worker: its share of the database pool and of the hashing
@@ -175,7 +176,7 @@ pub struct RunningServer {
     /// The public base URL the server advertises.
     pub public_url: String,
     /// The service layer the server runs (for operator tasks and tests).
-    pub identity: Arc<Identity>,
+    pub services: Arc<Services>,
     handles: Vec<ServerHandle>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -251,7 +252,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         trust_proxy_tls: config.trust_proxy_tls,
     };
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let service = Arc::new(identity(config, pool.clone(), clock.clone(), &public_url)?);
+    let service = Arc::new(services(config, pool.clone(), clock.clone(), &public_url)?);
     let metrics = Metrics::new().context("metrics registry")?;
     if config.audit_job_secs > 0 {
         spawn_audit_job(
@@ -263,7 +264,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let hash_permits = config.password_hash_concurrency.unwrap_or(cores);
     let ports = Ports {
         readiness: Arc::new(PgReadiness::new(pool.clone())),
-        identity: service.clone(),
+        services: service.clone(),
         tokens: Arc::new(token_keys(config, &public_url)?),
         hashing: Arc::new(tokio::sync::Semaphore::new(hash_permits)),
         clock: clock.clone(),
@@ -324,7 +325,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         tls_addr,
         metrics_addr,
         public_url,
-        identity: service,
+        services: service,
         handles,
         tasks,
     })

@@ -10,13 +10,13 @@ use serde_json::json;
 use super::model::AuditEvent;
 use crate::access::Permission;
 use crate::identity::model::Role;
-use crate::identity::service::Identity;
 use crate::ids::ClinicId;
 use crate::outbox::{Channel, NewMessage};
 use crate::paging::{MAX_PAGE, Page};
 use crate::ports::alerts::{AlertKey, SecurityAlert, SubjectKind};
 use crate::ports::audit::ChainHead;
-use crate::store::{Scope, Tx, in_tx};
+use crate::shared::{Core, transactions};
+use crate::store::{AlertsTx, Scope};
 use crate::{Actor, DomainError};
 
 /// A detector: `threshold` events with one of `actions` by one subject within
@@ -124,17 +124,27 @@ fn window_key(rule: &Rule, subject: &str, at: DateTime<Utc>) -> String {
     format!("{}:{subject}:{bucket}", rule.kind)
 }
 
-impl Identity {
+/// The threat detectors over the audit trail, and the alerts they raise.
+#[derive(Clone)]
+pub struct Alerts {
+    core: Core,
+}
+
+impl Alerts {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self { core }
+    }
+
+    transactions!(AlertsTx);
     /// Reads every chain's new events and raises what the rules find; returns the
     /// alerts raised. Each chain is its own transaction.
     pub fn detect_threats(&self) -> Result<Vec<SecurityAlert>, DomainError> {
-        let chains = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            tx.chains_to_scan(500)
-        })?;
+        let chains = self.tx(Scope::Platform, |tx| tx.chains_to_scan(500))?;
         let mut raised = Vec::new();
         for chain in chains {
             let scope = chain.clinic_id.map_or(Scope::Platform, Scope::Clinic);
-            let found = in_tx(self.store.as_ref(), scope, |tx| {
+            let found = self.tx(scope, |tx| {
                 let Some(read) = tx.claim_chain_scan(chain.chain_id)? else {
                     return Ok(Vec::new());
                 };
@@ -153,7 +163,7 @@ impl Identity {
 
     fn apply_rules(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn AlertsTx,
         chain: &ChainHead,
         events: &[AuditEvent],
     ) -> Result<Vec<SecurityAlert>, DomainError> {
@@ -186,14 +196,14 @@ impl Identity {
                     continue;
                 }
                 let alert = SecurityAlert {
-                    id: self.new_id(),
+                    id: self.core.new_id(),
                     clinic_id: e.event.clinic_id,
                     kind: rule.kind.to_owned(),
                     dedup_key: window_key(rule, &subject, at),
                     subject,
                     event_count: count,
                     triggered_at: at,
-                    raised_at: self.now(),
+                    raised_at: self.core.now(),
                     details: json!({"description": rule.description, "window_minutes": rule.window_minutes, "threshold": rule.threshold, "event_id": e.event.id}).to_string(),
                 };
                 if tx.insert_alert(&alert)? {
@@ -210,7 +220,7 @@ impl Identity {
     /// counts only.
     fn notify_alert(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn AlertsTx,
         alert: &SecurityAlert,
         rule: &Rule,
     ) -> Result<(), DomainError> {
@@ -221,7 +231,7 @@ impl Identity {
                 .into_iter()
                 .filter(|m| m.active && matches!(m.role, Role::Owner | Role::Administrator));
             for admin in admins {
-                self.email(
+                self.core.email(
                     tx,
                     &admin.email,
                     &format!("Salus security alert: {}", rule.kind),
@@ -231,25 +241,25 @@ impl Identity {
                         alert.event_count,
                         rule.window_minutes,
                         alert.subject,
-                        self.settings.public_url
+                        self.core.settings().public_url
                     ),
                 )?;
             }
         }
-        if self.settings.alert_webhook {
+        if self.core.settings().alert_webhook {
             let body = json!({
                 "alert_id": alert.id, "kind": alert.kind, "clinic_id": alert.clinic_id,
                 "subject": alert.subject, "event_count": alert.event_count,
                 "triggered_at": alert.triggered_at, "raised_at": alert.raised_at,
             });
             tx.enqueue(&NewMessage {
-                id: self.new_id(),
+                id: self.core.new_id(),
                 channel: Channel::Webhook,
                 recipient: "platform".to_owned(),
                 subject: format!("security alert: {}", alert.kind),
                 body: body.to_string(),
-                created_at: self.now(),
-                available_at: self.now(),
+                created_at: self.core.now(),
+                available_at: self.core.now(),
             })?;
         }
         Ok(())
@@ -263,7 +273,7 @@ impl Identity {
         limit: i64,
     ) -> Result<Page<SecurityAlert, AlertKey>, DomainError> {
         actor.require(Permission::AuditRead)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.alerts(actor.clinic_id, before, limit.clamp(1, MAX_PAGE))
         })
     }

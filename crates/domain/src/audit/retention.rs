@@ -7,9 +7,9 @@ use chrono::{DateTime, Duration, Months, Utc};
 
 use super::seal::AuditSealer;
 use crate::DomainError;
-use crate::identity::service::Identity;
+use crate::audit::service::Audit;
 use crate::ports::audit::{AuditRepo, ChainHead};
-use crate::store::{Scope, in_tx};
+use crate::store::Scope;
 
 /// How long events are kept.
 pub const RETENTION: Months = Months::new(12);
@@ -49,12 +49,12 @@ pub fn retire_expired(
     repo.purge_through(chain.chain_id, seq)
 }
 
-impl Identity {
+impl Audit {
     /// Claims one chain whose turn has come and maintains it; `None` when no chain
     /// is due. Each chain is its own pair of short transactions.
     pub fn maintain_next_audit_chain(&self) -> Result<Option<ChainMaintenance>, DomainError> {
-        let now = self.now();
-        let claimed = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        let now = self.core.now();
+        let claimed = self.tx(Scope::Platform, |tx| {
             tx.claim_chain_maintenance(now, now + MAINTENANCE_EVERY)
         })?;
         let Some(chain) = claimed else {
@@ -62,11 +62,11 @@ impl Identity {
         };
         let scope = chain.clinic_id.map_or(Scope::Platform, Scope::Clinic);
         let clinic = chain.clinic_id.map(|c| c.0);
-        in_tx(self.store.as_ref(), scope, |tx| {
-            let purged = retire_expired(tx, &self.sealer, &chain, now)?;
+        self.tx(scope, |tx| {
+            let purged = retire_expired(tx, self.core.sealer(), &chain, now)?;
             let sealed_head = chain.seq > chain.checkpointed_seq;
             if sealed_head {
-                tx.insert_checkpoint(&self.sealer.seal(
+                tx.insert_checkpoint(&self.core.sealer().seal(
                     chain.chain_id,
                     clinic,
                     chain.seq,

@@ -7,10 +7,10 @@ use super::model::{AuditEvent, Outcome};
 use super::record::AuditRecord;
 use crate::access::Permission;
 use crate::identity::model::ClientInfo;
-use crate::identity::service::Identity;
 use crate::paging::{MAX_PAGE, Page};
 use crate::ports::audit::{AuditFilter, Checkpoint, Cursor};
-use crate::store::{Scope, in_tx};
+use crate::shared::{Core, transactions};
+use crate::store::Scope;
 use crate::{Actor, DomainError};
 
 /// The actions shown as a member's sign-in history.
@@ -51,7 +51,19 @@ pub struct Answered<'a> {
     pub route: &'a str,
 }
 
-impl Identity {
+/// The audit trail read back (lists, access logs, exports) and kept (retention).
+#[derive(Clone)]
+pub struct Audit {
+    pub(super) core: Core,
+}
+
+impl Audit {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self { core }
+    }
+
+    transactions!(pub(super) AuditTx);
     /// Records a refused request (403) with the reason and the missing permission.
     pub fn record_refusal(
         &self,
@@ -69,8 +81,8 @@ impl Identity {
         if let Some(permission) = missing {
             record = record.detail("permission", permission);
         }
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            self.audit(tx, record, client)
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
+            self.core.audit(tx, record, client)
         })
     }
 
@@ -86,9 +98,15 @@ impl Identity {
             .failed()
             .detail("method", request.method)
             .detail("route", request.route);
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            self.audit(tx, record, client)
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
+            self.core.audit(tx, record, client)
         })
+    }
+
+    /// The checkpoint sealer: its public keys go with exports, and the verifier
+    /// checks checkpoints' signatures with it.
+    pub fn sealer(&self) -> &crate::audit::seal::AuditSealer {
+        self.core.sealer()
     }
 
     /// A page of the clinic's audit trail (`audit.read`).
@@ -100,7 +118,7 @@ impl Identity {
         actor.require(Permission::AuditRead)?;
         let limit = filter.limit.clamp(1, MAX_PAGE);
         filter.limit = Page::<(), ()>::fetch_size(limit);
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             Ok(page(tx.audit_events(actor.clinic_id, &filter)?, limit))
         })
     }
@@ -115,7 +133,7 @@ impl Identity {
     ) -> Result<EventPage, DomainError> {
         actor.require(Permission::AuditRead)?;
         let limit = limit.clamp(1, MAX_PAGE);
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.patient(actor.clinic_id, patient)?
                 .ok_or(DomainError::NotFound)?;
             Ok(page(
@@ -139,7 +157,7 @@ impl Identity {
         limit: i64,
     ) -> Result<EventPage, DomainError> {
         let limit = limit.clamp(1, MAX_PAGE);
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             Ok(page(
                 tx.account_audit_events(
                     actor.account_id,
@@ -161,9 +179,9 @@ impl Identity {
         client: &ClientInfo,
     ) -> Result<Vec<Checkpoint>, DomainError> {
         actor.require(Permission::AuditExport)?;
-        actor.require_step_up(self.now())?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
-            self.audit(
+        actor.require_step_up(self.core.now())?;
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::AUDIT_EXPORTED)
                     .detail("format", format),
@@ -182,7 +200,7 @@ impl Identity {
         limit: i64,
     ) -> Result<ExportBatch, DomainError> {
         actor.require(Permission::AuditExport)?;
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             Ok(ExportBatch {
                 events: tx.chain_events(actor.clinic_id.0, after, limit.clamp(1, 5_000))?,
             })

@@ -12,10 +12,10 @@ use crate::identity::email;
 use crate::identity::links::Flow;
 use crate::identity::model::ClientInfo;
 use crate::identity::password::{PersonalWords, Verified, check_policy};
-use crate::identity::service::{Identity, committed};
+use crate::identity::service::Auth;
 use crate::ids::ClinicId;
 use crate::ports::identity::TokenPurpose;
-use crate::store::{Scope, in_tx};
+use crate::store::Scope;
 
 /// Password-reset tokens stay valid this long.
 pub const RESET_TTL: Duration = Duration::minutes(30);
@@ -31,7 +31,7 @@ pub(crate) fn invalid_token() -> DomainError {
     )
 }
 
-impl Identity {
+impl Auth {
     /// Changes the password (current one required); other sessions end and the
     /// person is told by email.
     pub fn change_password(
@@ -41,12 +41,17 @@ impl Identity {
         new: &str,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        let now = self.now();
-        let account = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        let now = self.core.now();
+        let account = self.tx(Scope::Platform, |tx| {
             tx.account(actor.account_id)?
                 .ok_or(DomainError::Unauthenticated)
         })?;
-        if self.hasher.verify(current, Some(&account.password_hash)) == Verified::No {
+        if self
+            .core
+            .hasher()
+            .verify(current, Some(&account.password_hash))
+            == Verified::No
+        {
             return Err(DomainError::invalid(
                 "current_password",
                 "incorrect",
@@ -61,8 +66,8 @@ impl Identity {
                 words: vec![&account.given_name, &account.family_name],
             },
         )?;
-        let hash = self.hasher.hash(new, self.random.as_ref())?;
-        in_tx(self.store.as_ref(), Scope::Account(account.id), |tx| {
+        let hash = self.core.hasher().hash(new, self.core.random())?;
+        self.tx(Scope::Account(account.id), |tx| {
             tx.set_password_hash(account.id, &hash, now)?;
             tx.revoke_account_sessions(
                 account.id,
@@ -70,13 +75,13 @@ impl Identity {
                 now,
                 "password_changed",
             )?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::ACCOUNT_PASSWORD_CHANGED)
                     .in_clinic(None),
                 client,
             )?;
-            self.email(tx, &account.email, "Your Salus password was changed", "Your password was changed and your other sessions were signed out. If this was not you, reset your password now.\n".to_owned())
+            self.core.email(tx, &account.email, "Your Salus password was changed", "Your password was changed and your other sessions were signed out. If this was not you, reset your password now.\n".to_owned())
         })
     }
 
@@ -89,14 +94,18 @@ impl Identity {
         email_raw: &str,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        self.throttle("reset", client)?;
+        self.core.throttle("reset", client)?;
         let Ok(email) = email::normalise("email", email_raw) else {
             return Ok(());
         };
-        let now = self.now();
-        let (token, hash) = self.token_pair();
-        let instruction = self.settings.links.instruction(Flow::ResetPassword, &token);
-        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        let now = self.core.now();
+        let (token, hash) = self.core.token_pair();
+        let instruction = self
+            .core
+            .settings()
+            .links
+            .instruction(Flow::ResetPassword, &token);
+        self.tx(Scope::Platform, |tx| {
             let account = tx.insert_one_time_token_for_email(
                 &hash,
                 &email,
@@ -124,8 +133,8 @@ impl Identity {
                     "Someone asked to reset the Salus password of this address, but no Salus account uses it. If it was you, you may have signed up with another address. If not, ignore this message.\n".to_owned(),
                 ),
             };
-            self.audit(tx, record, client)?;
-            self.email(tx, &email, subject, body)
+            self.core.audit(tx, record, client)?;
+            self.core.email(tx, &email, subject, body)
         })
     }
 
@@ -137,10 +146,10 @@ impl Identity {
         new: &str,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        self.throttle("reset", client)?;
+        self.core.throttle("reset", client)?;
         let hash = sha256(token.as_bytes());
-        let now = self.now();
-        let found = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        let now = self.core.now();
+        let found = self.tx(Scope::Platform, |tx| {
             let Some(t) = tx.one_time_token(&hash, TokenPurpose::ResetPassword)? else {
                 return Ok(None);
             };
@@ -160,8 +169,8 @@ impl Identity {
                 words: vec![&account.given_name, &account.family_name],
             },
         )?;
-        let new_hash = self.hasher.hash(new, self.random.as_ref())?;
-        committed(self.store.as_ref(), Scope::Account(account.id), |tx| {
+        let new_hash = self.core.hasher().hash(new, self.core.random())?;
+        self.committed(Scope::Account(account.id), |tx| {
             match tx.one_time_token(&hash, TokenPurpose::ResetPassword)? {
                 Some(t) if t.used_at.is_none() => {}
                 _ => return Ok(Err(invalid_token())),
@@ -170,7 +179,7 @@ impl Identity {
             tx.set_password_hash(account.id, &new_hash, now)?;
             tx.clear_login_failures(account.id)?;
             tx.revoke_account_sessions(account.id, None, now, "password_reset")?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::account(
                     crate::audit::actions::ACCOUNT_PASSWORD_RESET,
@@ -179,7 +188,7 @@ impl Identity {
                 .in_clinic(None),
                 client,
             )?;
-            self.email(
+            self.core.email(
                 tx,
                 &account.email,
                 "Your Salus password was reset",
@@ -190,15 +199,15 @@ impl Identity {
     }
 
     /// Confirms an address with the token sent to it: a sign-up's token creates
-    /// the account and the clinic ([`Identity::sign_up`]); a token sent to an
+    /// the account and the clinic ([`Auth::sign_up`]); a token sent to an
     /// account from before verification was required verifies its address.
     pub fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<(), DomainError> {
-        self.throttle("verify", client)?;
+        self.core.throttle("verify", client)?;
         let hash = sha256(token.as_bytes());
-        let now = self.now();
+        let now = self.core.now();
         // The scope of the clinic a sign-up creates (unused by any other token).
-        let clinic = ClinicId(self.new_id());
-        committed(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+        let clinic = ClinicId(self.core.new_id());
+        self.committed(Scope::Clinic(clinic), |tx| {
             if let Some(sign_up) = tx.sign_up_by_token(&hash)? {
                 if sign_up.token_expires_at <= now || sign_up.expires_at <= now {
                     return Ok(Err(invalid_token()));
@@ -213,7 +222,7 @@ impl Identity {
             }
             tx.use_one_time_token(&hash, now)?;
             tx.set_email_verified(t.account_id, now)?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::account(
                     crate::audit::actions::ACCOUNT_EMAIL_VERIFIED,
@@ -236,14 +245,18 @@ impl Identity {
         email_raw: &str,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        self.throttle("verify_resend", client)?;
+        self.core.throttle("verify_resend", client)?;
         let Ok(email) = email::normalise("email", email_raw) else {
             return Ok(());
         };
-        let now = self.now();
-        let (token, hash) = self.token_pair();
-        let instruction = self.settings.links.instruction(Flow::VerifyEmail, &token);
-        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        let now = self.core.now();
+        let (token, hash) = self.core.token_pair();
+        let instruction = self
+            .core
+            .settings()
+            .links
+            .instruction(Flow::VerifyEmail, &token);
+        self.tx(Scope::Platform, |tx| {
             let sign_up = tx.reissue_sign_up_token(&email, &hash, now, now + VERIFY_EMAIL_TTL)?;
             let account = tx.insert_one_time_token_for_email(
                 &hash,
@@ -271,8 +284,8 @@ impl Identity {
                     "Someone asked for a new code to verify this address on Salus, but there is nothing to verify: the address is verified already, or it has no sign-up from the last 7 days (sign up again to create a clinic). If it was not you, ignore this message.\n".to_owned(),
                 )
             };
-            self.audit(tx, record, client)?;
-            self.email(tx, &email, subject, body)
+            self.core.audit(tx, record, client)?;
+            self.core.email(tx, &email, subject, body)
         })
     }
 
@@ -285,22 +298,27 @@ impl Identity {
         new_email: &str,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        let now = self.now();
+        let now = self.core.now();
         actor.require_step_up(now)?;
         let new_email = email::normalise("new_email", new_email)?;
-        let account = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        let account = self.tx(Scope::Platform, |tx| {
             tx.account(actor.account_id)?
                 .ok_or(DomainError::Unauthenticated)
         })?;
-        if self.hasher.verify(password, Some(&account.password_hash)) == Verified::No {
+        if self
+            .core
+            .hasher()
+            .verify(password, Some(&account.password_hash))
+            == Verified::No
+        {
             return Err(DomainError::invalid(
                 "password",
                 "incorrect",
                 "is not your current password",
             ));
         }
-        let (token, hash) = self.token_pair();
-        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        let (token, hash) = self.core.token_pair();
+        self.tx(Scope::Platform, |tx| {
             tx.insert_one_time_token(
                 &hash,
                 account.id,
@@ -309,17 +327,17 @@ impl Identity {
                 now,
                 now + CHANGE_EMAIL_TTL,
             )?;
-            self.email(tx, &new_email, "Confirm your new email for Salus", format!(
+            self.core.email(tx, &new_email, "Confirm your new email for Salus", format!(
                 "Confirm this address for your Salus account with this code (valid 24 hours):\n\n{token}\n\n{}",
-                self.settings.links.instruction(Flow::ConfirmEmailChange, &token)
+                self.core.settings().links.instruction(Flow::ConfirmEmailChange, &token)
             ))?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::ACCOUNT_EMAIL_CHANGE_REQUESTED)
                     .in_clinic(None),
                 client,
             )?;
-            self.email(tx, &account.email, "Your Salus email is being changed", format!("A change of your account's email to {new_email} was requested. If this was not you, change your password now.\n"))
+            self.core.email(tx, &account.email, "Your Salus email is being changed", format!("A change of your account's email to {new_email} was requested. If this was not you, change your password now.\n"))
         })
     }
 
@@ -329,10 +347,10 @@ impl Identity {
         token: &str,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        self.throttle("verify", client)?;
+        self.core.throttle("verify", client)?;
         let hash = sha256(token.as_bytes());
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Platform, |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Platform, |tx| {
             let Some(t) = tx.one_time_token(&hash, TokenPurpose::ChangeEmail)? else {
                 return Ok(Err(invalid_token()));
             };
@@ -351,7 +369,7 @@ impl Identity {
             }
             tx.use_one_time_token(&hash, now)?;
             tx.set_email(t.account_id, &new_email, now)?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::account(
                     crate::audit::actions::ACCOUNT_EMAIL_CHANGED,

@@ -12,11 +12,11 @@ use crate::identity::email;
 use crate::identity::links::Flow;
 use crate::identity::model::{Account, ClientInfo, Clinic, MembershipSummary, Role, Session};
 use crate::identity::password::{PersonalWords, Verified, check_policy};
-use crate::identity::service::{Identity, committed};
+use crate::identity::service::Auth;
 use crate::identity::throttle::Gate;
 use crate::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use crate::ports::identity::{NewAccount, PendingSignUp};
-use crate::store::{Scope, Tx, in_tx};
+use crate::store::{AuthTx, Scope};
 
 /// Activity is written to the session at most this often.
 pub const TOUCH_INTERVAL: Duration = Duration::minutes(1);
@@ -87,31 +87,29 @@ pub fn clinic_of_token(token: &str) -> Option<ClinicId> {
     (!secret.is_empty()).then_some(ClinicId(clinic))
 }
 
-impl Identity {
+impl Auth {
     /// Asks for a clinic with its owner. Nothing is created yet: the address gets a
-    /// token, and confirming it ([`Identity::verify_email`]) creates the account
+    /// token, and confirming it ([`Auth::verify_email`]) creates the account
     /// (its email verified) and the clinic, or, when the address already has an
     /// account, adds the clinic to it. Every address costs the same work (one
     /// password hash, one token, one transaction of the same statements) and gets
     /// the same answer, so neither the answer nor its timing tells whether the
     /// address has an account.
     pub fn sign_up(&self, cmd: &SignUp, client: &ClientInfo) -> Result<(), DomainError> {
-        self.throttle("signup", client)?;
+        self.core.throttle("signup", client)?;
         let email = email::normalise("email", &cmd.email)?;
         let personal = PersonalWords {
             email: &email,
             words: vec![&cmd.given_name, &cmd.family_name, &cmd.clinic_name],
         };
         check_policy("password", &cmd.password, &personal)?;
-        let existing = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            tx.account_by_email(&email)
-        })?;
-        let now = self.now();
+        let existing = self.tx(Scope::Platform, |tx| tx.account_by_email(&email))?;
+        let now = self.core.now();
         // Hashed for every address; used only when confirming creates the account.
-        let password_hash = self.hasher.hash(&cmd.password, self.random.as_ref())?;
-        let (token, token_hash) = self.token_pair();
+        let password_hash = self.core.hasher().hash(&cmd.password, self.core.random())?;
+        let (token, token_hash) = self.core.token_pair();
         let sign_up = PendingSignUp {
-            id: self.new_id(),
+            id: self.core.new_id(),
             email: email.clone(),
             account_id: existing.as_ref().map(|a| a.id),
             clinic_name: cmd.clinic_name.trim().to_owned(),
@@ -122,7 +120,11 @@ impl Identity {
             created_at: now,
             expires_at: now + SIGN_UP_TTL,
         };
-        let instruction = self.settings.links.instruction(Flow::VerifyEmail, &token);
+        let instruction = self
+            .core
+            .settings()
+            .links
+            .instruction(Flow::VerifyEmail, &token);
         let (subject, body) = match existing {
             None => (
                 "Verify your email for Salus",
@@ -139,10 +141,10 @@ impl Identity {
                 ),
             ),
         };
-        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        self.tx(Scope::Platform, |tx| {
             tx.remove_lapsed_sign_ups(now)?;
             tx.insert_sign_up(&sign_up, &token_hash)?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::account(
                     crate::audit::actions::AUTH_SIGN_UP_REQUESTED,
@@ -151,7 +153,7 @@ impl Identity {
                 .in_clinic(None),
                 client,
             )?;
-            self.email(tx, &email, subject, body)
+            self.core.email(tx, &email, subject, body)
         })
     }
 
@@ -160,12 +162,12 @@ impl Identity {
     /// address verified, creates the clinic and removes the sign-up.
     pub(crate) fn complete_sign_up(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn AuthTx,
         sign_up: &PendingSignUp,
         clinic: ClinicId,
         client: &ClientInfo,
     ) -> Result<Result<(), DomainError>, DomainError> {
-        let now = self.now();
+        let now = self.core.now();
         let account_id = match sign_up.account_id {
             Some(id) => match tx.account(id)? {
                 Some(account) if account.email == sign_up.email => {
@@ -184,7 +186,7 @@ impl Identity {
                         detail: "Another account uses this email now: sign up again to add a clinic to it.".into(),
                     }));
                 }
-                let id = AccountId(self.new_id());
+                let id = AccountId(self.core.new_id());
                 tx.insert_account(&NewAccount {
                     id,
                     email: sign_up.email.clone(),
@@ -199,7 +201,7 @@ impl Identity {
         };
         self.create_clinic(tx, clinic, &sign_up.clinic_name, account_id)?;
         tx.remove_sign_up(sign_up.id)?;
-        self.audit(
+        self.core.audit(
             tx,
             AuditRecord::account(
                 crate::audit::actions::ACCOUNT_EMAIL_VERIFIED,
@@ -208,7 +210,7 @@ impl Identity {
             .in_clinic(None),
             client,
         )?;
-        self.audit(
+        self.core.audit(
             tx,
             AuditRecord::account(crate::audit::actions::CLINIC_CREATED, Some(account_id))
                 .in_clinic(Some(clinic))
@@ -220,12 +222,12 @@ impl Identity {
 
     fn create_clinic(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn AuthTx,
         id: ClinicId,
         name: &str,
         owner: AccountId,
     ) -> Result<Clinic, DomainError> {
-        let now = self.now();
+        let now = self.core.now();
         let clinic = Clinic {
             id,
             name: name.trim().to_owned(),
@@ -237,10 +239,10 @@ impl Identity {
             version: 1,
         };
         tx.insert_clinic(&clinic, now)?;
-        self.clinic_keys(tx, clinic.id)?;
+        self.core.clinic_keys(tx, clinic.id)?;
         tx.insert_membership(
             clinic.id,
-            MembershipId(self.new_id()),
+            MembershipId(self.core.new_id()),
             owner,
             Role::Owner,
             now,
@@ -256,8 +258,8 @@ impl Identity {
         reason: &'static str,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            self.audit(
+        self.tx(Scope::Platform, |tx| {
+            self.core.audit(
                 tx,
                 AuditRecord::account(crate::audit::actions::AUTH_LOGIN_FAILED, account)
                     .failed()
@@ -273,8 +275,8 @@ impl Identity {
         account: Option<AccountId>,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            self.audit(
+        self.tx(Scope::Platform, |tx| {
+            self.core.audit(
                 tx,
                 AuditRecord::account(crate::audit::actions::AUTH_LOGIN_EMAIL_UNVERIFIED, account)
                     .in_clinic(None)
@@ -296,27 +298,23 @@ impl Identity {
         clinic: Option<ClinicId>,
         client: &ClientInfo,
     ) -> Result<LoginOutcome, DomainError> {
-        self.throttle("login", client)?;
+        self.core.throttle("login", client)?;
         let email = email::normalise("email", email_raw).unwrap_or_default();
-        let now = self.now();
-        let account = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-            tx.account_by_email(&email)
-        })?;
+        let now = self.core.now();
+        let account = self.tx(Scope::Platform, |tx| tx.account_by_email(&email))?;
         let Some(account) = account else {
             // A sign-up not confirmed yet: its password hears that the address must
             // be verified first (the same one hash as for an unknown address).
-            let pending = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-                tx.pending_sign_up(&email, now)
-            })?;
+            let pending = self.tx(Scope::Platform, |tx| tx.pending_sign_up(&email, now))?;
             let stored = pending.as_ref().map(|p| p.password_hash.as_str());
-            if self.hasher.verify(password, stored) != Verified::No {
+            if self.core.hasher().verify(password, stored) != Verified::No {
                 self.record_unverified_sign_in(None, client)?;
                 return Ok(LoginOutcome::EmailVerificationRequired);
             }
             self.record_login_failure(None, "unknown_account", client)?;
             return Err(DomainError::InvalidCredentials);
         };
-        let policy = self.settings.lockout;
+        let policy = self.core.settings().lockout;
         let gate = policy.gate(
             account.failed_logins,
             account.last_failed_login_at,
@@ -324,16 +322,19 @@ impl Identity {
             now,
         );
         if gate != Gate::Open {
-            self.hasher.verify(password, None);
+            self.core.hasher().verify(password, None);
             self.record_login_failure(Some(account.id), "locked", client)?;
             return Err(DomainError::InvalidCredentials);
         }
-        let verified = self.hasher.verify(password, Some(&account.password_hash));
+        let verified = self
+            .core
+            .hasher()
+            .verify(password, Some(&account.password_hash));
         if verified == Verified::No {
             let (failures, lock) = policy.after_failure(account.failed_logins, now);
-            in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+            self.tx(Scope::Platform, |tx| {
                 tx.record_login_failure(account.id, failures, now, lock)?;
-                self.audit(
+                self.core.audit(
                     tx,
                     AuditRecord::account(
                         crate::audit::actions::AUTH_LOGIN_FAILED,
@@ -344,7 +345,7 @@ impl Identity {
                     client,
                 )?;
                 if lock.is_some() {
-                    self.audit(
+                    self.core.audit(
                         tx,
                         AuditRecord::account(
                             crate::audit::actions::AUTH_ACCOUNT_LOCKED,
@@ -359,10 +360,10 @@ impl Identity {
             return Err(DomainError::InvalidCredentials);
         }
         let rehash = match verified {
-            Verified::YesRehash => Some(self.hasher.hash(password, self.random.as_ref())?),
+            Verified::YesRehash => Some(self.core.hasher().hash(password, self.core.random())?),
             _ => None,
         };
-        let memberships = in_tx(self.store.as_ref(), Scope::Account(account.id), |tx| {
+        let memberships = self.tx(Scope::Account(account.id), |tx| {
             tx.clear_login_failures(account.id)?;
             if let Some(hash) = &rehash {
                 tx.set_password_hash(account.id, hash, now)?;
@@ -388,9 +389,9 @@ impl Identity {
             },
         };
         if account.totp_confirmed_at.is_some() {
-            let (challenge, hash) = self.clinic_token_pair(chosen.clinic_id);
-            let expires_at = now + self.settings.mfa_challenge_ttl;
-            in_tx(self.store.as_ref(), Scope::Clinic(chosen.clinic_id), |tx| {
+            let (challenge, hash) = self.core.clinic_token_pair(chosen.clinic_id);
+            let expires_at = now + self.core.settings().mfa_challenge_ttl;
+            self.tx(Scope::Clinic(chosen.clinic_id), |tx| {
                 tx.insert_mfa_challenge(
                     &hash,
                     account.id,
@@ -418,11 +419,11 @@ impl Identity {
         with_mfa: bool,
         client: &ClientInfo,
     ) -> Result<SessionGrant, DomainError> {
-        let now = self.now();
-        let session_id = SessionId(self.new_id());
-        let absolute = now + self.settings.session_lifetime;
-        let (refresh_token, refresh_hash) = self.clinic_token_pair(clinic);
-        in_tx(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+        let now = self.core.now();
+        let session_id = SessionId(self.core.new_id());
+        let absolute = now + self.core.settings().session_lifetime;
+        let (refresh_token, refresh_hash) = self.core.clinic_token_pair(clinic);
+        self.tx(Scope::Clinic(clinic), |tx| {
             let idle_minutes = tx.clinic(clinic)?.map_or(30, |c| c.idle_timeout_minutes);
             tx.insert_session(&Session {
                 id: session_id,
@@ -440,7 +441,7 @@ impl Identity {
                 mfa_at: with_mfa.then_some(now),
             })?;
             tx.insert_refresh_token(clinic, &refresh_hash, session_id, now)?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::account(
                     crate::audit::actions::AUTH_LOGIN_SUCCEEDED,
@@ -458,7 +459,7 @@ impl Identity {
                 .as_bytes(),
             );
             if tx.remember_device(account.id, &fingerprint, now)? {
-                self.email(
+                self.core.email(
                     tx,
                     &account.email,
                     "New sign-in to your Salus account",
@@ -488,12 +489,12 @@ impl Identity {
     /// Exchanges a refresh token for a new one (rotation). A token presented a
     /// second time revokes its session and raises a security event.
     pub fn refresh(&self, token: &str, client: &ClientInfo) -> Result<SessionGrant, DomainError> {
-        self.throttle("refresh", client)?;
+        self.core.throttle("refresh", client)?;
         let clinic = clinic_of_token(token).ok_or(DomainError::Unauthenticated)?;
         let hash = sha256(token.as_bytes());
-        let now = self.now();
-        let (new_token, new_hash) = self.clinic_token_pair(clinic);
-        committed(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+        let now = self.core.now();
+        let (new_token, new_hash) = self.core.clinic_token_pair(clinic);
+        self.committed(Scope::Clinic(clinic), |tx| {
             let Some(found) = tx.refresh_token(clinic, &hash)? else {
                 return Ok(Err(DomainError::Unauthenticated));
             };
@@ -509,7 +510,7 @@ impl Identity {
                     now,
                     "refresh_token_reuse",
                 )?;
-                self.audit(
+                self.core.audit(
                     tx,
                     AuditRecord::account(
                         crate::audit::actions::AUTH_REFRESH_TOKEN_REUSE,
@@ -545,8 +546,8 @@ impl Identity {
     /// live (not revoked, not idle- or absolutely expired) and its membership
     /// active. Activity extends the idle expiry, written at most once a minute.
     pub fn authenticate(&self, clinic: ClinicId, session: SessionId) -> Result<Actor, DomainError> {
-        let now = self.now();
-        in_tx(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
+        let now = self.core.now();
+        self.tx(Scope::Clinic(clinic), |tx| {
             let ctx = tx
                 .session_context(clinic, session)?
                 .ok_or(DomainError::Unauthenticated)?;
@@ -575,8 +576,8 @@ impl Identity {
 
     /// Signs out this session.
     pub fn logout(&self, actor: &Actor, client: &ClientInfo) -> Result<(), DomainError> {
-        let now = self.now();
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.revoke_session(
                 actor.clinic_id,
                 actor.session_id,
@@ -584,7 +585,7 @@ impl Identity {
                 now,
                 "logout",
             )?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::AUTH_LOGOUT),
                 client,
@@ -594,32 +595,28 @@ impl Identity {
 
     /// Signs out every other session of this account, in every clinic.
     pub fn logout_others(&self, actor: &Actor, client: &ClientInfo) -> Result<usize, DomainError> {
-        let now = self.now();
-        in_tx(
-            self.store.as_ref(),
-            Scope::Account(actor.account_id),
-            |tx| {
-                let n = tx.revoke_account_sessions(
-                    actor.account_id,
-                    Some(actor.session_id),
-                    now,
-                    "logout_others",
-                )?;
-                self.audit(
-                    tx,
-                    AuditRecord::by(actor, crate::audit::actions::AUTH_LOGOUT_OTHERS)
-                        .in_clinic(None)
-                        .detail("sessions", n),
-                    client,
-                )?;
-                Ok(n)
-            },
-        )
+        let now = self.core.now();
+        self.tx(Scope::Account(actor.account_id), |tx| {
+            let n = tx.revoke_account_sessions(
+                actor.account_id,
+                Some(actor.session_id),
+                now,
+                "logout_others",
+            )?;
+            self.core.audit(
+                tx,
+                AuditRecord::by(actor, crate::audit::actions::AUTH_LOGOUT_OTHERS)
+                    .in_clinic(None)
+                    .detail("sessions", n),
+                client,
+            )?;
+            Ok(n)
+        })
     }
 
     /// The account's sessions in the current clinic.
     pub fn sessions(&self, actor: &Actor) -> Result<Vec<Session>, DomainError> {
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.sessions_of(actor.clinic_id, actor.account_id)
         })
     }
@@ -631,8 +628,8 @@ impl Identity {
         id: SessionId,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if !tx.revoke_session(
                 actor.clinic_id,
                 id,
@@ -642,7 +639,7 @@ impl Identity {
             )? {
                 return Ok(Err(DomainError::NotFound));
             }
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::SESSION_REVOKED).on("session", id.0),
                 client,
@@ -653,7 +650,7 @@ impl Identity {
 
     /// The signed-in person and membership.
     pub fn me(&self, actor: &Actor) -> Result<(Account, Clinic), DomainError> {
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             let account = tx
                 .account(actor.account_id)?
                 .ok_or(DomainError::Unauthenticated)?;

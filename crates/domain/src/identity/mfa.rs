@@ -13,10 +13,10 @@ use crate::crypto::sha256;
 use crate::identity::auth::{SessionGrant, clinic_of_token};
 use crate::identity::model::{Account, ClientInfo};
 use crate::identity::password::Verified;
-use crate::identity::service::{Identity, committed};
+use crate::identity::service::Auth;
 use crate::ids::AccountId;
 use crate::random::bytes;
-use crate::store::{Scope, in_tx};
+use crate::store::{AuthTx, Scope};
 
 /// Bytes of a TOTP secret (160 bits).
 pub const SECRET_BYTES: usize = 20;
@@ -66,7 +66,7 @@ fn normalise_recovery(code: &str) -> String {
         .to_lowercase()
 }
 
-impl Identity {
+impl Auth {
     fn sealed_totp(
         &self,
         account: &Account,
@@ -75,8 +75,8 @@ impl Identity {
         let Some(sealed) = sealed else {
             return Ok(None);
         };
-        let secret = self.keys.open(sealed, &aad(account.id))?;
-        totp(secret, &self.settings.totp_issuer, &account.email).map(Some)
+        let secret = self.core.master_keys().open(sealed, &aad(account.id))?;
+        totp(secret, &self.core.settings().totp_issuer, &account.email).map(Some)
     }
 
     /// The TOTP step a code of the confirmed authenticator matches at `now`, if any.
@@ -122,11 +122,11 @@ impl Identity {
     /// Checks a second factor, consuming it (a TOTP step or recovery code works once).
     fn verify_second_factor(
         &self,
-        tx: &mut dyn crate::store::Tx,
+        tx: &mut dyn AuthTx,
         account: &Account,
         factor: &SecondFactor,
     ) -> Result<bool, DomainError> {
-        let now = self.now();
+        let now = self.core.now();
         match factor {
             SecondFactor::Code(code) => match self.match_code(account, code, now)? {
                 Some(step) if account.totp_confirmed_at.is_some() => {
@@ -149,66 +149,66 @@ impl Identity {
         factor: &SecondFactor,
         client: &ClientInfo,
     ) -> Result<SessionGrant, DomainError> {
-        self.throttle("mfa", client)?;
+        self.core.throttle("mfa", client)?;
         let clinic = clinic_of_token(challenge).ok_or(DomainError::Unauthenticated)?;
         let hash = sha256(challenge.as_bytes());
-        let now = self.now();
-        let max = self.settings.mfa_max_attempts;
-        let (account, clinic, membership) =
-            committed(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
-                let Some(found) = tx.mfa_challenge(clinic, &hash)? else {
-                    return Ok(Err(DomainError::Unauthenticated));
-                };
-                if found.consumed_at.is_some() || found.expires_at <= now || found.attempts >= max {
-                    return Ok(Err(DomainError::Unauthenticated));
-                }
-                let account = tx
-                    .account(found.account_id)?
-                    .ok_or(DomainError::Unauthenticated)?;
-                if !self.verify_second_factor(tx, &account, factor)? {
-                    tx.fail_mfa_challenge(clinic, &hash)?;
-                    self.audit(
-                        tx,
-                        AuditRecord::account(crate::audit::actions::MFA_FAILED, Some(account.id))
-                            .in_clinic(Some(found.clinic_id))
-                            .failed(),
-                        client,
-                    )?;
-                    return Ok(Err(DomainError::InvalidCredentials));
-                }
-                tx.consume_mfa_challenge(clinic, &hash, now)?;
-                self.audit(
+        let now = self.core.now();
+        let max = self.core.settings().mfa_max_attempts;
+        let (account, clinic, membership) = self.committed(Scope::Clinic(clinic), |tx| {
+            let Some(found) = tx.mfa_challenge(clinic, &hash)? else {
+                return Ok(Err(DomainError::Unauthenticated));
+            };
+            if found.consumed_at.is_some() || found.expires_at <= now || found.attempts >= max {
+                return Ok(Err(DomainError::Unauthenticated));
+            }
+            let account = tx
+                .account(found.account_id)?
+                .ok_or(DomainError::Unauthenticated)?;
+            if !self.verify_second_factor(tx, &account, factor)? {
+                tx.fail_mfa_challenge(clinic, &hash)?;
+                self.core.audit(
                     tx,
-                    AuditRecord::account(crate::audit::actions::MFA_PASSED, Some(account.id))
-                        .in_clinic(Some(found.clinic_id)),
+                    AuditRecord::account(crate::audit::actions::MFA_FAILED, Some(account.id))
+                        .in_clinic(Some(found.clinic_id))
+                        .failed(),
                     client,
                 )?;
-                let membership = tx
-                    .memberships_of(account.id)?
-                    .into_iter()
-                    .find(|m| m.clinic_id == found.clinic_id)
-                    .ok_or(DomainError::Unauthenticated)?;
-                Ok(Ok((account, found.clinic_id, membership.id)))
-            })?;
+                return Ok(Err(DomainError::InvalidCredentials));
+            }
+            tx.consume_mfa_challenge(clinic, &hash, now)?;
+            self.core.audit(
+                tx,
+                AuditRecord::account(crate::audit::actions::MFA_PASSED, Some(account.id))
+                    .in_clinic(Some(found.clinic_id)),
+                client,
+            )?;
+            let membership = tx
+                .memberships_of(account.id)?
+                .into_iter()
+                .find(|m| m.clinic_id == found.clinic_id)
+                .ok_or(DomainError::Unauthenticated)?;
+            Ok(Ok((account, found.clinic_id, membership.id)))
+        })?;
         self.open_session(&account, clinic, membership, true, client)
     }
 
     /// Starts TOTP enrolment (or replaces a pending one). Changing a confirmed
     /// authenticator needs step-up.
     pub fn start_totp(&self, actor: &Actor) -> Result<Enrolment, DomainError> {
-        let now = self.now();
+        let now = self.core.now();
         if actor.mfa_enrolled {
             actor.require_step_up(now)?;
         }
-        let secret = bytes(self.random.as_ref(), SECRET_BYTES);
-        let account = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        let secret = bytes(self.core.random(), SECRET_BYTES);
+        let account = self.tx(Scope::Platform, |tx| {
             tx.account(actor.account_id)?
                 .ok_or(DomainError::Unauthenticated)
         })?;
         let sealed = self
-            .keys
-            .seal(self.random.as_ref(), &secret, &aad(account.id))?;
-        let totp = totp(secret, &self.settings.totp_issuer, &account.email)?;
+            .core
+            .master_keys()
+            .seal(self.core.random(), &secret, &aad(account.id))?;
+        let totp = totp(secret, &self.core.settings().totp_issuer, &account.email)?;
         let otpauth_uri = totp
             .to_url()
             .map_err(|e| DomainError::Internal(format!("otpauth: {e}")))?;
@@ -219,7 +219,7 @@ impl Identity {
             .build();
         // The confirmed authenticator (if any) stays in force until this one is
         // confirmed by its first code.
-        in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        self.tx(Scope::Platform, |tx| {
             tx.set_pending_totp_secret(account.id, &sealed)
         })?;
         Ok(Enrolment {
@@ -235,9 +235,9 @@ impl Identity {
         code: &str,
         client: &ClientInfo,
     ) -> Result<Vec<String>, DomainError> {
-        let now = self.now();
+        let now = self.core.now();
         let codes = self.new_recovery_codes();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             let account = tx
                 .account(actor.account_id)?
                 .ok_or(DomainError::Unauthenticated)?;
@@ -257,12 +257,12 @@ impl Identity {
             }
             tx.replace_recovery_codes(account.id, &codes.1)?;
             tx.set_session_mfa(actor.clinic_id, actor.session_id, now)?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::MFA_ENROLLED),
                 client,
             )?;
-            self.email(tx, &account.email, "Two-step sign-in turned on", "An authenticator app was added to your Salus account. If this was not you, contact your clinic's administrator.\n".to_owned())?;
+            self.core.email(tx, &account.email, "Two-step sign-in turned on", "An authenticator app was added to your Salus account. If this was not you, contact your clinic's administrator.\n".to_owned())?;
             Ok(Ok(()))
         })?;
         Ok(codes.0)
@@ -272,7 +272,7 @@ impl Identity {
         const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
         let codes: Vec<String> = (0..RECOVERY_CODES)
             .map(|_| {
-                let raw: String = bytes(self.random.as_ref(), 10)
+                let raw: String = bytes(self.core.random(), 10)
                     .into_iter()
                     .map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()]))
                     .collect();
@@ -292,11 +292,11 @@ impl Identity {
         actor: &Actor,
         client: &ClientInfo,
     ) -> Result<Vec<String>, DomainError> {
-        actor.require_step_up(self.now())?;
+        actor.require_step_up(self.core.now())?;
         let codes = self.new_recovery_codes();
-        in_tx(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.replace_recovery_codes(actor.account_id, &codes.1)?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::MFA_RECOVERY_CODES_REGENERATED),
                 client,
@@ -312,14 +312,14 @@ impl Identity {
         factor: &SecondFactor,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        self.throttle("mfa", client)?;
-        let now = self.now();
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.core.throttle("mfa", client)?;
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             let account = tx
                 .account(actor.account_id)?
                 .ok_or(DomainError::Unauthenticated)?;
             if !self.verify_second_factor(tx, &account, factor)? {
-                self.audit(
+                self.core.audit(
                     tx,
                     AuditRecord::account(crate::audit::actions::MFA_FAILED, Some(account.id))
                         .in_clinic(Some(actor.clinic_id))
@@ -329,7 +329,7 @@ impl Identity {
                 return Ok(Err(DomainError::InvalidCredentials));
             }
             tx.set_session_mfa(actor.clinic_id, actor.session_id, now)?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::account(crate::audit::actions::MFA_PASSED, Some(account.id))
                     .in_clinic(Some(actor.clinic_id)),
@@ -354,25 +354,30 @@ impl Identity {
                 "This membership requires multi-factor authentication; it cannot be turned off.",
             ));
         }
-        let account = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
+        let account = self.tx(Scope::Platform, |tx| {
             tx.account(actor.account_id)?
                 .ok_or(DomainError::Unauthenticated)
         })?;
-        if self.hasher.verify(password, Some(&account.password_hash)) == Verified::No {
+        if self
+            .core
+            .hasher()
+            .verify(password, Some(&account.password_hash))
+            == Verified::No
+        {
             return Err(DomainError::InvalidCredentials);
         }
-        committed(self.store.as_ref(), Scope::Clinic(actor.clinic_id), |tx| {
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             if !self.verify_second_factor(tx, &account, factor)? {
                 return Ok(Err(DomainError::InvalidCredentials));
             }
             tx.remove_totp(account.id)?;
             tx.replace_recovery_codes(account.id, &[])?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::MFA_REMOVED),
                 client,
             )?;
-            self.email(tx, &account.email, "Two-step sign-in turned off", "The authenticator app was removed from your Salus account. If this was not you, contact your clinic's administrator.\n".to_owned())?;
+            self.core.email(tx, &account.email, "Two-step sign-in turned off", "The authenticator app was removed from your Salus account. If this was not you, contact your clinic's administrator.\n".to_owned())?;
             Ok(Ok(()))
         })
     }

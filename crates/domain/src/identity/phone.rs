@@ -7,7 +7,7 @@ use crate::actor::Actor;
 use crate::audit::AuditRecord;
 use crate::crypto::sha256;
 use crate::identity::model::ClientInfo;
-use crate::identity::service::{Identity, committed};
+use crate::identity::service::Auth;
 use crate::ids::AccountId;
 use crate::ports::identity::PhoneChallenge;
 use crate::random::numeric_code;
@@ -42,7 +42,7 @@ fn code_hash(account: AccountId, code: &str) -> Vec<u8> {
     sha256(format!("{account}:{code}").as_bytes())
 }
 
-impl Identity {
+impl Auth {
     /// Sends a code to a new phone number. Resending is throttled and keeps the
     /// attempt count.
     pub fn start_phone_verification(
@@ -51,11 +51,11 @@ impl Identity {
         raw_phone: &str,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        self.throttle("otp", client)?;
+        self.core.throttle("otp", client)?;
         let phone = parse_e164(raw_phone)?;
-        let now = self.now();
-        let code = numeric_code(self.random.as_ref(), 6);
-        committed(self.store.as_ref(), Scope::Platform, |tx| {
+        let now = self.core.now();
+        let code = numeric_code(self.core.random(), 6);
+        self.committed(Scope::Platform, |tx| {
             let existing = tx.phone_challenge(actor.account_id)?;
             if let Some(previous) = &existing
                 && now - previous.last_sent_at < RESEND_INTERVAL
@@ -80,7 +80,7 @@ impl Identity {
                     last_sent_at: now,
                 },
             )?;
-            self.sms(
+            self.core.sms(
                 tx,
                 &phone,
                 format!("Your Salus verification code is {code}. It expires in 10 minutes."),
@@ -96,8 +96,8 @@ impl Identity {
         code: &str,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        self.throttle("otp", client)?;
-        let now = self.now();
+        self.core.throttle("otp", client)?;
+        let now = self.core.now();
         let wrong = || {
             DomainError::invalid(
                 "code",
@@ -105,7 +105,7 @@ impl Identity {
                 "is wrong, expired or has no attempts left",
             )
         };
-        committed(self.store.as_ref(), Scope::Platform, |tx| {
+        self.committed(Scope::Platform, |tx| {
             let Some(challenge) = tx.phone_challenge(actor.account_id)? else {
                 return Ok(Err(wrong()));
             };
@@ -124,7 +124,7 @@ impl Identity {
             }
             tx.delete_phone_challenge(actor.account_id)?;
             tx.set_phone_verified(actor.account_id, &challenge.phone, now)?;
-            self.audit(
+            self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::ACCOUNT_PHONE_VERIFIED)
                     .in_clinic(None),

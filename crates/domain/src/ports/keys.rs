@@ -1,17 +1,30 @@
-//! Storage of keys: the repository trait and the rows it reads and writes
+//! Storage of keys: clinics' wrapped keys and accounts' sealed TOTP secrets
 //! (implemented by the persistence crate).
 
 use chrono::{DateTime, Utc};
 
 use crate::DomainError;
 use crate::ids::{AccountId, ClinicId};
-use crate::ports::patients::WrappedKeys;
+
+/// A clinic's wrapped keys as stored: (data key, index key).
+pub type WrappedKeys = (Vec<u8>, Vec<u8>);
 
 /// An account's sealed TOTP secrets: the confirmed one and a pending enrolment's.
 pub type TotpSecrets = (Option<Vec<u8>>, Option<Vec<u8>>);
 
-/// Storage used by the rotation.
+/// Storage of clinic keys and sealed TOTP secrets: what the keyring and the
+/// master-key rotation read and write.
 pub trait KeysRepo {
+    /// The clinic's wrapped keys: (data, index).
+    fn clinic_keys(&mut self, clinic: ClinicId) -> Result<Option<WrappedKeys>, DomainError>;
+    /// Stores a clinic's wrapped keys.
+    fn insert_clinic_keys(
+        &mut self,
+        clinic: ClinicId,
+        data: &[u8],
+        index: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
     /// Up to `limit` accounts after `after`, in id order (a platform table).
     fn accounts_after(
         &mut self,

@@ -184,21 +184,8 @@ pub struct PatientKey {
     pub id: Uuid,
 }
 
-/// A clinic's wrapped keys as stored: (data key, index key).
-pub type WrappedKeys = (Vec<u8>, Vec<u8>);
-
 /// Storage of keys and patients (clinic-scoped).
 pub trait PatientsRepo {
-    /// The clinic's wrapped keys: (data, index).
-    fn clinic_keys(&mut self, clinic: ClinicId) -> Result<Option<WrappedKeys>, DomainError>;
-    /// Stores a clinic's wrapped keys.
-    fn insert_clinic_keys(
-        &mut self,
-        clinic: ClinicId,
-        data: &[u8],
-        index: &[u8],
-        at: DateTime<Utc>,
-    ) -> Result<(), DomainError>;
     /// Inserts a patient.
     fn insert_patient(
         &mut self,

@@ -60,7 +60,11 @@ async fn actor(req: HttpRequest) -> Result<Actor, ApiError> {
             ApiError::Unauthenticated
         })?;
     let actor = ports
-        .call(move |identity| identity.authenticate(ClinicId(claims.cid), SessionId(claims.sid)))
+        .call(move |services| {
+            services
+                .auth
+                .authenticate(ClinicId(claims.cid), SessionId(claims.sid))
+        })
         .await?;
     if actor.account_id.uuid() != claims.sub {
         return Err(ApiError::Unauthenticated);

@@ -54,7 +54,7 @@ pub fn publish(doc: &mut Value) {
             property["not"] = json!({ "pattern": built_in_role_names() });
         }
     }
-    // A cancellation needs a reason (`Identity::change_status`).
+    // A cancellation needs a reason (`Services::change_status`).
     if let Some(schema) = schema(doc, "StatusRequest") {
         // The line pattern without its empty alternative: some text that shows.
         let visible = line_pattern().replace(")?$", ")$");

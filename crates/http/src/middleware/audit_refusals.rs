@@ -41,15 +41,17 @@ pub async fn record_refusals(
     let client = Client::extract(request).await?.0;
     let method = request.method().as_str().to_owned();
     let recorded = ports
-        .call(move |identity| {
+        .call(move |services| {
             let answered = Answered {
                 method: &method,
                 route: &route,
             };
             match refusal {
-                Some(r) => identity.record_refusal(&actor, r.code, r.missing, answered, &client),
+                Some(r) => services
+                    .audit
+                    .record_refusal(&actor, r.code, r.missing, answered, &client),
                 None if status == StatusCode::NOT_FOUND => {
-                    identity.record_not_found(&actor, answered, &client)
+                    services.audit.record_not_found(&actor, answered, &client)
                 }
                 None => Ok(()),
             }

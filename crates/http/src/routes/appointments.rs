@@ -314,7 +314,7 @@ pub async fn practitioners(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let found = ports
-        .call(move |identity| identity.list_practitioners(&who.0))
+        .call(move |services| services.appointments.list_practitioners(&who.0))
         .await?;
     let items = found
         .into_iter()
@@ -352,8 +352,10 @@ pub async fn set_practitioner(
     let specialty = body.into_inner().specialty;
     let id = MembershipId(id.into_inner());
     let version = ports
-        .call(move |identity| {
-            identity.set_practitioner(&who.0, id, &specialty, if_match.0, &client.0)
+        .call(move |services| {
+            services
+                .appointments
+                .set_practitioner(&who.0, id, &specialty, if_match.0, &client.0)
         })
         .await?;
     Ok(crate::preconditions::with_etag(&mut HttpResponse::NoContent(), version).finish())
@@ -379,8 +381,8 @@ pub async fn book(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let appointment = ports
-        .call(move |identity| {
-            identity.book(
+        .call(move |services| {
+            services.appointments.book(
                 &who.0,
                 &NewBooking {
                     patient: b.patient_id,
@@ -420,7 +422,7 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let a = ports
-        .call(move |identity| identity.get_appointment(&who.0, id, &client.0))
+        .call(move |services| services.appointments.get_appointment(&who.0, id, &client.0))
         .await?;
     Ok(with_etag(HttpResponse::Ok(), a))
 }
@@ -449,8 +451,8 @@ pub async fn change_status(
     let b = body.into_inner();
     let id = id.into_inner();
     let a = ports
-        .call(move |identity| {
-            identity.change_status(
+        .call(move |services| {
+            services.appointments.change_status(
                 &who.0,
                 id,
                 b.status.into(),
@@ -485,8 +487,15 @@ pub async fn reschedule(
     let b = body.into_inner();
     let id = id.into_inner();
     let a = ports
-        .call(move |identity| {
-            identity.reschedule(&who.0, id, b.starts_at, b.ends_at, if_match.0, &client.0)
+        .call(move |services| {
+            services.appointments.reschedule(
+                &who.0,
+                id,
+                b.starts_at,
+                b.ends_at,
+                if_match.0,
+                &client.0,
+            )
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), a))
@@ -523,7 +532,11 @@ pub async fn list(
         after,
     };
     let page = ports
-        .call(move |identity| identity.list_appointments(&who.0, query, &client.0))
+        .call(move |services| {
+            services
+                .appointments
+                .list_appointments(&who.0, query, &client.0)
+        })
         .await?;
     let next_cursor = ports.cursors.seal(&scope, page.next.as_ref())?;
     let items = page.items.into_iter().map(response).collect();
@@ -548,7 +561,7 @@ pub async fn history(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let entries = ports
-        .call(move |identity| identity.appointment_history(&who.0, id))
+        .call(move |services| services.appointments.appointment_history(&who.0, id))
         .await?;
     let items = entries
         .into_iter()
@@ -687,7 +700,11 @@ pub async fn set_hours(
     let hours = parse_hours(&body.into_inner().hours)?;
     let id = MembershipId(id.into_inner());
     let version = ports
-        .call(move |identity| identity.set_working_hours(&who.0, id, &hours, if_match.0, &client.0))
+        .call(move |services| {
+            services
+                .schedule
+                .set_working_hours(&who.0, id, &hours, if_match.0, &client.0)
+        })
         .await?;
     Ok(crate::preconditions::with_etag(&mut HttpResponse::NoContent(), version).finish())
 }
@@ -712,7 +729,11 @@ pub async fn add_absence(
     let b = body.into_inner();
     let id = MembershipId(id.into_inner());
     let a = ports
-        .call(move |identity| identity.add_absence(&who.0, id, b.starts_at, b.ends_at, &client.0))
+        .call(move |services| {
+            services
+                .schedule
+                .add_absence(&who.0, id, b.starts_at, b.ends_at, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Created().json(SlotResponse {
         starts_at: a.starts_at,
@@ -750,7 +771,11 @@ pub async fn availability(
     }
     let slot = chrono::Duration::minutes(minutes);
     let slots = ports
-        .call(move |identity| identity.availability(&who.0, id, q.from, q.to, slot))
+        .call(move |services| {
+            services
+                .schedule
+                .availability(&who.0, id, q.from, q.to, slot)
+        })
         .await?;
     let items = slots
         .into_iter()

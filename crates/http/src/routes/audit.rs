@@ -205,7 +205,7 @@ pub async fn events(
         limit: page_limit(q.limit, 50)?,
     };
     let page = ports
-        .call(move |identity| identity.audit_events(&who.0, filter))
+        .call(move |services| services.audit.audit_events(&who.0, filter))
         .await?;
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
@@ -238,7 +238,7 @@ pub async fn patient_access_log(
     let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
     let limit = page_limit(q.limit, 50)?;
     let page = ports
-        .call(move |identity| identity.patient_access_log(&who.0, id, before, limit))
+        .call(move |services| services.audit.patient_access_log(&who.0, id, before, limit))
         .await?;
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
@@ -268,7 +268,7 @@ pub async fn my_sign_ins(
     let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
     let limit = page_limit(q.limit, 50)?;
     let page = ports
-        .call(move |identity| identity.my_sign_ins(&who.0, before, limit))
+        .call(move |services| services.audit.my_sign_ins(&who.0, before, limit))
         .await?;
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
@@ -428,9 +428,9 @@ pub async fn export(
         "ndjson"
     };
     let checkpoints = ports
-        .call(move |identity| identity.start_audit_export(&starter, name, &client.0))
+        .call(move |services| services.audit.start_audit_export(&starter, name, &client.0))
         .await?;
-    let keys = ports.identity.sealer.public_keys();
+    let keys = ports.services.audit.sealer().public_keys();
     let first = match format {
         Format::Ndjson => export_header(&actor, &checkpoints, keys),
         Format::Csv => Bytes::from_static(CSV_COLUMNS.as_bytes()),
@@ -441,7 +441,11 @@ pub async fn export(
         async move {
             let after = after?;
             let batch = ports
-                .call(move |identity| identity.audit_export_batch(&actor, after, EXPORT_BATCH))
+                .call(move |services| {
+                    services
+                        .audit
+                        .audit_export_batch(&actor, after, EXPORT_BATCH)
+                })
                 .await;
             match batch {
                 Ok(batch) if batch.events.is_empty() => None,

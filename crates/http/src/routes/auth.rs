@@ -361,7 +361,7 @@ pub async fn sign_up(
         family_name: body.family_name,
     };
     ports
-        .call(move |identity| identity.sign_up(&cmd, &client.0))
+        .call(move |services| services.auth.sign_up(&cmd, &client.0))
         .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "accepted",
@@ -393,8 +393,8 @@ pub async fn login(
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
     let outcome = ports
-        .call(move |identity| {
-            identity.login(
+        .call(move |services| {
+            services.auth.login(
                 &body.email,
                 &body.password,
                 body.clinic_id.map(ClinicId),
@@ -464,7 +464,11 @@ pub async fn mfa(
     }
     .factor()?;
     let grant = ports
-        .call(move |identity| identity.complete_mfa(&body.mfa_token, &factor, &client.0))
+        .call(move |services| {
+            services
+                .auth
+                .complete_mfa(&body.mfa_token, &factor, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(token_response(&ports, &grant)?))
 }
@@ -491,7 +495,7 @@ pub async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().refresh_token;
     let grant = ports
-        .call(move |identity| identity.refresh(&token, &client.0))
+        .call(move |services| services.auth.refresh(&token, &client.0))
         .await?;
     Ok(HttpResponse::Ok().json(token_response(&ports, &grant)?))
 }
@@ -514,7 +518,7 @@ pub async fn logout(
     who: Enrolling,
 ) -> Result<HttpResponse, ApiError> {
     ports
-        .call(move |identity| identity.logout(&who.0, &client.0))
+        .call(move |services| services.auth.logout(&who.0, &client.0))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -539,7 +543,7 @@ pub async fn logout_others(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let revoked = ports
-        .call(move |identity| identity.logout_others(&who.0, &client.0))
+        .call(move |services| services.auth.logout_others(&who.0, &client.0))
         .await?;
     Ok(HttpResponse::Ok().json(RevokedCount { revoked }))
 }
@@ -568,7 +572,7 @@ pub async fn step_up(
 ) -> Result<HttpResponse, ApiError> {
     let factor = body.into_inner().factor()?;
     ports
-        .call(move |identity| identity.step_up(&who.0, &factor, &client.0))
+        .call(move |services| services.auth.step_up(&who.0, &factor, &client.0))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -594,7 +598,7 @@ pub async fn request_password_reset(
 ) -> Result<HttpResponse, ApiError> {
     let email = body.into_inner().email;
     ports
-        .call(move |identity| identity.request_password_reset(&email, &client.0))
+        .call(move |services| services.auth.request_password_reset(&email, &client.0))
         .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "accepted",
@@ -625,8 +629,10 @@ pub async fn confirm_password_reset(
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
     ports
-        .call(move |identity| {
-            identity.confirm_password_reset(&body.token, &body.new_password, &client.0)
+        .call(move |services| {
+            services
+                .auth
+                .confirm_password_reset(&body.token, &body.new_password, &client.0)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -655,7 +661,7 @@ pub async fn verify_email(
 ) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().token;
     ports
-        .call(move |identity| identity.verify_email(&token, &client.0))
+        .call(move |services| services.auth.verify_email(&token, &client.0))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -681,7 +687,7 @@ pub async fn resend_verification(
 ) -> Result<HttpResponse, ApiError> {
     let email = body.into_inner().email;
     ports
-        .call(move |identity| identity.resend_verification(&email, &client.0))
+        .call(move |services| services.auth.resend_verification(&email, &client.0))
         .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "accepted",
@@ -711,7 +717,7 @@ pub async fn confirm_email_change(
 ) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().token;
     ports
-        .call(move |identity| identity.confirm_email_change(&token, &client.0))
+        .call(move |services| services.auth.confirm_email_change(&token, &client.0))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -93,7 +93,7 @@ pub async fn get_settings(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let clinic = ports
-        .call(move |identity| identity.clinic_settings(&who.0))
+        .call(move |services| services.clinics.clinic_settings(&who.0))
         .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), clinic.version).json(ClinicResponse::from(clinic)))
 }
@@ -130,8 +130,10 @@ pub async fn update_settings(
         reminder_offset_hours: body.reminder_offset_hours,
     };
     let clinic = ports
-        .call(move |identity| {
-            identity.update_clinic_settings(&who.0, &changes, if_match.0, &client.0)
+        .call(move |services| {
+            services
+                .clinics
+                .update_clinic_settings(&who.0, &changes, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), clinic.version).json(ClinicResponse::from(clinic)))

@@ -193,7 +193,7 @@ pub struct RecoveryCodes {
 pub async fn me(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
     let actor = who.0;
     let a = actor.clone();
-    let (account, clinic) = ports.call(move |identity| identity.me(&a)).await?;
+    let (account, clinic) = ports.call(move |services| services.auth.me(&a)).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
         account_id: account.id.uuid(),
         email: account.email,
@@ -236,7 +236,7 @@ pub async fn sessions(
     let actor = who.0;
     let current = actor.session_id;
     let list = ports
-        .call(move |identity| identity.sessions(&actor))
+        .call(move |services| services.auth.sessions(&actor))
         .await?;
     let items = list
         .into_iter()
@@ -282,7 +282,7 @@ pub async fn revoke_session(
 ) -> Result<HttpResponse, ApiError> {
     let id = SessionId(id.into_inner());
     ports
-        .call(move |identity| identity.revoke_own_session(&who.0, id, &client.0))
+        .call(move |services| services.auth.revoke_own_session(&who.0, id, &client.0))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -312,8 +312,8 @@ pub async fn change_password(
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
     ports
-        .call(move |identity| {
-            identity.change_password(
+        .call(move |services| {
+            services.auth.change_password(
                 &who.0,
                 &body.current_password,
                 &body.new_password,
@@ -349,8 +349,10 @@ pub async fn change_email(
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
     ports
-        .call(move |identity| {
-            identity.request_email_change(&who.0, &body.password, &body.new_email, &client.0)
+        .call(move |services| {
+            services
+                .auth
+                .request_email_change(&who.0, &body.password, &body.new_email, &client.0)
         })
         .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
@@ -384,7 +386,11 @@ pub async fn set_phone(
 ) -> Result<HttpResponse, ApiError> {
     let phone = body.into_inner().phone;
     ports
-        .call(move |identity| identity.start_phone_verification(&who.0, &phone, &client.0))
+        .call(move |services| {
+            services
+                .auth
+                .start_phone_verification(&who.0, &phone, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "accepted",
@@ -416,7 +422,7 @@ pub async fn verify_phone(
 ) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code;
     ports
-        .call(move |identity| identity.verify_phone(&who.0, &code, &client.0))
+        .call(move |services| services.auth.verify_phone(&who.0, &code, &client.0))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -437,7 +443,7 @@ pub async fn verify_phone(
 #[post("/api/v1/me/mfa/totp")]
 pub async fn start_totp(ports: web::Data<Ports>, who: Enrolling) -> Result<HttpResponse, ApiError> {
     let e = ports
-        .call(move |identity| identity.start_totp(&who.0))
+        .call(move |services| services.auth.start_totp(&who.0))
         .await?;
     Ok(HttpResponse::Ok().json(TotpEnrolment {
         otpauth_uri: e.otpauth_uri,
@@ -468,7 +474,7 @@ pub async fn confirm_totp(
 ) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code;
     let recovery_codes = ports
-        .call(move |identity| identity.confirm_totp(&who.0, &code, &client.0))
+        .call(move |services| services.auth.confirm_totp(&who.0, &code, &client.0))
         .await?;
     Ok(HttpResponse::Ok().json(RecoveryCodes { recovery_codes }))
 }
@@ -503,7 +509,11 @@ pub async fn disable_totp(
     .factor()?;
     let _permit = ports.hashing_permit().await?;
     ports
-        .call(move |identity| identity.disable_totp(&who.0, &body.password, &factor, &client.0))
+        .call(move |services| {
+            services
+                .auth
+                .disable_totp(&who.0, &body.password, &factor, &client.0)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -528,7 +538,7 @@ pub async fn regenerate_recovery_codes(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let recovery_codes = ports
-        .call(move |identity| identity.regenerate_recovery_codes(&who.0, &client.0))
+        .call(move |services| services.auth.regenerate_recovery_codes(&who.0, &client.0))
         .await?;
     Ok(HttpResponse::Ok().json(RecoveryCodes { recovery_codes }))
 }

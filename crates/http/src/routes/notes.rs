@@ -126,8 +126,10 @@ pub async fn write(
     let b = body.into_inner();
     let patient = id.into_inner();
     let note = ports
-        .call(move |identity| {
-            identity.write_draft(&who.0, patient, b.appointment_id, &b.body, &client.0)
+        .call(move |services| {
+            services
+                .notes
+                .write_draft(&who.0, patient, b.appointment_id, &b.body, &client.0)
         })
         .await?;
     Ok(HttpResponse::Created().json(response(note)))
@@ -150,7 +152,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let patient = id.into_inner();
     let notes = ports
-        .call(move |identity| identity.patient_notes(&who.0, patient, &client.0))
+        .call(move |services| services.notes.patient_notes(&who.0, patient, &client.0))
         .await?;
     Ok(HttpResponse::Ok().json(NoteList {
         items: notes.into_iter().map(response).collect(),
@@ -183,8 +185,10 @@ pub async fn edit(
     let b = body.into_inner();
     let id = id.into_inner();
     let note = ports
-        .call(move |identity| {
-            identity.edit_note(&who.0, id, b.body.as_deref(), b.sign, if_match.0, &client.0)
+        .call(move |services| {
+            services
+                .notes
+                .edit_note(&who.0, id, b.body.as_deref(), b.sign, if_match.0, &client.0)
         })
         .await?;
     let version = note.stored.version;
@@ -214,7 +218,7 @@ pub async fn amend(
     let b = body.into_inner();
     let id = id.into_inner();
     let note = ports
-        .call(move |identity| identity.amend_note(&who.0, id, &b.body, &client.0))
+        .call(move |services| services.notes.amend_note(&who.0, id, &b.body, &client.0))
         .await?;
     Ok(HttpResponse::Created().json(response(note)))
 }

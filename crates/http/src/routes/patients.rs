@@ -422,8 +422,13 @@ pub async fn create(
     let body = body.into_inner();
     let fields = fields(&body, ports.clock.now().date_naive())?;
     let patient = ports
-        .call(move |identity| {
-            identity.create_patient(&who.0, fields, history(body.medical_history), &client.0)
+        .call(move |services| {
+            services.patients.create_patient(
+                &who.0,
+                fields,
+                history(body.medical_history),
+                &client.0,
+            )
         })
         .await?;
     let location = format!("/api/v1/patients/{}", patient.id);
@@ -458,7 +463,7 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let patient = ports
-        .call(move |identity| identity.get_patient(&who.0, id, &client.0))
+        .call(move |services| services.patients.get_patient(&who.0, id, &client.0))
         .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
 }
@@ -497,8 +502,8 @@ pub async fn update(
     let fields = fields(&body, ports.clock.now().date_naive())?;
     let id = id.into_inner();
     let patient = ports
-        .call(move |identity| {
-            identity.update_patient(
+        .call(move |services| {
+            services.patients.update_patient(
                 &who.0,
                 id,
                 version,
@@ -535,8 +540,10 @@ pub async fn archive(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let patient = ports
-        .call(move |identity| {
-            identity.set_patient_archived(&who.0, id, true, if_match.0, &client.0)
+        .call(move |services| {
+            services
+                .patients
+                .set_patient_archived(&who.0, id, true, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
@@ -566,8 +573,10 @@ pub async fn restore(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let patient = ports
-        .call(move |identity| {
-            identity.set_patient_archived(&who.0, id, false, if_match.0, &client.0)
+        .call(move |services| {
+            services
+                .patients
+                .set_patient_archived(&who.0, id, false, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
@@ -613,7 +622,7 @@ pub async fn list(
         after,
     };
     let page = ports
-        .call(move |identity| identity.list_patients(&who.0, query, &client.0))
+        .call(move |services| services.patients.list_patients(&who.0, query, &client.0))
         .await?;
     let next_cursor = ports.cursors.seal(&scope, page.next.as_ref())?;
     let items = page.items.into_iter().map(response).collect();

@@ -106,8 +106,8 @@ pub async fn check_in(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let entry = ports
-        .call(move |identity| {
-            identity.check_in(
+        .call(move |services| {
+            services.queue.check_in(
                 &who.0,
                 b.patient_id,
                 b.appointment_id,
@@ -127,7 +127,9 @@ pub async fn check_in(
     ))]
 #[get("/api/v1/queue")]
 pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    let entries = ports.call(move |identity| identity.queue(&who.0)).await?;
+    let entries = ports
+        .call(move |services| services.queue.queue(&who.0))
+        .await?;
     Ok(HttpResponse::Ok().json(QueueList {
         items: entries.into_iter().map(response).collect(),
         next_cursor: None,
@@ -154,7 +156,7 @@ pub async fn call_next(
     let practitioner = body.into_inner().practitioner_id.map(MembershipId);
     Ok(
         match ports
-            .call(move |identity| identity.call_next(&who.0, practitioner, &client.0))
+            .call(move |services| services.queue.call_next(&who.0, practitioner, &client.0))
             .await?
         {
             Some(entry) => HttpResponse::Ok().json(response(entry)),
@@ -171,7 +173,11 @@ async fn advance(
     to: QueueStatus,
 ) -> Result<HttpResponse, ApiError> {
     let entry = ports
-        .call(move |identity| identity.advance_queue(&who.0, id, to, if_match.0, &client.0))
+        .call(move |services| {
+            services
+                .queue
+                .advance_queue(&who.0, id, to, if_match.0, &client.0)
+        })
         .await?;
     let version = entry.version;
     Ok(with_etag(&mut HttpResponse::Ok(), version).json(response(entry)))

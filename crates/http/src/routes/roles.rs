@@ -136,7 +136,7 @@ pub struct OverridesRequest {
 #[get("/api/v1/roles")]
 pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
     let custom = ports
-        .call(move |identity| identity.list_custom_roles(&who.0))
+        .call(move |services| services.roles.list_custom_roles(&who.0))
         .await?;
     let items = built_in_roles()
         .into_iter()
@@ -183,8 +183,10 @@ pub async fn create(
     let body = body.into_inner();
     let permissions = parse_codes("permissions", &body.permissions)?;
     let role = ports
-        .call(move |identity| {
-            identity.create_custom_role(&who.0, &body.name, permissions, &client.0)
+        .call(move |services| {
+            services
+                .roles
+                .create_custom_role(&who.0, &body.name, permissions, &client.0)
         })
         .await?;
     Ok(with_etag(&mut HttpResponse::Created(), role.version).json(RoleResponse::from(role)))
@@ -225,8 +227,8 @@ pub async fn update(
         .transpose()?;
     let id = id.into_inner();
     let role = ports
-        .call(move |identity| {
-            identity.update_custom_role(
+        .call(move |services| {
+            services.roles.update_custom_role(
                 &who.0,
                 id,
                 body.name.as_deref(),
@@ -262,7 +264,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     ports
-        .call(move |identity| identity.delete_custom_role(&who.0, id, &client.0))
+        .call(move |services| services.roles.delete_custom_role(&who.0, id, &client.0))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -296,8 +298,10 @@ pub async fn assign(
     let role_ids = body.into_inner().role_ids;
     let id = MembershipId(id.into_inner());
     let version = ports
-        .call(move |identity| {
-            identity.assign_custom_roles(&who.0, id, &role_ids, if_match.0, &client.0)
+        .call(move |services| {
+            services
+                .roles
+                .assign_custom_roles(&who.0, id, &role_ids, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(&mut HttpResponse::NoContent(), version).finish())
@@ -335,8 +339,10 @@ pub async fn overrides(
     let denies: PermissionSet = parse_codes("denies", &body.denies)?;
     let id = MembershipId(id.into_inner());
     let version = ports
-        .call(move |identity| {
-            identity.set_overrides(&who.0, id, grants, denies, if_match.0, &client.0)
+        .call(move |services| {
+            services
+                .roles
+                .set_overrides(&who.0, id, grants, denies, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(&mut HttpResponse::NoContent(), version).finish())

@@ -83,7 +83,7 @@ pub async fn list(
         .cursors
         .open::<AlertKey>(&scope, q.cursor.as_deref())?;
     let page = ports
-        .call(move |identity| identity.security_alerts(&who.0, before, limit))
+        .call(move |services| services.alerts.security_alerts(&who.0, before, limit))
         .await?;
     Ok(HttpResponse::Ok().json(SecurityAlertList {
         next_cursor: ports.cursors.seal(&scope, page.next.as_ref())?,

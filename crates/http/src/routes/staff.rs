@@ -235,7 +235,7 @@ pub async fn list_members(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let members = ports
-        .call(move |identity| identity.list_members(&who.0))
+        .call(move |services| services.staff.list_members(&who.0))
         .await?;
     Ok(HttpResponse::Ok().json(MemberList {
         items: members.into_iter().map(Into::into).collect(),
@@ -268,7 +268,7 @@ pub async fn invite(
     let body = body.into_inner();
     let role = Role::from(body.role);
     let invitation = ports
-        .call(move |identity| identity.invite(&who.0, &body.email, role, &client.0))
+        .call(move |services| services.staff.invite(&who.0, &body.email, role, &client.0))
         .await?;
     Ok(HttpResponse::Created().json(invitation_response(invitation, ports.clock.now())))
 }
@@ -290,7 +290,7 @@ pub async fn list_invitations(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let list = ports
-        .call(move |identity| identity.list_invitations(&who.0))
+        .call(move |services| services.staff.list_invitations(&who.0))
         .await?;
     let now = ports.clock.now();
     Ok(HttpResponse::Ok().json(InvitationList {
@@ -324,7 +324,7 @@ pub async fn revoke_invitation(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     ports
-        .call(move |identity| identity.revoke_invitation(&who.0, id, &client.0))
+        .call(move |services| services.staff.revoke_invitation(&who.0, id, &client.0))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -360,7 +360,7 @@ pub async fn accept_invitation(
         family_name: body.family_name,
     };
     ports
-        .call(move |identity| identity.accept_invitation(&cmd, &client.0))
+        .call(move |services| services.staff.accept_invitation(&cmd, &client.0))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -394,7 +394,11 @@ pub async fn change_role(
     let role = Role::from(body.into_inner().role);
     let id = MembershipId(id.into_inner());
     let member = ports
-        .call(move |identity| identity.change_role(&who.0, id, role, if_match.0, &client.0))
+        .call(move |services| {
+            services
+                .staff
+                .change_role(&who.0, id, role, if_match.0, &client.0)
+        })
         .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
 }
@@ -424,7 +428,11 @@ pub async fn deactivate(
 ) -> Result<HttpResponse, ApiError> {
     let id = MembershipId(id.into_inner());
     let member = ports
-        .call(move |identity| identity.set_member_active(&who.0, id, false, if_match.0, &client.0))
+        .call(move |services| {
+            services
+                .staff
+                .set_member_active(&who.0, id, false, if_match.0, &client.0)
+        })
         .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
 }
@@ -453,7 +461,11 @@ pub async fn reactivate(
 ) -> Result<HttpResponse, ApiError> {
     let id = MembershipId(id.into_inner());
     let member = ports
-        .call(move |identity| identity.set_member_active(&who.0, id, true, if_match.0, &client.0))
+        .call(move |services| {
+            services
+                .staff
+                .set_member_active(&who.0, id, true, if_match.0, &client.0)
+        })
         .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
 }
@@ -480,7 +492,7 @@ pub async fn revoke_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let id = MembershipId(id.into_inner());
     let revoked = ports
-        .call(move |identity| identity.revoke_member_sessions(&who.0, id, &client.0))
+        .call(move |services| services.staff.revoke_member_sessions(&who.0, id, &client.0))
         .await?;
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
 }
@@ -510,7 +522,7 @@ pub async fn transfer_ownership(
 ) -> Result<HttpResponse, ApiError> {
     let to = MembershipId(body.into_inner().membership_id);
     ports
-        .call(move |identity| identity.transfer_ownership(&who.0, to, &client.0))
+        .call(move |services| services.staff.transfer_ownership(&who.0, to, &client.0))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

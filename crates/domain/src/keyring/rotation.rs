@@ -11,25 +11,14 @@
 //! clinic is missed.
 
 use crate::DomainError;
-use crate::crypto::ClinicKeys;
 use crate::identity::mfa;
-use crate::identity::service::Identity;
 use crate::ids::{AccountId, ClinicId};
-use crate::store::{Scope, in_tx};
+use crate::keyring::Outcome;
+use crate::shared::{Core, transactions};
+use crate::store::Scope;
 
 /// Accounts read per transaction while looking for clinics.
 const ACCOUNT_PAGE: i64 = 500;
-
-/// What happened to one clinic's keys or one TOTP secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Re-wrapped (or re-sealed) under the active key.
-    Rewrapped,
-    /// Already under the active key: left alone.
-    AlreadyCurrent,
-    /// Nothing stored.
-    Nothing,
-}
 
 /// Progress of a rotation, reported as it goes.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +57,19 @@ pub struct RotationSummary {
     pub totp_current: usize,
 }
 
-impl Identity {
+/// Master-key rotation over every clinic and account.
+#[derive(Clone)]
+pub struct KeyRotation {
+    core: Core,
+}
+
+impl KeyRotation {
+    /// The service over the shared core.
+    pub fn new(core: Core) -> Self {
+        Self { core }
+    }
+
+    transactions!(KeysTx);
     /// Re-wraps every clinic's keys and re-seals every TOTP secret under the active
     /// master key, one transaction per account and per clinic.
     pub fn rotate_master_key(
@@ -76,16 +77,14 @@ impl Identity {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<RotationSummary, DomainError> {
         let mut summary = RotationSummary {
-            active_key: self.keys.active_id().to_owned(),
+            active_key: self.core.master_keys().active_id().to_owned(),
             ..RotationSummary::default()
         };
         let mut clinics = std::collections::BTreeSet::new();
         let mut after = None;
         let mut seen = 0;
         loop {
-            let page = in_tx(self.store.as_ref(), Scope::Platform, |tx| {
-                tx.accounts_after(after, ACCOUNT_PAGE)
-            })?;
+            let page = self.tx(Scope::Platform, |tx| tx.accounts_after(after, ACCOUNT_PAGE))?;
             let Some(&last) = page.last() else { break };
             for account in page {
                 let (of_account, totp) = self
@@ -124,20 +123,23 @@ impl Identity {
 
     /// In the account's scope: its clinics, and its TOTP secret re-sealed.
     fn rotate_account(&self, account: AccountId) -> Result<(Vec<ClinicId>, Outcome), DomainError> {
-        in_tx(self.store.as_ref(), Scope::Account(account), |tx| {
+        self.tx(Scope::Account(account), |tx| {
             let clinics = tx.clinics_of_account(account)?;
             let (confirmed, pending) = tx.lock_totp_secrets(account)?;
             let sealed: Vec<&Vec<u8>> = confirmed.iter().chain(pending.iter()).collect();
             let outcome = if sealed.is_empty() {
                 Outcome::Nothing
-            } else if sealed.iter().all(|s| self.keys.is_current(s)) {
+            } else if sealed.iter().all(|s| self.core.master_keys().is_current(s)) {
                 Outcome::AlreadyCurrent
             } else {
                 let reseal = |s: &Option<Vec<u8>>| {
                     s.as_ref()
                         .map(|s| {
-                            self.keys
-                                .reseal(self.random.as_ref(), s, &mfa::aad(account))
+                            self.core.master_keys().reseal(
+                                self.core.random(),
+                                s,
+                                &mfa::aad(account),
+                            )
                         })
                         .transpose()
                 };
@@ -150,18 +152,9 @@ impl Identity {
 
     /// In the clinic's scope: its data and index keys re-wrapped under the active key.
     pub fn rewrap_clinic_keys(&self, clinic: ClinicId) -> Result<Outcome, DomainError> {
-        let now = self.now();
-        in_tx(self.store.as_ref(), Scope::Clinic(clinic), |tx| {
-            let Some((data, index)) = tx.lock_clinic_keys(clinic)? else {
-                return Ok(Outcome::Nothing);
-            };
-            match ClinicKeys::rewrap(clinic, &self.keys, self.random.as_ref(), &data, &index)? {
-                None => Ok(Outcome::AlreadyCurrent),
-                Some(rewrapped) => {
-                    tx.store_rewrapped_keys(clinic, &rewrapped, now)?;
-                    Ok(Outcome::Rewrapped)
-                }
-            }
+        let now = self.core.now();
+        self.tx(Scope::Clinic(clinic), |tx| {
+            self.core.keyring().rewrap(tx, clinic, now)
         })
     }
 }

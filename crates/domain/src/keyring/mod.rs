@@ -1,0 +1,88 @@
+//! The keyring: the one owner of clinic keys. It creates a clinic's data and index
+//! keys on first use, unwraps them under the master keys, and re-wraps them under
+//! the active master key (rotation); it also holds the master keys that seal
+//! accounts' TOTP secrets. Clinic keys reach storage only through
+//! [`KeysRepo`].
+
+pub mod rotation;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::crypto::{ClinicKeys, MasterKeys};
+use crate::ids::ClinicId;
+use crate::ports::keys::KeysRepo;
+use crate::{DomainError, Random};
+
+/// What happened to one clinic's keys or one TOTP secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Re-wrapped (or re-sealed) under the active key.
+    Rewrapped,
+    /// Already under the active key: left alone.
+    AlreadyCurrent,
+    /// Nothing stored.
+    Nothing,
+}
+
+/// The master keys and the clinic keys wrapped under them.
+#[derive(Clone)]
+pub struct Keyring {
+    master: Arc<MasterKeys>,
+    random: Arc<dyn Random>,
+}
+
+impl Keyring {
+    /// A keyring over the configured master keys (the first is the active one).
+    pub fn new(master: Arc<MasterKeys>, random: Arc<dyn Random>) -> Self {
+        Self { master, random }
+    }
+
+    /// The master keys, shared (for a keyring over another source of randomness).
+    pub fn master_arc(&self) -> Arc<MasterKeys> {
+        self.master.clone()
+    }
+
+    /// The master keys (they seal accounts' TOTP secrets).
+    pub fn master(&self) -> &MasterKeys {
+        &self.master
+    }
+
+    /// The clinic's keys, unwrapped; created (and stored wrapped) on first use for
+    /// a clinic that has none.
+    pub fn clinic_keys(
+        &self,
+        tx: &mut dyn KeysRepo,
+        clinic: ClinicId,
+        now: DateTime<Utc>,
+    ) -> Result<ClinicKeys, DomainError> {
+        if let Some((data, index)) = tx.clinic_keys(clinic)? {
+            return ClinicKeys::unwrap(clinic, &self.master, &data, &index);
+        }
+        let keys = ClinicKeys::generate(clinic, self.random.as_ref());
+        let (data, index) = keys.wrap(&self.master, self.random.as_ref())?;
+        tx.insert_clinic_keys(clinic, &data, &index, now)?;
+        Ok(keys)
+    }
+
+    /// Re-wraps the clinic's data and index keys under the active master key
+    /// (locked until the transaction ends); left alone when already under it.
+    pub fn rewrap(
+        &self,
+        tx: &mut dyn KeysRepo,
+        clinic: ClinicId,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, DomainError> {
+        let Some((data, index)) = tx.lock_clinic_keys(clinic)? else {
+            return Ok(Outcome::Nothing);
+        };
+        match ClinicKeys::rewrap(clinic, &self.master, self.random.as_ref(), &data, &index)? {
+            None => Ok(Outcome::AlreadyCurrent),
+            Some(rewrapped) => {
+                tx.store_rewrapped_keys(clinic, &rewrapped, now)?;
+                Ok(Outcome::Rewrapped)
+            }
+        }
+    }
+}

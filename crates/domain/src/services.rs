@@ -1,0 +1,92 @@
+//! Every service of the domain, built over one shared core: what the HTTP layer
+//! and the server's jobs call.
+
+use crate::appointments::Appointments;
+use crate::audit::alerts::Alerts;
+use crate::audit::service::Audit;
+use crate::clinic::Clinics;
+use crate::identity::service::Auth;
+use crate::keyring::rotation::KeyRotation;
+use crate::notes::Notes;
+use crate::patients::Patients;
+use crate::queue::Queue;
+use crate::roles::Roles;
+use crate::schedule::Schedule;
+use crate::seeding::Seeding;
+use crate::shared::Core;
+use crate::staff::Staff;
+
+/// The services, one per area.
+#[derive(Clone)]
+pub struct Services {
+    /// Sign-up, sign-in, sessions, MFA and the account flows.
+    pub auth: Auth,
+    /// Staff members, invitations and the plan.
+    pub staff: Staff,
+    /// Custom roles and permission overrides.
+    pub roles: Roles,
+    /// The clinic's settings.
+    pub clinics: Clinics,
+    /// Patient records.
+    pub patients: Patients,
+    /// Appointments.
+    pub appointments: Appointments,
+    /// Practitioners' hours, absences and availability.
+    pub schedule: Schedule,
+    /// Clinical notes.
+    pub notes: Notes,
+    /// The waiting queue.
+    pub queue: Queue,
+    /// The audit trail.
+    pub audit: Audit,
+    /// The threat detectors and their alerts.
+    pub alerts: Alerts,
+    /// Master-key rotation.
+    pub keys: KeyRotation,
+    /// Bulk loading of synthetic data (the seeders).
+    pub seeding: Seeding,
+    core: Core,
+}
+
+impl Services {
+    /// Every service over `core`.
+    pub fn new(core: Core) -> Self {
+        Self {
+            auth: Auth::new(core.clone()),
+            staff: Staff::new(core.clone()),
+            roles: Roles::new(core.clone()),
+            clinics: Clinics::new(core.clone()),
+            patients: Patients::new(core.clone()),
+            appointments: Appointments::new(core.clone()),
+            schedule: Schedule::new(core.clone()),
+            notes: Notes::new(core.clone()),
+            queue: Queue::new(core.clone()),
+            audit: Audit::new(core.clone()),
+            alerts: Alerts::new(core.clone()),
+            keys: KeyRotation::new(core.clone()),
+            seeding: Seeding::new(core.clone()),
+            core,
+        }
+    }
+
+    /// The same services over another store and source of randomness (a test
+    /// records the statements and random draws of a flow through wrappers of the
+    /// real ones).
+    pub fn with_io(
+        &self,
+        store: std::sync::Arc<dyn crate::store::Store>,
+        random: std::sync::Arc<dyn crate::Random>,
+    ) -> Self {
+        Self::new(self.core.with_io(store, random))
+    }
+
+    /// The current time, by the services' clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.core.now()
+    }
+
+    /// The settings the services run with.
+    pub fn settings(&self) -> &crate::shared::Settings {
+        self.core.settings()
+    }
+}
