@@ -1,7 +1,7 @@
 //! docs/api.md lists every problem code and every field-error code the API can give
 //! (the catalogues `PROBLEM_CODES` and `FIELD_ERROR_CODES`), each as `` `code` ``.
 
-use salus_http::problem::{FIELD_ERROR_CODES, PROBLEM_CODES};
+use salus_http::codes::{FIELD_ERROR_CODES, PROBLEM_CODES};
 
 #[test]
 fn the_api_guide_lists_every_problem_and_field_error_code() {

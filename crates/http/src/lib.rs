@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod blocking;
+pub mod codes;
 pub mod contract;
 pub mod cors;
 pub mod docs_page;

@@ -1,35 +1,19 @@
 //! Password change and reset, email verification (and its resending) and email
 //! change.
 
-use chrono::Duration;
-
 use crate::DomainError;
 use crate::actor::Actor;
 use crate::audit::AuditRecord;
 use crate::crypto::sha256;
-use crate::identity::auth::VERIFY_EMAIL_TTL;
 use crate::identity::email;
 use crate::identity::links::Flow;
 use crate::identity::model::ClientInfo;
+use crate::identity::one_time::{CHANGE_EMAIL_TTL, RESET_TTL, VERIFY_EMAIL_TTL, invalid_token};
 use crate::identity::password::{PersonalWords, Verified, check_policy};
 use crate::identity::service::Auth;
 use crate::ids::ClinicId;
 use crate::ports::identity::TokenPurpose;
 use crate::store::Scope;
-
-/// Password-reset tokens stay valid this long.
-pub const RESET_TTL: Duration = Duration::minutes(30);
-/// Email-change tokens stay valid this long.
-pub const CHANGE_EMAIL_TTL: Duration = Duration::hours(24);
-
-/// The refusal of a token that is unknown, expired or used.
-pub(crate) fn invalid_token() -> DomainError {
-    DomainError::invalid(
-        "token",
-        "invalid_token",
-        "is unknown, expired or already used",
-    )
-}
 
 impl Auth {
     /// Changes the password (current one required); other sessions end and the

@@ -11,6 +11,7 @@ use crate::crypto::sha256;
 use crate::identity::email;
 use crate::identity::links::Flow;
 use crate::identity::model::{Account, ClientInfo, Clinic, MembershipSummary, Role, Session};
+use crate::identity::one_time::{SIGN_UP_TTL, VERIFY_EMAIL_TTL, invalid_token};
 use crate::identity::password::{PersonalWords, Verified, check_policy};
 use crate::identity::service::Auth;
 use crate::identity::throttle::Gate;
@@ -20,11 +21,6 @@ use crate::store::{AuthTx, Scope};
 
 /// Activity is written to the session at most this often.
 pub const TOUCH_INTERVAL: Duration = Duration::minutes(1);
-/// Verification links stay valid this long (a new one can be asked for).
-pub const VERIFY_EMAIL_TTL: Duration = Duration::hours(48);
-/// A sign-up whose address nobody confirmed lapses this long after it was asked
-/// for: its token stops working and the next sign-up removes it.
-pub const SIGN_UP_TTL: Duration = Duration::days(7);
 
 /// A clinic sign-up.
 #[derive(Debug, Clone)]
@@ -177,7 +173,7 @@ impl Auth {
                     id
                 }
                 // The account has moved to another address since.
-                _ => return Ok(Err(crate::identity::account_flows::invalid_token())),
+                _ => return Ok(Err(invalid_token())),
             },
             None => {
                 if tx.account_by_email(&sign_up.email)?.is_some() {

@@ -7,6 +7,7 @@ pub mod email;
 pub mod links;
 pub mod mfa;
 pub mod model;
+pub mod one_time;
 pub mod password;
 pub mod phone;
 pub mod service;

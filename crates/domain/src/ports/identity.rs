@@ -44,7 +44,7 @@ pub struct PendingSignUp {
     pub token_expires_at: DateTime<Utc>,
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
-    /// It lapses then ([`crate::identity::auth::SIGN_UP_TTL`] after it was asked for).
+    /// It lapses then ([`crate::identity::one_time::SIGN_UP_TTL`] after it was asked for).
     pub expires_at: DateTime<Utc>,
 }
 

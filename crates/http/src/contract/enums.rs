@@ -16,7 +16,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::problem::{FIELD_ERROR_CODES, PROBLEM_CODES};
+use crate::codes::{FIELD_ERROR_CODES, INVITATION_STATUSES, PROBLEM_CODES};
 
 fn string_enum<I: IntoIterator<Item = &'static str>>(
     description: &str,
@@ -88,7 +88,7 @@ closed_set!(
     /// An invitation's state.
     InvitationStatus,
     "Where an invitation stands.",
-    crate::routes::staff::INVITATION_STATUSES.iter().copied()
+    INVITATION_STATUSES.iter().copied()
 );
 
 closed_set!(

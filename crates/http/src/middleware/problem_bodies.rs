@@ -113,7 +113,7 @@ mod tests {
     use actix_web::http::StatusCode;
 
     use super::generic_code;
-    use crate::problem::PROBLEM_CODES;
+    use crate::codes::PROBLEM_CODES;
 
     #[test]
     fn every_generic_code_is_catalogued() {

@@ -13,6 +13,7 @@ use validator::Validate;
 
 use crate::auth::client::Client;
 use crate::auth::extractor::Authenticated;
+use crate::codes::INVITATION_STATUSES;
 use crate::json::ValidatedJson;
 use crate::preconditions::{IfMatch, with_etag};
 use crate::problem::{ApiError, Problem};
@@ -144,9 +145,6 @@ pub struct InvitationResponse {
     /// Expires.
     pub expires_at: DateTime<Utc>,
 }
-
-/// Every state an invitation can be in, as published.
-pub const INVITATION_STATUSES: [&str; 4] = ["pending", "accepted", "revoked", "expired"];
 
 fn invitation_response(i: Invitation, now: DateTime<Utc>) -> InvitationResponse {
     let [pending, accepted, revoked, expired] = INVITATION_STATUSES;
