@@ -16,6 +16,7 @@ mod headers;
 mod health;
 mod isolation;
 mod keys;
+mod layering;
 mod logs;
 mod metrics;
 mod mfa;
