@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod alerts;
 pub mod chain;
+pub mod export;
 pub mod model;
 pub mod record;
 pub mod retention;

@@ -4,15 +4,12 @@
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use salus_domain::Actor;
-use salus_domain::audit::chain::{canonical, format_time};
+use salus_domain::audit::export::{Format, hex};
 use salus_domain::audit::service::EventPage;
 use salus_domain::audit::{AuditEvent, Outcome};
-use salus_domain::ports::audit::{AuditFilter, Checkpoint, Cursor};
+use salus_domain::ports::audit::{AuditFilter, Cursor};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -101,10 +98,6 @@ pub struct AuditEventList {
     pub items: Vec<AuditEventResponse>,
     /// Pass as `cursor` for the next page; absent on the last one.
     pub next_cursor: Option<String>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn response(e: AuditEvent) -> AuditEventResponse {
@@ -273,113 +266,6 @@ pub async fn my_sign_ins(
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
 
-/// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Ndjson,
-    Csv,
-}
-
-const CSV_COLUMNS: &str = "chain_id,seq,id,clinic_id,occurred_at,account_id,membership_id,session_id,client_ip,user_agent,request_id,action,resource_type,resource_id,outcome,details,prev_hash,hash\r\n";
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
-/// One event as a CSV row, in the order of `CSV_COLUMNS`.
-fn csv_row(e: &AuditEvent) -> Vec<u8> {
-    let ev = &e.event;
-    let id = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
-    let text = |t: &Option<String>| t.clone().unwrap_or_default();
-    let fields = [
-        e.chain_id.to_string(),
-        e.seq.to_string(),
-        ev.id.to_string(),
-        id(ev.clinic_id),
-        format_time(ev.occurred_at),
-        id(ev.account_id),
-        id(ev.membership_id),
-        id(ev.session_id),
-        text(&ev.client_ip),
-        text(&ev.user_agent),
-        text(&ev.request_id),
-        ev.action.clone(),
-        text(&ev.resource_type),
-        id(ev.resource_id),
-        ev.outcome.as_str().to_owned(),
-        ev.details.clone(),
-        hex(&e.prev_hash),
-        hex(&e.hash),
-    ];
-    let mut line = fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",")
-        .into_bytes();
-    line.extend_from_slice(b"\r\n");
-    line
-}
-
-/// One event as an export line: NDJSON is the canonical encoding with
-/// `prev_hash` and `hash` appended (drop those two members to get the hashed
-/// bytes back); CSV has the same fields as columns.
-fn export_line(e: &AuditEvent, format: Format) -> Vec<u8> {
-    match format {
-        Format::Ndjson => {
-            let mut encoded = canonical(e.chain_id, e.seq, &e.event);
-            encoded.pop();
-            encoded.extend_from_slice(
-                format!(
-                    ",\"prev_hash\":\"{}\",\"hash\":\"{}\"}}\n",
-                    hex(&e.prev_hash),
-                    hex(&e.hash)
-                )
-                .as_bytes(),
-            );
-            encoded
-        }
-        Format::Csv => csv_row(e),
-    }
-}
-
-#[derive(Serialize)]
-struct ExportCheckpoint {
-    seq: i64,
-    hash: String,
-    sealed_at: String,
-    key_id: String,
-    signature: String,
-}
-
-fn export_header(actor: &Actor, checkpoints: &[Checkpoint], keys: Vec<(String, String)>) -> Bytes {
-    let header = serde_json::json!({
-        "export": {
-            "clinic_id": actor.clinic_id.0,
-            "encoding": "each line after this one is the event's canonical JSON with prev_hash and hash appended; hash = SHA-256(prev_hash bytes || the line without those two members); see docs/security.md",
-            "checkpoint_signature": "Ed25519 over 'salus-audit-checkpoint-v1' || chain id (16 bytes) || seq (i64 BE) || hash (32 bytes) || sealed_at (microseconds since the epoch, i64 BE)",
-            "public_keys": keys
-                .into_iter()
-                .map(|(id, key)| (id, serde_json::Value::String(key)))
-                .collect::<serde_json::Map<String, serde_json::Value>>(),
-            "checkpoints": checkpoints.iter().map(|c| ExportCheckpoint {
-                seq: c.seq,
-                hash: hex(&c.hash),
-                sealed_at: format_time(c.sealed_at),
-                key_id: c.key_id.clone(),
-                signature: STANDARD.encode(&c.signature),
-            }).collect::<Vec<_>>(),
-        }
-    });
-    let mut line = serde_json::to_vec(&header).unwrap_or_default();
-    line.push(b'\n');
-    Bytes::from(line)
-}
-
 fn chosen_format(req: &HttpRequest) -> Result<Format, ApiError> {
     let accept = req
         .headers()
@@ -422,19 +308,15 @@ pub async fn export(
     let format = chosen_format(&req)?;
     let actor = who.0;
     let starter = actor.clone();
-    let name = if format == Format::Csv {
-        "csv"
-    } else {
-        "ndjson"
-    };
     let checkpoints = ports
-        .call(move |services| services.audit.start_audit_export(&starter, name, &client.0))
+        .call(move |services| {
+            services
+                .audit
+                .start_audit_export(&starter, format.name(), &client.0)
+        })
         .await?;
     let keys = ports.services.audit.sealer().public_keys();
-    let first = match format {
-        Format::Ndjson => export_header(&actor, &checkpoints, keys),
-        Format::Csv => Bytes::from_static(CSV_COLUMNS.as_bytes()),
-    };
+    let first = Bytes::from(format.preamble(actor.clinic_id, &checkpoints, keys));
     let batches = futures_util::stream::unfold(Some(0i64), move |after| {
         let ports = ports.clone();
         let actor = actor.clone();
@@ -453,7 +335,7 @@ pub async fn export(
                     let next = batch.events.last().map(|e| e.seq);
                     let mut chunk = Vec::with_capacity(batch.events.len() * 512);
                     for e in &batch.events {
-                        chunk.extend_from_slice(&export_line(e, format));
+                        chunk.extend_from_slice(&format.line(e));
                     }
                     Some((Ok(Bytes::from(chunk)), next))
                 }
@@ -465,12 +347,8 @@ pub async fn export(
         }
     });
     let body = futures_util::stream::once(async move { Ok::<_, ApiError>(first) }).chain(batches);
-    let content_type = match format {
-        Format::Ndjson => "application/x-ndjson",
-        Format::Csv => "text/csv; charset=utf-8",
-    };
     Ok(HttpResponse::Ok()
-        .content_type(content_type)
+        .content_type(format.media_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .streaming(body))
 }
