@@ -12,6 +12,7 @@ use salus_domain::Actor;
 use salus_domain::audit::chain::{canonical, format_time};
 use salus_domain::audit::service::EventPage;
 use salus_domain::audit::{AuditEvent, Outcome};
+use salus_domain::ids::{AccountId, PatientId};
 use salus_domain::ports::audit::{AuditFilter, Checkpoint, Cursor};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -110,13 +111,13 @@ fn hex(bytes: &[u8]) -> String {
 fn response(e: AuditEvent) -> AuditEventResponse {
     let details = serde_json::from_str(&e.event.details).unwrap_or(serde_json::Value::Null);
     AuditEventResponse {
-        id: e.event.id,
+        id: e.event.id.0,
         occurred_at: e.event.occurred_at,
         action: e.event.action,
         outcome: e.event.outcome.into(),
-        account_id: e.event.account_id,
-        membership_id: e.event.membership_id,
-        session_id: e.event.session_id,
+        account_id: e.event.account_id.map(Uuid::from),
+        membership_id: e.event.membership_id.map(Uuid::from),
+        session_id: e.event.session_id.map(Uuid::from),
         client_ip: e.event.client_ip,
         user_agent: e.event.user_agent,
         request_id: e.event.request_id,
@@ -194,7 +195,7 @@ pub async fn events(
     let q = query.into_inner();
     let scope = ListScope::of("audit_events_list", who.0.clinic_id);
     let filter = AuditFilter {
-        actor: q.actor,
+        actor: q.actor.map(AccountId),
         action: q.action,
         resource_type: q.resource_type,
         resource_id: q.resource_id,
@@ -238,7 +239,11 @@ pub async fn patient_access_log(
     let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
     let limit = page_limit(q.limit, 50)?;
     let page = ports
-        .call(move |services| services.audit.patient_access_log(&who.0, id, before, limit))
+        .call(move |services| {
+            services
+                .audit
+                .patient_access_log(&who.0, PatientId(id), before, limit)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
@@ -299,11 +304,11 @@ fn csv_row(e: &AuditEvent) -> Vec<u8> {
         e.chain_id.to_string(),
         e.seq.to_string(),
         ev.id.to_string(),
-        id(ev.clinic_id),
+        id(ev.clinic_id.map(Uuid::from)),
         format_time(ev.occurred_at),
-        id(ev.account_id),
-        id(ev.membership_id),
-        id(ev.session_id),
+        id(ev.account_id.map(Uuid::from)),
+        id(ev.membership_id.map(Uuid::from)),
+        id(ev.session_id.map(Uuid::from)),
         text(&ev.client_ip),
         text(&ev.user_agent),
         text(&ev.request_id),
