@@ -584,7 +584,7 @@ async fn nodes_share_the_retention_job_without_taking_the_same_chain() {
                 let mut tx = PgTx { conn };
                 tx.claim_chain_maintenance(later, later + Duration::hours(1))
                     .unwrap()
-                    .map(|h| h.chain_id)
+                    .map(|h| h.chain_id.0)
             })
             .collect();
         claims

@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable, Text, Timestamptz};
 use salus::outbox::{ByChannel, CaptureProvider, SmsGatewayProvider, SmtpProvider};
 use salus_domain::Clock;
+use salus_domain::ids::OutboxMessageId;
 use salus_domain::outbox::{Channel, Deliver, PendingMessage};
 use salus_persistence::outbox_repo::{MAX_ATTEMPTS, deliver_due};
 use salus_persistence::{DbPool, PoolSettings, build_pool};
@@ -26,7 +27,7 @@ const GATEWAY_SECRET: &str = "gateway-secret-for-the-tests";
 
 fn sms(to: &str, body: &str) -> PendingMessage {
     PendingMessage {
-        id: Uuid::now_v7(),
+        id: OutboxMessageId(Uuid::now_v7()),
         channel: Channel::Sms,
         recipient: to.to_owned(),
         subject: String::new(),
@@ -37,7 +38,7 @@ fn sms(to: &str, body: &str) -> PendingMessage {
 
 fn email(to: &str, subject: &str, body: &str) -> PendingMessage {
     PendingMessage {
-        id: Uuid::now_v7(),
+        id: OutboxMessageId(Uuid::now_v7()),
         channel: Channel::Email,
         recipient: to.to_owned(),
         subject: subject.to_owned(),
@@ -281,7 +282,7 @@ fn a_round_delivers_each_due_message_once_by_channel_and_marks_it() {
         deliver_due(&pool, now, 50, &|m| provider.deliver(m)).unwrap(),
         3
     );
-    let ids = |c: &CaptureProvider| c.messages().iter().map(|m| m.id).collect::<Vec<_>>();
+    let ids = |c: &CaptureProvider| c.messages().iter().map(|m| m.id.0).collect::<Vec<_>>();
     assert_eq!(ids(&emails), [first, second], "oldest first, emails only");
     assert_eq!(ids(&texts), [text]);
     assert_eq!(texts.messages()[0].recipient, "+33612345678");
@@ -438,7 +439,7 @@ fn a_concurrent_round_skips_claimed_messages_and_none_is_delivered_twice() {
         "the second round finished while the first held its rows"
     );
     let delivered = delivered.into_inner().unwrap();
-    let mut ids: Vec<Uuid> = delivered.iter().map(|(_, id)| *id).collect();
+    let mut ids: Vec<Uuid> = delivered.iter().map(|(_, id)| id.0).collect();
     ids.sort();
     let mut expected = queued.clone();
     expected.sort();

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use peak_alloc::PeakAlloc;
 use salus_domain::audit::chain::{link, stored_time};
 use salus_domain::audit::{NewAuditEvent, Outcome};
+use salus_domain::ids::{AccountId, AuditEventId, ClinicId};
 use salus_persistence::schema::{audit_chain_heads as heads, events};
 use salus_tests::TestApp;
 use uuid::Uuid;
@@ -36,10 +37,10 @@ fn seed(conn: &mut PgConnection, clinic: Uuid) {
                 seq,
                 &hash,
                 NewAuditEvent {
-                    id: Uuid::now_v7(),
-                    clinic_id: Some(clinic),
+                    id: AuditEventId(Uuid::now_v7()),
+                    clinic_id: Some(ClinicId(clinic)),
                     occurred_at: stored_time(Utc::now()),
-                    account_id: Some(Uuid::now_v7()),
+                    account_id: Some(AccountId(Uuid::now_v7())),
                     membership_id: None,
                     session_id: None,
                     client_ip: Some("198.51.100.7".into()),
@@ -58,12 +59,12 @@ fn seed(conn: &mut PgConnection, clinic: Uuid) {
             hash.clone_from(&e.hash);
             let ev = e.event;
             rows.push((
-                events::chain_id.eq(e.chain_id),
+                events::chain_id.eq(e.chain_id.0),
                 events::seq.eq(e.seq),
-                events::id.eq(ev.id),
-                events::clinic_id.eq(ev.clinic_id),
+                events::id.eq(ev.id.0),
+                events::clinic_id.eq(ev.clinic_id.map(|c| c.0)),
                 events::occurred_at.eq(ev.occurred_at),
-                events::account_id.eq(ev.account_id),
+                events::account_id.eq(ev.account_id.map(|a| a.0)),
                 events::client_ip.eq(ev.client_ip),
                 events::user_agent.eq(ev.user_agent),
                 events::request_id.eq(ev.request_id),

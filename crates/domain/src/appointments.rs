@@ -3,16 +3,15 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
 use crate::audit::AuditRecord;
-use crate::concurrency::{Expected, Versioned, lock_checked};
+use crate::concurrency::{Expected, lock_checked, lock_version};
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
-use crate::ids::MembershipId;
+use crate::ids::{AppointmentId, MembershipId, PatientId};
 use crate::paging::{MAX_PAGE, Page};
 use crate::ports::appointments::{
     Appointment, AppointmentKey, AppointmentQuery, DOUBLE_BOOKING, HistoryEntry, NewBooking,
@@ -71,13 +70,7 @@ impl Appointments {
         }
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if let Err(refused) = lock_checked(
-                tx,
-                Versioned::Membership,
-                actor.clinic_id,
-                member.0,
-                expected,
-            ) {
+            if let Err(refused) = lock_checked(tx, actor.clinic_id, member, expected) {
                 return Ok(Err(refused));
             }
             tx.upsert_practitioner(actor.clinic_id, member, specialty, now)?;
@@ -131,7 +124,7 @@ impl Appointments {
                     resource: "appointment",
                     table: TABLE,
                     column: "reason",
-                    row: stored.id,
+                    row: stored.id.into(),
                     sealed,
                 };
                 self.core
@@ -261,7 +254,7 @@ impl Appointments {
     pub fn get_appointment(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: AppointmentId,
         client: &ClientInfo,
     ) -> Result<Appointment, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
@@ -293,7 +286,7 @@ impl Appointments {
     pub fn change_status(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: AppointmentId,
         to: Status,
         cancel_reason: Option<&str>,
         expected: Option<Expected>,
@@ -315,10 +308,7 @@ impl Appointments {
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             // Locked, so concurrent changes take turns; one to the status it has
             // already is answered as it is, whatever version was named.
-            if tx
-                .lock_version(Versioned::Appointment, actor.clinic_id, id)?
-                .is_none()
-            {
+            if lock_version(tx, actor.clinic_id, id)?.is_none() {
                 return Ok(Err(DomainError::NotFound));
             }
             let Some(current) = tx.appointment(actor.clinic_id, id)? else {
@@ -378,7 +368,7 @@ impl Appointments {
     pub fn reschedule(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: AppointmentId,
         starts_at: DateTime<Utc>,
         ends_at: DateTime<Utc>,
         expected: Option<Expected>,
@@ -394,9 +384,7 @@ impl Appointments {
         }
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if let Err(refused) =
-                lock_checked(tx, Versioned::Appointment, actor.clinic_id, id, expected)
-            {
+            if let Err(refused) = lock_checked(tx, actor.clinic_id, id, expected) {
                 return Ok(Err(refused));
             }
             let Some(current) = tx.appointment(actor.clinic_id, id)? else {
@@ -464,7 +452,7 @@ impl Appointments {
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             let keys = self.reason_keys(actor, tx)?;
             let found = tx.appointments(actor.clinic_id, &q)?;
-            let with_reason: Vec<Uuid> = found
+            let with_reason: Vec<PatientId> = found
                 .items
                 .iter()
                 .filter(|a| a.sealed_reason.is_some())
@@ -477,7 +465,7 @@ impl Appointments {
                     tx,
                     actor,
                     crate::audit::actions::APPOINTMENT_LIST_CLINICAL_READ,
-                    ("clinic", actor.clinic_id.0),
+                    ("clinic", actor.clinic_id),
                     &with_reason,
                     client,
                 )?;
@@ -490,7 +478,7 @@ impl Appointments {
     pub fn appointment_history(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: AppointmentId,
     ) -> Result<Vec<HistoryEntry>, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {

@@ -3,7 +3,7 @@
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
-use crate::concurrency::{Expected, Versioned, lock_checked};
+use crate::concurrency::{Expected, bump_version, lock_checked};
 use crate::identity::model::{ClientInfo, Clinic};
 use crate::ports::clinic::ClinicChanges;
 use crate::shared::{Core, transactions};
@@ -83,7 +83,7 @@ impl Clinics {
         }
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             let clinic = actor.clinic_id;
-            if let Err(refused) = lock_checked(tx, Versioned::Clinic, clinic, clinic.0, expected) {
+            if let Err(refused) = lock_checked(tx, clinic, clinic, expected) {
                 return Ok(Err(refused));
             }
             let Some(current) = tx.clinic(actor.clinic_id)? else {
@@ -109,14 +109,14 @@ impl Clinics {
             };
             tx.update_clinic(&updated)?;
             let updated = Clinic {
-                version: tx.bump_version(Versioned::Clinic, clinic, clinic.0)?,
+                version: bump_version(tx, clinic, clinic)?,
                 ..updated
             };
             self.core.audit_action(
                 tx,
                 actor,
                 crate::audit::actions::CLINIC_SETTINGS_CHANGED,
-                ("clinic", actor.clinic_id.0),
+                ("clinic", actor.clinic_id),
                 client,
             )?;
             Ok(Ok(updated))

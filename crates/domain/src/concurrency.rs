@@ -5,7 +5,7 @@
 //! two changes of one resource never interleave.
 
 use crate::DomainError;
-use crate::ids::ClinicId;
+use crate::ids::{AppointmentId, ClinicId, MembershipId, NoteId, PatientId, QueueEntryId, RoleId};
 
 /// The version a change is made against: the one the client read, or any (`*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,34 @@ pub enum Versioned {
     Patient,
 }
 
-/// Storage of versions: each table's `version` column.
+/// The id of a resource that carries a version: its type names the resource, so
+/// a version is never looked up in one table with another entity's id.
+pub trait VersionedId: Copy + Into<uuid::Uuid> {
+    /// The resource this id names.
+    const RESOURCE: Versioned;
+}
+
+macro_rules! versioned_ids {
+    ($($id:ty => $resource:ident),* $(,)?) => {$(
+        impl VersionedId for $id {
+            const RESOURCE: Versioned = Versioned::$resource;
+        }
+    )*};
+}
+
+versioned_ids!(
+    ClinicId => Clinic,
+    MembershipId => Membership,
+    RoleId => CustomRole,
+    NoteId => Note,
+    AppointmentId => Appointment,
+    QueueEntryId => QueueEntry,
+    PatientId => Patient,
+);
+
+/// Storage of versions: each table's `version` column (the row named by the
+/// resource kind and its id, as the table stores it; services go through
+/// [`lock_version`], [`bump_version`] and [`lock_checked`], which take typed ids).
 pub trait VersionsRepo {
     /// Locks the resource's row until the transaction ends and returns its
     /// version; `None` when the clinic has no such resource.
@@ -64,20 +91,36 @@ pub trait VersionsRepo {
     ) -> Result<i32, DomainError>;
 }
 
+/// Locks a resource's row until the transaction ends and returns its version;
+/// `None` when the clinic has no such resource.
+pub fn lock_version<I: VersionedId>(
+    tx: &mut dyn VersionsRepo,
+    clinic: ClinicId,
+    id: I,
+) -> Result<Option<i32>, DomainError> {
+    tx.lock_version(I::RESOURCE, clinic, id.into())
+}
+
+/// Increments a resource's version and returns the new one.
+pub fn bump_version<I: VersionedId>(
+    tx: &mut dyn VersionsRepo,
+    clinic: ClinicId,
+    id: I,
+) -> Result<i32, DomainError> {
+    tx.bump_version(I::RESOURCE, clinic, id.into())
+}
+
 /// Locks a resource and checks the version a change is made against; returns its
 /// current version. `NotFound` when there is no such resource, then
 /// `PreconditionRequired` when the client named no version, `Stale` when the
 /// resource moved on. (Call it after the permission check.)
-pub fn lock_checked(
+pub fn lock_checked<I: VersionedId>(
     tx: &mut dyn VersionsRepo,
-    resource: Versioned,
     clinic: ClinicId,
-    id: uuid::Uuid,
+    id: I,
     expected: Option<Expected>,
 ) -> Result<i32, DomainError> {
-    let current = tx
-        .lock_version(resource, clinic, id)?
-        .ok_or(DomainError::NotFound)?;
+    let current = lock_version(tx, clinic, id)?.ok_or(DomainError::NotFound)?;
     expected
         .ok_or(DomainError::PreconditionRequired)?
         .check(current)?;

@@ -232,19 +232,20 @@ impl ClinicKeys {
         }
     }
 
-    /// Encrypts a field, bound to this clinic, the table, the column and the row.
+    /// Encrypts a field, bound to this clinic, the table, the column and the row
+    /// (the row's id, of whichever entity the table holds).
     pub fn seal_field(
         &self,
         random: &dyn Random,
         table: &str,
         column: &str,
-        row: uuid::Uuid,
+        row: impl Into<uuid::Uuid>,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, DomainError> {
         self.ring().seal(
             random,
             plaintext,
-            &field_aad(self.clinic, table, column, row),
+            &field_aad(self.clinic, table, column, row.into()),
         )
     }
 
@@ -253,11 +254,11 @@ impl ClinicKeys {
         &self,
         table: &str,
         column: &str,
-        row: uuid::Uuid,
+        row: impl Into<uuid::Uuid>,
         envelope: &[u8],
     ) -> Result<Vec<u8>, DomainError> {
         self.ring()
-            .open(envelope, &field_aad(self.clinic, table, column, row))
+            .open(envelope, &field_aad(self.clinic, table, column, row.into()))
     }
 
     /// The keyed blind index of a value (HMAC-SHA-256 under the clinic's index key).

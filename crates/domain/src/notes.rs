@@ -2,13 +2,12 @@
 //! note is immutable (the database refuses changes too) and corrections are
 //! amendments linked to the original, both kept and shown in order.
 
-use uuid::Uuid;
-
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
-use crate::concurrency::{Expected, Versioned, lock_checked};
+use crate::concurrency::{Expected, lock_checked};
 use crate::identity::model::ClientInfo;
+use crate::ids::{AppointmentId, NoteId, PatientId};
 use crate::ports::notes::{Note, StoredNote};
 use crate::shared::{Core, SealedField, transactions};
 use crate::store::{NotesTx, Scope};
@@ -17,9 +16,9 @@ const TABLE: &str = "clinical_notes";
 
 /// What a new note is about.
 struct NoteTarget {
-    patient: Uuid,
-    appointment: Option<Uuid>,
-    amends: Option<Uuid>,
+    patient: PatientId,
+    appointment: Option<AppointmentId>,
+    amends: Option<NoteId>,
 }
 /// The longest note, in characters: at 4 bytes a character at worst it still fits
 /// the 64 KiB request body cap, so every length the contract allows can be sent.
@@ -63,7 +62,7 @@ impl Notes {
             resource: "note",
             table: TABLE,
             column: "body",
-            row: stored.id,
+            row: stored.id.into(),
             sealed: &stored.sealed_body,
         };
         let body = self
@@ -148,8 +147,8 @@ impl Notes {
     pub fn write_draft(
         &self,
         actor: &Actor,
-        patient: Uuid,
-        appointment: Option<Uuid>,
+        patient: PatientId,
+        appointment: Option<AppointmentId>,
         body: &str,
         client: &ClientInfo,
     ) -> Result<Note, DomainError> {
@@ -170,7 +169,7 @@ impl Notes {
     pub fn edit_note(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: NoteId,
         body: Option<&str>,
         sign: bool,
         expected: Option<Expected>,
@@ -182,7 +181,7 @@ impl Notes {
         }
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if let Err(refused) = lock_checked(tx, Versioned::Note, actor.clinic_id, id, expected) {
+            if let Err(refused) = lock_checked(tx, actor.clinic_id, id, expected) {
                 return Ok(Err(refused));
             }
             let Some(mut note) = tx.note(actor.clinic_id, id)? else {
@@ -231,7 +230,7 @@ impl Notes {
     pub fn amend_note(
         &self,
         actor: &Actor,
-        original: Uuid,
+        original: NoteId,
         body: &str,
         client: &ClientInfo,
     ) -> Result<Note, DomainError> {
@@ -260,7 +259,7 @@ impl Notes {
     pub fn patient_notes(
         &self,
         actor: &Actor,
-        patient: Uuid,
+        patient: PatientId,
         client: &ClientInfo,
     ) -> Result<Vec<Note>, DomainError> {
         actor.require(Permission::ClinicalRead)?;

@@ -1,8 +1,8 @@
 //! Messages to people (email, SMS), queued in the transaction of the action that
 //! causes them and delivered later by a worker. They never carry health data.
 
+use crate::ids::OutboxMessageId;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::DomainError;
 
@@ -39,7 +39,7 @@ impl Channel {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
     /// Its id.
-    pub id: Uuid,
+    pub id: OutboxMessageId,
     /// Email or SMS.
     pub channel: Channel,
     /// Email address or E.164 phone number.
@@ -80,7 +80,7 @@ impl DeliveryStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingMessage {
     /// Its id.
-    pub id: Uuid,
+    pub id: OutboxMessageId,
     /// Email or SMS.
     pub channel: Channel,
     /// Email address or phone number.
@@ -98,9 +98,12 @@ pub trait OutboxRepo {
     /// Queues a message.
     fn enqueue(&mut self, message: &NewMessage) -> Result<(), DomainError>;
     /// Withdraws a message not yet delivered; false when it was delivered or gone.
-    fn withdraw(&mut self, id: Uuid) -> Result<bool, DomainError>;
+    fn withdraw(&mut self, id: OutboxMessageId) -> Result<bool, DomainError>;
     /// Where a message stands (None when withdrawn).
-    fn delivery_status(&mut self, id: Uuid) -> Result<Option<DeliveryStatus>, DomainError>;
+    fn delivery_status(
+        &mut self,
+        id: OutboxMessageId,
+    ) -> Result<Option<DeliveryStatus>, DomainError>;
 }
 
 /// Delivers one message (SMTP, SMS gateway, file, capture).

@@ -2,15 +2,14 @@
 //! national id and the medical history encrypted under the clinic's data key.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
-use crate::concurrency::{Expected, Versioned, lock_checked};
+use crate::concurrency::{Expected, lock_checked, lock_version};
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
-use crate::ids::ClinicId;
+use crate::ids::{ClinicId, PatientId};
 use crate::paging::{MAX_PAGE, Page};
 use crate::ports::patients::{
     MedicalHistory, Patient, PatientFields, PatientKey, PatientQuery, StoredPatient,
@@ -61,7 +60,7 @@ impl Patients {
     fn seal_patient(
         &self,
         keys: &ClinicKeys,
-        id: Uuid,
+        id: PatientId,
         fields: &PatientFields,
         history: Option<&MedicalHistory>,
     ) -> Result<SealedFields, DomainError> {
@@ -100,7 +99,7 @@ impl Patients {
             resource: "patient",
             table: TABLE,
             column,
-            row: stored.id,
+            row: stored.id.into(),
             sealed,
         };
         let mut fields = stored.fields.clone();
@@ -150,7 +149,7 @@ impl Patients {
     pub(crate) fn new_stored_patient(
         &self,
         keys: &ClinicKeys,
-        id: Uuid,
+        id: PatientId,
         fields: &PatientFields,
         history: Option<&MedicalHistory>,
         now: DateTime<Utc>,
@@ -205,7 +204,7 @@ impl Patients {
     pub fn get_patient(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: PatientId,
         client: &ClientInfo,
     ) -> Result<Patient, DomainError> {
         actor.require(Permission::PatientsRead)?;
@@ -236,7 +235,7 @@ impl Patients {
     pub fn update_patient(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: PatientId,
         expected: Option<Expected>,
         fields: PatientFields,
         history: Option<MedicalHistory>,
@@ -248,9 +247,7 @@ impl Patients {
         }
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if let Err(refused) =
-                lock_checked(tx, Versioned::Patient, actor.clinic_id, id, expected)
-            {
+            if let Err(refused) = lock_checked(tx, actor.clinic_id, id, expected) {
                 return Ok(Err(refused));
             }
             let Some(current) = tx.patient(actor.clinic_id, id)? else {
@@ -298,7 +295,7 @@ impl Patients {
     pub fn set_patient_archived(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: PatientId,
         archived: bool,
         expected: Option<Expected>,
         client: &ClientInfo,
@@ -306,10 +303,7 @@ impl Patients {
         actor.require(Permission::PatientsArchive)?;
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if tx
-                .lock_version(Versioned::Patient, actor.clinic_id, id)?
-                .is_none()
-            {
+            if lock_version(tx, actor.clinic_id, id)?.is_none() {
                 return Ok(Err(DomainError::NotFound));
             }
             let Some(current) = tx.patient(actor.clinic_id, id)? else {
@@ -367,7 +361,7 @@ impl Patients {
                 .as_deref()
                 .map(|n| keys.blind_index("national_id", &normalise_national_id(n)));
             let found = tx.patients(actor.clinic_id, &query, index.as_deref())?;
-            let ids: Vec<Uuid> = found.items.iter().map(|p| p.id).collect();
+            let ids: Vec<PatientId> = found.items.iter().map(|p| p.id).collect();
             let page = found.try_map(|p| self.open_patient(tx, actor, &keys, p))?;
             // Last, so the chain's head is locked only until the commit.
             if !ids.is_empty() {
@@ -378,7 +372,7 @@ impl Patients {
                         crate::audit::actions::PATIENT_LIST_READ,
                         crate::audit::actions::PATIENT_LIST_CLINICAL_READ,
                     ),
-                    ("clinic", actor.clinic_id.0),
+                    ("clinic", actor.clinic_id),
                     &ids,
                     client,
                 )?;

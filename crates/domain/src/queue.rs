@@ -1,15 +1,13 @@
 //! The waiting queue: check-in (from an appointment or walk-in), a ticket number
 //! per clinic per day, call next (safe under concurrency), start, complete, left.
 
-use uuid::Uuid;
-
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
 use crate::audit::AuditRecord;
-use crate::concurrency::{Expected, Versioned};
+use crate::concurrency::{Expected, bump_version, lock_version};
 use crate::identity::model::ClientInfo;
-use crate::ids::MembershipId;
+use crate::ids::{AppointmentId, MembershipId, PatientId, QueueEntryId};
 use crate::ports::appointments::Status as AppointmentStatus;
 use crate::ports::queue::{QueueEntry, QueueStatus};
 use crate::shared::{Core, transactions};
@@ -32,8 +30,8 @@ impl Queue {
     pub fn check_in(
         &self,
         actor: &Actor,
-        patient: Uuid,
-        appointment: Option<Uuid>,
+        patient: PatientId,
+        appointment: Option<AppointmentId>,
         practitioner: Option<MembershipId>,
         client: &ClientInfo,
     ) -> Result<QueueEntry, DomainError> {
@@ -143,7 +141,7 @@ impl Queue {
     pub fn advance_queue(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: QueueEntryId,
         to: QueueStatus,
         expected: Option<Expected>,
         client: &ClientInfo,
@@ -153,10 +151,7 @@ impl Queue {
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
             // Locked, so concurrent moves take turns; a move to where the entry is
             // already is answered as it is, whatever version was named.
-            if tx
-                .lock_version(Versioned::QueueEntry, actor.clinic_id, id)?
-                .is_none()
-            {
+            if lock_version(tx, actor.clinic_id, id)?.is_none() {
                 return Ok(Err(DomainError::NotFound));
             }
             let Some(mut entry) = tx.entry(actor.clinic_id, id)? else {
@@ -190,7 +185,7 @@ impl Queue {
                 client,
             )?;
             entry.status = to;
-            entry.version = tx.bump_version(Versioned::QueueEntry, actor.clinic_id, id)?;
+            entry.version = bump_version(tx, actor.clinic_id, id)?;
             Ok(Ok(entry))
         })
     }

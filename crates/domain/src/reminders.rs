@@ -3,10 +3,9 @@
 //! withdrawn on cancel. They hold only date, time and clinic name.
 
 use chrono::Duration;
-use uuid::Uuid;
 
 use crate::DomainError;
-use crate::ids::ClinicId;
+use crate::ids::{AppointmentId, ClinicId};
 use crate::outbox::{Channel, NewMessage};
 use crate::ports::appointments::StoredAppointment;
 use crate::ports::reminders::Reminder;
@@ -92,7 +91,7 @@ impl Reminders {
         &self,
         tx: &mut dyn RemindersTx,
         clinic: ClinicId,
-        appointment: Uuid,
+        appointment: AppointmentId,
     ) -> Result<Vec<Reminder>, DomainError> {
         let mut out = Vec::new();
         for (channel, outbox, scheduled_for) in tx.reminders(clinic, appointment)? {

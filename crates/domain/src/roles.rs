@@ -1,13 +1,11 @@
 //! Custom roles (pro and business plans) and per-member overrides (business plan).
 
-use uuid::Uuid;
-
 use crate::DomainError;
 use crate::access::{Permission, PermissionSet, role_permissions};
 use crate::actor::Actor;
-use crate::concurrency::{Expected, Versioned, lock_checked};
+use crate::concurrency::{Expected, bump_version, lock_checked};
 use crate::identity::model::{ClientInfo, Role};
-use crate::ids::{ClinicId, MembershipId};
+use crate::ids::{ClinicId, MembershipId, RoleId};
 use crate::plans::Plan;
 use crate::ports::roles::CustomRole;
 use crate::shared::{Core, transactions};
@@ -143,7 +141,7 @@ impl Roles {
     pub fn update_custom_role(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: RoleId,
         name: Option<&str>,
         permissions: Option<PermissionSet>,
         expected: Option<Expected>,
@@ -153,9 +151,7 @@ impl Roles {
         let name = name.map(name_of).transpose()?;
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if let Err(refused) =
-                lock_checked(tx, Versioned::CustomRole, actor.clinic_id, id, expected)
-            {
+            if let Err(refused) = lock_checked(tx, actor.clinic_id, id, expected) {
                 return Ok(Err(refused));
             }
             let roles = tx.custom_roles(actor.clinic_id)?;
@@ -189,7 +185,7 @@ impl Roles {
             }
             tx.update_custom_role(actor.clinic_id, &updated)?;
             let updated = CustomRole {
-                version: tx.bump_version(Versioned::CustomRole, actor.clinic_id, id)?,
+                version: bump_version(tx, actor.clinic_id, id)?,
                 ..updated
             };
             self.core.audit_action(
@@ -207,7 +203,7 @@ impl Roles {
     pub fn delete_custom_role(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: RoleId,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
         actor.require(Permission::RolesManage)?;
@@ -239,7 +235,7 @@ impl Roles {
         &self,
         actor: &Actor,
         member: MembershipId,
-        role_ids: &[Uuid],
+        role_ids: &[RoleId],
         expected: Option<Expected>,
         client: &ClientInfo,
     ) -> Result<i32, DomainError> {

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
-use crate::concurrency::{Expected, Versioned, lock_checked};
+use crate::concurrency::{Expected, lock_checked};
 use crate::identity::model::ClientInfo;
 use crate::ids::{ClinicId, MembershipId};
 use crate::ports::identity::IdentityRepo;
@@ -181,13 +181,7 @@ impl Schedule {
             if !tx.is_practitioner(actor.clinic_id, member)? {
                 return Ok(Err(DomainError::NotFound));
             }
-            if let Err(refused) = lock_checked(
-                tx,
-                Versioned::Membership,
-                actor.clinic_id,
-                member.0,
-                expected,
-            ) {
+            if let Err(refused) = lock_checked(tx, actor.clinic_id, member, expected) {
                 return Ok(Err(refused));
             }
             tx.set_hours(actor.clinic_id, member, hours)?;
@@ -329,7 +323,7 @@ mod tests {
             "lunch"
         );
         let absent = Absence {
-            id: uuid::Uuid::nil(),
+            id: crate::ids::AbsenceId(uuid::Uuid::nil()),
             starts_at: start,
             ends_at: start + Duration::hours(1),
         };

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::DomainError;
 use crate::identity::model::{Clinic, Role};
 use crate::identity::password::Verified;
-use crate::ids::{AccountId, ClinicId, MembershipId};
+use crate::ids::{AccountId, ClinicId, MembershipId, PatientId};
 use crate::patients::Patients;
 use crate::ports::identity::NewAccount;
 use crate::ports::patients::{MedicalHistory, PatientFields};
@@ -45,8 +45,8 @@ impl Seeding {
 
     transactions!(SeedTx);
 
-    /// A new UUIDv7.
-    pub fn new_id(&self) -> Uuid {
+    /// A new UUIDv7, as the id type the caller needs.
+    pub fn new_id<I: From<Uuid>>(&self) -> I {
         self.core.new_id()
     }
 
@@ -113,7 +113,7 @@ impl Seeding {
         &self,
         clinic: ClinicId,
         patients: &[(PatientFields, Option<MedicalHistory>)],
-    ) -> Result<Vec<Uuid>, DomainError> {
+    ) -> Result<Vec<PatientId>, DomainError> {
         let now = self.core.now();
         self.tx(Scope::Clinic(clinic), |tx| {
             let keys = self.core.clinic_keys(tx, clinic)?;

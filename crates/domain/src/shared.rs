@@ -17,7 +17,7 @@ use crate::identity::links::Links;
 use crate::identity::model::ClientInfo;
 use crate::identity::password::PasswordHasher;
 use crate::identity::throttle::{LockoutPolicy, RateLimit};
-use crate::ids::{AccountId, ClinicId};
+use crate::ids::{ClinicId, PatientId};
 use crate::keyring::Keyring;
 use crate::outbox::{Channel, NewMessage, OutboxRepo};
 use crate::ports::audit::AuditRepo;
@@ -172,9 +172,9 @@ impl Core {
         self.clock.now()
     }
 
-    /// A new UUIDv7.
-    pub(crate) fn new_id(&self) -> Uuid {
-        uuid_v7(self.random(), self.now())
+    /// A new UUIDv7, as the id type the caller needs.
+    pub(crate) fn new_id<I: From<Uuid>>(&self) -> I {
+        I::from(uuid_v7(self.random(), self.now()))
     }
 
     /// Counts a request against the per-address limit of an authentication
@@ -245,9 +245,9 @@ impl Core {
             .map_err(|e| DomainError::Internal(format!("audit details: {e}")))?;
         tx.append_audit(NewAuditEvent {
             id: self.new_id(),
-            clinic_id: record.clinic.map(ClinicId::uuid),
+            clinic_id: record.clinic,
             occurred_at: stored_time(self.now()),
-            account_id: record.account.map(AccountId::uuid),
+            account_id: record.account,
             membership_id: record.membership,
             session_id: record.session,
             client_ip: client.ip.clone(),
@@ -274,8 +274,8 @@ impl Core {
         tx: &mut dyn AuditRepo,
         actor: &Actor,
         (identifying, clinical): (&'static str, &'static str),
-        resource: (&'static str, Uuid),
-        patients: &[Uuid],
+        resource: (&'static str, impl Into<Uuid>),
+        patients: &[PatientId],
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
         let action = if actor
@@ -288,7 +288,7 @@ impl Core {
         };
         let mut record = AuditRecord::by(actor, action).on(resource.0, resource.1);
         if !patients.is_empty() {
-            let ids: Vec<String> = patients.iter().map(Uuid::to_string).collect();
+            let ids: Vec<String> = patients.iter().map(PatientId::to_string).collect();
             record = record.detail("patients", ids);
         }
         self.audit(tx, record, client)
@@ -300,8 +300,8 @@ impl Core {
         tx: &mut dyn AuditRepo,
         actor: &Actor,
         action: &'static str,
-        resource: (&'static str, Uuid),
-        patients: &[Uuid],
+        resource: (&'static str, impl Into<Uuid>),
+        patients: &[PatientId],
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
         if !actor
@@ -312,7 +312,7 @@ impl Core {
         }
         let mut record = AuditRecord::by(actor, action).on(resource.0, resource.1);
         if !patients.is_empty() {
-            let ids: Vec<String> = patients.iter().map(Uuid::to_string).collect();
+            let ids: Vec<String> = patients.iter().map(PatientId::to_string).collect();
             record = record.detail("patients", ids);
         }
         self.audit(tx, record, client)
@@ -355,7 +355,7 @@ impl Core {
         tx: &mut dyn AuditRepo,
         actor: &Actor,
         action: &'static str,
-        resource: (&'static str, Uuid),
+        resource: (&'static str, impl Into<Uuid>),
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
         self.audit(
@@ -393,7 +393,7 @@ pub struct SealedField<'a> {
     pub table: &'static str,
     /// The column.
     pub column: &'static str,
-    /// The row.
+    /// The row (any sealed table's id: the ciphertext binds it as a plain UUID).
     pub row: Uuid,
     /// The ciphertext.
     pub sealed: &'a [u8],

@@ -12,14 +12,14 @@ use crate::access::{Permission, PermissionSet, check_grant, role_permissions};
 use crate::actor::Actor;
 use crate::audit::AuditRecord;
 use crate::concurrency::VersionsRepo;
-use crate::concurrency::{Expected, Versioned, lock_checked};
+use crate::concurrency::{Expected, bump_version, lock_checked, lock_version};
 use crate::crypto::sha256;
 use crate::identity::auth::clinic_of_token;
 use crate::identity::email;
 use crate::identity::links::Flow;
 use crate::identity::model::{ClientInfo, Role};
 use crate::identity::password::{PersonalWords, Verified, check_policy};
-use crate::ids::{AccountId, ClinicId, MembershipId};
+use crate::ids::{AccountId, ClinicId, InvitationId, MembershipId};
 use crate::plans::Plan;
 use crate::ports::identity::NewAccount;
 use crate::ports::staff::{Invitation, Member};
@@ -128,7 +128,7 @@ impl Staff {
             self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::MEMBERSHIP_ROLE_CHANGED)
-                    .on("membership", id.0)
+                    .on("membership", id)
                     .detail("role", role.as_str()),
                 client,
             )?;
@@ -161,8 +161,7 @@ impl Staff {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(e)),
             };
-            let Some(current) = tx.lock_version(Versioned::Membership, actor.clinic_id, id.0)?
-            else {
+            let Some(current) = lock_version(tx, actor.clinic_id, id)? else {
                 return Ok(Err(not_found()));
             };
             let member = tx.member(actor.clinic_id, id)?.unwrap_or(member);
@@ -206,7 +205,7 @@ impl Staff {
                 crate::audit::actions::MEMBERSHIP_DEACTIVATED
             };
             self.core
-                .audit_action(tx, actor, kind, ("membership", id.0), client)?;
+                .audit_action(tx, actor, kind, ("membership", id), client)?;
             let version = member_changed(tx, actor.clinic_id, id)?;
             Ok(Ok(Member {
                 active,
@@ -234,7 +233,7 @@ impl Staff {
             self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::MEMBERSHIP_SESSIONS_REVOKED)
-                    .on("membership", id.0)
+                    .on("membership", id)
                     .detail("sessions", n),
                 client,
             )?;
@@ -376,7 +375,7 @@ impl Staff {
     pub fn revoke_invitation(
         &self,
         actor: &Actor,
-        id: uuid::Uuid,
+        id: InvitationId,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
         actor.require(Permission::StaffInvite)?;
@@ -520,7 +519,7 @@ impl Staff {
                 tx,
                 AuditRecord::account(crate::audit::actions::CLINIC_PLAN_CHANGED, None)
                     .in_clinic(Some(clinic))
-                    .on("clinic", clinic.0)
+                    .on("clinic", clinic)
                     .detail("plan", plan.as_str()),
                 &operator,
             )
@@ -539,7 +538,7 @@ pub(crate) fn locked_target(
 ) -> Result<Member, DomainError> {
     let member = tx.member(actor.clinic_id, id)?.ok_or_else(not_found)?;
     check_target(actor, &member, granted)?;
-    lock_checked(tx, Versioned::Membership, actor.clinic_id, id.0, expected)?;
+    lock_checked(tx, actor.clinic_id, id, expected)?;
     Ok(member)
 }
 
@@ -549,7 +548,7 @@ pub(crate) fn member_changed(
     clinic: ClinicId,
     id: MembershipId,
 ) -> Result<i32, DomainError> {
-    tx.bump_version(Versioned::Membership, clinic, id.0)
+    bump_version(tx, clinic, id)
 }
 
 /// The one guard of every staff action (sessions, role, custom roles,

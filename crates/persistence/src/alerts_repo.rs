@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
-use salus_domain::ids::ClinicId;
+use salus_domain::ids::{AlertId, ChainId, ClinicId};
 use salus_domain::paging::Page;
 use salus_domain::ports::alerts::{AlertKey, AlertsRepo, SecurityAlert, SubjectKind};
 use salus_domain::ports::audit::ChainHead;
@@ -31,8 +31,8 @@ type AlertRow = (
 
 fn to_alert(r: AlertRow) -> SecurityAlert {
     SecurityAlert {
-        id: r.0,
-        clinic_id: r.1,
+        id: AlertId(r.0),
+        clinic_id: r.1.map(ClinicId),
         kind: r.2,
         subject: r.3,
         dedup_key: r.4,
@@ -54,9 +54,9 @@ impl AlertsRepo for PgTx<'_> {
         Ok(rows.into_iter().map(to_head).collect())
     }
 
-    fn claim_chain_scan(&mut self, chain: Uuid) -> Res<Option<i64>> {
+    fn claim_chain_scan(&mut self, chain: ChainId) -> Res<Option<i64>> {
         heads::table
-            .find(chain)
+            .find(chain.0)
             .filter(heads::detected_seq.lt(heads::seq))
             .select(heads::detected_seq)
             .for_update()
@@ -66,8 +66,8 @@ impl AlertsRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn set_chain_scanned(&mut self, chain: Uuid, through: i64) -> Res<()> {
-        diesel::update(heads::table.find(chain))
+    fn set_chain_scanned(&mut self, chain: ChainId, through: i64) -> Res<()> {
+        diesel::update(heads::table.find(chain.0))
             .set(heads::detected_seq.eq(through))
             .execute(self.conn)
             .map(|_| ())
@@ -79,7 +79,7 @@ impl AlertsRepo for PgTx<'_> {
         actions: &[&str],
         by: SubjectKind,
         subject: &str,
-        chain: Option<Uuid>,
+        chain: Option<ChainId>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Res<i64> {
@@ -89,7 +89,7 @@ impl AlertsRepo for PgTx<'_> {
             .filter(events::occurred_at.le(to))
             .into_boxed();
         q = match chain {
-            Some(chain) => q.filter(events::chain_id.eq(chain)),
+            Some(chain) => q.filter(events::chain_id.eq(chain.0)),
             None => q.filter(events::clinic_id.is_null()),
         };
         q = match by {
@@ -105,8 +105,8 @@ impl AlertsRepo for PgTx<'_> {
     fn insert_alert(&mut self, a: &SecurityAlert) -> Res<bool> {
         diesel::insert_into(alerts::table)
             .values((
-                alerts::id.eq(a.id),
-                alerts::clinic_id.eq(a.clinic_id),
+                alerts::id.eq(a.id.0),
+                alerts::clinic_id.eq(a.clinic_id.map(|c| c.0)),
                 alerts::kind.eq(&a.kind),
                 alerts::subject.eq(&a.subject),
                 alerts::dedup_key.eq(&a.dedup_key),
@@ -135,7 +135,7 @@ impl AlertsRepo for PgTx<'_> {
             q = q.filter(
                 alerts::raised_at
                     .lt(at)
-                    .or(alerts::raised_at.eq(at).and(alerts::id.lt(id))),
+                    .or(alerts::raised_at.eq(at).and(alerts::id.lt(id.0))),
             );
         }
         let rows: Vec<AlertRow> = q

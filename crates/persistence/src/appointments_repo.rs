@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Int4, Uuid as SqlUuid};
 use salus_domain::DomainError;
-use salus_domain::ids::{ClinicId, MembershipId};
+use salus_domain::ids::{AppointmentId, ClinicId, HistoryEntryId, MembershipId, PatientId};
 use salus_domain::paging::Page;
 use salus_domain::ports::appointments::{
     AppointmentKey, AppointmentQuery, AppointmentsRepo, DOUBLE_BOOKING, HistoryEntry, Practitioner,
@@ -42,8 +42,8 @@ struct Row {
 fn row(clinic: ClinicId, a: &StoredAppointment) -> Row {
     Row {
         clinic_id: clinic.0,
-        id: a.id,
-        patient_id: a.patient_id,
+        id: a.id.0,
+        patient_id: a.patient_id.0,
         practitioner_id: a.practitioner_id.0,
         starts_at: a.starts_at,
         ends_at: a.ends_at,
@@ -58,8 +58,8 @@ fn row(clinic: ClinicId, a: &StoredAppointment) -> Row {
 
 fn stored(r: Row) -> Res<StoredAppointment> {
     Ok(StoredAppointment {
-        id: r.id,
-        patient_id: r.patient_id,
+        id: AppointmentId(r.id),
+        patient_id: PatientId(r.patient_id),
         practitioner_id: MembershipId(r.practitioner_id),
         starts_at: r.starts_at,
         ends_at: r.ends_at,
@@ -190,9 +190,13 @@ impl AppointmentsRepo for PgTx<'_> {
             .map_err(booking_error)
     }
 
-    fn appointment(&mut self, clinic: ClinicId, id: Uuid) -> Res<Option<StoredAppointment>> {
+    fn appointment(
+        &mut self,
+        clinic: ClinicId,
+        id: AppointmentId,
+    ) -> Res<Option<StoredAppointment>> {
         appointments::table
-            .find((clinic.0, id))
+            .find((clinic.0, id.0))
             .select(Row::as_select())
             .for_update()
             .first(self.conn)
@@ -204,7 +208,7 @@ impl AppointmentsRepo for PgTx<'_> {
 
     fn update_appointment(&mut self, clinic: ClinicId, a: &StoredAppointment) -> Res<()> {
         lock_calendar(self.conn, a.practitioner_id.0)?;
-        diesel::update(appointments::table.find((clinic.0, a.id)))
+        diesel::update(appointments::table.find((clinic.0, a.id.0)))
             .set(row(clinic, a))
             .execute(self.conn)
             .map(|_| ())
@@ -230,16 +234,16 @@ impl AppointmentsRepo for PgTx<'_> {
             query = query.filter(appointments::practitioner_id.eq(p.0));
         }
         if let Some(p) = q.patient {
-            query = query.filter(appointments::patient_id.eq(p));
+            query = query.filter(appointments::patient_id.eq(p.0));
         }
         if let Some(s) = q.status {
             query = query.filter(appointments::status.eq(s.as_str()));
         }
         if let Some(AppointmentKey { starts_at: at, id }) = q.after {
             query = query.filter(
-                appointments::starts_at
-                    .gt(at)
-                    .or(appointments::starts_at.eq(at).and(appointments::id.gt(id))),
+                appointments::starts_at.gt(at).or(appointments::starts_at
+                    .eq(at)
+                    .and(appointments::id.gt(id.0))),
             );
         }
         let rows = query
@@ -259,15 +263,15 @@ impl AppointmentsRepo for PgTx<'_> {
     fn add_history(
         &mut self,
         clinic: ClinicId,
-        id: Uuid,
-        appointment: Uuid,
+        id: HistoryEntryId,
+        appointment: AppointmentId,
         e: &HistoryEntry,
     ) -> Res<()> {
         diesel::insert_into(appointment_history::table)
             .values((
                 appointment_history::clinic_id.eq(clinic.0),
-                appointment_history::id.eq(id),
-                appointment_history::appointment_id.eq(appointment),
+                appointment_history::id.eq(id.0),
+                appointment_history::appointment_id.eq(appointment.0),
                 appointment_history::at.eq(e.at),
                 appointment_history::actor_membership_id.eq(e.actor.0),
                 appointment_history::change.eq(&e.change),
@@ -277,10 +281,10 @@ impl AppointmentsRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn history(&mut self, clinic: ClinicId, appointment: Uuid) -> Res<Vec<HistoryEntry>> {
+    fn history(&mut self, clinic: ClinicId, appointment: AppointmentId) -> Res<Vec<HistoryEntry>> {
         let rows: Vec<(DateTime<Utc>, Uuid, serde_json::Value)> = appointment_history::table
             .filter(appointment_history::clinic_id.eq(clinic.0))
-            .filter(appointment_history::appointment_id.eq(appointment))
+            .filter(appointment_history::appointment_id.eq(appointment.0))
             .order(appointment_history::seq.asc())
             .select((
                 appointment_history::at,
@@ -299,9 +303,9 @@ impl AppointmentsRepo for PgTx<'_> {
             .collect())
     }
 
-    fn patient_exists(&mut self, clinic: ClinicId, patient: Uuid) -> Res<bool> {
+    fn patient_exists(&mut self, clinic: ClinicId, patient: PatientId) -> Res<bool> {
         diesel::select(diesel::dsl::exists(
-            patients::table.find((clinic.0, patient)),
+            patients::table.find((clinic.0, patient.0)),
         ))
         .get_result(self.conn)
         .map_err(db_error)

@@ -54,6 +54,8 @@ pub struct Appended {
 /// The append of one event, bound and ready to run.
 pub struct AppendEvent<'a> {
     chain_id: Uuid,
+    /// The event's ids as the columns bind them.
+    ids: EventIds,
     event: &'a NewAuditEvent,
     hash_before_seq: Vec<u8>,
     hash_after_seq: Vec<u8>,
@@ -70,13 +72,29 @@ impl<'a> AppendEvent<'a> {
         let chain_id = event.chain_id();
         let (hash_before_seq, hash_after_seq) = canonical_parts(chain_id, event);
         Self {
-            chain_id,
+            chain_id: chain_id.0,
+            ids: EventIds {
+                id: event.id.0,
+                clinic_id: event.clinic_id.map(|c| c.0),
+                account_id: event.account_id.map(|a| a.0),
+                membership_id: event.membership_id.map(|m| m.0),
+                session_id: event.session_id.map(|s| s.0),
+            },
             event,
             hash_before_seq,
             hash_after_seq,
             first_maintenance_at,
         }
     }
+}
+
+/// An event's own id and the ids of who acted, as plain column values.
+struct EventIds {
+    id: Uuid,
+    clinic_id: Option<Uuid>,
+    account_id: Option<Uuid>,
+    membership_id: Option<Uuid>,
+    session_id: Option<Uuid>,
 }
 
 /// The statement's identity for the prepared-statement cache: its text never
@@ -102,17 +120,17 @@ impl QueryFragment<Pg> for AppendEvent<'_> {
         out.push_sql(") AS (VALUES (");
         out.push_bind_param::<SqlUuid, _>(&self.chain_id)?;
         out.push_sql(", ");
-        out.push_bind_param::<Nullable<SqlUuid>, _>(&e.clinic_id)?;
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&self.ids.clinic_id)?;
         out.push_sql(", ");
-        out.push_bind_param::<SqlUuid, _>(&e.id)?;
+        out.push_bind_param::<SqlUuid, _>(&self.ids.id)?;
         out.push_sql(", ");
         out.push_bind_param::<Timestamptz, _>(&e.occurred_at)?;
         out.push_sql(", ");
-        out.push_bind_param::<Nullable<SqlUuid>, _>(&e.account_id)?;
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&self.ids.account_id)?;
         out.push_sql(", ");
-        out.push_bind_param::<Nullable<SqlUuid>, _>(&e.membership_id)?;
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&self.ids.membership_id)?;
         out.push_sql(", ");
-        out.push_bind_param::<Nullable<SqlUuid>, _>(&e.session_id)?;
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&self.ids.session_id)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&e.client_ip)?;
         out.push_sql(", ");

@@ -9,7 +9,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Int8, Timestamptz, Uuid as SqlUuid};
 use salus_domain::DomainError;
 use salus_domain::audit::{AuditEvent, NewAuditEvent, Outcome};
-use salus_domain::ids::{AccountId, ClinicId};
+use salus_domain::ids::{
+    AccountId, AuditEventId, ChainId, ClinicId, MembershipId, PatientId, SessionId,
+};
 use salus_domain::ports::audit::{AuditFilter, AuditRepo, ChainHead, Checkpoint, Cursor};
 use uuid::Uuid;
 
@@ -55,15 +57,15 @@ impl EventRow {
         let outcome = Outcome::parse(&self.outcome)
             .ok_or_else(|| DomainError::Internal(format!("unknown outcome {}", self.outcome)))?;
         Ok(AuditEvent {
-            chain_id: self.chain_id,
+            chain_id: ChainId(self.chain_id),
             seq: self.seq,
             event: NewAuditEvent {
-                id: self.id,
-                clinic_id: self.clinic_id,
+                id: AuditEventId(self.id),
+                clinic_id: self.clinic_id.map(ClinicId),
                 occurred_at: self.occurred_at,
-                account_id: self.account_id,
-                membership_id: self.membership_id,
-                session_id: self.session_id,
+                account_id: self.account_id.map(AccountId),
+                membership_id: self.membership_id.map(MembershipId),
+                session_id: self.session_id.map(SessionId),
                 client_ip: self.client_ip,
                 user_agent: self.user_agent,
                 request_id: self.request_id,
@@ -113,7 +115,7 @@ type CheckpointRow = (
 
 pub(crate) fn to_head((chain_id, clinic_id, seq, hash, checkpointed_seq): HeadRow) -> ChainHead {
     ChainHead {
-        chain_id,
+        chain_id: ChainId(chain_id),
         clinic_id: clinic_id.map(ClinicId),
         seq,
         hash,
@@ -137,7 +139,7 @@ fn before_cursor(before: Option<Cursor>) -> Condition {
         Some(Cursor { at, id, .. }) => Box::new(
             events::occurred_at
                 .lt(at)
-                .or(events::occurred_at.eq(at).and(events::id.lt(id))),
+                .or(events::occurred_at.eq(at).and(events::id.lt(id.0))),
         ),
         None => Box::new(sql::<Bool>("true")),
     }
@@ -178,7 +180,7 @@ impl AuditRepo for PgTx<'_> {
             .filter(before_seq(f.before))
             .into_boxed();
         if let Some(actor) = f.actor {
-            q = q.filter(events::account_id.eq(actor));
+            q = q.filter(events::account_id.eq(actor.0));
         }
         if let Some(action) = &f.action {
             q = q.filter(events::action.eq(action.clone()));
@@ -209,7 +211,7 @@ impl AuditRepo for PgTx<'_> {
     fn patient_audit_events(
         &mut self,
         clinic: ClinicId,
-        patient: Uuid,
+        patient: PatientId,
         before: Option<Cursor>,
         limit: i64,
     ) -> Res<Vec<AuditEvent>> {
@@ -223,7 +225,7 @@ impl AuditRepo for PgTx<'_> {
         let rows = events::table
             .filter(events::chain_id.eq(clinic.0))
             .filter(events::clinic_id.eq(clinic.0))
-            .filter(events::resource_id.eq(patient).or(listed))
+            .filter(events::resource_id.eq(patient.0).or(listed))
             .filter(before_seq(before))
             .order(events::seq.desc())
             .limit(limit)
@@ -250,9 +252,9 @@ impl AuditRepo for PgTx<'_> {
         to_events(rows)
     }
 
-    fn chain_events(&mut self, chain: Uuid, after: i64, limit: i64) -> Res<Vec<AuditEvent>> {
+    fn chain_events(&mut self, chain: ChainId, after: i64, limit: i64) -> Res<Vec<AuditEvent>> {
         let rows = events::table
-            .filter(events::chain_id.eq(chain))
+            .filter(events::chain_id.eq(chain.0))
             .filter(events::seq.gt(after))
             .order(events::seq)
             .limit(limit)
@@ -261,9 +263,9 @@ impl AuditRepo for PgTx<'_> {
         to_events(rows)
     }
 
-    fn checkpoints(&mut self, chain: Uuid) -> Res<Vec<Checkpoint>> {
+    fn checkpoints(&mut self, chain: ChainId) -> Res<Vec<Checkpoint>> {
         let rows: Vec<CheckpointRow> = checkpoints::table
-            .filter(checkpoints::chain_id.eq(chain))
+            .filter(checkpoints::chain_id.eq(chain.0))
             .order(checkpoints::seq)
             .load(self.conn)
             .map_err(db_error)?;
@@ -271,9 +273,9 @@ impl AuditRepo for PgTx<'_> {
             .into_iter()
             .map(
                 |(chain_id, seq, clinic_id, hash, sealed_at, key_id, signature)| Checkpoint {
-                    chain_id,
+                    chain_id: ChainId(chain_id),
                     seq,
-                    clinic_id,
+                    clinic_id: clinic_id.map(ClinicId),
                     hash,
                     sealed_at,
                     key_id,
@@ -286,9 +288,9 @@ impl AuditRepo for PgTx<'_> {
     fn insert_checkpoint(&mut self, c: &Checkpoint) -> Res<()> {
         diesel::insert_into(checkpoints::table)
             .values((
-                checkpoints::chain_id.eq(c.chain_id),
+                checkpoints::chain_id.eq(c.chain_id.0),
                 checkpoints::seq.eq(c.seq),
-                checkpoints::clinic_id.eq(c.clinic_id),
+                checkpoints::clinic_id.eq(c.clinic_id.map(|c| c.0)),
                 checkpoints::hash.eq(&c.hash),
                 checkpoints::sealed_at.eq(c.sealed_at),
                 checkpoints::key_id.eq(&c.key_id),
@@ -299,7 +301,7 @@ impl AuditRepo for PgTx<'_> {
             .map_err(db_error)?;
         diesel::update(
             heads::table
-                .find(c.chain_id)
+                .find(c.chain_id.0)
                 .filter(heads::checkpointed_seq.lt(c.seq)),
         )
         .set(heads::checkpointed_seq.eq(c.seq))
@@ -345,7 +347,7 @@ impl AuditRepo for PgTx<'_> {
 
     fn expired_prefix(
         &mut self,
-        chain: Uuid,
+        chain: ChainId,
         before: DateTime<Utc>,
     ) -> Res<Option<(i64, Vec<u8>)>> {
         let found: Option<SeqHash> = diesel::sql_query(
@@ -356,7 +358,7 @@ impl AuditRepo for PgTx<'_> {
                                      9223372036854775807)
               ORDER BY e.seq DESC LIMIT 1",
         )
-        .bind::<SqlUuid, _>(chain)
+        .bind::<SqlUuid, _>(chain.0)
         .bind::<Timestamptz, _>(before)
         .get_result(self.conn)
         .optional()
@@ -364,9 +366,9 @@ impl AuditRepo for PgTx<'_> {
         Ok(found.map(|f| (f.seq, f.hash)))
     }
 
-    fn purge_through(&mut self, chain: Uuid, seq: i64) -> Res<i64> {
+    fn purge_through(&mut self, chain: ChainId, seq: i64) -> Res<i64> {
         let removed: Count = diesel::sql_query("SELECT audit.purge_through($1, $2) AS n")
-            .bind::<SqlUuid, _>(chain)
+            .bind::<SqlUuid, _>(chain.0)
             .bind::<Int8, _>(seq)
             .get_result(self.conn)
             .map_err(db_error)?;

@@ -10,7 +10,7 @@ use salus_domain::access::{Extras, PermissionSet};
 use salus_domain::identity::model::{
     Account, ClientInfo, Clinic, MembershipSummary, Role, Session, SessionContext,
 };
-use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
+use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId, SignUpId};
 use salus_domain::ports::identity::{
     IdentityRepo, MfaChallenge, NewAccount, OneTimeToken, PendingSignUp, PhoneChallenge,
     RefreshToken, TokenPurpose,
@@ -249,7 +249,7 @@ struct SignUpRow {
 impl From<SignUpRow> for PendingSignUp {
     fn from(r: SignUpRow) -> Self {
         Self {
-            id: r.id,
+            id: SignUpId(r.id),
             email: r.email,
             account_id: r.account_id.map(AccountId),
             clinic_name: r.clinic_name,
@@ -907,7 +907,7 @@ impl IdentityRepo for PgTx<'_> {
     fn insert_sign_up(&mut self, s: &PendingSignUp, token_hash: &[u8]) -> Res<()> {
         diesel::insert_into(sign_ups::table)
             .values((
-                sign_ups::id.eq(s.id),
+                sign_ups::id.eq(s.id.0),
                 sign_ups::email.eq(&s.email),
                 sign_ups::account_id.eq(s.account_id.map(|a| a.0)),
                 sign_ups::clinic_name.eq(&s.clinic_name),
@@ -969,8 +969,8 @@ impl IdentityRepo for PgTx<'_> {
         .map_err(db_error)
     }
 
-    fn remove_sign_up(&mut self, id: Uuid) -> Res<()> {
-        diesel::delete(sign_ups::table.find(id))
+    fn remove_sign_up(&mut self, id: SignUpId) -> Res<()> {
+        diesel::delete(sign_ups::table.find(id.0))
             .execute(self.conn)
             .map(|_| ())
             .map_err(db_error)

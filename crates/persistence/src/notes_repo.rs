@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
-use salus_domain::ids::{ClinicId, MembershipId};
+use salus_domain::ids::{AppointmentId, ClinicId, MembershipId, NoteId, PatientId};
 use salus_domain::ports::notes::{NotesRepo, StoredNote};
 use uuid::Uuid;
 
@@ -28,11 +28,11 @@ struct Row {
 
 fn note(r: Row) -> StoredNote {
     StoredNote {
-        id: r.id,
-        patient_id: r.patient_id,
-        appointment_id: r.appointment_id,
+        id: NoteId(r.id),
+        patient_id: PatientId(r.patient_id),
+        appointment_id: r.appointment_id.map(AppointmentId),
         author: MembershipId(r.author_membership_id),
-        amends_id: r.amends_id,
+        amends_id: r.amends_id.map(NoteId),
         sealed_body: r.body,
         signed_at: r.signed_at,
         created_at: r.created_at,
@@ -45,11 +45,11 @@ impl NotesRepo for PgTx<'_> {
         diesel::insert_into(clinical_notes::table)
             .values((
                 clinical_notes::clinic_id.eq(clinic.0),
-                clinical_notes::id.eq(n.id),
-                clinical_notes::patient_id.eq(n.patient_id),
-                clinical_notes::appointment_id.eq(n.appointment_id),
+                clinical_notes::id.eq(n.id.0),
+                clinical_notes::patient_id.eq(n.patient_id.0),
+                clinical_notes::appointment_id.eq(n.appointment_id.map(|a| a.0)),
                 clinical_notes::author_membership_id.eq(n.author.0),
-                clinical_notes::amends_id.eq(n.amends_id),
+                clinical_notes::amends_id.eq(n.amends_id.map(|a| a.0)),
                 clinical_notes::body.eq(&n.sealed_body),
                 clinical_notes::signed_at.eq(n.signed_at),
                 clinical_notes::created_at.eq(n.created_at),
@@ -60,9 +60,9 @@ impl NotesRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn note(&mut self, clinic: ClinicId, id: Uuid) -> Res<Option<StoredNote>> {
+    fn note(&mut self, clinic: ClinicId, id: NoteId) -> Res<Option<StoredNote>> {
         clinical_notes::table
-            .find((clinic.0, id))
+            .find((clinic.0, id.0))
             .select(Row::as_select())
             .for_update()
             .first(self.conn)
@@ -72,7 +72,7 @@ impl NotesRepo for PgTx<'_> {
     }
 
     fn update_note(&mut self, clinic: ClinicId, n: &StoredNote, at: DateTime<Utc>) -> Res<()> {
-        diesel::update(clinical_notes::table.find((clinic.0, n.id)))
+        diesel::update(clinical_notes::table.find((clinic.0, n.id.0)))
             .set((
                 clinical_notes::body.eq(&n.sealed_body),
                 clinical_notes::signed_at.eq(n.signed_at),
@@ -84,10 +84,10 @@ impl NotesRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn notes(&mut self, clinic: ClinicId, patient: Uuid) -> Res<Vec<StoredNote>> {
+    fn notes(&mut self, clinic: ClinicId, patient: PatientId) -> Res<Vec<StoredNote>> {
         clinical_notes::table
             .filter(clinical_notes::clinic_id.eq(clinic.0))
-            .filter(clinical_notes::patient_id.eq(patient))
+            .filter(clinical_notes::patient_id.eq(patient.0))
             .order(clinical_notes::seq.asc())
             .limit(1000)
             .select(Row::as_select())

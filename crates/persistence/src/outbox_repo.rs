@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
+use salus_domain::ids::OutboxMessageId;
 use salus_domain::outbox::{Channel, DeliveryStatus, NewMessage, OutboxRepo, PendingMessage};
 use uuid::Uuid;
 
@@ -21,7 +22,7 @@ impl OutboxRepo for PgTx<'_> {
     fn enqueue(&mut self, m: &NewMessage) -> Result<(), DomainError> {
         diesel::insert_into(outbox::table)
             .values((
-                outbox::id.eq(m.id),
+                outbox::id.eq(m.id.0),
                 outbox::channel.eq(m.channel.as_str()),
                 outbox::recipient.eq(&m.recipient),
                 outbox::subject.eq(&m.subject),
@@ -34,10 +35,10 @@ impl OutboxRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn withdraw(&mut self, id: Uuid) -> Result<bool, DomainError> {
+    fn withdraw(&mut self, id: OutboxMessageId) -> Result<bool, DomainError> {
         diesel::delete(
             outbox::table
-                .find(id)
+                .find(id.0)
                 .filter(outbox::delivered_at.is_null()),
         )
         .execute(self.conn)
@@ -45,9 +46,12 @@ impl OutboxRepo for PgTx<'_> {
         .map_err(db_error)
     }
 
-    fn delivery_status(&mut self, id: Uuid) -> Result<Option<DeliveryStatus>, DomainError> {
+    fn delivery_status(
+        &mut self,
+        id: OutboxMessageId,
+    ) -> Result<Option<DeliveryStatus>, DomainError> {
         let row: Option<DeliveryTimes> = outbox::table
-            .find(id)
+            .find(id.0)
             .select((outbox::delivered_at, outbox::failed_at))
             .first(self.conn)
             .optional()
@@ -96,7 +100,7 @@ pub fn deliver_due(
         let mut delivered = 0;
         for (id, channel, recipient, subject, body, attempts) in rows {
             let message = PendingMessage {
-                id,
+                id: OutboxMessageId(id),
                 channel: Channel::parse(&channel).unwrap_or(Channel::Email),
                 recipient,
                 subject,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
-use salus_domain::ids::ClinicId;
+use salus_domain::ids::{ClinicId, PatientId};
 use salus_domain::paging::Page;
 use salus_domain::ports::patients::{
     Address, EmergencyContact, PatientFields, PatientKey, PatientQuery, PatientsRepo, Sex,
@@ -60,7 +60,7 @@ fn row(clinic: ClinicId, p: &StoredPatient) -> Res<PatientRow> {
     let f = &p.fields;
     Ok(PatientRow {
         clinic_id: clinic.0,
-        id: p.id,
+        id: p.id.0,
         family_name: f.family_name.clone(),
         given_name: f.given_name.clone(),
         birth_date: f.birth_date,
@@ -84,7 +84,7 @@ fn row(clinic: ClinicId, p: &StoredPatient) -> Res<PatientRow> {
 
 fn stored(r: PatientRow) -> Res<StoredPatient> {
     Ok(StoredPatient {
-        id: r.id,
+        id: PatientId(r.id),
         fields: PatientFields {
             family_name: r.family_name,
             given_name: r.given_name,
@@ -135,9 +135,9 @@ impl PatientsRepo for PgTx<'_> {
         Ok(())
     }
 
-    fn patient(&mut self, clinic: ClinicId, id: Uuid) -> Res<Option<StoredPatient>> {
+    fn patient(&mut self, clinic: ClinicId, id: PatientId) -> Res<Option<StoredPatient>> {
         patients::table
-            .find((clinic.0, id))
+            .find((clinic.0, id.0))
             .select(PatientRow::as_select())
             .first(self.conn)
             .optional()
@@ -149,7 +149,7 @@ impl PatientsRepo for PgTx<'_> {
     fn update_patient(&mut self, clinic: ClinicId, p: &StoredPatient, expected: i32) -> Res<bool> {
         diesel::update(
             patients::table
-                .find((clinic.0, p.id))
+                .find((clinic.0, p.id.0))
                 .filter(patients::version.eq(expected)),
         )
         .set(row(clinic, p)?)
@@ -198,7 +198,7 @@ impl PatientsRepo for PgTx<'_> {
             query = query.filter(patients::national_id_index.eq(index.to_vec()));
         }
         if let Some(PatientKey { family, given, id }) = &q.after {
-            let (f, g, i) = (family.clone(), given.clone(), *id);
+            let (f, g, i) = (family.clone(), given.clone(), id.0);
             // Implied by the condition below; stated alone so the index on the
             // list's order starts the page at the cursor instead of the clinic's start.
             query = query.filter(lower(patients::family_name).ge(f.clone()));
@@ -229,7 +229,7 @@ impl PatientsRepo for PgTx<'_> {
                 let key = PatientKey {
                     family,
                     given,
-                    id: row.id,
+                    id: PatientId(row.id),
                 };
                 stored(row).map(|patient| (patient, key))
             })

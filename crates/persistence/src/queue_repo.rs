@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Date, Int4, Nullable, Uuid as SqlUuid};
 use salus_domain::DomainError;
-use salus_domain::ids::{ClinicId, MembershipId};
+use salus_domain::ids::{AppointmentId, ClinicId, MembershipId, PatientId, QueueEntryId};
 use salus_domain::ports::queue::{QueueEntry, QueueRepo, QueueStatus};
 use uuid::Uuid;
 
@@ -30,11 +30,11 @@ struct Row {
 
 fn entry(r: Row) -> Res<QueueEntry> {
     Ok(QueueEntry {
-        id: r.id,
+        id: QueueEntryId(r.id),
         day: r.day,
         ticket: r.ticket,
-        patient_id: r.patient_id,
-        appointment_id: r.appointment_id,
+        patient_id: PatientId(r.patient_id),
+        appointment_id: r.appointment_id.map(AppointmentId),
         practitioner_id: r.practitioner_id.map(MembershipId),
         status: QueueStatus::parse(&r.status)
             .ok_or_else(|| DomainError::Internal(format!("unknown queue status {}", r.status)))?,
@@ -68,11 +68,11 @@ impl QueueRepo for PgTx<'_> {
         diesel::insert_into(queue_entries::table)
             .values((
                 queue_entries::clinic_id.eq(clinic.0),
-                queue_entries::id.eq(e.id),
+                queue_entries::id.eq(e.id.0),
                 queue_entries::day.eq(e.day),
                 queue_entries::ticket.eq(e.ticket),
-                queue_entries::patient_id.eq(e.patient_id),
-                queue_entries::appointment_id.eq(e.appointment_id),
+                queue_entries::patient_id.eq(e.patient_id.0),
+                queue_entries::appointment_id.eq(e.appointment_id.map(|a| a.0)),
                 queue_entries::practitioner_id.eq(e.practitioner_id.map(|m| m.0)),
                 queue_entries::status.eq(e.status.as_str()),
                 queue_entries::checked_in_at.eq(e.checked_in_at),
@@ -123,9 +123,9 @@ impl QueueRepo for PgTx<'_> {
         .transpose()
     }
 
-    fn entry(&mut self, clinic: ClinicId, id: Uuid) -> Res<Option<QueueEntry>> {
+    fn entry(&mut self, clinic: ClinicId, id: QueueEntryId) -> Res<Option<QueueEntry>> {
         queue_entries::table
-            .find((clinic.0, id))
+            .find((clinic.0, id.0))
             .select(Row::as_select())
             .for_update()
             .first(self.conn)
@@ -138,11 +138,11 @@ impl QueueRepo for PgTx<'_> {
     fn set_entry_status(
         &mut self,
         clinic: ClinicId,
-        id: Uuid,
+        id: QueueEntryId,
         status: QueueStatus,
         at: DateTime<Utc>,
     ) -> Res<()> {
-        let row = queue_entries::table.find((clinic.0, id));
+        let row = queue_entries::table.find((clinic.0, id.0));
         let status_text = queue_entries::status.eq(status.as_str());
         let result = match status {
             QueueStatus::Called => diesel::update(row)

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
-use salus_domain::ids::ClinicId;
+use salus_domain::ids::{AppointmentId, ClinicId, OutboxMessageId};
 use salus_domain::outbox::Channel;
 use salus_domain::ports::reminders::RemindersRepo;
 use uuid::Uuid;
@@ -17,11 +17,11 @@ impl RemindersRepo for PgTx<'_> {
     fn reminders(
         &mut self,
         clinic: ClinicId,
-        appointment: Uuid,
-    ) -> Res<Vec<(Channel, Uuid, DateTime<Utc>)>> {
+        appointment: AppointmentId,
+    ) -> Res<Vec<(Channel, OutboxMessageId, DateTime<Utc>)>> {
         let rows: Vec<(String, Uuid, DateTime<Utc>)> = appointment_reminders::table
             .filter(appointment_reminders::clinic_id.eq(clinic.0))
-            .filter(appointment_reminders::appointment_id.eq(appointment))
+            .filter(appointment_reminders::appointment_id.eq(appointment.0))
             .order(appointment_reminders::channel.asc())
             .select((
                 appointment_reminders::channel,
@@ -32,24 +32,30 @@ impl RemindersRepo for PgTx<'_> {
             .map_err(db_error)?;
         Ok(rows
             .into_iter()
-            .map(|(c, id, at)| (Channel::parse(&c).unwrap_or(Channel::Email), id, at))
+            .map(|(c, id, at)| {
+                (
+                    Channel::parse(&c).unwrap_or(Channel::Email),
+                    OutboxMessageId(id),
+                    at,
+                )
+            })
             .collect())
     }
 
     fn insert_reminder(
         &mut self,
         clinic: ClinicId,
-        appointment: Uuid,
+        appointment: AppointmentId,
         channel: Channel,
-        outbox: Uuid,
+        outbox: OutboxMessageId,
         at: DateTime<Utc>,
     ) -> Res<()> {
         diesel::insert_into(appointment_reminders::table)
             .values((
                 appointment_reminders::clinic_id.eq(clinic.0),
-                appointment_reminders::appointment_id.eq(appointment),
+                appointment_reminders::appointment_id.eq(appointment.0),
                 appointment_reminders::channel.eq(channel.as_str()),
-                appointment_reminders::outbox_id.eq(outbox),
+                appointment_reminders::outbox_id.eq(outbox.0),
                 appointment_reminders::scheduled_for.eq(at),
             ))
             .execute(self.conn)
@@ -57,11 +63,11 @@ impl RemindersRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn delete_reminders(&mut self, clinic: ClinicId, appointment: Uuid) -> Res<()> {
+    fn delete_reminders(&mut self, clinic: ClinicId, appointment: AppointmentId) -> Res<()> {
         diesel::delete(
             appointment_reminders::table
                 .filter(appointment_reminders::clinic_id.eq(clinic.0))
-                .filter(appointment_reminders::appointment_id.eq(appointment)),
+                .filter(appointment_reminders::appointment_id.eq(appointment.0)),
         )
         .execute(self.conn)
         .map(|_| ())

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::access::PermissionSet;
-use salus_domain::ids::{ClinicId, MembershipId};
+use salus_domain::ids::{ClinicId, MembershipId, RoleId};
 use salus_domain::ports::roles::{CustomRole, RolesRepo};
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ impl RolesRepo for PgTx<'_> {
         Ok(rows
             .into_iter()
             .map(|(id, name, permissions, updated_at, version)| CustomRole {
-                id,
+                id: RoleId(id),
                 name,
                 permissions: PermissionSet::from_codes(&permissions),
                 assigned: counts.iter().find(|(r, _)| *r == id).map_or(0, |(_, n)| *n),
@@ -53,7 +53,7 @@ impl RolesRepo for PgTx<'_> {
         diesel::insert_into(custom_roles::table)
             .values((
                 custom_roles::clinic_id.eq(clinic.0),
-                custom_roles::id.eq(role.id),
+                custom_roles::id.eq(role.id.0),
                 custom_roles::name.eq(&role.name),
                 custom_roles::permissions.eq(role.permissions.codes()),
                 custom_roles::created_at.eq(role.updated_at),
@@ -65,7 +65,7 @@ impl RolesRepo for PgTx<'_> {
     }
 
     fn update_custom_role(&mut self, clinic: ClinicId, role: &CustomRole) -> Res<bool> {
-        diesel::update(custom_roles::table.find((clinic.0, role.id)))
+        diesel::update(custom_roles::table.find((clinic.0, role.id.0)))
             .set((
                 custom_roles::name.eq(&role.name),
                 custom_roles::permissions.eq(role.permissions.codes()),
@@ -76,8 +76,8 @@ impl RolesRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
-    fn delete_custom_role(&mut self, clinic: ClinicId, id: Uuid) -> Res<bool> {
-        diesel::delete(custom_roles::table.find((clinic.0, id)))
+    fn delete_custom_role(&mut self, clinic: ClinicId, id: RoleId) -> Res<bool> {
+        diesel::delete(custom_roles::table.find((clinic.0, id.0)))
             .execute(self.conn)
             .map(|n| n == 1)
             .map_err(db_error)
@@ -87,7 +87,7 @@ impl RolesRepo for PgTx<'_> {
         &mut self,
         clinic: ClinicId,
         member: MembershipId,
-        roles: &[Uuid],
+        roles: &[RoleId],
     ) -> Res<()> {
         diesel::delete(
             membership_custom_roles::table
@@ -102,7 +102,7 @@ impl RolesRepo for PgTx<'_> {
                 (
                     membership_custom_roles::clinic_id.eq(clinic.0),
                     membership_custom_roles::membership_id.eq(member.0),
-                    membership_custom_roles::role_id.eq(*r),
+                    membership_custom_roles::role_id.eq(r.0),
                 )
             })
             .collect();

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
-use salus_domain::ids::{ClinicId, MembershipId};
+use salus_domain::ids::{AbsenceId, ClinicId, MembershipId};
 use salus_domain::ports::schedule::{Absence, Interval, ScheduleRepo, WorkingHours};
 use uuid::Uuid;
 
@@ -74,7 +74,7 @@ impl ScheduleRepo for PgTx<'_> {
         diesel::insert_into(practitioner_absences::table)
             .values((
                 practitioner_absences::clinic_id.eq(clinic.0),
-                practitioner_absences::id.eq(a.id),
+                practitioner_absences::id.eq(a.id.0),
                 practitioner_absences::membership_id.eq(member.0),
                 practitioner_absences::starts_at.eq(a.starts_at),
                 practitioner_absences::ends_at.eq(a.ends_at),
@@ -105,7 +105,7 @@ impl ScheduleRepo for PgTx<'_> {
         Ok(rows
             .into_iter()
             .map(|(id, starts_at, ends_at)| Absence {
-                id,
+                id: AbsenceId(id),
                 starts_at,
                 ends_at,
             })

@@ -8,7 +8,7 @@ use diesel::sql_types::{Array, Nullable, Text, Uuid as SqlUuid};
 use salus_domain::DomainError;
 use salus_domain::access::{Extras, PermissionSet};
 use salus_domain::identity::model::Role;
-use salus_domain::ids::{AccountId, ClinicId, MembershipId};
+use salus_domain::ids::{AccountId, ClinicId, InvitationId, MembershipId};
 use salus_domain::plans::Plan;
 use salus_domain::ports::staff::{Invitation, Member, StaffRepo};
 use uuid::Uuid;
@@ -126,7 +126,7 @@ fn member(r: MemberRow) -> Res<Member> {
 fn invitation(r: InvitationRow) -> Res<Invitation> {
     let (id, email, r_role, created_at, expires_at, accepted_at, revoked_at) = r;
     Ok(Invitation {
-        id,
+        id: InvitationId(id),
         email,
         role: role(&r_role)?,
         created_at,
@@ -282,7 +282,7 @@ impl StaffRepo for PgTx<'_> {
         diesel::insert_into(invitations::table)
             .values((
                 invitations::clinic_id.eq(clinic.0),
-                invitations::id.eq(i.id),
+                invitations::id.eq(i.id.0),
                 invitations::email.eq(&i.email),
                 invitations::role.eq(i.role.as_str()),
                 invitations::token_hash.eq(token_hash),
@@ -325,10 +325,15 @@ impl StaffRepo for PgTx<'_> {
             .transpose()
     }
 
-    fn revoke_invitation(&mut self, clinic: ClinicId, id: Uuid, at: DateTime<Utc>) -> Res<bool> {
+    fn revoke_invitation(
+        &mut self,
+        clinic: ClinicId,
+        id: InvitationId,
+        at: DateTime<Utc>,
+    ) -> Res<bool> {
         diesel::update(
             invitations::table
-                .find((clinic.0, id))
+                .find((clinic.0, id.0))
                 .filter(invitations::accepted_at.is_null())
                 .filter(invitations::revoked_at.is_null()),
         )
@@ -338,8 +343,13 @@ impl StaffRepo for PgTx<'_> {
         .map_err(db_error)
     }
 
-    fn accept_invitation(&mut self, clinic: ClinicId, id: Uuid, at: DateTime<Utc>) -> Res<()> {
-        diesel::update(invitations::table.find((clinic.0, id)))
+    fn accept_invitation(
+        &mut self,
+        clinic: ClinicId,
+        id: InvitationId,
+        at: DateTime<Utc>,
+    ) -> Res<()> {
+        diesel::update(invitations::table.find((clinic.0, id.0)))
             .set(invitations::accepted_at.eq(at))
             .execute(self.conn)
             .map(|_| ())

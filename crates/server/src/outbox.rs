@@ -147,7 +147,7 @@ mod tests {
 
     fn message(channel: Channel) -> PendingMessage {
         PendingMessage {
-            id: uuid::Uuid::now_v7(),
+            id: salus_domain::ids::OutboxMessageId(uuid::Uuid::now_v7()),
             channel,
             recipient: "someone".to_owned(),
             subject: "Subject".to_owned(),

@@ -10,7 +10,6 @@ use serde_json::json;
 use super::model::AuditEvent;
 use crate::access::Permission;
 use crate::identity::model::Role;
-use crate::ids::ClinicId;
 use crate::outbox::{Channel, NewMessage};
 use crate::paging::{MAX_PAGE, Page};
 use crate::ports::alerts::{AlertKey, SecurityAlert, SubjectKind};
@@ -224,7 +223,7 @@ impl Alerts {
         alert: &SecurityAlert,
         rule: &Rule,
     ) -> Result<(), DomainError> {
-        if let Some(clinic) = alert.clinic_id.map(ClinicId) {
+        if let Some(clinic) = alert.clinic_id {
             let name = tx.clinic(clinic)?.map(|c| c.name).unwrap_or_default();
             let admins = tx
                 .members(clinic)?

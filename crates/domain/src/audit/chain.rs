@@ -13,6 +13,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::ids::{AccountId, AuditEventId, ChainId, ClinicId, MembershipId, SessionId};
+
 use super::model::{AuditEvent, NewAuditEvent, Outcome};
 
 /// The hash before a chain's first event.
@@ -34,18 +36,18 @@ pub fn format_time(at: DateTime<Utc>) -> String {
 #[derive(Serialize)]
 struct CanonicalHead {
     v: u8,
-    chain_id: Uuid,
+    chain_id: ChainId,
 }
 
 /// The members after `seq`, in the documented order.
 #[derive(Serialize)]
 struct CanonicalTail<'a> {
-    id: Uuid,
-    clinic_id: Option<Uuid>,
+    id: AuditEventId,
+    clinic_id: Option<ClinicId>,
     occurred_at: String,
-    account_id: Option<Uuid>,
-    membership_id: Option<Uuid>,
-    session_id: Option<Uuid>,
+    account_id: Option<AccountId>,
+    membership_id: Option<MembershipId>,
+    session_id: Option<SessionId>,
     client_ip: Option<&'a str>,
     user_agent: Option<&'a str>,
     request_id: Option<&'a str>,
@@ -60,7 +62,7 @@ struct CanonicalTail<'a> {
 /// before the decimal `seq` and the bytes after it. The database appends an event
 /// by hashing `prev_hash || before || seq || after` once it has taken the chain's
 /// head, so the position needs no round trip to the application.
-pub fn canonical_parts(chain_id: Uuid, e: &NewAuditEvent) -> (Vec<u8>, Vec<u8>) {
+pub fn canonical_parts(chain_id: ChainId, e: &NewAuditEvent) -> (Vec<u8>, Vec<u8>) {
     let head = CanonicalHead {
         v: ENCODING_VERSION,
         chain_id,
@@ -94,7 +96,7 @@ pub fn canonical_parts(chain_id: Uuid, e: &NewAuditEvent) -> (Vec<u8>, Vec<u8>) 
 }
 
 /// The canonical encoding of an event at `seq` of `chain_id`.
-pub fn canonical(chain_id: Uuid, seq: i64, e: &NewAuditEvent) -> Vec<u8> {
+pub fn canonical(chain_id: ChainId, seq: i64, e: &NewAuditEvent) -> Vec<u8> {
     let (mut encoded, after) = canonical_parts(chain_id, e);
     encoded.extend_from_slice(seq.to_string().as_bytes());
     encoded.extend_from_slice(&after);
@@ -102,7 +104,7 @@ pub fn canonical(chain_id: Uuid, seq: i64, e: &NewAuditEvent) -> Vec<u8> {
 }
 
 /// The hash of an event that follows `prev_hash`.
-pub fn link_hash(prev_hash: &[u8], chain_id: Uuid, seq: i64, e: &NewAuditEvent) -> Vec<u8> {
+pub fn link_hash(prev_hash: &[u8], chain_id: ChainId, seq: i64, e: &NewAuditEvent) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(prev_hash);
     h.update(canonical(chain_id, seq, e));
@@ -128,11 +130,11 @@ pub fn link(head_seq: i64, head_hash: &[u8], e: NewAuditEvent) -> AuditEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Break {
     /// The chain.
-    pub chain_id: Uuid,
+    pub chain_id: ChainId,
     /// The position where the problem shows.
     pub seq: i64,
     /// The event there, when there is one.
-    pub event_id: Option<Uuid>,
+    pub event_id: Option<AuditEventId>,
     /// What is wrong.
     pub reason: String,
 }
@@ -141,14 +143,14 @@ pub struct Break {
 /// is the trusted hash before the first event given: the genesis, or a verified
 /// checkpoint's hash when the chain was purged up to `start_seq`.
 pub struct ChainWalk {
-    chain_id: Uuid,
+    chain_id: ChainId,
     expected_seq: i64,
     expected_prev: Vec<u8>,
 }
 
 impl ChainWalk {
     /// A walk that expects `start_seq + 1` next, after `start_hash`.
-    pub fn new(chain_id: Uuid, start_seq: i64, start_hash: &[u8]) -> Self {
+    pub fn new(chain_id: ChainId, start_seq: i64, start_hash: &[u8]) -> Self {
         Self {
             chain_id,
             expected_seq: start_seq + 1,
@@ -201,8 +203,8 @@ mod tests {
 
     fn event(n: u8) -> NewAuditEvent {
         NewAuditEvent {
-            id: Uuid::from_bytes([n; 16]),
-            clinic_id: Some(Uuid::from_bytes([9; 16])),
+            id: AuditEventId(Uuid::from_bytes([n; 16])),
+            clinic_id: Some(ClinicId(Uuid::from_bytes([9; 16]))),
             occurred_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
             account_id: None,
             membership_id: None,

@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::ids::{AccountId, AuditEventId, ChainId, ClinicId, MembershipId, SessionId};
+
 /// How the recorded action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,17 +49,17 @@ pub struct Resource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditEvent {
     /// Event id.
-    pub id: Uuid,
+    pub id: AuditEventId,
     /// The clinic (none for platform events).
-    pub clinic_id: Option<Uuid>,
+    pub clinic_id: Option<ClinicId>,
     /// When (UTC, microsecond precision as stored).
     pub occurred_at: DateTime<Utc>,
     /// Acting account.
-    pub account_id: Option<Uuid>,
+    pub account_id: Option<AccountId>,
     /// Acting membership.
-    pub membership_id: Option<Uuid>,
+    pub membership_id: Option<MembershipId>,
     /// Acting session.
-    pub session_id: Option<Uuid>,
+    pub session_id: Option<SessionId>,
     /// Client address.
     pub client_ip: Option<String>,
     /// Client user agent.
@@ -79,8 +81,11 @@ pub struct NewAuditEvent {
 impl NewAuditEvent {
     /// The chain this event belongs to: its clinic, else its account, else the
     /// platform chain (the nil UUID).
-    pub fn chain_id(&self) -> Uuid {
-        self.clinic_id.or(self.account_id).unwrap_or(Uuid::nil())
+    pub fn chain_id(&self) -> ChainId {
+        self.clinic_id
+            .map(ChainId::from)
+            .or(self.account_id.map(ChainId::from))
+            .unwrap_or(ChainId::PLATFORM)
     }
 }
 
@@ -88,7 +93,7 @@ impl NewAuditEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     /// The chain (clinic, account or platform).
-    pub chain_id: Uuid,
+    pub chain_id: ChainId,
     /// Position in the chain, from 1.
     pub seq: i64,
     /// The event.

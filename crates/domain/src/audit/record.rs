@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::model::{Outcome, Resource};
 use crate::Actor;
-use crate::ids::{AccountId, ClinicId};
+use crate::ids::{AccountId, ClinicId, MembershipId, SessionId};
 
 /// An action to record, built by the service that performs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,9 +17,9 @@ pub struct AuditRecord {
     /// Acting (or, for sign-in attempts, concerned) account.
     pub account: Option<AccountId>,
     /// Acting membership.
-    pub membership: Option<Uuid>,
+    pub membership: Option<MembershipId>,
     /// Acting session.
-    pub session: Option<Uuid>,
+    pub session: Option<SessionId>,
     /// The record acted on.
     pub resource: Option<Resource>,
     /// How it ended.
@@ -35,8 +35,8 @@ impl AuditRecord {
             action,
             clinic: Some(actor.clinic_id),
             account: Some(actor.account_id),
-            membership: Some(actor.membership_id.0),
-            session: Some(actor.session_id.0),
+            membership: Some(actor.membership_id),
+            session: Some(actor.session_id),
             resource: None,
             outcome: Outcome::Success,
             details: Map::new(),
@@ -64,9 +64,13 @@ impl AuditRecord {
         self
     }
 
-    /// Names the record acted on.
-    pub fn on(mut self, kind: &'static str, id: Uuid) -> Self {
-        self.resource = Some(Resource { kind, id });
+    /// Names the record acted on (any entity's id: the audit trail records it as
+    /// a plain UUID next to its kind).
+    pub fn on(mut self, kind: &'static str, id: impl Into<Uuid>) -> Self {
+        self.resource = Some(Resource {
+            kind,
+            id: id.into(),
+        });
         self
     }
 

@@ -44,8 +44,7 @@ pub fn retire_expired(
     let Some((seq, hash)) = repo.expired_prefix(chain.chain_id, retention_cutoff(now))? else {
         return Ok(0);
     };
-    let clinic = chain.clinic_id.map(|c| c.0);
-    repo.insert_checkpoint(&sealer.seal(chain.chain_id, clinic, seq, &hash, now))?;
+    repo.insert_checkpoint(&sealer.seal(chain.chain_id, chain.clinic_id, seq, &hash, now))?;
     repo.purge_through(chain.chain_id, seq)
 }
 
@@ -61,14 +60,13 @@ impl Audit {
             return Ok(None);
         };
         let scope = chain.clinic_id.map_or(Scope::Platform, Scope::Clinic);
-        let clinic = chain.clinic_id.map(|c| c.0);
         self.tx(scope, |tx| {
             let purged = retire_expired(tx, self.core.sealer(), &chain, now)?;
             let sealed_head = chain.seq > chain.checkpointed_seq;
             if sealed_head {
                 tx.insert_checkpoint(&self.core.sealer().seal(
                     chain.chain_id,
-                    clinic,
+                    chain.clinic_id,
                     chain.seq,
                     &chain.hash,
                     now,

@@ -2,9 +2,9 @@
 //! (`AUDIT_SIGNING_KEYS`; the first signs, all verify), so a clinic holding the
 //! public key can check an exported history offline.
 
+use crate::ids::{ChainId, ClinicId};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
-use uuid::Uuid;
 
 use crate::ports::audit::Checkpoint;
 
@@ -21,9 +21,9 @@ impl std::fmt::Debug for AuditSealer {
 }
 
 /// The signed message: a domain tag, the chain, the position, the hash and the time.
-pub fn message(chain_id: Uuid, seq: i64, hash: &[u8], sealed_at: DateTime<Utc>) -> Vec<u8> {
+pub fn message(chain_id: ChainId, seq: i64, hash: &[u8], sealed_at: DateTime<Utc>) -> Vec<u8> {
     let mut m = b"salus-audit-checkpoint-v1".to_vec();
-    m.extend_from_slice(chain_id.as_bytes());
+    m.extend_from_slice(chain_id.0.as_bytes());
     m.extend_from_slice(&seq.to_be_bytes());
     m.extend_from_slice(hash);
     m.extend_from_slice(&sealed_at.timestamp_micros().to_be_bytes());
@@ -43,8 +43,8 @@ impl AuditSealer {
     /// Signs a checkpoint of `chain_id` at `seq` whose event hashes to `hash`.
     pub fn seal(
         &self,
-        chain_id: Uuid,
-        clinic_id: Option<Uuid>,
+        chain_id: ChainId,
+        clinic_id: Option<ClinicId>,
         seq: i64,
         hash: &[u8],
         sealed_at: DateTime<Utc>,
@@ -102,7 +102,13 @@ mod tests {
     fn a_seal_verifies_and_any_change_breaks_it() {
         let sealer = AuditSealer::new(vec![("a".into(), [7; 32])]).unwrap();
         let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let c = sealer.seal(Uuid::from_bytes([1; 16]), None, 4, &[9; 32], at);
+        let c = sealer.seal(
+            ChainId(uuid::Uuid::from_bytes([1; 16])),
+            None,
+            4,
+            &[9; 32],
+            at,
+        );
         assert!(sealer.verify(&c));
         let mut moved = c.clone();
         moved.seq = 5;

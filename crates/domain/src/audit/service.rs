@@ -1,12 +1,11 @@
 //! Reading the audit trail back, and recording what the HTTP layer sees (refused
 //! requests, probing for ids): permission first, clinic-scoped transactions.
 
-use uuid::Uuid;
-
 use super::model::{AuditEvent, Outcome};
 use super::record::AuditRecord;
 use crate::access::Permission;
 use crate::identity::model::ClientInfo;
+use crate::ids::PatientId;
 use crate::paging::{MAX_PAGE, Page};
 use crate::ports::audit::{AuditFilter, Checkpoint, Cursor};
 use crate::shared::{Core, transactions};
@@ -127,7 +126,7 @@ impl Audit {
     pub fn patient_access_log(
         &self,
         actor: &Actor,
-        patient: Uuid,
+        patient: PatientId,
         before: Option<Cursor>,
         limit: i64,
     ) -> Result<EventPage, DomainError> {
@@ -187,7 +186,7 @@ impl Audit {
                     .detail("format", format),
                 client,
             )?;
-            tx.checkpoints(actor.clinic_id.0)
+            tx.checkpoints(actor.clinic_id.into())
         })
     }
 
@@ -202,7 +201,7 @@ impl Audit {
         actor.require(Permission::AuditExport)?;
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             Ok(ExportBatch {
-                events: tx.chain_events(actor.clinic_id.0, after, limit.clamp(1, 5_000))?,
+                events: tx.chain_events(actor.clinic_id.into(), after, limit.clamp(1, 5_000))?,
             })
         })
     }

@@ -3,11 +3,10 @@
 
 use std::collections::HashMap;
 
-use uuid::Uuid;
-
 use super::chain::{Break, ChainWalk, GENESIS};
 use super::seal::AuditSealer;
 use crate::DomainError;
+use crate::ids::ChainId;
 use crate::ports::audit::{AuditRepo, ChainHead};
 
 /// Events read per query.
@@ -17,14 +16,14 @@ const PAGE: i64 = 5_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainReport {
     /// The chain.
-    pub chain_id: Uuid,
+    pub chain_id: ChainId,
     /// Events checked.
     pub events: i64,
     /// The first problem, if any.
     pub broken: Option<Break>,
 }
 
-fn broken(chain: Uuid, seq: i64, reason: impl Into<String>) -> Break {
+fn broken(chain: ChainId, seq: i64, reason: impl Into<String>) -> Break {
     Break {
         chain_id: chain,
         seq,

@@ -210,7 +210,7 @@ impl Auth {
             tx,
             AuditRecord::account(crate::audit::actions::CLINIC_CREATED, Some(account_id))
                 .in_clinic(Some(clinic))
-                .on("clinic", clinic.0),
+                .on("clinic", clinic),
             client,
         )?;
         Ok(Ok(()))
@@ -637,7 +637,7 @@ impl Auth {
             }
             self.core.audit(
                 tx,
-                AuditRecord::by(actor, crate::audit::actions::SESSION_REVOKED).on("session", id.0),
+                AuditRecord::by(actor, crate::audit::actions::SESSION_REVOKED).on("session", id),
                 client,
             )?;
             Ok(Ok(()))

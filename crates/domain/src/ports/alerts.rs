@@ -2,10 +2,9 @@
 //! (implemented by the persistence crate).
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::DomainError;
-use crate::ids::ClinicId;
+use crate::ids::{AlertId, ChainId, ClinicId};
 use crate::paging::Page;
 use crate::ports::audit::ChainHead;
 
@@ -22,9 +21,9 @@ pub enum SubjectKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityAlert {
     /// Its id.
-    pub id: Uuid,
+    pub id: AlertId,
     /// The clinic (none for platform alerts, e.g. on an account's sign-ins).
-    pub clinic_id: Option<Uuid>,
+    pub clinic_id: Option<ClinicId>,
     /// Its kind (a rule's).
     pub kind: String,
     /// Who: an account id or a client address.
@@ -47,9 +46,9 @@ pub trait AlertsRepo {
     fn chains_to_scan(&mut self, limit: i64) -> Result<Vec<ChainHead>, DomainError>;
     /// Locks one chain's head for scanning (`FOR UPDATE SKIP LOCKED`); its
     /// read-up-to position, or none when taken or already read.
-    fn claim_chain_scan(&mut self, chain: Uuid) -> Result<Option<i64>, DomainError>;
+    fn claim_chain_scan(&mut self, chain: ChainId) -> Result<Option<i64>, DomainError>;
     /// Records how far the detectors have read a chain.
-    fn set_chain_scanned(&mut self, chain: Uuid, through: i64) -> Result<(), DomainError>;
+    fn set_chain_scanned(&mut self, chain: ChainId, through: i64) -> Result<(), DomainError>;
     /// Counts visible events with one of `actions` by a subject in `[from, to]`,
     /// in one chain or (with `chain: None`) across the platform's events.
     fn count_subject_events(
@@ -57,7 +56,7 @@ pub trait AlertsRepo {
         actions: &[&str],
         by: SubjectKind,
         subject: &str,
-        chain: Option<Uuid>,
+        chain: Option<ChainId>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<i64, DomainError>;
@@ -78,5 +77,5 @@ pub struct AlertKey {
     /// When it was raised.
     pub raised_at: DateTime<Utc>,
     /// Its id.
-    pub id: Uuid,
+    pub id: AlertId,
 }

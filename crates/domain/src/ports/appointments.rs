@@ -2,10 +2,9 @@
 //! (implemented by the persistence crate).
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::DomainError;
-use crate::ids::{ClinicId, MembershipId};
+use crate::ids::{AppointmentId, ClinicId, HistoryEntryId, MembershipId, PatientId};
 use crate::paging::Page;
 
 /// Where an appointment stands.
@@ -81,9 +80,9 @@ impl Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAppointment {
     /// Its id.
-    pub id: Uuid,
+    pub id: AppointmentId,
     /// The patient.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
     /// The practitioner (a membership).
     pub practitioner_id: MembershipId,
     /// Start.
@@ -139,7 +138,7 @@ pub struct AppointmentQuery {
     /// One practitioner.
     pub practitioner: Option<MembershipId>,
     /// One patient.
-    pub patient: Option<Uuid>,
+    pub patient: Option<PatientId>,
     /// One status.
     pub status: Option<Status>,
     /// Page size.
@@ -154,14 +153,14 @@ pub struct AppointmentKey {
     /// Its start.
     pub starts_at: DateTime<Utc>,
     /// Its id.
-    pub id: Uuid,
+    pub id: AppointmentId,
 }
 
 /// A booking to make.
 #[derive(Debug, Clone)]
 pub struct NewBooking {
     /// The patient.
-    pub patient: Uuid,
+    pub patient: PatientId,
     /// The practitioner.
     pub practitioner: MembershipId,
     /// Start.
@@ -218,7 +217,7 @@ pub trait AppointmentsRepo {
     fn appointment(
         &mut self,
         clinic: ClinicId,
-        id: Uuid,
+        id: AppointmentId,
     ) -> Result<Option<StoredAppointment>, DomainError>;
     /// Writes an appointment; `Conflict(slot_taken)` when a new slot is taken.
     fn update_appointment(
@@ -236,16 +235,17 @@ pub trait AppointmentsRepo {
     fn add_history(
         &mut self,
         clinic: ClinicId,
-        id: Uuid,
-        appointment: Uuid,
+        id: HistoryEntryId,
+        appointment: AppointmentId,
         entry: &HistoryEntry,
     ) -> Result<(), DomainError>;
     /// The changes of an appointment, oldest first.
     fn history(
         &mut self,
         clinic: ClinicId,
-        appointment: Uuid,
+        appointment: AppointmentId,
     ) -> Result<Vec<HistoryEntry>, DomainError>;
     /// Whether the patient exists in the clinic.
-    fn patient_exists(&mut self, clinic: ClinicId, patient: Uuid) -> Result<bool, DomainError>;
+    fn patient_exists(&mut self, clinic: ClinicId, patient: PatientId)
+    -> Result<bool, DomainError>;
 }

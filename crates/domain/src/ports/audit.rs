@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::DomainError;
 use crate::audit::model::{AuditEvent, NewAuditEvent, Outcome};
-use crate::ids::{AccountId, ClinicId};
+use crate::ids::{AccountId, AuditEventId, ChainId, ClinicId, PatientId};
 
 /// Where a page of events continues: an event's time, id and position. Clinic
 /// lists (one chain) go by position; lists across chains by (time, id).
@@ -14,7 +14,7 @@ pub struct Cursor {
     /// The last event's time.
     pub at: DateTime<Utc>,
     /// The last event's id.
-    pub id: Uuid,
+    pub id: AuditEventId,
     /// The last event's position in its chain.
     pub seq: i64,
 }
@@ -23,7 +23,7 @@ pub struct Cursor {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     /// Acting account.
-    pub actor: Option<Uuid>,
+    pub actor: Option<AccountId>,
     /// Action code.
     pub action: Option<String>,
     /// Resource type.
@@ -46,11 +46,11 @@ pub struct AuditFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     /// The chain.
-    pub chain_id: Uuid,
+    pub chain_id: ChainId,
     /// The sealed position.
     pub seq: i64,
     /// The clinic, for clinic chains.
-    pub clinic_id: Option<Uuid>,
+    pub clinic_id: Option<ClinicId>,
     /// The hash of the event at `seq`.
     pub hash: Vec<u8>,
     /// When it was sealed.
@@ -65,7 +65,7 @@ pub struct Checkpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainHead {
     /// The chain.
-    pub chain_id: Uuid,
+    pub chain_id: ChainId,
     /// The clinic, for clinic chains.
     pub clinic_id: Option<ClinicId>,
     /// The last appended position.
@@ -92,7 +92,7 @@ pub trait AuditRepo {
     fn patient_audit_events(
         &mut self,
         clinic: ClinicId,
-        patient: Uuid,
+        patient: PatientId,
         before: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>, DomainError>;
@@ -107,12 +107,12 @@ pub trait AuditRepo {
     /// Up to `limit` events of a chain after position `after`, in order.
     fn chain_events(
         &mut self,
-        chain: Uuid,
+        chain: ChainId,
         after: i64,
         limit: i64,
     ) -> Result<Vec<AuditEvent>, DomainError>;
     /// A chain's checkpoints, in order.
-    fn checkpoints(&mut self, chain: Uuid) -> Result<Vec<Checkpoint>, DomainError>;
+    fn checkpoints(&mut self, chain: ChainId) -> Result<Vec<Checkpoint>, DomainError>;
     /// Stores a checkpoint and records it on the chain's head.
     fn insert_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), DomainError>;
     /// Every chain's head (platform scope), or one clinic's.
@@ -128,10 +128,10 @@ pub trait AuditRepo {
     /// is older too (the prefix retention may remove).
     fn expired_prefix(
         &mut self,
-        chain: Uuid,
+        chain: ChainId,
         before: DateTime<Utc>,
     ) -> Result<Option<(i64, Vec<u8>)>, DomainError>;
     /// Removes a chain's events up to `seq` (the database refuses unless a
     /// checkpoint seals `seq` and the prefix is past retention); returns the count.
-    fn purge_through(&mut self, chain: Uuid, seq: i64) -> Result<i64, DomainError>;
+    fn purge_through(&mut self, chain: ChainId, seq: i64) -> Result<i64, DomainError>;
 }

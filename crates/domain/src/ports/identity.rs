@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::DomainError;
 use crate::identity::model::{Account, Clinic, MembershipSummary, Role, Session, SessionContext};
-use crate::ids::{AccountId, ClinicId, MembershipId, SessionId};
+use crate::ids::{AccountId, ClinicId, MembershipId, SessionId, SignUpId};
 
 /// A new account.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub struct NewAccount {
 #[derive(Debug, Clone)]
 pub struct PendingSignUp {
     /// Its id.
-    pub id: uuid::Uuid,
+    pub id: SignUpId,
     /// Normalised email.
     pub email: String,
     /// The account that already had this address (confirming adds the clinic to it).
@@ -374,7 +374,7 @@ pub trait IdentityRepo {
         token_expires_at: DateTime<Utc>,
     ) -> Result<bool, DomainError>;
     /// Removes a sign-up (once confirmed).
-    fn remove_sign_up(&mut self, id: uuid::Uuid) -> Result<(), DomainError>;
+    fn remove_sign_up(&mut self, id: SignUpId) -> Result<(), DomainError>;
 
     // phone
     /// The pending phone challenge, locking it.

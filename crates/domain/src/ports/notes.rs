@@ -2,24 +2,23 @@
 //! (implemented by the persistence crate).
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::DomainError;
-use crate::ids::{ClinicId, MembershipId};
+use crate::ids::{AppointmentId, ClinicId, MembershipId, NoteId, PatientId};
 
 /// A note as stored (body sealed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredNote {
     /// Its id.
-    pub id: Uuid,
+    pub id: NoteId,
     /// The patient.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
     /// The appointment, if any.
-    pub appointment_id: Option<Uuid>,
+    pub appointment_id: Option<AppointmentId>,
     /// The author.
     pub author: MembershipId,
     /// The note this one corrects.
-    pub amends_id: Option<Uuid>,
+    pub amends_id: Option<NoteId>,
     /// Sealed body.
     pub sealed_body: Vec<u8>,
     /// Signed when (then immutable).
@@ -47,7 +46,7 @@ pub trait NotesRepo {
     /// Inserts a note.
     fn insert_note(&mut self, clinic: ClinicId, note: &StoredNote) -> Result<(), DomainError>;
     /// A note, locked.
-    fn note(&mut self, clinic: ClinicId, id: Uuid) -> Result<Option<StoredNote>, DomainError>;
+    fn note(&mut self, clinic: ClinicId, id: NoteId) -> Result<Option<StoredNote>, DomainError>;
     /// Replaces a draft's body, or signs it.
     fn update_note(
         &mut self,
@@ -56,5 +55,9 @@ pub trait NotesRepo {
         at: DateTime<Utc>,
     ) -> Result<(), DomainError>;
     /// A patient's notes in writing order.
-    fn notes(&mut self, clinic: ClinicId, patient: Uuid) -> Result<Vec<StoredNote>, DomainError>;
+    fn notes(
+        &mut self,
+        clinic: ClinicId,
+        patient: PatientId,
+    ) -> Result<Vec<StoredNote>, DomainError>;
 }

@@ -3,10 +3,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::DomainError;
-use crate::ids::ClinicId;
+use crate::ids::{ClinicId, PatientId};
 use crate::paging::Page;
 
 /// Administrative sex.
@@ -112,7 +111,7 @@ pub struct PatientFields {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPatient {
     /// Its id.
-    pub id: Uuid,
+    pub id: PatientId,
     /// Demographics, the national id sealed in `sealed_national_id`.
     pub fields: PatientFields,
     /// Sealed national id.
@@ -135,7 +134,7 @@ pub struct StoredPatient {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Patient {
     /// Its id.
-    pub id: Uuid,
+    pub id: PatientId,
     /// Demographics.
     pub fields: PatientFields,
     /// Medical history, when the caller may read clinical data.
@@ -181,7 +180,7 @@ pub struct PatientKey {
     /// `lower(given_name)`.
     pub given: String,
     /// The patient's id.
-    pub id: Uuid,
+    pub id: PatientId,
 }
 
 /// Storage of keys and patients (clinic-scoped).
@@ -199,8 +198,11 @@ pub trait PatientsRepo {
         patients: &[StoredPatient],
     ) -> Result<(), DomainError>;
     /// A patient by id.
-    fn patient(&mut self, clinic: ClinicId, id: Uuid)
-    -> Result<Option<StoredPatient>, DomainError>;
+    fn patient(
+        &mut self,
+        clinic: ClinicId,
+        id: PatientId,
+    ) -> Result<Option<StoredPatient>, DomainError>;
     /// Writes a patient if its version is still `expected`; false otherwise.
     fn update_patient(
         &mut self,

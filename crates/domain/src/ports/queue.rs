@@ -2,10 +2,9 @@
 //! (implemented by the persistence crate).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use crate::DomainError;
-use crate::ids::{ClinicId, MembershipId};
+use crate::ids::{AppointmentId, ClinicId, MembershipId, PatientId, QueueEntryId};
 
 /// Where a queue entry stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,15 +69,15 @@ impl QueueStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueEntry {
     /// Its id.
-    pub id: Uuid,
+    pub id: QueueEntryId,
     /// The day.
     pub day: NaiveDate,
     /// The ticket number of the day.
     pub ticket: i32,
     /// The patient.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
     /// The appointment, unless a walk-in.
-    pub appointment_id: Option<Uuid>,
+    pub appointment_id: Option<AppointmentId>,
     /// The practitioner, if assigned.
     pub practitioner_id: Option<MembershipId>,
     /// Status.
@@ -109,12 +108,16 @@ pub trait QueueRepo {
         practitioner: Option<MembershipId>,
     ) -> Result<Option<QueueEntry>, DomainError>;
     /// An entry, locked.
-    fn entry(&mut self, clinic: ClinicId, id: Uuid) -> Result<Option<QueueEntry>, DomainError>;
+    fn entry(
+        &mut self,
+        clinic: ClinicId,
+        id: QueueEntryId,
+    ) -> Result<Option<QueueEntry>, DomainError>;
     /// Sets an entry's status and the time of that step.
     fn set_entry_status(
         &mut self,
         clinic: ClinicId,
-        id: Uuid,
+        id: QueueEntryId,
         status: QueueStatus,
         at: DateTime<Utc>,
     ) -> Result<(), DomainError>;

@@ -2,10 +2,9 @@
 //! (implemented by the persistence crate).
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::DomainError;
-use crate::ids::ClinicId;
+use crate::ids::{AppointmentId, ClinicId, OutboxMessageId};
 use crate::outbox::{Channel, DeliveryStatus};
 
 /// A scheduled reminder and where it stands.
@@ -25,17 +24,21 @@ pub trait RemindersRepo {
     fn reminders(
         &mut self,
         clinic: ClinicId,
-        appointment: Uuid,
-    ) -> Result<Vec<(Channel, Uuid, DateTime<Utc>)>, DomainError>;
+        appointment: AppointmentId,
+    ) -> Result<Vec<(Channel, OutboxMessageId, DateTime<Utc>)>, DomainError>;
     /// Records a reminder.
     fn insert_reminder(
         &mut self,
         clinic: ClinicId,
-        appointment: Uuid,
+        appointment: AppointmentId,
         channel: Channel,
-        outbox: Uuid,
+        outbox: OutboxMessageId,
         at: DateTime<Utc>,
     ) -> Result<(), DomainError>;
     /// Forgets an appointment's reminders.
-    fn delete_reminders(&mut self, clinic: ClinicId, appointment: Uuid) -> Result<(), DomainError>;
+    fn delete_reminders(
+        &mut self,
+        clinic: ClinicId,
+        appointment: AppointmentId,
+    ) -> Result<(), DomainError>;
 }

@@ -2,17 +2,16 @@
 //! (implemented by the persistence crate).
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::DomainError;
 use crate::access::PermissionSet;
-use crate::ids::{ClinicId, MembershipId};
+use crate::ids::{ClinicId, MembershipId, RoleId};
 
 /// A clinic's own role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomRole {
     /// Its id.
-    pub id: Uuid,
+    pub id: RoleId,
     /// Its name (unique in the clinic).
     pub name: String,
     /// What it grants.
@@ -42,13 +41,13 @@ pub trait RolesRepo {
         role: &CustomRole,
     ) -> Result<bool, DomainError>;
     /// Deletes a role; false when it does not exist.
-    fn delete_custom_role(&mut self, clinic: ClinicId, id: Uuid) -> Result<bool, DomainError>;
+    fn delete_custom_role(&mut self, clinic: ClinicId, id: RoleId) -> Result<bool, DomainError>;
     /// Replaces a member's custom roles.
     fn set_member_custom_roles(
         &mut self,
         clinic: ClinicId,
         member: MembershipId,
-        roles: &[Uuid],
+        roles: &[RoleId],
     ) -> Result<(), DomainError>;
     /// Replaces a member's overrides.
     fn set_member_overrides(

@@ -2,10 +2,9 @@
 //! (implemented by the persistence crate).
 
 use chrono::{DateTime, NaiveTime, Utc};
-use uuid::Uuid;
 
 use crate::DomainError;
-use crate::ids::{ClinicId, MembershipId};
+use crate::ids::{AbsenceId, ClinicId, MembershipId};
 
 /// One weekly working interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +21,7 @@ pub struct WorkingHours {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Absence {
     /// Its id.
-    pub id: Uuid,
+    pub id: AbsenceId,
     /// Start.
     pub starts_at: DateTime<Utc>,
     /// End.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::DomainError;
 use crate::access::{Extras, PermissionSet, effective};
 use crate::identity::model::Role;
-use crate::ids::{AccountId, ClinicId, MembershipId};
+use crate::ids::{AccountId, ClinicId, InvitationId, MembershipId};
 use crate::plans::Plan;
 
 /// A member of the clinic.
@@ -48,7 +48,7 @@ impl Member {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invitation {
     /// Its id.
-    pub id: uuid::Uuid,
+    pub id: InvitationId,
     /// Invited address.
     pub email: String,
     /// Role on acceptance.
@@ -116,14 +116,14 @@ pub trait StaffRepo {
     fn revoke_invitation(
         &mut self,
         clinic: ClinicId,
-        id: uuid::Uuid,
+        id: InvitationId,
         at: DateTime<Utc>,
     ) -> Result<bool, DomainError>;
     /// Marks an invitation accepted.
     fn accept_invitation(
         &mut self,
         clinic: ClinicId,
-        id: uuid::Uuid,
+        id: InvitationId,
         at: DateTime<Utc>,
     ) -> Result<(), DomainError>;
     /// Sets the clinic's plan; false when the clinic does not exist.

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
-use salus_domain::ids::MembershipId;
+use salus_domain::ids::{AppointmentId, MembershipId, PatientId};
 use salus_domain::ports::appointments::{
     Appointment, AppointmentKey, AppointmentQuery, HistoryEntry, NewBooking, Status,
 };
@@ -272,8 +272,8 @@ pub struct AppointmentListQuery {
 fn response(a: Appointment) -> AppointmentResponse {
     let s = a.stored;
     AppointmentResponse {
-        id: s.id,
-        patient_id: s.patient_id,
+        id: s.id.0,
+        patient_id: s.patient_id.0,
         practitioner_id: s.practitioner_id.uuid(),
         starts_at: s.starts_at,
         ends_at: s.ends_at,
@@ -385,7 +385,7 @@ pub async fn book(
             services.appointments.book(
                 &who.0,
                 &NewBooking {
-                    patient: b.patient_id,
+                    patient: PatientId(b.patient_id),
                     practitioner: MembershipId(b.practitioner_id),
                     starts_at: b.starts_at,
                     ends_at: b.ends_at,
@@ -422,7 +422,11 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let a = ports
-        .call(move |services| services.appointments.get_appointment(&who.0, id, &client.0))
+        .call(move |services| {
+            services
+                .appointments
+                .get_appointment(&who.0, AppointmentId(id), &client.0)
+        })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), a))
 }
@@ -454,7 +458,7 @@ pub async fn change_status(
         .call(move |services| {
             services.appointments.change_status(
                 &who.0,
-                id,
+                AppointmentId(id),
                 b.status.into(),
                 b.reason.as_deref(),
                 if_match.0,
@@ -490,7 +494,7 @@ pub async fn reschedule(
         .call(move |services| {
             services.appointments.reschedule(
                 &who.0,
-                id,
+                AppointmentId(id),
                 b.starts_at,
                 b.ends_at,
                 if_match.0,
@@ -526,7 +530,7 @@ pub async fn list(
         from: q.from,
         to: q.to,
         practitioner: q.practitioner_id.map(MembershipId),
-        patient: q.patient_id,
+        patient: q.patient_id.map(PatientId),
         status: q.status.map(Into::into),
         limit,
         after,
@@ -561,7 +565,11 @@ pub async fn history(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let entries = ports
-        .call(move |services| services.appointments.appointment_history(&who.0, id))
+        .call(move |services| {
+            services
+                .appointments
+                .appointment_history(&who.0, AppointmentId(id))
+        })
         .await?;
     let items = entries
         .into_iter()

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use salus_domain::audit::export::{Format, hex};
 use salus_domain::audit::service::EventPage;
 use salus_domain::audit::{AuditEvent, Outcome};
+use salus_domain::ids::{AccountId, PatientId};
 use salus_domain::ports::audit::{AuditFilter, Cursor};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -103,13 +104,13 @@ pub struct AuditEventList {
 fn response(e: AuditEvent) -> AuditEventResponse {
     let details = serde_json::from_str(&e.event.details).unwrap_or(serde_json::Value::Null);
     AuditEventResponse {
-        id: e.event.id,
+        id: e.event.id.0,
         occurred_at: e.event.occurred_at,
         action: e.event.action,
         outcome: e.event.outcome.into(),
-        account_id: e.event.account_id,
-        membership_id: e.event.membership_id,
-        session_id: e.event.session_id,
+        account_id: e.event.account_id.map(Uuid::from),
+        membership_id: e.event.membership_id.map(Uuid::from),
+        session_id: e.event.session_id.map(Uuid::from),
         client_ip: e.event.client_ip,
         user_agent: e.event.user_agent,
         request_id: e.event.request_id,
@@ -187,7 +188,7 @@ pub async fn events(
     let q = query.into_inner();
     let scope = ListScope::of("audit_events_list", who.0.clinic_id);
     let filter = AuditFilter {
-        actor: q.actor,
+        actor: q.actor.map(AccountId),
         action: q.action,
         resource_type: q.resource_type,
         resource_id: q.resource_id,
@@ -231,7 +232,11 @@ pub async fn patient_access_log(
     let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
     let limit = page_limit(q.limit, 50)?;
     let page = ports
-        .call(move |services| services.audit.patient_access_log(&who.0, id, before, limit))
+        .call(move |services| {
+            services
+                .audit
+                .patient_access_log(&who.0, PatientId(id), before, limit)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }

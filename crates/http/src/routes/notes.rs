@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
+use salus_domain::ids::{AppointmentId, NoteId, PatientId};
 use salus_domain::ports::notes::Note;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -93,11 +94,11 @@ pub struct NoteList {
 fn response(n: Note) -> NoteResponse {
     let s = n.stored;
     NoteResponse {
-        id: s.id,
-        patient_id: s.patient_id,
-        appointment_id: s.appointment_id,
+        id: s.id.0,
+        patient_id: s.patient_id.0,
+        appointment_id: s.appointment_id.map(Uuid::from),
         author_id: s.author.uuid(),
-        amends_id: s.amends_id,
+        amends_id: s.amends_id.map(Uuid::from),
         body: n.body,
         signed_at: s.signed_at,
         created_at: s.created_at,
@@ -124,12 +125,16 @@ pub async fn write(
     body: ValidatedJson<NoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let patient = id.into_inner();
+    let patient = PatientId(id.into_inner());
     let note = ports
         .call(move |services| {
-            services
-                .notes
-                .write_draft(&who.0, patient, b.appointment_id, &b.body, &client.0)
+            services.notes.write_draft(
+                &who.0,
+                patient,
+                b.appointment_id.map(AppointmentId),
+                &b.body,
+                &client.0,
+            )
         })
         .await?;
     Ok(HttpResponse::Created().json(response(note)))
@@ -152,7 +157,11 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let patient = id.into_inner();
     let notes = ports
-        .call(move |services| services.notes.patient_notes(&who.0, patient, &client.0))
+        .call(move |services| {
+            services
+                .notes
+                .patient_notes(&who.0, PatientId(patient), &client.0)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(NoteList {
         items: notes.into_iter().map(response).collect(),
@@ -186,9 +195,14 @@ pub async fn edit(
     let id = id.into_inner();
     let note = ports
         .call(move |services| {
-            services
-                .notes
-                .edit_note(&who.0, id, b.body.as_deref(), b.sign, if_match.0, &client.0)
+            services.notes.edit_note(
+                &who.0,
+                NoteId(id),
+                b.body.as_deref(),
+                b.sign,
+                if_match.0,
+                &client.0,
+            )
         })
         .await?;
     let version = note.stored.version;
@@ -218,7 +232,11 @@ pub async fn amend(
     let b = body.into_inner();
     let id = id.into_inner();
     let note = ports
-        .call(move |services| services.notes.amend_note(&who.0, id, &b.body, &client.0))
+        .call(move |services| {
+            services
+                .notes
+                .amend_note(&who.0, NoteId(id), &b.body, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Created().json(response(note)))
 }

@@ -4,6 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
+use salus_domain::ids::PatientId;
 use salus_domain::ports::patients::{
     Address, EmergencyContact, MedicalHistory, Patient, PatientFields, PatientKey, PatientQuery,
     Sex,
@@ -355,7 +356,7 @@ fn history(dto: Option<MedicalHistoryDto>) -> Option<MedicalHistory> {
 fn response(p: Patient) -> PatientResponse {
     let f = p.fields;
     PatientResponse {
-        id: p.id,
+        id: p.id.0,
         family_name: f.family_name,
         given_name: f.given_name,
         birth_date: f.birth_date,
@@ -463,7 +464,11 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let patient = ports
-        .call(move |services| services.patients.get_patient(&who.0, id, &client.0))
+        .call(move |services| {
+            services
+                .patients
+                .get_patient(&who.0, PatientId(id), &client.0)
+        })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
 }
@@ -505,7 +510,7 @@ pub async fn update(
         .call(move |services| {
             services.patients.update_patient(
                 &who.0,
-                id,
+                PatientId(id),
                 version,
                 fields,
                 history(body.medical_history),
@@ -541,9 +546,13 @@ pub async fn archive(
     let id = id.into_inner();
     let patient = ports
         .call(move |services| {
-            services
-                .patients
-                .set_patient_archived(&who.0, id, true, if_match.0, &client.0)
+            services.patients.set_patient_archived(
+                &who.0,
+                PatientId(id),
+                true,
+                if_match.0,
+                &client.0,
+            )
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
@@ -574,9 +583,13 @@ pub async fn restore(
     let id = id.into_inner();
     let patient = ports
         .call(move |services| {
-            services
-                .patients
-                .set_patient_archived(&who.0, id, false, if_match.0, &client.0)
+            services.patients.set_patient_archived(
+                &who.0,
+                PatientId(id),
+                false,
+                if_match.0,
+                &client.0,
+            )
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use salus_domain::ids::MembershipId;
+use salus_domain::ids::{AppointmentId, MembershipId, PatientId, QueueEntryId};
 use salus_domain::ports::queue::{QueueEntry, QueueStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -75,11 +75,11 @@ pub struct QueueList {
 
 fn response(e: QueueEntry) -> QueueEntryResponse {
     QueueEntryResponse {
-        id: e.id,
+        id: e.id.0,
         day: e.day,
         ticket: e.ticket,
-        patient_id: e.patient_id,
-        appointment_id: e.appointment_id,
+        patient_id: e.patient_id.0,
+        appointment_id: e.appointment_id.map(Uuid::from),
         practitioner_id: e.practitioner_id.map(MembershipId::uuid),
         status: e.status.as_str().to_owned(),
         checked_in_at: e.checked_in_at,
@@ -109,8 +109,8 @@ pub async fn check_in(
         .call(move |services| {
             services.queue.check_in(
                 &who.0,
-                b.patient_id,
-                b.appointment_id,
+                PatientId(b.patient_id),
+                b.appointment_id.map(AppointmentId),
                 b.practitioner_id.map(MembershipId),
                 &client.0,
             )
@@ -176,7 +176,7 @@ async fn advance(
         .call(move |services| {
             services
                 .queue
-                .advance_queue(&who.0, id, to, if_match.0, &client.0)
+                .advance_queue(&who.0, QueueEntryId(id), to, if_match.0, &client.0)
         })
         .await?;
     let version = entry.version;

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use salus_domain::access::PermissionSet;
-use salus_domain::ids::MembershipId;
+use salus_domain::ids::{MembershipId, RoleId};
 use salus_domain::ports::roles::CustomRole;
 use salus_domain::roles::{built_in_roles, parse_codes};
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,7 @@ pub struct RoleResponse {
 impl From<CustomRole> for RoleResponse {
     fn from(r: CustomRole) -> Self {
         Self {
-            id: Some(r.id),
+            id: Some(r.id.0),
             name: r.name,
             built_in: false,
             permissions: r.permissions.codes(),
@@ -230,7 +230,7 @@ pub async fn update(
         .call(move |services| {
             services.roles.update_custom_role(
                 &who.0,
-                id,
+                RoleId(id),
                 body.name.as_deref(),
                 permissions,
                 if_match.0,
@@ -264,7 +264,11 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     ports
-        .call(move |services| services.roles.delete_custom_role(&who.0, id, &client.0))
+        .call(move |services| {
+            services
+                .roles
+                .delete_custom_role(&who.0, RoleId(id), &client.0)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -295,7 +299,7 @@ pub async fn assign(
     if_match: IfMatch,
     body: ValidatedJson<CustomRolesRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let role_ids = body.into_inner().role_ids;
+    let role_ids: Vec<RoleId> = body.into_inner().role_ids.into_iter().map(RoleId).collect();
     let id = MembershipId(id.into_inner());
     let version = ports
         .call(move |services| {

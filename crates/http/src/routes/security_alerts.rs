@@ -46,7 +46,7 @@ pub struct SecurityAlertList {
 
 fn response(a: SecurityAlert) -> SecurityAlertResponse {
     SecurityAlertResponse {
-        id: a.id,
+        id: a.id.0,
         kind: a.kind,
         subject: a.subject,
         event_count: a.event_count,

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Utc};
 use salus_domain::identity::model::Role;
-use salus_domain::ids::MembershipId;
+use salus_domain::ids::{InvitationId, MembershipId};
 use salus_domain::ports::staff::{Invitation, Member};
 use salus_domain::staff::Acceptance;
 use serde::{Deserialize, Serialize};
@@ -158,7 +158,7 @@ fn invitation_response(i: Invitation, now: DateTime<Utc>) -> InvitationResponse 
         pending
     };
     InvitationResponse {
-        id: i.id,
+        id: i.id.0,
         email: i.email,
         role: i.role.as_str().to_owned(),
         status,
@@ -322,7 +322,11 @@ pub async fn revoke_invitation(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     ports
-        .call(move |services| services.staff.revoke_invitation(&who.0, id, &client.0))
+        .call(move |services| {
+            services
+                .staff
+                .revoke_invitation(&who.0, InvitationId(id), &client.0)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

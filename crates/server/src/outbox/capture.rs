@@ -47,7 +47,7 @@ mod tests {
         let capture = CaptureProvider::new();
         let handle = capture.clone();
         let message = PendingMessage {
-            id: uuid::Uuid::now_v7(),
+            id: salus_domain::ids::OutboxMessageId(uuid::Uuid::now_v7()),
             channel: Channel::Sms,
             recipient: "+33612345678".to_owned(),
             subject: String::new(),

@@ -81,7 +81,7 @@ mod tests {
 
     fn message(recipient: &str) -> PendingMessage {
         PendingMessage {
-            id: uuid::Uuid::now_v7(),
+            id: salus_domain::ids::OutboxMessageId(uuid::Uuid::now_v7()),
             channel: Channel::Email,
             recipient: recipient.to_owned(),
             subject: "Reset your Salus password".to_owned(),
