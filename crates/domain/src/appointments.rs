@@ -11,16 +11,15 @@ use crate::audit::AuditRecord;
 use crate::concurrency::{Expected, lock_checked, lock_version};
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
-use crate::ids::{AppointmentId, MembershipId, PatientId};
+use crate::ids::{AppointmentId, PatientId};
 use crate::paging::{MAX_PAGE, Page};
 use crate::ports::appointments::{
     Appointment, AppointmentKey, AppointmentQuery, DOUBLE_BOOKING, HistoryEntry, NewBooking,
-    Practitioner, Status, StoredAppointment,
+    Status, StoredAppointment,
 };
 use crate::reminders::Reminders;
 use crate::schedule::clinic_time_zone;
 use crate::shared::{Core, SealedField, transactions};
-use crate::staff::member_changed;
 use crate::store::{AppointmentsTx, Scope};
 
 const TABLE: &str = "appointments";
@@ -49,49 +48,6 @@ impl Appointments {
     }
 
     transactions!(AppointmentsTx, committed);
-    /// Flags a member as practitioner (or changes their specialty) if `expected` is
-    /// the membership's current version; returns the new one.
-    pub fn set_practitioner(
-        &self,
-        actor: &Actor,
-        member: MembershipId,
-        specialty: &str,
-        expected: Option<Expected>,
-        client: &ClientInfo,
-    ) -> Result<i32, DomainError> {
-        actor.require(Permission::StaffUpdate)?;
-        let specialty = specialty.trim();
-        if specialty.is_empty() || specialty.chars().count() > 100 {
-            return Err(DomainError::invalid(
-                "specialty",
-                "length",
-                "must be 1 to 100 characters",
-            ));
-        }
-        let now = self.core.now();
-        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if let Err(refused) = lock_checked(tx, actor.clinic_id, member, expected) {
-                return Ok(Err(refused));
-            }
-            tx.upsert_practitioner(actor.clinic_id, member, specialty, now)?;
-            self.core.audit_action(
-                tx,
-                actor,
-                crate::audit::actions::PRACTITIONER_SET,
-                ("membership", member.0),
-                client,
-            )?;
-            Ok(Ok(member_changed(tx, actor.clinic_id, member)?))
-        })
-    }
-
-    /// The clinic's practitioners.
-    pub fn list_practitioners(&self, actor: &Actor) -> Result<Vec<Practitioner>, DomainError> {
-        actor.require(Permission::AppointmentsRead)?;
-        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
-            tx.practitioners(actor.clinic_id)
-        })
-    }
 
     /// The clinic keys that open appointment reasons, when the caller may read them
     /// (loaded once per transaction, not per appointment).

@@ -22,6 +22,7 @@ impl Clinics {
     }
 
     transactions!(ClinicTx, committed);
+
     /// The caller's clinic.
     pub fn clinic_settings(&self, actor: &Actor) -> Result<Clinic, DomainError> {
         actor.require(Permission::ClinicRead)?;

@@ -48,6 +48,7 @@ impl Notes {
     }
 
     transactions!(NotesTx, committed);
+
     /// A stored note with its body opened (a body that fails its integrity check
     /// is answered unavailable: see [`Notes::open_sealed`]).
     fn open_note(

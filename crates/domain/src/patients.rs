@@ -42,6 +42,7 @@ impl Patients {
     }
 
     transactions!(PatientsTx, committed);
+
     /// The clinic's keys, unwrapped; created on first use for clinics that have none.
     pub fn clinic_keys(
         &self,

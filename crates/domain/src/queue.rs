@@ -26,6 +26,7 @@ impl Queue {
     }
 
     transactions!(QueueTx, committed);
+
     /// Checks a patient in, from an appointment (which becomes `checked_in`) or as a walk-in.
     pub fn check_in(
         &self,

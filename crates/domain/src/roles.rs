@@ -73,6 +73,7 @@ impl Roles {
     }
 
     transactions!(RolesTx, committed);
+
     /// The clinic's custom roles.
     pub fn list_custom_roles(&self, actor: &Actor) -> Result<Vec<CustomRole>, DomainError> {
         actor.require(Permission::StaffRead)?;

@@ -11,7 +11,7 @@ use crate::concurrency::{Expected, lock_checked};
 use crate::identity::model::ClientInfo;
 use crate::ids::{ClinicId, MembershipId};
 use crate::ports::identity::IdentityRepo;
-use crate::ports::schedule::{Absence, Interval, WorkingHours};
+use crate::ports::schedule::{Absence, Interval, Practitioner, WorkingHours};
 use crate::shared::{Core, transactions};
 use crate::staff::member_changed;
 use crate::store::Scope;
@@ -155,6 +155,50 @@ impl Schedule {
     }
 
     transactions!(ScheduleTx, committed);
+
+    /// Flags a member as practitioner (or changes their specialty) if `expected` is
+    /// the membership's current version; returns the new one.
+    pub fn set_practitioner(
+        &self,
+        actor: &Actor,
+        member: MembershipId,
+        specialty: &str,
+        expected: Option<Expected>,
+        client: &ClientInfo,
+    ) -> Result<i32, DomainError> {
+        actor.require(Permission::StaffUpdate)?;
+        let specialty = specialty.trim();
+        if specialty.is_empty() || specialty.chars().count() > 100 {
+            return Err(DomainError::invalid(
+                "specialty",
+                "length",
+                "must be 1 to 100 characters",
+            ));
+        }
+        let now = self.core.now();
+        self.committed(Scope::Clinic(actor.clinic_id), |tx| {
+            if let Err(refused) = lock_checked(tx, actor.clinic_id, member, expected) {
+                return Ok(Err(refused));
+            }
+            tx.upsert_practitioner(actor.clinic_id, member, specialty, now)?;
+            self.core.audit_action(
+                tx,
+                actor,
+                crate::audit::actions::PRACTITIONER_SET,
+                ("membership", member.0),
+                client,
+            )?;
+            Ok(Ok(member_changed(tx, actor.clinic_id, member)?))
+        })
+    }
+
+    /// The clinic's practitioners.
+    pub fn list_practitioners(&self, actor: &Actor) -> Result<Vec<Practitioner>, DomainError> {
+        actor.require(Permission::AppointmentsRead)?;
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
+            tx.practitioners(actor.clinic_id)
+        })
+    }
 
     /// Replaces a practitioner's weekly hours if `expected` is the membership's
     /// current version; returns the new one.

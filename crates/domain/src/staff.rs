@@ -66,6 +66,7 @@ impl Staff {
     }
 
     transactions!(StaffTx, committed);
+
     /// The clinic's members.
     pub fn list_members(&self, actor: &Actor) -> Result<Vec<Member>, DomainError> {
         actor.require(Permission::StaffRead)?;

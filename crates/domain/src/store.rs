@@ -59,7 +59,7 @@ views! {
     /// Appointments and their history.
     AppointmentsTx: RemindersTx, AppointmentsRepo, ScheduleRepo, VersionsRepo, AuditRepo, KeysRepo;
     /// Practitioners' hours, absences and availability.
-    ScheduleTx: ScheduleRepo, AppointmentsRepo, IdentityRepo, VersionsRepo, AuditRepo;
+    ScheduleTx: ScheduleRepo, IdentityRepo, VersionsRepo, AuditRepo;
     /// Clinical notes.
     NotesTx: NotesRepo, AppointmentsRepo, VersionsRepo, AuditRepo, KeysRepo;
     /// The waiting queue.
@@ -75,7 +75,7 @@ views! {
     /// Master-key rotation.
     KeysTx: KeysRepo;
     /// Bulk loading of synthetic data (`crate::seeding`).
-    SeedTx: IdentityRepo, AppointmentsRepo, PatientsRepo, KeysRepo;
+    SeedTx: IdentityRepo, ScheduleRepo, PatientsRepo, KeysRepo;
 }
 
 /// Opens transactions. Object-safe so the HTTP layer can hold it as `dyn Store`.

@@ -8,15 +8,13 @@ use salus_domain::DomainError;
 use salus_domain::ids::{AppointmentId, ClinicId, HistoryEntryId, MembershipId, PatientId};
 use salus_domain::paging::Page;
 use salus_domain::ports::appointments::{
-    AppointmentKey, AppointmentQuery, AppointmentsRepo, DOUBLE_BOOKING, HistoryEntry, Practitioner,
-    Status, StoredAppointment,
+    AppointmentKey, AppointmentQuery, AppointmentsRepo, DOUBLE_BOOKING, HistoryEntry, Status,
+    StoredAppointment,
 };
 use uuid::Uuid;
 
 use crate::prepared::TwoBinds;
-use crate::schema::{
-    accounts, appointment_history, appointments, memberships, patients, practitioners,
-};
+use crate::schema::{appointment_history, appointments, patients};
 use crate::store::{PgTx, db_error};
 
 type Res<T> = Result<T, DomainError>;
@@ -112,75 +110,6 @@ fn lock_calendar(conn: &mut PgConnection, practitioner: Uuid) -> Res<()> {
 }
 
 impl AppointmentsRepo for PgTx<'_> {
-    fn upsert_practitioner(
-        &mut self,
-        clinic: ClinicId,
-        member: MembershipId,
-        specialty: &str,
-        at: DateTime<Utc>,
-    ) -> Res<()> {
-        diesel::insert_into(practitioners::table)
-            .values((
-                practitioners::clinic_id.eq(clinic.0),
-                practitioners::membership_id.eq(member.0),
-                practitioners::specialty.eq(specialty),
-                practitioners::created_at.eq(at),
-            ))
-            .on_conflict((practitioners::clinic_id, practitioners::membership_id))
-            .do_update()
-            .set(practitioners::specialty.eq(specialty))
-            .execute(self.conn)
-            .map(|_| ())
-            .map_err(db_error)
-    }
-
-    fn practitioners(&mut self, clinic: ClinicId) -> Res<Vec<Practitioner>> {
-        let rows: Vec<(Uuid, String, String, String, i32)> = practitioners::table
-            .inner_join(
-                memberships::table.on(memberships::clinic_id
-                    .eq(practitioners::clinic_id)
-                    .and(memberships::id.eq(practitioners::membership_id))),
-            )
-            .inner_join(accounts::table.on(accounts::id.eq(memberships::account_id)))
-            .filter(practitioners::clinic_id.eq(clinic.0))
-            .filter(memberships::active.eq(true))
-            .order(accounts::family_name.asc())
-            .select((
-                practitioners::membership_id,
-                practitioners::specialty,
-                accounts::given_name,
-                accounts::family_name,
-                memberships::version,
-            ))
-            .load(self.conn)
-            .map_err(db_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|(m, specialty, given, family, version)| Practitioner {
-                membership: MembershipId(m),
-                specialty,
-                name: format!("{given} {family}"),
-                version,
-            })
-            .collect())
-    }
-
-    fn is_practitioner(&mut self, clinic: ClinicId, member: MembershipId) -> Res<bool> {
-        diesel::select(diesel::dsl::exists(
-            practitioners::table
-                .inner_join(
-                    memberships::table.on(memberships::clinic_id
-                        .eq(practitioners::clinic_id)
-                        .and(memberships::id.eq(practitioners::membership_id))),
-                )
-                .filter(practitioners::clinic_id.eq(clinic.0))
-                .filter(practitioners::membership_id.eq(member.0))
-                .filter(memberships::active.eq(true)),
-        ))
-        .get_result(self.conn)
-        .map_err(db_error)
-    }
-
     fn insert_appointment(&mut self, clinic: ClinicId, a: &StoredAppointment) -> Res<()> {
         lock_calendar(self.conn, a.practitioner_id.0)?;
         diesel::insert_into(appointments::table)

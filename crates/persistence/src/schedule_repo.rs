@@ -4,15 +4,86 @@ use chrono::{DateTime, NaiveTime, Utc};
 use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::ids::{AbsenceId, ClinicId, MembershipId};
-use salus_domain::ports::schedule::{Absence, Interval, ScheduleRepo, WorkingHours};
+use salus_domain::ports::schedule::{Absence, Interval, Practitioner, ScheduleRepo, WorkingHours};
 use uuid::Uuid;
 
-use crate::schema::{appointments, practitioner_absences, practitioner_hours};
+use crate::schema::{
+    accounts, appointments, memberships, practitioner_absences, practitioner_hours, practitioners,
+};
 use crate::store::{PgTx, db_error};
 
 type Res<T> = Result<T, DomainError>;
 
 impl ScheduleRepo for PgTx<'_> {
+    fn upsert_practitioner(
+        &mut self,
+        clinic: ClinicId,
+        member: MembershipId,
+        specialty: &str,
+        at: DateTime<Utc>,
+    ) -> Res<()> {
+        diesel::insert_into(practitioners::table)
+            .values((
+                practitioners::clinic_id.eq(clinic.0),
+                practitioners::membership_id.eq(member.0),
+                practitioners::specialty.eq(specialty),
+                practitioners::created_at.eq(at),
+            ))
+            .on_conflict((practitioners::clinic_id, practitioners::membership_id))
+            .do_update()
+            .set(practitioners::specialty.eq(specialty))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn practitioners(&mut self, clinic: ClinicId) -> Res<Vec<Practitioner>> {
+        let rows: Vec<(Uuid, String, String, String, i32)> = practitioners::table
+            .inner_join(
+                memberships::table.on(memberships::clinic_id
+                    .eq(practitioners::clinic_id)
+                    .and(memberships::id.eq(practitioners::membership_id))),
+            )
+            .inner_join(accounts::table.on(accounts::id.eq(memberships::account_id)))
+            .filter(practitioners::clinic_id.eq(clinic.0))
+            .filter(memberships::active.eq(true))
+            .order(accounts::family_name.asc())
+            .select((
+                practitioners::membership_id,
+                practitioners::specialty,
+                accounts::given_name,
+                accounts::family_name,
+                memberships::version,
+            ))
+            .load(self.conn)
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(m, specialty, given, family, version)| Practitioner {
+                membership: MembershipId(m),
+                specialty,
+                name: format!("{given} {family}"),
+                version,
+            })
+            .collect())
+    }
+
+    fn is_practitioner(&mut self, clinic: ClinicId, member: MembershipId) -> Res<bool> {
+        diesel::select(diesel::dsl::exists(
+            practitioners::table
+                .inner_join(
+                    memberships::table.on(memberships::clinic_id
+                        .eq(practitioners::clinic_id)
+                        .and(memberships::id.eq(practitioners::membership_id))),
+                )
+                .filter(practitioners::clinic_id.eq(clinic.0))
+                .filter(practitioners::membership_id.eq(member.0))
+                .filter(memberships::active.eq(true)),
+        ))
+        .get_result(self.conn)
+        .map_err(db_error)
+    }
+
     fn set_hours(
         &mut self,
         clinic: ClinicId,

@@ -136,6 +136,7 @@ impl Alerts {
     }
 
     transactions!(AlertsTx);
+
     /// Reads every chain's new events and raises what the rules find; returns the
     /// alerts raised. Each chain is its own transaction.
     pub fn detect_threats(&self) -> Result<Vec<SecurityAlert>, DomainError> {

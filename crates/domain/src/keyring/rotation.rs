@@ -70,6 +70,7 @@ impl KeyRotation {
     }
 
     transactions!(KeysTx);
+
     /// Re-wraps every clinic's keys and re-seals every TOTP secret under the active
     /// master key, one transaction per account and per clinic.
     pub fn rotate_master_key(

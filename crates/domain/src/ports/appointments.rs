@@ -173,40 +173,11 @@ pub struct NewBooking {
     pub override_hours: bool,
 }
 
-/// A member who sees patients.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Practitioner {
-    /// The membership.
-    pub membership: MembershipId,
-    /// Specialty.
-    pub specialty: String,
-    /// Display name.
-    pub name: String,
-    /// The membership's version (the practitioner profile and hours are part of it).
-    pub version: i32,
-}
-
 /// A booking refused because the slot overlaps another active appointment.
 pub const DOUBLE_BOOKING: &str = "slot_taken";
 
-/// Storage of practitioners and appointments (clinic-scoped).
+/// Storage of appointments (clinic-scoped).
 pub trait AppointmentsRepo {
-    /// Flags a member as practitioner.
-    fn upsert_practitioner(
-        &mut self,
-        clinic: ClinicId,
-        member: MembershipId,
-        specialty: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), DomainError>;
-    /// The clinic's active practitioners, by family name.
-    fn practitioners(&mut self, clinic: ClinicId) -> Result<Vec<Practitioner>, DomainError>;
-    /// Whether the member is an active practitioner of the clinic.
-    fn is_practitioner(
-        &mut self,
-        clinic: ClinicId,
-        member: MembershipId,
-    ) -> Result<bool, DomainError>;
     /// Inserts an appointment; `Conflict(slot_taken)` when the slot is taken.
     fn insert_appointment(
         &mut self,

@@ -31,8 +31,37 @@ pub struct Absence {
 /// A time interval.
 pub type Interval = (DateTime<Utc>, DateTime<Utc>);
 
+/// A member who sees patients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Practitioner {
+    /// The membership.
+    pub membership: MembershipId,
+    /// Specialty.
+    pub specialty: String,
+    /// Display name.
+    pub name: String,
+    /// The membership's version (the practitioner profile and hours are part of it).
+    pub version: i32,
+}
+
 /// Storage of schedules (clinic-scoped).
 pub trait ScheduleRepo {
+    /// Flags a member as practitioner.
+    fn upsert_practitioner(
+        &mut self,
+        clinic: ClinicId,
+        member: MembershipId,
+        specialty: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), DomainError>;
+    /// The clinic's active practitioners, by family name.
+    fn practitioners(&mut self, clinic: ClinicId) -> Result<Vec<Practitioner>, DomainError>;
+    /// Whether the member is an active practitioner of the clinic.
+    fn is_practitioner(
+        &mut self,
+        clinic: ClinicId,
+        member: MembershipId,
+    ) -> Result<bool, DomainError>;
     /// Replaces a practitioner's weekly hours.
     fn set_hours(
         &mut self,

@@ -11,6 +11,7 @@ pub mod patients;
 pub mod permissions;
 pub mod queue;
 pub mod roles;
+pub mod schedule;
 pub mod security_alerts;
 pub mod staff;
 pub mod well_known;
