@@ -235,37 +235,40 @@ pub struct AppointmentListQuery {
     pub cursor: Option<String>,
 }
 
-fn response(a: Appointment) -> AppointmentResponse {
-    let s = a.stored;
-    AppointmentResponse {
-        id: s.id.0,
-        patient_id: s.patient_id.0,
-        practitioner_id: s.practitioner_id.uuid(),
-        starts_at: s.starts_at,
-        ends_at: s.ends_at,
-        status: s.status.as_str().to_owned(),
-        cancel_reason: s.cancel_reason,
-        reason: a.reason,
-        reminders: a.reminders.map(|items| {
-            items
-                .into_iter()
-                .map(|r| ReminderResponse {
-                    channel: r.channel.as_str(),
-                    scheduled_for: r.scheduled_for,
-                    status: r.status.as_str(),
-                })
-                .collect()
-        }),
-        created_at: s.created_at,
-        updated_at: s.updated_at,
-        version: s.version,
-        unavailable_fields: a.unavailable.iter().map(|f| (*f).to_owned()).collect(),
+impl From<Appointment> for AppointmentResponse {
+    fn from(a: Appointment) -> Self {
+        let s = a.stored;
+        AppointmentResponse {
+            id: s.id.0,
+            patient_id: s.patient_id.0,
+            practitioner_id: s.practitioner_id.uuid(),
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+            status: s.status.as_str().to_owned(),
+            cancel_reason: s.cancel_reason,
+            reason: a.reason,
+            reminders: a.reminders.map(|items| {
+                items
+                    .into_iter()
+                    .map(|r| ReminderResponse {
+                        channel: r.channel.as_str(),
+                        scheduled_for: r.scheduled_for,
+                        status: r.status.as_str(),
+                    })
+                    .collect()
+            }),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            version: s.version,
+            unavailable_fields: a.unavailable.iter().map(|f| (*f).to_owned()).collect(),
+        }
     }
 }
 
 /// An appointment answered with its `ETag`.
 fn with_etag(mut builder: actix_web::HttpResponseBuilder, a: Appointment) -> HttpResponse {
-    crate::preconditions::with_etag(&mut builder, a.stored.version).json(response(a))
+    crate::preconditions::with_etag(&mut builder, a.stored.version)
+        .json(AppointmentResponse::from(a))
 }
 
 /// Books an appointment.
@@ -450,7 +453,11 @@ pub async fn list(
         })
         .await?;
     let next_cursor = ports.cursors.seal(&scope, page.next.as_ref())?;
-    let items = page.items.into_iter().map(response).collect();
+    let items = page
+        .items
+        .into_iter()
+        .map(AppointmentResponse::from)
+        .collect();
     Ok(HttpResponse::Ok().json(AppointmentList { items, next_cursor }))
 }
 

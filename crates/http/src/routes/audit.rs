@@ -101,31 +101,37 @@ pub struct AuditEventList {
     pub next_cursor: Option<String>,
 }
 
-fn response(e: AuditEvent) -> AuditEventResponse {
-    let details = serde_json::from_str(&e.event.details).unwrap_or(serde_json::Value::Null);
-    AuditEventResponse {
-        id: e.event.id.0,
-        occurred_at: e.event.occurred_at,
-        action: e.event.action,
-        outcome: e.event.outcome.into(),
-        account_id: e.event.account_id.map(Uuid::from),
-        membership_id: e.event.membership_id.map(Uuid::from),
-        session_id: e.event.session_id.map(Uuid::from),
-        client_ip: e.event.client_ip,
-        user_agent: e.event.user_agent,
-        request_id: e.event.request_id,
-        resource_type: e.event.resource_type,
-        resource_id: e.event.resource_id,
-        details,
-        seq: e.seq,
-        hash: hex(&e.hash),
+impl From<AuditEvent> for AuditEventResponse {
+    fn from(e: AuditEvent) -> Self {
+        let details = serde_json::from_str(&e.event.details).unwrap_or(serde_json::Value::Null);
+        AuditEventResponse {
+            id: e.event.id.0,
+            occurred_at: e.event.occurred_at,
+            action: e.event.action,
+            outcome: e.event.outcome.into(),
+            account_id: e.event.account_id.map(Uuid::from),
+            membership_id: e.event.membership_id.map(Uuid::from),
+            session_id: e.event.session_id.map(Uuid::from),
+            client_ip: e.event.client_ip,
+            user_agent: e.event.user_agent,
+            request_id: e.event.request_id,
+            resource_type: e.event.resource_type,
+            resource_id: e.event.resource_id,
+            details,
+            seq: e.seq,
+            hash: hex(&e.hash),
+        }
     }
 }
 
 fn list(ports: &Ports, scope: &ListScope, page: EventPage) -> Result<AuditEventList, ApiError> {
     Ok(AuditEventList {
         next_cursor: ports.cursors.seal(scope, page.next.as_ref())?,
-        items: page.items.into_iter().map(response).collect(),
+        items: page
+            .items
+            .into_iter()
+            .map(AuditEventResponse::from)
+            .collect(),
     })
 }
 

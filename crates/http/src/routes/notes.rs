@@ -91,19 +91,21 @@ pub struct NoteList {
     pub next_cursor: Option<String>,
 }
 
-fn response(n: Note) -> NoteResponse {
-    let s = n.stored;
-    NoteResponse {
-        id: s.id.0,
-        patient_id: s.patient_id.0,
-        appointment_id: s.appointment_id.map(Uuid::from),
-        author_id: s.author.uuid(),
-        amends_id: s.amends_id.map(Uuid::from),
-        body: n.body,
-        signed_at: s.signed_at,
-        created_at: s.created_at,
-        version: s.version,
-        unavailable_fields: n.unavailable.iter().map(|f| (*f).to_owned()).collect(),
+impl From<Note> for NoteResponse {
+    fn from(n: Note) -> Self {
+        let s = n.stored;
+        NoteResponse {
+            id: s.id.0,
+            patient_id: s.patient_id.0,
+            appointment_id: s.appointment_id.map(Uuid::from),
+            author_id: s.author.uuid(),
+            amends_id: s.amends_id.map(Uuid::from),
+            body: n.body,
+            signed_at: s.signed_at,
+            created_at: s.created_at,
+            version: s.version,
+            unavailable_fields: n.unavailable.iter().map(|f| (*f).to_owned()).collect(),
+        }
     }
 }
 
@@ -137,7 +139,7 @@ pub async fn write(
             )
         })
         .await?;
-    Ok(HttpResponse::Created().json(response(note)))
+    Ok(HttpResponse::Created().json(NoteResponse::from(note)))
 }
 
 /// A patient's notes.
@@ -164,7 +166,7 @@ pub async fn list(
         })
         .await?;
     Ok(HttpResponse::Ok().json(NoteList {
-        items: notes.into_iter().map(response).collect(),
+        items: notes.into_iter().map(NoteResponse::from).collect(),
         next_cursor: None,
     }))
 }
@@ -206,7 +208,7 @@ pub async fn edit(
         })
         .await?;
     let version = note.stored.version;
-    Ok(with_etag(&mut HttpResponse::Ok(), version).json(response(note)))
+    Ok(with_etag(&mut HttpResponse::Ok(), version).json(NoteResponse::from(note)))
 }
 
 /// Amends a signed note.
@@ -238,5 +240,5 @@ pub async fn amend(
                 .amend_note(&who.0, NoteId(id), &b.body, &client.0)
         })
         .await?;
-    Ok(HttpResponse::Created().json(response(note)))
+    Ok(HttpResponse::Created().json(NoteResponse::from(note)))
 }

@@ -353,49 +353,51 @@ fn history(dto: Option<MedicalHistoryDto>) -> Option<MedicalHistory> {
     })
 }
 
-fn response(p: Patient) -> PatientResponse {
-    let f = p.fields;
-    PatientResponse {
-        id: p.id.0,
-        family_name: f.family_name,
-        given_name: f.given_name,
-        birth_date: f.birth_date,
-        sex: f.sex.into(),
-        national_id: f.national_id,
-        phone: f.phone,
-        email: f.email,
-        address: f.address.map(|a| AddressDto {
-            lines: a.lines,
-            postal_code: a.postal_code,
-            city: a.city,
-            country: a.country,
-        }),
-        emergency_contact: f.emergency_contact.map(|c| EmergencyContactDto {
-            name: c.name,
-            relationship: c.relationship,
-            phone: c.phone,
-        }),
-        preferred_language: f.preferred_language,
-        reminder_consent: ReminderConsent {
-            email: f.reminder_email,
-            sms: f.reminder_sms,
-        },
-        medical_history: p.medical_history.map(|h| MedicalHistoryDto {
-            allergies: h.allergies,
-            conditions: h.conditions,
-            medications: h.medications,
-            notes: h.notes,
-        }),
-        archived: p.archived_at.is_some(),
-        version: p.version,
-        unavailable_fields: p.unavailable.iter().map(|f| (*f).to_owned()).collect(),
-        created_at: p.created_at,
-        updated_at: p.updated_at,
+impl From<Patient> for PatientResponse {
+    fn from(p: Patient) -> Self {
+        let f = p.fields;
+        PatientResponse {
+            id: p.id.0,
+            family_name: f.family_name,
+            given_name: f.given_name,
+            birth_date: f.birth_date,
+            sex: f.sex.into(),
+            national_id: f.national_id,
+            phone: f.phone,
+            email: f.email,
+            address: f.address.map(|a| AddressDto {
+                lines: a.lines,
+                postal_code: a.postal_code,
+                city: a.city,
+                country: a.country,
+            }),
+            emergency_contact: f.emergency_contact.map(|c| EmergencyContactDto {
+                name: c.name,
+                relationship: c.relationship,
+                phone: c.phone,
+            }),
+            preferred_language: f.preferred_language,
+            reminder_consent: ReminderConsent {
+                email: f.reminder_email,
+                sms: f.reminder_sms,
+            },
+            medical_history: p.medical_history.map(|h| MedicalHistoryDto {
+                allergies: h.allergies,
+                conditions: h.conditions,
+                medications: h.medications,
+                notes: h.notes,
+            }),
+            archived: p.archived_at.is_some(),
+            version: p.version,
+            unavailable_fields: p.unavailable.iter().map(|f| (*f).to_owned()).collect(),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
     }
 }
 
 fn with_etag(mut builder: actix_web::HttpResponseBuilder, p: Patient) -> HttpResponse {
-    crate::preconditions::with_etag(&mut builder, p.version).json(response(p))
+    crate::preconditions::with_etag(&mut builder, p.version).json(PatientResponse::from(p))
 }
 
 /// A patient's place in the list's (family name, given name, id) order.
@@ -638,6 +640,6 @@ pub async fn list(
         .call(move |services| services.patients.list_patients(&who.0, query, &client.0))
         .await?;
     let next_cursor = ports.cursors.seal(&scope, page.next.as_ref())?;
-    let items = page.items.into_iter().map(response).collect();
+    let items = page.items.into_iter().map(PatientResponse::from).collect();
     Ok(HttpResponse::Ok().json(PatientList { items, next_cursor }))
 }

@@ -73,18 +73,20 @@ pub struct QueueList {
     pub next_cursor: Option<String>,
 }
 
-fn response(e: QueueEntry) -> QueueEntryResponse {
-    QueueEntryResponse {
-        id: e.id.0,
-        day: e.day,
-        ticket: e.ticket,
-        patient_id: e.patient_id.0,
-        appointment_id: e.appointment_id.map(Uuid::from),
-        practitioner_id: e.practitioner_id.map(MembershipId::uuid),
-        status: e.status.as_str().to_owned(),
-        checked_in_at: e.checked_in_at,
-        called_at: e.called_at,
-        version: e.version,
+impl From<QueueEntry> for QueueEntryResponse {
+    fn from(e: QueueEntry) -> Self {
+        QueueEntryResponse {
+            id: e.id.0,
+            day: e.day,
+            ticket: e.ticket,
+            patient_id: e.patient_id.0,
+            appointment_id: e.appointment_id.map(Uuid::from),
+            practitioner_id: e.practitioner_id.map(MembershipId::uuid),
+            status: e.status.as_str().to_owned(),
+            checked_in_at: e.checked_in_at,
+            called_at: e.called_at,
+            version: e.version,
+        }
     }
 }
 
@@ -116,7 +118,7 @@ pub async fn check_in(
             )
         })
         .await?;
-    Ok(HttpResponse::Created().json(response(entry)))
+    Ok(HttpResponse::Created().json(QueueEntryResponse::from(entry)))
 }
 
 /// Today's queue.
@@ -131,7 +133,7 @@ pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRes
         .call(move |services| services.queue.queue(&who.0))
         .await?;
     Ok(HttpResponse::Ok().json(QueueList {
-        items: entries.into_iter().map(response).collect(),
+        items: entries.into_iter().map(QueueEntryResponse::from).collect(),
         next_cursor: None,
     }))
 }
@@ -159,7 +161,7 @@ pub async fn call_next(
             .call(move |services| services.queue.call_next(&who.0, practitioner, &client.0))
             .await?
         {
-            Some(entry) => HttpResponse::Ok().json(response(entry)),
+            Some(entry) => HttpResponse::Ok().json(QueueEntryResponse::from(entry)),
             None => HttpResponse::NoContent().finish(),
         },
     )
@@ -180,7 +182,7 @@ async fn advance(
         })
         .await?;
     let version = entry.version;
-    Ok(with_etag(&mut HttpResponse::Ok(), version).json(response(entry)))
+    Ok(with_etag(&mut HttpResponse::Ok(), version).json(QueueEntryResponse::from(entry)))
 }
 
 /// Starts the visit of a called patient.

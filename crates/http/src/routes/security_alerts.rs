@@ -44,15 +44,17 @@ pub struct SecurityAlertList {
     pub next_cursor: Option<String>,
 }
 
-fn response(a: SecurityAlert) -> SecurityAlertResponse {
-    SecurityAlertResponse {
-        id: a.id.0,
-        kind: a.kind,
-        subject: a.subject,
-        event_count: a.event_count,
-        triggered_at: a.triggered_at,
-        raised_at: a.raised_at,
-        details: serde_json::from_str(&a.details).unwrap_or(serde_json::Value::Null),
+impl From<SecurityAlert> for SecurityAlertResponse {
+    fn from(a: SecurityAlert) -> Self {
+        SecurityAlertResponse {
+            id: a.id.0,
+            kind: a.kind,
+            subject: a.subject,
+            event_count: a.event_count,
+            triggered_at: a.triggered_at,
+            raised_at: a.raised_at,
+            details: serde_json::from_str(&a.details).unwrap_or(serde_json::Value::Null),
+        }
     }
 }
 
@@ -87,6 +89,10 @@ pub async fn list(
         .await?;
     Ok(HttpResponse::Ok().json(SecurityAlertList {
         next_cursor: ports.cursors.seal(&scope, page.next.as_ref())?,
-        items: page.items.into_iter().map(response).collect(),
+        items: page
+            .items
+            .into_iter()
+            .map(SecurityAlertResponse::from)
+            .collect(),
     }))
 }

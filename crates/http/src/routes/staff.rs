@@ -146,24 +146,27 @@ pub struct InvitationResponse {
     pub expires_at: DateTime<Utc>,
 }
 
-fn invitation_response(i: Invitation, now: DateTime<Utc>) -> InvitationResponse {
-    let [pending, accepted, revoked, expired] = INVITATION_STATUSES;
-    let status = if i.accepted_at.is_some() {
-        accepted
-    } else if i.revoked_at.is_some() {
-        revoked
-    } else if i.expires_at <= now {
-        expired
-    } else {
-        pending
-    };
-    InvitationResponse {
-        id: i.id.0,
-        email: i.email,
-        role: i.role.as_str().to_owned(),
-        status,
-        created_at: i.created_at,
-        expires_at: i.expires_at,
+impl InvitationResponse {
+    /// The invitation as answered at `now` (its status depends on the time).
+    fn at(i: Invitation, now: DateTime<Utc>) -> Self {
+        let [pending, accepted, revoked, expired] = INVITATION_STATUSES;
+        let status = if i.accepted_at.is_some() {
+            accepted
+        } else if i.revoked_at.is_some() {
+            revoked
+        } else if i.expires_at <= now {
+            expired
+        } else {
+            pending
+        };
+        Self {
+            id: i.id.0,
+            email: i.email,
+            role: i.role.as_str().to_owned(),
+            status,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        }
     }
 }
 
@@ -268,7 +271,7 @@ pub async fn invite(
     let invitation = ports
         .call(move |services| services.staff.invite(&who.0, &body.email, role, &client.0))
         .await?;
-    Ok(HttpResponse::Created().json(invitation_response(invitation, ports.clock.now())))
+    Ok(HttpResponse::Created().json(InvitationResponse::at(invitation, ports.clock.now())))
 }
 
 /// Lists invitations.
@@ -294,7 +297,7 @@ pub async fn list_invitations(
     Ok(HttpResponse::Ok().json(InvitationList {
         items: list
             .into_iter()
-            .map(|i| invitation_response(i, now))
+            .map(|i| InvitationResponse::at(i, now))
             .collect(),
         next_cursor: None,
     }))
