@@ -1,8 +1,10 @@
 //! `salus keys rotate-master`: every clinic's keys (and every TOTP secret) are
-//! re-wrapped under the new master key, so the old key can leave the ring.
+//! re-wrapped under the new master key, so the old key can leave the ring; and a
+//! clinic's destroyed keys take everything sealed under them with them.
 
 use base64::Engine;
 use chrono::Duration;
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Bytea;
 use salus::config::Config;
@@ -179,5 +181,54 @@ async fn rotating_the_master_key_rewraps_every_clinic_so_the_old_key_can_go() {
         owner_mfa_status(&app, &new_only, &owner).await,
         200,
         "TOTP secrets were re-sealed too"
+    );
+}
+
+#[tokio::test]
+async fn destroying_a_clinics_keys_shreds_everything_sealed_under_them() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Shredded Clinic").await;
+    let doctor = app.join_as(&owner, "practitioner").await.access;
+    let patient = app
+        .patient(
+            &owner,
+            json!({"family_name": "Noether", "given_name": "Emmy", "birth_date": "1982-03-23",
+                   "sex": "female", "national_id": NATIONAL_ID}),
+        )
+        .await
+        .id;
+    let path = format!("/api/v1/patients/{patient}");
+    let before: Value = app.get_as(&doctor, &path).await.json().await.unwrap();
+    assert_eq!(before["national_id"], NATIONAL_ID, "{before}");
+
+    let me: Value = app
+        .get_as(&owner.access, "/api/v1/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let clinic = salus_domain::ids::ClinicId(me["clinic"]["id"].as_str().unwrap().parse().unwrap());
+    let services = app.services();
+    let destroyed =
+        tokio::task::spawn_blocking(move || services.seeding.destroy_clinic_keys(clinic).unwrap())
+            .await
+            .unwrap();
+    assert!(destroyed, "the clinic had keys");
+    let left = app.db.superuser().batch_execute(&format!(
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM clinic_keys WHERE clinic_id = '{}') \
+         THEN RAISE 'keys left'; END IF; END $$",
+        clinic.0
+    ));
+    assert!(
+        left.is_ok(),
+        "no wrapped key of the clinic is left: {left:?}"
+    );
+
+    let after: Value = app.get_as(&doctor, &path).await.json().await.unwrap();
+    assert_eq!(after["national_id"], Value::Null, "{after}");
+    assert_eq!(
+        after["unavailable_fields"],
+        json!(["national_id"]),
+        "{after}"
     );
 }

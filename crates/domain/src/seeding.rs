@@ -133,4 +133,12 @@ impl Seeding {
             Ok(rows.into_iter().map(|r| r.id).collect())
         })
     }
+
+    /// Destroys a clinic's keys before its rows are removed (`seed-dev --reset`), so
+    /// nothing sealed of it can be opened again; true when it had keys.
+    pub fn destroy_clinic_keys(&self, clinic: ClinicId) -> Result<bool, DomainError> {
+        self.tx(Scope::Clinic(clinic), |tx| {
+            self.core.keyring().destroy(tx, clinic)
+        })
+    }
 }

@@ -119,4 +119,11 @@ impl KeysRepo for PgTx<'_> {
             .map(|_| ())
             .map_err(db_error)
     }
+
+    fn delete_clinic_keys(&mut self, clinic: ClinicId) -> Res<bool> {
+        diesel::delete(clinic_keys::table.find(clinic.0))
+            .execute(self.conn)
+            .map(|n| n > 0)
+            .map_err(db_error)
+    }
 }

@@ -125,6 +125,12 @@ pub fn seed(
         let mut conn = PgConnection::establish(owner_url.expose_secret())
             .context("cannot connect with MIGRATION_DATABASE_URL")?;
         for found in &existing {
+            service
+                .seeding
+                .destroy_clinic_keys(found.clinic)
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot destroy demo clinic {}'s keys: {e:?}", found.n)
+                })?;
             remove_demo_clinic(&mut conn, found)
                 .with_context(|| format!("cannot remove demo clinic {}", found.n))?;
             out.push_str(&format!(

@@ -1,6 +1,6 @@
 //! The keyring: the one owner of clinic keys. It creates a clinic's data and index
-//! keys on first use, unwraps them under the master keys, and re-wraps them under
-//! the active master key (rotation); it also holds the master keys that seal
+//! keys on first use, unwraps them under the master keys, re-wraps them under the
+//! active master key (rotation) and destroys them (crypto-shredding); it also holds the master keys that seal
 //! accounts' TOTP secrets. Clinic keys reach storage only through
 //! [`KeysRepo`].
 
@@ -84,5 +84,12 @@ impl Keyring {
                 Ok(Outcome::Rewrapped)
             }
         }
+    }
+
+    /// Destroys the clinic's keys: every field sealed under them can never be
+    /// opened again (crypto-shredding), whatever copies of the ciphertext remain.
+    /// True when there were keys.
+    pub fn destroy(&self, tx: &mut dyn KeysRepo, clinic: ClinicId) -> Result<bool, DomainError> {
+        tx.delete_clinic_keys(clinic)
     }
 }

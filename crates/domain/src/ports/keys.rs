@@ -42,6 +42,8 @@ pub trait KeysRepo {
     ) -> Result<(), DomainError>;
     /// Every clinic the account is or was a member of (in the account's scope).
     fn clinics_of_account(&mut self, account: AccountId) -> Result<Vec<ClinicId>, DomainError>;
+    /// Deletes the clinic's wrapped keys; true when there were some.
+    fn delete_clinic_keys(&mut self, clinic: ClinicId) -> Result<bool, DomainError>;
     /// The clinic's wrapped keys, locked until the transaction ends.
     fn lock_clinic_keys(&mut self, clinic: ClinicId) -> Result<Option<WrappedKeys>, DomainError>;
     /// Stores the clinic's re-wrapped keys.
