@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DB_ENV := set -a && . .local/db.env && set +a
 
-.PHONY: run test lint openapi clients contract-tools provision-db build bench clean-db
+.PHONY: run test lint openapi clients contract-tools backup-tools provision-db build bench clean-db
 
 provision-db:
 	@bash scripts/provision-db.sh
@@ -23,8 +23,8 @@ run: provision-db build
 		&& APP_ENV=development ./target/debug/salus serve
 
 ## Run the whole test suite against real PostgreSQL (with the contract tools, for
-## tests/clients).
-test: provision-db contract-tools
+## tests/clients, and pgBackRest, for tests/api/backup.rs).
+test: provision-db contract-tools backup-tools
 	@$(DB_ENV) && $(CARGO) test --workspace --all-targets --no-fail-fast
 
 ## Formatting and clippy, warnings denied.
@@ -45,6 +45,11 @@ clients: contract-tools
 ## Node packages, a Python venv under .local, Debian's chromium). Fast when installed.
 contract-tools:
 	@bash scripts/install-contract-tools.sh
+
+## Install the pinned backup tool (Debian's pgbackrest 2.45-1) that `salus backup`
+## runs and tests/api/backup.rs exercises. Fast when installed.
+backup-tools:
+	@bash scripts/install-backup-tools.sh
 
 ## Load-test a release build against a scratch database of 100 clinics x 10,000
 ## patients and write bench/results/latest.json (BENCH_QUICK=1: a smoke run).

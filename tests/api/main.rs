@@ -8,6 +8,7 @@ mod alerts;
 mod api_docs;
 mod appointments;
 mod audit;
+mod backup;
 mod brute_force;
 mod clinic;
 mod concurrency;

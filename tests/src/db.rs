@@ -9,6 +9,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
 use std::sync::OnceLock;
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use secrecy::SecretString;
@@ -126,6 +127,29 @@ fn template() -> &'static str {
 #[derive(Debug)]
 pub struct TestDb {
     name: String,
+    /// The roles' URLs on the server that holds it.
+    roles: Roles,
+}
+
+/// The roles of a test's own cluster on 127.0.0.1:`port`: the names and passwords
+/// of the shared server's, which scratch clusters (trust authentication) accept.
+fn roles_on(port: u16) -> Roles {
+    let on = |url: &Url| {
+        let mut url = url.clone();
+        // Infallible for postgres:// URLs, which have a host.
+        let _ = url.set_host(Some("127.0.0.1"));
+        let _ = url.set_port(Some(port));
+        url
+    };
+    let shared = roles();
+    let mut admin = on(&shared.admin);
+    let _ = admin.set_username("postgres");
+    let _ = admin.set_password(None);
+    Roles {
+        admin,
+        owner: on(&shared.owner),
+        api: on(&shared.api),
+    }
 }
 
 impl TestDb {
@@ -141,18 +165,55 @@ impl TestDb {
     }
 
     fn create(clause: &str) -> Self {
-        let name = format!("salus_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = Self::admin_conn("postgres");
-        diesel::sql_query(format!(
-            "CREATE DATABASE \"{name}\" {clause} OWNER salus_owner"
-        ))
-        .execute(&mut admin)
-        .expect("create test database");
-        Self { name }
+        Self::create_with(roles().clone(), clause)
     }
 
-    fn admin_conn(database: &str) -> PgConnection {
-        PgConnection::establish(&with_database(&roles().admin, database))
+    fn create_with(roles: Roles, clause: &str) -> Self {
+        let db = Self {
+            name: format!("salus_test_{}", uuid::Uuid::new_v4().simple()),
+            roles,
+        };
+        diesel::sql_query(format!(
+            "CREATE DATABASE \"{}\" {clause} OWNER salus_owner",
+            db.name
+        ))
+        .execute(&mut db.admin_conn("postgres"))
+        .expect("create test database");
+        db
+    }
+
+    /// A database on a test's own cluster (superuser `postgres`, trust, on
+    /// 127.0.0.1:`port`): creates the roles as `scripts/provision-db.sh` does,
+    /// then the database, and migrates it as the owner role.
+    pub fn migrated_on(port: u16) -> Self {
+        let roles = roles_on(port);
+        let mut admin = PgConnection::establish(&with_database(&roles.admin, "postgres"))
+            .expect("connect to the scratch cluster");
+        admin
+            .batch_execute(
+                "CREATE ROLE salus_owner LOGIN NOSUPERUSER NOCREATEROLE CREATEDB; \
+                 CREATE ROLE salus_api LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS; \
+                 CREATE ROLE salus_audit NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS; \
+                 GRANT salus_audit TO salus_owner",
+            )
+            .expect("create the roles");
+        let db = Self::create_with(roles, "");
+        salus_persistence::migrations::migrate(&SecretString::from(db.owner_url()))
+            .expect("migrate the scratch cluster's database");
+        db
+    }
+
+    /// This database where another cluster on 127.0.0.1:`port` holds a copy of it
+    /// (a restore): same name and roles.
+    pub fn copy_on(&self, port: u16) -> Self {
+        Self {
+            name: self.name.clone(),
+            roles: roles_on(port),
+        }
+    }
+
+    fn admin_conn(&self, database: &str) -> PgConnection {
+        PgConnection::establish(&with_database(&self.roles.admin, database))
             .expect("connect as superuser")
     }
 
@@ -163,28 +224,28 @@ impl TestDb {
 
     /// The API role's URL for this database.
     pub fn api_url(&self) -> String {
-        with_database(&roles().api, &self.name)
+        with_database(&self.roles.api, &self.name)
     }
 
     /// The owner role's URL for this database.
     pub fn owner_url(&self) -> String {
-        with_database(&roles().owner, &self.name)
+        with_database(&self.roles.owner, &self.name)
     }
 
     /// The superuser's URL for this database.
     pub fn admin_url(&self) -> String {
-        with_database(&roles().admin, &self.name)
+        with_database(&self.roles.admin, &self.name)
     }
 
     /// A superuser connection to this database (to inspect or tamper, as an
     /// attacker with database access would).
     pub fn superuser(&self) -> PgConnection {
-        Self::admin_conn(&self.name)
+        self.admin_conn(&self.name)
     }
 
     /// Refuses new connections and ends existing ones, as if the database were down.
     pub fn take_offline(&self) {
-        let mut admin = Self::admin_conn("postgres");
+        let mut admin = self.admin_conn("postgres");
         diesel::sql_query(format!(
             "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false",
             self.name
@@ -201,7 +262,7 @@ impl TestDb {
 
     /// Accepts connections again.
     pub fn bring_online(&self) {
-        let mut admin = Self::admin_conn("postgres");
+        let mut admin = self.admin_conn("postgres");
         diesel::sql_query(format!(
             "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true",
             self.name
@@ -213,7 +274,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&with_database(&roles().admin, "postgres")) {
+        if let Ok(mut admin) =
+            PgConnection::establish(&with_database(&self.roles.admin, "postgres"))
+        {
             let _ = diesel::sql_query(format!(
                 "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
                 self.name

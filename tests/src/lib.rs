@@ -7,6 +7,7 @@
 pub mod access;
 pub mod app;
 pub mod clock;
+pub mod cluster;
 pub mod contract;
 pub mod db;
 pub mod fixtures;

@@ -46,6 +46,15 @@
 //! | `SMS_GATEWAY_SECRET` | secret; HMAC-SHA256 key of the `X-Salus-Signature` header (≥ 16 characters in staging/production) | required by `gateway` |
 //! | `SECURITY_WEBHOOK_URL` | where security alerts are POSTed for the platform (signed like the SMS gateway; `https://` in staging/production unless on loopback) | none (alerts are stored and emailed only) |
 //! | `SECURITY_WEBHOOK_SECRET` | secret; HMAC-SHA256 key of the webhook's `X-Salus-Signature` | required with `SECURITY_WEBHOOK_URL` |
+//! | `BACKUP_REPO_PATH` | the pgBackRest repository (absolute path; in production on storage of another host, see docs/operations.md "Backups"); setting it turns the `salus backup` commands on | none (backups not configured on this node) |
+//! | `BACKUP_CIPHER_PASS` | secret; the repository's encryption passphrase (aes-256-cbc); at least 32 characters and not the `.env.example` value in staging/production | required with `BACKUP_REPO_PATH` |
+//! | `BACKUP_STANZA` | the pgBackRest stanza (letters, digits, `-`, `_`) | `salus` |
+//! | `BACKUP_RETENTION_DAYS` | full backups (and the WAL they need) are kept this many days | `30` |
+//! | `BACKUP_PG_DATA` | the data directory of the cluster backed up (absolute path) | required with `BACKUP_REPO_PATH` |
+//! | `BACKUP_PG_PORT` / `BACKUP_PG_SOCKET` | the cluster's port and Unix socket directory (pgBackRest connects as `postgres` over the socket) | `5432` / `/var/run/postgresql` |
+//! | `BACKUP_COMPRESS_TYPE` | compression before encryption: `gz`, `lz4`, `zst` or `none` | `gz` |
+//! | `BACKUP_WORK_DIR` | where the generated `pgbackrest.conf`, its logs and locks live (absolute in staging/production) | `.local/backup` |
+//! | `BACKUP_OS_USER` | the cluster's OS user; `salus backup` run as root runs pgBackRest as this user | `postgres` |
 //! | `LOG_FORMAT` | `json` or `pretty` | `pretty` in development, else `json` |
 //! | `RUST_LOG` | log filter | `info` |
 //!
@@ -65,6 +74,8 @@ use secrecy::{ExposeSecret, SecretString};
 const ENV_EXAMPLE: &str = include_str!("../../../.env.example");
 /// The shortest acceptable secret (or database password) in staging and production.
 pub const MIN_SECRET_CHARS: usize = 16;
+/// The shortest acceptable backup passphrase in staging and production.
+pub const MIN_BACKUP_PASS_CHARS: usize = 32;
 
 /// The deployment environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +237,33 @@ pub struct Config {
     pub sms_delivery: SmsDelivery,
     /// The platform's security webhook (URL and HMAC secret), when configured.
     pub security_webhook: Option<(String, SecretString)>,
+    /// Backups with pgBackRest, when `BACKUP_REPO_PATH` is set.
+    pub backup: Option<BackupConfig>,
+}
+
+/// Where and how pgBackRest backs the cluster up (`BACKUP_*`).
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    /// The repository (`repo1-path`).
+    pub repo_path: PathBuf,
+    /// The repository's aes-256-cbc passphrase.
+    pub cipher_pass: SecretString,
+    /// The stanza name.
+    pub stanza: String,
+    /// Days full backups are kept (`repo1-retention-full`, by time).
+    pub retention_days: u32,
+    /// The cluster's data directory (`pg1-path`).
+    pub pg_data: PathBuf,
+    /// The cluster's port (`pg1-port`).
+    pub pg_port: u16,
+    /// The cluster's Unix socket directory (`pg1-socket-path`).
+    pub pg_socket: PathBuf,
+    /// Compression before encryption (`compress-type`).
+    pub compress_type: String,
+    /// Holds the generated `pgbackrest.conf`, its logs and locks.
+    pub work_dir: PathBuf,
+    /// The OS user pgBackRest runs as when `salus` runs as root.
+    pub os_user: String,
 }
 
 /// Secret key material: never printed.
@@ -337,6 +375,146 @@ pub fn read_secret(
     } else {
         Err(ConfigProblems(r.problems))
     }
+}
+
+/// `APP_ENV`; an unknown value is a problem, read as production (the strictest).
+fn read_app_env<S: Source>(r: &mut Reader<'_, S>) -> AppEnv {
+    match r.plain("APP_ENV").as_deref().map(str::trim) {
+        None | Some("development") => AppEnv::Development,
+        Some("test") => AppEnv::Test,
+        Some("staging") => AppEnv::Staging,
+        Some("production") => AppEnv::Production,
+        Some(other) => {
+            r.problems.push(format!(
+                "APP_ENV must be development, test, staging or production (got '{other}')"
+            ));
+            AppEnv::Production
+        }
+    }
+}
+
+/// Reads the backup settings (and `APP_ENV`) on their own, for what needs
+/// nothing else (`salus backup archive-command`): `None` when
+/// `BACKUP_REPO_PATH` is not set.
+pub fn read_backup(source: &impl Source) -> Result<Option<BackupConfig>, ConfigProblems> {
+    let mut r = Reader {
+        source,
+        problems: Vec::new(),
+    };
+    let app_env = read_app_env(&mut r);
+    let backup = read_backup_settings(&mut r, app_env);
+    if r.problems.is_empty() {
+        Ok(backup)
+    } else {
+        Err(ConfigProblems(r.problems))
+    }
+}
+
+/// `BACKUP_*`: nothing when `BACKUP_REPO_PATH` is unset; otherwise every setting
+/// checked, the passphrase like the other secrets (required everywhere: the
+/// repository is never written unencrypted).
+fn read_backup_settings<S: Source>(r: &mut Reader<'_, S>, app_env: AppEnv) -> Option<BackupConfig> {
+    let repo_path = r.plain("BACKUP_REPO_PATH")?;
+    let deployed = app_env.is_deployed();
+    let repo_path = absolute_path(r, "BACKUP_REPO_PATH", &repo_path);
+    let pg_data = r.plain("BACKUP_PG_DATA");
+    if pg_data.is_none() {
+        r.problems.push(
+            "BACKUP_PG_DATA is missing (the data directory of the cluster to back up)".to_owned(),
+        );
+    }
+    let pg_data = pg_data.map(|p| absolute_path(r, "BACKUP_PG_DATA", &p));
+    let pg_socket = r
+        .plain("BACKUP_PG_SOCKET")
+        .unwrap_or_else(|| "/var/run/postgresql".to_owned());
+    let pg_socket = absolute_path(r, "BACKUP_PG_SOCKET", &pg_socket);
+    let work_dir = PathBuf::from(
+        r.plain("BACKUP_WORK_DIR")
+            .map(|d| d.trim().to_owned())
+            .unwrap_or_else(|| ".local/backup".to_owned()),
+    );
+    if deployed && !work_dir.is_absolute() {
+        r.problems.push(format!(
+            "BACKUP_WORK_DIR must be an absolute path in staging and production (got '{}')",
+            work_dir.display()
+        ));
+    }
+    let pg_port = r.parsed("BACKUP_PG_PORT", 5432u16, "a port number");
+    let compress_type = r
+        .plain("BACKUP_COMPRESS_TYPE")
+        .map(|c| c.trim().to_owned())
+        .unwrap_or_else(|| "gz".to_owned());
+    if !["gz", "lz4", "zst", "none"].contains(&compress_type.as_str()) {
+        r.problems.push(format!(
+            "BACKUP_COMPRESS_TYPE must be gz, lz4, zst or none (got '{compress_type}')"
+        ));
+    }
+    let retention_days = r.parsed("BACKUP_RETENTION_DAYS", 30u32, "a number of days");
+    if !(1..=9_999_999).contains(&retention_days) {
+        r.problems
+            .push("BACKUP_RETENTION_DAYS must be between 1 and 9999999".to_owned());
+    }
+    let stanza = r
+        .plain("BACKUP_STANZA")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| "salus".to_owned());
+    if !stanza
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        r.problems.push(format!(
+            "BACKUP_STANZA must hold only letters, digits, '-' and '_' (got '{stanza}')"
+        ));
+    }
+    let os_user = r
+        .plain("BACKUP_OS_USER")
+        .map(|u| u.trim().to_owned())
+        .unwrap_or_else(|| "postgres".to_owned());
+    let cipher_pass = r.secret("BACKUP_CIPHER_PASS");
+    match &cipher_pass {
+        None => r.problems.push(
+            "BACKUP_CIPHER_PASS is missing (set BACKUP_CIPHER_PASS or BACKUP_CIPHER_PASS_FILE; the repository is always encrypted)"
+                .to_owned(),
+        ),
+        Some(pass) if deployed => {
+            let raw = pass.expose_secret();
+            if example_value("BACKUP_CIPHER_PASS") == Some(raw) {
+                r.problems
+                    .push("BACKUP_CIPHER_PASS uses the example value from .env.example".to_owned());
+            } else if raw.chars().count() < MIN_BACKUP_PASS_CHARS {
+                r.problems.push(format!(
+                    "BACKUP_CIPHER_PASS is short ({} characters; at least {MIN_BACKUP_PASS_CHARS})",
+                    raw.chars().count()
+                ));
+            }
+        }
+        Some(_) => {}
+    }
+    Some(BackupConfig {
+        repo_path,
+        cipher_pass: cipher_pass?,
+        stanza,
+        retention_days,
+        pg_data: pg_data?,
+        pg_port,
+        pg_socket,
+        compress_type,
+        work_dir,
+        os_user,
+    })
+}
+
+/// A path setting that must be absolute (it ends up in a generated file read by
+/// other processes, from other directories).
+fn absolute_path<S: Source>(r: &mut Reader<'_, S>, name: &str, raw: &str) -> PathBuf {
+    let path = PathBuf::from(raw.trim());
+    if !path.is_absolute() {
+        r.problems.push(format!(
+            "{name} must be an absolute path (got '{}')",
+            path.display()
+        ));
+    }
+    path
 }
 
 /// Parses a key ring `kid:base64,kid:base64`. Outside staging and production a
@@ -664,18 +842,7 @@ impl Config {
             source,
             problems: Vec::new(),
         };
-        let app_env = match r.plain("APP_ENV").as_deref().map(str::trim) {
-            None | Some("development") => AppEnv::Development,
-            Some("test") => AppEnv::Test,
-            Some("staging") => AppEnv::Staging,
-            Some("production") => AppEnv::Production,
-            Some(other) => {
-                r.problems.push(format!(
-                    "APP_ENV must be development, test, staging or production (got '{other}')"
-                ));
-                AppEnv::Production
-            }
-        };
+        let app_env = read_app_env(&mut r);
         let database_url = r.secret("DATABASE_URL");
         if database_url.is_none() {
             r.problems
@@ -793,6 +960,7 @@ impl Config {
         let email_delivery = read_email_delivery(&mut r, deployed);
         let sms_delivery = read_sms_delivery(&mut r, deployed);
         let security_webhook = read_security_webhook(&mut r, deployed);
+        let backup = read_backup_settings(&mut r, app_env);
 
         if deployed {
             if let Some(url) = &database_url {
@@ -872,6 +1040,7 @@ impl Config {
                 email_delivery,
                 sms_delivery,
                 security_webhook,
+                backup,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }
@@ -1351,6 +1520,83 @@ mod tests {
         );
         let text = problems_with("somewhere");
         assert!(text.contains("METRICS_BIND must be an address"), "{text}");
+    }
+
+    #[test]
+    fn backups_are_off_until_a_repository_is_named() {
+        let config = load(&[
+            ("DATABASE_URL", STRONG_URL),
+            ("BACKUP_CIPHER_PASS", "only the passphrase, no repository"),
+        ])
+        .unwrap();
+        assert!(config.backup.is_none());
+        let config = load(&[
+            ("DATABASE_URL", STRONG_URL),
+            ("BACKUP_REPO_PATH", "/srv/backup/repo"),
+            ("BACKUP_CIPHER_PASS", "short"),
+            ("BACKUP_PG_DATA", "/var/lib/postgresql/15/main"),
+        ])
+        .unwrap();
+        let backup = config.backup.unwrap();
+        assert_eq!(backup.stanza, "salus");
+        assert_eq!(backup.retention_days, 30);
+        assert_eq!(backup.pg_port, 5432);
+        assert_eq!(backup.pg_socket, Path::new("/var/run/postgresql"));
+        assert_eq!(backup.work_dir, Path::new(".local/backup"));
+        assert_eq!(backup.os_user, "postgres");
+    }
+
+    #[test]
+    fn backups_need_a_passphrase_everywhere_and_a_strong_one_when_deployed() {
+        let text = load(&[
+            ("DATABASE_URL", STRONG_URL),
+            ("BACKUP_REPO_PATH", "relative/repo"),
+            ("BACKUP_STANZA", "no spaces"),
+            ("BACKUP_RETENTION_DAYS", "0"),
+            ("BACKUP_COMPRESS_TYPE", "rar"),
+        ])
+        .unwrap_err()
+        .0
+        .join("\n");
+        for problem in [
+            "BACKUP_REPO_PATH must be an absolute path",
+            "BACKUP_PG_DATA is missing",
+            "BACKUP_CIPHER_PASS is missing",
+            "BACKUP_STANZA must hold only letters",
+            "BACKUP_RETENTION_DAYS must be between 1",
+            "BACKUP_COMPRESS_TYPE must be gz, lz4, zst or none",
+        ] {
+            assert!(text.contains(problem), "{problem}: {text}");
+        }
+        let deployed = |pass: &'static str| {
+            load(&[
+                ("APP_ENV", "production"),
+                ("BACKUP_REPO_PATH", "/srv/backup/repo"),
+                ("BACKUP_PG_DATA", "/var/lib/postgresql/15/main"),
+                ("BACKUP_CIPHER_PASS", pass),
+                ("BACKUP_WORK_DIR", "/var/lib/salus/backup"),
+            ])
+            .unwrap_err()
+            .0
+            .join("\n")
+        };
+        let example = example_value("BACKUP_CIPHER_PASS").unwrap();
+        assert!(
+            deployed(example).contains("BACKUP_CIPHER_PASS uses the example value"),
+            "{}",
+            deployed(example)
+        );
+        let text = deployed("hunter2-but-only-31-characters!");
+        assert!(
+            text.contains("BACKUP_CIPHER_PASS is short (31 characters; at least 32)"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("hunter2"),
+            "the passphrase was printed: {text}"
+        );
+        let text = deployed("a-passphrase-long-enough-for-production-use");
+        assert!(!text.contains("BACKUP_"), "{text}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod audit_admin;
 pub mod audit_job;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod database;

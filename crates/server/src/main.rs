@@ -84,6 +84,38 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Encrypted, point-in-time backups with pgBackRest (BACKUP_* settings).
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupCommand {
+    /// Take a backup (creating the stanza on first use, after `pgbackrest check`);
+    /// backups past BACKUP_RETENTION_DAYS expire after it.
+    Run {
+        /// full, diff or incr (an incr with no full backup yet is a full one).
+        #[arg(long = "type", default_value = "incr")]
+        kind: salus::backup::BackupKind,
+    },
+    /// List the repository's backups: label, type, start and stop, size, WAL
+    /// range, age.
+    List,
+    /// Restore the cluster as it was at a moment into a NEW data directory (never
+    /// over the live cluster): the newest backup before it, then WAL up to it.
+    Restore {
+        /// The moment, RFC 3339 (`2026-12-02T18:23:40Z`, `2026-12-02T19:23:40+01:00`).
+        #[arg(long)]
+        target_time: chrono::DateTime<chrono::FixedOffset>,
+        /// The new data directory: must not exist or be empty.
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Print the `archive_command` the cluster must run (and write the
+    /// configuration it names).
+    ArchiveCommand,
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +231,16 @@ fn check_config() -> ExitCode {
         "salus: configuration OK (APP_ENV={})",
         config.app_env.as_str()
     );
+    match &config.backup {
+        Some(b) => println!(
+            "salus: backups: stanza {} of {} into {}, kept {} days",
+            b.stanza,
+            b.pg_data.display(),
+            b.repo_path.display(),
+            b.retention_days
+        ),
+        None => println!("salus: backups: not configured on this node (BACKUP_REPO_PATH is unset)"),
+    }
     ExitCode::SUCCESS
 }
 
@@ -379,6 +421,113 @@ fn rotate_master() -> ExitCode {
     }
 }
 
+fn mib(bytes: u64) -> String {
+    // Display only: the precision lost in the conversion does not matter.
+    #[allow(clippy::cast_precision_loss)]
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    format!("{mib:.1} MiB")
+}
+
+fn age(age: chrono::Duration) -> String {
+    let minutes = age.num_minutes().max(0);
+    match (minutes / (24 * 60), minutes / 60 % 24, minutes % 60) {
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h{m:02}m"),
+        (d, h, _) => format!("{d}d{h:02}h"),
+    }
+}
+
+fn print_archive_command(source: &impl config::Source) -> ExitCode {
+    match config::read_backup(source) {
+        Ok(Some(backup)) => match salus::backup::archive_command(&backup) {
+            Ok(command) => {
+                println!("{command}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => report(&error),
+        },
+        Ok(None) => report_config(&ConfigProblems(vec![
+            "BACKUP_REPO_PATH is missing: backups are not configured".to_owned(),
+        ])),
+        Err(problems) => report_config(&problems),
+    }
+}
+
+fn backup(command: &BackupCommand) -> ExitCode {
+    let source = config::process_env();
+    // archive-command needs only the BACKUP_* settings; the others also record
+    // an audit event, through DATABASE_URL.
+    let load = || Config::load(&source).map_err(|p| report_config(&p));
+    let mut progress = |line: &str| println!("salus: backup: {line}");
+    match command {
+        BackupCommand::ArchiveCommand => print_archive_command(&source),
+        BackupCommand::Run { kind } => match load().and_then(|config| {
+            salus::backup::run(&config, *kind, &mut progress).map_err(|e| report(&e))
+        }) {
+            Ok(b) => {
+                println!(
+                    "salus: backup {} ({}) taken: {} of data, {} in the repository",
+                    b.label,
+                    b.kind,
+                    mib(b.size),
+                    mib(b.repo_size)
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        BackupCommand::List => match load()
+            .and_then(|config| salus::backup::list(&config, &mut progress).map_err(|e| report(&e)))
+        {
+            Ok(backups) => {
+                let now = chrono::Utc::now();
+                println!("label\ttype\tstart (UTC)\tstop (UTC)\tsize\trepository\tWAL\tage");
+                for b in &backups {
+                    let wal = b
+                        .wal
+                        .as_ref()
+                        .map(|(start, stop)| format!("{start}..{stop}"))
+                        .unwrap_or_default();
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{wal}\t{}",
+                        b.label,
+                        b.kind,
+                        b.started.format("%Y-%m-%d %H:%M:%S"),
+                        b.stopped.format("%Y-%m-%d %H:%M:%S"),
+                        mib(b.size),
+                        mib(b.repo_size),
+                        age(b.age(now))
+                    );
+                }
+                println!("salus: {} backup(s)", backups.len());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        BackupCommand::Restore { target_time, to } => {
+            let target = target_time.with_timezone(&chrono::Utc);
+            match load().and_then(|config| {
+                salus::backup::restore(&config, target, to, &mut progress).map_err(|e| report(&e))
+            }) {
+                Ok(r) => {
+                    println!(
+                        "salus: restored backup {} into {}. Start it on a free port, e.g. \
+                         pg_ctl -D {} -o '-p 5433' start: it replays WAL up to {} and then \
+                         promotes itself (archive_mode is off in the copy). Then run \
+                         `salus audit verify` against it.",
+                        r.label,
+                        r.to.display(),
+                        r.to.display(),
+                        target.to_rfc3339()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
@@ -411,6 +560,7 @@ async fn main() -> ExitCode {
         Command::Keys {
             command: KeysCommand::RotateMaster,
         } => rotate_master(),
+        Command::Backup { command } => backup(&command),
         Command::SeedDev {
             clinics,
             patients,

@@ -1,0 +1,348 @@
+//! Backups with pgBackRest (`salus backup`, issue 14), on a PostgreSQL 15 cluster
+//! of each test's own that archives its WAL into an encrypted repository: the
+//! cluster destroyed and restored to a moment between two writes, and a
+//! repository that holds no plaintext and opens with its passphrase only.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use salus::backup::{BackupInfo, BackupKind};
+use salus::config::Config;
+use salus_tests::cluster::{Cluster, Scratch, as_cluster_user, contains, files_under};
+use salus_tests::identity::Member;
+use salus_tests::{TestApp, TestDb};
+use secrecy::SecretString;
+use serde_json::json;
+
+const PASSPHRASE: &str = "test-only-backup-passphrase-long-enough-0001";
+
+/// The `BACKUP_*` settings for `cluster`, with the repository and the work
+/// directory (`work`) in `scratch`.
+fn backup_vars(
+    scratch: &Scratch,
+    cluster: &Cluster,
+    work: &str,
+    passphrase: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "BACKUP_REPO_PATH",
+            scratch.path("repo").display().to_string(),
+        ),
+        ("BACKUP_CIPHER_PASS", passphrase.to_owned()),
+        ("BACKUP_PG_DATA", cluster.data.display().to_string()),
+        ("BACKUP_PG_PORT", cluster.port.to_string()),
+        ("BACKUP_PG_SOCKET", cluster.socket.display().to_string()),
+        ("BACKUP_WORK_DIR", scratch.path(work).display().to_string()),
+    ]
+}
+
+fn refs<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// A cluster that archives its WAL with `salus backup archive-command`'s
+/// command (with the settings `extra` adds), migrated, and a server over it.
+async fn archiving_cluster(
+    scratch: &Scratch,
+    extra: &[(&'static str, &str)],
+) -> (Cluster, Vec<(&'static str, String)>, TestApp) {
+    let mut cluster = Cluster::init(scratch, "live");
+    let mut vars = backup_vars(scratch, &cluster, "work", PASSPHRASE);
+    vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .chain([("APP_ENV".to_owned(), "test".to_owned())])
+        .collect();
+    let backup = salus::config::read_backup(&move |name: &str| map.get(name).cloned())
+        .unwrap()
+        .expect("backups configured");
+    let archive_command = salus::backup::archive_command(&backup).unwrap();
+    cluster.configure(&[
+        ("archive_mode", "on"),
+        ("archive_command", &archive_command),
+    ]);
+    cluster.start();
+    let port = cluster.port;
+    let db = tokio::task::spawn_blocking(move || TestDb::migrated_on(port))
+        .await
+        .unwrap();
+    let app = TestApp::try_spawn_on(db, &[])
+        .await
+        .unwrap_or_else(|(e, _)| panic!("server failed to start: {e:#}"));
+    (cluster, vars, app)
+}
+
+/// Creates a patient through the API; its id.
+async fn patient(app: &TestApp, owner: &Member, family_name: &str) -> String {
+    app.patient(
+        owner,
+        json!({"family_name": family_name, "given_name": "Ada", "birth_date": "1985-12-10",
+               "sex": "female", "national_id": format!("NID-{family_name}")}),
+    )
+    .await
+    .id
+}
+
+async fn take(config: &Config, kind: BackupKind) -> BackupInfo {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        let info = salus::backup::run(&config, kind, &mut |l| lines.push(l.to_owned()))
+            .unwrap_or_else(|e| panic!("backup failed: {e:#}"));
+        assert!(
+            lines.iter().any(|l| l.contains("taking a backup")),
+            "progress is reported: {lines:?}"
+        );
+        info
+    })
+    .await
+    .unwrap()
+}
+
+async fn restore(config: &Config, target: DateTime<Utc>, to: &Path) -> anyhow::Result<String> {
+    let (config, to) = (config.clone(), to.to_owned());
+    tokio::task::spawn_blocking(move || {
+        salus::backup::restore(&config, target, &to, &mut |_| {}).map(|r| r.label)
+    })
+    .await
+    .unwrap()
+}
+
+/// Letters only (a family name the text policy accepts), unique to this run.
+fn marker() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let letters: String = id
+        .bytes()
+        .map(|b| char::from(b'a' + b % 26))
+        .take(20)
+        .collect();
+    format!("Zq{letters}")
+}
+
+#[tokio::test]
+async fn a_destroyed_cluster_is_restored_to_a_moment_with_every_write_before_it_and_none_after() {
+    let scratch = Scratch::new("backup-pitr");
+    let (mut live, vars, app) = archiving_cluster(&scratch, &[]).await;
+    let config = app.config_with(&refs(&vars));
+    let owner = app.owner_with_mfa("Backup Clinic").await;
+
+    let first = patient(&app, &owner, "Before-full").await;
+    let full = take(&config, BackupKind::Full).await;
+    assert_eq!(full.kind, "full");
+    let second = patient(&app, &owner, "Between-backups").await;
+    let incr = take(&config, BackupKind::Incr).await;
+    assert_eq!(
+        (incr.kind.as_str(), incr.prior.as_deref()),
+        ("incr", Some(full.label.as_str()))
+    );
+    let third = patient(&app, &owner, "After-backups").await;
+    // pgBackRest keeps whole seconds: a restore starts from a backup whose stop
+    // second ended before the target.
+    let wait = incr.stopped + chrono::Duration::milliseconds(1500) - Utc::now();
+    tokio::time::sleep(
+        wait.to_std()
+            .unwrap_or_default()
+            .max(Duration::from_millis(500)),
+    )
+    .await;
+    let target = Utc::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after_target = patient(&app, &owner, "After-target").await;
+    live.archive_wal();
+
+    let listed = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || salus::backup::list(&config, &mut |_| {}).unwrap())
+            .await
+            .unwrap()
+    };
+    let labels: Vec<&str> = listed.iter().map(|b| b.label.as_str()).collect();
+    assert_eq!(labels, [full.label.as_str(), incr.label.as_str()]);
+    assert!(
+        listed
+            .iter()
+            .all(|b| b.size > 0 && b.repo_size > 0 && b.wal.is_some())
+    );
+
+    // The cluster is lost; the server keeps running without its database.
+    live.destroy();
+    let to = scratch.path("restored");
+    let label = restore(&config, target, &to)
+        .await
+        .unwrap_or_else(|e| panic!("restore failed: {e:#}"));
+    assert_eq!(label, incr.label, "the newest backup before the target");
+    let mut copy = Cluster::adopt(&scratch, "restored", to);
+    copy.start();
+    copy.wait_until_promoted();
+
+    let db = app.db.name();
+    let present = copy.sql(
+        db,
+        "SELECT string_agg(id::text, ',' ORDER BY id) FROM patients",
+    );
+    for (name, id) in [("first", &first), ("second", &second), ("third", &third)] {
+        assert!(
+            present.contains(id.as_str()),
+            "{name} is missing: {present}"
+        );
+    }
+    assert!(
+        !present.contains(after_target.as_str()),
+        "a patient created after the target is present"
+    );
+    let taken = copy.sql(
+        db,
+        "SELECT count(*) FROM audit.events WHERE action = 'backup.taken' AND outcome = 'success'",
+    );
+    assert_eq!(taken, "2", "both backups are in the platform chain");
+
+    let copy_db = app.db.copy_on(copy.port);
+    let owner_url = SecretString::from(copy_db.owner_url());
+    let sealer = salus::serve::audit_sealer(&config).unwrap();
+    let reports = tokio::task::spawn_blocking(move || {
+        salus::audit_admin::verify(&owner_url, &sealer, None, &mut |_, _, _| {}).unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        reports.len() >= 2,
+        "clinic and platform chains: {reports:?}"
+    );
+    assert!(
+        reports.iter().all(|r| r.broken.is_none()),
+        "a chain is broken after the restore: {reports:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_repository_holds_no_plaintext_and_opens_only_with_its_passphrase() {
+    let scratch = Scratch::new("backup-cipher");
+    // Uncompressed, so only the encryption can hide the marker.
+    let (live, vars, app) = archiving_cluster(&scratch, &[("BACKUP_COMPRESS_TYPE", "none")]).await;
+    let config = app.config_with(&refs(&vars));
+    let owner = app.owner_with_mfa("Cipher Clinic").await;
+    let marker = marker();
+    patient(&app, &owner, &marker).await;
+    assert!(
+        live.files_contain(marker.as_bytes()),
+        "the family name is plain in the cluster's files, so the search below can see it"
+    );
+
+    let full = take(&config, BackupKind::Full).await;
+    live.archive_wal();
+    let repo = scratch.path("repo");
+    let files = files_under(&repo);
+    let bytes: usize = files.iter().map(|f| std::fs::read(f).unwrap().len()).sum();
+    assert!(
+        files.len() > 10 && bytes > 100_000,
+        "the repository holds the backup and WAL ({} files, {bytes} bytes)",
+        files.len()
+    );
+    for file in &files {
+        assert!(
+            !contains(&std::fs::read(file).unwrap(), marker.as_bytes()),
+            "{} holds the marker in clear",
+            file.display()
+        );
+    }
+
+    // A wrong passphrase: neither salus nor pgbackrest itself can restore.
+    let wrong_vars = backup_vars(
+        &scratch,
+        &live,
+        "work-wrong",
+        "a-wrong-passphrase-of-enough-length-0002",
+    );
+    let wrong = app.config_with(&refs(&wrong_vars));
+    let refused = restore(&wrong, Utc::now(), &scratch.path("wrong"))
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("the repository cannot be read"),
+        "{refused:#}"
+    );
+    let wrong_backup = wrong.backup.clone().unwrap();
+    salus::backup::archive_command(&wrong_backup).unwrap();
+    let target = scratch.dir("wrong-direct", 0o700);
+    let output = as_cluster_user("pgbackrest")
+        .arg(format!(
+            "--config={}",
+            scratch.path("work-wrong").join("pgbackrest.conf").display()
+        ))
+        .args([
+            "--stanza=salus",
+            "restore",
+            &format!("--set={}", full.label),
+        ])
+        .arg(format!("--pg1-path={}", target.display()))
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "pgbackrest restored with a wrong passphrase"
+    );
+    assert!(!target.join("PG_VERSION").exists());
+
+    // The right one restores.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let label = restore(&config, Utc::now(), &scratch.path("right"))
+        .await
+        .unwrap_or_else(|e| panic!("restore failed: {e:#}"));
+    assert_eq!(label, full.label);
+    assert!(scratch.path("right").join("PG_VERSION").exists());
+}
+
+#[tokio::test]
+async fn a_restore_refuses_a_directory_in_use_and_never_touches_the_live_cluster() {
+    let scratch = Scratch::new("backup-refusals");
+    let (live, vars, app) = archiving_cluster(&scratch, &[]).await;
+    let config = app.config_with(&refs(&vars));
+    take(&config, BackupKind::Full).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let now = Utc::now();
+
+    let error = restore(&config, now, &live.data).await.unwrap_err();
+    assert!(
+        format!("{error:#}").contains("overlaps the live data directory"),
+        "{error:#}"
+    );
+    let busy = scratch.dir("busy", 0o700);
+    std::fs::write(busy.join("keep.txt"), "operator's file").unwrap();
+    let error = restore(&config, now, &busy).await.unwrap_err();
+    assert!(
+        format!("{error:#}").contains("it is not empty"),
+        "{error:#}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(busy.join("keep.txt")).unwrap(),
+        "operator's file"
+    );
+    let error = restore(
+        &config,
+        now + chrono::Duration::hours(1),
+        &scratch.path("later"),
+    )
+    .await
+    .unwrap_err();
+    assert!(format!("{error:#}").contains("in the future"), "{error:#}");
+    let error = restore(
+        &config,
+        now - chrono::Duration::days(1),
+        &scratch.path("earlier"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        format!("{error:#}").contains("no backup finished before"),
+        "{error:#}"
+    );
+    assert_eq!(
+        live.sql("postgres", "SELECT 1"),
+        "1",
+        "the live cluster still serves"
+    );
+}
