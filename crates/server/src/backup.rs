@@ -24,16 +24,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use salus_domain::audit::chain::stored_time;
-use salus_domain::audit::{NewAuditEvent, Outcome, actions};
-use salus_domain::store::{Scope, in_tx};
-use salus_persistence::store::PgStore;
-use salus_persistence::{PoolSettings, build_pool};
+use salus_domain::audit::{Outcome, actions};
+use salus_persistence::PoolSettings;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::config::{BackupConfig, Config};
-use crate::random::OsRandom;
+use crate::operator::command_service;
 
 /// A pgBackRest backup type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,8 +361,8 @@ fn configured(config: &Config) -> anyhow::Result<&BackupConfig> {
     )
 }
 
-/// Appends a platform event (no clinic, no account: the platform chain) as the
-/// API role, through the audit port every event goes through.
+/// Records a platform event (no clinic, no account: the platform chain) as the
+/// API role, through the audit service every event goes through.
 fn record(
     config: &Config,
     action: &'static str,
@@ -373,36 +370,23 @@ fn record(
     details: serde_json::Value,
     command: &str,
 ) -> anyhow::Result<()> {
-    let pool = build_pool(
-        &config.database_url,
+    let services = command_service(
+        config,
         PoolSettings {
             max_size: 1,
             statement_timeout_ms: config.db_statement_timeout_ms,
             checkout_timeout: Duration::from_millis(config.db_checkout_timeout_ms),
         },
-    );
-    let now = Utc::now();
-    let event = NewAuditEvent {
-        id: salus_domain::random::uuid_v7(&OsRandom, now),
-        clinic_id: None,
-        occurred_at: stored_time(now),
-        account_id: None,
-        membership_id: None,
-        session_id: None,
-        client_ip: None,
-        user_agent: Some(command.to_owned()),
-        request_id: None,
-        action: action.to_owned(),
-        resource_type: Some("backup".to_owned()),
-        resource_id: None,
-        outcome,
-        details: details.to_string(),
+    )?;
+    let details = match details {
+        serde_json::Value::Object(map) => map,
+        other => serde_json::Map::from_iter([("value".to_owned(), other)]),
     };
-    in_tx(&PgStore::new(pool), Scope::Platform, |tx| {
-        tx.append_audit(event).map(|_| ())
-    })
-    .map_err(|e| anyhow::anyhow!("{e:?}"))
-    .context("cannot record the audit event (DATABASE_URL)")
+    services
+        .audit
+        .record_operator_action(action, outcome, details, command)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .context("cannot record the audit event (DATABASE_URL)")
 }
 
 /// The pgbackrest binary with the generated configuration.

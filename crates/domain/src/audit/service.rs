@@ -102,6 +102,25 @@ impl Audit {
         })
     }
 
+    /// Records an operator's action on the platform (a backup taken, listed or
+    /// restored) as an event of the platform chain, in its own transaction; the
+    /// command line that ran it stands as the client.
+    pub fn record_operator_action(
+        &self,
+        action: &'static str,
+        outcome: crate::audit::Outcome,
+        details: serde_json::Map<String, serde_json::Value>,
+        command: &str,
+    ) -> Result<(), DomainError> {
+        let mut record = AuditRecord::account(action, None).outcome(outcome);
+        record.details = details;
+        let client = ClientInfo {
+            user_agent: Some(command.to_owned()),
+            ..ClientInfo::default()
+        };
+        self.tx(Scope::Platform, |tx| self.core.audit(tx, record, &client))
+    }
+
     /// The checkpoint sealer: its public keys go with exports, and the verifier
     /// checks checkpoints' signatures with it.
     pub fn sealer(&self) -> &crate::audit::seal::AuditSealer {
