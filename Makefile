@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DB_ENV := set -a && . .local/db.env && set +a
 
-.PHONY: run test lint openapi clients contract-tools backup-tools provision-db build bench clean-db
+.PHONY: run test lint openapi clients contract-tools backup-tools supply-chain supply-chain-tools provision-db build bench clean-db
 
 provision-db:
 	@bash scripts/provision-db.sh
@@ -24,7 +24,7 @@ run: provision-db build
 
 ## Run the whole test suite against real PostgreSQL (with the contract tools, for
 ## tests/clients, and pgBackRest, for tests/api/backup.rs).
-test: provision-db contract-tools backup-tools
+test: provision-db contract-tools backup-tools supply-chain
 	@$(DB_ENV) && $(CARGO) test --workspace --all-targets --no-fail-fast
 
 ## Formatting and clippy, warnings denied.
@@ -50,6 +50,16 @@ contract-tools:
 ## runs and tests/api/backup.rs exercises. Fast when installed.
 backup-tools:
 	@bash scripts/install-backup-tools.sh
+
+## Supply chain: cargo-deny (advisories from the offline RustSec snapshot, licences,
+## bans, sources) and a secret scan of the tree and the whole git history against
+## the reviewed baseline. Fails on any finding; `make test` runs it first.
+supply-chain: supply-chain-tools
+	@bash scripts/supply-chain.sh
+
+## Install the pinned supply-chain tools (cargo-deny, detect-secrets) under .local.
+supply-chain-tools:
+	@bash scripts/install-supply-chain-tools.sh
 
 ## Load-test a release build against a scratch database of 100 clinics x 10,000
 ## patients and write bench/results/latest.json (BENCH_QUICK=1: a smoke run).
