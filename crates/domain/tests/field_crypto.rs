@@ -107,3 +107,38 @@ fn keys_survive_wrapping_and_master_rotation() {
         "a destroyed master key shreds the data"
     );
 }
+
+/// The nonce of an envelope (version, key id length, key id, nonce, ciphertext).
+fn nonce_of(envelope: &[u8]) -> Vec<u8> {
+    let id_len = usize::from(envelope[1]);
+    envelope[2 + id_len..2 + id_len + 12].to_vec()
+}
+
+/// AES-GCM under one key must never see a nonce twice: sealing the same value
+/// again and again, under the master key and under a clinic's data key, gives a
+/// fresh nonce (and so a different ciphertext) every time.
+#[test]
+fn every_seal_takes_a_fresh_nonce() {
+    let master = master();
+    let clinic = ClinicId(Uuid::from_u128(7));
+    let keys = ClinicKeys::generate(clinic, &Os);
+    let row = Uuid::from_u128(9);
+    let mut master_nonces = std::collections::HashSet::new();
+    let mut field_nonces = std::collections::HashSet::new();
+    let mut ciphertexts = std::collections::HashSet::new();
+    for _ in 0..2_000 {
+        let sealed = master.seal(&Os, b"same secret", b"aad").unwrap();
+        assert!(
+            master_nonces.insert(nonce_of(&sealed)),
+            "a master-key nonce came back"
+        );
+        let field = keys
+            .seal_field(&Os, "patients", "national_id", row, b"same value")
+            .unwrap();
+        assert!(
+            field_nonces.insert(nonce_of(&field)),
+            "a field nonce came back"
+        );
+        assert!(ciphertexts.insert(field), "the same ciphertext came back");
+    }
+}
