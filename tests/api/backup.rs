@@ -1,7 +1,9 @@
 //! Backups with pgBackRest (`salus backup`, issue 14), on a PostgreSQL 15 cluster
 //! of each test's own that archives its WAL into an encrypted repository: the
-//! cluster destroyed and restored to a moment between two writes, and a
-//! repository that holds no plaintext and opens with its passphrase only.
+//! cluster destroyed and restored to a moment between two writes, a
+//! repository that holds no plaintext and opens with its passphrase only, the
+//! restore drill passing on a sound backup and failing (with an alert) on a
+//! corrupted one, and expiry after the retention period.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -70,7 +72,7 @@ async fn archiving_cluster(
     let db = tokio::task::spawn_blocking(move || TestDb::migrated_on(port))
         .await
         .unwrap();
-    let app = TestApp::try_spawn_on(db, &[])
+    let app = TestApp::try_spawn_on(db, &[("METRICS_BIND", "127.0.0.1:0")])
         .await
         .unwrap_or_else(|(e, _)| panic!("server failed to start: {e:#}"));
     (cluster, vars, app)
@@ -344,5 +346,195 @@ async fn a_restore_refuses_a_directory_in_use_and_never_touches_the_live_cluster
         live.sql("postgres", "SELECT 1"),
         "1",
         "the live cluster still serves"
+    );
+}
+
+async fn drill(config: &Config, set: Option<&str>) -> salus::backup::DrillReport {
+    let (config, set) = (config.clone(), set.map(str::to_owned));
+    tokio::task::spawn_blocking(move || {
+        salus::backup::verify(&config, set.as_deref(), &mut |_| {})
+            .unwrap_or_else(|e| panic!("the drill could not run: {e:#}"))
+    })
+    .await
+    .unwrap()
+}
+
+async fn audit_round(app: &TestApp) -> salus::audit_job::RoundReport {
+    let services = app.services();
+    tokio::task::spawn_blocking(move || salus::audit_job::audit_round(&services))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let addr = app.metrics_addr.expect("the metrics listener is on");
+    let response = app
+        .client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    response.text().await.unwrap()
+}
+
+fn gauge(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn the_drill_restores_a_backup_and_finds_every_table_as_the_source_held_it() {
+    let scratch = Scratch::new("backup-drill");
+    let (_live, vars, app) = archiving_cluster(&scratch, &[]).await;
+    let config = app.config_with(&refs(&vars));
+    let owner = app.owner_with_mfa("Drill Clinic").await;
+    for name in ["Drill-one", "Drill-two", "Drill-three"] {
+        patient(&app, &owner, name).await;
+    }
+    let before = scrape(&app).await;
+    assert_eq!(
+        gauge(&before, "salus_backup_last_success_age_seconds"),
+        None,
+        "no backup yet: {before}"
+    );
+    let full = take(&config, BackupKind::Full).await;
+    // Written after the backup's restore point: the drill compares the copy with
+    // the source at that point, so later writes are no difference.
+    patient(&app, &owner, "After-the-point").await;
+
+    let report = drill(&config, None).await;
+    assert!(report.verified, "the drill failed: {:?}", report.failures);
+    assert_eq!(report.label, full.label);
+    assert!(report.tables_compared >= 20, "{report:?}");
+    assert!(report.rows_compared > 0);
+    assert!(
+        report.sealed_sampled >= 3 && report.sealed_opened == report.sealed_sampled,
+        "every sampled national id decrypts: {report:?}"
+    );
+    assert!(
+        report.audit_chains >= 2,
+        "clinic and platform chains: {report:?}"
+    );
+    assert!(report.restore_seconds.is_some_and(|s| s > 0.0));
+    assert!(report.rpo_seconds.is_some(), "the WAL lag is measured");
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report.report_path).unwrap()).unwrap();
+    assert_eq!(kept["verified"], true);
+    assert!(
+        !scratch.path("work").join("drill").exists(),
+        "the scratch cluster is removed"
+    );
+    let verdicts = salus::backup::drill_verdicts(&config);
+    assert_eq!(verdicts.get(&full.label).map(|v| v.0), Some(true));
+
+    let text = scrape(&app).await;
+    for name in [
+        "salus_backup_last_success_age_seconds",
+        "salus_backup_last_verified_age_seconds",
+        "salus_backup_rpo_seconds",
+        "salus_restore_seconds",
+    ] {
+        let value = gauge(&text, name).unwrap_or_else(|| panic!("{name} is missing: {text}"));
+        // Ages are read on the test server's clock, which stands still.
+        assert!(value.abs() < 3600.0, "{name} = {value}");
+    }
+    assert_eq!(
+        gauge(&text, "salus_restore_seconds"),
+        report.restore_seconds,
+        "the gauge is the drill's measure"
+    );
+    let round = audit_round(&app).await;
+    assert!(
+        round.alerts.iter().all(|a| !a.kind.starts_with("backup_")),
+        "a verified backup raises nothing: {:?}",
+        round.alerts
+    );
+
+    // Had the source held one patient more at the restore point (a write lost
+    // by the backup), the copy would differ from it: the drill must say so.
+    let kept = scratch
+        .path("work")
+        .join("reports")
+        .join(format!("{}.source.json", full.label));
+    let mut source: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&kept).unwrap()).unwrap();
+    let patients = source["tables"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["table"] == "public.patients")
+        .expect("the patients table is fingerprinted");
+    assert_eq!(patients["tenant"], true);
+    let rows = patients["rows"].as_i64().unwrap();
+    assert_eq!(
+        rows, 3,
+        "the patient written after the restore point is not counted"
+    );
+    patients["rows"] = json!(rows + 1);
+    std::fs::write(&kept, serde_json::to_vec(&source).unwrap()).unwrap();
+    let report = drill(&config, Some(&full.label)).await;
+    assert!(
+        !report.verified,
+        "a copy that differs from its source passed"
+    );
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f == "public.patients: 3 rows restored, 4 in the source"),
+        "{:?}",
+        report.failures
+    );
+}
+
+#[tokio::test]
+async fn a_corrupted_backup_fails_its_drill_and_raises_an_alert() {
+    let scratch = Scratch::new("backup-corrupt");
+    let (_live, vars, app) = archiving_cluster(&scratch, &[]).await;
+    let config = app.config_with(&refs(&vars));
+    let owner = app.owner_with_mfa("Corrupt Clinic").await;
+    patient(&app, &owner, "Corrupted").await;
+    let full = take(&config, BackupKind::Full).await;
+
+    // The largest file of the backup, altered in the middle.
+    let files = files_under(&scratch.path("repo").join("backup/salus").join(&full.label));
+    let victim = files
+        .iter()
+        .filter(|f| !f.to_string_lossy().contains("backup.manifest"))
+        .max_by_key(|f| std::fs::metadata(f).unwrap().len())
+        .expect("the backup has files")
+        .clone();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 16] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&victim, bytes).unwrap();
+
+    let report = drill(&config, Some(&full.label)).await;
+    assert!(!report.verified, "a corrupted backup passed its drill");
+    assert!(
+        report.failures.iter().any(|f| f.contains("checksums")),
+        "pgbackrest verify names the damage: {:?}",
+        report.failures
+    );
+    assert_eq!(
+        salus::backup::drill_verdicts(&config)
+            .get(&full.label)
+            .map(|v| v.0),
+        Some(false)
+    );
+    let round = audit_round(&app).await;
+    let raised: Vec<&str> = round.alerts.iter().map(|a| a.kind.as_str()).collect();
+    assert!(raised.contains(&"backup_drill_failed"), "{raised:?}");
+    assert!(
+        round.alerts.iter().all(|a| a.clinic_id.is_none()),
+        "backup alerts are the platform's"
+    );
+    let again = audit_round(&app).await;
+    assert!(
+        again.alerts.iter().all(|a| a.kind != "backup_drill_failed"),
+        "one alert per failed drill"
     );
 }

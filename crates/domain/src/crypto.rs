@@ -150,6 +150,16 @@ impl std::fmt::Debug for ClinicKeys {
     }
 }
 
+/// Every column sealed under a clinic's data key, as `(table, column)`: what the
+/// restore drill decrypts a sample of (the schema test holds it to the tables'
+/// `bytea` columns).
+pub const SEALED_COLUMNS: &[(&str, &str)] = &[
+    ("patients", "national_id"),
+    ("patients", "medical_history"),
+    ("appointments", "reason"),
+    ("clinical_notes", "body"),
+];
+
 /// The identifier written in field envelopes sealed by a clinic data key.
 const DATA_KEY_ID: &str = "dk1";
 

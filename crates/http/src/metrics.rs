@@ -8,10 +8,12 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use prometheus::core::Collector;
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
+use salus_domain::ports::alerts::BackupStatus;
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -103,9 +105,10 @@ impl Metrics {
     }
 
     /// Every metric in the text format, with the readings taken at scrape time:
-    /// `salus_outbox_backlog` when the database answered, and `salus_database_up`
-    /// saying whether it did.
-    pub fn render(&self, outbox_backlog: Option<i64>) -> Result<String, prometheus::Error> {
+    /// `salus_outbox_backlog` when the database answered, `salus_database_up`
+    /// saying whether it did, and the backup gauges where backups are recorded.
+    pub fn render(&self, readings: &Readings) -> Result<String, prometheus::Error> {
+        let outbox_backlog = readings.outbox_backlog;
         let mut families = self.registry.gather();
         let up = IntGauge::new(
             "salus_database_up",
@@ -122,17 +125,79 @@ impl Metrics {
             gauge.set(backlog);
             families.extend(gauge.collect());
         }
+        if let Some(backups) = &readings.backups {
+            for (name, help, value) in backup_gauges(backups, readings.now) {
+                if let Some(value) = value {
+                    let gauge = Gauge::new(name, help)?;
+                    gauge.set(value);
+                    families.extend(gauge.collect());
+                }
+            }
+        }
         let mut text = String::new();
         TextEncoder::new().encode_utf8(&families, &mut text)?;
         Ok(text)
     }
 }
 
+/// What a scrape reads from the database.
+#[derive(Debug, Clone)]
+pub struct Readings {
+    /// The outbox backlog (none: the database did not answer).
+    pub outbox_backlog: Option<i64>,
+    /// Backups as the platform audit chain records them.
+    pub backups: Option<BackupStatus>,
+    /// The scrape's time.
+    pub now: DateTime<Utc>,
+}
+
+fn seconds(d: chrono::Duration) -> f64 {
+    d.num_milliseconds() as f64 / 1000.0
+}
+
+/// The backup gauges: name, help and value (none: nothing recorded yet).
+fn backup_gauges(
+    b: &BackupStatus,
+    now: DateTime<Utc>,
+) -> [(&'static str, &'static str, Option<f64>); 4] {
+    let verified = b.last_verified.as_ref();
+    [
+        (
+            "salus_backup_last_success_age_seconds",
+            "Seconds since the last successful backup (`salus backup run`).",
+            b.last_taken.map(|t| seconds(now - t)),
+        ),
+        (
+            "salus_backup_last_verified_age_seconds",
+            "Age in seconds of the newest backup that passed a restore drill.",
+            verified.map(|v| seconds(now - v.backup_stopped.unwrap_or(v.at))),
+        ),
+        (
+            "salus_backup_rpo_seconds",
+            "Seconds of WAL written and not yet archived: what a loss of the cluster now would lose.",
+            b.archive_lag_seconds,
+        ),
+        (
+            "salus_restore_seconds",
+            "Restore time (restore, start and recovery of the copy) measured by the last passed drill.",
+            verified.and_then(|v| v.restore_seconds),
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use super::Metrics;
+    use super::{Metrics, Readings};
+
+    fn readings(outbox_backlog: Option<i64>) -> Readings {
+        Readings {
+            outbox_backlog,
+            backups: None,
+            now: chrono::Utc::now(),
+        }
+    }
 
     fn line<'a>(text: &'a str, series: &str) -> Option<&'a str> {
         text.lines()
@@ -145,7 +210,7 @@ mod tests {
         metrics.alert_raised("brute_force");
         metrics.alert_raised("brute_force");
         metrics.alert_raised("token_reuse");
-        let text = metrics.render(None).unwrap();
+        let text = metrics.render(&readings(None)).unwrap();
         let kind = |k: &str| {
             line(
                 &text,
@@ -163,14 +228,14 @@ mod tests {
         let second = Metrics::new().unwrap();
         first.auth_failed("login_failed");
         first.request_finished("GET", "/health/live", 200, Duration::from_millis(3));
-        let text = second.render(Some(0)).unwrap();
+        let text = second.render(&readings(Some(0))).unwrap();
         assert_eq!(
             line(&text, "salus_auth_failures_total{reason=\"login_failed\"}"),
             Some("0"),
             "{text}"
         );
         assert!(!text.contains("/health/live"), "{text}");
-        let text = first.render(Some(0)).unwrap();
+        let text = first.render(&readings(Some(0))).unwrap();
         assert_eq!(
             line(&text, "salus_auth_failures_total{reason=\"login_failed\"}"),
             Some("1"),
@@ -189,10 +254,10 @@ mod tests {
     #[test]
     fn the_backlog_is_left_out_when_the_database_did_not_answer() {
         let metrics = Metrics::new().unwrap();
-        let text = metrics.render(Some(7)).unwrap();
+        let text = metrics.render(&readings(Some(7))).unwrap();
         assert_eq!(line(&text, "salus_outbox_backlog"), Some("7"), "{text}");
         assert_eq!(line(&text, "salus_database_up"), Some("1"), "{text}");
-        let text = metrics.render(None).unwrap();
+        let text = metrics.render(&readings(None)).unwrap();
         assert_eq!(line(&text, "salus_outbox_backlog"), None, "{text}");
         assert_eq!(line(&text, "salus_database_up"), Some("0"), "{text}");
     }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use salus_domain::DomainError;
 use salus_domain::ids::{AlertId, ChainId, ClinicId};
 use salus_domain::paging::Page;
-use salus_domain::ports::alerts::{AlertKey, AlertsRepo, SecurityAlert, SubjectKind};
+use salus_domain::ports::alerts::{AlertKey, AlertsRepo, BackupStatus, SecurityAlert, SubjectKind};
 use salus_domain::ports::audit::ChainHead;
 use uuid::Uuid;
 
@@ -100,6 +100,10 @@ impl AlertsRepo for PgTx<'_> {
             SubjectKind::ClientIp => q.filter(events::client_ip.eq(subject.to_owned())),
         };
         q.count().get_result(self.conn).map_err(db_error)
+    }
+
+    fn backup_status(&mut self) -> Res<BackupStatus> {
+        crate::backup_status::read(self.conn)
     }
 
     fn insert_alert(&mut self, a: &SecurityAlert) -> Res<bool> {

@@ -7,6 +7,7 @@ pub mod alerts_repo;
 pub mod appointments_repo;
 pub mod audit_append;
 pub mod audit_repo;
+pub mod backup_status;
 pub mod identity_repo;
 pub mod keys_repo;
 pub mod migrations;

@@ -1,5 +1,6 @@
 //! The audit job every node runs: seal each chain's head in a signed checkpoint,
-//! purge what is past retention, and look for threats (`audit::alerts`). Work is
+//! purge what is past retention, look for threats (`audit::alerts`) and watch
+//! the backups (`audit::backup_watch`). Work is
 //! claimed with `FOR UPDATE SKIP LOCKED`, so nodes share it without coordinating.
 //! Detectors run first, so an alert follows its event within one round.
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use salus_domain::DomainError;
 use salus_domain::audit::alerts::RULES;
+use salus_domain::audit::backup_watch::BACKUP_RULES;
 use salus_domain::ports::alerts::SecurityAlert;
 use salus_domain::services::Services;
 use salus_http::metrics::Metrics;
@@ -25,7 +27,8 @@ pub struct RoundReport {
 
 /// One round of the job (also what tests drive, with a hand-moved clock).
 pub fn audit_round(services: &Services) -> Result<RoundReport, DomainError> {
-    let alerts = services.alerts.detect_threats()?;
+    let mut alerts = services.alerts.detect_threats()?;
+    alerts.extend(services.alerts.watch_backups()?);
     let turns = services.audit.maintain_audit_chains()?;
     Ok(RoundReport {
         chains: turns.len(),
@@ -37,7 +40,11 @@ pub fn audit_round(services: &Services) -> Result<RoundReport, DomainError> {
 /// Counts raised alerts by kind (kinds are the rules' own names).
 pub fn count_alerts(metrics: &Metrics, alerts: &[SecurityAlert]) {
     for alert in alerts {
-        if let Some(rule) = RULES.iter().find(|r| r.kind == alert.kind) {
+        if let Some(rule) = RULES
+            .iter()
+            .chain(BACKUP_RULES)
+            .find(|r| r.kind == alert.kind)
+        {
             metrics.alert_raised(rule.kind);
         }
     }

@@ -55,6 +55,9 @@
 //! | `BACKUP_COMPRESS_TYPE` | compression before encryption: `gz`, `lz4`, `zst` or `none` | `gz` |
 //! | `BACKUP_WORK_DIR` | where the generated `pgbackrest.conf`, its logs and locks live (absolute in staging/production) | `.local/backup` |
 //! | `BACKUP_OS_USER` | the cluster's OS user; `salus backup` run as root runs pgBackRest as this user | `postgres` |
+//! | `BACKUP_FULL_EVERY_HOURS` / `BACKUP_INCR_EVERY_HOURS` | the schedule `salus backup scheduled` keeps: a full backup when the last full one is this old, an incremental one when the last backup of any type is | `24` / `6` |
+//! | `BACKUP_DRILL_SAMPLE` | sealed fields per sealed column the restore drill decrypts | `25` |
+//! | `BACKUP_PG_BIN` | the PostgreSQL programs the restore drill starts its scratch cluster with | `/usr/lib/postgresql/<version of BACKUP_PG_DATA>/bin` |
 //! | `LOG_FORMAT` | `json` or `pretty` | `pretty` in development, else `json` |
 //! | `RUST_LOG` | log filter | `info` |
 //!
@@ -264,6 +267,14 @@ pub struct BackupConfig {
     pub work_dir: PathBuf,
     /// The OS user pgBackRest runs as when `salus` runs as root.
     pub os_user: String,
+    /// A full backup is due when the last full one is this old.
+    pub full_every: chrono::Duration,
+    /// An incremental backup is due when the last backup of any type is this old.
+    pub incr_every: chrono::Duration,
+    /// Sealed fields per sealed column the restore drill decrypts.
+    pub drill_sample: u32,
+    /// The PostgreSQL programs' directory, when set (else found from `PG_VERSION`).
+    pub pg_bin: Option<PathBuf>,
 }
 
 /// Secret key material: never printed.
@@ -470,6 +481,21 @@ fn read_backup_settings<S: Source>(r: &mut Reader<'_, S>, app_env: AppEnv) -> Op
         .plain("BACKUP_OS_USER")
         .map(|u| u.trim().to_owned())
         .unwrap_or_else(|| "postgres".to_owned());
+    let full_hours = r.parsed("BACKUP_FULL_EVERY_HOURS", 24u32, "a number of hours");
+    let incr_hours = r.parsed("BACKUP_INCR_EVERY_HOURS", 6u32, "a number of hours");
+    if !(1..=24 * 31).contains(&full_hours) || !(1..=full_hours).contains(&incr_hours) {
+        r.problems.push(format!(
+            "BACKUP_FULL_EVERY_HOURS must be between 1 and 744, and BACKUP_INCR_EVERY_HOURS between 1 and it (got {full_hours} and {incr_hours})"
+        ));
+    }
+    let drill_sample = r.parsed("BACKUP_DRILL_SAMPLE", 25u32, "a number of fields");
+    if !(1..=10_000).contains(&drill_sample) {
+        r.problems
+            .push("BACKUP_DRILL_SAMPLE must be between 1 and 10000".to_owned());
+    }
+    let pg_bin = r
+        .plain("BACKUP_PG_BIN")
+        .map(|p| absolute_path(r, "BACKUP_PG_BIN", &p));
     let cipher_pass = r.secret("BACKUP_CIPHER_PASS");
     match &cipher_pass {
         None => r.problems.push(
@@ -501,6 +527,10 @@ fn read_backup_settings<S: Source>(r: &mut Reader<'_, S>, app_env: AppEnv) -> Op
         compress_type,
         work_dir,
         os_user,
+        full_every: chrono::Duration::hours(full_hours.into()),
+        incr_every: chrono::Duration::hours(incr_hours.into()),
+        drill_sample,
+        pg_bin,
     })
 }
 

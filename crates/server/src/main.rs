@@ -93,16 +93,30 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BackupCommand {
-    /// Take a backup (creating the stanza on first use, after `pgbackrest check`);
-    /// backups past BACKUP_RETENTION_DAYS expire after it.
+    /// Take a backup (creating the stanza on first use, after `pgbackrest check`),
+    /// then drill it (`verify`); backups past BACKUP_RETENTION_DAYS expire after it.
     Run {
         /// full, diff or incr (an incr with no full backup yet is a full one).
         #[arg(long = "type", default_value = "incr")]
         kind: salus::backup::BackupKind,
+        /// Skip the restore drill after the backup.
+        #[arg(long)]
+        no_verify: bool,
     },
     /// List the repository's backups: label, type, start and stop, size, WAL
-    /// range, age.
+    /// range, age, and the last drill's verdict.
     List,
+    /// The restore drill: restore a backup into a scratch cluster, start it, and
+    /// check migrations, audit chains, every table against the source and a
+    /// sample of sealed fields; prints the report (JSON) and exits 1 when it fails.
+    Verify {
+        /// The backup's label (default: the newest).
+        #[arg(long)]
+        set: Option<String>,
+    },
+    /// One turn of the schedule (run it every 15 minutes: deploy/systemd/): take
+    /// the backup that is due, if any, and drill it.
+    Scheduled,
     /// Restore the cluster as it was at a moment into a NEW data directory (never
     /// over the live cluster): the newest backup before it, then WAL up to it.
     Restore {
@@ -453,6 +467,38 @@ fn print_archive_command(source: &impl config::Source) -> ExitCode {
     }
 }
 
+/// Prints a drill's report; success only when it verified the backup.
+fn drill_outcome(result: anyhow::Result<salus::backup::DrillReport>) -> ExitCode {
+    match result {
+        Err(e) => report(&e),
+        Ok(r) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&r).unwrap_or_else(|e| e.to_string())
+            );
+            if r.verified {
+                println!(
+                    "salus: backup {} verified: restored in {:.1} s, {} tables and {} sealed fields checked (report {})",
+                    r.label,
+                    r.restore_seconds.unwrap_or_default(),
+                    r.tables_compared,
+                    r.sealed_opened,
+                    r.report_path
+                );
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "salus: the drill of backup {} FAILED: {} (report {})",
+                    r.label,
+                    r.failures.join("; "),
+                    r.report_path
+                );
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
 fn backup(command: &BackupCommand) -> ExitCode {
     let source = config::process_env();
     // archive-command needs only the BACKUP_* settings; the others also record
@@ -461,19 +507,47 @@ fn backup(command: &BackupCommand) -> ExitCode {
     let mut progress = |line: &str| println!("salus: backup: {line}");
     match command {
         BackupCommand::ArchiveCommand => print_archive_command(&source),
-        BackupCommand::Run { kind } => match load().and_then(|config| {
-            salus::backup::run(&config, *kind, &mut progress).map_err(|e| report(&e))
-        }) {
-            Ok(b) => {
-                println!(
-                    "salus: backup {} ({}) taken: {} of data, {} in the repository",
-                    b.label,
-                    b.kind,
-                    mib(b.size),
-                    mib(b.repo_size)
-                );
-                ExitCode::SUCCESS
+        BackupCommand::Run { kind, no_verify } => {
+            let config = match load() {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            let b = match salus::backup::run(&config, *kind, &mut progress) {
+                Ok(b) => b,
+                Err(e) => return report(&e),
+            };
+            println!(
+                "salus: backup {} ({}) taken: {} of data, {} in the repository",
+                b.label,
+                b.kind,
+                mib(b.size),
+                mib(b.repo_size)
+            );
+            if *no_verify {
+                return ExitCode::SUCCESS;
             }
+            drill_outcome(salus::backup::verify(
+                &config,
+                Some(&b.label),
+                &mut progress,
+            ))
+        }
+        BackupCommand::Verify { set } => match load() {
+            Ok(config) => drill_outcome(salus::backup::verify(
+                &config,
+                set.as_deref(),
+                &mut progress,
+            )),
+            Err(code) => code,
+        },
+        BackupCommand::Scheduled => match load().and_then(|config| {
+            salus::backup::schedule::turn(&config, &mut progress).map_err(|e| report(&e))
+        }) {
+            Ok(salus::backup::schedule::Turn::Taken(b, drill)) => {
+                println!("salus: backup {} ({}) taken", b.label, b.kind);
+                drill_outcome(Ok(*drill))
+            }
+            Ok(_) => ExitCode::SUCCESS,
             Err(code) => code,
         },
         BackupCommand::List => match load()
@@ -481,15 +555,26 @@ fn backup(command: &BackupCommand) -> ExitCode {
         {
             Ok(backups) => {
                 let now = chrono::Utc::now();
-                println!("label\ttype\tstart (UTC)\tstop (UTC)\tsize\trepository\tWAL\tage");
+                let verdicts = load()
+                    .ok()
+                    .map(|config| salus::backup::drill_verdicts(&config))
+                    .unwrap_or_default();
+                println!(
+                    "label\ttype\tstart (UTC)\tstop (UTC)\tsize\trepository\tWAL\tage\tverified"
+                );
                 for b in &backups {
                     let wal = b
                         .wal
                         .as_ref()
                         .map(|(start, stop)| format!("{start}..{stop}"))
                         .unwrap_or_default();
+                    let verified = match verdicts.get(&b.label) {
+                        Some((true, at)) => format!("yes ({})", at.format("%Y-%m-%d %H:%M")),
+                        Some((false, at)) => format!("FAILED ({})", at.format("%Y-%m-%d %H:%M")),
+                        None => "not drilled".to_owned(),
+                    };
                     println!(
-                        "{}\t{}\t{}\t{}\t{}\t{}\t{wal}\t{}",
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{wal}\t{}\t{verified}",
                         b.label,
                         b.kind,
                         b.started.format("%Y-%m-%d %H:%M:%S"),

@@ -8,8 +8,9 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, Error, HttpResponse, web};
 use salus_domain::Clock;
 use salus_http::blocking::run_blocking;
-use salus_http::metrics::{CONTENT_TYPE, Metrics};
+use salus_http::metrics::{CONTENT_TYPE, Metrics, Readings};
 use salus_persistence::DbPool;
+use salus_persistence::backup_status::backup_status;
 use salus_persistence::outbox_repo::backlog;
 
 /// What a scrape reads: the server's metrics, and the database for the readings
@@ -28,8 +29,19 @@ async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
     let (pool, now) = (scrape.pool.clone(), scrape.clock.now());
     // When the database does not answer, the cause is logged by the conversion and
     // the scrape still answers, without the backlog and with `salus_database_up 0`.
-    let outbox_backlog = run_blocking(move || backlog(&pool, now)).await.ok();
-    match scrape.metrics.render(outbox_backlog) {
+    let outbox_backlog = run_blocking({
+        let pool = pool.clone();
+        move || backlog(&pool, now)
+    })
+    .await
+    .ok();
+    let backups = run_blocking(move || backup_status(&pool)).await.ok();
+    let readings = Readings {
+        outbox_backlog,
+        backups,
+        now,
+    };
+    match scrape.metrics.render(&readings) {
         Ok(text) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(text),
         Err(error) => {
             tracing::error!(%error, "the metrics could not be rendered");

@@ -32,7 +32,8 @@ use crate::outbox::{providers, spawn_worker};
 use crate::random::OsRandom;
 use crate::tls;
 
-fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
+/// The master keys from `MASTER_KEYS` (the first seals).
+pub fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
     let keys = config
         .master_keys
         .iter()

@@ -43,6 +43,7 @@ actions! {
     BACKUP_LISTED = "backup.listed": "An operator listed the backups (`salus backup list`).",
     BACKUP_RESTORED = "backup.restored": "An operator restored a backup into a new data directory (`salus backup restore`).",
     BACKUP_TAKEN = "backup.taken": "An operator took a backup (`salus backup run`), with its label and type.",
+    BACKUP_VERIFIED = "backup.verified": "A restore drill ran on a backup (`salus backup verify`): verified or failed, with the restore time, the WAL lag and what failed.",
     CLINIC_CREATED = "clinic.created": "A clinic was created.",
     CLINIC_PLAN_CHANGED = "clinic.plan_changed": "The clinic's plan changed.",
     CLINIC_SETTINGS_CHANGED = "clinic.settings_changed": "The clinic's settings changed.",
@@ -156,7 +157,10 @@ mod tests {
     /// The detectors count only catalogued actions.
     #[test]
     fn the_detectors_count_catalogued_actions() {
-        for rule in crate::audit::alerts::RULES {
+        for rule in crate::audit::alerts::RULES
+            .iter()
+            .chain(crate::audit::backup_watch::BACKUP_RULES)
+        {
             for action in rule.actions {
                 assert!(
                     super::ALL.iter().any(|(c, _)| c == action),

@@ -161,6 +161,35 @@ impl Alerts {
         Ok(raised)
     }
 
+    /// Raises the backup watch's due alerts (`backup_watch`): a failed restore
+    /// drill, or no verified backup for 26 hours. Platform alerts: stored and
+    /// sent to the platform's webhook.
+    pub fn watch_backups(&self) -> Result<Vec<SecurityAlert>, DomainError> {
+        let now = self.core.now();
+        self.tx(Scope::Platform, |tx| {
+            let status = tx.backup_status()?;
+            let mut raised = Vec::new();
+            for due in super::backup_watch::due(&status, now) {
+                let alert = SecurityAlert {
+                    id: self.core.new_id(),
+                    clinic_id: None,
+                    kind: due.rule.kind.to_owned(),
+                    subject: due.subject,
+                    dedup_key: due.dedup_key,
+                    event_count: 1,
+                    triggered_at: due.triggered_at,
+                    raised_at: now,
+                    details: json!({"description": due.rule.description}).to_string(),
+                };
+                if tx.insert_alert(&alert)? {
+                    self.notify_alert(tx, &alert, due.rule)?;
+                    raised.push(alert);
+                }
+            }
+            Ok(raised)
+        })
+    }
+
     fn apply_rules(
         &self,
         tx: &mut dyn AlertsTx,

@@ -1,9 +1,11 @@
 //! The audit trail: what services record (`AuditRecord`), how events are chained
 //! and verified (`chain`), sealed (`seal`), kept for twelve months (`retention`),
-//! read back (`service`) and watched for threats (`alerts`).
+//! read back (`service`) and watched for threats (`alerts`) and for backups that
+//! stopped or fail their drill (`backup_watch`).
 
 pub mod actions;
 pub mod alerts;
+pub mod backup_watch;
 pub mod chain;
 pub mod export;
 pub mod model;

@@ -62,6 +62,9 @@ pub trait AlertsRepo {
     ) -> Result<i64, DomainError>;
     /// Stores an alert unless one with its key exists; true when stored.
     fn insert_alert(&mut self, alert: &SecurityAlert) -> Result<bool, DomainError>;
+    /// What the platform chain says about backups (`backup.taken`,
+    /// `backup.verified`), and the live cluster's WAL archiving lag.
+    fn backup_status(&mut self) -> Result<BackupStatus, DomainError>;
     /// A page of a clinic's alerts, newest first, after `before` in that order.
     fn alerts(
         &mut self,
@@ -69,6 +72,39 @@ pub trait AlertsRepo {
         before: Option<AlertKey>,
         limit: i64,
     ) -> Result<Page<SecurityAlert, AlertKey>, DomainError>;
+}
+
+/// Backups as the platform audit chain records them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackupStatus {
+    /// When the first successful backup was recorded (none: backups unused).
+    pub first_taken: Option<DateTime<Utc>>,
+    /// When the last successful backup was recorded.
+    pub last_taken: Option<DateTime<Utc>>,
+    /// The last restore drill, passed or failed.
+    pub last_drill: Option<Drill>,
+    /// The last restore drill that passed.
+    pub last_verified: Option<Drill>,
+    /// Seconds of WAL written and not yet archived (none: archiving is off or
+    /// has never archived).
+    pub archive_lag_seconds: Option<f64>,
+}
+
+/// One restore drill (`backup.verified`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drill {
+    /// Its audit event.
+    pub event_id: uuid::Uuid,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    /// The backup drilled.
+    pub label: String,
+    /// When that backup finished.
+    pub backup_stopped: Option<DateTime<Utc>>,
+    /// Whether it passed.
+    pub verified: bool,
+    /// The measured restore time, in seconds.
+    pub restore_seconds: Option<f64>,
 }
 
 /// Where an alert stands in the list's order (newest first).

@@ -1,6 +1,6 @@
-//! `salus backup run|list|restore|archive-command`: encrypted, point-in-time
-//! backups of the cluster with pgBackRest (Debian's `pgbackrest`, installed by
-//! `make backup-tools`).
+//! `salus backup run|list|verify|restore|scheduled|archive-command`: encrypted,
+//! point-in-time backups of the cluster with pgBackRest (Debian's `pgbackrest`,
+//! installed by `make backup-tools`), each verified by a restore drill (`drill`).
 //!
 //! Every command first writes the `pgbackrest.conf` it runs with, generated from
 //! the `BACKUP_*` settings (`BACKUP_WORK_DIR/pgbackrest.conf`, mode 0600: it holds
@@ -10,24 +10,36 @@
 //! runs `archive-push` as that user, and both write the same repository), so
 //! when `salus` runs as root it runs pgBackRest as `BACKUP_OS_USER` (runuser).
 //!
+//! Right after each backup, the live database's fingerprint is taken at a named
+//! restore point (`fingerprint`), so the drill can compare its restored copy with
+//! what the source held at exactly that point.
+//!
 //! Each command records a platform audit event (`backup.taken`,
-//! `backup.listed`, `backup.restored`) through the API role. `run` fails when
+//! `backup.listed`, `backup.verified`, `backup.restored`) through the API role. `run` fails when
 //! its event cannot be written; `list` and `restore`, which are what an operator
 //! runs when the database is lost, say so and go on.
 
+pub mod drill;
+pub mod fingerprint;
+mod pgbackrest;
+mod psql;
+pub mod schedule;
+mod scratch;
+
 use std::fmt;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use salus_domain::audit::{Outcome, actions};
 use salus_persistence::PoolSettings;
-use secrecy::ExposeSecret;
-use serde::Deserialize;
+
+pub use drill::{DrillReport, verify};
+use pgbackrest::Pgbackrest;
+use psql::Psql;
 
 use crate::config::{BackupConfig, Config};
 use crate::operator::command_service;
@@ -134,7 +146,7 @@ pub fn run(
 ) -> anyhow::Result<BackupInfo> {
     let backup = configured(config)?;
     let tool = Pgbackrest::prepare(backup)?;
-    let taken = take(&tool, kind, progress);
+    let taken = take(&tool, &database_name(config)?, kind, progress);
     let details = match &taken {
         Ok(info) => serde_json::json!({
             "label": info.label, "type": info.kind, "size": info.size,
@@ -166,6 +178,7 @@ pub fn run(
 
 fn take(
     tool: &Pgbackrest<'_>,
+    database: &str,
     kind: BackupKind,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<BackupInfo> {
@@ -184,11 +197,100 @@ fn take(
     ));
     let before: Vec<String> = tool.backups()?.into_iter().map(|b| b.label).collect();
     tool.run(&["backup", &format!("--type={kind}")], progress)?;
-    tool.backups()?
+    let info = tool
+        .backups()?
         .into_iter()
         .rev()
         .find(|b| !before.contains(&b.label))
-        .context("pgbackrest finished, but the repository shows no new backup")
+        .context("pgbackrest finished, but the repository shows no new backup")?;
+    progress("taking the live database's fingerprint for the restore drill");
+    let live = Psql::new(
+        &tool.backup.pg_socket,
+        tool.backup.pg_port,
+        tool.as_root.then_some(tool.backup.os_user.as_str()),
+    );
+    let taken = fingerprint::take(&live, database, &info.label)?;
+    let reports = reports_dir(tool.backup)?;
+    write_private(
+        &fingerprint::path(&reports, &info.label),
+        &serde_json::to_vec_pretty(&taken)?,
+    )?;
+    progress(&format!(
+        "{} tables summed at restore point {} (writers waited {} ms); archiving its WAL",
+        taken.tables.len(),
+        taken.restore_point,
+        taken.lock_ms
+    ));
+    // `check` switches to a new WAL segment and waits until the one holding the
+    // restore point is in the repository.
+    tool.run(&["check"], progress)?;
+    Ok(info)
+}
+
+/// The last drill's verdict and time for each backup drilled, from the reports
+/// kept under `BACKUP_WORK_DIR/reports` (empty when backups are not configured).
+pub fn drill_verdicts(config: &Config) -> std::collections::HashMap<String, (bool, DateTime<Utc>)> {
+    let mut out = std::collections::HashMap::new();
+    let Some(dir) = config.backup.as_ref().and_then(|b| reports_dir(b).ok()) else {
+        return out;
+    };
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((label, _)) = name.split_once(".drill-") else {
+            continue;
+        };
+        let Ok(report) = std::fs::read(entry.path())
+            .map_err(anyhow::Error::from)
+            .and_then(|b| Ok(serde_json::from_slice::<serde_json::Value>(&b)?))
+        else {
+            continue;
+        };
+        let at = report["finished_at"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        if let Some(at) = at {
+            let verified = report["verified"] == true;
+            let newer = out
+                .get(label)
+                .is_none_or(|(_, seen): &(bool, DateTime<Utc>)| *seen < at);
+            if newer {
+                out.insert(label.to_owned(), (verified, at));
+            }
+        }
+    }
+    out
+}
+
+/// Where fingerprints and drill reports are kept (created, mode 0700).
+fn reports_dir(backup: &BackupConfig) -> anyhow::Result<PathBuf> {
+    let dir = std::path::absolute(backup.work_dir.join("reports"))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(dir)
+}
+
+/// Writes `bytes` to `path` (mode 0600), replacing it whole.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let staged = path.with_extension("json.new");
+    let _ = std::fs::remove_file(&staged);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&staged)
+        .and_then(|mut f| f.write_all(bytes))
+        .with_context(|| format!("cannot write {}", staged.display()))?;
+    std::fs::rename(&staged, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The database `DATABASE_URL` names (the one fingerprinted and drilled).
+fn database_name(config: &Config) -> anyhow::Result<String> {
+    use secrecy::ExposeSecret;
+    let url = url::Url::parse(config.database_url.expose_secret()).context("DATABASE_URL")?;
+    let name = url.path().trim_start_matches('/');
+    anyhow::ensure!(!name.is_empty(), "DATABASE_URL names no database");
+    Ok(name.to_owned())
 }
 
 /// Lists the repository's backups, oldest first, and records `backup.listed`
@@ -387,278 +489,4 @@ fn record(
         .record_operator_action(action, outcome, details, command)
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("cannot record the audit event (DATABASE_URL)")
-}
-
-/// The pgbackrest binary with the generated configuration.
-struct Pgbackrest<'a> {
-    backup: &'a BackupConfig,
-    conf: PathBuf,
-    as_root: bool,
-}
-
-impl<'a> Pgbackrest<'a> {
-    /// Writes the configuration (and the directories it names) from the settings.
-    fn prepare(backup: &'a BackupConfig) -> anyhow::Result<Self> {
-        let as_root = std::fs::metadata("/proc/self")
-            .context("cannot read /proc/self")?
-            .uid()
-            == 0;
-        let work = std::path::absolute(&backup.work_dir).context("BACKUP_WORK_DIR")?;
-        let (log, lock) = (work.join("log"), work.join("lock"));
-        for dir in [&work, &log, &lock] {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-        let created_repo = !backup.repo_path.exists();
-        if created_repo {
-            std::fs::create_dir_all(&backup.repo_path).with_context(|| {
-                format!(
-                    "cannot create the repository {}",
-                    backup.repo_path.display()
-                )
-            })?;
-            std::fs::set_permissions(&backup.repo_path, std::fs::Permissions::from_mode(0o750))?;
-        }
-        let conf = work.join("pgbackrest.conf");
-        let tool = Self {
-            backup,
-            conf,
-            as_root,
-        };
-        let text = tool.conf_text(&log, &lock)?;
-        let staged = work.join(".pgbackrest.conf.new");
-        let _ = std::fs::remove_file(&staged);
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&staged)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .with_context(|| format!("cannot write {}", staged.display()))?;
-        let mut owned: Vec<&Path> = vec![&work, &log, &lock, &staged];
-        if created_repo {
-            owned.push(&backup.repo_path);
-        }
-        tool.give_to_os_user(&owned)?;
-        std::fs::rename(&staged, &tool.conf)
-            .with_context(|| format!("cannot write {}", tool.conf.display()))?;
-        Ok(tool)
-    }
-
-    fn conf_text(&self, log: &Path, lock: &Path) -> anyhow::Result<String> {
-        let b = self.backup;
-        let pass = b.cipher_pass.expose_secret();
-        if pass.chars().any(char::is_control) {
-            bail!("BACKUP_CIPHER_PASS must be one line of printable characters");
-        }
-        Ok(format!(
-            "# Generated by `salus backup` from the BACKUP_* settings and rewritten by\n\
-             # each of its commands: do not edit, change the settings instead.\n\
-             [global]\n\
-             repo1-path={repo}\n\
-             repo1-cipher-type=aes-256-cbc\n\
-             repo1-cipher-pass={pass}\n\
-             repo1-retention-full-type=time\n\
-             repo1-retention-full={days}\n\
-             compress-type={compress}\n\
-             start-fast=y\n\
-             log-path={log}\n\
-             lock-path={lock}\n\
-             log-level-console=warn\n\
-             log-level-file=info\n\
-             \n\
-             [{stanza}]\n\
-             pg1-path={data}\n\
-             pg1-port={port}\n\
-             pg1-socket-path={socket}\n",
-            repo = b.repo_path.display(),
-            days = b.retention_days,
-            compress = b.compress_type,
-            log = log.display(),
-            lock = lock.display(),
-            stanza = b.stanza,
-            data = b.pg_data.display(),
-            port = b.pg_port,
-            socket = b.pg_socket.display(),
-        ))
-    }
-
-    /// As root, hands `paths` to the OS user pgBackRest runs as.
-    fn give_to_os_user(&self, paths: &[&Path]) -> anyhow::Result<()> {
-        if !self.as_root {
-            return Ok(());
-        }
-        let status = Command::new("chown")
-            .arg(format!("{}:", self.backup.os_user))
-            .args(paths)
-            .status()
-            .context("cannot run chown")?;
-        if !status.success() {
-            bail!(
-                "cannot give {} to BACKUP_OS_USER={} (does the user exist?)",
-                paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                self.backup.os_user
-            );
-        }
-        Ok(())
-    }
-
-    /// Runs a pgbackrest command; its warnings go to `progress`, its output is
-    /// returned, and a failure carries what it printed.
-    fn run(&self, args: &[&str], progress: &mut dyn FnMut(&str)) -> anyhow::Result<String> {
-        let mut command = if self.as_root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", &self.backup.os_user, "--", "pgbackrest"]);
-            c
-        } else {
-            Command::new("pgbackrest")
-        };
-        command
-            .arg(format!("--config={}", self.conf.display()))
-            .arg(format!("--stanza={}", self.backup.stanza))
-            .args(args);
-        let output = command.output().map_err(|e| {
-            anyhow::anyhow!(
-                "cannot run pgbackrest ({e}): install it with `make backup-tools` (Debian's pgbackrest)"
-            )
-        })?;
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        if !output.status.success() {
-            let said: Vec<&str> = stderr
-                .lines()
-                .chain(stdout.lines())
-                .filter(|l| !l.trim().is_empty())
-                .collect();
-            bail!(
-                "pgbackrest {} failed ({}): {}",
-                args.first().copied().unwrap_or_default(),
-                output.status,
-                said.join(" | ")
-            );
-        }
-        for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-            progress(&format!("pgbackrest: {line}"));
-        }
-        Ok(stdout)
-    }
-
-    fn info(&self) -> anyhow::Result<StanzaInfo> {
-        let out = self.run(&["info", "--output=json"], &mut |_| {})?;
-        // A repository it cannot decrypt makes pgBackRest quote raw bytes in its
-        // messages, control characters included, which JSON forbids in strings.
-        let out = out.replace(|c: char| c.is_ascii_control(), " ");
-        let stanzas: Vec<StanzaInfo> =
-            serde_json::from_str(&out).context("cannot read `pgbackrest info --output=json`")?;
-        stanzas
-            .into_iter()
-            .find(|s| s.name == self.backup.stanza)
-            .context("pgbackrest info does not list the stanza")
-    }
-
-    /// The stanza's backups, oldest first. A stanza that does not exist yet has none;
-    /// a repository that cannot be read (a wrong passphrase) is an error.
-    fn backups(&self) -> anyhow::Result<Vec<BackupInfo>> {
-        let info = self.info()?;
-        // 0: ok; 1: no stanza yet; 2: a stanza without backups.
-        if !(0..=2).contains(&info.status.code) {
-            // The repository's own status says why (its first line; later lines may
-            // quote undecipherable bytes).
-            let why = info
-                .repo
-                .iter()
-                .map(|r| &r.status)
-                .find(|s| s.code != 0)
-                .unwrap_or(&info.status);
-            bail!(
-                "the repository cannot be read (is BACKUP_CIPHER_PASS right?): {} (pgbackrest status {})",
-                why.message.lines().next().unwrap_or_default(),
-                info.status.code
-            );
-        }
-        let mut backups: Vec<BackupInfo> = info
-            .backup
-            .into_iter()
-            .filter(|b| !b.error)
-            .map(|b| BackupInfo {
-                label: b.label,
-                kind: b.kind,
-                prior: b.prior,
-                started: time(b.timestamp.start),
-                stopped: time(b.timestamp.stop),
-                size: b.info.size,
-                repo_size: b.info.repository.size,
-                wal: b.archive.and_then(|a| a.start.zip(a.stop)),
-            })
-            .collect();
-        backups.sort_by_key(|b| b.started);
-        Ok(backups)
-    }
-}
-
-fn time(seconds: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
-}
-
-/// One stanza of `pgbackrest info --output=json` (the parts read here).
-#[derive(Deserialize)]
-struct StanzaInfo {
-    name: String,
-    status: Status,
-    #[serde(default)]
-    repo: Vec<RepoInfo>,
-    #[serde(default)]
-    backup: Vec<RawBackup>,
-}
-
-#[derive(Deserialize)]
-struct RepoInfo {
-    status: Status,
-}
-
-#[derive(Deserialize)]
-struct Status {
-    code: i64,
-    message: String,
-}
-
-#[derive(Deserialize)]
-struct RawBackup {
-    label: String,
-    #[serde(rename = "type")]
-    kind: String,
-    prior: Option<String>,
-    timestamp: Span,
-    info: Sizes,
-    archive: Option<WalRange>,
-    #[serde(default)]
-    error: bool,
-}
-
-#[derive(Deserialize)]
-struct Span {
-    start: i64,
-    stop: i64,
-}
-
-#[derive(Deserialize)]
-struct Sizes {
-    size: u64,
-    repository: RepoSize,
-}
-
-#[derive(Deserialize)]
-struct RepoSize {
-    size: u64,
-}
-
-#[derive(Deserialize)]
-struct WalRange {
-    start: Option<String>,
-    stop: Option<String>,
 }
