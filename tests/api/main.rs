@@ -29,6 +29,7 @@ mod paging;
 mod patients;
 mod problems;
 mod queue;
+mod rate_limits;
 mod roles;
 mod route_inventory;
 mod schema;
