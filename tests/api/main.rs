@@ -31,6 +31,7 @@ mod patients;
 mod problems;
 mod queue;
 mod rate_limits;
+mod rls;
 mod roles;
 mod route_inventory;
 mod schema;
