@@ -225,8 +225,15 @@ async fn a_role_in_use_cannot_be_deleted() {
 #[tokio::test]
 async fn an_administrator_cannot_mint_clinical_access() {
     let app = TestApp::spawn().await;
-    let (owner, _, receptionist_id, _) = setup(&app, "business").await;
+    let (owner, _, _, _) = setup(&app, "business").await;
     let admin = app.join_as(&owner, "administrator").await;
+    // The target holds nothing the administrator lacks (a fellow administrator),
+    // so only the rule against granting what one does not hold can refuse.
+    let peer = app.join_as(&owner, "administrator").await;
+    let peer_id = app.me(&peer).await["membership_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let create = app
         .post("/api/v1/roles")
         .bearer_auth(&admin.access)
@@ -240,10 +247,7 @@ async fn an_administrator_cannot_mint_clinical_access() {
     );
     let grant = app
         .client
-        .put(format!(
-            "{}/api/v1/staff/{receptionist_id}/overrides",
-            app.url
-        ))
+        .put(format!("{}/api/v1/staff/{peer_id}/overrides", app.url))
         .header("if-match", "*")
         .bearer_auth(&admin.access)
         .json(&json!({"grants": ["clinical.read"], "denies": []}))

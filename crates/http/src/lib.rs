@@ -15,6 +15,7 @@ pub mod middleware;
 pub mod paging;
 pub mod preconditions;
 pub mod problem;
+pub mod rate_limited;
 pub mod redirect;
 pub mod route_table;
 pub mod routes;

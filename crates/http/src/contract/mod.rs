@@ -8,7 +8,8 @@
 //! - adds the problem answers the server gives by the operation's shape (see
 //!   [`responses::generic_statuses`]): 401/403 when it needs a caller, 400/413/415/422
 //!   when it takes a body, 404 when its path names a resource, 412/428 when it
-//!   takes `If-Match`, and 500/503 everywhere;
+//!   takes `If-Match`, and 500/503 everywhere; 429 on the operations the
+//!   authentication rate limit counts ([`crate::rate_limited`]);
 //! - turns every problem answer into a reference to one shared response component
 //!   (`#/components/responses/NotFound`, ...), keeping the route's own sentence;
 //! - declares the `X-Request-Id` header on every response and as an optional
@@ -58,13 +59,29 @@ fn finish_value(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
-    for item in paths.values_mut() {
+    for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {
             continue;
         };
-        for operation in item.values_mut() {
+        for (method, operation) in item.iter_mut() {
+            if crate::rate_limited::is_rate_limited(method, path) {
+                declare_rate_limit(operation);
+            }
             finish_operation(operation, &referencing);
         }
+    }
+}
+
+/// Declares the 429 of an operation the authentication limiter counts (see
+/// [`crate::rate_limited`]), unless the route states a meaning of its own.
+fn declare_rate_limit(operation: &mut Value) {
+    if let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+    {
+        responses
+            .entry("429")
+            .or_insert_with(|| json!({ "description": "Too many attempts from this address." }));
     }
 }
 

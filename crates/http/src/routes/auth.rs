@@ -342,7 +342,6 @@ pub fn token_response(ports: &Ports, grant: &SessionGrant) -> Result<TokenRespon
     responses(
         (status = 202, description = "Accepted; the owner is told by email.", body = Accepted),
         (status = 422, description = "Invalid fields, or a password the policy refuses (the field says why).", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/clinics")]
@@ -381,7 +380,6 @@ pub async fn sign_up(
         (status = 200, description = "Signed in, or the next step.", body = LoginResponse),
         (status = 401, description = "Invalid credentials.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "No active membership.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/auth/login")]
@@ -448,7 +446,6 @@ pub async fn login(
     responses(
         (status = 200, description = "Signed in.", body = TokenResponse),
         (status = 401, description = "Wrong code, or an expired, used or exhausted challenge.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/auth/mfa")]
@@ -484,7 +481,6 @@ pub async fn mfa(
     responses(
         (status = 200, description = "New tokens.", body = TokenResponse),
         (status = 401, description = "Unknown, reused or ended.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/auth/refresh")]
@@ -560,7 +556,6 @@ pub async fn logout_others(
     responses(
         (status = 204, description = "Recorded."),
         (status = 401, description = "Not signed in, or a wrong code.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/auth/step-up")]
@@ -587,7 +582,6 @@ pub async fn step_up(
     request_body = PasswordResetRequest,
     responses(
         (status = 202, description = "Accepted.", body = Accepted),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/auth/password-reset")]
@@ -617,7 +611,6 @@ pub async fn request_password_reset(
     responses(
         (status = 204, description = "Done."),
         (status = 422, description = "Unknown, expired or used token, or a refused password.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/auth/password-reset/confirm")]
@@ -650,7 +643,6 @@ pub async fn confirm_password_reset(
         (status = 204, description = "Verified; the clinic exists."),
         (status = 409, description = "Another account took the address meanwhile.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown, expired or used token, or a lapsed sign-up.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/auth/verify-email")]
@@ -676,7 +668,6 @@ pub async fn verify_email(
     request_body = ResendVerificationRequest,
     responses(
         (status = 202, description = "Accepted.", body = Accepted),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/auth/verify-email/resend")]
@@ -706,7 +697,6 @@ pub async fn resend_verification(
         (status = 204, description = "The new address is in use."),
         (status = 409, description = "Another account took the address meanwhile.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown, expired or used token.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/auth/email-change/confirm")]

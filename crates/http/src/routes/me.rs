@@ -410,7 +410,6 @@ pub async fn set_phone(
         (status = 204, description = "Verified."),
         (status = 403, description = "MFA enrolment required first.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong, expired or exhausted code.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/me/phone/verify")]

@@ -347,7 +347,6 @@ pub async fn revoke_invitation(
         (status = 401, description = "Wrong password for the existing account.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already a member.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown, expired, revoked or used token; or a refused password.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/invitations/accept")]

@@ -1,0 +1,109 @@
+//! The configured security limits at their boundaries (docs/security.md, A3, A5,
+//! A8): the minimum password length, the absolute and idle session lifetimes and
+//! the lock-out, each at exactly the limit and one past it. The limits are
+//! written here as promised, with the defaults the test server runs with.
+
+use chrono::Duration;
+use salus_tests::TestApp;
+use salus_tests::identity::{Member, OTHER_PASSWORD, PASSWORD, unique_email};
+use serde_json::{Value, json};
+
+/// A refresh of `member`'s session; on success the member holds the new tokens.
+async fn refresh(app: &TestApp, member: &mut Member) -> u16 {
+    let answer = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": member.refresh}),
+        )
+        .await;
+    let status = answer.status().as_u16();
+    if status == 200 {
+        let body: Value = answer.json().await.unwrap();
+        member.access = body["access_token"].as_str().unwrap().to_owned();
+        member.refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    }
+    status
+}
+
+#[tokio::test]
+async fn a_password_needs_16_characters_and_16_are_enough() {
+    let app = TestApp::spawn().await;
+    let sixteen = "Kq8#zV2!mW9$tR4&";
+    assert_eq!(sixteen.chars().count(), 16);
+    let fifteen = &sixteen[..15];
+    let email = unique_email("boundary");
+    let refused = app.sign_up("Harbour Clinic", &email, fifteen).await;
+    assert_eq!(refused.status(), 422);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "password", "{body}");
+    assert_eq!(body["errors"][0]["code"], "too_short", "{body}");
+    let accepted = app.sign_up("Harbour Clinic", &email, sixteen).await;
+    assert_eq!(accepted.status(), 202, "{}", accepted.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_session_ends_12_hours_after_sign_in_however_active() {
+    let app = TestApp::spawn().await;
+    let mut owner = app.new_owner("Harbour Clinic").await;
+    // Refreshing every 25 minutes keeps the session from idling out.
+    let mut elapsed = Duration::zero();
+    let just_before = Duration::hours(12) - Duration::seconds(1);
+    while elapsed < just_before {
+        let step = Duration::minutes(25).min(just_before - elapsed);
+        app.clock.advance(step);
+        elapsed += step;
+        assert_eq!(refresh(&app, &mut owner).await, 200, "after {elapsed}");
+    }
+    app.clock.advance(Duration::seconds(2));
+    assert_eq!(
+        refresh(&app, &mut owner).await,
+        401,
+        "one second past 12 hours"
+    );
+}
+
+#[tokio::test]
+async fn a_session_idle_for_30_minutes_ends() {
+    let app = TestApp::spawn().await;
+    let mut owner = app.new_owner("Harbour Clinic").await;
+    app.clock
+        .advance(Duration::minutes(30) - Duration::seconds(1));
+    assert_eq!(refresh(&app, &mut owner).await, 200, "idle for 29:59");
+    app.clock
+        .advance(Duration::minutes(30) + Duration::seconds(1));
+    assert_eq!(refresh(&app, &mut owner).await, 401, "idle for 30:01");
+}
+
+/// `failures` wrong passwords for `email`, each after the delay the last one asks.
+async fn fail(app: &TestApp, email: &str, failures: usize) {
+    for attempt in 1..=failures {
+        app.clock.advance(Duration::seconds(60));
+        let status = app.login(email, OTHER_PASSWORD).await.status();
+        assert_eq!(status, 401, "wrong password {attempt}");
+    }
+}
+
+#[tokio::test]
+async fn ten_failures_lock_an_account_for_15_minutes_and_nine_do_not() {
+    let app = TestApp::spawn().await;
+    let nine = app.new_owner("Harbour Clinic").await;
+    fail(&app, &nine.email, 9).await;
+    app.clock.advance(Duration::seconds(60));
+    assert_eq!(app.login(&nine.email, PASSWORD).await.status(), 200, "9");
+
+    let ten = app.new_owner("Harbour Clinic").await;
+    fail(&app, &ten.email, 10).await;
+    app.clock
+        .advance(Duration::minutes(15) - Duration::seconds(1));
+    assert_eq!(
+        app.login(&ten.email, PASSWORD).await.status(),
+        401,
+        "locked one second before 15 minutes"
+    );
+    app.clock.advance(Duration::seconds(2));
+    assert_eq!(
+        app.login(&ten.email, PASSWORD).await.status(),
+        200,
+        "open one second after"
+    );
+}
