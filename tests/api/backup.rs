@@ -538,3 +538,48 @@ async fn a_corrupted_backup_fails_its_drill_and_raises_an_alert() {
         "one alert per failed drill"
     );
 }
+
+/// Runs pgBackRest's own `expire` with the generated configuration and the clock
+/// moved `days` ahead (libfaketime).
+fn expire_in(scratch: &Scratch, days: u32) {
+    let output = as_cluster_user("faketime")
+        .args(["-f", &format!("+{days}d"), "pgbackrest"])
+        .arg(format!(
+            "--config={}",
+            scratch.path("work").join("pgbackrest.conf").display()
+        ))
+        .args(["--stanza=salus", "expire"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "expire failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn backups_expire_after_the_retention_period_and_not_before() {
+    let scratch = Scratch::new("backup-expiry");
+    let (_live, vars, app) = archiving_cluster(&scratch, &[]).await;
+    let config = app.config_with(&refs(&vars));
+    assert_eq!(config.backup.as_ref().unwrap().retention_days, 30);
+    let old = take(&config, BackupKind::Full).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let newer = take(&config, BackupKind::Full).await;
+    let labels = |config: &Config| {
+        salus::backup::list(config, &mut |_| {})
+            .unwrap()
+            .into_iter()
+            .map(|b| b.label)
+            .collect::<Vec<_>>()
+    };
+
+    // 29 days on, both are inside the 30 days: nothing goes.
+    expire_in(&scratch, 29);
+    assert_eq!(labels(&config), [old.label.clone(), newer.label.clone()]);
+    // 31 days on, both are older than the window: the newest of them stays, as
+    // the base a restore to the window's start needs; the older one goes.
+    expire_in(&scratch, 31);
+    assert_eq!(labels(&config), [newer.label.clone()]);
+}
