@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DB_ENV := set -a && . .local/db.env && set +a
 
-.PHONY: run test lint openapi clients contract-tools backup-tools supply-chain supply-chain-tools provision-db build bench clean-db
+.PHONY: run test lint openapi clients contract-tools backup-tools backup-drill backup-drill-stop supply-chain supply-chain-tools provision-db build bench clean-db
 
 provision-db:
 	@bash scripts/provision-db.sh
@@ -50,6 +50,19 @@ contract-tools:
 ## runs and tests/api/backup.rs exercises. Fast when installed.
 backup-tools:
 	@bash scripts/install-backup-tools.sh
+
+## A full backup and its restore drill, report printed, on a private archiving
+## cluster (.local/backup-drill, port 55433) seeded with the demo clinics, or with
+## DRILL_PATIENTS=10000 (x DRILL_CLINICS=100) the bench's 1,000,000 patients.
+## See docs/operations.md, "Restore drill".
+backup-drill: backup-tools build
+	@bash scripts/backup-drill.sh
+
+## Stop the drill's private cluster (its data and repository stay).
+backup-drill-stop:
+	@d=.local/backup-drill/pgdata; [ -s $$d/PG_VERSION ] || exit 0; \
+	b=$$(dirname "$$(ls -d /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)"); \
+	if [ "$$(id -u)" -eq 0 ]; then runuser -u postgres -- $$b/pg_ctl -D $$d stop; else $$b/pg_ctl -D $$d stop; fi
 
 ## Supply chain: cargo-deny (advisories from the offline RustSec snapshot, licences,
 ## bans, sources) and a secret scan of the tree and the whole git history against

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Provides PostgreSQL for `make run` and `make test`, then writes .local/db.env.
+# Provides PostgreSQL for `make run` and `make test`, then writes .local/db.env
+# (or SALUS_DB_ENV_FILE: scripts/backup-drill.sh provisions its own cluster so).
 #
 # In order, it uses:
 #   1. SALUS_ADMIN_URL, when set and answering (a role that may create roles and databases);
@@ -102,9 +103,10 @@ SELECT 'CREATE DATABASE salus OWNER salus_owner'
 SQL
 
 hostport=$(echo "$admin_url" | sed -E 's#^postgres(ql)?://([^@/]*@)?([^/?]+).*#\3#')
-cat > "$local_dir/db.env" <<ENV
+env_file="${SALUS_DB_ENV_FILE:-$local_dir/db.env}"
+cat > "$env_file" <<ENV
 SALUS_ADMIN_URL=$admin_url
 DATABASE_URL=postgres://salus_api:$api_password@$hostport/salus
 MIGRATION_DATABASE_URL=postgres://salus_owner:$owner_password@$hostport/salus
 ENV
-log "PostgreSQL ready at $hostport (settings in .local/db.env)"
+log "PostgreSQL ready at $hostport (settings in ${env_file#"$root"/})"
