@@ -581,5 +581,5 @@ async fn backups_expire_after_the_retention_period_and_not_before() {
     // 31 days on, both are older than the window: the newest of them stays, as
     // the base a restore to the window's start needs; the older one goes.
     expire_in(&scratch, 31);
-    assert_eq!(labels(&config), [newer.label.clone()]);
+    assert_eq!(labels(&config), [newer.label]);
 }
