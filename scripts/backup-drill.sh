@@ -10,7 +10,8 @@
 # BACKUP_RETENTION_DAYS). Its roles and `salus` database are made by
 # scripts/provision-db.sh, its schema by `salus migrate`, its data by
 # `salus seed-dev` (demo clinics), or, with DRILL_PATIENTS=N (and DRILL_CLINICS,
-# default 100), by `salus seed-bench` with N patients per clinic: the dataset the
+# default 100), by `salus seed-bench` with N patients and DRILL_APPOINTMENTS (200)
+# appointments per clinic, as `make bench` seeds them: the dataset the
 # figures of docs/operations.md are measured on.
 #
 # Stop the cluster with `make backup-drill-stop`; remove .local/backup-drill to
@@ -85,7 +86,7 @@ if [ -n "${DRILL_PATIENTS:-}" ]; then
     have=$(psql "postgres://postgres@127.0.0.1:$port/salus" -XAtqc "SELECT count(*) FROM patients")
     if [ "$have" -lt $((clinics * DRILL_PATIENTS)) ]; then
         log "seeding $clinics clinics x $DRILL_PATIENTS patients (salus seed-bench)"
-        "$salus" seed-bench --clinics "$clinics" --patients "$DRILL_PATIENTS" --appointments 0 \
+        "$salus" seed-bench --clinics "$clinics" --patients "$DRILL_PATIENTS" --appointments "${DRILL_APPOINTMENTS:-200}" \
             --out "$dir/seed.json" | awk 'NR % 10 == 0 || /wrote/ { print; fflush() }' >&2
         psql "postgres://postgres@127.0.0.1:$port/salus" -XAtq -c "VACUUM ANALYZE" >/dev/null
     fi

@@ -18,23 +18,7 @@ use crate::shared::{Core, transactions};
 use crate::store::{AlertsTx, Scope};
 use crate::{Actor, DomainError};
 
-/// A detector: `threshold` events with one of `actions` by one subject within
-/// `window` raise an alert of `kind`.
-#[derive(Debug, Clone, Copy)]
-pub struct Rule {
-    /// Alert kind.
-    pub kind: &'static str,
-    /// What it means, for people.
-    pub description: &'static str,
-    /// The actions counted.
-    pub actions: &'static [&'static str],
-    /// Who they are counted by.
-    pub by: SubjectKind,
-    /// How many raise the alert.
-    pub threshold: i64,
-    /// Over how long, in minutes.
-    pub window_minutes: i64,
-}
+pub use super::rule::Rule;
 
 const SIGN_IN_FAILURES: &[&str] = &[
     crate::audit::actions::AUTH_LOGIN_FAILED,

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::alerts::Rule;
+use super::rule::Rule;
 use crate::audit::actions;
 use crate::ports::alerts::{BackupStatus, SubjectKind};
 

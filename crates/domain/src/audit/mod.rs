@@ -11,6 +11,7 @@ pub mod export;
 pub mod model;
 pub mod record;
 pub mod retention;
+pub mod rule;
 pub mod seal;
 pub mod service;
 pub mod verify;
