@@ -1,6 +1,7 @@
 //! The configured security limits at their boundaries (docs/security.md, A3, A5,
-//! A8): the minimum password length, the absolute and idle session lifetimes and
-//! the lock-out, each at exactly the limit and one past it. The limits are
+//! A8): the minimum password length, the absolute and idle session lifetimes, the
+//! MFA challenge's 5 minutes and the lock-out, each at exactly the limit and one
+//! past it. The limits are
 //! written here as promised, with the defaults the test server runs with.
 
 use chrono::Duration;
@@ -106,4 +107,35 @@ async fn ten_failures_lock_an_account_for_15_minutes_and_nine_do_not() {
         200,
         "open one second after"
     );
+}
+
+/// Signs in to an MFA challenge; its token.
+async fn mfa_challenge(app: &TestApp, email: &str) -> String {
+    let body: Value = app.login(email, PASSWORD).await.json().await.unwrap();
+    assert_eq!(body["status"], "mfa_required", "{body}");
+    body["mfa_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_mfa_challenge_lasts_5_minutes_and_not_a_second_more() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    let uri = owner.otpauth.clone().unwrap();
+    let answer = |challenge: String| {
+        let code = app.totp_code(&uri, 0);
+        app.post_json(
+            "/api/v1/auth/mfa",
+            json!({"mfa_token": challenge, "code": code}),
+        )
+    };
+    let early = mfa_challenge(&app, &owner.email).await;
+    app.clock
+        .advance(Duration::minutes(5) - Duration::seconds(1));
+    assert_eq!(answer(early).await.status(), 200, "at 4:59");
+    // A new challenge, answered one second past its 5 minutes with the code of
+    // a later time step (so not refused as a replay).
+    let late = mfa_challenge(&app, &owner.email).await;
+    app.clock
+        .advance(Duration::minutes(5) + Duration::seconds(1));
+    assert_eq!(answer(late).await.status(), 401, "at 5:01");
 }
