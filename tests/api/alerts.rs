@@ -28,14 +28,6 @@ fn alerts_of_kind(app: &TestApp, kind: &str) -> i64 {
         .n
 }
 
-async fn round(app: &TestApp) -> salus::audit_job::RoundReport {
-    let services = app.services();
-    tokio::task::spawn_blocking(move || salus::audit_job::audit_round(&services))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 async fn listed(app: &TestApp, who: &Member) -> Vec<Value> {
     let body: Value = app
         .get_as(&who.access, "/api/v1/security-alerts")
@@ -133,7 +125,7 @@ async fn a_reused_refresh_token_raises_an_alert_by_the_running_job_within_the_de
         "{mails:?}"
     );
     // One alert per subject and window, however often the job runs.
-    round(&app).await;
+    app.audit_round().await;
     assert_eq!(alerts_of_kind(&app, "refresh_token_reuse"), 1);
 }
 
@@ -149,7 +141,7 @@ async fn five_failed_sign_ins_raise_a_brute_force_alert_and_four_do_not() {
             401
         );
     }
-    let quiet = round(&app).await;
+    let quiet = app.audit_round().await;
     assert!(quiet.alerts.is_empty(), "{quiet:?}");
     assert_eq!(
         app.login(&owner.email, "wrong password entirely")
@@ -157,7 +149,7 @@ async fn five_failed_sign_ins_raise_a_brute_force_alert_and_four_do_not() {
             .status(),
         401
     );
-    let loud = round(&app).await;
+    let loud = app.audit_round().await;
     let kinds: Vec<&str> = loud.alerts.iter().map(|a| a.kind.as_str()).collect();
     assert_eq!(kinds, ["brute_force_account"]);
     assert_eq!(loud.alerts[0].event_count, 5);
@@ -174,7 +166,7 @@ async fn probing_for_ids_raises_an_alert_for_the_clinic() {
             .await;
         assert_eq!(probe.status(), 404);
     }
-    round(&app).await;
+    app.audit_round().await;
     let items = listed(&app, &owner).await;
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0]["kind"], "id_probing");

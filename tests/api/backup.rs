@@ -14,7 +14,7 @@ use salus::backup::{BackupInfo, BackupKind};
 use salus::config::Config;
 use salus_tests::cluster::{Cluster, Scratch, as_cluster_user, contains, files_under};
 use salus_tests::identity::Member;
-use salus_tests::{TestApp, TestDb};
+use salus_tests::{TestApp, TestDb, metric_value};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -359,30 +359,6 @@ async fn drill(config: &Config, set: Option<&str>) -> salus::backup::DrillReport
     .unwrap()
 }
 
-async fn audit_round(app: &TestApp) -> salus::audit_job::RoundReport {
-    let services = app.services();
-    tokio::task::spawn_blocking(move || salus::audit_job::audit_round(&services))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-async fn scrape(app: &TestApp) -> String {
-    let addr = app.metrics_addr.expect("the metrics listener is on");
-    let response = app
-        .client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    response.text().await.unwrap()
-}
-
-fn gauge(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
-
 #[tokio::test]
 async fn the_drill_restores_a_backup_and_finds_every_table_as_the_source_held_it() {
     let scratch = Scratch::new("backup-drill");
@@ -392,9 +368,9 @@ async fn the_drill_restores_a_backup_and_finds_every_table_as_the_source_held_it
     for name in ["Drill-one", "Drill-two", "Drill-three"] {
         patient(&app, &owner, name).await;
     }
-    let before = scrape(&app).await;
+    let before = app.scrape_metrics().await;
     assert_eq!(
-        gauge(&before, "salus_backup_last_success_age_seconds"),
+        metric_value(&before, "salus_backup_last_success_age_seconds"),
         None,
         "no backup yet: {before}"
     );
@@ -428,23 +404,24 @@ async fn the_drill_restores_a_backup_and_finds_every_table_as_the_source_held_it
     let verdicts = salus::backup::drill_verdicts(&config);
     assert_eq!(verdicts.get(&full.label).map(|v| v.0), Some(true));
 
-    let text = scrape(&app).await;
+    let text = app.scrape_metrics().await;
     for name in [
         "salus_backup_last_success_age_seconds",
         "salus_backup_last_verified_age_seconds",
         "salus_backup_rpo_seconds",
         "salus_restore_seconds",
     ] {
-        let value = gauge(&text, name).unwrap_or_else(|| panic!("{name} is missing: {text}"));
+        let value =
+            metric_value(&text, name).unwrap_or_else(|| panic!("{name} is missing: {text}"));
         // Ages are read on the test server's clock, which stands still.
         assert!(value.abs() < 3600.0, "{name} = {value}");
     }
     assert_eq!(
-        gauge(&text, "salus_restore_seconds"),
+        metric_value(&text, "salus_restore_seconds"),
         report.restore_seconds,
         "the gauge is the drill's measure"
     );
-    let round = audit_round(&app).await;
+    let round = app.audit_round().await;
     assert!(
         round.alerts.iter().all(|a| !a.kind.starts_with("backup_")),
         "a verified backup raises nothing: {:?}",
@@ -525,14 +502,14 @@ async fn a_corrupted_backup_fails_its_drill_and_raises_an_alert() {
             .map(|v| v.0),
         Some(false)
     );
-    let round = audit_round(&app).await;
+    let round = app.audit_round().await;
     let raised: Vec<&str> = round.alerts.iter().map(|a| a.kind.as_str()).collect();
     assert!(raised.contains(&"backup_drill_failed"), "{raised:?}");
     assert!(
         round.alerts.iter().all(|a| a.clinic_id.is_none()),
         "backup alerts are the platform's"
     );
-    let again = audit_round(&app).await;
+    let again = app.audit_round().await;
     assert!(
         again.alerts.iter().all(|a| a.kind != "backup_drill_failed"),
         "one alert per failed drill"

@@ -4,32 +4,10 @@
 use chrono::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Timestamptz};
-use salus_tests::TestApp;
+use salus_tests::{TestApp, metric_value};
 use serde_json::json;
 
 const METRICS_ON: [(&str, &str); 1] = [("METRICS_BIND", "127.0.0.1:0")];
-
-async fn scrape(app: &TestApp) -> String {
-    let addr = app.metrics_addr.expect("the metrics listener is on");
-    let response = app
-        .client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "text/plain; version=0.0.4; charset=utf-8"
-    );
-    response.text().await.unwrap()
-}
-
-/// The value of one series, written `name{label="value",...}` as in the text format.
-fn value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
 
 #[derive(QueryableByName)]
 struct Count {
@@ -89,9 +67,9 @@ async fn requests_are_counted_by_route_pattern_with_auth_failures_and_the_outbox
     let anonymous = app.get("/api/v1/me").send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 
-    let text = scrape(&app).await;
+    let text = app.scrape_metrics().await;
     let requests = |method: &str, route: &str, status: u16| {
-        value(
+        metric_value(
             &text,
             &format!(
                 "salus_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}}"
@@ -128,19 +106,19 @@ async fn requests_are_counted_by_route_pattern_with_auth_failures_and_the_outbox
     let durations = "salus_http_request_duration_seconds";
     let patient = "method=\"GET\",route=\"/api/v1/patients/{id}\"";
     assert_eq!(
-        value(&text, &format!("{durations}_count{{{patient}}}")),
+        metric_value(&text, &format!("{durations}_count{{{patient}}}")),
         Some(3.0),
         "{text}"
     );
     assert_eq!(
-        value(
+        metric_value(
             &text,
             &format!("{durations}_bucket{{{patient},le=\"+Inf\"}}")
         ),
         Some(3.0),
         "{text}"
     );
-    assert!(value(&text, &format!("{durations}_sum{{{patient}}}")).unwrap() > 0.0);
+    assert!(metric_value(&text, &format!("{durations}_sum{{{patient}}}")).unwrap() > 0.0);
     for concrete in [id.as_str(), missing.as_str(), "/nowhere"] {
         assert!(
             !text.contains(concrete),
@@ -153,7 +131,7 @@ async fn requests_are_counted_by_route_pattern_with_auth_failures_and_the_outbox
     );
 
     let failures = |reason: &str| {
-        value(
+        metric_value(
             &text,
             &format!("salus_auth_failures_total{{reason=\"{reason}\"}}"),
         )
@@ -166,9 +144,13 @@ async fn requests_are_counted_by_route_pattern_with_auth_failures_and_the_outbox
     // The sign-up queued a verification email; nothing has delivered it.
     let pending = undelivered(&app);
     assert!(pending >= 1, "the flow queued no message");
-    assert_eq!(value(&text, "salus_database_up"), Some(1.0), "{text}");
     assert_eq!(
-        value(&text, "salus_outbox_backlog"),
+        metric_value(&text, "salus_database_up"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric_value(&text, "salus_outbox_backlog"),
         Some(pending as f64),
         "{text}"
     );
@@ -178,9 +160,9 @@ async fn requests_are_counted_by_route_pattern_with_auth_failures_and_the_outbox
     queue_message(&app, now + Duration::minutes(5), 1);
     queue_message(&app, now + Duration::days(1), 0);
     assert_eq!(undelivered(&app), pending + 2);
-    let text = scrape(&app).await;
+    let text = app.scrape_metrics().await;
     assert_eq!(
-        value(&text, "salus_outbox_backlog"),
+        metric_value(&text, "salus_outbox_backlog"),
         Some((pending + 1) as f64),
         "{text}"
     );
@@ -225,13 +207,25 @@ async fn a_scrape_answers_while_the_database_is_down() {
         "salus_http_requests_total{method=\"GET\",route=\"/health/live\",status=\"200\"}";
 
     app.db.take_offline();
-    let text = scrape(&app).await;
-    assert_eq!(value(&text, "salus_database_up"), Some(0.0), "{text}");
-    assert_eq!(value(&text, "salus_outbox_backlog"), None, "{text}");
-    assert_eq!(value(&text, live_count), Some(1.0), "{text}");
+    let text = app.scrape_metrics().await;
+    assert_eq!(
+        metric_value(&text, "salus_database_up"),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(metric_value(&text, "salus_outbox_backlog"), None, "{text}");
+    assert_eq!(metric_value(&text, live_count), Some(1.0), "{text}");
 
     app.db.bring_online();
-    let text = scrape(&app).await;
-    assert_eq!(value(&text, "salus_database_up"), Some(1.0), "{text}");
-    assert_eq!(value(&text, "salus_outbox_backlog"), Some(0.0), "{text}");
+    let text = app.scrape_metrics().await;
+    assert_eq!(
+        metric_value(&text, "salus_database_up"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric_value(&text, "salus_outbox_backlog"),
+        Some(0.0),
+        "{text}"
+    );
 }

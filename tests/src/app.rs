@@ -170,6 +170,34 @@ impl TestApp {
             .expect("server running")
     }
 
+    /// One round of the audit job (detectors, backup watch, sealing, retention),
+    /// as every node runs it, on the server's clock.
+    pub async fn audit_round(&self) -> salus::audit_job::RoundReport {
+        let services = self.services();
+        tokio::task::spawn_blocking(move || salus::audit_job::audit_round(&services))
+            .await
+            .expect("the audit round ran")
+            .expect("the audit round succeeded")
+    }
+
+    /// `GET /metrics` on the metrics listener (`METRICS_BIND`), checked to be a
+    /// 200 in the Prometheus text format; its text.
+    pub async fn scrape_metrics(&self) -> String {
+        let addr = self.metrics_addr.expect("the metrics listener is on");
+        let response = self
+            .client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .expect("the scrape is answered");
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        response.text().await.expect("the scrape's text")
+    }
+
     /// A GET request to `path`.
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.get(format!("{}{path}", self.url))

@@ -20,3 +20,10 @@ pub mod tls;
 pub use app::TestApp;
 pub use clock::ManualClock;
 pub use db::TestDb;
+
+/// The value of one series in a scrape's text, written `name{label="value",...}`
+/// as in the text format.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}

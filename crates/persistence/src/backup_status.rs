@@ -97,10 +97,7 @@ pub fn read(conn: &mut PgConnection) -> Result<BackupStatus, DomainError> {
 
 /// The status in a read-only transaction of its own (for `/metrics`).
 pub fn backup_status(pool: &DbPool) -> Result<BackupStatus, DomainError> {
-    let mut conn = pool.get().map_err(|e| DomainError::Unavailable {
-        what: "database",
-        cause: e.to_string(),
-    })?;
+    let mut conn = crate::pool::checkout(pool)?;
     conn.build_transaction()
         .read_only()
         .run(query)

@@ -74,10 +74,7 @@ pub fn deliver_due(
     batch: i64,
     deliver: &dyn Fn(&PendingMessage) -> Result<(), String>,
 ) -> Result<usize, DomainError> {
-    let mut conn = pool.get().map_err(|e| DomainError::Unavailable {
-        what: "database",
-        cause: e.to_string(),
-    })?;
+    let mut conn = crate::pool::checkout(pool)?;
     conn.transaction(|conn| {
         type Row = (Uuid, String, String, String, String, i32);
         let rows: Vec<Row> = outbox::table
@@ -149,10 +146,7 @@ pub fn deliver_due(
 /// connection the database dropped sets; a lone prepared query failing there left
 /// the dead connection in the pool, and every later scrape failed with it.
 pub fn backlog(pool: &DbPool, now: DateTime<Utc>) -> Result<i64, DomainError> {
-    let mut conn = pool.get().map_err(|e| DomainError::Unavailable {
-        what: "database",
-        cause: e.to_string(),
-    })?;
+    let mut conn = crate::pool::checkout(pool)?;
     conn.build_transaction()
         .read_only()
         .run(|conn| {

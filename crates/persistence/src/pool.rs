@@ -10,6 +10,20 @@ use secrecy::{ExposeSecret, SecretString};
 /// The pool every repository draws from.
 pub type DbPool = Pool<ConnectionManager<PgConnection>>;
 
+/// A connection checked out of a [`DbPool`].
+pub type PooledConn = diesel::r2d2::PooledConnection<ConnectionManager<PgConnection>>;
+
+/// Checks a connection out of the pool; a pool that has none to give within its
+/// checkout timeout (the database down, or every connection busy) is
+/// `Unavailable` (503), never an internal error.
+pub fn checkout(pool: &DbPool) -> Result<PooledConn, salus_domain::DomainError> {
+    pool.get()
+        .map_err(|e| salus_domain::DomainError::Unavailable {
+            what: "database",
+            cause: e.to_string(),
+        })
+}
+
 /// How the pool is sized and how long one statement may run.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {

@@ -72,10 +72,7 @@ impl Store for PgStore {
         scope: Scope,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DomainError>,
     ) -> Result<(), DomainError> {
-        let mut conn = self.pool.get().map_err(|e| DomainError::Unavailable {
-            what: "database",
-            cause: e.to_string(),
-        })?;
+        let mut conn = crate::pool::checkout(&self.pool)?;
         let result = conn.transaction::<(), TxError, _>(|conn| {
             let setting = match scope {
                 Scope::Platform => None,

@@ -249,7 +249,9 @@ fn drill(
         sealed_sampled: checks.sampled,
         report_path: report_path.display().to_string(),
     };
-    super::write_private(&report_path, &serde_json::to_vec_pretty(&report)?)?;
+    super::write_private(&report_path, &serde_json::to_vec_pretty(&report)?, |_| {
+        Ok(())
+    })?;
     Ok(report)
 }
 

@@ -214,6 +214,7 @@ fn take(
     write_private(
         &fingerprint::path(&reports, &info.label),
         &serde_json::to_vec_pretty(&taken)?,
+        |_| Ok(()),
     )?;
     progress(&format!(
         "{} tables summed at restore point {} (writers waited {} ms); archiving its WAL",
@@ -270,9 +271,16 @@ fn reports_dir(backup: &BackupConfig) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Writes `bytes` to `path` (mode 0600), replacing it whole.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let staged = path.with_extension("json.new");
+/// Writes `bytes` to `path` (mode 0600), replacing it whole: staged beside it,
+/// `prepare`d (given to its owner), then renamed over it.
+fn write_private(
+    path: &Path,
+    bytes: &[u8],
+    prepare: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".new");
+    let staged = path.with_file_name(name);
     let _ = std::fs::remove_file(&staged);
     std::fs::OpenOptions::new()
         .write(true)
@@ -281,6 +289,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .open(&staged)
         .and_then(|mut f| f.write_all(bytes))
         .with_context(|| format!("cannot write {}", staged.display()))?;
+    prepare(&staged)?;
     std::fs::rename(&staged, path).with_context(|| format!("cannot write {}", path.display()))
 }
 

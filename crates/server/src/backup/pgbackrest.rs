@@ -2,8 +2,7 @@
 //! `BACKUP_*` settings (as the cluster's OS user when `salus` runs as root), and
 //! what `pgbackrest info --output=json` says about the repository.
 
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -53,22 +52,16 @@ impl<'a> Pgbackrest<'a> {
             as_root,
         };
         let text = tool.conf_text(&log, &lock)?;
-        let staged = work.join(".pgbackrest.conf.new");
-        let _ = std::fs::remove_file(&staged);
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&staged)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .with_context(|| format!("cannot write {}", staged.display()))?;
-        let mut owned: Vec<&Path> = vec![&work, &log, &lock, &staged];
+        let mut owned: Vec<&Path> = vec![&work, &log, &lock];
         if created_repo {
             owned.push(&backup.repo_path);
         }
         tool.give_to_os_user(&owned)?;
-        std::fs::rename(&staged, &tool.conf)
-            .with_context(|| format!("cannot write {}", tool.conf.display()))?;
+        // The cluster's archive_command reads it as the OS user: it is theirs
+        // before it takes its name.
+        super::write_private(&tool.conf, text.as_bytes(), |staged| {
+            tool.give_to_os_user(&[staged])
+        })?;
         Ok(tool)
     }
 
