@@ -394,6 +394,31 @@ export interface paths {
         patch: operations["clinic_update"];
         trace?: never;
     };
+    "/api/v1/clinic/closure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get the clinic's closure */
+        get: operations["clinic_closure_read"];
+        put?: never;
+        /**
+         * Ask for the clinic's closure
+         * @description Step-up MFA; owners only by default. Every active member is emailed. At the end of the grace period (30 days by default) every record of the clinic in every schema is deleted, its keys destroyed, and a signed certificate of destruction is emailed to the owners. Until then an owner can export the clinic's data or cancel.
+         */
+        post: operations["clinic_closure_request"];
+        /**
+         * Cancel the clinic's closure
+         * @description Step-up MFA; during the grace period only. Every active member is emailed.
+         */
+        delete: operations["clinic_closure_cancel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clinic/ownership-transfer": {
         parameters: {
             query?: never;
@@ -1732,6 +1757,28 @@ export interface components {
             /** @description Its plan. */
             plan: string;
         };
+        /** @description The clinic's closure. */
+        ClosureResponse: {
+            /**
+             * Format: date-time
+             * @description When every record of the clinic will be deleted and its keys destroyed.
+             */
+            due_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When they asked.
+             */
+            requested_at?: string | null;
+            /** @description Who asked (their address then); null when none is asked. */
+            requested_by?: string | null;
+            /** @description `none` or `scheduled`. */
+            state: components["schemas"]["ClosureState"];
+        };
+        /**
+         * @description Whether a closure is asked.
+         * @enum {string}
+         */
+        ClosureState: "none" | "scheduled";
         /**
          * @description A one-time code.
          * @example {
@@ -2421,7 +2468,7 @@ export interface components {
          * @description A permission code (see `GET /api/v1/permissions`).
          * @enum {string}
          */
-        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "data.export";
+        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "clinic.close" | "data.export";
         /** @description The catalogue. */
         PermissionList: {
             /** @description Every permission, in catalogue order. */
@@ -2523,7 +2570,7 @@ export interface components {
          * @description Stable machine-readable code clients can branch on.
          * @enum {string}
          */
-        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken";
+        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "closure_in_progress";
         /** @description A queue entry. */
         QueueEntryResponse: {
             /**
@@ -4018,6 +4065,97 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    clinic_closure_read: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The closure (`state` says whether one is asked). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClosureResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    clinic_closure_request: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Scheduled. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClosureResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Missing permission, or no recent MFA check (`step_up_required`). */
+            403: components["responses"]["Forbidden"];
+            /** @description A closure is already asked (`closure_already_requested`). */
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    clinic_closure_cancel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled: nothing will be deleted. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Missing permission, or no recent MFA check (`step_up_required`). */
+            403: components["responses"]["Forbidden"];
+            /** @description No closure is asked. */
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -114,6 +114,22 @@ async fn restore(config: &Config, target: DateTime<Utc>, to: &Path) -> anyhow::R
     .unwrap()
 }
 
+/// A restore target after `backup` and half a second before anything the test
+/// writes next. pgBackRest keeps whole seconds: a restore starts from a backup
+/// whose stop second ended before the target.
+async fn a_target_after(backup: &BackupInfo) -> DateTime<Utc> {
+    let wait = backup.stopped + chrono::Duration::milliseconds(1500) - Utc::now();
+    tokio::time::sleep(
+        wait.to_std()
+            .unwrap_or_default()
+            .max(Duration::from_millis(500)),
+    )
+    .await;
+    let target = Utc::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    target
+}
+
 /// Letters only (a family name the text policy accepts), unique to this run.
 fn marker() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -142,17 +158,7 @@ async fn a_destroyed_cluster_is_restored_to_a_moment_with_every_write_before_it_
         ("incr", Some(full.label.as_str()))
     );
     let third = patient(&app, &owner, "After-backups").await;
-    // pgBackRest keeps whole seconds: a restore starts from a backup whose stop
-    // second ended before the target.
-    let wait = incr.stopped + chrono::Duration::milliseconds(1500) - Utc::now();
-    tokio::time::sleep(
-        wait.to_std()
-            .unwrap_or_default()
-            .max(Duration::from_millis(500)),
-    )
-    .await;
-    let target = Utc::now();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let target = a_target_after(&incr).await;
     let after_target = patient(&app, &owner, "After-target").await;
     live.archive_wal();
 
@@ -541,7 +547,11 @@ async fn backups_expire_after_the_retention_period_and_not_before() {
     let (_live, vars, app) = archiving_cluster(&scratch, &[]).await;
     let config = app.config_with(&refs(&vars));
     assert_eq!(config.backup.as_ref().unwrap().retention_days, 30);
+    let owner = app.owner_with_mfa("Closing Clinic").await;
+    patient(&app, &owner, "Closing").await;
     let old = take(&config, BackupKind::Full).await;
+    // A clinic destroyed between the two backups: only the old one holds it.
+    let (closing, certificate) = close_clinic(&app, &config, &owner).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let newer = take(&config, BackupKind::Full).await;
     let labels = |config: &Config| {
@@ -552,11 +562,156 @@ async fn backups_expire_after_the_retention_period_and_not_before() {
             .collect::<Vec<_>>()
     };
 
+    assert_eq!(
+        certificate.document["last_backup"]["label"],
+        old.label.as_str(),
+        "the certificate names the last backup that holds the clinic"
+    );
+    let certify = |config: &Config| {
+        salus::backup::destructions::certify_expired_backups(config, &mut |_| {})
+            .unwrap_or_else(|e| panic!("the backups check failed: {e:#}"))
+    };
+
     // 29 days on, both are inside the 30 days: nothing goes.
     expire_in(&scratch, 29);
     assert_eq!(labels(&config), [old.label.clone(), newer.label.clone()]);
+    assert!(
+        certify(&config).is_empty(),
+        "the old backup still holds the clinic"
+    );
     // 31 days on, both are older than the window: the newest of them stays, as
     // the base a restore to the window's start needs; the older one goes.
     expire_in(&scratch, 31);
     assert_eq!(labels(&config), [newer.label]);
+
+    // The second certificate follows the repository, checked not assumed.
+    let issued = certify(&config);
+    assert_eq!(issued.len(), 1);
+    let second = &issued[0].document;
+    assert_eq!(second["kind"], "backups_expired");
+    assert_eq!(second["clinic_id"], closing.as_str());
+    assert_eq!(
+        second["destruction_certificate_id"],
+        certificate.document["certificate_id"]
+    );
+    assert_eq!(second["backups_in_repository"], 1);
+    let trusted = salus::serve::audit_sealer(&config).unwrap().public_keys();
+    assert_eq!(issued[0].verify(&trusted), Ok(()));
+    assert!(
+        app.outbox(&owner.email)
+            .iter()
+            .any(|(subject, body)| subject.contains("no backup holds") && body.contains(&closing)),
+        "the owner gets the second certificate"
+    );
+    assert!(certify(&config).is_empty(), "issued once");
+}
+
+/// Asks for the closure of `owner`'s clinic and executes it at once as an
+/// operator: the clinic's id and its certificate.
+async fn close_clinic(
+    app: &TestApp,
+    config: &Config,
+    owner: &Member,
+) -> (String, salus_domain::closure::certificate::Signed) {
+    let clinic = app.me(owner).await["clinic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let asked = app
+        .post("/api/v1/clinic/closure")
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 201);
+    let (config, id) = (config.clone(), uuid::Uuid::parse_str(&clinic).unwrap());
+    let signed = tokio::task::spawn_blocking(move || {
+        salus::certificates::close_now(&config, salus_domain::ids::ClinicId(id), "ops@salus.test")
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("the closure failed: {e:#}"));
+    (clinic, signed)
+}
+
+#[tokio::test]
+async fn a_restore_never_resurrects_a_destroyed_clinic_and_the_register_says_why() {
+    let scratch = Scratch::new("backup-register");
+    let (live, vars, app) = archiving_cluster(&scratch, &[]).await;
+    let config = app.config_with(&refs(&vars));
+    let closing = app.owner_with_mfa("Closing Clinic").await;
+    patient(&app, &closing, "Closing").await;
+    let staying = app.owner_with_mfa("Staying Clinic").await;
+    let kept = patient(&app, &staying, "Staying").await;
+    let full = take(&config, BackupKind::Full).await;
+    let target = a_target_after(&full).await;
+    let (clinic, certificate) = close_clinic(&app, &config, &closing).await;
+    live.archive_wal();
+
+    // The drill compares the copy with the source as it was (the clinic still
+    // in it), then re-applies the register.
+    let report = drill(&config, Some(&full.label)).await;
+    assert!(report.verified, "{:?}", report.failures);
+    assert_eq!(
+        (
+            report.destructions_reapplied,
+            report.destructions_in_register
+        ),
+        (1, 1)
+    );
+
+    // A restore to a moment before the destruction: the copy held the clinic,
+    // and the register deletes it again before anyone can start the copy.
+    let to = scratch.path("restored");
+    let restored = {
+        let (config, to) = (config.clone(), to.clone());
+        tokio::task::spawn_blocking(move || {
+            salus::backup::restore(&config, target, &to, &mut |_| {})
+        })
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("restore failed: {e:#}"))
+    };
+    assert_eq!(restored.reapplied.destructions, 1);
+    assert_eq!(
+        restored.reapplied.reapplied,
+        [uuid::Uuid::parse_str(&clinic).unwrap()],
+        "the register names the clinic it deleted again"
+    );
+    let mut copy = Cluster::adopt(&scratch, "restored", to);
+    copy.start();
+    copy.wait_until_promoted();
+    let db = app.db.name();
+    for (table, column) in [
+        ("clinics", "id"),
+        ("patients", "clinic_id"),
+        ("memberships", "clinic_id"),
+        ("clinic_keys", "clinic_id"),
+        ("audit.events", "clinic_id"),
+    ] {
+        assert_eq!(
+            copy.sql(
+                db,
+                &format!("SELECT count(*) FROM {table} WHERE {column} = '{clinic}'")
+            ),
+            "0",
+            "{table} of the destroyed clinic came back with the restore"
+        );
+    }
+    assert_eq!(
+        copy.sql(
+            db,
+            &format!("SELECT count(*) FROM patients WHERE id = '{kept}'")
+        ),
+        "1",
+        "the other clinic is restored"
+    );
+    // Why: the register's entry is the certificate of destruction.
+    let entries: Vec<_> = std::fs::read_dir(app.register_dir())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(entries.len(), 1);
+    let entry = salus::register::read_signed(&entries[0].path()).unwrap();
+    assert_eq!(entry, certificate);
 }

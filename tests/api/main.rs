@@ -11,6 +11,7 @@ mod audit;
 mod backup;
 mod brute_force;
 mod clinic;
+mod closure;
 mod concurrency;
 mod contract;
 mod headers;

@@ -34,6 +34,10 @@ fn expected_policy(table: &str) -> (String, String) {
             any(&[AUDIT_ROLE, IN_CLINIC, NO_CLINIC]),
             any(&[IN_CLINIC, NO_CLINIC]),
         ),
+        "public.clinic_closures" => {
+            let both = any(&[IN_CLINIC, NO_SETTING]);
+            (both.clone(), both)
+        }
         "public.audit_chain_heads" => {
             let both = any(&[NO_CLINIC, IN_CLINIC, NO_SETTING]);
             (both.clone(), both)
@@ -223,6 +227,8 @@ async fn clinic_with_rows_everywhere(app: &TestApp, b: &Member) {
             .status(),
         201
     );
+    let closure = app.post("/api/v1/clinic/closure").bearer_auth(&b.access);
+    assert_eq!(closure.send().await.unwrap().status(), 201);
     // An MFA challenge, then probing for ids the audit job turns into an alert.
     assert_eq!(app.login(&b.email, PASSWORD).await.status(), 200);
     for _ in 0..20 {

@@ -64,6 +64,10 @@ fn base_vars(db: &TestDb) -> HashMap<String, String> {
         ("OUTBOX_POLL_SECONDS", "0".to_owned()),
         ("AUTH_RATE_LIMIT_PER_MINUTE", "10000".to_owned()),
         ("PASSWORD_HASH_CONCURRENCY", "2".to_owned()),
+        (
+            "DESTRUCTION_REGISTER_DIR",
+            db.register_dir().display().to_string(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -168,6 +172,21 @@ impl TestApp {
             .as_ref()
             .map(|s| s.services.clone())
             .expect("server running")
+    }
+
+    /// One round of the closure job, on the server's clock: the certificates
+    /// of the clinics it destroyed.
+    pub async fn closure_round(&self) -> Vec<salus_domain::closure::certificate::Signed> {
+        let services = self.services();
+        tokio::task::spawn_blocking(move || salus::closure_job::closure_round(&services))
+            .await
+            .expect("the closure round ran")
+            .expect("the closure round succeeded")
+    }
+
+    /// This test's destruction register.
+    pub fn register_dir(&self) -> std::path::PathBuf {
+        self.db.register_dir()
     }
 
     /// One round of the audit job (detectors, backup watch, sealing, retention),

@@ -217,6 +217,15 @@ impl TestDb {
             .expect("connect as superuser")
     }
 
+    /// The destruction register of the servers over this database (a
+    /// directory of its own, so tests never see each other's destructions;
+    /// removed with the database).
+    pub fn register_dir(&self) -> std::path::PathBuf {
+        std::env::temp_dir()
+            .join("salus-destruction-registers")
+            .join(&self.name)
+    }
+
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -274,6 +283,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.register_dir());
         if let Ok(mut admin) =
             PgConnection::establish(&with_database(&self.roles.admin, "postgres"))
         {

@@ -114,6 +114,7 @@ permissions! {
     AuditExport = "audit.export": "Export the whole audit trail.",
     ClinicRead = "clinic.read": "See the clinic's settings and plan.",
     ClinicUpdate = "clinic.update": "Change the clinic's settings.",
+    ClinicClose = "clinic.close": "Ask for the clinic's closure (every record deleted at the end of a grace period) or cancel it.",
     DataExport = "data.export": "Export all of the clinic's data.",
 }
 

@@ -9,6 +9,7 @@ pub mod appointments;
 pub mod audit;
 pub mod clinic;
 pub mod clock;
+pub mod closure;
 pub mod concurrency;
 pub mod crypto;
 pub mod error;

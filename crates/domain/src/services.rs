@@ -5,6 +5,7 @@ use crate::appointments::Appointments;
 use crate::audit::alerts::Alerts;
 use crate::audit::service::Audit;
 use crate::clinic::Clinics;
+use crate::closure::Closures;
 use crate::identity::service::Auth;
 use crate::keyring::rotation::KeyRotation;
 use crate::notes::Notes;
@@ -27,6 +28,8 @@ pub struct Services {
     pub roles: Roles,
     /// The clinic's settings.
     pub clinics: Clinics,
+    /// Clinic closures and their certificates of destruction.
+    pub closures: Closures,
     /// Patient records.
     pub patients: Patients,
     /// Appointments.
@@ -56,6 +59,7 @@ impl Services {
             staff: Staff::new(core.clone()),
             roles: Roles::new(core.clone()),
             clinics: Clinics::new(core.clone()),
+            closures: Closures::new(core.clone()),
             patients: Patients::new(core.clone()),
             appointments: Appointments::new(core.clone()),
             schedule: Schedule::new(core.clone()),

@@ -21,6 +21,7 @@ use crate::ids::{ClinicId, PatientId};
 use crate::keyring::Keyring;
 use crate::outbox::{Channel, NewMessage, OutboxRepo};
 use crate::ports::audit::AuditRepo;
+use crate::ports::closure::DestructionRegister;
 use crate::ports::keys::KeysRepo;
 use crate::random::uuid_v7;
 use crate::store::{Scope, Store, Tx, in_tx};
@@ -47,6 +48,11 @@ pub struct Settings {
     pub totp_issuer: String,
     /// Whether security alerts are also sent to the platform's webhook.
     pub alert_webhook: bool,
+    /// How long a clinic's closure waits before its data is destroyed.
+    pub closure_grace: Duration,
+    /// How long after a destruction the backups may still hold what was
+    /// destroyed, at the latest: the next full backup, then the retention period.
+    pub backup_expiry_horizon: Duration,
 }
 
 impl Default for Settings {
@@ -61,6 +67,8 @@ impl Default for Settings {
             links: Links::new("http://127.0.0.1:8080", None, &[]),
             totp_issuer: "Salus".to_owned(),
             alert_webhook: false,
+            closure_grace: Duration::days(30),
+            backup_expiry_horizon: Duration::days(31),
         }
     }
 }
@@ -79,6 +87,8 @@ pub struct CoreParts {
     pub master_keys: Arc<MasterKeys>,
     /// Audit checkpoint signing keys.
     pub sealer: Arc<AuditSealer>,
+    /// The destruction register and the backup repository's view of it.
+    pub register: Arc<dyn DestructionRegister>,
     /// Settings.
     pub settings: Settings,
 }
@@ -92,6 +102,7 @@ pub struct Core {
     hasher: Arc<PasswordHasher>,
     keyring: Keyring,
     sealer: Arc<AuditSealer>,
+    register: Arc<dyn DestructionRegister>,
     settings: Arc<Settings>,
 }
 
@@ -105,6 +116,7 @@ impl Core {
             random: parts.random,
             hasher: parts.hasher,
             sealer: parts.sealer,
+            register: parts.register,
             settings: Arc::new(parts.settings),
         }
     }
@@ -156,6 +168,11 @@ impl Core {
     /// The audit checkpoint sealer.
     pub(crate) fn sealer(&self) -> &AuditSealer {
         &self.sealer
+    }
+
+    /// The destruction register.
+    pub(crate) fn register(&self) -> &dyn DestructionRegister {
+        self.register.as_ref()
     }
 
     /// The clinic's keys, unwrapped; created on first use (see [`Keyring`]).
@@ -241,9 +258,20 @@ impl Core {
         record: AuditRecord,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
+        tx.append_audit(self.audit_event(record, client)?)?;
+        Ok(())
+    }
+
+    /// The event `record` becomes (for a caller that needs the appended event's
+    /// position and hash: `tx.append_audit(core.audit_event(..)?)`).
+    pub(crate) fn audit_event(
+        &self,
+        record: AuditRecord,
+        client: &ClientInfo,
+    ) -> Result<NewAuditEvent, DomainError> {
         let details = serde_json::to_string(&record.details)
             .map_err(|e| DomainError::Internal(format!("audit details: {e}")))?;
-        tx.append_audit(NewAuditEvent {
+        Ok(NewAuditEvent {
             id: self.new_id(),
             clinic_id: record.clinic,
             occurred_at: stored_time(self.now()),
@@ -258,8 +286,7 @@ impl Core {
             resource_id: record.resource.map(|r| r.id),
             outcome: record.outcome,
             details,
-        })?;
-        Ok(())
+        })
     }
 
     /// Records a read that returned clinical data (when the member may see it):

@@ -9,6 +9,7 @@ use crate::ports::alerts::AlertsRepo;
 use crate::ports::appointments::AppointmentsRepo;
 use crate::ports::audit::AuditRepo;
 use crate::ports::clinic::ClinicRepo;
+use crate::ports::closure::ClosureRepo;
 use crate::ports::identity::IdentityRepo;
 use crate::ports::keys::KeysRepo;
 use crate::ports::notes::NotesRepo;
@@ -72,6 +73,8 @@ views! {
     RolesTx: MemberTx, RolesRepo, IdentityRepo, AuditRepo;
     /// The clinic's settings.
     ClinicTx: ClinicRepo, IdentityRepo, VersionsRepo, AuditRepo;
+    /// Clinic closures: the request, the destruction and its certificate.
+    ClosureTx: ClosureRepo, StaffRepo, IdentityRepo, KeysRepo, AuditRepo, OutboxRepo;
     /// Master-key rotation.
     KeysTx: KeysRepo;
     /// Bulk loading of synthetic data (`crate::seeding`).

@@ -131,6 +131,15 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ),
     ("role_in_use", "Members hold this role."),
     ("role_name_taken", "A role has this name already."),
+    (
+        "closure_already_requested",
+        "The clinic's closure is already asked.",
+    ),
+    ("closure_not_requested", "The clinic has no closure asked."),
+    (
+        "closure_in_progress",
+        "Another process is executing the clinic's closure.",
+    ),
 ];
 
 /// Every `code` a field error can carry, with what it means: the catalogue the

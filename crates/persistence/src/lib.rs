@@ -8,6 +8,7 @@ pub mod appointments_repo;
 pub mod audit_append;
 pub mod audit_repo;
 pub mod backup_status;
+pub mod closure_repo;
 pub mod identity_repo;
 pub mod keys_repo;
 pub mod migrations;

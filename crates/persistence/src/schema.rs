@@ -424,3 +424,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     practitioners
 );
+
+diesel::table! {
+    clinic_closures (clinic_id) {
+        clinic_id -> Uuid,
+        requested_by -> Uuid,
+        requested_by_email -> Text,
+        requested_at -> Timestamptz,
+        due_at -> Timestamptz,
+    }
+}

@@ -57,6 +57,8 @@
 //! | `BACKUP_OS_USER` | the cluster's OS user; `salus backup` run as root runs pgBackRest as this user | `postgres` |
 //! | `BACKUP_FULL_EVERY_HOURS` / `BACKUP_INCR_EVERY_HOURS` | the schedule `salus backup scheduled` keeps: a full backup when the last full one is this old, an incremental one when the last backup of any type is | `24` / `6` |
 //! | `BACKUP_DRILL_SAMPLE` | sealed fields per sealed column the restore drill decrypts | `25` |
+//! | `DESTRUCTION_REGISTER_DIR` | the destruction register: signed entries of every destruction (clinic closures), re-applied by every restore; keep it outside the database and its backups, on storage every node shares (absolute in staging/production, and not inside `BACKUP_PG_DATA` or `BACKUP_REPO_PATH`) | `.local/destruction-register` |
+//! | `CLOSURE_GRACE_DAYS` | days between an owner's closure request and the clinic's destruction (1 to 365) | `30` |
 //! | `BACKUP_PG_BIN` | the PostgreSQL programs the restore drill starts its scratch cluster with | `/usr/lib/postgresql/<version of BACKUP_PG_DATA>/bin` |
 //! | `LOG_FORMAT` | `json` or `pretty` | `pretty` in development, else `json` |
 //! | `RUST_LOG` | log filter | `info` |
@@ -242,6 +244,10 @@ pub struct Config {
     pub security_webhook: Option<(String, SecretString)>,
     /// Backups with pgBackRest, when `BACKUP_REPO_PATH` is set.
     pub backup: Option<BackupConfig>,
+    /// The destruction register's directory.
+    pub destruction_register_dir: PathBuf,
+    /// Days of a closure's grace period.
+    pub closure_grace_days: i64,
 }
 
 /// Where and how pgBackRest backs the cluster up (`BACKUP_*`).
@@ -419,6 +425,43 @@ pub fn read_backup(source: &impl Source) -> Result<Option<BackupConfig>, ConfigP
     } else {
         Err(ConfigProblems(r.problems))
     }
+}
+
+/// `DESTRUCTION_REGISTER_DIR`: absolute in staging/production, and never inside
+/// what the backups hold or where they are kept (a restore must not be able to
+/// take the register back with it).
+fn read_register_dir<S: Source>(
+    r: &mut Reader<'_, S>,
+    deployed: bool,
+    backup: Option<&BackupConfig>,
+) -> PathBuf {
+    let dir = PathBuf::from(
+        r.plain("DESTRUCTION_REGISTER_DIR")
+            .map(|d| d.trim().to_owned())
+            .unwrap_or_else(|| ".local/destruction-register".to_owned()),
+    );
+    if deployed && !dir.is_absolute() {
+        r.problems.push(format!(
+            "DESTRUCTION_REGISTER_DIR must be an absolute path in staging and production (got '{}')",
+            dir.display()
+        ));
+    }
+    if let Some(backup) = backup
+        && let Ok(absolute) = std::path::absolute(&dir)
+    {
+        for (name, inside) in [
+            ("BACKUP_PG_DATA", &backup.pg_data),
+            ("BACKUP_REPO_PATH", &backup.repo_path),
+        ] {
+            if absolute.starts_with(inside) {
+                r.problems.push(format!(
+                    "DESTRUCTION_REGISTER_DIR must not be inside {name} ({}): the register must outlive a restore",
+                    inside.display()
+                ));
+            }
+        }
+    }
+    dir
 }
 
 /// `BACKUP_*`: nothing when `BACKUP_REPO_PATH` is unset; otherwise every setting
@@ -991,6 +1034,12 @@ impl Config {
         let sms_delivery = read_sms_delivery(&mut r, deployed);
         let security_webhook = read_security_webhook(&mut r, deployed);
         let backup = read_backup_settings(&mut r, app_env);
+        let destruction_register_dir = read_register_dir(&mut r, deployed, backup.as_ref());
+        let closure_grace_days = r.parsed("CLOSURE_GRACE_DAYS", 30i64, "a number of days");
+        if !(1..=365).contains(&closure_grace_days) {
+            r.problems
+                .push("CLOSURE_GRACE_DAYS must be between 1 and 365".to_owned());
+        }
 
         if deployed {
             if let Some(url) = &database_url {
@@ -1071,6 +1120,8 @@ impl Config {
                 sms_delivery,
                 security_webhook,
                 backup,
+                destruction_register_dir,
+                closure_grace_days,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }
@@ -1242,6 +1293,10 @@ mod tests {
         assert!(text.contains("SECURITY_CONTACT is missing"), "{text}");
         assert!(text.contains("TOKEN_SIGNING_KEYS is missing"), "{text}");
         assert!(text.contains("MASTER_KEYS is missing"), "{text}");
+        assert!(
+            text.contains("DESTRUCTION_REGISTER_DIR must be an absolute path"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -1301,6 +1356,10 @@ mod tests {
             ("DATABASE_URL", STRONG_URL),
             ("TRUST_PROXY_TLS", "true"),
             ("SECURITY_CONTACT", "mailto:sec@clinic.test"),
+            (
+                "DESTRUCTION_REGISTER_DIR",
+                "/var/lib/salus/destruction-register",
+            ),
             (
                 "TOKEN_SIGNING_KEYS",
                 "k1:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
@@ -1449,6 +1508,10 @@ mod tests {
             ("TRUST_PROXY_TLS", "true"),
             ("SECURITY_CONTACT", "mailto:sec@clinic.test"),
             (
+                "DESTRUCTION_REGISTER_DIR",
+                "/var/lib/salus/destruction-register",
+            ),
+            (
                 "TOKEN_SIGNING_KEYS",
                 "k1:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
             ),
@@ -1574,6 +1637,34 @@ mod tests {
         assert_eq!(backup.pg_socket, Path::new("/var/run/postgresql"));
         assert_eq!(backup.work_dir, Path::new(".local/backup"));
         assert_eq!(backup.os_user, "postgres");
+    }
+
+    #[test]
+    fn the_destruction_register_is_never_inside_what_the_backups_hold() {
+        for inside in [
+            "/var/lib/postgresql/15/main/register",
+            "/srv/backup/repo/register",
+        ] {
+            let text = load(&[
+                ("DATABASE_URL", STRONG_URL),
+                ("BACKUP_REPO_PATH", "/srv/backup/repo"),
+                ("BACKUP_CIPHER_PASS", "only a test"),
+                ("BACKUP_PG_DATA", "/var/lib/postgresql/15/main"),
+                ("DESTRUCTION_REGISTER_DIR", inside),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(
+                text.contains("DESTRUCTION_REGISTER_DIR must not be inside"),
+                "{text}"
+            );
+        }
+        let config = load(&[("DATABASE_URL", STRONG_URL)]).unwrap();
+        assert_eq!(
+            config.destruction_register_dir,
+            Path::new(".local/destruction-register")
+        );
+        assert_eq!(config.closure_grace_days, 30);
     }
 
     #[test]

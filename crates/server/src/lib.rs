@@ -6,13 +6,16 @@
 pub mod audit_admin;
 pub mod audit_job;
 pub mod backup;
+pub mod certificates;
 pub mod clock;
+pub mod closure_job;
 pub mod config;
 pub mod database;
 pub mod metrics;
 pub mod operator;
 pub mod outbox;
 pub mod random;
+pub mod register;
 pub mod seed;
 pub mod seed_bench;
 pub mod serve;

@@ -89,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         command: BackupCommand,
     },
+    /// Certificates of destruction: verify one offline, issue the second ones.
+    Certificate {
+        #[command(subcommand)]
+        command: CertificateCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,7 +162,38 @@ enum KeysCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum CertificateCommand {
+    /// Check a certificate of destruction (or any signed register entry)
+    /// offline: its Ed25519 signature by one of the platform's keys, and what it
+    /// claims. Exits 1 when it does not verify.
+    Verify {
+        /// The certificate's file (as emailed, or from DESTRUCTION_REGISTER_DIR).
+        file: std::path::PathBuf,
+        /// A trusted public key, `kid:base64` (`salus audit public-keys`);
+        /// repeatable. Without one, the keys of AUDIT_SIGNING_KEYS.
+        #[arg(long = "public-key")]
+        public_keys: Vec<String>,
+    },
+    /// Issue the second certificate for every destroyed clinic that no backup
+    /// in the repository holds any more (also run by `salus backup scheduled`).
+    CheckBackups,
+}
+
+#[derive(Debug, Subcommand)]
 enum ClinicCommand {
+    /// Execute a clinic's closure now, before its grace period ends (an owner
+    /// must have asked for it): every row deleted, its keys destroyed, the
+    /// certificate of destruction issued, kept in the register and emailed.
+    Close {
+        /// The clinic's id.
+        clinic_id: uuid::Uuid,
+        /// Required: say that the grace period is to be cut short.
+        #[arg(long)]
+        now: bool,
+        /// The operator running it (recorded in the certificate and the audit trail).
+        #[arg(long)]
+        operator: String,
+    },
     /// Set a clinic's plan (free, pro or business). Billing is outside Salus.
     SetPlan {
         /// The clinic's id.
@@ -401,6 +437,80 @@ fn audit(command: &AuditCommand) -> ExitCode {
     }
 }
 
+fn close_clinic(clinic: uuid::Uuid, now: bool, operator: &str) -> ExitCode {
+    if !now {
+        eprintln!(
+            "salus: clinic close: say --now to cut the grace period short (the closure job executes it when it ends)"
+        );
+        return ExitCode::from(2);
+    }
+    let config = match Config::load(&config::process_env()) {
+        Ok(config) => config,
+        Err(problems) => return report_config(&problems),
+    };
+    match salus::certificates::close_now(&config, salus_domain::ids::ClinicId(clinic), operator) {
+        Ok(signed) => {
+            println!(
+                "salus: clinic {clinic} destroyed; certificate {} kept in {} and emailed to the owners:",
+                signed.document["certificate_id"]
+                    .as_str()
+                    .unwrap_or_default(),
+                config.destruction_register_dir.display()
+            );
+            match signed.to_file() {
+                Ok(bytes) => print!("{}", String::from_utf8_lossy(&bytes)),
+                Err(e) => eprintln!("salus: {e}"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => report(&error),
+    }
+}
+
+fn certificate(command: &CertificateCommand) -> ExitCode {
+    let source = config::process_env();
+    match command {
+        CertificateCommand::Verify { file, public_keys } => {
+            let config = if public_keys.is_empty() {
+                match Config::load(&source) {
+                    Ok(config) => Some(config),
+                    Err(problems) => return report_config(&problems),
+                }
+            } else {
+                None
+            };
+            let verified = salus::certificates::trusted_keys(public_keys, config.as_ref())
+                .and_then(|trusted| salus::certificates::verify_file(file, &trusted));
+            match verified {
+                Ok(lines) => {
+                    for line in lines {
+                        println!("salus: {line}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("salus: {error:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        CertificateCommand::CheckBackups => {
+            let config = match Config::load(&source) {
+                Ok(config) => config,
+                Err(problems) => return report_config(&problems),
+            };
+            let mut progress = |line: &str| println!("salus: certificate: {line}");
+            match salus::backup::destructions::certify_expired_backups(&config, &mut progress) {
+                Ok(issued) => {
+                    println!("salus: {} second certificate(s) issued", issued.len());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => report(&error),
+            }
+        }
+    }
+}
+
 fn rotate_master() -> ExitCode {
     let config = match Config::load(&config::process_env()) {
         Ok(config) => config,
@@ -541,7 +651,16 @@ fn backup(command: &BackupCommand) -> ExitCode {
             Err(code) => code,
         },
         BackupCommand::Scheduled => match load().and_then(|config| {
-            salus::backup::schedule::turn(&config, &mut progress).map_err(|e| report(&e))
+            let turn =
+                salus::backup::schedule::turn(&config, &mut progress).map_err(|e| report(&e));
+            if let Err(e) =
+                salus::backup::destructions::certify_expired_backups(&config, &mut progress)
+            {
+                progress(&format!(
+                    "warning: the second certificates could not be checked: {e:#}"
+                ));
+            }
+            turn
         }) {
             Ok(salus::backup::schedule::Turn::Taken(b, drill)) => {
                 println!("salus: backup {} ({}) taken", b.label, b.kind);
@@ -596,14 +715,16 @@ fn backup(command: &BackupCommand) -> ExitCode {
             }) {
                 Ok(r) => {
                     println!(
-                        "salus: restored backup {} into {}. Start it on a free port, e.g. \
-                         pg_ctl -D {} -o '-p 5433' start: it replays WAL up to {} and then \
-                         promotes itself (archive_mode is off in the copy). Then run \
-                         `salus audit verify` against it.",
+                        "salus: restored backup {} into {}, recovered up to {} and promoted; \
+                         {} of the register's {} destructions re-applied. Start it on a free \
+                         port, e.g. pg_ctl -D {} -o '-p 5433' start (archive_mode is off in \
+                         the copy), then run `salus audit verify` against it.",
                         r.label,
                         r.to.display(),
-                        r.to.display(),
-                        target.to_rfc3339()
+                        target.to_rfc3339(),
+                        r.reapplied.reapplied.len(),
+                        r.reapplied.destructions,
+                        r.to.display()
                     );
                     ExitCode::SUCCESS
                 }
@@ -627,6 +748,15 @@ async fn main() -> ExitCode {
         Command::Clinic {
             command: ClinicCommand::SetPlan { clinic_id, plan },
         } => set_plan(clinic_id, &plan),
+        Command::Clinic {
+            command:
+                ClinicCommand::Close {
+                    clinic_id,
+                    now,
+                    operator,
+                },
+        } => close_clinic(clinic_id, now, &operator),
+        Command::Certificate { command } => certificate(&command),
         Command::SeedBench {
             clinics,
             patients,

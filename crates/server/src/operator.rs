@@ -24,7 +24,7 @@ pub(crate) fn command_service(config: &Config, pool: PoolSettings) -> anyhow::Re
 }
 
 /// The service over a one-connection pool of the API role.
-fn operator_service(config: &Config) -> anyhow::Result<Services> {
+pub(crate) fn operator_service(config: &Config) -> anyhow::Result<Services> {
     command_service(
         config,
         PoolSettings {

@@ -25,11 +25,13 @@ use salus_persistence::{DbPool, PgStore, PoolSettings, build_pool};
 use tokio::task::JoinHandle;
 
 use crate::audit_job::spawn_audit_job;
+use crate::closure_job::spawn_closure_job;
 use crate::config::Config;
 use crate::database::check_serving_database;
 use crate::metrics::{Scrape, build_metrics_app};
 use crate::outbox::{providers, spawn_worker};
 use crate::random::OsRandom;
+use crate::register::FileRegister;
 use crate::tls;
 
 /// The master keys from `MASTER_KEYS` (the first seals).
@@ -133,6 +135,7 @@ pub fn services(
         hasher: Arc::new(hasher),
         master_keys: Arc::new(master_keys(config)?),
         sealer: Arc::new(audit_sealer(config)?),
+        register: Arc::new(FileRegister::new(&config.destruction_register_dir)),
         settings: Settings {
             session_lifetime: ChronoDuration::hours(config.session_lifetime_hours),
             lockout: LockoutPolicy {
@@ -151,6 +154,13 @@ pub fn services(
                 &config.link_templates,
             ),
             alert_webhook: config.security_webhook.is_some(),
+            closure_grace: ChronoDuration::days(config.closure_grace_days),
+            backup_expiry_horizon: config
+                .backup
+                .as_ref()
+                .map_or(Settings::default().backup_expiry_horizon, |b| {
+                    b.full_every + ChronoDuration::days(b.retention_days.into())
+                }),
             ..Settings::default()
         },
     })))
@@ -261,6 +271,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
             metrics.clone(),
             Duration::from_secs(config.audit_job_secs),
         );
+        spawn_closure_job(service.clone(), Duration::from_secs(config.audit_job_secs));
     }
     let hash_permits = config.password_hash_concurrency.unwrap_or(cores);
     let ports = Ports {

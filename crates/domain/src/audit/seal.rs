@@ -78,6 +78,16 @@ impl AuditSealer {
             .is_ok()
     }
 
+    /// Signs `message` with the signing key: (key id, public key, signature).
+    pub fn sign_bytes(&self, message: &[u8]) -> (String, [u8; 32], [u8; 64]) {
+        let (key_id, key) = &self.keys[0];
+        (
+            key_id.clone(),
+            key.verifying_key().to_bytes(),
+            key.sign(message).to_bytes(),
+        )
+    }
+
     /// The public keys, by id and in standard base64, for offline verification.
     pub fn public_keys(&self) -> Vec<(String, String)> {
         use base64::Engine;
@@ -92,6 +102,20 @@ impl AuditSealer {
             })
             .collect()
     }
+}
+
+/// Whether `signature` is a valid Ed25519 signature of `message` by `public_key`.
+pub fn verify_bytes(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    let Ok(key) = <[u8; 32]>::try_from(public_key) else {
+        return false;
+    };
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key) else {
+        return false;
+    };
+    let Ok(signature) = Signature::from_slice(signature) else {
+        return false;
+    };
+    key.verify(message, &signature).is_ok()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod appointments;
 pub mod audit;
 pub mod clinic;
+pub mod closure;
 pub mod identity;
 pub mod keys;
 pub mod notes;

@@ -4,6 +4,7 @@ pub mod appointments;
 pub mod audit;
 pub mod auth;
 pub mod clinic;
+pub mod closure;
 pub mod health;
 pub mod me;
 pub mod notes;

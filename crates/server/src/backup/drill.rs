@@ -37,7 +37,7 @@ use super::{BackupInfo, configured, database_name, record, reports_dir};
 use crate::config::Config;
 
 /// How long the copy may take to recover before the drill gives up.
-const RECOVERY_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
+pub(super) const RECOVERY_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
 
 /// What a drill found.
 #[derive(Debug, Clone, Serialize)]
@@ -75,6 +75,11 @@ pub struct DrillReport {
     pub sealed_opened: usize,
     /// Sealed fields sampled.
     pub sealed_sampled: usize,
+    /// Destructions of the register re-applied to the copy after the checks
+    /// (clinics it still held), and how many the register holds.
+    pub destructions_reapplied: usize,
+    /// Destructions in the register.
+    pub destructions_in_register: usize,
     /// Where this report is kept.
     pub report_path: String,
 }
@@ -106,6 +111,7 @@ pub fn verify(
         "failures": report.failures, "restore_seconds": report.restore_seconds,
         "rpo_seconds": report.rpo_seconds, "drill_seconds": report.drill_seconds,
         "tables_compared": report.tables_compared, "sealed_opened": report.sealed_opened,
+        "destructions_reapplied": report.destructions_reapplied,
     });
     let outcome = if report.verified {
         Outcome::Success
@@ -220,6 +226,17 @@ fn drill(
                 progress,
                 &mut failures,
             );
+            // After the comparison with the source (which held the clinics
+            // destroyed since), as a restore does before the copy is used.
+            match super::destructions::reapply_to(config, &scratch.psql(), &database, progress) {
+                Ok(r) => {
+                    checks.reapplied = r.reapplied.len();
+                    checks.in_register = r.destructions;
+                }
+                Err(e) => failures.push(format!(
+                    "the destruction register could not be re-applied to the copy: {e:#}"
+                )),
+            }
         }
     }
     drop(scratch);
@@ -247,6 +264,8 @@ fn drill(
         audit_chains: checks.chains,
         sealed_opened: checks.opened,
         sealed_sampled: checks.sampled,
+        destructions_reapplied: checks.reapplied,
+        destructions_in_register: checks.in_register,
         report_path: report_path.display().to_string(),
     };
     super::write_private(&report_path, &serde_json::to_vec_pretty(&report)?, |_| {
@@ -263,6 +282,8 @@ struct Checks {
     chains: usize,
     opened: usize,
     sampled: usize,
+    reapplied: usize,
+    in_register: usize,
 }
 
 fn check_copy(

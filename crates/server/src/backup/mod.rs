@@ -19,6 +19,7 @@
 //! its event cannot be written; `list` and `restore`, which are what an operator
 //! runs when the database is lost, say so and go on.
 
+pub mod destructions;
 pub mod drill;
 pub mod fingerprint;
 mod pgbackrest;
@@ -123,6 +124,8 @@ pub struct Restored {
     pub label: String,
     /// The new data directory.
     pub to: PathBuf,
+    /// The destructions of the register re-applied to it.
+    pub reapplied: crate::register::Reapplied,
 }
 
 /// The `archive_command` the cluster must run, writing the configuration it
@@ -336,12 +339,13 @@ pub fn restore(
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Restored> {
     let backup = configured(config)?;
-    let restored = restore_into(backup, target, to, progress);
+    let restored = restore_into(config, backup, target, to, progress);
     let details = serde_json::json!({
         "stanza": backup.stanza,
         "target_time": target.to_rfc3339(),
         "to": to.display().to_string(),
         "label": restored.as_ref().ok().map(|r| r.label.clone()),
+        "destructions_reapplied": restored.as_ref().ok().map(|r| r.reapplied.reapplied.len()),
     });
     let outcome = if restored.is_ok() {
         Outcome::Success
@@ -361,6 +365,7 @@ pub fn restore(
 }
 
 fn restore_into(
+    config: &Config,
     backup: &BackupConfig,
     target: DateTime<Utc>,
     to: &Path,
@@ -438,10 +443,42 @@ fn restore_into(
             to.display()
         )
     })?;
+    let reapplied = reapply_destructions(config, &tool, &to, progress).with_context(|| {
+        format!(
+            "the copy in {} must not be used: the destruction register could not be re-applied to it; remove it and restore again",
+            to.display()
+        )
+    })?;
     Ok(Restored {
         label: from.label.clone(),
         to,
+        reapplied,
     })
+}
+
+/// Starts the restored copy on a private socket (replaying WAL to the target,
+/// then promoting itself), re-applies every destruction of the register and
+/// stops it cleanly: only then is the copy anyone's to start.
+fn reapply_destructions(
+    config: &Config,
+    tool: &Pgbackrest<'_>,
+    to: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<crate::register::Reapplied> {
+    let database = database_name(config)?;
+    let root = std::path::absolute(tool.backup.work_dir.join("restore"))?;
+    let mut copy = scratch::Scratch::over(tool, to, &root)?;
+    progress("starting the copy on a private socket (WAL replays up to the target)");
+    copy.start(&database, drill::RECOVERY_TIMEOUT)?;
+    let reapplied = destructions::reapply_to(config, &copy.psql(), &database, progress)?;
+    progress(&format!(
+        "{} of {} destructions re-applied ({} rows deleted again); stopping the copy",
+        reapplied.reapplied.len(),
+        reapplied.destructions,
+        reapplied.rows
+    ));
+    copy.finish()?;
+    Ok(reapplied)
 }
 
 /// A path with its existing part resolved (symbolic links, `..`), so overlaps

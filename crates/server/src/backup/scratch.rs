@@ -30,6 +30,9 @@ pub(super) struct Scratch<'a> {
     pub(super) port: u16,
     bin: PathBuf,
     running: bool,
+    /// A restore's copy: stopped cleanly and kept when done (the drill's is
+    /// stopped at once and removed).
+    keep: bool,
 }
 
 impl<'a> Scratch<'a> {
@@ -62,6 +65,7 @@ impl<'a> Scratch<'a> {
             port,
             bin,
             running: true,
+            keep: false,
         };
         if root.exists() {
             scratch.stop();
@@ -76,6 +80,16 @@ impl<'a> Scratch<'a> {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
         tool.give_to_os_user(&[root, &scratch.socket])?;
+        Ok(scratch)
+    }
+
+    /// A restored data directory `data` (kept), started on a private socket in
+    /// `root` (removed when done) so the restore can work on it before anyone
+    /// uses it.
+    pub(super) fn over(tool: &'a Pgbackrest<'a>, data: &Path, root: &Path) -> anyhow::Result<Self> {
+        let mut scratch = Self::new(tool, root)?;
+        scratch.data = data.to_owned();
+        scratch.keep = true;
         Ok(scratch)
     }
 
@@ -181,17 +195,30 @@ impl<'a> Scratch<'a> {
         }
     }
 
-    /// Stops it at once (nothing of it is kept).
+    /// Stops it: at once when nothing of it is kept, cleanly (a checkpoint
+    /// first) when the copy is kept.
     fn stop(&mut self) {
         if self.running && self.data.join("postmaster.pid").exists() {
+            let mode = if self.keep { "fast" } else { "immediate" };
             let mut pg_ctl = self.as_os_user(&self.bin.join("pg_ctl"));
             pg_ctl
                 .arg("-D")
                 .arg(&self.data)
-                .args(["-m", "immediate", "-w", "stop"]);
+                .args(["-m", mode, "-w", "stop"]);
             let _ = pg_ctl.output();
         }
         self.running = false;
+    }
+
+    /// Stops a kept copy cleanly; an error when it does not stop.
+    pub(super) fn finish(mut self) -> anyhow::Result<()> {
+        self.stop();
+        anyhow::ensure!(
+            !self.data.join("postmaster.pid").exists(),
+            "the restored copy in {} did not stop",
+            self.data.display()
+        );
+        Ok(())
     }
 
     fn as_os_user(&self, program: &Path) -> Command {
@@ -208,7 +235,8 @@ impl<'a> Scratch<'a> {
 impl Drop for Scratch<'_> {
     fn drop(&mut self) {
         self.stop();
-        if let Some(root) = self.data.parent() {
+        let root = self.socket.parent();
+        if let Some(root) = root {
             let _ = std::fs::remove_dir_all(root);
         }
     }
