@@ -27,6 +27,7 @@ mod notes;
 mod oracles;
 mod outbox;
 mod paging;
+mod patient_rights;
 mod patients;
 mod problems;
 mod queue;

@@ -10,6 +10,7 @@ use crate::keyring::rotation::KeyRotation;
 use crate::notes::Notes;
 use crate::patients::Patients;
 use crate::queue::Queue;
+use crate::rights::PatientRights;
 use crate::roles::Roles;
 use crate::schedule::Schedule;
 use crate::seeding::Seeding;
@@ -29,6 +30,8 @@ pub struct Services {
     pub clinics: Clinics,
     /// Patient records.
     pub patients: Patients,
+    /// Patients' rights: restriction, export, change history.
+    pub rights: PatientRights,
     /// Appointments.
     pub appointments: Appointments,
     /// Practitioners' hours, absences and availability.
@@ -57,6 +60,7 @@ impl Services {
             roles: Roles::new(core.clone()),
             clinics: Clinics::new(core.clone()),
             patients: Patients::new(core.clone()),
+            rights: PatientRights::new(core.clone()),
             appointments: Appointments::new(core.clone()),
             schedule: Schedule::new(core.clone()),
             notes: Notes::new(core.clone()),

@@ -7,6 +7,7 @@ pub mod clinic;
 pub mod health;
 pub mod me;
 pub mod notes;
+pub mod patient_rights;
 pub mod patients;
 pub mod permissions;
 pub mod queue;
