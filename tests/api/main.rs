@@ -29,6 +29,7 @@ mod outbox;
 mod paging;
 mod patient_rights;
 mod patients;
+mod privacy_defaults;
 mod problems;
 mod queue;
 mod rate_limits;
