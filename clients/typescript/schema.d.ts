@@ -873,6 +873,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/patients/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export a patient's record
+         * @description The patient's whole record for the rights of access and portability (GDPR articles 15 and 20): demographics, medical history, appointments with their reasons, clinical notes with their amendments, and the access log (who read or changed the record). `format=json` (the default) answers `PatientExport`; `format=fhir` a FHIR R4 `Bundle` of type `collection` (`application/fhir+json`; the mapping is listed field by field in `docs/api.md`). Needs `clinical.read` as well, and a recent MFA check (step-up). Recorded as `patient.exported`.
+         */
+        get: operations["patients_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/patients/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A patient's change history
+         * @description Who changed the record and when, newest first: registration, each update with the names of the fields it changed (never their values, so no health data), archiving and restoring, restriction of processing. Read from the audit trail; the read is recorded as `patient.history_read`.
+         */
+        get: operations["patients_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/patients/{id}/notes": {
         parameters: {
             query?: never;
@@ -905,6 +945,26 @@ export interface paths {
          * @description `If-Match` with the ETag read is required; restoring a patient who is not archived answers it as it is.
          */
         post: operations["patients_restore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/patients/{id}/restriction": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Restrict or resume processing
+         * @description Records the patient's restriction of processing or objection (GDPR articles 18 and 21): while `restricted`, the record serves care only. Setting it withdraws the patient's pending reminders and none is queued while it holds, whatever the consent; lifting it queues them again for appointments still ahead. `If-Match` with the ETag read is required; asking for the state the record is in answers it as it is.
+         */
+        put: operations["patients_restriction_set"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1393,6 +1453,28 @@ export interface components {
             /** @description Always `accepted`. */
             status: string;
         };
+        /** @description One recorded access to a patient's record. */
+        AccessLogEntry: {
+            /**
+             * Format: uuid
+             * @description The acting account.
+             */
+            account_id?: string | null;
+            /** @description Action code, e.g. `patient.clinical_read`. */
+            action: string;
+            /**
+             * Format: uuid
+             * @description The acting membership.
+             */
+            membership_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When (UTC).
+             */
+            occurred_at: string;
+            /** @description How it ended. */
+            outcome: components["schemas"]["OutcomeDto"];
+        };
         /** @description A postal address. */
         AddressDto: {
             /** @description City. */
@@ -1623,6 +1705,39 @@ export interface components {
              */
             starts_at: string;
         };
+        /** @description A FHIR R4 `Bundle` of type `collection`. */
+        Bundle: {
+            /** @description The resources: the `Patient` first. */
+            entry: components["schemas"]["BundleEntry"][];
+            /**
+             * @description Always `Bundle`.
+             * @example Bundle
+             */
+            resourceType: string;
+            /**
+             * Format: date-time
+             * @description When the record was exported.
+             */
+            timestamp: string;
+            /**
+             * @description Always `collection`.
+             * @example collection
+             */
+            type: string;
+        };
+        /** @description One resource of a bundle. */
+        BundleEntry: {
+            /**
+             * @description `urn:uuid:<id>` for resources with an id of ours; absent for the items of
+             *     the medical history.
+             */
+            fullUrl?: string | null;
+            /**
+             * @description A `Patient`, `AllergyIntolerance`, `Condition`, `MedicationStatement`,
+             *     `DocumentReference` or `Appointment` resource.
+             */
+            resource: Record<string, never>;
+        };
         /**
          * @description Call the next patient.
          * @example {
@@ -1649,6 +1764,13 @@ export interface components {
             /** @description The current password. */
             password: string;
         };
+        /** @description A page of a patient's changes. */
+        ChangeList: {
+            /** @description Newest first. */
+            items: components["schemas"]["ChangeResponse"][];
+            /** @description Pass as `cursor` for the next page; null on the last one. */
+            next_cursor?: string | null;
+        };
         /**
          * @description Change the password.
          * @example {
@@ -1661,6 +1783,39 @@ export interface components {
             current_password: string;
             /** @description The new password. */
             new_password: string;
+        };
+        /** @description One change of a patient's record. */
+        ChangeResponse: {
+            /**
+             * Format: uuid
+             * @description The acting account.
+             */
+            account_id?: string | null;
+            /**
+             * @description `patient.created`, `patient.updated`, `patient.archived`, `patient.restored`,
+             *     `patient.processing_restricted` or `patient.processing_resumed`.
+             */
+            action: string;
+            /**
+             * @description The fields an update changed, by name (never their values); empty for the
+             *     other actions.
+             */
+            fields: string[];
+            /**
+             * Format: uuid
+             * @description The id of the audit event that records the change.
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The acting membership.
+             */
+            membership_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When (UTC).
+             */
+            occurred_at: string;
         };
         /**
          * @description Check a patient in.
@@ -2288,6 +2443,25 @@ export interface components {
             /** @description The account's email. */
             email: string;
         };
+        /** @description A patient's whole record. */
+        PatientExport: {
+            /** @description Who read or changed the record, newest first, up to this export. */
+            access_log: components["schemas"]["AccessLogEntry"][];
+            /** @description Every appointment, in start order, with its reason. */
+            appointments: components["schemas"]["AppointmentResponse"][];
+            /**
+             * Format: date-time
+             * @description When it was exported.
+             */
+            exported_at: string;
+            /**
+             * @description Every clinical note and amendment, in writing order (an amendment names
+             *     the note it amends in `amends_id`).
+             */
+            notes: components["schemas"]["NoteResponse"][];
+            /** @description Demographics, medical history, consent and restriction. */
+            patient: components["schemas"]["PatientResponse"];
+        };
         /** @description A page of patients. */
         PatientList: {
             /** @description Patients in (family name, given name, id) order. */
@@ -2401,6 +2575,7 @@ export interface components {
          *       "national_id": "2671175123456",
          *       "phone": "+33612345678",
          *       "preferred_language": "fr",
+         *       "processing_restricted": false,
          *       "reminder_consent": {
          *         "email": true,
          *         "sms": false
@@ -2443,6 +2618,12 @@ export interface components {
             phone?: string | null;
             /** @description Preferred language. */
             preferred_language?: string | null;
+            /**
+             * @description Whether the patient restricted processing or objected to it (GDPR articles
+             *     18 and 21): the record serves care only, and no reminder is sent. Set with
+             *     `PUT /api/v1/patients/{id}/restriction`.
+             */
+            processing_restricted: boolean;
             /** @description Reminder consent. */
             reminder_consent: components["schemas"]["ReminderConsent"];
             /** @description Administrative sex. */
@@ -2468,7 +2649,7 @@ export interface components {
          * @description A permission code (see `GET /api/v1/permissions`).
          * @enum {string}
          */
-        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "clinic.close" | "data.export";
+        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "patients.export" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "clinic.close" | "data.export";
         /** @description The catalogue. */
         PermissionList: {
             /** @description Every permission, in catalogue order. */
@@ -2686,6 +2867,16 @@ export interface components {
         ResendVerificationRequest: {
             /** @description The address to verify. */
             email: string;
+        };
+        /**
+         * @description Whether the patient restricts processing of their record (or objects to it).
+         * @example {
+         *       "restricted": true
+         *     }
+         */
+        RestrictionRequest: {
+            /** @description `true` restricts processing to care (no reminders); `false` lifts it. */
+            restricted: boolean;
         };
         /** @description How many sessions ended. */
         Revoked: {
@@ -5133,6 +5324,85 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    patients_export: {
+        parameters: {
+            query?: {
+                /** @description `json` (the default) or `fhir`. */
+                format?: "json" | "fhir";
+            };
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The patient. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The record. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["Bundle"];
+                    "application/json": components["schemas"]["PatientExport"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Missing permission (`patients.export` or `clinical.read`), or no recent MFA check (`step_up_required`). */
+            403: components["responses"]["Forbidden"];
+            /** @description No such patient. */
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    patients_history: {
+        parameters: {
+            query?: {
+                /** @description From a previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Page size, 1 to 100 (default 50). */
+                limit?: number;
+            };
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The patient. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such patient. */
+            404: components["responses"]["NotFound"];
+            /** @description Invalid cursor or limit. */
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     notes_list: {
         parameters: {
             query?: never;
@@ -5244,6 +5514,55 @@ export interface operations {
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    patients_restriction_set: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The patient. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestrictionRequest"];
+            };
+        };
+        responses: {
+            /** @description The patient as it now stands; new `ETag`. */
+            200: {
+                headers: {
+                    /** @description The version: send it back in `If-Match` to change this record. */
+                    ETag?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatientResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such patient. */
+            404: components["responses"]["NotFound"];
+            /** @description The record changed since it was read. */
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            /** @description `If-Match` missing. */
             428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

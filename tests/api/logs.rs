@@ -40,6 +40,16 @@ async fn no_secret_or_health_data_reaches_the_logs() {
         .await
         .id;
     app.note(&owner, &pid, note_text).await;
+    // The whole record, exported (right after enrolment: the step-up holds).
+    for format in ["json", "fhir"] {
+        let export = app
+            .get_as(
+                &owner.access,
+                &format!("/api/v1/patients/{pid}/export?format={format}"),
+            )
+            .await;
+        assert_eq!(export.status(), 200, "export as {format}");
+    }
     app.get_as(
         &owner.access,
         &format!(
@@ -130,7 +140,8 @@ async fn no_secret_or_health_data_reaches_the_logs() {
         "the capture works: request spans are logged"
     );
     assert!(
-        logs.contains("/api/v1/patients/{id}/notes"),
+        logs.contains("/api/v1/patients/{id}/notes")
+            && logs.contains("/api/v1/patients/{id}/export"),
         "the scenario's routes were logged"
     );
     for secret in &secrets {

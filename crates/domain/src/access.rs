@@ -94,6 +94,7 @@ permissions! {
     PatientsCreate = "patients.create": "Register new patients.",
     PatientsUpdate = "patients.update": "Change patient demographics.",
     PatientsArchive = "patients.archive": "Archive and restore patient records.",
+    PatientsExport = "patients.export": "Export a patient's whole record, clinical data included (right of access and portability).",
     ClinicalRead = "clinical.read": "Read medical history and clinical notes.",
     ClinicalWrite = "clinical.write": "Write clinical notes and medical history.",
     AppointmentsRead = "appointments.read": "See appointments and the schedule.",

@@ -66,7 +66,7 @@ impl Appointments {
     /// A stored appointment as the caller may see it: the reason opened with
     /// `keys` when given (a reason that fails its integrity check is answered
     /// unavailable: see [`Appointments::open_sealed`]).
-    fn open_appointment(
+    pub(crate) fn open_appointment(
         &self,
         tx: &mut dyn AppointmentsTx,
         actor: &Actor,

@@ -27,6 +27,7 @@ pub mod ports;
 pub mod queue;
 pub mod random;
 pub mod reminders;
+pub mod rights;
 pub mod roles;
 pub mod schedule;
 pub mod seeding;

@@ -51,7 +51,7 @@ impl Notes {
 
     /// A stored note with its body opened (a body that fails its integrity check
     /// is answered unavailable: see [`Notes::open_sealed`]).
-    fn open_note(
+    pub(crate) fn open_note(
         &self,
         tx: &mut dyn NotesTx,
         actor: &Actor,

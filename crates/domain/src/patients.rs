@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
+use crate::audit::AuditRecord;
 use crate::concurrency::{Expected, lock_checked, lock_version};
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
@@ -27,6 +28,58 @@ fn normalise_national_id(raw: &str) -> String {
         .filter(char::is_ascii_alphanumeric)
         .collect::<String>()
         .to_uppercase()
+}
+
+/// The names of the fields an update changes, in the record's order: the national
+/// id compared through its blind index, the medical history (when one is given)
+/// with the stored one opened (a stored history that does not open counts as
+/// changed). Names only, never values.
+fn changed_fields(
+    keys: &ClinicKeys,
+    current: &StoredPatient,
+    new: &PatientFields,
+    new_index: &Option<Vec<u8>>,
+    history: Option<&MedicalHistory>,
+) -> Vec<&'static str> {
+    let old = &current.fields;
+    let history_changed = history.is_some_and(|given| {
+        let stored = current.sealed_medical_history.as_deref().map(|sealed| {
+            keys.open_field(TABLE, "medical_history", current.id, sealed)
+                .ok()
+                .and_then(|json| serde_json::from_slice::<MedicalHistory>(&json).ok())
+        });
+        match stored {
+            None => true,
+            Some(opened) => opened.as_ref() != Some(given),
+        }
+    });
+    [
+        ("family_name", old.family_name != new.family_name),
+        ("given_name", old.given_name != new.given_name),
+        ("birth_date", old.birth_date != new.birth_date),
+        ("sex", old.sex != new.sex),
+        ("national_id", &current.national_id_index != new_index),
+        ("phone", old.phone != new.phone),
+        ("email", old.email != new.email),
+        ("address", old.address != new.address),
+        (
+            "emergency_contact",
+            old.emergency_contact != new.emergency_contact,
+        ),
+        (
+            "preferred_language",
+            old.preferred_language != new.preferred_language,
+        ),
+        (
+            "reminder_consent.email",
+            old.reminder_email != new.reminder_email,
+        ),
+        ("reminder_consent.sms", old.reminder_sms != new.reminder_sms),
+        ("medical_history", history_changed),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
 }
 
 /// Patient records: create, read, search, update, archive and restore.
@@ -88,7 +141,7 @@ impl Patients {
     /// A stored patient as `actor` may see them, sealed fields opened (a field
     /// that fails its integrity check is answered unavailable: see
     /// [`Patients::open_sealed`]).
-    fn open_patient(
+    pub(crate) fn open_patient(
         &self,
         tx: &mut dyn PatientsTx,
         actor: &Actor,
@@ -139,6 +192,7 @@ impl Patients {
             medical_history,
             unavailable,
             archived_at: stored.archived_at,
+            restricted_at: stored.restricted_at,
             version: stored.version,
             created_at: stored.created_at,
             updated_at: stored.updated_at,
@@ -166,6 +220,7 @@ impl Patients {
             national_id_index: index,
             sealed_medical_history: sealed_history,
             archived_at: None,
+            restricted_at: None,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -258,6 +313,7 @@ impl Patients {
             let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let (national, index, sealed_history) =
                 self.seal_patient(&keys, id, &fields, history.as_ref())?;
+            let changed = changed_fields(&keys, &current, &fields, &index, history.as_ref());
             let stored = StoredPatient {
                 fields: PatientFields {
                     national_id: None,
@@ -279,11 +335,13 @@ impl Patients {
                     current: expected_version,
                 }));
             }
-            self.core.audit_action(
+            // Field names only: never a value (the history is readable with
+            // `patients.read`, and health fields must not reach the trail).
+            self.core.audit(
                 tx,
-                actor,
-                crate::audit::actions::PATIENT_UPDATED,
-                ("patient", id),
+                AuditRecord::by(actor, crate::audit::actions::PATIENT_UPDATED)
+                    .on("patient", id)
+                    .detail("fields", changed),
                 client,
             )?;
             Ok(Ok(self.open_patient(tx, actor, &keys, stored)?))

@@ -1,6 +1,7 @@
 //! Appointment reminders: for patients who consented on a channel, queued in the
 //! outbox at the clinic's offset before the appointment; moved on reschedule,
-//! withdrawn on cancel. They hold only date, time and clinic name.
+//! withdrawn on cancel, and never queued while the patient restricts processing.
+//! They hold only date, time and clinic name.
 
 use chrono::Duration;
 
@@ -25,8 +26,9 @@ impl Reminders {
     }
 
     /// Brings an appointment's reminders in line with it: withdraws the pending
-    /// ones, then queues new ones when it is active, in the future, and the patient
-    /// consented on a channel with a contact on file.
+    /// ones, then queues new ones when it is active, in the future, the patient
+    /// does not restrict processing, and consented on a channel with a contact on
+    /// file.
     pub(crate) fn sync_reminders(
         &self,
         tx: &mut dyn RemindersTx,
@@ -50,6 +52,9 @@ impl Reminders {
         let Some(patient) = tx.patient(clinic, appointment.patient_id)? else {
             return Ok(());
         };
+        if patient.restricted_at.is_some() {
+            return Ok(());
+        }
         let tz = crate::schedule::parse_time_zone(&settings.time_zone)?;
         let local = appointment.starts_at.with_timezone(&tz);
         let text = format!(

@@ -11,6 +11,7 @@ use crate::keyring::rotation::KeyRotation;
 use crate::notes::Notes;
 use crate::patients::Patients;
 use crate::queue::Queue;
+use crate::rights::PatientRights;
 use crate::roles::Roles;
 use crate::schedule::Schedule;
 use crate::seeding::Seeding;
@@ -32,6 +33,8 @@ pub struct Services {
     pub closures: Closures,
     /// Patient records.
     pub patients: Patients,
+    /// Patients' rights: restriction, export, change history.
+    pub rights: PatientRights,
     /// Appointments.
     pub appointments: Appointments,
     /// Practitioners' hours, absences and availability.
@@ -61,6 +64,7 @@ impl Services {
             clinics: Clinics::new(core.clone()),
             closures: Closures::new(core.clone()),
             patients: Patients::new(core.clone()),
+            rights: PatientRights::new(core.clone()),
             appointments: Appointments::new(core.clone()),
             schedule: Schedule::new(core.clone()),
             notes: Notes::new(core.clone()),

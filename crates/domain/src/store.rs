@@ -63,6 +63,8 @@ views! {
     ScheduleTx: ScheduleRepo, IdentityRepo, VersionsRepo, AuditRepo;
     /// Clinical notes.
     NotesTx: NotesRepo, AppointmentsRepo, VersionsRepo, AuditRepo, KeysRepo;
+    /// Patients' rights: restriction, the whole record's export, the change history.
+    RightsTx: PatientsTx, AppointmentsTx, NotesTx;
     /// The waiting queue.
     QueueTx: QueueRepo, AppointmentsRepo, VersionsRepo, AuditRepo;
     /// A staff member's record, locked for a change (the guard of every staff action).

@@ -9,6 +9,7 @@ pub mod codes;
 pub mod contract;
 pub mod cors;
 pub mod docs_page;
+pub mod fhir;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
@@ -163,6 +164,9 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::patients::update)
         .service(routes::patients::archive)
         .service(routes::patients::restore)
+        .service(routes::patient_rights::set_restriction)
+        .service(routes::patient_rights::export)
+        .service(routes::patient_rights::history)
         .service(routes::clinic::get_settings)
         .service(routes::clinic::update_settings)
         .service(routes::closure::request_closure)

@@ -234,6 +234,28 @@ impl AuditRepo for PgTx<'_> {
         to_events(rows)
     }
 
+    fn resource_audit_events(
+        &mut self,
+        clinic: ClinicId,
+        (kind, id): (&str, Uuid),
+        actions: &[&str],
+        before: Option<Cursor>,
+        limit: i64,
+    ) -> Res<Vec<AuditEvent>> {
+        let rows = events::table
+            .filter(events::chain_id.eq(clinic.0))
+            .filter(events::clinic_id.eq(clinic.0))
+            .filter(events::resource_id.eq(id))
+            .filter(events::resource_type.eq(kind))
+            .filter(events::action.eq_any(actions.iter().map(|a| (*a).to_owned())))
+            .filter(before_seq(before))
+            .order(events::seq.desc())
+            .limit(limit)
+            .load::<EventRow>(self.conn)
+            .map_err(db_error)?;
+        to_events(rows)
+    }
+
     fn account_audit_events(
         &mut self,
         account: AccountId,

@@ -43,6 +43,7 @@ struct PatientRow {
     version: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    processing_restricted_at: Option<DateTime<Utc>>,
 }
 
 fn to_json<T: serde::Serialize>(v: &Option<T>) -> Res<Option<serde_json::Value>> {
@@ -79,6 +80,7 @@ fn row(clinic: ClinicId, p: &StoredPatient) -> Res<PatientRow> {
         version: p.version,
         created_at: p.created_at,
         updated_at: p.updated_at,
+        processing_restricted_at: p.restricted_at,
     })
 }
 
@@ -104,6 +106,7 @@ fn stored(r: PatientRow) -> Res<StoredPatient> {
         national_id_index: r.national_id_index,
         sealed_medical_history: r.medical_history,
         archived_at: r.archived_at,
+        restricted_at: r.processing_restricted_at,
         version: r.version,
         created_at: r.created_at,
         updated_at: r.updated_at,
@@ -121,7 +124,7 @@ impl PatientsRepo for PgTx<'_> {
     }
 
     fn insert_patients(&mut self, clinic: ClinicId, many: &[StoredPatient]) -> Res<()> {
-        // PostgreSQL takes at most 65,535 parameters per statement (20 per row).
+        // PostgreSQL takes at most 65,535 parameters per statement (21 per row).
         for chunk in many.chunks(INSERT_CHUNK) {
             let rows = chunk
                 .iter()

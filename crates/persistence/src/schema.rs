@@ -309,6 +309,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        processing_restricted_at -> Nullable<Timestamptz>,
     }
 }
 

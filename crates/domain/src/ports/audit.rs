@@ -96,6 +96,16 @@ pub trait AuditRepo {
         before: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>, DomainError>;
+    /// A clinic's events about one record (`resource_type`, `resource_id`) with
+    /// one of `actions`, newest first.
+    fn resource_audit_events(
+        &mut self,
+        clinic: ClinicId,
+        resource: (&str, Uuid),
+        actions: &[&str],
+        before: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, DomainError>;
     /// An account's platform events with one of `actions`, newest first.
     fn account_audit_events(
         &mut self,

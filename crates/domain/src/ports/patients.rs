@@ -122,6 +122,9 @@ pub struct StoredPatient {
     pub sealed_medical_history: Option<Vec<u8>>,
     /// Archived when.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Since when processing is restricted (the patient restricted it or
+    /// objected): care only, no reminders.
+    pub restricted_at: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version.
     pub version: i32,
     /// Created.
@@ -144,6 +147,8 @@ pub struct Patient {
     pub unavailable: Vec<&'static str>,
     /// Archived when.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Since when processing is restricted (care only, no reminders).
+    pub restricted_at: Option<DateTime<Utc>>,
     /// Version (the ETag).
     pub version: i32,
     /// Created.

@@ -8,6 +8,7 @@ pub mod closure;
 pub mod health;
 pub mod me;
 pub mod notes;
+pub mod patient_rights;
 pub mod patients;
 pub mod permissions;
 pub mod queue;

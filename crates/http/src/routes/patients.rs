@@ -209,7 +209,7 @@ pub struct PatientRequest {
 
 /// A patient. `medical_history` is present only for members with `clinical.read`.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd", "family_name": "Curie", "given_name": "Marie", "birth_date": "1967-11-07", "sex": "female", "national_id": "2671175123456", "phone": "+33612345678", "email": "marie.curie@example.org", "address": {"lines": ["36 quai de Béthune"], "postal_code": "75004", "city": "Paris", "country": "FR"}, "emergency_contact": {"name": "Pierre Curie", "phone": "+33698765432", "relationship": "spouse"}, "preferred_language": "fr", "reminder_consent": {"email": true, "sms": false}, "medical_history": {"allergies": ["penicillin"], "conditions": ["hypertension"], "medications": ["amlodipine 5 mg"], "notes": "Checks blood pressure at home."}, "archived": false, "version": 3, "created_at": "2026-11-02T08:15:00Z", "updated_at": "2026-11-20T16:40:12Z"}))]
+#[schema(example = json!({"id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd", "family_name": "Curie", "given_name": "Marie", "birth_date": "1967-11-07", "sex": "female", "national_id": "2671175123456", "phone": "+33612345678", "email": "marie.curie@example.org", "address": {"lines": ["36 quai de Béthune"], "postal_code": "75004", "city": "Paris", "country": "FR"}, "emergency_contact": {"name": "Pierre Curie", "phone": "+33698765432", "relationship": "spouse"}, "preferred_language": "fr", "reminder_consent": {"email": true, "sms": false}, "medical_history": {"allergies": ["penicillin"], "conditions": ["hypertension"], "medications": ["amlodipine 5 mg"], "notes": "Checks blood pressure at home."}, "archived": false, "processing_restricted": false, "version": 3, "created_at": "2026-11-02T08:15:00Z", "updated_at": "2026-11-20T16:40:12Z"}))]
 pub struct PatientResponse {
     /// Its id.
     pub id: Uuid,
@@ -240,6 +240,10 @@ pub struct PatientResponse {
     pub medical_history: Option<MedicalHistoryDto>,
     /// Whether the record is archived.
     pub archived: bool,
+    /// Whether the patient restricted processing or objected to it (GDPR articles
+    /// 18 and 21): the record serves care only, and no reminder is sent. Set with
+    /// `PUT /api/v1/patients/{id}/restriction`.
+    pub processing_restricted: bool,
     /// Version, also given as the `ETag`.
     pub version: i32,
     /// Created.
@@ -388,6 +392,7 @@ impl From<Patient> for PatientResponse {
                 notes: h.notes,
             }),
             archived: p.archived_at.is_some(),
+            processing_restricted: p.restricted_at.is_some(),
             version: p.version,
             unavailable_fields: p.unavailable.iter().map(|f| (*f).to_owned()).collect(),
             created_at: p.created_at,
@@ -396,7 +401,8 @@ impl From<Patient> for PatientResponse {
     }
 }
 
-fn with_etag(mut builder: actix_web::HttpResponseBuilder, p: Patient) -> HttpResponse {
+/// A patient answered with its `ETag`.
+pub(crate) fn with_etag(mut builder: actix_web::HttpResponseBuilder, p: Patient) -> HttpResponse {
     crate::preconditions::with_etag(&mut builder, p.version).json(PatientResponse::from(p))
 }
 

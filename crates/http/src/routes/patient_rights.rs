@@ -1,0 +1,293 @@
+//! Patients' rights (GDPR, promise D4): restricting processing, exporting the whole
+//! record (JSON or FHIR R4), and the record's change history.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, put, web};
+use chrono::{DateTime, Utc};
+use salus_domain::ids::PatientId;
+use salus_domain::ports::audit::Cursor;
+use salus_domain::rights::{AccessEntry, ChangeEntry, PatientRecord};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::client::Client;
+use crate::auth::extractor::Authenticated;
+use crate::json::ValidatedJson;
+use crate::paging::{ListScope, page_limit};
+use crate::preconditions::IfMatch;
+use crate::problem::{ApiError, Problem};
+use crate::routes::appointments::AppointmentResponse;
+use crate::routes::audit::{LogQuery, OutcomeDto};
+use crate::routes::notes::NoteResponse;
+use crate::routes::patients::{PatientResponse, with_etag};
+use crate::state::Ports;
+
+/// Whether the patient restricts processing of their record (or objects to it).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"restricted": true}))]
+pub struct RestrictionRequest {
+    /// `true` restricts processing to care (no reminders); `false` lifts it.
+    pub restricted: bool,
+}
+
+/// Restricts or resumes processing of a patient's record.
+#[utoipa::path(
+    operation_id = "patients_restriction_set",
+    tag = "patients",
+    summary = "Restrict or resume processing",
+    description = "Records the patient's restriction of processing or objection (GDPR articles 18 and 21): while `restricted`, the record serves care only. Setting it withdraws the patient's pending reminders and none is queued while it holds, whatever the consent; lifting it queues them again for appointments still ahead. `If-Match` with the ETag read is required; asking for the state the record is in answers it as it is.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.update"))),
+    params(
+        ("id" = Uuid, Path, description = "The patient."),
+        ("If-Match" = String, Header, description = "The ETag of the version read, or `*`."),
+    ),
+    request_body = RestrictionRequest,
+    responses(
+        (status = 200, description = "The patient as it now stands; new `ETag`.", body = PatientResponse, headers(("ETag" = String, description = "The version: send it back in `If-Match` to change this record."))),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The record changed since it was read.", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "`If-Match` missing.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/api/v1/patients/{id}/restriction")]
+pub async fn set_restriction(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ValidatedJson<RestrictionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let restricted = body.into_inner().restricted;
+    let id = id.into_inner();
+    let patient = ports
+        .call(move |services| {
+            services.rights.set_restriction(
+                &who.0,
+                PatientId(id),
+                restricted,
+                if_match.0,
+                &client.0,
+            )
+        })
+        .await?;
+    Ok(with_etag(HttpResponse::Ok(), patient))
+}
+
+/// The shape of an export.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// The record as this API answers it (`PatientExport`).
+    #[default]
+    Json,
+    /// A FHIR R4 `Bundle` of type `collection` (`application/fhir+json`).
+    Fhir,
+}
+
+impl ExportFormat {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Fhir => "fhir",
+        }
+    }
+}
+
+/// The export's format.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `json` (the default) or `fhir`.
+    #[param(inline)]
+    pub format: Option<ExportFormat>,
+}
+
+/// One recorded access to a patient's record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessLogEntry {
+    /// When (UTC).
+    pub occurred_at: DateTime<Utc>,
+    /// Action code, e.g. `patient.clinical_read`.
+    pub action: String,
+    /// How it ended.
+    pub outcome: OutcomeDto,
+    /// The acting account.
+    pub account_id: Option<Uuid>,
+    /// The acting membership.
+    pub membership_id: Option<Uuid>,
+}
+
+impl From<AccessEntry> for AccessLogEntry {
+    fn from(e: AccessEntry) -> Self {
+        Self {
+            occurred_at: e.at,
+            action: e.action,
+            outcome: e.outcome.into(),
+            account_id: e.account.map(Uuid::from),
+            membership_id: e.membership.map(Uuid::from),
+        }
+    }
+}
+
+/// A patient's whole record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatientExport {
+    /// When it was exported.
+    pub exported_at: DateTime<Utc>,
+    /// Demographics, medical history, consent and restriction.
+    pub patient: PatientResponse,
+    /// Every appointment, in start order, with its reason.
+    pub appointments: Vec<AppointmentResponse>,
+    /// Every clinical note and amendment, in writing order (an amendment names
+    /// the note it amends in `amends_id`).
+    pub notes: Vec<NoteResponse>,
+    /// Who read or changed the record, newest first, up to this export.
+    pub access_log: Vec<AccessLogEntry>,
+}
+
+impl From<PatientRecord> for PatientExport {
+    fn from(r: PatientRecord) -> Self {
+        Self {
+            exported_at: r.exported_at,
+            patient: r.patient.into(),
+            appointments: r.appointments.into_iter().map(Into::into).collect(),
+            notes: r.notes.into_iter().map(Into::into).collect(),
+            access_log: r.access_log.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Exports a patient's whole record.
+#[utoipa::path(
+    operation_id = "patients_export",
+    tag = "patients",
+    summary = "Export a patient's record",
+    description = "The patient's whole record for the rights of access and portability (GDPR articles 15 and 20): demographics, medical history, appointments with their reasons, clinical notes with their amendments, and the access log (who read or changed the record). `format=json` (the default) answers `PatientExport`; `format=fhir` a FHIR R4 `Bundle` of type `collection` (`application/fhir+json`; the mapping is listed field by field in `docs/api.md`). Needs `clinical.read` as well, and a recent MFA check (step-up). Recorded as `patient.exported`.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.export"))),
+    params(("id" = Uuid, Path, description = "The patient."), ExportQuery),
+    responses(
+        (status = 200, description = "The record.", content(
+            (PatientExport = "application/json"),
+            (crate::fhir::Bundle = "application/fhir+json"),
+        )),
+        (status = 403, description = "Missing permission (`patients.export` or `clinical.read`), or no recent MFA check (`step_up_required`).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/patients/{id}/export")]
+pub async fn export(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = query.into_inner().format.unwrap_or_default();
+    let id = id.into_inner();
+    let record = ports
+        .call(move |services| {
+            services
+                .rights
+                .export_record(&who.0, PatientId(id), format.name(), &client.0)
+        })
+        .await?;
+    let mut answer = HttpResponse::Ok();
+    answer.insert_header((header::CACHE_CONTROL, "no-store"));
+    Ok(match format {
+        ExportFormat::Json => answer.json(PatientExport::from(record)),
+        ExportFormat::Fhir => {
+            let bundle = serde_json::to_string(&crate::fhir::bundle(&record))
+                .map_err(|_| ApiError::internal("the FHIR bundle did not serialise"))?;
+            answer.content_type(crate::fhir::MEDIA_TYPE).body(bundle)
+        }
+    })
+}
+
+/// One change of a patient's record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeResponse {
+    /// The id of the audit event that records the change.
+    pub id: Uuid,
+    /// When (UTC).
+    pub occurred_at: DateTime<Utc>,
+    /// `patient.created`, `patient.updated`, `patient.archived`, `patient.restored`,
+    /// `patient.processing_restricted` or `patient.processing_resumed`.
+    pub action: String,
+    /// The acting account.
+    pub account_id: Option<Uuid>,
+    /// The acting membership.
+    pub membership_id: Option<Uuid>,
+    /// The fields an update changed, by name (never their values); empty for the
+    /// other actions.
+    pub fields: Vec<String>,
+}
+
+impl From<ChangeEntry> for ChangeResponse {
+    fn from(c: ChangeEntry) -> Self {
+        Self {
+            id: c.id.0,
+            occurred_at: c.at,
+            action: c.action,
+            account_id: c.account.map(Uuid::from),
+            membership_id: c.membership.map(Uuid::from),
+            fields: c.fields,
+        }
+    }
+}
+
+/// A page of a patient's changes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeList {
+    /// Newest first.
+    pub items: Vec<ChangeResponse>,
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// A patient record's change history.
+#[utoipa::path(
+    operation_id = "patients_history",
+    tag = "patients",
+    summary = "A patient's change history",
+    description = "Who changed the record and when, newest first: registration, each update with the names of the fields it changed (never their values, so no health data), archiving and restoring, restriction of processing. Read from the audit trail; the read is recorded as `patient.history_read`.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.read"))),
+    params(("id" = Uuid, Path, description = "The patient."), LogQuery),
+    responses(
+        (status = 200, description = "A page.", body = ChangeList),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid cursor or limit.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/patients/{id}/history")]
+pub async fn history(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    query: web::Query<LogQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let id = id.into_inner();
+    let scope = ListScope::within("patients_history", who.0.clinic_id, id);
+    let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
+    let limit = page_limit(q.limit, 50)?;
+    let page = ports
+        .call(move |services| {
+            services
+                .rights
+                .patient_history(&who.0, PatientId(id), before, limit, &client.0)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ChangeList {
+        next_cursor: ports.cursors.seal(&scope, page.next.as_ref())?,
+        items: page.items.into_iter().map(Into::into).collect(),
+    }))
+}
