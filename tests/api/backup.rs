@@ -105,7 +105,11 @@ async fn take(config: &Config, kind: BackupKind) -> BackupInfo {
     .unwrap()
 }
 
-async fn restore(config: &Config, target: DateTime<Utc>, to: &Path) -> anyhow::Result<String> {
+async fn restore(
+    config: &Config,
+    target: Option<DateTime<Utc>>,
+    to: &Path,
+) -> anyhow::Result<String> {
     let (config, to) = (config.clone(), to.to_owned());
     tokio::task::spawn_blocking(move || {
         salus::backup::restore(&config, target, &to, &mut |_| {}).map(|r| r.label)
@@ -179,7 +183,7 @@ async fn a_destroyed_cluster_is_restored_to_a_moment_with_every_write_before_it_
     // The cluster is lost; the server keeps running without its database.
     live.destroy();
     let to = scratch.path("restored");
-    let label = restore(&config, target, &to)
+    let label = restore(&config, Some(target), &to)
         .await
         .unwrap_or_else(|e| panic!("restore failed: {e:#}"));
     assert_eq!(label, incr.label, "the newest backup before the target");
@@ -266,7 +270,7 @@ async fn the_repository_holds_no_plaintext_and_opens_only_with_its_passphrase() 
         "a-wrong-passphrase-of-enough-length-0002",
     );
     let wrong = app.config_with(&refs(&wrong_vars));
-    let refused = restore(&wrong, Utc::now(), &scratch.path("wrong"))
+    let refused = restore(&wrong, None, &scratch.path("wrong"))
         .await
         .unwrap_err();
     assert!(
@@ -297,7 +301,7 @@ async fn the_repository_holds_no_plaintext_and_opens_only_with_its_passphrase() 
 
     // The right one restores.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let label = restore(&config, Utc::now(), &scratch.path("right"))
+    let label = restore(&config, None, &scratch.path("right"))
         .await
         .unwrap_or_else(|e| panic!("restore failed: {e:#}"));
     assert_eq!(label, full.label);
@@ -313,14 +317,14 @@ async fn a_restore_refuses_a_directory_in_use_and_never_touches_the_live_cluster
     tokio::time::sleep(Duration::from_secs(1)).await;
     let now = Utc::now();
 
-    let error = restore(&config, now, &live.data).await.unwrap_err();
+    let error = restore(&config, Some(now), &live.data).await.unwrap_err();
     assert!(
         format!("{error:#}").contains("overlaps the live data directory"),
         "{error:#}"
     );
     let busy = scratch.dir("busy", 0o700);
     std::fs::write(busy.join("keep.txt"), "operator's file").unwrap();
-    let error = restore(&config, now, &busy).await.unwrap_err();
+    let error = restore(&config, Some(now), &busy).await.unwrap_err();
     assert!(
         format!("{error:#}").contains("it is not empty"),
         "{error:#}"
@@ -331,7 +335,7 @@ async fn a_restore_refuses_a_directory_in_use_and_never_touches_the_live_cluster
     );
     let error = restore(
         &config,
-        now + chrono::Duration::hours(1),
+        Some(now + chrono::Duration::hours(1)),
         &scratch.path("later"),
     )
     .await
@@ -339,7 +343,7 @@ async fn a_restore_refuses_a_directory_in_use_and_never_touches_the_live_cluster
     assert!(format!("{error:#}").contains("in the future"), "{error:#}");
     let error = restore(
         &config,
-        now - chrono::Duration::days(1),
+        Some(now - chrono::Duration::days(1)),
         &scratch.path("earlier"),
     )
     .await
@@ -666,7 +670,7 @@ async fn a_restore_never_resurrects_a_destroyed_clinic_and_the_register_says_why
     let restored = {
         let (config, to) = (config.clone(), to.clone());
         tokio::task::spawn_blocking(move || {
-            salus::backup::restore(&config, target, &to, &mut |_| {})
+            salus::backup::restore(&config, Some(target), &to, &mut |_| {})
         })
         .await
         .unwrap()

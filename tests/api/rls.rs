@@ -34,7 +34,7 @@ fn expected_policy(table: &str) -> (String, String) {
             any(&[AUDIT_ROLE, IN_CLINIC, NO_CLINIC]),
             any(&[IN_CLINIC, NO_CLINIC]),
         ),
-        "public.clinic_closures" => {
+        "public.clinic_closures" | "public.clinic_exports" => {
             let both = any(&[IN_CLINIC, NO_SETTING]);
             (both.clone(), both)
         }
@@ -227,6 +227,11 @@ async fn clinic_with_rows_everywhere(app: &TestApp, b: &Member) {
             .status(),
         201
     );
+    let export = json!({"encryption": "passphrase"});
+    let export = app
+        .post_json_as(&b.access, "/api/v1/clinic/exports", &export)
+        .await;
+    assert_eq!(export.status(), 201);
     let closure = app.post("/api/v1/clinic/closure").bearer_auth(&b.access);
     assert_eq!(closure.send().await.unwrap().status(), 201);
     // An MFA challenge, then probing for ids the audit job turns into an alert.

@@ -1,4 +1,5 @@
-//! The audit export streams: exporting 100,000 events keeps the process's peak
+//! The exports stream: exporting 100,000 audit events, or a clinic of 100,000
+//! patients (its archive built, encrypted and sent as it is read), keeps the process's peak
 //! heap (server and client share it here) far below the size of the export.
 //! Alone in its own test binary, so no other test's allocations count.
 
@@ -21,6 +22,9 @@ static HEAP: PeakAlloc = PeakAlloc;
 const EVENTS: usize = 100_000;
 const BATCH: usize = 2_000;
 const MIB: usize = 1024 * 1024;
+
+/// The tests take turns: each measures the one heap of the process.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Appends `EVENTS` valid events to the clinic's chain, batch by batch (so the
 /// test itself never holds them all).
@@ -90,6 +94,7 @@ fn seed(conn: &mut PgConnection, clinic: Uuid) {
 
 #[tokio::test]
 async fn exporting_100_000_events_keeps_memory_flat() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;
     let me: serde_json::Value = app.me(&owner).await;
@@ -122,4 +127,99 @@ async fn exporting_100_000_events_keeps_memory_flat() {
         bytes / MIB,
         peak / MIB
     );
+}
+
+/// Patients of the clinic whose export is measured.
+const PATIENTS: usize = 100_000;
+
+#[tokio::test]
+async fn exporting_a_100_000_patient_clinic_keeps_memory_flat() {
+    use salus_domain::ids::ClinicId;
+    use salus_domain::ports::patients::{MedicalHistory, PatientFields, Sex};
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    let me: serde_json::Value = app.me(&owner).await;
+    let clinic = ClinicId(me["clinic"]["id"].as_str().unwrap().parse().unwrap());
+    let services = app.services();
+    tokio::task::spawn_blocking(move || {
+        for start in (0..PATIENTS).step_by(BATCH) {
+            let batch: Vec<_> = (start..(start + BATCH).min(PATIENTS))
+                .map(|p| {
+                    (
+                        PatientFields {
+                            family_name: format!("Family{p}"),
+                            given_name: "Ada".into(),
+                            birth_date: chrono::NaiveDate::from_ymd_opt(1980, 1, 1).unwrap(),
+                            sex: Sex::Female,
+                            national_id: Some(format!("NID{p:08}")),
+                            phone: None,
+                            email: None,
+                            address: None,
+                            emergency_contact: None,
+                            preferred_language: None,
+                            reminder_email: false,
+                            reminder_sms: false,
+                        },
+                        Some(MedicalHistory {
+                            allergies: vec!["synthetic allergy".into()],
+                            conditions: vec![format!("synthetic condition {}", p % 17)],
+                            medications: Vec::new(),
+                            notes: None,
+                        }),
+                    )
+                })
+                .collect();
+            services.seeding.insert_patients(clinic, &batch).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    let created: serde_json::Value = app
+        .post_json_as(
+            &owner.access,
+            "/api/v1/clinic/exports",
+            &serde_json::json!({"encryption": "recipient", "recipient": recipient}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = created["archive_path"].as_str().unwrap().to_owned();
+
+    let baseline = HEAP.current_usage();
+    HEAP.reset_peak_usage();
+    let mut response = app
+        .get(&path)
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut bytes = 0usize;
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        bytes += chunk.len();
+    }
+    let peak = HEAP.peak_usage().saturating_sub(baseline);
+    assert!(bytes > 30 * MIB, "the archive is {} MiB", bytes / MIB);
+    assert!(
+        peak < 16 * MIB,
+        "exporting {} MiB raised the heap by {} MiB",
+        bytes / MIB,
+        peak / MIB
+    );
+    let status: serde_json::Value = app
+        .get(&format!(
+            "/api/v1/clinic/exports/{}",
+            created["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["downloads"], 1, "the whole archive went out");
 }

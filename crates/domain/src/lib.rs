@@ -13,6 +13,7 @@ pub mod closure;
 pub mod concurrency;
 pub mod crypto;
 pub mod error;
+pub mod export;
 pub mod formats;
 pub mod health;
 pub mod identity;

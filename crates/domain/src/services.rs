@@ -6,6 +6,7 @@ use crate::audit::alerts::Alerts;
 use crate::audit::service::Audit;
 use crate::clinic::Clinics;
 use crate::closure::Closures;
+use crate::export::ClinicExports;
 use crate::identity::service::Auth;
 use crate::keyring::rotation::KeyRotation;
 use crate::notes::Notes;
@@ -31,6 +32,8 @@ pub struct Services {
     pub clinics: Clinics,
     /// Clinic closures and their certificates of destruction.
     pub closures: Closures,
+    /// Exports of every record of a clinic.
+    pub exports: ClinicExports,
     /// Patient records.
     pub patients: Patients,
     /// Patients' rights: restriction, export, change history.
@@ -63,6 +66,7 @@ impl Services {
             roles: Roles::new(core.clone()),
             clinics: Clinics::new(core.clone()),
             closures: Closures::new(core.clone()),
+            exports: ClinicExports::new(core.clone()),
             patients: Patients::new(core.clone()),
             rights: PatientRights::new(core.clone()),
             appointments: Appointments::new(core.clone()),

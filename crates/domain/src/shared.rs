@@ -145,6 +145,15 @@ impl Core {
         in_tx(self.store.as_ref(), scope, work)
     }
 
+    /// Runs `work` in one read-only transaction over one snapshot.
+    pub(crate) fn in_snapshot<T>(
+        &self,
+        scope: Scope,
+        work: impl FnOnce(&mut dyn Tx) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        crate::store::in_snapshot(self.store.as_ref(), scope, work)
+    }
+
     /// Randomness.
     pub(crate) fn random(&self) -> &dyn Random {
         self.random.as_ref()

@@ -10,6 +10,7 @@ use crate::ports::appointments::AppointmentsRepo;
 use crate::ports::audit::AuditRepo;
 use crate::ports::clinic::ClinicRepo;
 use crate::ports::closure::ClosureRepo;
+use crate::ports::export::ExportRepo;
 use crate::ports::identity::IdentityRepo;
 use crate::ports::keys::KeysRepo;
 use crate::ports::notes::NotesRepo;
@@ -77,6 +78,8 @@ views! {
     ClinicTx: ClinicRepo, IdentityRepo, VersionsRepo, AuditRepo;
     /// Clinic closures: the request, the destruction and its certificate.
     ClosureTx: ClosureRepo, StaffRepo, IdentityRepo, KeysRepo, AuditRepo, OutboxRepo;
+    /// Clinic exports: the records and the walk over every table.
+    ExportTx: ExportRepo, KeysRepo, StaffRepo, IdentityRepo, AuditRepo, OutboxRepo;
     /// Master-key rotation.
     KeysTx: KeysRepo;
     /// Bulk loading of synthetic data (`crate::seeding`).
@@ -92,6 +95,26 @@ pub trait Store: Send + Sync {
         scope: Scope,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DomainError>,
     ) -> Result<(), DomainError>;
+
+    /// Runs `work` in one read-only transaction that sees one snapshot of the
+    /// whole database (for an export that must be consistent across tables);
+    /// a store without snapshots runs it as an ordinary transaction.
+    fn run_snapshot(
+        &self,
+        scope: Scope,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DomainError>,
+    ) -> Result<(), DomainError> {
+        self.run(scope, work)
+    }
+}
+
+/// Runs `work` in one read-only snapshot transaction and returns its value.
+pub fn in_snapshot<T>(
+    store: &dyn Store,
+    scope: Scope,
+    work: impl FnOnce(&mut dyn Tx) -> Result<T, DomainError>,
+) -> Result<T, DomainError> {
+    returning(|body| store.run_snapshot(scope, body), work)
 }
 
 /// Runs `work` in one transaction and returns its value.
@@ -100,9 +123,17 @@ pub fn in_tx<T>(
     scope: Scope,
     work: impl FnOnce(&mut dyn Tx) -> Result<T, DomainError>,
 ) -> Result<T, DomainError> {
+    returning(|body| store.run(scope, body), work)
+}
+
+/// Runs `work` once as the body `run` gives a transaction, and returns its value.
+fn returning<T>(
+    run: impl FnOnce(&mut dyn FnMut(&mut dyn Tx) -> Result<(), DomainError>) -> Result<(), DomainError>,
+    work: impl FnOnce(&mut dyn Tx) -> Result<T, DomainError>,
+) -> Result<T, DomainError> {
     let mut work = Some(work);
     let mut out = None;
-    store.run(scope, &mut |tx| {
+    run(&mut |tx| {
         let work = work
             .take()
             .ok_or_else(|| DomainError::Internal("transaction body ran twice".into()))?;

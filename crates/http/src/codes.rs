@@ -136,6 +136,7 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "The clinic's closure is already asked.",
     ),
     ("closure_not_requested", "The clinic has no closure asked."),
+    ("export_expired", "The export expired: ask for a new one."),
     (
         "closure_in_progress",
         "Another process is executing the clinic's closure.",

@@ -435,3 +435,17 @@ diesel::table! {
         due_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    clinic_exports (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        requested_by -> Uuid,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        recipient -> Nullable<Text>,
+        sealed_passphrase -> Nullable<Bytea>,
+        downloads -> Int4,
+        last_manifest_sha256 -> Nullable<Text>,
+    }
+}

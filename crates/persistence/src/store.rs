@@ -73,23 +73,48 @@ impl Store for PgStore {
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DomainError>,
     ) -> Result<(), DomainError> {
         let mut conn = crate::pool::checkout(&self.pool)?;
-        let result = conn.transaction::<(), TxError, _>(|conn| {
-            let setting = match scope {
-                Scope::Platform => None,
-                Scope::Clinic(clinic) => Some(("app.clinic_id", clinic.to_string())),
-                Scope::Account(account) => Some(("app.account_id", account.to_string())),
-            };
-            if let Some((name, value)) = setting {
-                TwoBinds::<SetScope, Text, Text, str, str>::new(SET_SCOPE_SQL, name, &value)
-                    .execute(conn)?;
-            }
-            let mut tx = PgTx { conn };
-            work(&mut tx).map_err(TxError::Domain)
-        });
-        match result {
-            Ok(()) => Ok(()),
-            Err(TxError::Domain(e)) => Err(e),
-            Err(TxError::Db(e)) => Err(db_error(e)),
-        }
+        settle(conn.transaction::<(), TxError, _>(|conn| scoped(conn, scope, work)))
+    }
+
+    fn run_snapshot(
+        &self,
+        scope: Scope,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DomainError>,
+    ) -> Result<(), DomainError> {
+        let mut conn = crate::pool::checkout(&self.pool)?;
+        settle(
+            conn.build_transaction()
+                .repeatable_read()
+                .read_only()
+                .run::<(), TxError, _>(|conn| scoped(conn, scope, work)),
+        )
+    }
+}
+
+/// Sets the transaction's scope for row-level security, then runs `work`.
+fn scoped(
+    conn: &mut PgConnection,
+    scope: Scope,
+    work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DomainError>,
+) -> Result<(), TxError> {
+    let setting = match scope {
+        Scope::Platform => None,
+        Scope::Clinic(clinic) => Some(("app.clinic_id", clinic.to_string())),
+        Scope::Account(account) => Some(("app.account_id", account.to_string())),
+    };
+    if let Some((name, value)) = setting {
+        TwoBinds::<SetScope, Text, Text, str, str>::new(SET_SCOPE_SQL, name, &value)
+            .execute(conn)?;
+    }
+    let mut tx = PgTx { conn };
+    work(&mut tx).map_err(TxError::Domain)
+}
+
+/// The transaction's outcome as the domain's.
+fn settle(result: Result<(), TxError>) -> Result<(), DomainError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(TxError::Domain(e)) => Err(e),
+        Err(TxError::Db(e)) => Err(db_error(e)),
     }
 }

@@ -1,6 +1,6 @@
 //! The closure job every node runs beside the audit job (on its interval,
-//! `AUDIT_JOB_SECONDS`): it executes the closures whose grace period has
-//! ended. Each clinic's closure is locked with `FOR UPDATE SKIP LOCKED` in its
+//! `AUDIT_JOB_SECONDS`): it forgets the sealed passphrases of expired clinic
+//! exports and executes the closures whose grace period has ended. Each clinic's closure is locked with `FOR UPDATE SKIP LOCKED` in its
 //! own transaction, so nodes share the work and none executes one twice.
 
 use std::sync::Arc;
@@ -10,9 +10,11 @@ use salus_domain::DomainError;
 use salus_domain::closure::certificate::Signed;
 use salus_domain::services::Services;
 
-/// One round: the certificates of the clinics destroyed (also what tests drive,
-/// with a hand-moved clock).
+/// One round: forgets the passphrases of expired exports, then executes the
+/// due closures; the certificates of the clinics destroyed (also what tests
+/// drive, with a hand-moved clock).
 pub fn closure_round(services: &Services) -> Result<Vec<Signed>, DomainError> {
+    services.exports.forget_expired_exports()?;
     services.closures.execute_due_closures()
 }
 

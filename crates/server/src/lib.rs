@@ -11,6 +11,7 @@ pub mod clock;
 pub mod closure_job;
 pub mod config;
 pub mod database;
+pub mod export_verify;
 pub mod metrics;
 pub mod operator;
 pub mod outbox;

@@ -94,6 +94,32 @@ enum Command {
         #[command(subcommand)]
         command: CertificateCommand,
     },
+    /// Clinic exports: verify a downloaded archive offline.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Decrypt a downloaded export (in memory, nothing written) and check every
+    /// part's count and SHA-256 against its manifest and the manifest's
+    /// signature. Exits 1 when it does not verify.
+    Verify {
+        /// The archive (`salus-export-....ndjson.age`).
+        file: std::path::PathBuf,
+        /// The age identity file of the recipient the export was made for.
+        #[arg(long, conflicts_with = "passphrase_file")]
+        identity: Option<std::path::PathBuf>,
+        /// A file holding the passphrase Salus showed (or set SALUS_EXPORT_PASSPHRASE).
+        #[arg(long)]
+        passphrase_file: Option<std::path::PathBuf>,
+        /// A trusted public key, `kid:base64` (`salus audit public-keys`);
+        /// repeatable. Without one, the keys of AUDIT_SIGNING_KEYS.
+        #[arg(long = "public-key")]
+        public_keys: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,9 +151,10 @@ enum BackupCommand {
     /// Restore the cluster as it was at a moment into a NEW data directory (never
     /// over the live cluster): the newest backup before it, then WAL up to it.
     Restore {
-        /// The moment, RFC 3339 (`2026-12-02T18:23:40Z`, `2026-12-02T19:23:40+01:00`).
+        /// The moment, RFC 3339 (`2026-12-02T18:23:40Z`, `2026-12-02T19:23:40+01:00`);
+        /// left out: as far as the archived WAL goes (a lost host).
         #[arg(long)]
-        target_time: chrono::DateTime<chrono::FixedOffset>,
+        target_time: Option<chrono::DateTime<chrono::FixedOffset>>,
         /// The new data directory: must not exist or be empty.
         #[arg(long)]
         to: std::path::PathBuf,
@@ -467,6 +494,66 @@ fn close_clinic(clinic: uuid::Uuid, now: bool, operator: &str) -> ExitCode {
     }
 }
 
+fn verify_export(
+    file: &std::path::Path,
+    identity: Option<&std::path::Path>,
+    passphrase_file: Option<&std::path::Path>,
+    public_keys: &[String],
+) -> ExitCode {
+    let key = match (identity, passphrase_file) {
+        (Some(path), _) => salus::export_verify::Key::Identity(path),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(p) => salus::export_verify::Key::Passphrase(p.trim_end().to_owned()),
+            Err(e) => {
+                eprintln!("salus: cannot read {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        (None, None) => match std::env::var("SALUS_EXPORT_PASSPHRASE") {
+            Ok(p) => salus::export_verify::Key::Passphrase(p),
+            Err(_) => {
+                eprintln!(
+                    "salus: export verify needs --identity FILE, --passphrase-file FILE or SALUS_EXPORT_PASSPHRASE"
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let config = if public_keys.is_empty() {
+        match Config::load(&config::process_env()) {
+            Ok(config) => Some(config),
+            Err(problems) => return report_config(&problems),
+        }
+    } else {
+        None
+    };
+    let verified = salus::certificates::trusted_keys(public_keys, config.as_ref())
+        .and_then(|trusted| salus::export_verify::verify(file, key, &trusted));
+    match verified {
+        Ok(manifest) => {
+            println!(
+                "salus: {}: verified: export {} of clinic {} made {} (schema {}), signature valid",
+                file.display(),
+                manifest.header.export_id,
+                manifest.header.clinic_id,
+                manifest.header.created_at.to_rfc3339(),
+                manifest.header.schema_version
+            );
+            for part in &manifest.parts {
+                println!(
+                    "salus:   {}\t{} rows\tsha256 {}",
+                    part.part, part.rows, part.sha256
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("salus: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn certificate(command: &CertificateCommand) -> ExitCode {
     let source = config::process_env();
     match command {
@@ -709,7 +796,7 @@ fn backup(command: &BackupCommand) -> ExitCode {
             Err(code) => code,
         },
         BackupCommand::Restore { target_time, to } => {
-            let target = target_time.with_timezone(&chrono::Utc);
+            let target = target_time.map(|t| t.with_timezone(&chrono::Utc));
             match load().and_then(|config| {
                 salus::backup::restore(&config, target, to, &mut progress).map_err(|e| report(&e))
             }) {
@@ -721,7 +808,10 @@ fn backup(command: &BackupCommand) -> ExitCode {
                          the copy), then run `salus audit verify` against it.",
                         r.label,
                         r.to.display(),
-                        target.to_rfc3339(),
+                        target.map_or_else(
+                            || "the end of the archived WAL".to_owned(),
+                            |t| t.to_rfc3339()
+                        ),
                         r.reapplied.reapplied.len(),
                         r.reapplied.destructions,
                         r.to.display()
@@ -757,6 +847,20 @@ async fn main() -> ExitCode {
                 },
         } => close_clinic(clinic_id, now, &operator),
         Command::Certificate { command } => certificate(&command),
+        Command::Export {
+            command:
+                ExportCommand::Verify {
+                    file,
+                    identity,
+                    passphrase_file,
+                    public_keys,
+                },
+        } => verify_export(
+            &file,
+            identity.as_deref(),
+            passphrase_file.as_deref(),
+            &public_keys,
+        ),
         Command::SeedBench {
             clinics,
             patients,

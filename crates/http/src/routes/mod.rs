@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod clinic;
 pub mod closure;
+pub mod exports;
 pub mod health;
 pub mod me;
 pub mod notes;

@@ -326,15 +326,17 @@ pub fn list(config: &Config, progress: &mut dyn FnMut(&str)) -> anyhow::Result<V
 }
 
 /// Restores the repository into a new data directory `to`, as it was at
-/// `target`: from the newest backup that finished before `target`, then WAL
-/// replayed up to it. `to` must not exist or be empty, and must not overlap the
-/// live data directory or the repository; the live cluster is not touched. The
-/// copy has `archive_mode=off` and promotes itself when it reaches `target`.
+/// `target` (`None`: as far as the archived WAL goes, the lost-host case): from
+/// the newest backup that finished before it, then WAL replayed up to it. `to`
+/// must not exist or be empty, and must not overlap the live data directory or
+/// the repository; the live cluster is not touched. The copy is started on a
+/// private socket until it has promoted itself, the destruction register is
+/// re-applied to it, and it is stopped cleanly; it has `archive_mode=off`.
 /// Records `backup.restored` (when the database cannot be reached, `progress`
 /// is told and the restore stands).
 pub fn restore(
     config: &Config,
-    target: DateTime<Utc>,
+    target: Option<DateTime<Utc>>,
     to: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Restored> {
@@ -342,7 +344,7 @@ pub fn restore(
     let restored = restore_into(config, backup, target, to, progress);
     let details = serde_json::json!({
         "stanza": backup.stanza,
-        "target_time": target.to_rfc3339(),
+        "target_time": target.map(|t| t.to_rfc3339()),
         "to": to.display().to_string(),
         "label": restored.as_ref().ok().map(|r| r.label.clone()),
         "destructions_reapplied": restored.as_ref().ok().map(|r| r.reapplied.reapplied.len()),
@@ -367,11 +369,13 @@ pub fn restore(
 fn restore_into(
     config: &Config,
     backup: &BackupConfig,
-    target: DateTime<Utc>,
+    target: Option<DateTime<Utc>>,
     to: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Restored> {
-    if target > Utc::now() {
+    if let Some(target) = target
+        && target > Utc::now()
+    {
         bail!("the target time {} is in the future", target.to_rfc3339());
     }
     let to = std::path::absolute(to).context("the target directory")?;
@@ -405,39 +409,45 @@ fn restore_into(
     let from = backups
         .iter()
         .rev()
-        .find(|b| b.stopped + chrono::Duration::seconds(1) <= target)
-        .with_context(|| match backups.first() {
-            None => "the repository holds no backup".to_owned(),
-            Some(first) => format!(
+        .find(|b| target.is_none_or(|t| b.stopped + chrono::Duration::seconds(1) <= t))
+        .with_context(|| match (backups.first(), target) {
+            (Some(first), Some(target)) => format!(
                 "no backup finished before {} (the first finished at {})",
                 target.to_rfc3339(),
                 first.stopped.to_rfc3339()
             ),
+            _ => "the repository holds no backup".to_owned(),
         })?;
+    let until = target.map_or_else(
+        || "the end of the archived WAL".to_owned(),
+        |t| t.to_rfc3339(),
+    );
     std::fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
     std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict {}", to.display()))?;
     tool.give_to_os_user(&[&to])?;
     progress(&format!(
-        "restoring backup {} ({}) into {}, then WAL up to {}",
+        "restoring backup {} ({}) into {}, then WAL up to {until}",
         from.label,
         from.kind,
         to.display(),
-        target.to_rfc3339()
     ));
-    tool.run(
-        &[
-            "restore",
-            &format!("--set={}", from.label),
-            "--type=time",
-            &format!("--target={}", target.format("%Y-%m-%d %H:%M:%S%.6f+00")),
-            "--target-action=promote",
-            "--archive-mode=off",
-            &format!("--pg1-path={}", to.display()),
-        ],
-        progress,
-    )
-    .with_context(|| {
+    let mut args = vec![
+        "restore".to_owned(),
+        format!("--set={}", from.label),
+        "--archive-mode=off".to_owned(),
+        format!("--pg1-path={}", to.display()),
+    ];
+    match target {
+        Some(target) => args.extend([
+            "--type=time".to_owned(),
+            format!("--target={}", target.format("%Y-%m-%d %H:%M:%S%.6f+00")),
+            "--target-action=promote".to_owned(),
+        ]),
+        None => args.push("--type=default".to_owned()),
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    tool.run(&args, progress).with_context(|| {
         format!(
             "the restore failed; {} may hold a partial copy: remove it before trying again",
             to.display()
@@ -469,7 +479,9 @@ fn reapply_destructions(
     let root = std::path::absolute(tool.backup.work_dir.join("restore"))?;
     let mut copy = scratch::Scratch::over(tool, to, &root)?;
     progress("starting the copy on a private socket (WAL replays up to the target)");
-    copy.start(&database, drill::RECOVERY_TIMEOUT)?;
+    copy.start(&database, drill::RECOVERY_TIMEOUT).context(
+        "the copy does not start: when PostgreSQL says the recovery ended before its target, the archived WAL does not reach the target time (choose an earlier one, or leave --target-time out to restore everything archived)",
+    )?;
     let reapplied = destructions::reapply_to(config, &copy.psql(), &database, progress)?;
     progress(&format!(
         "{} of {} destructions re-applied ({} rows deleted again); stopping the copy",

@@ -39,17 +39,22 @@ impl<'a> Scratch<'a> {
     /// A scratch cluster in `root` (any earlier one there, left by an
     /// interrupted drill, is stopped and removed first), not restored yet.
     pub(super) fn new(tool: &'a Pgbackrest<'a>, root: &Path) -> anyhow::Result<Self> {
+        Self::with_programs_of(tool, root, &tool.backup.pg_data)
+    }
+
+    /// A scratch cluster in `root` run with the PostgreSQL programs of the
+    /// version the data directory `of` holds (or `BACKUP_PG_BIN`).
+    fn with_programs_of(tool: &'a Pgbackrest<'a>, root: &Path, of: &Path) -> anyhow::Result<Self> {
         let backup = tool.backup;
         let bin = match &backup.pg_bin {
             Some(bin) => bin.clone(),
             None => {
-                let version = std::fs::read_to_string(backup.pg_data.join("PG_VERSION"))
-                    .with_context(|| {
-                        format!(
-                            "cannot read {}/PG_VERSION to find the PostgreSQL programs (set BACKUP_PG_BIN)",
-                            backup.pg_data.display()
-                        )
-                    })?;
+                let version = std::fs::read_to_string(of.join("PG_VERSION")).with_context(|| {
+                    format!(
+                        "cannot read {}/PG_VERSION to find the PostgreSQL programs (set BACKUP_PG_BIN)",
+                        of.display()
+                    )
+                })?;
                 PathBuf::from(format!("/usr/lib/postgresql/{}/bin", version.trim()))
             }
         };
@@ -87,7 +92,7 @@ impl<'a> Scratch<'a> {
     /// `root` (removed when done) so the restore can work on it before anyone
     /// uses it.
     pub(super) fn over(tool: &'a Pgbackrest<'a>, data: &Path, root: &Path) -> anyhow::Result<Self> {
-        let mut scratch = Self::new(tool, root)?;
+        let mut scratch = Self::with_programs_of(tool, root, data)?;
         scratch.data = data.to_owned();
         scratch.keep = true;
         Ok(scratch)
