@@ -14,6 +14,7 @@ mod clinic;
 mod closure;
 mod concurrency;
 mod contract;
+mod erasure;
 mod headers;
 mod health;
 mod isolation;

@@ -79,6 +79,15 @@ impl Clinics {
                 "must be between 1 and 168",
             ));
         }
+        if let Some(years) = changes.record_retention_years
+            && !(1..=100).contains(&years)
+        {
+            problems.push(crate::FieldProblem::new(
+                "record_retention_years",
+                "range",
+                "must be between 1 and 100",
+            ));
+        }
         if !problems.is_empty() {
             return Err(DomainError::Invalid(problems));
         }
@@ -106,6 +115,9 @@ impl Clinics {
                 reminder_offset_hours: changes
                     .reminder_offset_hours
                     .unwrap_or(current.reminder_offset_hours),
+                record_retention_years: changes
+                    .record_retention_years
+                    .unwrap_or(current.record_retention_years),
                 ..current
             };
             tx.update_clinic(&updated)?;

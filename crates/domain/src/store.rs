@@ -10,6 +10,7 @@ use crate::ports::appointments::AppointmentsRepo;
 use crate::ports::audit::AuditRepo;
 use crate::ports::clinic::ClinicRepo;
 use crate::ports::closure::ClosureRepo;
+use crate::ports::erasure::ErasureRepo;
 use crate::ports::identity::IdentityRepo;
 use crate::ports::keys::KeysRepo;
 use crate::ports::notes::NotesRepo;
@@ -63,8 +64,9 @@ views! {
     ScheduleTx: ScheduleRepo, IdentityRepo, VersionsRepo, AuditRepo;
     /// Clinical notes.
     NotesTx: NotesRepo, AppointmentsRepo, VersionsRepo, AuditRepo, KeysRepo;
-    /// Patients' rights: restriction, the whole record's export, the change history.
-    RightsTx: PatientsTx, AppointmentsTx, NotesTx;
+    /// Patients' rights: restriction, the whole record's export, the change
+    /// history, erasure.
+    RightsTx: PatientsTx, AppointmentsTx, NotesTx, ErasureRepo;
     /// The waiting queue.
     QueueTx: QueueRepo, AppointmentsRepo, VersionsRepo, AuditRepo;
     /// A staff member's record, locked for a change (the guard of every staff action).

@@ -9,6 +9,7 @@ pub mod audit_append;
 pub mod audit_repo;
 pub mod backup_status;
 pub mod closure_repo;
+pub mod erasure_repo;
 pub mod identity_repo;
 pub mod keys_repo;
 pub mod migrations;

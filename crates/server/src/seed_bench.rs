@@ -171,6 +171,7 @@ fn seed_clinic(
             require_mfa: false,
             time_zone: "Europe/Paris".to_owned(),
             reminder_offset_hours: 24,
+            record_retention_years: 20,
             version: 1,
         })
         .map_err(err)?;

@@ -17,6 +17,8 @@ pub struct ClinicChanges {
     pub time_zone: Option<String>,
     /// Hours before an appointment its reminder goes out (1 to 168).
     pub reminder_offset_hours: Option<i32>,
+    /// Years a medical record is kept after the last encounter (1 to 100).
+    pub record_retention_years: Option<i32>,
 }
 
 /// Storage of clinic settings.

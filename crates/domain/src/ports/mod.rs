@@ -7,6 +7,7 @@ pub mod appointments;
 pub mod audit;
 pub mod clinic;
 pub mod closure;
+pub mod erasure;
 pub mod identity;
 pub mod keys;
 pub mod notes;
