@@ -873,6 +873,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/patients/{id}/break-glass": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open an archived record (break-the-glass)
+         * @description Patients without an encounter for the clinic's `archive_after_years` (5 by default) are in the records archive: out of lists and search, and `GET /api/v1/patients/{id}` answers 403 `patient_in_archive`. This answers the record (as `GET` would) to a member with `patients.archive_read` (owner only by default) who states a reason: recorded as `patient.break_glass_read` with the reason, and every owner of the clinic is emailed. It opens any record of the clinic the same way.
+         */
+        post: operations["patients_break_glass"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/patients/{id}/erasure": {
         parameters: {
             query?: never;
@@ -1749,6 +1769,16 @@ export interface components {
              */
             starts_at: string;
         };
+        /**
+         * @description Why a record is opened by break-the-glass.
+         * @example {
+         *       "reason": "The patient is back after six years: continuity of care"
+         *     }
+         */
+        BreakGlassRequest: {
+            /** @description The reason, kept in the audit event. */
+            reason: string;
+        };
         /** @description A FHIR R4 `Bundle` of type `collection`. */
         Bundle: {
             /** @description The resources: the `Patient` first. */
@@ -1915,6 +1945,12 @@ export interface components {
         };
         /** @description The clinic's settings. */
         ClinicResponse: {
+            /**
+             * Format: int32
+             * @description Patients without an encounter for this many years move to the records
+             *     archive (out of lists; read by break-the-glass). 5 by default.
+             */
+            archive_after_years: number;
             /**
              * Format: uuid
              * @description Its id.
@@ -2776,7 +2812,7 @@ export interface components {
          * @description A permission code (see `GET /api/v1/permissions`).
          * @enum {string}
          */
-        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "patients.export" | "patients.erase" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "clinic.close" | "data.export";
+        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "patients.export" | "patients.archive_read" | "patients.erase" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "clinic.close" | "data.export";
         /** @description The catalogue. */
         PermissionList: {
             /** @description Every permission, in catalogue order. */
@@ -2878,7 +2914,7 @@ export interface components {
          * @description Stable machine-readable code clients can branch on.
          * @enum {string}
          */
-        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "closure_in_progress" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention";
+        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "closure_in_progress" | "patient_in_archive" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention";
         /** @description A queue entry. */
         QueueEntryResponse: {
             /**
@@ -3354,6 +3390,11 @@ export interface components {
          *     }
          */
         UpdateClinicRequest: {
+            /**
+             * Format: int32
+             * @description Years without an encounter before the records archive (1 to 50).
+             */
+            archive_after_years?: number | null;
             /**
              * Format: int32
              * @description Idle timeout in minutes (5 to 60).
@@ -5215,7 +5256,11 @@ export interface operations {
                 phone?: string;
                 /** @description Exact national id. */
                 national_id?: string;
-                /** @description Include archived records. */
+                /**
+                 * @description Include archived records (`POST .../archive`). Records in the records
+                 *     archive (no encounter for the clinic's `archive_after_years`) are never
+                 *     listed: they open by break-the-glass only.
+                 */
                 include_archived?: boolean;
                 /** @description Page size, 1 to 100 (default 20). */
                 limit?: number;
@@ -5452,6 +5497,49 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    patients_break_glass: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The patient. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BreakGlassRequest"];
+            };
+        };
+        responses: {
+            /** @description The record; `ETag`. */
+            200: {
+                headers: {
+                    /** @description The version. */
+                    ETag?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatientResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such patient. */
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -35,6 +35,7 @@ mod privacy_defaults;
 mod problems;
 mod queue;
 mod rate_limits;
+mod records_archive;
 mod rls;
 mod roles;
 mod route_inventory;

@@ -88,6 +88,15 @@ impl Clinics {
                 "must be between 1 and 100",
             ));
         }
+        if let Some(years) = changes.archive_after_years
+            && !(1..=50).contains(&years)
+        {
+            problems.push(crate::FieldProblem::new(
+                "archive_after_years",
+                "range",
+                "must be between 1 and 50",
+            ));
+        }
         if !problems.is_empty() {
             return Err(DomainError::Invalid(problems));
         }
@@ -118,6 +127,9 @@ impl Clinics {
                 record_retention_years: changes
                     .record_retention_years
                     .unwrap_or(current.record_retention_years),
+                archive_after_years: changes
+                    .archive_after_years
+                    .unwrap_or(current.archive_after_years),
                 ..current
             };
             tx.update_clinic(&updated)?;

@@ -7,6 +7,7 @@ use crate::ids::{AccountId, ClinicId};
 use crate::outbox::OutboxRepo;
 use crate::ports::alerts::AlertsRepo;
 use crate::ports::appointments::AppointmentsRepo;
+use crate::ports::archive::ArchiveRepo;
 use crate::ports::audit::AuditRepo;
 use crate::ports::clinic::ClinicRepo;
 use crate::ports::closure::ClosureRepo;
@@ -65,8 +66,9 @@ views! {
     /// Clinical notes.
     NotesTx: NotesRepo, AppointmentsRepo, VersionsRepo, AuditRepo, KeysRepo;
     /// Patients' rights: restriction, the whole record's export, the change
-    /// history, erasure.
-    RightsTx: PatientsTx, AppointmentsTx, NotesTx, ErasureRepo;
+    /// history, erasure, the records archive (and its owners, told of each
+    /// break-the-glass read).
+    RightsTx: PatientsTx, AppointmentsTx, NotesTx, ErasureRepo, ArchiveRepo, StaffRepo;
     /// The waiting queue.
     QueueTx: QueueRepo, AppointmentsRepo, VersionsRepo, AuditRepo;
     /// A staff member's record, locked for a change (the guard of every staff action).

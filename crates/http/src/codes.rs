@@ -141,6 +141,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "Another process is executing the clinic's closure.",
     ),
     (
+        "patient_in_archive",
+        "The record is in the records archive: read it by break-the-glass.",
+    ),
+    (
         "erasure_already_requested",
         "An erasure request of this patient waits for the clinic's decision.",
     ),

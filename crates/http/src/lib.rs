@@ -170,6 +170,7 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::patient_rights::request_erasure)
         .service(routes::patient_rights::read_erasure)
         .service(routes::patient_rights::decide_erasure)
+        .service(routes::patient_rights::break_glass)
         .service(routes::clinic::get_settings)
         .service(routes::clinic::update_settings)
         .service(routes::closure::request_closure)

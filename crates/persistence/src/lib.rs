@@ -5,6 +5,7 @@
 
 pub mod alerts_repo;
 pub mod appointments_repo;
+pub mod archive_repo;
 pub mod audit_append;
 pub mod audit_repo;
 pub mod backup_status;

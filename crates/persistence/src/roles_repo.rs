@@ -161,6 +161,7 @@ impl salus_domain::ports::clinic::ClinicRepo for PgTx<'_> {
                 clinics::time_zone.eq(&clinic.time_zone),
                 clinics::reminder_offset_hours.eq(clinic.reminder_offset_hours),
                 clinics::record_retention_years.eq(clinic.record_retention_years),
+                clinics::archive_after_years.eq(clinic.archive_after_years),
             ))
             .execute(self.conn)
             .map(|_| ())

@@ -13,6 +13,7 @@ diesel::table! {
         reminder_offset_hours -> Int4,
         version -> Int4,
         record_retention_years -> Int4,
+        archive_after_years -> Int4,
     }
 }
 
@@ -311,6 +312,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         processing_restricted_at -> Nullable<Timestamptz>,
+        records_archived_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -62,6 +62,9 @@ pub struct Clinic {
     /// Years a medical record is kept after the patient's last encounter (1 to
     /// 100; 20 by default): no erasure before.
     pub record_retention_years: i32,
+    /// Years without an encounter after which a patient moves to the records
+    /// archive (1 to 50; 5 by default).
+    pub archive_after_years: i32,
     /// The settings' version (optimistic concurrency).
     pub version: i32,
 }

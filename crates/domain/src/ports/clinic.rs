@@ -19,6 +19,8 @@ pub struct ClinicChanges {
     pub reminder_offset_hours: Option<i32>,
     /// Years a medical record is kept after the last encounter (1 to 100).
     pub record_retention_years: Option<i32>,
+    /// Years without an encounter before the records archive (1 to 50).
+    pub archive_after_years: Option<i32>,
 }
 
 /// Storage of clinic settings.

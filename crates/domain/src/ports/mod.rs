@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod appointments;
+pub mod archive;
 pub mod audit;
 pub mod clinic;
 pub mod closure;

@@ -6,6 +6,7 @@
 //! One service over the patient, appointment and note views: it opens records with
 //! the helpers of those areas, in its own transactions.
 
+mod archive;
 mod erasure;
 mod export;
 mod history;

@@ -36,6 +36,9 @@ pub struct ClinicResponse {
     /// last appointment or note): no erasure before. 20 by default (the French
     /// Code de la santé publique, art. R1112-7); set your jurisdiction's period.
     pub record_retention_years: i32,
+    /// Patients without an encounter for this many years move to the records
+    /// archive (out of lists; read by break-the-glass). 5 by default.
+    pub archive_after_years: i32,
     /// The settings' version: its ETag is `"v<version>"`, to send in `If-Match`.
     pub version: i32,
 }
@@ -51,6 +54,7 @@ impl From<Clinic> for ClinicResponse {
             time_zone: c.time_zone,
             reminder_offset_hours: c.reminder_offset_hours,
             record_retention_years: c.record_retention_years,
+            archive_after_years: c.archive_after_years,
             version: c.version,
         }
     }
@@ -83,6 +87,10 @@ pub struct UpdateClinicRequest {
     #[validate(range(min = 1, max = 100))]
     #[schema(minimum = 1, maximum = 100)]
     pub record_retention_years: Option<i32>,
+    /// Years without an encounter before the records archive (1 to 50).
+    #[validate(range(min = 1, max = 50))]
+    #[schema(minimum = 1, maximum = 50)]
+    pub archive_after_years: Option<i32>,
 }
 
 /// The caller's clinic.
@@ -138,6 +146,7 @@ pub async fn update_settings(
         time_zone: body.time_zone,
         reminder_offset_hours: body.reminder_offset_hours,
         record_retention_years: body.record_retention_years,
+        archive_after_years: body.archive_after_years,
     };
     let clinic = ports
         .call(move |services| {

@@ -529,3 +529,51 @@ pub async fn decide_erasure(
         .await?;
     Ok(HttpResponse::Ok().json(ErasureResponse::from(status)))
 }
+
+/// Why a record is opened by break-the-glass.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The patient is back after six years: continuity of care"}))]
+pub struct BreakGlassRequest {
+    /// The reason, kept in the audit event.
+    #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// Opens a record in the records archive, with a reason.
+#[utoipa::path(
+    operation_id = "patients_break_glass",
+    tag = "patients",
+    summary = "Open an archived record (break-the-glass)",
+    description = "Patients without an encounter for the clinic's `archive_after_years` (5 by default) are in the records archive: out of lists and search, and `GET /api/v1/patients/{id}` answers 403 `patient_in_archive`. This answers the record (as `GET` would) to a member with `patients.archive_read` (owner only by default) who states a reason: recorded as `patient.break_glass_read` with the reason, and every owner of the clinic is emailed. It opens any record of the clinic the same way.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.archive_read"))),
+    params(("id" = Uuid, Path, description = "The patient.")),
+    request_body = BreakGlassRequest,
+    responses(
+        (status = 200, description = "The record; `ETag`.", body = PatientResponse, headers(("ETag" = String, description = "The version."))),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/patients/{id}/break-glass")]
+pub async fn break_glass(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<BreakGlassRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = body.into_inner().reason;
+    let id = id.into_inner();
+    let patient = ports
+        .call(move |services| {
+            services
+                .rights
+                .break_glass(&who.0, PatientId(id), &reason, &client.0)
+        })
+        .await?;
+    let mut answer = HttpResponse::Ok();
+    answer.insert_header((header::CACHE_CONTROL, "no-store"));
+    Ok(with_etag(answer, patient))
+}
