@@ -930,6 +930,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/patients/{id}/break-glass": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open an archived record (break-the-glass)
+         * @description Patients without an encounter for the clinic's `archive_after_years` (5 by default) are in the records archive: out of lists and search, and `GET /api/v1/patients/{id}` answers 403 `patient_in_archive`. This answers the record (as `GET` would) to a member with `patients.archive_read` (owner only by default) who states a reason: recorded as `patient.break_glass_read` with the reason, and every owner of the clinic is emailed. It opens any record of the clinic the same way.
+         */
+        post: operations["patients_break_glass"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/patients/{id}/erasure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a patient's erasure
+         * @description The latest erasure request and the clinic's decision; once the patient is erased, the tombstone (the request's id, who asked and decided, when: no identity and no reasons remain).
+         */
+        get: operations["patients_erasure_read"];
+        put?: never;
+        /**
+         * Record an erasure request
+         * @description Records the patient's request to erase their record (GDPR article 17), with a short reason; the clinic then decides (`POST .../erasure/decision`). One request waits at a time. Recorded as `patient.erasure_requested` (the reason stays out of the audit trail).
+         */
+        post: operations["patients_erasure_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/patients/{id}/erasure/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide an erasure request
+         * @description Step-up MFA; owners only by default. `refuse` records the decision and its reason. `erase` is refused (409 `erasure_under_retention`, the detail naming the date) while the medical record is under legal retention: the clinic's `record_retention_years` (20 by default) after the patient's last appointment or note. Otherwise every row of the patient in every table that names them is deleted at once (appointments and their history and reminders, notes, queue entries, the record and the requests), a tombstone without identity is kept, and a signed entry (`patient_erased`) is kept in the destruction register so no restore brings the patient back. The audit events that name the patient by id stay.
+         */
+        post: operations["patients_erasure_decide"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/patients/{id}/export": {
         parameters: {
             query?: never;
@@ -1762,6 +1826,16 @@ export interface components {
              */
             starts_at: string;
         };
+        /**
+         * @description Why a record is opened by break-the-glass.
+         * @example {
+         *       "reason": "The patient is back after six years: continuity of care"
+         *     }
+         */
+        BreakGlassRequest: {
+            /** @description The reason, kept in the audit event. */
+            reason: string;
+        };
         /** @description A FHIR R4 `Bundle` of type `collection`. */
         Bundle: {
             /** @description The resources: the `Patient` first. */
@@ -1929,6 +2003,12 @@ export interface components {
         /** @description The clinic's settings. */
         ClinicResponse: {
             /**
+             * Format: int32
+             * @description Patients without an encounter for this many years move to the records
+             *     archive (out of lists; read by break-the-glass). 5 by default.
+             */
+            archive_after_years: number;
+            /**
              * Format: uuid
              * @description Its id.
              */
@@ -1942,6 +2022,13 @@ export interface components {
             name: string;
             /** @description `free`, `pro` or `business` (set by the operator). */
             plan: string;
+            /**
+             * Format: int32
+             * @description Years a medical record is kept after the patient's last encounter (their
+             *     last appointment or note): no erasure before. 20 by default (the French
+             *     Code de la santé publique, art. R1112-7); set your jurisdiction's period.
+             */
+            record_retention_years: number;
             /**
              * Format: int32
              * @description Reminders go out this many hours before an appointment.
@@ -2033,6 +2120,11 @@ export interface components {
             role_ids: string[];
         };
         /**
+         * @description What the clinic decides.
+         * @enum {string}
+         */
+        DecisionDto: "refuse" | "erase";
+        /**
          * @description Turn MFA off.
          * @example {
          *       "code": "123456",
@@ -2096,6 +2188,77 @@ export interface components {
             relationship?: string | null;
         };
         /**
+         * @description The clinic's decision on an erasure request.
+         * @example {
+         *       "decision": "erase",
+         *       "reason": "No retention obligation remains"
+         *     }
+         */
+        ErasureDecisionBody: {
+            /** @description `refuse` or `erase`. */
+            decision: components["schemas"]["DecisionDto"];
+            /** @description Why, in a few words. */
+            reason: string;
+        };
+        /**
+         * @description A patient's erasure request, as a member records it.
+         * @example {
+         *       "reason": "The patient asked in writing on 2030-05-02"
+         *     }
+         */
+        ErasureRequestBody: {
+            /**
+             * @description Why, in a few words (never shown in the audit trail; erased with the
+             *     patient).
+             */
+            reason: string;
+        };
+        /** @description A patient's erasure: the latest request and its decision, or the tombstone. */
+        ErasureResponse: {
+            /**
+             * Format: date-time
+             * @description When; for an erasure, when the rows were deleted.
+             */
+            decided_at?: string | null;
+            /**
+             * Format: uuid
+             * @description The membership that decided.
+             */
+            decided_by?: string | null;
+            decision?: components["schemas"]["DecisionDto"] | null;
+            /** @description Why; null once erased. */
+            decision_reason?: string | null;
+            /**
+             * Format: uuid
+             * @description The patient (once erased, an id that names nothing else).
+             */
+            patient_id: string;
+            /** @description Why it was asked; null once erased. */
+            reason?: string | null;
+            /**
+             * Format: uuid
+             * @description The request.
+             */
+            request_id: string;
+            /**
+             * Format: date-time
+             * @description When it was recorded; null once erased (the tombstone keeps no more).
+             */
+            requested_at?: string | null;
+            /**
+             * Format: uuid
+             * @description The membership that recorded the request.
+             */
+            requested_by: string;
+            /** @description `requested`, `refused` or `erased`. */
+            state: components["schemas"]["ErasureState"];
+        };
+        /**
+         * @description Where an erasure stands.
+         * @enum {string}
+         */
+        ErasureState: "requested" | "refused" | "erased";
+        /**
          * @description How the archive is encrypted.
          * @enum {string}
          */
@@ -2115,7 +2278,15 @@ export interface components {
              *     with `passphrase`.
              */
             recipient?: string | null;
-        };
+        } & ({
+            /** @constant */
+            encryption?: "recipient";
+            recipient: string;
+        } | {
+            /** @constant */
+            encryption?: "passphrase";
+            recipient?: null;
+        });
         /** @description An export. */
         ExportResponse: {
             /** @description Where to download the archive (step-up). */
@@ -2761,7 +2932,7 @@ export interface components {
          * @description A permission code (see `GET /api/v1/permissions`).
          * @enum {string}
          */
-        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "patients.export" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "clinic.close" | "data.export";
+        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "patients.export" | "patients.archive_read" | "patients.erase" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "clinic.close" | "data.export";
         /** @description The catalogue. */
         PermissionList: {
             /** @description Every permission, in catalogue order. */
@@ -2863,7 +3034,7 @@ export interface components {
          * @description Stable machine-readable code clients can branch on.
          * @enum {string}
          */
-        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress";
+        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention";
         /** @description A queue entry. */
         QueueEntryResponse: {
             /**
@@ -3341,11 +3512,21 @@ export interface components {
         UpdateClinicRequest: {
             /**
              * Format: int32
+             * @description Years without an encounter before the records archive (1 to 50).
+             */
+            archive_after_years?: number | null;
+            /**
+             * Format: int32
              * @description Idle timeout in minutes (5 to 60).
              */
             idle_timeout_minutes?: number | null;
             /** @description New name. */
             name?: string | null;
+            /**
+             * Format: int32
+             * @description Years a medical record is kept after the last encounter (1 to 100).
+             */
+            record_retention_years?: number | null;
             /**
              * Format: int32
              * @description Hours before an appointment its reminder goes out (1 to 168).
@@ -5305,7 +5486,11 @@ export interface operations {
                 phone?: string;
                 /** @description Exact national id. */
                 national_id?: string;
-                /** @description Include archived records. */
+                /**
+                 * @description Include archived records (`POST .../archive`). Records in the records
+                 *     archive (no encounter for the clinic's `archive_after_years`) are never
+                 *     listed: they open by break-the-glass only.
+                 */
                 include_archived?: boolean;
                 /** @description Page size, 1 to 100 (default 20). */
                 limit?: number;
@@ -5542,6 +5727,170 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    patients_break_glass: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The patient. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BreakGlassRequest"];
+            };
+        };
+        responses: {
+            /** @description The record; `ETag`. */
+            200: {
+                headers: {
+                    /** @description The version. */
+                    ETag?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatientResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such patient. */
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    patients_erasure_read: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The patient. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request, or the tombstone. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such patient, or no request was ever recorded. */
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    patients_erasure_request: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The patient. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ErasureRequestBody"];
+            };
+        };
+        responses: {
+            /** @description Recorded. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such patient. */
+            404: components["responses"]["NotFound"];
+            /** @description A request already waits for a decision (`erasure_already_requested`). */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    patients_erasure_decide: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The patient. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ErasureDecisionBody"];
+            };
+        };
+        responses: {
+            /** @description Decided: `refused`, or `erased` with the tombstone. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Missing permission, or no recent MFA check (`step_up_required`). */
+            403: components["responses"]["Forbidden"];
+            /** @description No such patient. */
+            404: components["responses"]["NotFound"];
+            /** @description No request waits for a decision (`erasure_not_requested`), or the record is under retention (`erasure_under_retention`). */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -610,6 +610,97 @@ async fn backups_expire_after_the_retention_period_and_not_before() {
     assert!(certify(&config).is_empty(), "issued once");
 }
 
+#[tokio::test]
+async fn a_restore_never_resurrects_an_erased_patient_and_the_register_says_why() {
+    let scratch = Scratch::new("backup-erasure");
+    let (live, vars, app) = archiving_cluster(&scratch, &[]).await;
+    let config = app.config_with(&refs(&vars));
+    let owner = app.owner_with_mfa("Harbour Clinic").await;
+    let erased = patient(&app, &owner, "Erasing").await;
+    let kept = patient(&app, &owner, "Keeping").await;
+    let full = take(&config, BackupKind::Full).await;
+    let target = a_target_after(&full).await;
+    // No encounter, so no retention: the erasure runs at once.
+    let path = format!("/api/v1/patients/{erased}/erasure");
+    let asked = app
+        .post_json_as(&owner.access, &path, &json!({"reason": "asked in writing"}))
+        .await;
+    assert_eq!(asked.status(), 201);
+    let decided = app
+        .post_json_as(
+            &owner.access,
+            &format!("{path}/decision"),
+            &json!({"decision": "erase", "reason": "no retention applies"}),
+        )
+        .await;
+    assert_eq!(decided.status(), 200);
+    live.archive_wal();
+
+    // A restore to a moment before the erasure: the copy held the patient, and
+    // the register erases them again before anyone can start the copy.
+    let to = scratch.path("restored");
+    let restored = {
+        let (config, to) = (config.clone(), to.clone());
+        tokio::task::spawn_blocking(move || {
+            salus::backup::restore(&config, Some(target), &to, &mut |_| {})
+        })
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("restore failed: {e:#}"))
+    };
+    assert_eq!(restored.reapplied.erasures, 1);
+    assert_eq!(
+        restored.reapplied.erased_again,
+        [uuid::Uuid::parse_str(&erased).unwrap()],
+        "the register names the patient it erased again"
+    );
+    let mut copy = Cluster::adopt(&scratch, "restored", to);
+    copy.start();
+    copy.wait_until_promoted();
+    let db = app.db.name();
+    let count = |copy: &Cluster, sql: String| copy.sql(db, &sql);
+    assert_eq!(
+        count(
+            &copy,
+            format!("SELECT count(*) FROM patients WHERE id = '{erased}'")
+        ),
+        "0",
+        "the erased patient came back with the restore"
+    );
+    assert_eq!(
+        count(
+            &copy,
+            "SELECT count(*) FROM patients WHERE family_name = 'Erasing'".to_owned()
+        ),
+        "0"
+    );
+    assert_eq!(
+        count(
+            &copy,
+            format!("SELECT count(*) FROM patient_tombstones WHERE erased_patient_id = '{erased}'")
+        ),
+        "1",
+        "the copy keeps the tombstone"
+    );
+    assert_eq!(
+        count(
+            &copy,
+            format!("SELECT count(*) FROM patients WHERE id = '{kept}'")
+        ),
+        "1",
+        "the other patient is restored"
+    );
+    // Why: the register's entry of the erasure.
+    let entries: Vec<_> = std::fs::read_dir(app.register_dir())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(entries.len(), 1);
+    let entry = salus::register::read_signed(&entries[0].path()).unwrap();
+    assert_eq!(entry.kind(), "patient_erased");
+    assert_eq!(entry.document["patient_id"], erased.as_str());
+}
+
 /// Asks for the closure of `owner`'s clinic and executes it at once as an
 /// operator: the clinic's id and its certificate.
 async fn close_clinic(

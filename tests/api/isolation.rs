@@ -205,14 +205,21 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
     let entry_b = app.queue_entry(&b, &patient_b).await;
     let note_b = app.note(&b, &patient_b, "B only").await;
     let export_b: Value = app
-        .post_json_as(&b.access, "/api/v1/clinic/exports", &serde_json::json!({"encryption": "passphrase"}))
+        .post_json_as(
+            &b.access,
+            "/api/v1/clinic/exports",
+            &serde_json::json!({"encryption": "passphrase"}),
+        )
         .await
         .json()
         .await
         .unwrap();
     let foreign_id = |path: &str| -> String {
         if path.starts_with("/api/v1/clinic/exports/") {
-            export_b["id"].as_str().expect("clinic B's export").to_owned()
+            export_b["id"]
+                .as_str()
+                .expect("clinic B's export")
+                .to_owned()
         } else if path.starts_with("/api/v1/notes/") {
             note_b.clone()
         } else if path.starts_with("/api/v1/queue/") {

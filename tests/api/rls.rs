@@ -200,6 +200,21 @@ async fn clinic_with_rows_everywhere(app: &TestApp, b: &Member) {
         .post_json_as(&b.access, "/api/v1/auth/step-up", &json!({"code": code}))
         .await;
     assert_eq!(step_up.status(), 204);
+    // An erasure request waiting, and an erased patient's tombstone.
+    let request = json!({"reason": "B only"});
+    let erasure = format!("/api/v1/patients/{patient}/erasure");
+    let asked = app.post_json_as(&b.access, &erasure, &request).await;
+    assert_eq!(asked.status(), 201);
+    let gone = json!({"family_name": "Gone", "given_name": "G", "birth_date": "1990-01-01", "sex": "other"});
+    let gone = app.patient(b, gone).await.id;
+    let erasure = format!("/api/v1/patients/{gone}/erasure");
+    let asked = app.post_json_as(&b.access, &erasure, &request).await;
+    assert_eq!(asked.status(), 201);
+    let decision = json!({"decision": "erase", "reason": "B only"});
+    let erased = app
+        .post_json_as(&b.access, &format!("{erasure}/decision"), &decision)
+        .await;
+    assert_eq!(erased.status(), 200, "{}", erased.text().await.unwrap());
     let role = json!({"name": "B", "permissions": ["staff.read"]});
     let role = app.post_json_as(&b.access, "/api/v1/roles", &role).await;
     let role: Value = role.json().await.unwrap();

@@ -95,6 +95,8 @@ permissions! {
     PatientsUpdate = "patients.update": "Change patient demographics.",
     PatientsArchive = "patients.archive": "Archive and restore patient records.",
     PatientsExport = "patients.export": "Export a patient's whole record, clinical data included (right of access and portability).",
+    PatientsArchiveRead = "patients.archive_read": "Read a record in the records archive (break-the-glass: with a stated reason, audited, the owners emailed).",
+    PatientsErase = "patients.erase": "Decide a patient's erasure request: refuse it, or erase every row of the patient once the record's retention has ended.",
     ClinicalRead = "clinical.read": "Read medical history and clinical notes.",
     ClinicalWrite = "clinical.write": "Write clinical notes and medical history.",
     AppointmentsRead = "appointments.read": "See appointments and the schedule.",

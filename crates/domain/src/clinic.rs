@@ -79,6 +79,24 @@ impl Clinics {
                 "must be between 1 and 168",
             ));
         }
+        if let Some(years) = changes.record_retention_years
+            && !(1..=100).contains(&years)
+        {
+            problems.push(crate::FieldProblem::new(
+                "record_retention_years",
+                "range",
+                "must be between 1 and 100",
+            ));
+        }
+        if let Some(years) = changes.archive_after_years
+            && !(1..=50).contains(&years)
+        {
+            problems.push(crate::FieldProblem::new(
+                "archive_after_years",
+                "range",
+                "must be between 1 and 50",
+            ));
+        }
         if !problems.is_empty() {
             return Err(DomainError::Invalid(problems));
         }
@@ -106,6 +124,12 @@ impl Clinics {
                 reminder_offset_hours: changes
                     .reminder_offset_hours
                     .unwrap_or(current.reminder_offset_hours),
+                record_retention_years: changes
+                    .record_retention_years
+                    .unwrap_or(current.record_retention_years),
+                archive_after_years: changes
+                    .archive_after_years
+                    .unwrap_or(current.archive_after_years),
                 ..current
             };
             tx.update_clinic(&updated)?;

@@ -79,6 +79,8 @@ id_type!(
     AlertId,
     /// A message in the outbox (emails, text messages, reminders).
     OutboxMessageId,
+    /// A patient's erasure request (GDPR article 17).
+    ErasureRequestId,
 );
 
 impl ChainId {

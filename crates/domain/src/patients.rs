@@ -221,6 +221,7 @@ impl Patients {
             sealed_medical_history: sealed_history,
             archived_at: None,
             restricted_at: None,
+            records_archived_at: None,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -268,6 +269,13 @@ impl Patients {
             let stored = tx
                 .patient(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
+            if stored.records_archived_at.is_some() {
+                return Err(DomainError::forbidden(
+                    "patient_in_archive",
+                    "This record is in the records archive: read it with POST \
+                     /api/v1/patients/{id}/break-glass and a reason (patients.archive_read).",
+                ));
+            }
             let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let patient = self.open_patient(tx, actor, &keys, stored)?;
             // Last, so the chain's head is locked only until the commit.

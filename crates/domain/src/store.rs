@@ -7,9 +7,11 @@ use crate::ids::{AccountId, ClinicId};
 use crate::outbox::OutboxRepo;
 use crate::ports::alerts::AlertsRepo;
 use crate::ports::appointments::AppointmentsRepo;
+use crate::ports::archive::ArchiveRepo;
 use crate::ports::audit::AuditRepo;
 use crate::ports::clinic::ClinicRepo;
 use crate::ports::closure::ClosureRepo;
+use crate::ports::erasure::ErasureRepo;
 use crate::ports::export::ExportRepo;
 use crate::ports::identity::IdentityRepo;
 use crate::ports::keys::KeysRepo;
@@ -64,8 +66,10 @@ views! {
     ScheduleTx: ScheduleRepo, IdentityRepo, VersionsRepo, AuditRepo;
     /// Clinical notes.
     NotesTx: NotesRepo, AppointmentsRepo, VersionsRepo, AuditRepo, KeysRepo;
-    /// Patients' rights: restriction, the whole record's export, the change history.
-    RightsTx: PatientsTx, AppointmentsTx, NotesTx;
+    /// Patients' rights: restriction, the whole record's export, the change
+    /// history, erasure, the records archive (and its owners, told of each
+    /// break-the-glass read).
+    RightsTx: PatientsTx, AppointmentsTx, NotesTx, ErasureRepo, ArchiveRepo, StaffRepo;
     /// The waiting queue.
     QueueTx: QueueRepo, AppointmentsRepo, VersionsRepo, AuditRepo;
     /// A staff member's record, locked for a change (the guard of every staff action).

@@ -141,6 +141,22 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "closure_in_progress",
         "Another process is executing the clinic's closure.",
     ),
+    (
+        "patient_in_archive",
+        "The record is in the records archive: read it by break-the-glass.",
+    ),
+    (
+        "erasure_already_requested",
+        "An erasure request of this patient waits for the clinic's decision.",
+    ),
+    (
+        "erasure_not_requested",
+        "No erasure request of this patient waits for a decision.",
+    ),
+    (
+        "erasure_under_retention",
+        "The medical record is under legal retention: the detail says until when.",
+    ),
 ];
 
 /// Every `code` a field error can carry, with what it means: the catalogue the

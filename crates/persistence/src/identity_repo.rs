@@ -79,6 +79,8 @@ struct ClinicRow {
     time_zone: String,
     reminder_offset_hours: i32,
     version: i32,
+    record_retention_years: i32,
+    archive_after_years: i32,
 }
 
 impl From<ClinicRow> for Clinic {
@@ -91,6 +93,8 @@ impl From<ClinicRow> for Clinic {
             require_mfa: r.require_mfa,
             time_zone: r.time_zone,
             reminder_offset_hours: r.reminder_offset_hours,
+            record_retention_years: r.record_retention_years,
+            archive_after_years: r.archive_after_years,
             version: r.version,
         }
     }

@@ -5,10 +5,12 @@
 
 pub mod alerts_repo;
 pub mod appointments_repo;
+pub mod archive_repo;
 pub mod audit_append;
 pub mod audit_repo;
 pub mod backup_status;
 pub mod closure_repo;
+pub mod erasure_repo;
 pub mod export_repo;
 pub mod identity_repo;
 pub mod keys_repo;

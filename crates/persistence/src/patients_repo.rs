@@ -44,6 +44,7 @@ struct PatientRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     processing_restricted_at: Option<DateTime<Utc>>,
+    records_archived_at: Option<DateTime<Utc>>,
 }
 
 fn to_json<T: serde::Serialize>(v: &Option<T>) -> Res<Option<serde_json::Value>> {
@@ -81,6 +82,7 @@ fn row(clinic: ClinicId, p: &StoredPatient) -> Res<PatientRow> {
         created_at: p.created_at,
         updated_at: p.updated_at,
         processing_restricted_at: p.restricted_at,
+        records_archived_at: p.records_archived_at,
     })
 }
 
@@ -107,6 +109,7 @@ fn stored(r: PatientRow) -> Res<StoredPatient> {
         sealed_medical_history: r.medical_history,
         archived_at: r.archived_at,
         restricted_at: r.processing_restricted_at,
+        records_archived_at: r.records_archived_at,
         version: r.version,
         created_at: r.created_at,
         updated_at: r.updated_at,
@@ -175,6 +178,8 @@ impl PatientsRepo for PgTx<'_> {
                 lower(patients::given_name),
             ))
             .into_boxed();
+        // Patients in the records archive leave lists and search altogether.
+        query = query.filter(patients::records_archived_at.is_null());
         if !q.include_archived {
             query = query.filter(patients::archived_at.is_null());
         }

@@ -160,6 +160,8 @@ impl salus_domain::ports::clinic::ClinicRepo for PgTx<'_> {
                 clinics::require_mfa.eq(clinic.require_mfa),
                 clinics::time_zone.eq(&clinic.time_zone),
                 clinics::reminder_offset_hours.eq(clinic.reminder_offset_hours),
+                clinics::record_retention_years.eq(clinic.record_retention_years),
+                clinics::archive_after_years.eq(clinic.archive_after_years),
             ))
             .execute(self.conn)
             .map(|_| ())

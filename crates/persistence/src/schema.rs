@@ -12,6 +12,8 @@ diesel::table! {
         time_zone -> Text,
         reminder_offset_hours -> Int4,
         version -> Int4,
+        record_retention_years -> Int4,
+        archive_after_years -> Int4,
     }
 }
 
@@ -310,6 +312,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         processing_restricted_at -> Nullable<Timestamptz>,
+        records_archived_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -447,5 +450,31 @@ diesel::table! {
         sealed_passphrase -> Nullable<Bytea>,
         downloads -> Int4,
         last_manifest_sha256 -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    patient_erasure_requests (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        patient_id -> Uuid,
+        requested_by -> Uuid,
+        requested_at -> Timestamptz,
+        reason -> Text,
+        decision -> Nullable<Text>,
+        decided_by -> Nullable<Uuid>,
+        decided_at -> Nullable<Timestamptz>,
+        decision_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    patient_tombstones (clinic_id, erased_patient_id) {
+        clinic_id -> Uuid,
+        erased_patient_id -> Uuid,
+        request_id -> Uuid,
+        requested_by -> Uuid,
+        decided_by -> Uuid,
+        erased_at -> Timestamptz,
     }
 }

@@ -1,7 +1,9 @@
 //! The closure job every node runs beside the audit job (on its interval,
 //! `AUDIT_JOB_SECONDS`): it forgets the sealed passphrases of expired clinic
-//! exports and executes the closures whose grace period has ended. Each clinic's closure is locked with `FOR UPDATE SKIP LOCKED` in its
-//! own transaction, so nodes share the work and none executes one twice.
+//! exports, executes the closures whose grace period has ended, and moves
+//! inactive patients to the records archive. Each clinic's work is locked with
+//! `FOR UPDATE SKIP LOCKED` in its own transaction, so nodes share it and none
+//! does it twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,14 +20,22 @@ pub fn closure_round(services: &Services) -> Result<Vec<Signed>, DomainError> {
     services.closures.execute_due_closures()
 }
 
-/// Runs a round every `every` until the process ends.
+/// One round of the archive job: patients without an encounter for their
+/// clinic's `archive_after_years` moved to the records archive (each clinic in
+/// its own transaction, its row locked `SKIP LOCKED`): how many.
+pub fn archive_round(services: &Services) -> Result<usize, DomainError> {
+    services.rights.archive_inactive_patients()
+}
+
+/// Runs a round every `every` until the process ends: closures, then the
+/// records archive.
 pub fn spawn_closure_job(services: Arc<Services>, every: Duration) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
-            let services = services.clone();
-            match tokio::task::spawn_blocking(move || closure_round(&services)).await {
+            let closing = services.clone();
+            match tokio::task::spawn_blocking(move || closure_round(&closing)).await {
                 Ok(Ok(issued)) => {
                     for c in &issued {
                         tracing::info!(
@@ -37,6 +47,13 @@ pub fn spawn_closure_job(services: Arc<Services>, every: Duration) {
                 }
                 Ok(Err(e)) => tracing::warn!(error = %e, "closure job round failed"),
                 Err(e) => tracing::error!(error = %e, "closure job round panicked"),
+            }
+            let services = services.clone();
+            match tokio::task::spawn_blocking(move || archive_round(&services)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(moved)) => tracing::info!(moved, "patients moved to the records archive"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "archive job round failed"),
+                Err(e) => tracing::error!(error = %e, "archive job round panicked"),
             }
         }
     });

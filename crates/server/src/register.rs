@@ -1,7 +1,7 @@
 //! The destruction register on disk (`DESTRUCTION_REGISTER_DIR`): one signed
-//! JSON file per destruction (certificates of destruction, and the second
-//! certificates that no backup holds the data any more), named by time so they
-//! sort in order. It lives outside the database, so no restore takes it back;
+//! JSON file per destruction (certificates of destruction, the second
+//! certificates that no backup holds the data any more, and patients' erasures),
+//! named by time so they sort in order. It lives outside the database, so no restore takes it back;
 //! `salus backup restore` and the restore drill re-apply every destruction it
 //! holds to the restored copy before it is used (`reapply`).
 
@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use salus_domain::DomainError;
-use salus_domain::closure::certificate::{CLINIC_DESTROYED, Destruction, Signed};
+use salus_domain::closure::certificate::{
+    CLINIC_DESTROYED, Destruction, PATIENT_ERASED, PatientErasure, Signed,
+};
 use salus_domain::ports::closure::DestructionRegister;
 
 /// The register in a directory.
@@ -102,6 +104,18 @@ impl FileRegister {
             })
             .collect()
     }
+
+    /// The patients' erasures, in order.
+    pub fn erasures(&self, trusted: &[(String, String)]) -> anyhow::Result<Vec<PatientErasure>> {
+        self.entries(trusted)?
+            .into_iter()
+            .filter(|(_, s)| s.kind() == PATIENT_ERASED)
+            .map(|(name, s)| {
+                serde_json::from_value(s.document)
+                    .with_context(|| format!("register entry {name} is not a patient's erasure"))
+            })
+            .collect()
+    }
 }
 
 impl DestructionRegister for FileRegister {
@@ -131,18 +145,25 @@ pub struct Reapplied {
     pub reapplied: Vec<uuid::Uuid>,
     /// Rows deleted in the copy.
     pub rows: i64,
+    /// Patients' erasures in the register.
+    pub erasures: usize,
+    /// Of them, patients the copy still held (erased again).
+    pub erased_again: Vec<uuid::Uuid>,
 }
 
 /// Re-applies every destruction of the register to a copy, through `run`
-/// (one SQL text on the copy as its superuser, returning the rows it printed),
-/// then checks that none of the destroyed clinics remains.
+/// (one SQL text on the copy as its superuser, returning the rows it printed):
+/// the clinics destroyed, then the patients erased (with their tombstones);
+/// then checks that none of them remains.
 pub fn reapply(
     destructions: &[Destruction],
+    erasures: &[PatientErasure],
     run: &mut dyn FnMut(&str) -> anyhow::Result<Vec<Vec<String>>>,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Reapplied> {
     let mut done = Reapplied {
         destructions: destructions.len(),
+        erasures: erasures.len(),
         ..Reapplied::default()
     };
     for d in destructions {
@@ -178,7 +199,53 @@ pub fn reapply(
             d.clinic_id
         );
     }
+    for e in erasures {
+        let present = run(&patient_count(e))?;
+        if first(&present) == "0" {
+            continue;
+        }
+        progress(&format!(
+            "re-applying the erasure of patient {} of clinic {} (entry {}, erased {})",
+            e.patient_id,
+            e.clinic_id,
+            e.certificate_id,
+            e.executed_at.to_rfc3339()
+        ));
+        let rows = run(&format!(
+            "SELECT coalesce(sum(deleted), 0) FROM public.salus_erase_patient('{}', '{}');",
+            e.clinic_id, e.patient_id
+        ))?;
+        run(&format!(
+            "INSERT INTO public.patient_tombstones
+                 (clinic_id, erased_patient_id, request_id, requested_by, decided_by, erased_at)
+             VALUES ('{}', '{}', '{}', '{}', '{}', '{}') ON CONFLICT DO NOTHING;",
+            e.clinic_id,
+            e.patient_id,
+            e.request_id,
+            e.requested_by,
+            e.decided_by,
+            e.executed_at.to_rfc3339()
+        ))?;
+        done.rows += first(&rows).parse::<i64>().unwrap_or_default();
+        done.erased_again.push(e.patient_id);
+    }
+    for e in erasures {
+        let left = run(&patient_count(e))?;
+        anyhow::ensure!(
+            first(&left) == "0",
+            "patient {} of clinic {} is still in the copy after their erasure was re-applied",
+            e.patient_id,
+            e.clinic_id
+        );
+    }
     Ok(done)
+}
+
+fn patient_count(e: &PatientErasure) -> String {
+    format!(
+        "SELECT count(*) FROM public.patients WHERE clinic_id = '{}' AND id = '{}';",
+        e.clinic_id, e.patient_id
+    )
 }
 
 fn first(rows: &[Vec<String>]) -> &str {

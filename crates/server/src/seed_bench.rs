@@ -171,6 +171,8 @@ fn seed_clinic(
             require_mfa: false,
             time_zone: "Europe/Paris".to_owned(),
             reminder_offset_hours: 24,
+            record_retention_years: 20,
+            archive_after_years: 5,
             version: 1,
         })
         .map_err(err)?;

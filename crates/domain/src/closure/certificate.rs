@@ -23,6 +23,8 @@ pub const DOCUMENT_TAG: &[u8] = b"salus-signed-document-v1";
 pub const CLINIC_DESTROYED: &str = "clinic_destroyed";
 /// The kind of the certificate that no backup holds a destroyed clinic any more.
 pub const BACKUPS_EXPIRED: &str = "backups_expired";
+/// The kind of the register's entry of a patient's erasure (GDPR article 17).
+pub const PATIENT_ERASED: &str = "patient_erased";
 
 /// The audit chain's last event, sealed before the chain was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +66,33 @@ pub struct Destruction {
     /// The owners' addresses it was emailed to (the second certificate goes
     /// there too).
     pub sent_to: Vec<String>,
+}
+
+/// A patient's erasure, as the destruction register keeps it: ids only, no
+/// identity (no name, birth date, national id), so the register can say what a
+/// restore must erase again without holding what was erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientErasure {
+    /// Always [`PATIENT_ERASED`].
+    pub kind: String,
+    /// The entry's id.
+    pub certificate_id: uuid::Uuid,
+    /// The clinic.
+    pub clinic_id: uuid::Uuid,
+    /// The patient erased.
+    pub patient_id: uuid::Uuid,
+    /// The erasure request it answered.
+    pub request_id: uuid::Uuid,
+    /// The membership that recorded the request.
+    pub requested_by: uuid::Uuid,
+    /// When.
+    pub requested_at: DateTime<Utc>,
+    /// The membership that decided the erasure.
+    pub decided_by: uuid::Uuid,
+    /// When the rows were deleted.
+    pub executed_at: DateTime<Utc>,
+    /// Rows deleted, per table.
+    pub rows_deleted: Vec<TableRows>,
 }
 
 /// The certificate that no backup in the repository holds a destroyed clinic.

@@ -232,6 +232,8 @@ impl Auth {
             require_mfa: false,
             time_zone: "UTC".to_owned(),
             reminder_offset_hours: 24,
+            record_retention_years: 20,
+            archive_after_years: 5,
             version: 1,
         };
         tx.insert_clinic(&clinic, now)?;

@@ -59,6 +59,12 @@ pub struct Clinic {
     pub time_zone: String,
     /// Reminders go out this many hours before an appointment.
     pub reminder_offset_hours: i32,
+    /// Years a medical record is kept after the patient's last encounter (1 to
+    /// 100; 20 by default): no erasure before.
+    pub record_retention_years: i32,
+    /// Years without an encounter after which a patient moves to the records
+    /// archive (1 to 50; 5 by default).
+    pub archive_after_years: i32,
     /// The settings' version (optimistic concurrency).
     pub version: i32,
 }

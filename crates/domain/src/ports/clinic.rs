@@ -17,6 +17,10 @@ pub struct ClinicChanges {
     pub time_zone: Option<String>,
     /// Hours before an appointment its reminder goes out (1 to 168).
     pub reminder_offset_hours: Option<i32>,
+    /// Years a medical record is kept after the last encounter (1 to 100).
+    pub record_retention_years: Option<i32>,
+    /// Years without an encounter before the records archive (1 to 50).
+    pub archive_after_years: Option<i32>,
 }
 
 /// Storage of clinic settings.

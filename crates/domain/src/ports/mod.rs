@@ -4,9 +4,11 @@
 
 pub mod alerts;
 pub mod appointments;
+pub mod archive;
 pub mod audit;
 pub mod clinic;
 pub mod closure;
+pub mod erasure;
 pub mod export;
 pub mod identity;
 pub mod keys;

@@ -125,6 +125,9 @@ pub struct StoredPatient {
     /// Since when processing is restricted (the patient restricted it or
     /// objected): care only, no reminders.
     pub restricted_at: Option<DateTime<Utc>>,
+    /// Since when the patient is in the records archive (no encounter for the
+    /// clinic's `archive_after_years`): out of lists, read by break-the-glass only.
+    pub records_archived_at: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version.
     pub version: i32,
     /// Created.

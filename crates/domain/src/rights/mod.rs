@@ -1,14 +1,18 @@
 //! Patients' rights under the GDPR (promise D4): restriction of processing and
 //! objection (`restriction`), access and portability (`export`: the whole record),
-//! and rectification's trail (`history`: who changed which field, when).
+//! rectification's trail (`history`: who changed which field, when), and erasure
+//! where the law allows (`erasure`: request, decision, retention, tombstone).
 //!
 //! One service over the patient, appointment and note views: it opens records with
 //! the helpers of those areas, in its own transactions.
 
+mod archive;
+mod erasure;
 mod export;
 mod history;
 mod restriction;
 
+pub use erasure::ErasureStatus;
 pub use export::{AccessEntry, PatientRecord};
 pub use history::{ChangeEntry, HistoryPage};
 

@@ -54,6 +54,21 @@ pub fn publish(doc: &mut Value) {
             property["not"] = json!({ "pattern": built_in_role_names() });
         }
     }
+    // An export names its recipient exactly when it is encrypted to one
+    // (`export::Asked::checked`): an age X25519 recipient, bech32.
+    if let Some(schema) = schema(doc, "ExportRequest") {
+        schema.insert(
+            "oneOf".to_owned(),
+            json!([
+                { "required": ["recipient"], "properties": {
+                    "encryption": { "const": "recipient" },
+                    "recipient": { "type": "string", "pattern": "^age1[02-9ac-hj-np-z]{58}$" } } },
+                { "properties": {
+                    "encryption": { "const": "passphrase" },
+                    "recipient": { "type": "null" } } }
+            ]),
+        );
+    }
     // A cancellation needs a reason (`Services::change_status`).
     if let Some(schema) = schema(doc, "StatusRequest") {
         // The line pattern without its empty alternative: some text that shows.

@@ -32,6 +32,13 @@ pub struct ClinicResponse {
     pub time_zone: String,
     /// Reminders go out this many hours before an appointment.
     pub reminder_offset_hours: i32,
+    /// Years a medical record is kept after the patient's last encounter (their
+    /// last appointment or note): no erasure before. 20 by default (the French
+    /// Code de la santé publique, art. R1112-7); set your jurisdiction's period.
+    pub record_retention_years: i32,
+    /// Patients without an encounter for this many years move to the records
+    /// archive (out of lists; read by break-the-glass). 5 by default.
+    pub archive_after_years: i32,
     /// The settings' version: its ETag is `"v<version>"`, to send in `If-Match`.
     pub version: i32,
 }
@@ -46,6 +53,8 @@ impl From<Clinic> for ClinicResponse {
             require_mfa: c.require_mfa,
             time_zone: c.time_zone,
             reminder_offset_hours: c.reminder_offset_hours,
+            record_retention_years: c.record_retention_years,
+            archive_after_years: c.archive_after_years,
             version: c.version,
         }
     }
@@ -74,6 +83,14 @@ pub struct UpdateClinicRequest {
     #[validate(range(min = 1, max = 168))]
     #[schema(minimum = 1, maximum = 168)]
     pub reminder_offset_hours: Option<i32>,
+    /// Years a medical record is kept after the last encounter (1 to 100).
+    #[validate(range(min = 1, max = 100))]
+    #[schema(minimum = 1, maximum = 100)]
+    pub record_retention_years: Option<i32>,
+    /// Years without an encounter before the records archive (1 to 50).
+    #[validate(range(min = 1, max = 50))]
+    #[schema(minimum = 1, maximum = 50)]
+    pub archive_after_years: Option<i32>,
 }
 
 /// The caller's clinic.
@@ -128,6 +145,8 @@ pub async fn update_settings(
         require_mfa: body.require_mfa,
         time_zone: body.time_zone,
         reminder_offset_hours: body.reminder_offset_hours,
+        record_retention_years: body.record_retention_years,
+        archive_after_years: body.archive_after_years,
     };
     let clinic = ports
         .call(move |services| {

@@ -1,12 +1,14 @@
 //! Patients' rights (GDPR, promise D4): restricting processing, exporting the whole
-//! record (JSON or FHIR R4), and the record's change history.
+//! record (JSON or FHIR R4), the record's change history, and erasure where the
+//! law allows.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, put, web};
+use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
 use salus_domain::ids::PatientId;
 use salus_domain::ports::audit::Cursor;
-use salus_domain::rights::{AccessEntry, ChangeEntry, PatientRecord};
+use salus_domain::ports::erasure::{ErasureDecision, ErasureRequest};
+use salus_domain::rights::{AccessEntry, ChangeEntry, ErasureStatus, PatientRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -290,4 +292,288 @@ pub async fn history(
         next_cursor: ports.cursors.seal(&scope, page.next.as_ref())?,
         items: page.items.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// A patient's erasure request, as a member records it.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The patient asked in writing on 2030-05-02"}))]
+pub struct ErasureRequestBody {
+    /// Why, in a few words (never shown in the audit trail; erased with the
+    /// patient).
+    #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// What the clinic decides.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionDto {
+    /// Keep the record (a legal obligation, a claim, ...).
+    Refuse,
+    /// Erase every row of the patient.
+    Erase,
+}
+
+impl From<DecisionDto> for ErasureDecision {
+    fn from(d: DecisionDto) -> Self {
+        match d {
+            DecisionDto::Refuse => Self::Refuse,
+            DecisionDto::Erase => Self::Erase,
+        }
+    }
+}
+
+impl From<ErasureDecision> for DecisionDto {
+    fn from(d: ErasureDecision) -> Self {
+        match d {
+            ErasureDecision::Refuse => Self::Refuse,
+            ErasureDecision::Erase => Self::Erase,
+        }
+    }
+}
+
+/// The clinic's decision on an erasure request.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"decision": "erase", "reason": "No retention obligation remains"}))]
+pub struct ErasureDecisionBody {
+    /// `refuse` or `erase`.
+    pub decision: DecisionDto,
+    /// Why, in a few words.
+    #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// Where an erasure stands.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureState {
+    /// Waiting for the clinic's decision.
+    Requested,
+    /// The clinic refused it; a new request may be recorded.
+    Refused,
+    /// The patient was erased: only the tombstone remains.
+    Erased,
+}
+
+/// A patient's erasure: the latest request and its decision, or the tombstone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureResponse {
+    /// `requested`, `refused` or `erased`.
+    pub state: ErasureState,
+    /// The request.
+    pub request_id: Uuid,
+    /// The patient (once erased, an id that names nothing else).
+    pub patient_id: Uuid,
+    /// The membership that recorded the request.
+    pub requested_by: Uuid,
+    /// When it was recorded; null once erased (the tombstone keeps no more).
+    pub requested_at: Option<DateTime<Utc>>,
+    /// Why it was asked; null once erased.
+    pub reason: Option<String>,
+    /// The decision, once made.
+    pub decision: Option<DecisionDto>,
+    /// The membership that decided.
+    pub decided_by: Option<Uuid>,
+    /// When; for an erasure, when the rows were deleted.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Why; null once erased.
+    pub decision_reason: Option<String>,
+}
+
+impl From<ErasureRequest> for ErasureResponse {
+    fn from(r: ErasureRequest) -> Self {
+        let state = match &r.decided {
+            None => ErasureState::Requested,
+            Some(d) if d.decision == ErasureDecision::Refuse => ErasureState::Refused,
+            Some(_) => ErasureState::Erased,
+        };
+        Self {
+            state,
+            request_id: r.id.0,
+            patient_id: r.patient_id.0,
+            requested_by: r.requested_by.0,
+            requested_at: Some(r.requested_at),
+            reason: Some(r.reason),
+            decision: r.decided.as_ref().map(|d| d.decision.into()),
+            decided_by: r.decided.as_ref().map(|d| d.by.0),
+            decided_at: r.decided.as_ref().map(|d| d.at),
+            decision_reason: r.decided.map(|d| d.reason),
+        }
+    }
+}
+
+impl From<ErasureStatus> for ErasureResponse {
+    fn from(s: ErasureStatus) -> Self {
+        match s {
+            ErasureStatus::Requested(r) => r.into(),
+            ErasureStatus::Erased(t) => Self {
+                state: ErasureState::Erased,
+                request_id: t.request_id.0,
+                patient_id: t.patient_id.0,
+                requested_by: t.requested_by.0,
+                requested_at: None,
+                reason: None,
+                decision: Some(DecisionDto::Erase),
+                decided_by: Some(t.decided_by.0),
+                decided_at: Some(t.erased_at),
+                decision_reason: None,
+            },
+        }
+    }
+}
+
+/// Records a patient's erasure request.
+#[utoipa::path(
+    operation_id = "patients_erasure_request",
+    tag = "patients",
+    summary = "Record an erasure request",
+    description = "Records the patient's request to erase their record (GDPR article 17), with a short reason; the clinic then decides (`POST .../erasure/decision`). One request waits at a time. Recorded as `patient.erasure_requested` (the reason stays out of the audit trail).",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.update"))),
+    params(("id" = Uuid, Path, description = "The patient.")),
+    request_body = ErasureRequestBody,
+    responses(
+        (status = 201, description = "Recorded.", body = ErasureResponse),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request already waits for a decision (`erasure_already_requested`).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/patients/{id}/erasure")]
+pub async fn request_erasure(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<ErasureRequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = body.into_inner().reason;
+    let id = id.into_inner();
+    let request = ports
+        .call(move |services| {
+            services
+                .rights
+                .request_erasure(&who.0, PatientId(id), &reason, &client.0)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(ErasureResponse::from(request)))
+}
+
+/// A patient's erasure request and its decision.
+#[utoipa::path(
+    operation_id = "patients_erasure_read",
+    tag = "patients",
+    summary = "Get a patient's erasure",
+    description = "The latest erasure request and the clinic's decision; once the patient is erased, the tombstone (the request's id, who asked and decided, when: no identity and no reasons remain).",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.read"))),
+    params(("id" = Uuid, Path, description = "The patient.")),
+    responses(
+        (status = 200, description = "The request, or the tombstone.", body = ErasureResponse),
+        (status = 404, description = "No such patient, or no request was ever recorded.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/patients/{id}/erasure")]
+pub async fn read_erasure(
+    ports: web::Data<Ports>,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let status = ports
+        .call(move |services| services.rights.erasure_status(&who.0, PatientId(id)))
+        .await?;
+    Ok(HttpResponse::Ok().json(ErasureResponse::from(status)))
+}
+
+/// Decides a patient's erasure request.
+#[utoipa::path(
+    operation_id = "patients_erasure_decide",
+    tag = "patients",
+    summary = "Decide an erasure request",
+    description = "Step-up MFA; owners only by default. `refuse` records the decision and its reason. `erase` is refused (409 `erasure_under_retention`, the detail naming the date) while the medical record is under legal retention: the clinic's `record_retention_years` (20 by default) after the patient's last appointment or note. Otherwise every row of the patient in every table that names them is deleted at once (appointments and their history and reminders, notes, queue entries, the record and the requests), a tombstone without identity is kept, and a signed entry (`patient_erased`) is kept in the destruction register so no restore brings the patient back. The audit events that name the patient by id stay.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.erase"))),
+    params(("id" = Uuid, Path, description = "The patient.")),
+    request_body = ErasureDecisionBody,
+    responses(
+        (status = 200, description = "Decided: `refused`, or `erased` with the tombstone.", body = ErasureResponse),
+        (status = 403, description = "Missing permission, or no recent MFA check (`step_up_required`).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No request waits for a decision (`erasure_not_requested`), or the record is under retention (`erasure_under_retention`).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/patients/{id}/erasure/decision")]
+pub async fn decide_erasure(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<ErasureDecisionBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let id = id.into_inner();
+    let status = ports
+        .call(move |services| {
+            services.rights.decide_erasure(
+                &who.0,
+                PatientId(id),
+                body.decision.into(),
+                &body.reason,
+                &client.0,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ErasureResponse::from(status)))
+}
+
+/// Why a record is opened by break-the-glass.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The patient is back after six years: continuity of care"}))]
+pub struct BreakGlassRequest {
+    /// The reason, kept in the audit event.
+    #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// Opens a record in the records archive, with a reason.
+#[utoipa::path(
+    operation_id = "patients_break_glass",
+    tag = "patients",
+    summary = "Open an archived record (break-the-glass)",
+    description = "Patients without an encounter for the clinic's `archive_after_years` (5 by default) are in the records archive: out of lists and search, and `GET /api/v1/patients/{id}` answers 403 `patient_in_archive`. This answers the record (as `GET` would) to a member with `patients.archive_read` (owner only by default) who states a reason: recorded as `patient.break_glass_read` with the reason, and every owner of the clinic is emailed. It opens any record of the clinic the same way.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.archive_read"))),
+    params(("id" = Uuid, Path, description = "The patient.")),
+    request_body = BreakGlassRequest,
+    responses(
+        (status = 200, description = "The record; `ETag`.", body = PatientResponse, headers(("ETag" = String, description = "The version."))),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/patients/{id}/break-glass")]
+pub async fn break_glass(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<BreakGlassRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = body.into_inner().reason;
+    let id = id.into_inner();
+    let patient = ports
+        .call(move |services| {
+            services
+                .rights
+                .break_glass(&who.0, PatientId(id), &reason, &client.0)
+        })
+        .await?;
+    let mut answer = HttpResponse::Ok();
+    answer.insert_header((header::CACHE_CONTROL, "no-store"));
+    Ok(with_etag(answer, patient))
 }

@@ -279,7 +279,9 @@ pub struct PatientListQuery {
     pub phone: Option<String>,
     /// Exact national id.
     pub national_id: Option<String>,
-    /// Include archived records.
+    /// Include archived records (`POST .../archive`). Records in the records
+    /// archive (no encounter for the clinic's `archive_after_years`) are never
+    /// listed: they open by break-the-glass only.
     pub include_archived: Option<bool>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100, default = 20)]

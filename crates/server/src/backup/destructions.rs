@@ -29,18 +29,26 @@ pub(super) fn reapply_to(
 ) -> anyhow::Result<Reapplied> {
     let trusted = crate::serve::audit_sealer(config)?.public_keys();
     let register = FileRegister::new(&config.destruction_register_dir);
-    let destructions = register.destructions(&trusted).with_context(|| {
+    let unreadable = || {
         format!(
             "the destruction register ({}) cannot be read: the copy must not be used before every destruction is re-applied",
             register.dir().display()
         )
-    })?;
+    };
+    let destructions = register.destructions(&trusted).with_context(unreadable)?;
+    let erasures = register.erasures(&trusted).with_context(unreadable)?;
     progress(&format!(
-        "re-applying the destruction register ({} destructions in {})",
+        "re-applying the destruction register ({} destructions and {} erasures in {})",
         destructions.len(),
+        erasures.len(),
         register.dir().display()
     ));
-    reapply(&destructions, &mut |sql| psql.run(database, sql), progress)
+    reapply(
+        &destructions,
+        &erasures,
+        &mut |sql| psql.run(database, sql),
+        progress,
+    )
 }
 
 /// Issues the second certificate for every destroyed clinic that no backup of

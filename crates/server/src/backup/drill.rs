@@ -80,6 +80,11 @@ pub struct DrillReport {
     pub destructions_reapplied: usize,
     /// Destructions in the register.
     pub destructions_in_register: usize,
+    /// Patients' erasures of the register re-applied to the copy (patients it
+    /// still held).
+    pub erasures_reapplied: usize,
+    /// Patients' erasures in the register.
+    pub erasures_in_register: usize,
     /// Where this report is kept.
     pub report_path: String,
 }
@@ -112,6 +117,7 @@ pub fn verify(
         "rpo_seconds": report.rpo_seconds, "drill_seconds": report.drill_seconds,
         "tables_compared": report.tables_compared, "sealed_opened": report.sealed_opened,
         "destructions_reapplied": report.destructions_reapplied,
+        "erasures_reapplied": report.erasures_reapplied,
     });
     let outcome = if report.verified {
         Outcome::Success
@@ -232,6 +238,8 @@ fn drill(
                 Ok(r) => {
                     checks.reapplied = r.reapplied.len();
                     checks.in_register = r.destructions;
+                    checks.erasures_reapplied = r.erased_again.len();
+                    checks.erasures_in_register = r.erasures;
                 }
                 Err(e) => failures.push(format!(
                     "the destruction register could not be re-applied to the copy: {e:#}"
@@ -266,6 +274,8 @@ fn drill(
         sealed_sampled: checks.sampled,
         destructions_reapplied: checks.reapplied,
         destructions_in_register: checks.in_register,
+        erasures_reapplied: checks.erasures_reapplied,
+        erasures_in_register: checks.erasures_in_register,
         report_path: report_path.display().to_string(),
     };
     super::write_private(&report_path, &serde_json::to_vec_pretty(&report)?, |_| {
@@ -284,6 +294,8 @@ struct Checks {
     sampled: usize,
     reapplied: usize,
     in_register: usize,
+    erasures_reapplied: usize,
+    erasures_in_register: usize,
 }
 
 fn check_copy(

@@ -348,6 +348,7 @@ pub fn restore(
         "to": to.display().to_string(),
         "label": restored.as_ref().ok().map(|r| r.label.clone()),
         "destructions_reapplied": restored.as_ref().ok().map(|r| r.reapplied.reapplied.len()),
+        "erasures_reapplied": restored.as_ref().ok().map(|r| r.reapplied.erased_again.len()),
     });
     let outcome = if restored.is_ok() {
         Outcome::Success
@@ -484,9 +485,11 @@ fn reapply_destructions(
     )?;
     let reapplied = destructions::reapply_to(config, &copy.psql(), &database, progress)?;
     progress(&format!(
-        "{} of {} destructions re-applied ({} rows deleted again); stopping the copy",
+        "{} of {} destructions and {} of {} erasures re-applied ({} rows deleted again); stopping the copy",
         reapplied.reapplied.len(),
         reapplied.destructions,
+        reapplied.erased_again.len(),
+        reapplied.erasures,
         reapplied.rows
     ));
     copy.finish()?;
