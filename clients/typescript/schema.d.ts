@@ -2280,11 +2280,11 @@ export interface components {
             recipient?: string | null;
         } & ({
             /** @constant */
-            encryption?: "recipient";
+            encryption: "recipient";
             recipient: string;
         } | {
             /** @constant */
-            encryption?: "passphrase";
+            encryption: "passphrase";
             recipient?: null;
         });
         /** @description An export. */

@@ -60,10 +60,10 @@ pub fn publish(doc: &mut Value) {
         schema.insert(
             "oneOf".to_owned(),
             json!([
-                { "required": ["recipient"], "properties": {
+                { "required": ["encryption", "recipient"], "properties": {
                     "encryption": { "const": "recipient" },
                     "recipient": { "type": "string", "pattern": "^age1[02-9ac-hj-np-z]{58}$" } } },
-                { "properties": {
+                { "required": ["encryption"], "properties": {
                     "encryption": { "const": "passphrase" },
                     "recipient": { "type": "null" } } }
             ]),
