@@ -41,6 +41,7 @@ pub enum ExportEncryption {
 /// An export to make.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+// The example recipient is the public key of age's own documentation (not a secret).
 #[schema(example = json!({"encryption": "recipient", "recipient": "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"}))]
 pub struct ExportRequest {
     /// `recipient` or `passphrase`.
