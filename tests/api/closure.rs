@@ -8,42 +8,19 @@
 
 use chrono::Duration;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use diesel::sql_types::Text;
 use salus_domain::closure::certificate::Signed;
 use salus_tests::TestApp;
+use salus_tests::catalogue::{count, tables_with_column};
 use salus_tests::identity::Member;
 use serde_json::{Value, json};
-
-#[derive(QueryableByName)]
-struct TableName {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    column: String,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
 
 /// Rows of `clinic` in every table of every schema that names a clinic (a
 /// `clinic_id` column, or `clinics` itself), by table, as the superuser.
 fn rows_of(app: &TestApp, clinic: &str) -> Vec<(String, i64)> {
     let mut conn = app.db.superuser();
-    let tables = diesel::sql_query(
-        "SELECT format('%I.%I', n.nspname, c.relname) AS name,
-                CASE WHEN c.oid = 'public.clinics'::regclass THEN 'id' ELSE 'clinic_id' END AS column
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-            AND (c.oid = 'public.clinics'::regclass OR EXISTS (
-                 SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
-                    AND a.attname = 'clinic_id' AND NOT a.attisdropped))
-          ORDER BY 1",
-    )
-    .load::<TableName>(&mut conn)
-    .unwrap();
+    let id = uuid::Uuid::parse_str(clinic).unwrap();
+    let tables = tables_with_column(&mut conn, "clinic_id", &[]);
     assert!(
         tables.len() > 15,
         "the walk finds the tenant tables: {}",
@@ -51,16 +28,14 @@ fn rows_of(app: &TestApp, clinic: &str) -> Vec<(String, i64)> {
     );
     tables
         .into_iter()
-        .map(|t| {
-            let n = diesel::sql_query(format!(
-                "SELECT count(*) AS n FROM {} WHERE {} = $1",
-                t.name, t.column
-            ))
-            .bind::<SqlUuid, _>(uuid::Uuid::parse_str(clinic).unwrap())
-            .get_result::<Count>(&mut conn)
-            .unwrap()
-            .n;
-            (t.name, n)
+        .map(|t| (t, "clinic_id"))
+        .chain([("public.clinics".to_owned(), "id")])
+        .map(|(table, column)| {
+            let n = count(
+                &mut conn,
+                &format!("SELECT count(*) AS n FROM {table} WHERE {column} = '{id}'"),
+            );
+            (table, n)
         })
         .collect()
 }

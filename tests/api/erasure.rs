@@ -10,7 +10,8 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use salus_tests::TestApp;
-use salus_tests::identity::{Member, PASSWORD};
+use salus_tests::catalogue::{count, tables_with_column};
+use salus_tests::identity::Member;
 use serde_json::{Value, json};
 
 fn at(t: DateTime<Utc>) -> String {
@@ -25,8 +26,6 @@ fn now(app: &TestApp) -> DateTime<Utc> {
 struct TableName {
     #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Text)]
-    column: String,
 }
 
 #[derive(QueryableByName)]
@@ -41,32 +40,19 @@ struct Count {
 /// reminders) through the patient's appointments.
 fn rows_of(app: &TestApp, patient: &str) -> Vec<(String, i64)> {
     let mut conn = app.db.superuser();
-    let tables = diesel::sql_query(
-        "SELECT format('%I.%I', n.nspname, c.relname) AS name,
-                CASE WHEN c.oid = 'public.patients'::regclass THEN 'id' ELSE 'patient_id' END AS column
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'audit')
-            AND (c.oid = 'public.patients'::regclass OR EXISTS (
-                 SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
-                    AND a.attname = 'patient_id' AND NOT a.attisdropped))
-          ORDER BY 1",
-    )
-    .load::<TableName>(&mut conn)
-    .unwrap();
-    assert!(tables.len() >= 5, "the walk finds the patient tables");
+    let tables = tables_with_column(&mut conn, "patient_id", &["audit"]);
+    assert!(tables.len() >= 4, "the walk finds the patient tables");
     let id = uuid::Uuid::parse_str(patient).unwrap();
     let mut rows: Vec<(String, i64)> = tables
         .into_iter()
-        .map(|t| {
-            let n = diesel::sql_query(format!(
-                "SELECT count(*) AS n FROM {} WHERE {} = $1",
-                t.name, t.column
-            ))
-            .bind::<SqlUuid, _>(id)
-            .get_result::<Count>(&mut conn)
-            .unwrap()
-            .n;
-            (t.name, n)
+        .map(|t| (t, "patient_id"))
+        .chain([("public.patients".to_owned(), "id")])
+        .map(|(table, column)| {
+            let n = count(
+                &mut conn,
+                &format!("SELECT count(*) AS n FROM {table} WHERE {column} = '{id}'"),
+            );
+            (table, n)
         })
         .collect();
     for table in ["appointment_history", "appointment_reminders"] {
@@ -87,7 +73,7 @@ fn rows_of(app: &TestApp, patient: &str) -> Vec<(String, i64)> {
 fn rows_holding(app: &TestApp, needle: &str) -> Vec<String> {
     let mut conn = app.db.superuser();
     let tables = diesel::sql_query(
-        "SELECT format('%I.%I', n.nspname, c.relname) AS name, '' AS column
+        "SELECT format('%I.%I', n.nspname, c.relname) AS name
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
             AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1",
@@ -126,28 +112,6 @@ async fn decide(app: &TestApp, who: &Member, patient: &str, decision: &str) -> r
         &json!({ "decision": decision, "reason": "decided in the test" }),
     )
     .await
-}
-
-/// Signs `owner` in again with their authenticator (a fresh MFA check).
-async fn sign_in_again(app: &TestApp, owner: &mut Member) {
-    app.clock.advance(Duration::seconds(30));
-    let code = app.totp_code(owner.otpauth.as_deref().unwrap(), 0);
-    let challenge: Value = app
-        .login(&owner.email, PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let session: Value = app
-        .post_json(
-            "/api/v1/auth/mfa",
-            json!({"mfa_token": challenge["mfa_token"], "code": code}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    owner.access = session["access_token"].as_str().expect("token").to_owned();
 }
 
 async fn set_retention(app: &TestApp, owner: &Member, years: i64) -> reqwest::Response {
@@ -299,11 +263,11 @@ async fn an_erasure_waits_for_the_retention_then_leaves_only_a_tombstone_and_a_r
     );
 
     app.clock.advance(Duration::days(3) + Duration::days(366));
-    sign_in_again(&app, &mut owner).await;
+    app.sign_in_again(&mut owner).await;
     app.clock.advance(Duration::minutes(11));
     let stale = decide(&app, &owner, &patient, "erase").await;
     assert_eq!(stale.status(), 403, "step-up");
-    sign_in_again(&app, &mut owner).await;
+    app.sign_in_again(&mut owner).await;
     let erased = decide(&app, &owner, &patient, "erase").await;
     assert_eq!(erased.status(), 200);
     let erased: Value = erased.json().await.unwrap();

@@ -13,8 +13,9 @@ use std::str::FromStr;
 use age::secrecy::ExposeSecret;
 use chrono::Duration;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::BigInt;
 use salus_tests::TestApp;
+use salus_tests::catalogue::tables_with_column;
 use salus_tests::identity::Member;
 use serde_json::{Value, json};
 
@@ -72,12 +73,6 @@ fn open(bytes: &[u8], identity: &dyn age::Identity) -> Vec<Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-#[derive(QueryableByName)]
-struct Table {
-    #[diesel(sql_type = Text)]
-    name: String,
 }
 
 #[derive(QueryableByName)]
@@ -176,14 +171,7 @@ async fn an_owner_exports_every_table_to_their_key_and_it_verifies_offline() {
     // Every table of the clinic is a part, as the catalogue lists them, but its
     // keys and sign-in secrets.
     let mut conn = app.db.superuser();
-    let tables = diesel::sql_query(
-        "SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'clinic_id')",
-    )
-    .load::<Table>(&mut conn)
-    .unwrap();
+    let tables = tables_with_column(&mut conn, "clinic_id", &[]);
     let parts: Vec<&str> = manifest.parts.iter().map(|p| p.part.as_str()).collect();
     let secrets = [
         "public.clinic_keys",
@@ -195,10 +183,10 @@ async fn an_owner_exports_every_table_to_their_key_and_it_verifies_offline() {
     ];
     for table in &tables {
         assert_eq!(
-            parts.contains(&table.name.as_str()),
-            !secrets.contains(&table.name.as_str()),
+            parts.contains(&table.as_str()),
+            !secrets.contains(&table.as_str()),
             "{}: {parts:?}",
-            table.name
+            table
         );
     }
     assert!(
@@ -358,26 +346,8 @@ async fn a_passphrase_is_shown_once_the_export_expires_and_exports_are_limited()
 
     // After 24 hours: refused, and the sealed passphrase is forgotten.
     app.clock.advance(Duration::hours(24));
-    let challenge: Value = app
-        .login(&owner.email, salus_tests::identity::PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let code = app.totp_code(owner.otpauth.as_deref().unwrap(), 0);
-    let session: Value = app
-        .post_json(
-            "/api/v1/auth/mfa",
-            json!({"mfa_token": challenge["mfa_token"], "code": code}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let later = Member {
-        access: session["access_token"].as_str().unwrap().to_owned(),
-        ..owner.clone()
-    };
+    let mut later = owner.clone();
+    app.sign_in_again(&mut later).await;
     let late = download(&app, &later, &path).await;
     assert_eq!(late.status(), 409);
     let problem: Value = late.json().await.unwrap();

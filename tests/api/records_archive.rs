@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use salus_tests::TestApp;
-use salus_tests::identity::{Member, PASSWORD};
+use salus_tests::identity::Member;
 use serde_json::{Value, json};
 
 fn at(t: DateTime<Utc>) -> String {
@@ -27,27 +27,6 @@ async fn archive_round(app: &TestApp) -> usize {
         .await
         .unwrap()
         .unwrap()
-}
-
-async fn sign_in_again(app: &TestApp, owner: &mut Member) {
-    app.clock.advance(Duration::seconds(30));
-    let code = app.totp_code(owner.otpauth.as_deref().unwrap(), 0);
-    let challenge: Value = app
-        .login(&owner.email, PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let session: Value = app
-        .post_json(
-            "/api/v1/auth/mfa",
-            json!({"mfa_token": challenge["mfa_token"], "code": code}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    owner.access = session["access_token"].as_str().expect("token").to_owned();
 }
 
 async fn listed(app: &TestApp, who: &Member, query: &str) -> Vec<String> {
@@ -106,7 +85,7 @@ async fn inactive_patients_leave_lists_and_open_only_by_break_the_glass_with_a_r
         "the one seen, the one never seen"
     );
     assert_eq!(archive_round(&app).await, 0, "moved once");
-    sign_in_again(&app, &mut owner).await;
+    app.sign_in_again(&mut owner).await;
 
     // Gone from lists and search, archived records included.
     assert_eq!(listed(&app, &owner, "").await, ["Comingback"]);

@@ -153,6 +153,29 @@ impl TestApp {
         }
     }
 
+    /// Signs `member` in again with their password and authenticator (a new
+    /// session with a fresh MFA check), 30 seconds on so the code is a new one.
+    pub async fn sign_in_again(&self, member: &mut Member) {
+        self.clock.advance(chrono::Duration::seconds(30));
+        let code = self.totp_code(member.otpauth.as_deref().expect("MFA enrolled"), 0);
+        let challenge: Value = self
+            .login(&member.email, PASSWORD)
+            .await
+            .json()
+            .await
+            .expect("json");
+        let session: Value = self
+            .post_json(
+                "/api/v1/auth/mfa",
+                json!({"mfa_token": challenge["mfa_token"], "code": code}),
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        member.access = session["access_token"].as_str().expect("token").to_owned();
+    }
+
     /// Signs up a clinic, confirms its address from the outbox and signs its owner
     /// in (MFA not enrolled yet: such a session may only enrol).
     pub async fn new_owner(&self, clinic: &str) -> Member {

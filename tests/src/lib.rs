@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod app;
+pub mod catalogue;
 pub mod clock;
 pub mod cluster;
 pub mod contract;

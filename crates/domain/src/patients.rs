@@ -370,46 +370,74 @@ impl Patients {
         actor.require(Permission::PatientsArchive)?;
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if lock_version(tx, actor.clinic_id, id)?.is_none() {
-                return Ok(Err(DomainError::NotFound));
-            }
-            let Some(current) = tx.patient(actor.clinic_id, id)? else {
-                return Ok(Err(DomainError::NotFound));
-            };
-            let Some(expected) = expected else {
-                return Ok(Err(DomainError::PreconditionRequired));
-            };
-            if current.archived_at.is_some() == archived {
-                let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
-                return Ok(Ok(self.open_patient(tx, actor, &keys, current)?));
-            }
-            if let Err(stale) = expected.check(current.version) {
-                return Ok(Err(stale));
-            }
-            let expected = current.version;
-            let stored = StoredPatient {
-                archived_at: if archived {
-                    Some(current.archived_at.unwrap_or(now))
-                } else {
-                    None
+            let changed = self.change_state(
+                tx,
+                actor.clinic_id,
+                id,
+                expected,
+                |p| p.archived_at.is_some() == archived,
+                |p| StoredPatient {
+                    archived_at: archived.then_some(now),
+                    ..p
                 },
-                version: current.version + 1,
-                updated_at: now,
-                ..current
+            )?;
+            let (stored, changed) = match changed {
+                Ok(done) => done,
+                Err(refused) => return Ok(Err(refused)),
             };
-            if !tx.update_patient(actor.clinic_id, &stored, expected)? {
-                return Ok(Err(DomainError::Stale { current: expected }));
+            if changed {
+                let kind = if archived {
+                    crate::audit::actions::PATIENT_ARCHIVED
+                } else {
+                    crate::audit::actions::PATIENT_RESTORED
+                };
+                self.core
+                    .audit_action(tx, actor, kind, ("patient", id), client)?;
             }
-            let kind = if archived {
-                crate::audit::actions::PATIENT_ARCHIVED
-            } else {
-                crate::audit::actions::PATIENT_RESTORED
-            };
-            self.core
-                .audit_action(tx, actor, kind, ("patient", id), client)?;
             let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             Ok(Ok(self.open_patient(tx, actor, &keys, stored)?))
         })
+    }
+
+    /// One change of a flag of a patient's record, the way every flag changes:
+    /// the row locked (concurrent calls take turns), `If-Match` required, a
+    /// record already `in_state` answered as it is whatever version was named
+    /// (idempotent), otherwise `change`d under the version named. The record as
+    /// it now stands and whether it changed, or the refusal.
+    pub(crate) fn change_state(
+        &self,
+        tx: &mut dyn PatientsTx,
+        clinic: ClinicId,
+        id: PatientId,
+        expected: Option<Expected>,
+        in_state: impl FnOnce(&StoredPatient) -> bool,
+        change: impl FnOnce(StoredPatient) -> StoredPatient,
+    ) -> Result<Result<(StoredPatient, bool), DomainError>, DomainError> {
+        if lock_version(tx, clinic, id)?.is_none() {
+            return Ok(Err(DomainError::NotFound));
+        }
+        let Some(current) = tx.patient(clinic, id)? else {
+            return Ok(Err(DomainError::NotFound));
+        };
+        let Some(expected) = expected else {
+            return Ok(Err(DomainError::PreconditionRequired));
+        };
+        if in_state(&current) {
+            return Ok(Ok((current, false)));
+        }
+        if let Err(stale) = expected.check(current.version) {
+            return Ok(Err(stale));
+        }
+        let version = current.version;
+        let stored = StoredPatient {
+            version: version + 1,
+            updated_at: self.core.now(),
+            ..change(current)
+        };
+        if !tx.update_patient(clinic, &stored, version)? {
+            return Ok(Err(DomainError::Stale { current: version }));
+        }
+        Ok(Ok((stored, true)))
     }
 
     /// A page of patients matching the filters, in name order.

@@ -5,12 +5,13 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Text, Uuid as SqlUuid};
 use salus_domain::DomainError;
 use salus_domain::ids::{AccountId, ClinicId};
 use salus_domain::ports::closure::{Closure, ClosureRepo, TableRows};
 use uuid::Uuid;
 
+use crate::catalogue::{Deleted, remaining, table_rows, tables_with_column};
 use crate::schema::clinic_closures as cc;
 use crate::store::{PgTx, db_error};
 
@@ -41,43 +42,12 @@ fn closure(row: Row) -> Closure {
     }
 }
 
-/// Every table of every schema with a `clinic_id` column (the audit schema's
-/// too), as `schema.table`.
-const TENANT_TABLES_SQL: &str = "SELECT format('%I.%I', s.nspname, c.relname) AS table_name
-       FROM pg_class c
-       JOIN pg_namespace s ON s.oid = c.relnamespace
-       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'clinic_id' AND NOT a.attisdropped
-      WHERE c.relkind IN ('r', 'p')
-        AND s.nspname NOT IN ('pg_catalog', 'information_schema')
-        AND s.nspname NOT LIKE 'pg\\_%'
-      ORDER BY 1";
-
-#[derive(QueryableByName)]
-struct Deleted {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-    #[diesel(sql_type = BigInt)]
-    deleted: i64,
-}
-
-#[derive(QueryableByName)]
-struct TableName {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-}
-
 #[derive(QueryableByName)]
 struct Taken {
     #[diesel(sql_type = Text)]
     label: String,
     #[diesel(sql_type = diesel::sql_types::Timestamptz)]
     occurred_at: DateTime<Utc>,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 impl ClosureRepo for PgTx<'_> {
@@ -153,14 +123,7 @@ impl ClosureRepo for PgTx<'_> {
         diesel::sql_query("SELECT table_name, deleted FROM public.salus_destroy_clinic($1)")
             .bind::<SqlUuid, _>(clinic.0)
             .load::<Deleted>(self.conn)
-            .map(|rows| {
-                rows.into_iter()
-                    .map(|r| TableRows {
-                        table: r.table_name,
-                        rows: r.deleted,
-                    })
-                    .collect()
-            })
+            .map(table_rows)
             .map_err(db_error)
     }
 
@@ -180,26 +143,12 @@ impl ClosureRepo for PgTx<'_> {
     }
 
     fn clinic_remains(&mut self, clinic: ClinicId) -> Res<Vec<TableRows>> {
-        let tables = diesel::sql_query(TENANT_TABLES_SQL)
-            .load::<TableName>(self.conn)
-            .map_err(db_error)?;
-        let mut remains = Vec::new();
-        let counts = tables
-            .iter()
-            .map(|t| (t.table_name.clone(), "clinic_id"))
-            .chain([("public.clinics".to_owned(), "id")]);
-        for (table, column) in counts {
-            let n = diesel::sql_query(format!(
-                "SELECT count(*) AS n FROM {table} WHERE {column} = $1"
-            ))
-            .bind::<SqlUuid, _>(clinic.0)
-            .get_result::<Count>(self.conn)
-            .map_err(db_error)?
-            .n;
-            if n > 0 {
-                remains.push(TableRows { table, rows: n });
-            }
-        }
-        Ok(remains)
+        let clinic = clinic.0;
+        let targets = tables_with_column(self.conn, "clinic_id", &[])?
+            .into_iter()
+            .map(|t| (t, "clinic_id"))
+            .chain([("public.clinics".to_owned(), "id")])
+            .map(|(table, column)| (table, format!("{column} = '{clinic}'")));
+        remaining(self.conn, targets)
     }
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Nullable, Timestamptz, Uuid as SqlUuid};
 use salus_domain::DomainError;
 use salus_domain::ids::{ClinicId, ErasureRequestId, MembershipId, PatientId};
 use salus_domain::ports::closure::TableRows;
@@ -13,6 +13,7 @@ use salus_domain::ports::erasure::{
 };
 use uuid::Uuid;
 
+use crate::catalogue::{Deleted, remaining, table_rows, tables_with_column};
 use crate::schema::patient_erasure_requests as er;
 use crate::schema::patient_tombstones as pt;
 use crate::store::{PgTx, db_error};
@@ -71,36 +72,6 @@ fn request(r: Row) -> Res<ErasureRequest> {
         reason: r.4,
         decided,
     })
-}
-
-/// Every table of every schema but the audit trail with a `patient_id` column.
-const PATIENT_TABLES_SQL: &str = "SELECT format('%I.%I', s.nspname, c.relname) AS table_name
-       FROM pg_class c
-       JOIN pg_namespace s ON s.oid = c.relnamespace
-       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'patient_id' AND NOT a.attisdropped
-      WHERE c.relkind IN ('r', 'p')
-        AND s.nspname NOT IN ('pg_catalog', 'information_schema', 'audit')
-        AND s.nspname NOT LIKE 'pg\\_%'
-      ORDER BY 1";
-
-#[derive(QueryableByName)]
-struct Deleted {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-    #[diesel(sql_type = BigInt)]
-    deleted: i64,
-}
-
-#[derive(QueryableByName)]
-struct TableName {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 #[derive(QueryableByName)]
@@ -195,40 +166,24 @@ impl ErasureRepo for PgTx<'_> {
             .bind::<SqlUuid, _>(clinic.0)
             .bind::<SqlUuid, _>(patient.0)
             .load::<Deleted>(self.conn)
-            .map(|rows| {
-                rows.into_iter()
-                    .map(|r| TableRows {
-                        table: r.table_name,
-                        rows: r.deleted,
-                    })
-                    .collect()
-            })
+            .map(table_rows)
             .map_err(db_error)
     }
 
     fn patient_remains(&mut self, clinic: ClinicId, patient: PatientId) -> Res<Vec<TableRows>> {
-        let tables = diesel::sql_query(PATIENT_TABLES_SQL)
-            .load::<TableName>(self.conn)
-            .map_err(db_error)?;
-        let mut remains = Vec::new();
-        let counts = tables
-            .iter()
-            .map(|t| (t.table_name.clone(), "patient_id"))
-            .chain([("public.patients".to_owned(), "id")]);
-        for (table, column) in counts {
-            let n = diesel::sql_query(format!(
-                "SELECT count(*) AS n FROM {table} WHERE clinic_id = $1 AND {column} = $2"
-            ))
-            .bind::<SqlUuid, _>(clinic.0)
-            .bind::<SqlUuid, _>(patient.0)
-            .get_result::<Count>(self.conn)
-            .map_err(db_error)?
-            .n;
-            if n > 0 {
-                remains.push(TableRows { table, rows: n });
-            }
-        }
-        Ok(remains)
+        let (clinic, patient) = (clinic.0, patient.0);
+        let tables = tables_with_column(self.conn, "patient_id", &["audit"])?;
+        let targets = tables
+            .into_iter()
+            .map(|t| (t, "patient_id"))
+            .chain([("public.patients".to_owned(), "id")])
+            .map(|(table, column)| {
+                (
+                    table,
+                    format!("clinic_id = '{clinic}' AND {column} = '{patient}'"),
+                )
+            });
+        remaining(self.conn, targets)
     }
 
     fn insert_tombstone(&mut self, clinic: ClinicId, t: &Tombstone) -> Res<()> {

@@ -8,7 +8,7 @@ use super::PatientRights;
 use crate::DomainError;
 use crate::access::Permission;
 use crate::actor::Actor;
-use crate::concurrency::{Expected, lock_version};
+use crate::concurrency::Expected;
 use crate::identity::model::ClientInfo;
 use crate::ids::PatientId;
 use crate::paging::MAX_PAGE;
@@ -31,40 +31,32 @@ impl PatientRights {
         actor.require(Permission::PatientsUpdate)?;
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if lock_version(tx, actor.clinic_id, id)?.is_none() {
-                return Ok(Err(DomainError::NotFound));
+            let changed = self.patients.change_state(
+                tx,
+                actor.clinic_id,
+                id,
+                expected,
+                |p| p.restricted_at.is_some() == restricted,
+                |p| StoredPatient {
+                    restricted_at: restricted.then_some(now),
+                    ..p
+                },
+            )?;
+            let (stored, changed) = match changed {
+                Ok(done) => done,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            if changed {
+                self.resync_reminders(tx, actor, id)?;
+                let action = if restricted {
+                    crate::audit::actions::PATIENT_PROCESSING_RESTRICTED
+                } else {
+                    crate::audit::actions::PATIENT_PROCESSING_RESUMED
+                };
+                self.core
+                    .audit_action(tx, actor, action, ("patient", id), client)?;
             }
-            let Some(current) = tx.patient(actor.clinic_id, id)? else {
-                return Ok(Err(DomainError::NotFound));
-            };
-            let Some(expected) = expected else {
-                return Ok(Err(DomainError::PreconditionRequired));
-            };
             let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
-            if current.restricted_at.is_some() == restricted {
-                return Ok(Ok(self.patients.open_patient(tx, actor, &keys, current)?));
-            }
-            if let Err(stale) = expected.check(current.version) {
-                return Ok(Err(stale));
-            }
-            let version = current.version;
-            let stored = StoredPatient {
-                restricted_at: restricted.then_some(now),
-                version: version + 1,
-                updated_at: now,
-                ..current
-            };
-            if !tx.update_patient(actor.clinic_id, &stored, version)? {
-                return Ok(Err(DomainError::Stale { current: version }));
-            }
-            self.resync_reminders(tx, actor, id)?;
-            let action = if restricted {
-                crate::audit::actions::PATIENT_PROCESSING_RESTRICTED
-            } else {
-                crate::audit::actions::PATIENT_PROCESSING_RESUMED
-            };
-            self.core
-                .audit_action(tx, actor, action, ("patient", id), client)?;
             Ok(Ok(self.patients.open_patient(tx, actor, &keys, stored)?))
         })
     }
