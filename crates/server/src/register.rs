@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use salus_domain::DomainError;
-use salus_domain::closure::certificate::{
-    CLINIC_DESTROYED, Destruction, PATIENT_ERASED, PatientErasure, Signed,
-};
+use salus_domain::closure::certificate::{Destruction, PatientErasure, Signed};
 use salus_domain::ports::closure::DestructionRegister;
 
 /// The register in a directory.
@@ -91,31 +89,22 @@ impl FileRegister {
             })
             .collect()
     }
+}
 
-    /// The certificates of destruction of clinics, in order.
-    pub fn destructions(&self, trusted: &[(String, String)]) -> anyhow::Result<Vec<Destruction>> {
-        self.entries(trusted)?
-            .into_iter()
-            .filter(|(_, s)| s.kind() == CLINIC_DESTROYED)
-            .map(|(name, s)| {
-                serde_json::from_value(s.document).with_context(|| {
-                    format!("register entry {name} is not a certificate of destruction")
-                })
-            })
-            .collect()
-    }
-
-    /// The patients' erasures, in order.
-    pub fn erasures(&self, trusted: &[(String, String)]) -> anyhow::Result<Vec<PatientErasure>> {
-        self.entries(trusted)?
-            .into_iter()
-            .filter(|(_, s)| s.kind() == PATIENT_ERASED)
-            .map(|(name, s)| {
-                serde_json::from_value(s.document)
-                    .with_context(|| format!("register entry {name} is not a patient's erasure"))
-            })
-            .collect()
-    }
+/// The entries of one `kind` (read once with [`FileRegister::entries`]), as
+/// the document they hold, in order.
+pub fn of_kind<T: serde::de::DeserializeOwned>(
+    entries: &[(String, Signed)],
+    kind: &str,
+) -> anyhow::Result<Vec<T>> {
+    entries
+        .iter()
+        .filter(|(_, s)| s.kind() == kind)
+        .map(|(name, s)| {
+            serde_json::from_value(s.document.clone())
+                .with_context(|| format!("register entry {name} is not a well-formed {kind}"))
+        })
+        .collect()
 }
 
 impl DestructionRegister for FileRegister {

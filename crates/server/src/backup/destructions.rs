@@ -9,7 +9,10 @@ use std::collections::HashSet;
 
 use anyhow::Context;
 use chrono::Utc;
-use salus_domain::closure::certificate::{BACKUPS_EXPIRED, BackupsExpired, Signed, entry_name};
+use salus_domain::closure::certificate::{
+    BACKUPS_EXPIRED, BackupsExpired, CLINIC_DESTROYED, Destruction, PATIENT_ERASED, PatientErasure,
+    Signed, entry_name,
+};
 use salus_domain::ports::closure::DestructionRegister;
 use salus_persistence::PoolSettings;
 
@@ -18,7 +21,7 @@ use super::pgbackrest::Pgbackrest;
 use super::psql::Psql;
 use crate::config::Config;
 use crate::operator::command_service;
-use crate::register::{FileRegister, Reapplied, reapply};
+use crate::register::{FileRegister, Reapplied, of_kind, reapply};
 
 /// Re-applies every destruction of the register to the copy `psql` reaches.
 pub(super) fn reapply_to(
@@ -35,8 +38,9 @@ pub(super) fn reapply_to(
             register.dir().display()
         )
     };
-    let destructions = register.destructions(&trusted).with_context(unreadable)?;
-    let erasures = register.erasures(&trusted).with_context(unreadable)?;
+    let entries = register.entries(&trusted).with_context(unreadable)?;
+    let destructions: Vec<Destruction> = of_kind(&entries, CLINIC_DESTROYED)?;
+    let erasures: Vec<PatientErasure> = of_kind(&entries, PATIENT_ERASED)?;
     progress(&format!(
         "re-applying the destruction register ({} destructions and {} erasures in {})",
         destructions.len(),
@@ -76,7 +80,7 @@ pub fn certify_expired_backups(
         })
         .collect();
     let mut issued = Vec::new();
-    for d in register.destructions(&trusted)? {
+    for d in of_kind::<Destruction>(&entries, CLINIC_DESTROYED)? {
         if completed.contains(&d.certificate_id.to_string()) {
             continue;
         }
