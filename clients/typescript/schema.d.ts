@@ -941,7 +941,7 @@ export interface paths {
         put?: never;
         /**
          * Open an archived record (break-the-glass)
-         * @description Patients without an encounter for the clinic's `archive_after_years` (5 by default) are in the records archive: out of lists and search, and `GET /api/v1/patients/{id}` answers 403 `patient_in_archive`. This answers the record (as `GET` would) to a member with `patients.archive_read` (owner only by default) who states a reason: recorded as `patient.break_glass_read` with the reason, and every owner of the clinic is emailed. It opens any record of the clinic the same way.
+         * @description Patients without an encounter for the clinic's `archive_after_years` (5 by default) are in the records archive: out of lists and search (their appointments too), and every operation that reads or changes the record (the patient, its notes, appointments, queue entries, history and export) answers 403 `patient_in_archive`; its access log and the erasure procedure still answer. This answers the record (as `GET` would) to a member with `patients.archive_read` (owner only by default) who states a reason: recorded as `patient.break_glass_read` with the reason, and every owner of the clinic is emailed. It opens any record of the clinic the same way.
          */
         post: operations["patients_break_glass"];
         delete?: never;
@@ -1086,6 +1086,26 @@ export interface paths {
          */
         put: operations["patients_restriction_set"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/patients/{id}/return-from-archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bring a record back from the records archive
+         * @description For a patient who comes back for care (or asks for their record): the record leaves the records archive and every operation reaches it again (until the archive job moves it once more after `archive_after_years` without an encounter). Needs `patients.archive_read` (owner only by default) and a reason, recorded as `patient.returned_from_archive`; every owner of the clinic is emailed. A record that is not in the archive is answered as it is.
+         */
+        post: operations["patients_return_from_archive"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1827,7 +1847,7 @@ export interface components {
             starts_at: string;
         };
         /**
-         * @description Why a record is opened by break-the-glass.
+         * @description Why a record in the records archive is opened or brought back.
          * @example {
          *       "reason": "The patient is back after six years: continuity of care"
          *     }
@@ -2022,6 +2042,11 @@ export interface components {
             name: string;
             /** @description `free`, `pro` or `business` (set by the operator). */
             plan: string;
+            /**
+             * @description Whether every clinical read must say why, in the `X-Purpose-Of-Use`
+             *     header (an HL7 PurposeOfUse code, kept in the audit event). Off by default.
+             */
+            purpose_of_use_required: boolean;
             /**
              * Format: int32
              * @description Years a medical record is kept after the patient's last encounter (their
@@ -3034,7 +3059,7 @@ export interface components {
          * @description Stable machine-readable code clients can branch on.
          * @enum {string}
          */
-        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention";
+        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "purpose_of_use_required" | "malformed_purpose_of_use" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention";
         /** @description A queue entry. */
         QueueEntryResponse: {
             /**
@@ -3522,6 +3547,8 @@ export interface components {
             idle_timeout_minutes?: number | null;
             /** @description New name. */
             name?: string | null;
+            /** @description Require the `X-Purpose-Of-Use` header on every clinical read. */
+            purpose_of_use_required?: boolean | null;
             /**
              * Format: int32
              * @description Years a medical record is kept after the last encounter (1 to 100).
@@ -3707,6 +3734,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description Why the caller reads clinical data: a code of HL7 v3 PurposeOfUse (`TREAT` treatment, `ETREAT` emergency treatment, `CAREMGT` care management, `COC` coordination of care, `PATRQT` the patient asked, `HOPERAT` operations, `HPAYMT` payment, `HQUALIMP` quality improvement, `HRESCH` research, `PUBHLTH` public health, `LEGAL` legal). Kept in the read's audit event. Required where the clinic sets `purpose_of_use_required` (403 `purpose_of_use_required` without it); any other value is 400 `malformed_purpose_of_use`. */
+        PurposeOfUse: "TREAT" | "ETREAT" | "CAREMGT" | "COC" | "PATRQT" | "HOPERAT" | "HPAYMT" | "HQUALIMP" | "HRESCH" | "PUBHLTH" | "LEGAL";
         /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
         RequestId: string;
     };
@@ -3767,6 +3796,8 @@ export interface operations {
                 cursor?: string;
             };
             header?: {
+                /** @description Why the caller reads clinical data: a code of HL7 v3 PurposeOfUse (`TREAT` treatment, `ETREAT` emergency treatment, `CAREMGT` care management, `COC` coordination of care, `PATRQT` the patient asked, `HOPERAT` operations, `HPAYMT` payment, `HQUALIMP` quality improvement, `HRESCH` research, `PUBHLTH` public health, `LEGAL` legal). Kept in the read's audit event. Required where the clinic sets `purpose_of_use_required` (403 `purpose_of_use_required` without it); any other value is 400 `malformed_purpose_of_use`. */
+                "X-Purpose-Of-Use"?: components["parameters"]["PurposeOfUse"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -3785,6 +3816,7 @@ export interface operations {
                     "application/json": components["schemas"]["AppointmentList"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description Invalid filters. */
@@ -3841,6 +3873,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description Why the caller reads clinical data: a code of HL7 v3 PurposeOfUse (`TREAT` treatment, `ETREAT` emergency treatment, `CAREMGT` care management, `COC` coordination of care, `PATRQT` the patient asked, `HOPERAT` operations, `HPAYMT` payment, `HQUALIMP` quality improvement, `HRESCH` research, `PUBHLTH` public health, `LEGAL` legal). Kept in the read's audit event. Required where the clinic sets `purpose_of_use_required` (403 `purpose_of_use_required` without it); any other value is 400 `malformed_purpose_of_use`. */
+                "X-Purpose-Of-Use"?: components["parameters"]["PurposeOfUse"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -3864,6 +3898,7 @@ export interface operations {
                     "application/json": components["schemas"]["AppointmentResponse"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description No such appointment. */
@@ -5498,6 +5533,8 @@ export interface operations {
                 cursor?: string;
             };
             header?: {
+                /** @description Why the caller reads clinical data: a code of HL7 v3 PurposeOfUse (`TREAT` treatment, `ETREAT` emergency treatment, `CAREMGT` care management, `COC` coordination of care, `PATRQT` the patient asked, `HOPERAT` operations, `HPAYMT` payment, `HQUALIMP` quality improvement, `HRESCH` research, `PUBHLTH` public health, `LEGAL` legal). Kept in the read's audit event. Required where the clinic sets `purpose_of_use_required` (403 `purpose_of_use_required` without it); any other value is 400 `malformed_purpose_of_use`. */
+                "X-Purpose-Of-Use"?: components["parameters"]["PurposeOfUse"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5516,6 +5553,7 @@ export interface operations {
                     "application/json": components["schemas"]["PatientList"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description Invalid filters or cursor. */
@@ -5569,6 +5607,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description Why the caller reads clinical data: a code of HL7 v3 PurposeOfUse (`TREAT` treatment, `ETREAT` emergency treatment, `CAREMGT` care management, `COC` coordination of care, `PATRQT` the patient asked, `HOPERAT` operations, `HPAYMT` payment, `HQUALIMP` quality improvement, `HRESCH` research, `PUBHLTH` public health, `LEGAL` legal). Kept in the read's audit event. Required where the clinic sets `purpose_of_use_required` (403 `purpose_of_use_required` without it); any other value is 400 `malformed_purpose_of_use`. */
+                "X-Purpose-Of-Use"?: components["parameters"]["PurposeOfUse"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5592,6 +5632,7 @@ export interface operations {
                     "application/json": components["schemas"]["PatientResponse"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
@@ -5902,6 +5943,8 @@ export interface operations {
                 format?: "json" | "fhir";
             };
             header?: {
+                /** @description Why the caller reads clinical data: a code of HL7 v3 PurposeOfUse (`TREAT` treatment, `ETREAT` emergency treatment, `CAREMGT` care management, `COC` coordination of care, `PATRQT` the patient asked, `HOPERAT` operations, `HPAYMT` payment, `HQUALIMP` quality improvement, `HRESCH` research, `PUBHLTH` public health, `LEGAL` legal). Kept in the read's audit event. Required where the clinic sets `purpose_of_use_required` (403 `purpose_of_use_required` without it); any other value is 400 `malformed_purpose_of_use`. */
+                "X-Purpose-Of-Use"?: components["parameters"]["PurposeOfUse"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5924,6 +5967,7 @@ export interface operations {
                     "application/json": components["schemas"]["PatientExport"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             /** @description Missing permission (`patients.export` or `clinical.read`), or no recent MFA check (`step_up_required`). */
             403: components["responses"]["Forbidden"];
@@ -5978,6 +6022,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description Why the caller reads clinical data: a code of HL7 v3 PurposeOfUse (`TREAT` treatment, `ETREAT` emergency treatment, `CAREMGT` care management, `COC` coordination of care, `PATRQT` the patient asked, `HOPERAT` operations, `HPAYMT` payment, `HQUALIMP` quality improvement, `HRESCH` research, `PUBHLTH` public health, `LEGAL` legal). Kept in the read's audit event. Required where the clinic sets `purpose_of_use_required` (403 `purpose_of_use_required` without it); any other value is 400 `malformed_purpose_of_use`. */
+                "X-Purpose-Of-Use"?: components["parameters"]["PurposeOfUse"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5999,6 +6045,7 @@ export interface operations {
                     "application/json": components["schemas"]["NoteList"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
@@ -6135,6 +6182,49 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             /** @description `If-Match` missing. */
             428: components["responses"]["PreconditionRequired"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    patients_return_from_archive: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The patient. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BreakGlassRequest"];
+            };
+        };
+        responses: {
+            /** @description The record, back in use; `ETag`. */
+            200: {
+                headers: {
+                    /** @description The version. */
+                    ETag?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatientResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such patient. */
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

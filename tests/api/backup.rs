@@ -636,6 +636,15 @@ async fn a_restore_never_resurrects_an_erased_patient_and_the_register_says_why(
     assert_eq!(decided.status(), 200);
     live.archive_wal();
 
+    // The drill compares the copy with the source as it was (the patient still
+    // in it), then re-applies the register: the erasure is counted.
+    let report = drill(&config, Some(&full.label)).await;
+    assert!(report.verified, "{:?}", report.failures);
+    assert_eq!(
+        (report.erasures_reapplied, report.erasures_in_register),
+        (1, 1)
+    );
+
     // A restore to a moment before the erasure: the copy held the patient, and
     // the register erases them again before anyone can start the copy.
     let to = scratch.path("restored");

@@ -34,6 +34,7 @@ mod patient_rights;
 mod patients;
 mod privacy_defaults;
 mod problems;
+mod purpose_of_use;
 mod queue;
 mod rate_limits;
 mod records_archive;

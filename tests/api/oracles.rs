@@ -16,6 +16,7 @@ fn client() -> ClientInfo {
         ip: Some("203.0.113.9".into()),
         user_agent: Some("oracle-test".into()),
         request_id: None,
+        purpose_of_use: None,
     }
 }
 

@@ -147,3 +147,187 @@ async fn inactive_patients_leave_lists_and_open_only_by_break_the_glass_with_a_r
         "the owners are told"
     );
 }
+
+/// Operations that still reach a record in the records archive, because they
+/// show nothing of it: the way in, the way back, its access log (audit
+/// metadata) and the erasure procedure (the right to erasure covers archives).
+const OPEN_ON_AN_ARCHIVED_RECORD: &[&str] = &[
+    "POST /api/v1/patients/{id}/break-glass",
+    "POST /api/v1/patients/{id}/return-from-archive",
+    "GET /api/v1/patients/{id}/access-log",
+    "GET /api/v1/patients/{id}/erasure",
+    "POST /api/v1/patients/{id}/erasure",
+    "POST /api/v1/patients/{id}/erasure/decision",
+];
+
+#[tokio::test]
+async fn every_operation_that_reaches_an_archived_record_refuses_it_until_it_comes_back() {
+    let app = TestApp::spawn().await;
+    let mut owner = app.owner_with_mfa("Sealed Clinic").await;
+    let practitioner = app.practitioner(&owner).await;
+    let patient = app
+        .patient(
+            &owner,
+            json!({"family_name": "Sealed", "given_name": "Ana", "birth_date": "1970-01-01", "sex": "female"}),
+        )
+        .await
+        .id;
+    let now = salus_domain::Clock::now(app.clock.as_ref());
+    let start = now + Duration::days(3);
+    let appointment = app
+        .booking(
+            &owner,
+            json!({"patient_id": patient, "practitioner_id": practitioner, "starts_at": at(start),
+                   "ends_at": at(start + Duration::minutes(20))}),
+        )
+        .await;
+    let note = app.note(&owner, &patient, "Sealed note").await;
+    let entry = app.queue_entry(&owner, &patient).await;
+    let patch = app
+        .client
+        .patch(format!("{}/api/v1/clinic", app.url))
+        .bearer_auth(&owner.access)
+        .header("if-match", "*")
+        .json(&json!({ "archive_after_years": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), 200);
+    app.clock.advance(Duration::days(3) + Duration::days(366));
+    assert_eq!(archive_round(&app).await, 1);
+    app.sign_in_again(&mut owner).await;
+
+    // Every operation that names the record, one of its notes, appointments or
+    // queue entries, or the patient in its body.
+    let id_for = |path: &str| {
+        [
+            ("/api/v1/patients/", &patient),
+            ("/api/v1/notes/", &note),
+            ("/api/v1/appointments/", &appointment),
+            ("/api/v1/queue/", &entry),
+        ]
+        .into_iter()
+        .find(|(prefix, _)| path.starts_with(prefix))
+        .map(|(_, id)| id.clone())
+    };
+    let mut refused = Vec::new();
+    for op in salus_tests::contract::operations()
+        .iter()
+        .filter(|o| !o.public)
+    {
+        let mut body = op.body.as_ref().map(salus_tests::contract::example);
+        let names_patient_in_body = body.as_ref().is_some_and(|b| b.get("patient_id").is_some());
+        let path = match (op.takes_id(), id_for(&op.path)) {
+            (true, Some(id)) => op.path_with(&id),
+            (false, _) if names_patient_in_body => op.path.clone(),
+            _ => continue,
+        };
+        if OPEN_ON_AN_ARCHIVED_RECORD.contains(&op.name().as_str()) {
+            continue;
+        }
+        if names_patient_in_body {
+            body.as_mut().unwrap()["patient_id"] = json!(patient);
+        }
+        let method = reqwest::Method::from_bytes(op.method.as_bytes()).unwrap();
+        let mut request = app
+            .client
+            .request(method, format!("{}{path}", app.url))
+            .bearer_auth(&owner.access)
+            .header("if-match", "\"v1\"");
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let answer = request.send().await.unwrap();
+        let status = answer.status();
+        let problem: Value = answer.json().await.unwrap_or(Value::Null);
+        assert_eq!(
+            (status.as_u16(), problem["code"].as_str()),
+            (403, Some("patient_in_archive")),
+            "{}: {problem}",
+            op.name()
+        );
+        refused.push(op.name());
+    }
+    for expected in [
+        "GET /api/v1/patients/{id}",
+        "PUT /api/v1/notes/{id}",
+        "POST /api/v1/appointments",
+        "POST /api/v1/queue/{id}/start",
+    ] {
+        assert!(
+            refused.iter().any(|r| r == expected),
+            "{expected} was walked: {refused:?}"
+        );
+    }
+    // Lists show neither the record nor its appointments (the audit trail
+    // names them, as it names everything: it holds no record data).
+    for op in salus_tests::contract::operations().iter().filter(|o| {
+        o.method == "GET"
+            && !o.takes_id()
+            && !o.public
+            && !o
+                .permission
+                .as_deref()
+                .is_some_and(|p| p.starts_with("audit."))
+    }) {
+        let body = app
+            .get_as(&owner.access, &op.path)
+            .await
+            .text()
+            .await
+            .unwrap();
+        for hidden in [&patient, &appointment] {
+            assert!(
+                !body.contains(hidden.as_str()),
+                "{} shows {hidden}",
+                op.name()
+            );
+        }
+    }
+    let appointments = app
+        .get_as(
+            &owner.access,
+            &format!("/api/v1/appointments?patient_id={patient}"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!appointments.contains(&appointment), "{appointments}");
+
+    // The way back: a reason, recorded; then the record answers again.
+    let back = app
+        .post_json_as(
+            &owner.access,
+            &format!("/api/v1/patients/{patient}/return-from-archive"),
+            &json!({"reason": "RETURN-HERON the patient is back"}),
+        )
+        .await;
+    assert_eq!(back.status(), 200);
+    let read = app
+        .get_as(&owner.access, &format!("/api/v1/patients/{patient}"))
+        .await;
+    assert_eq!(read.status(), 200);
+    let notes = app
+        .get_as(&owner.access, &format!("/api/v1/patients/{patient}/notes"))
+        .await;
+    assert_eq!(notes.status(), 200);
+    assert!(notes.text().await.unwrap().contains(&note));
+    assert_eq!(listed(&app, &owner, "name=sealed").await, ["Sealed"]);
+    let mut su = app.db.superuser();
+    let kept = diesel::sql_query(
+        "SELECT count(*) AS n FROM audit.events WHERE action = 'patient.returned_from_archive'
+            AND resource_id::text = $1 AND details LIKE '%RETURN-HERON%'",
+    )
+    .bind::<Text, _>(&patient)
+    .get_result::<Count>(&mut su)
+    .unwrap()
+    .n;
+    assert_eq!(kept, 1, "the reason is in the audit event");
+    assert!(
+        app.outbox(&owner.email)
+            .iter()
+            .any(|(subject, body)| subject.contains("came back") && body.contains(&patient)),
+        "the owners are told"
+    );
+}

@@ -31,6 +31,9 @@ pub struct Actor {
     pub mfa_required: bool,
     /// Effective permissions, resolved for this request.
     pub permissions: PermissionSet,
+    /// Whether the clinic requires every clinical read to state its purpose
+    /// of use (`crate::purpose`).
+    pub purpose_of_use_required: bool,
 }
 
 impl Actor {

@@ -11,12 +11,13 @@ use crate::audit::AuditRecord;
 use crate::concurrency::{Expected, lock_checked, lock_version};
 use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
-use crate::ids::{AppointmentId, PatientId};
+use crate::ids::{AppointmentId, ClinicId, PatientId};
 use crate::paging::{MAX_PAGE, Page};
 use crate::ports::appointments::{
     Appointment, AppointmentKey, AppointmentQuery, DOUBLE_BOOKING, HistoryEntry, NewBooking,
     Status, StoredAppointment,
 };
+use crate::records;
 use crate::reminders::Reminders;
 use crate::schedule::clinic_time_zone;
 use crate::shared::{Core, SealedField, transactions};
@@ -135,12 +136,11 @@ impl Appointments {
         let now = self.core.now();
         let id = self.core.new_id();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if !tx.patient_exists(actor.clinic_id, patient)? {
-                return Ok(Err(DomainError::invalid(
-                    "patient_id",
-                    "unknown",
-                    "is not a patient of this clinic",
-                )));
+            let state = tx.record_state(actor.clinic_id, patient)?;
+            if let Err(refused) = records::require_active(state, || {
+                DomainError::invalid("patient_id", "unknown", "is not a patient of this clinic")
+            }) {
+                return Ok(Err(refused));
             }
             if !tx.is_practitioner(actor.clinic_id, practitioner)? {
                 return Ok(Err(DomainError::invalid(
@@ -215,9 +215,7 @@ impl Appointments {
     ) -> Result<Appointment, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
-            let stored = tx
-                .appointment(actor.clinic_id, id)?
-                .ok_or(DomainError::NotFound)?;
+            let stored = reachable(tx, actor.clinic_id, id)??;
             let reminders = self.reminders.reminder_status(tx, actor.clinic_id, id)?;
             let patient = (stored.sealed_reason.is_some()).then_some([stored.patient_id]);
             let mut appointment = self.open_reasoned(tx, actor, stored)?;
@@ -262,6 +260,9 @@ impl Appointments {
         }
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
+            if let Err(refused) = reachable(tx, actor.clinic_id, id)? {
+                return Ok(Err(refused));
+            }
             // Locked, so concurrent changes take turns; one to the status it has
             // already is answered as it is, whatever version was named.
             if lock_version(tx, actor.clinic_id, id)?.is_none() {
@@ -340,6 +341,9 @@ impl Appointments {
         }
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
+            if let Err(refused) = reachable(tx, actor.clinic_id, id)? {
+                return Ok(Err(refused));
+            }
             if let Err(refused) = lock_checked(tx, actor.clinic_id, id, expected) {
                 return Ok(Err(refused));
             }
@@ -438,12 +442,25 @@ impl Appointments {
     ) -> Result<Vec<HistoryEntry>, DomainError> {
         actor.require(Permission::AppointmentsRead)?;
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
-            if tx.appointment(actor.clinic_id, id)?.is_none() {
-                return Err(DomainError::NotFound);
-            }
+            reachable(tx, actor.clinic_id, id)??;
             tx.history(actor.clinic_id, id)
         })
     }
+}
+
+/// An appointment, when its patient's record is active: a 404 for a missing
+/// one, 403 `patient_in_archive` for one of a patient in the records archive,
+/// before any lock or version check.
+fn reachable(
+    tx: &mut dyn AppointmentsTx,
+    clinic: ClinicId,
+    id: AppointmentId,
+) -> Result<Result<StoredAppointment, DomainError>, DomainError> {
+    let Some(stored) = tx.appointment(clinic, id)? else {
+        return Ok(Err(DomainError::NotFound));
+    };
+    let state = tx.record_state(clinic, stored.patient_id)?;
+    Ok(records::require_active(state, || DomainError::NotFound).map(|()| stored))
 }
 
 #[cfg(test)]

@@ -130,6 +130,9 @@ impl Clinics {
                 archive_after_years: changes
                     .archive_after_years
                     .unwrap_or(current.archive_after_years),
+                purpose_of_use_required: changes
+                    .purpose_of_use_required
+                    .unwrap_or(current.purpose_of_use_required),
                 ..current
             };
             tx.update_clinic(&updated)?;

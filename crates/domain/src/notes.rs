@@ -7,8 +7,9 @@ use crate::access::Permission;
 use crate::actor::Actor;
 use crate::concurrency::{Expected, lock_checked};
 use crate::identity::model::ClientInfo;
-use crate::ids::{AppointmentId, NoteId, PatientId};
+use crate::ids::{AppointmentId, ClinicId, NoteId, PatientId};
 use crate::ports::notes::{Note, StoredNote};
+use crate::records;
 use crate::shared::{Core, SealedField, transactions};
 use crate::store::{NotesTx, Scope};
 
@@ -96,8 +97,9 @@ impl Notes {
         let now = self.core.now();
         let id = self.core.new_id();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if !tx.patient_exists(actor.clinic_id, patient)? {
-                return Ok(Err(DomainError::NotFound));
+            let state = tx.record_state(actor.clinic_id, patient)?;
+            if let Err(refused) = records::require_active(state, || DomainError::NotFound) {
+                return Ok(Err(refused));
             }
             if let Some(a) = appointment
                 && tx
@@ -182,6 +184,9 @@ impl Notes {
         }
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
+            if let Err(refused) = reachable(tx, actor.clinic_id, id)? {
+                return Ok(Err(refused));
+            }
             if let Err(refused) = lock_checked(tx, actor.clinic_id, id, expected) {
                 return Ok(Err(refused));
             }
@@ -236,12 +241,9 @@ impl Notes {
         client: &ClientInfo,
     ) -> Result<Note, DomainError> {
         actor.require(Permission::ClinicalWrite)?;
-        let found = self.tx(Scope::Clinic(actor.clinic_id), |tx| {
-            tx.note(actor.clinic_id, original)
-        })?;
-        let Some(note) = found else {
-            return Err(DomainError::NotFound);
-        };
+        let note = self.tx(Scope::Clinic(actor.clinic_id), |tx| {
+            reachable(tx, actor.clinic_id, original)
+        })??;
         if note.signed_at.is_none() {
             return Err(DomainError::Conflict {
                 code: "note_not_signed",
@@ -265,9 +267,8 @@ impl Notes {
     ) -> Result<Vec<Note>, DomainError> {
         actor.require(Permission::ClinicalRead)?;
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
-            if !tx.patient_exists(actor.clinic_id, patient)? {
-                return Err(DomainError::NotFound);
-            }
+            let state = tx.record_state(actor.clinic_id, patient)?;
+            records::require_active(state, || DomainError::NotFound)?;
             let notes = tx
                 .notes(actor.clinic_id, patient)?
                 .into_iter()
@@ -285,4 +286,19 @@ impl Notes {
             Ok(notes)
         })
     }
+}
+
+/// A note, when its patient's record is active: a 404 for a missing one, 403
+/// `patient_in_archive` for one of a patient in the records archive, before any
+/// lock or version check.
+fn reachable(
+    tx: &mut dyn NotesTx,
+    clinic: ClinicId,
+    id: NoteId,
+) -> Result<Result<StoredNote, DomainError>, DomainError> {
+    let Some(note) = tx.note(clinic, id)? else {
+        return Ok(Err(DomainError::NotFound));
+    };
+    let state = tx.record_state(clinic, note.patient_id)?;
+    Ok(records::require_active(state, || DomainError::NotFound).map(|()| note))
 }

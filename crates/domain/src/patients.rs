@@ -15,6 +15,7 @@ use crate::paging::{MAX_PAGE, Page};
 use crate::ports::patients::{
     MedicalHistory, Patient, PatientFields, PatientKey, PatientQuery, StoredPatient,
 };
+use crate::records;
 use crate::shared::{Core, SealedField, transactions};
 use crate::store::{PatientsTx, Scope};
 
@@ -270,11 +271,7 @@ impl Patients {
                 .patient(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
             if stored.records_archived_at.is_some() {
-                return Err(DomainError::forbidden(
-                    "patient_in_archive",
-                    "This record is in the records archive: read it with POST \
-                     /api/v1/patients/{id}/break-glass and a reason (patients.archive_read).",
-                ));
+                return Err(records::in_archive());
             }
             let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let patient = self.open_patient(tx, actor, &keys, stored)?;
@@ -311,6 +308,10 @@ impl Patients {
         }
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
+            let state = tx.record_state(actor.clinic_id, id)?;
+            if let Err(refused) = records::require_active(state, || DomainError::NotFound) {
+                return Ok(Err(refused));
+            }
             if let Err(refused) = lock_checked(tx, actor.clinic_id, id, expected) {
                 return Ok(Err(refused));
             }
@@ -402,8 +403,9 @@ impl Patients {
     /// One change of a flag of a patient's record, the way every flag changes:
     /// the row locked (concurrent calls take turns), `If-Match` required, a
     /// record already `in_state` answered as it is whatever version was named
-    /// (idempotent), otherwise `change`d under the version named. The record as
-    /// it now stands and whether it changed, or the refusal.
+    /// (idempotent), otherwise `change`d under the version named. A record in
+    /// the records archive is refused (`patient_in_archive`). The record as it
+    /// now stands and whether it changed, or the refusal.
     pub(crate) fn change_state(
         &self,
         tx: &mut dyn PatientsTx,
@@ -419,6 +421,9 @@ impl Patients {
         let Some(current) = tx.patient(clinic, id)? else {
             return Ok(Err(DomainError::NotFound));
         };
+        if current.records_archived_at.is_some() {
+            return Ok(Err(records::in_archive()));
+        }
         let Some(expected) = expected else {
             return Ok(Err(DomainError::PreconditionRequired));
         };

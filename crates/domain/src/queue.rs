@@ -10,6 +10,7 @@ use crate::identity::model::ClientInfo;
 use crate::ids::{AppointmentId, MembershipId, PatientId, QueueEntryId};
 use crate::ports::appointments::Status as AppointmentStatus;
 use crate::ports::queue::{QueueEntry, QueueStatus};
+use crate::records;
 use crate::shared::{Core, transactions};
 use crate::store::Scope;
 
@@ -40,12 +41,11 @@ impl Queue {
         let now = self.core.now();
         let day = now.date_naive();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
-            if !tx.patient_exists(actor.clinic_id, patient)? {
-                return Ok(Err(DomainError::invalid(
-                    "patient_id",
-                    "unknown",
-                    "is not a patient of this clinic",
-                )));
+            let state = tx.record_state(actor.clinic_id, patient)?;
+            if let Err(refused) = records::require_active(state, || {
+                DomainError::invalid("patient_id", "unknown", "is not a patient of this clinic")
+            }) {
+                return Ok(Err(refused));
             }
             let mut practitioner = practitioner;
             if let Some(id) = appointment {
@@ -150,6 +150,13 @@ impl Queue {
         actor.require(Permission::QueueManage)?;
         let now = self.core.now();
         self.committed(Scope::Clinic(actor.clinic_id), |tx| {
+            // An entry of a patient in the records archive stays as it is.
+            if let Some(entry) = tx.entry(actor.clinic_id, id)? {
+                let state = tx.record_state(actor.clinic_id, entry.patient_id)?;
+                if let Err(refused) = records::require_active(state, || DomainError::NotFound) {
+                    return Ok(Err(refused));
+                }
+            }
             // Locked, so concurrent moves take turns; a move to where the entry is
             // already is answered as it is, whatever version was named.
             if lock_version(tx, actor.clinic_id, id)?.is_none() {

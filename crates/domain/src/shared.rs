@@ -298,12 +298,11 @@ impl Core {
         })
     }
 
-    /// Records a read that returned clinical data (when the member may see it):
-    /// `patients` are the patients whose data it showed, for their access logs.
     /// Records a read of patients' data by a member: always (production access is
     /// fully logged), as `identifying` when the answer held demographics only and
     /// as `clinical` when the member may read clinical data (the alert detector
-    /// counts those). `patients` names every patient a list showed.
+    /// counts those; the clinic's purpose-of-use rule applies). `patients` names
+    /// every patient a list showed.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn audit_patient_read(
         &self,
@@ -318,19 +317,16 @@ impl Core {
             .permissions
             .contains(crate::access::Permission::ClinicalRead)
         {
+            crate::purpose::require(actor.purpose_of_use_required, client.purpose_of_use)?;
             clinical
         } else {
             identifying
         };
-        let mut record = AuditRecord::by(actor, action).on(resource.0, resource.1);
-        if !patients.is_empty() {
-            let ids: Vec<String> = patients.iter().map(PatientId::to_string).collect();
-            record = record.detail("patients", ids);
-        }
-        self.audit(tx, record, client)
+        self.audit_read(tx, actor, action, resource, patients, client)
     }
 
-    /// Records a read of clinical data, when the member may read it.
+    /// Records a read of clinical data, when the member may read it (the
+    /// clinic's purpose-of-use rule applies).
     pub(crate) fn audit_clinical_read(
         &self,
         tx: &mut dyn AuditRepo,
@@ -346,10 +342,28 @@ impl Core {
         {
             return Ok(());
         }
+        crate::purpose::require(actor.purpose_of_use_required, client.purpose_of_use)?;
+        self.audit_read(tx, actor, action, resource, patients, client)
+    }
+
+    /// Records a read, naming the patients it showed and the purpose of use
+    /// the caller stated.
+    fn audit_read(
+        &self,
+        tx: &mut dyn AuditRepo,
+        actor: &Actor,
+        action: &'static str,
+        resource: (&'static str, impl Into<Uuid>),
+        patients: &[PatientId],
+        client: &ClientInfo,
+    ) -> Result<(), DomainError> {
         let mut record = AuditRecord::by(actor, action).on(resource.0, resource.1);
         if !patients.is_empty() {
             let ids: Vec<String> = patients.iter().map(PatientId::to_string).collect();
             record = record.detail("patients", ids);
+        }
+        if let Some(purpose) = client.purpose_of_use {
+            record = record.detail("purpose_of_use", purpose.code());
         }
         self.audit(tx, record, client)
     }

@@ -515,6 +515,7 @@ impl Staff {
                 ip: None,
                 user_agent: Some("salus clinic set-plan".to_owned()),
                 request_id: None,
+                purpose_of_use: None,
             };
             self.core.audit(
                 tx,

@@ -65,13 +65,13 @@ views! {
     /// Practitioners' hours, absences and availability.
     ScheduleTx: ScheduleRepo, IdentityRepo, VersionsRepo, AuditRepo;
     /// Clinical notes.
-    NotesTx: NotesRepo, AppointmentsRepo, VersionsRepo, AuditRepo, KeysRepo;
+    NotesTx: NotesRepo, PatientsRepo, AppointmentsRepo, VersionsRepo, AuditRepo, KeysRepo;
     /// Patients' rights: restriction, the whole record's export, the change
     /// history, erasure, the records archive (and its owners, told of each
     /// break-the-glass read).
     RightsTx: PatientsTx, AppointmentsTx, NotesTx, ErasureRepo, ArchiveRepo, StaffRepo;
     /// The waiting queue.
-    QueueTx: QueueRepo, AppointmentsRepo, VersionsRepo, AuditRepo;
+    QueueTx: QueueRepo, PatientsRepo, AppointmentsRepo, VersionsRepo, AuditRepo;
     /// A staff member's record, locked for a change (the guard of every staff action).
     MemberTx: StaffRepo, VersionsRepo;
     /// Staff, invitations and plans.

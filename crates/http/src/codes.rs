@@ -143,7 +143,15 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ),
     (
         "patient_in_archive",
-        "The record is in the records archive: read it by break-the-glass.",
+        "The record is in the records archive: open it by break-the-glass or bring it back.",
+    ),
+    (
+        "purpose_of_use_required",
+        "The clinic requires a clinical read to state its purpose (`X-Purpose-Of-Use`).",
+    ),
+    (
+        "malformed_purpose_of_use",
+        "`X-Purpose-Of-Use` is not an HL7 PurposeOfUse code this server knows.",
     ),
     (
         "erasure_already_requested",

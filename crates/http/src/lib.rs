@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod blocking;
+pub mod clinical_reads;
 pub mod codes;
 pub mod contract;
 pub mod cors;
@@ -171,6 +172,7 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::patient_rights::read_erasure)
         .service(routes::patient_rights::decide_erasure)
         .service(routes::patient_rights::break_glass)
+        .service(routes::patient_rights::return_from_archive)
         .service(routes::clinic::get_settings)
         .service(routes::clinic::update_settings)
         .service(routes::closure::request_closure)

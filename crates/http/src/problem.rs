@@ -120,6 +120,9 @@ pub enum ApiError {
     /// `If-Match` is not an entity tag this server makes (nor `*`).
     #[error("malformed If-Match")]
     MalformedPrecondition,
+    /// `X-Purpose-Of-Use` names no purpose this server knows.
+    #[error("malformed X-Purpose-Of-Use")]
+    MalformedPurposeOfUse,
     /// An update without `If-Match`.
     #[error("precondition required")]
     PreconditionRequired,
@@ -164,6 +167,7 @@ impl ApiError {
             Self::RateLimited { .. } => "rate_limited",
             Self::PreconditionFailed(_) => "precondition_failed",
             Self::MalformedPrecondition => "malformed_if_match",
+            Self::MalformedPurposeOfUse => "malformed_purpose_of_use",
             Self::PreconditionRequired => "precondition_required",
             Self::Unavailable { .. } => "service_unavailable",
             Self::Internal => "internal_error",
@@ -200,6 +204,11 @@ impl ApiError {
             Self::PreconditionFailed(detail) => Some(detail.clone()),
             Self::MalformedPrecondition => Some(
                 "If-Match must be `*` or the ETag of the version you read, such as \"v3\"."
+                    .to_owned(),
+            ),
+            Self::MalformedPurposeOfUse => Some(
+                "X-Purpose-Of-Use must be an HL7 PurposeOfUse code this server knows, such as TREAT \
+                 (see the contract's PurposeOfUse parameter)."
                     .to_owned(),
             ),
             Self::PreconditionRequired => Some("Send If-Match with the ETag of the version you read.".to_owned()),
@@ -261,7 +270,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            Self::MalformedPrecondition => StatusCode::BAD_REQUEST,
+            Self::MalformedPrecondition | Self::MalformedPurposeOfUse => StatusCode::BAD_REQUEST,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,

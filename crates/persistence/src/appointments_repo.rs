@@ -14,7 +14,7 @@ use salus_domain::ports::appointments::{
 use uuid::Uuid;
 
 use crate::prepared::TwoBinds;
-use crate::schema::{appointment_history, appointments, patients};
+use crate::schema::{appointment_history, appointments};
 use crate::store::{PgTx, db_error};
 
 type Res<T> = Result<T, DomainError>;
@@ -153,6 +153,11 @@ impl AppointmentsRepo for PgTx<'_> {
             .filter(appointments::clinic_id.eq(clinic.0))
             .select(Row::as_select())
             .into_boxed();
+        // Appointments of patients in the records archive leave lists with them.
+        query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "NOT EXISTS (SELECT 1 FROM patients p WHERE p.clinic_id = appointments.clinic_id \
+             AND p.id = appointments.patient_id AND p.records_archived_at IS NOT NULL)",
+        ));
         if let Some(from) = q.from {
             query = query.filter(appointments::starts_at.ge(from));
         }
@@ -230,13 +235,5 @@ impl AppointmentsRepo for PgTx<'_> {
                 change,
             })
             .collect())
-    }
-
-    fn patient_exists(&mut self, clinic: ClinicId, patient: PatientId) -> Res<bool> {
-        diesel::select(diesel::dsl::exists(
-            patients::table.find((clinic.0, patient.0)),
-        ))
-        .get_result(self.conn)
-        .map_err(db_error)
     }
 }

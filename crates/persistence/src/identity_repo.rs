@@ -81,6 +81,7 @@ struct ClinicRow {
     version: i32,
     record_retention_years: i32,
     archive_after_years: i32,
+    purpose_of_use_required: bool,
 }
 
 impl From<ClinicRow> for Clinic {
@@ -95,6 +96,7 @@ impl From<ClinicRow> for Clinic {
             reminder_offset_hours: r.reminder_offset_hours,
             record_retention_years: r.record_retention_years,
             archive_after_years: r.archive_after_years,
+            purpose_of_use_required: r.purpose_of_use_required,
             version: r.version,
         }
     }
@@ -168,6 +170,7 @@ const SESSION_CONTEXT_SQL: &str = "
     SELECT s.clinic_id, s.id, s.membership_id, s.account_id, s.created_at, s.last_seen_at,
            s.idle_expires_at, s.absolute_expires_at, s.revoked_at, s.revoked_reason, s.ip,
            s.user_agent, s.mfa_at, m.role, m.active, c.idle_timeout_minutes, c.require_mfa,
+           c.purpose_of_use_required,
            a.totp_confirmed_at,
            coalesce((SELECT array_agg(DISTINCT p) FROM membership_custom_roles mcr
                        JOIN custom_roles cr ON cr.clinic_id = mcr.clinic_id AND cr.id = mcr.role_id
@@ -225,6 +228,8 @@ struct SessionContextRow {
     idle_timeout_minutes: i32,
     #[diesel(sql_type = Bool)]
     require_mfa: bool,
+    #[diesel(sql_type = Bool)]
+    purpose_of_use_required: bool,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     totp_confirmed_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Array<Text>)]
@@ -562,6 +567,7 @@ impl IdentityRepo for PgTx<'_> {
                 membership_active: r.active,
                 idle_timeout_minutes: r.idle_timeout_minutes,
                 clinic_requires_mfa: r.require_mfa,
+                purpose_of_use_required: r.purpose_of_use_required,
                 mfa_enrolled: r.totp_confirmed_at.is_some(),
                 extras: Extras {
                     custom: PermissionSet::from_codes(&r.custom),

@@ -9,6 +9,7 @@ use salus_domain::ports::patients::{
     Address, EmergencyContact, PatientFields, PatientKey, PatientQuery, PatientsRepo, Sex,
     StoredPatient,
 };
+use salus_domain::records::RecordState;
 use uuid::Uuid;
 
 use crate::schema::patients;
@@ -139,6 +140,22 @@ impl PatientsRepo for PgTx<'_> {
                 .map_err(db_error)?;
         }
         Ok(())
+    }
+
+    fn record_state(&mut self, clinic: ClinicId, patient: PatientId) -> Res<Option<RecordState>> {
+        let archived: Option<Option<DateTime<Utc>>> = patients::table
+            .find((clinic.0, patient.0))
+            .select(patients::records_archived_at)
+            .get_result(self.conn)
+            .optional()
+            .map_err(db_error)?;
+        Ok(archived.map(|at| {
+            if at.is_some() {
+                RecordState::InRecordsArchive
+            } else {
+                RecordState::Active
+            }
+        }))
     }
 
     fn patient(&mut self, clinic: ClinicId, id: PatientId) -> Res<Option<StoredPatient>> {

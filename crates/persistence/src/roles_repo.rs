@@ -162,6 +162,7 @@ impl salus_domain::ports::clinic::ClinicRepo for PgTx<'_> {
                 clinics::reminder_offset_hours.eq(clinic.reminder_offset_hours),
                 clinics::record_retention_years.eq(clinic.record_retention_years),
                 clinics::archive_after_years.eq(clinic.archive_after_years),
+                clinics::purpose_of_use_required.eq(clinic.purpose_of_use_required),
             ))
             .execute(self.conn)
             .map(|_| ())

@@ -14,6 +14,7 @@ diesel::table! {
         version -> Int4,
         record_retention_years -> Int4,
         archive_after_years -> Int4,
+        purpose_of_use_required -> Bool,
     }
 }
 

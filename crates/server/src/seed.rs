@@ -380,6 +380,7 @@ fn seed_clinic(
                     reminder_offset_hours: 24,
                     record_retention_years: 20,
                     archive_after_years: 5,
+                    purpose_of_use_required: false,
                     version: 1,
                 })
                 .map_err(err)?;
@@ -407,11 +408,13 @@ fn seed_clinic(
         mfa_enrolled: true,
         mfa_required: false,
         permissions: PermissionSet::all(),
+        purpose_of_use_required: false,
     };
     let client = ClientInfo {
         ip: Some("seed-dev".into()),
         user_agent: Some("salus seed-dev".into()),
         request_id: None,
+        purpose_of_use: None,
     };
     let start_of_day = now
         .with_hour(8)

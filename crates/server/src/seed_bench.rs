@@ -173,6 +173,7 @@ fn seed_clinic(
             reminder_offset_hours: 24,
             record_retention_years: 20,
             archive_after_years: 5,
+            purpose_of_use_required: false,
             version: 1,
         })
         .map_err(err)?;
@@ -225,11 +226,13 @@ fn seed_clinic(
         mfa_enrolled: false,
         mfa_required: false,
         permissions: role_permissions(Role::Practitioner),
+        purpose_of_use_required: false,
     };
     let client = ClientInfo {
         ip: Some("seed-bench".into()),
         user_agent: Some("salus seed-bench".into()),
         request_id: None,
+        purpose_of_use: None,
     };
     let first = tomorrow_at_eight(now);
     for (k, patient) in ids.iter().enumerate() {

@@ -91,6 +91,7 @@ actions! {
     PATIENT_PROCESSING_RESUMED = "patient.processing_resumed": "A patient's restriction of processing was lifted.",
     PATIENT_READ = "patient.read": "A patient's demographics were read.",
     PATIENT_RESTORED = "patient.restored": "An archived patient was restored.",
+    PATIENT_RETURNED_FROM_ARCHIVE = "patient.returned_from_archive": "A record was brought back from the records archive, with the reason stated; the owners were emailed.",
     PATIENT_UPDATED = "patient.updated": "A patient's record changed, with the names of the fields changed (never their values).",
     PRACTITIONER_SET = "practitioner.set": "A member's practitioner profile was set.",
     QUEUE_ADVANCED = "queue.advanced": "A queue entry moved on.",

@@ -234,6 +234,7 @@ impl Auth {
             reminder_offset_hours: 24,
             record_retention_years: 20,
             archive_after_years: 5,
+            purpose_of_use_required: false,
             version: 1,
         };
         tx.insert_clinic(&clinic, now)?;
@@ -567,6 +568,7 @@ impl Auth {
                 mfa_at: s.mfa_at,
                 mfa_enrolled: ctx.mfa_enrolled,
                 mfa_required: ctx.role.requires_mfa() || ctx.clinic_requires_mfa,
+                purpose_of_use_required: ctx.purpose_of_use_required,
                 permissions: effective(ctx.role, ctx.extras),
             })
         })

@@ -65,6 +65,9 @@ pub struct Clinic {
     /// Years without an encounter after which a patient moves to the records
     /// archive (1 to 50; 5 by default).
     pub archive_after_years: i32,
+    /// Whether every clinical read must state its purpose of use (off by
+    /// default).
+    pub purpose_of_use_required: bool,
     /// The settings' version (optimistic concurrency).
     pub version: i32,
 }
@@ -133,6 +136,8 @@ pub struct SessionContext {
     pub idle_timeout_minutes: i32,
     /// The clinic's MFA requirement.
     pub clinic_requires_mfa: bool,
+    /// Whether the clinic requires a purpose of use on clinical reads.
+    pub purpose_of_use_required: bool,
     /// Whether the account has confirmed TOTP.
     pub mfa_enrolled: bool,
     /// Custom roles and overrides of the membership.
@@ -148,4 +153,6 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
     /// The request's id (for the audit trail).
     pub request_id: Option<String>,
+    /// Why the caller reads, when it said (`X-Purpose-Of-Use`).
+    pub purpose_of_use: Option<crate::purpose::PurposeOfUse>,
 }

@@ -216,7 +216,4 @@ pub trait AppointmentsRepo {
         clinic: ClinicId,
         appointment: AppointmentId,
     ) -> Result<Vec<HistoryEntry>, DomainError>;
-    /// Whether the patient exists in the clinic.
-    fn patient_exists(&mut self, clinic: ClinicId, patient: PatientId)
-    -> Result<bool, DomainError>;
 }

@@ -21,6 +21,8 @@ pub struct ClinicChanges {
     pub record_retention_years: Option<i32>,
     /// Years without an encounter before the records archive (1 to 50).
     pub archive_after_years: Option<i32>,
+    /// Whether every clinical read must state its purpose of use.
+    pub purpose_of_use_required: Option<bool>,
 }
 
 /// Storage of clinic settings.

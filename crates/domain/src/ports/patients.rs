@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::DomainError;
 use crate::ids::{ClinicId, PatientId};
 use crate::paging::Page;
+use crate::records::RecordState;
 
 /// Administrative sex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,6 +206,13 @@ pub trait PatientsRepo {
         clinic: ClinicId,
         patients: &[StoredPatient],
     ) -> Result<(), DomainError>;
+    /// Where the patient's record stands in the clinic (`None`: no such
+    /// patient there); see [`crate::records`].
+    fn record_state(
+        &mut self,
+        clinic: ClinicId,
+        patient: PatientId,
+    ) -> Result<Option<RecordState>, DomainError>;
     /// A patient by id.
     fn patient(
         &mut self,

@@ -4,7 +4,9 @@
 //! leave lists and search, `GET /api/v1/patients/{id}` refuses them
 //! (`patient_in_archive`), and their record opens only by break-the-glass: a
 //! member with `patients.archive_read` states a reason, which the audit event
-//! keeps, and the clinic's owners are emailed.
+//! keeps, and the clinic's owners are emailed. The same member brings a record
+//! back (the patient came back), with a reason too. What else an archived
+//! record refuses is in [`crate::records`].
 
 use chrono::{Months, Utc};
 
@@ -14,10 +16,11 @@ use crate::access::Permission;
 use crate::actor::Actor;
 use crate::audit::actions;
 use crate::audit::record::AuditRecord;
+use crate::concurrency::lock_version;
 use crate::identity::model::{ClientInfo, Role};
 use crate::ids::{ClinicId, PatientId};
-use crate::ports::patients::Patient;
-use crate::store::Scope;
+use crate::ports::patients::{Patient, StoredPatient};
+use crate::store::{RightsTx, Scope};
 
 /// Patients one clinic moves per round at most.
 const MOVED_PER_ROUND: i64 = 500;
@@ -74,14 +77,7 @@ impl PatientRights {
         client: &ClientInfo,
     ) -> Result<Patient, DomainError> {
         actor.require(Permission::PatientsArchiveRead)?;
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(DomainError::invalid(
-                "reason",
-                "length",
-                "must be 1 to 500 characters",
-            ));
-        }
+        let reason = stated(reason)?;
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             let stored = tx
                 .patient(actor.clinic_id, id)?
@@ -89,24 +85,13 @@ impl PatientRights {
             let archived = stored.records_archived_at.is_some();
             let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let patient = self.patients.open_patient(tx, actor, &keys, stored)?;
-            let members = tx.members(actor.clinic_id)?;
-            let reader = members
-                .iter()
-                .find(|m| m.membership_id == actor.membership_id)
-                .map_or_else(|| actor.membership_id.to_string(), |m| m.email.clone());
-            for owner in members.iter().filter(|m| m.active && m.role == Role::Owner) {
-                self.core.email(
-                    tx,
-                    &owner.email,
-                    "Break-the-glass access to an archived record",
-                    format!(
-                        "{reader} opened the record of patient {id} (in the records archive: \
-                         {archived}) on {}, stating a reason. The reason and the access are in \
-                         the clinic's audit trail (action patient.break_glass_read).",
-                        self.core.now().to_rfc3339()
-                    ),
-                )?;
-            }
+            self.tell_owners(
+                tx,
+                actor,
+                "Break-the-glass access to an archived record",
+                &format!("opened the record of patient {id} (in the records archive: {archived})"),
+                actions::PATIENT_BREAK_GLASS_READ,
+            )?;
             // Last, so the chain's head is locked only until the commit.
             self.core.audit(
                 tx,
@@ -119,4 +104,97 @@ impl PatientRights {
             Ok(patient)
         })
     }
+
+    /// Brings a record back from the records archive (the patient came back
+    /// for care, or asked for their record), with a stated reason
+    /// (`patients.archive_read`): back in lists and search, open to every
+    /// operation again. Recorded with the reason; every active owner is
+    /// emailed. A record already active is answered as it is.
+    pub fn return_from_archive(
+        &self,
+        actor: &Actor,
+        id: PatientId,
+        reason: &str,
+        client: &ClientInfo,
+    ) -> Result<Patient, DomainError> {
+        actor.require(Permission::PatientsArchiveRead)?;
+        let reason = stated(reason)?;
+        let now = self.core.now();
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
+            let version = lock_version(tx, actor.clinic_id, id)?.ok_or(DomainError::NotFound)?;
+            let mut stored = tx
+                .patient(actor.clinic_id, id)?
+                .ok_or(DomainError::NotFound)?;
+            if stored.records_archived_at.is_some() {
+                stored = StoredPatient {
+                    records_archived_at: None,
+                    version: version + 1,
+                    updated_at: now,
+                    ..stored
+                };
+                if !tx.update_patient(actor.clinic_id, &stored, version)? {
+                    return Err(DomainError::Stale { current: version });
+                }
+                self.tell_owners(
+                    tx,
+                    actor,
+                    "A record came back from the records archive",
+                    &format!("brought the record of patient {id} back from the records archive"),
+                    actions::PATIENT_RETURNED_FROM_ARCHIVE,
+                )?;
+                self.core.audit(
+                    tx,
+                    AuditRecord::by(actor, actions::PATIENT_RETURNED_FROM_ARCHIVE)
+                        .on("patient", id)
+                        .detail("reason", reason),
+                    client,
+                )?;
+            }
+            let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
+            self.patients.open_patient(tx, actor, &keys, stored)
+        })
+    }
+
+    /// Emails every active owner of the clinic that the acting member `did`
+    /// something to an archived record, recorded as `action`.
+    fn tell_owners(
+        &self,
+        tx: &mut dyn RightsTx,
+        actor: &Actor,
+        subject: &str,
+        did: &str,
+        action: &str,
+    ) -> Result<(), DomainError> {
+        let members = tx.members(actor.clinic_id)?;
+        let reader = members
+            .iter()
+            .find(|m| m.membership_id == actor.membership_id)
+            .map_or_else(|| actor.membership_id.to_string(), |m| m.email.clone());
+        for owner in members.iter().filter(|m| m.active && m.role == Role::Owner) {
+            self.core.email(
+                tx,
+                &owner.email,
+                subject,
+                format!(
+                    "{reader} {did} on {}, stating a reason. The reason and the access are in \
+                     the clinic's audit trail (action {action}).",
+                    self.core.now().to_rfc3339()
+                ),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The reason stated for opening an archived record: 1 to 500 characters.
+fn stated(reason: &str) -> Result<&str, DomainError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(DomainError::invalid(
+            "reason",
+            "length",
+            "must be 1 to 500 characters",
+        ));
+    }
+    Ok(reason)
 }

@@ -18,6 +18,7 @@ use crate::ports::appointments::{Appointment, AppointmentQuery};
 use crate::ports::audit::Cursor;
 use crate::ports::notes::Note;
 use crate::ports::patients::Patient;
+use crate::records;
 use crate::store::{RightsTx, Scope};
 
 /// Access-log events read per round trip while exporting.
@@ -79,11 +80,15 @@ impl PatientRights {
         actor.require(Permission::PatientsExport)?;
         actor.require(Permission::ClinicalRead)?;
         actor.require_step_up(self.core.now())?;
+        crate::purpose::require(actor.purpose_of_use_required, client.purpose_of_use)?;
         let exported_at = self.core.now();
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             let stored = tx
                 .patient(actor.clinic_id, id)?
                 .ok_or(DomainError::NotFound)?;
+            if stored.records_archived_at.is_some() {
+                return Err(records::in_archive());
+            }
             let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let patient = self.patients.open_patient(tx, actor, &keys, stored)?;
             let mut appointments = Vec::new();
@@ -118,7 +123,13 @@ impl PatientRights {
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::PATIENT_EXPORTED)
                     .on("patient", id)
-                    .detail("format", format),
+                    .detail("format", format)
+                    .detail(
+                        "purpose_of_use",
+                        client
+                            .purpose_of_use
+                            .map(crate::purpose::PurposeOfUse::code),
+                    ),
                 client,
             )?;
             Ok(PatientRecord {

@@ -18,6 +18,7 @@ use crate::identity::model::ClientInfo;
 use crate::ids::{AccountId, AuditEventId, MembershipId, PatientId};
 use crate::paging::{MAX_PAGE, Page};
 use crate::ports::audit::Cursor;
+use crate::records;
 use crate::store::Scope;
 
 /// The actions that change a patient's record.
@@ -86,8 +87,8 @@ impl PatientRights {
         actor.require(Permission::PatientsRead)?;
         let limit = limit.clamp(1, MAX_PAGE);
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
-            tx.patient(actor.clinic_id, id)?
-                .ok_or(DomainError::NotFound)?;
+            let state = tx.record_state(actor.clinic_id, id)?;
+            records::require_active(state, || DomainError::NotFound)?;
             let events = tx.resource_audit_events(
                 actor.clinic_id,
                 ("patient", id.into()),

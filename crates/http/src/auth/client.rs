@@ -1,4 +1,5 @@
-//! Where a request comes from: client address, user agent and request id.
+//! Where a request comes from: client address, user agent, request id, and the
+//! purpose of use it states (`X-Purpose-Of-Use`, see `salus_domain::purpose`).
 
 use std::future::{Ready, ready};
 
@@ -6,6 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use salus_domain::identity::model::ClientInfo;
+use salus_domain::purpose::{HEADER as PURPOSE_HEADER, PurposeOfUse};
 
 use crate::middleware::request_id::RequestId;
 use crate::problem::ApiError;
@@ -44,10 +46,18 @@ impl FromRequest for Client {
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        let purpose_of_use = match req.headers().get(PURPOSE_HEADER) {
+            None => None,
+            Some(value) => match value.to_str().ok().and_then(PurposeOfUse::from_code) {
+                Some(purpose) => Some(purpose),
+                None => return ready(Err(ApiError::MalformedPurposeOfUse)),
+            },
+        };
         ready(Ok(Self(ClientInfo {
             ip,
             user_agent,
             request_id,
+            purpose_of_use,
         })))
     }
 }

@@ -12,6 +12,8 @@
 //!   authentication rate limit counts ([`crate::rate_limited`]);
 //! - turns every problem answer into a reference to one shared response component
 //!   (`#/components/responses/NotFound`, ...), keeping the route's own sentence;
+//! - declares the `X-Purpose-Of-Use` request header on the operations that
+//!   read clinical data ([`crate::clinical_reads`]);
 //! - declares the `X-Request-Id` header on every response and as an optional
 //!   request header, and `ETag` on every success of an operation that takes
 //!   `If-Match` (with the `If-Match` pattern);
@@ -66,6 +68,14 @@ fn finish_value(doc: &mut Value) {
         for (method, operation) in item.iter_mut() {
             if crate::rate_limited::is_rate_limited(method, path) {
                 declare_rate_limit(operation);
+            }
+            if crate::clinical_reads::is_clinical_read(method, path)
+                && let Some(parameters) = operation
+                    .as_object_mut()
+                    .map(|o| o.entry("parameters").or_insert_with(|| json!([])))
+                    .and_then(Value::as_array_mut)
+            {
+                parameters.push(json!({ "$ref": "#/components/parameters/PurposeOfUse" }));
             }
             finish_operation(operation, &referencing);
         }
@@ -156,6 +166,27 @@ fn add_components(doc: &mut Value) {
     components.insert(
         "parameters".to_owned(),
         json!({
+            "PurposeOfUse": {
+                "name": salus_domain::purpose::HEADER,
+                "in": "header",
+                "required": false,
+                "description": "Why the caller reads clinical data: a code of HL7 v3 \
+                                PurposeOfUse (`TREAT` treatment, `ETREAT` emergency \
+                                treatment, `CAREMGT` care management, `COC` coordination of \
+                                care, `PATRQT` the patient asked, `HOPERAT` operations, \
+                                `HPAYMT` payment, `HQUALIMP` quality improvement, `HRESCH` \
+                                research, `PUBHLTH` public health, `LEGAL` legal). Kept in the \
+                                read's audit event. Required where the clinic sets \
+                                `purpose_of_use_required` (403 `purpose_of_use_required` \
+                                without it); any other value is 400 `malformed_purpose_of_use`.",
+                "schema": {
+                    "type": "string",
+                    "enum": salus_domain::purpose::PurposeOfUse::ALL
+                        .iter()
+                        .map(|p| p.code())
+                        .collect::<Vec<_>>()
+                }
+            },
             "RequestId": {
                 "name": REQUEST_ID_HEADER,
                 "in": "header",

@@ -179,7 +179,8 @@ fn has_parameter(operation: &Value, place: &str, name: Option<&str>) -> bool {
 /// JSON body can meet malformed (400), oversized (413), non-JSON (415) or invalid
 /// (422) bodies; the query string can be invalid or hold a parameter the operation
 /// does not take (422, for every operation); a path or a body that names a
-/// resource can name none (404); `If-Match` can be missing (428) or stale (412).
+/// resource can name none (404); `If-Match` can be missing (428) or stale (412);
+/// `If-Match` or `X-Purpose-Of-Use` can be malformed (400).
 pub fn generic_statuses(
     operation: &Value,
     referencing: &std::collections::BTreeSet<String>,
@@ -199,6 +200,13 @@ pub fn generic_statuses(
     }
     if has_parameter(operation, "header", Some("If-Match")) {
         statuses.extend(["400", "412", "428"]);
+    }
+    let declares_purpose = operation["parameters"].as_array().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| p["$ref"] == "#/components/parameters/PurposeOfUse")
+    });
+    if declares_purpose {
+        statuses.push("400");
     }
     statuses.sort_unstable();
     statuses.dedup();

@@ -39,6 +39,9 @@ pub struct ClinicResponse {
     /// Patients without an encounter for this many years move to the records
     /// archive (out of lists; read by break-the-glass). 5 by default.
     pub archive_after_years: i32,
+    /// Whether every clinical read must say why, in the `X-Purpose-Of-Use`
+    /// header (an HL7 PurposeOfUse code, kept in the audit event). Off by default.
+    pub purpose_of_use_required: bool,
     /// The settings' version: its ETag is `"v<version>"`, to send in `If-Match`.
     pub version: i32,
 }
@@ -55,6 +58,7 @@ impl From<Clinic> for ClinicResponse {
             reminder_offset_hours: c.reminder_offset_hours,
             record_retention_years: c.record_retention_years,
             archive_after_years: c.archive_after_years,
+            purpose_of_use_required: c.purpose_of_use_required,
             version: c.version,
         }
     }
@@ -91,6 +95,8 @@ pub struct UpdateClinicRequest {
     #[validate(range(min = 1, max = 50))]
     #[schema(minimum = 1, maximum = 50)]
     pub archive_after_years: Option<i32>,
+    /// Require the `X-Purpose-Of-Use` header on every clinical read.
+    pub purpose_of_use_required: Option<bool>,
 }
 
 /// The caller's clinic.
@@ -147,6 +153,7 @@ pub async fn update_settings(
         reminder_offset_hours: body.reminder_offset_hours,
         record_retention_years: body.record_retention_years,
         archive_after_years: body.archive_after_years,
+        purpose_of_use_required: body.purpose_of_use_required,
     };
     let clinic = ports
         .call(move |services| {

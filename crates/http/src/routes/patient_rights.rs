@@ -530,7 +530,7 @@ pub async fn decide_erasure(
     Ok(HttpResponse::Ok().json(ErasureResponse::from(status)))
 }
 
-/// Why a record is opened by break-the-glass.
+/// Why a record in the records archive is opened or brought back.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "The patient is back after six years: continuity of care"}))]
@@ -546,7 +546,7 @@ pub struct BreakGlassRequest {
     operation_id = "patients_break_glass",
     tag = "patients",
     summary = "Open an archived record (break-the-glass)",
-    description = "Patients without an encounter for the clinic's `archive_after_years` (5 by default) are in the records archive: out of lists and search, and `GET /api/v1/patients/{id}` answers 403 `patient_in_archive`. This answers the record (as `GET` would) to a member with `patients.archive_read` (owner only by default) who states a reason: recorded as `patient.break_glass_read` with the reason, and every owner of the clinic is emailed. It opens any record of the clinic the same way.",
+    description = "Patients without an encounter for the clinic's `archive_after_years` (5 by default) are in the records archive: out of lists and search (their appointments too), and every operation that reads or changes the record (the patient, its notes, appointments, queue entries, history and export) answers 403 `patient_in_archive`; its access log and the erasure procedure still answer. This answers the record (as `GET` would) to a member with `patients.archive_read` (owner only by default) who states a reason: recorded as `patient.break_glass_read` with the reason, and every owner of the clinic is emailed. It opens any record of the clinic the same way.",
     security(("bearer" = [])),
     extensions(("x-permission" = json!("patients.archive_read"))),
     params(("id" = Uuid, Path, description = "The patient.")),
@@ -564,16 +564,50 @@ pub async fn break_glass(
     id: web::Path<Uuid>,
     body: ValidatedJson<BreakGlassRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = body.into_inner().reason;
-    let id = id.into_inner();
+    let (reason, id) = (body.into_inner().reason, PatientId(id.into_inner()));
+    let patient = ports
+        .call(move |services| services.rights.break_glass(&who.0, id, &reason, &client.0))
+        .await?;
+    Ok(archived_record_answer(patient))
+}
+
+/// A record answered to a reason stated for it: never cached.
+fn archived_record_answer(patient: salus_domain::ports::patients::Patient) -> HttpResponse {
+    let mut answer = HttpResponse::Ok();
+    answer.insert_header((header::CACHE_CONTROL, "no-store"));
+    with_etag(answer, patient)
+}
+
+/// Brings a record back from the records archive, with a reason.
+#[utoipa::path(
+    operation_id = "patients_return_from_archive",
+    tag = "patients",
+    summary = "Bring a record back from the records archive",
+    description = "For a patient who comes back for care (or asks for their record): the record leaves the records archive and every operation reaches it again (until the archive job moves it once more after `archive_after_years` without an encounter). Needs `patients.archive_read` (owner only by default) and a reason, recorded as `patient.returned_from_archive`; every owner of the clinic is emailed. A record that is not in the archive is answered as it is.",
+    security(("bearer" = [])),
+    extensions(("x-permission" = json!("patients.archive_read"))),
+    params(("id" = Uuid, Path, description = "The patient.")),
+    request_body = BreakGlassRequest,
+    responses(
+        (status = 200, description = "The record, back in use; `ETag`.", body = PatientResponse, headers(("ETag" = String, description = "The version."))),
+        (status = 404, description = "No such patient.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/patients/{id}/return-from-archive")]
+pub async fn return_from_archive(
+    ports: web::Data<Ports>,
+    client: Client,
+    who: Authenticated,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<BreakGlassRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (reason, id) = (body.into_inner().reason, PatientId(id.into_inner()));
     let patient = ports
         .call(move |services| {
             services
                 .rights
-                .break_glass(&who.0, PatientId(id), &reason, &client.0)
+                .return_from_archive(&who.0, id, &reason, &client.0)
         })
         .await?;
-    let mut answer = HttpResponse::Ok();
-    answer.insert_header((header::CACHE_CONTROL, "no-store"));
-    Ok(with_etag(answer, patient))
+    Ok(archived_record_answer(patient))
 }

@@ -1,0 +1,1 @@
+ALTER TABLE clinics DROP COLUMN purpose_of_use_required;
