@@ -1132,6 +1132,140 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/platform/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Operator sign-in
+         * @description Address, password and a code of the authenticator, in one request: MFA is never optional for an operator. Unknown address, wrong password or code, a locked, ended or revoked account all answer the same 401. The token's session ends after 15 minutes without a request or 8 hours after sign-in (and never after the account's end).
+         */
+        post: operations["platform_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Operator sign-out */
+        post: operations["platform_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/clinics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the clinics (operators)
+         * @description Every clinic's name, plan, sign-up date, member and patient counts and closure state: nothing of any clinic's rows. Recorded in the platform's audit chain.
+         */
+        get: operations["platform_clinics_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/clinics/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One clinic (operators)
+         * @description The clinic's summary. Recorded in the platform's audit chain and in the clinic's own audit trail (`operator.clinic_read`), which its auditors read.
+         */
+        get: operations["platform_clinics_read"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/enrolment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enrol as an operator: password
+         * @description With the enrolment code the CLI emailed (`salus operator add`), valid 72 hours and until enrolment completes: sets the password and answers the authenticator to add (again on each call, until it is confirmed). The account signs in only once the authenticator is confirmed.
+         */
+        post: operations["platform_enrolment_start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/enrolment/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enrol as an operator: authenticator
+         * @description The first code of the authenticator added confirms it and spends the enrolment code; the operator can then sign in.
+         */
+        post: operations["platform_enrolment_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in operator */
+        get: operations["platform_me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/practitioners": {
         parameters: {
             query?: never;
@@ -2081,6 +2215,35 @@ export interface components {
             /** @description Its plan. */
             plan: string;
         };
+        /** @description A clinic as an operator sees it: metadata and counts. */
+        ClinicSummaryResponse: {
+            /** @description Whether its closure is asked for. */
+            closure_requested: boolean;
+            /**
+             * Format: date-time
+             * @description Signed up when.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Its id.
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description Active members.
+             */
+            members: number;
+            /** @description Its name. */
+            name: string;
+            /**
+             * Format: int64
+             * @description Patients: a count, never a row.
+             */
+            patients: number;
+            /** @description Its plan. */
+            plan: string;
+        };
         /** @description The clinic's closure. */
         ClosureResponse: {
             /**
@@ -2112,6 +2275,19 @@ export interface components {
         CodeRequest: {
             /** @description The code. */
             code: string;
+        };
+        /**
+         * @description The enrolment link's token and the authenticator's first code.
+         * @example {
+         *       "code": "123456",
+         *       "token": "h8Yk2pQ0d0H1xJt6Q3rVw9mZbC5nL7sE4aF2gU1iO0k"
+         *     }
+         */
+        ConfirmEnrolmentRequest: {
+            /** @description A code of the authenticator just added. */
+            code: string;
+            /** @description The enrolment code from the email. */
+            token: string;
         };
         /**
          * @description A new custom role.
@@ -2707,6 +2883,62 @@ export interface components {
             version: number;
         };
         /**
+         * @description An operator's sign-in: every factor at once.
+         * @example {
+         *       "code": "123456",
+         *       "email": "uli@ops.example",
+         *       "password": "slate harbour ninety cobalt"
+         *     }
+         */
+        OperatorLoginRequest: {
+            /** @description A code of the authenticator. */
+            code: string;
+            /** @description The operator's address. */
+            email: string;
+            /** @description The password. */
+            password: string;
+        };
+        /** @description The signed-in operator. */
+        OperatorResponse: {
+            /** @description Their address. */
+            email: string;
+            /**
+             * Format: date-time
+             * @description When their access ends.
+             */
+            ends_at: string;
+            /**
+             * Format: uuid
+             * @description Their id.
+             */
+            id: string;
+            /** @description Their platform permissions. */
+            permissions: string[];
+            /** @description `incident_manager`, `security_officer` or `support`. */
+            role: string;
+        };
+        /** @description A signed-in operator's token. */
+        OperatorToken: {
+            /**
+             * Format: date-time
+             * @description The session ends then whatever happens (8 hours at most, and never
+             *     after the account's end).
+             */
+            absolute_expires_at: string;
+            /**
+             * @description The bearer token (`salus_op_...`), shown once: send it as
+             *     `Authorization: Bearer` to the platform's operations.
+             */
+            access_token: string;
+            /**
+             * Format: date-time
+             * @description The session ends then without a request.
+             */
+            idle_expires_at: string;
+            /** @description Always `Bearer`. */
+            token_type: string;
+        };
+        /**
          * @description How an action ended.
          * @enum {string}
          */
@@ -3059,7 +3291,7 @@ export interface components {
          * @description Stable machine-readable code clients can branch on.
          * @enum {string}
          */
-        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "purpose_of_use_required" | "malformed_purpose_of_use" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention";
+        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "operator_exists" | "enrolment_not_started" | "purpose_of_use_required" | "malformed_purpose_of_use" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention";
         /** @description A queue entry. */
         QueueEntryResponse: {
             /**
@@ -3412,6 +3644,19 @@ export interface components {
              * @description Start.
              */
             starts_at: string;
+        };
+        /**
+         * @description The enrolment link's token and a new password.
+         * @example {
+         *       "password": "slate harbour ninety cobalt",
+         *       "token": "h8Yk2pQ0d0H1xJt6Q3rVw9mZbC5nL7sE4aF2gU1iO0k"
+         *     }
+         */
+        StartEnrolmentRequest: {
+            /** @description A new password (16 to 256 characters; a passphrase). */
+            password: string;
+            /** @description The enrolment code from the email. */
+            token: string;
         };
         /** @description A changed status: what it was (null when the appointment was booked) and is. */
         StatusChange: {
@@ -6251,6 +6496,235 @@ export interface operations {
                     "application/json": components["schemas"]["PermissionList"];
                 };
             };
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_login: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperatorLoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorToken"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            /** @description Invalid credentials. */
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            /** @description Too many attempts from this address. */
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_logout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out; the token no longer works. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_clinics_list: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The clinics, by name. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClinicSummaryResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_clinics_read: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The clinic. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The clinic. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClinicSummaryResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such clinic. */
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_enrolment_start: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartEnrolmentRequest"];
+            };
+        };
+        responses: {
+            /** @description The authenticator to add. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolment"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            /** @description Too many attempts from this address. */
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_enrolment_confirm: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmEnrolmentRequest"];
+            };
+        };
+        responses: {
+            /** @description Enrolled. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["MalformedJson"];
+            /** @description No password set yet. */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            /** @description Too many attempts from this address. */
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_me: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operator. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -27,6 +27,7 @@ mod metrics;
 mod mfa;
 mod migrations;
 mod notes;
+mod operators;
 mod oracles;
 mod outbox;
 mod paging;

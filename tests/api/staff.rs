@@ -305,11 +305,32 @@ async fn the_operator_command_sets_a_plan() {
     .unwrap();
     let clinic_id = salus_domain::ids::ClinicId(uuid::Uuid::parse_str(&clinic).unwrap());
     tokio::task::spawn_blocking(move || {
-        salus::operator::set_plan(&config, clinic_id, salus_domain::plans::Plan::Business)
+        salus::operator::set_plan(
+            &config,
+            clinic_id,
+            salus_domain::plans::Plan::Business,
+            "ops@salus.example",
+        )
     })
     .await
     .unwrap()
     .unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut su = app.db.superuser();
+    let recorded: i64 = diesel::RunQueryDsl::get_result::<Count>(
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM audit.events WHERE action = 'clinic.plan_changed'
+            AND details LIKE '%ops@salus.example%'",
+        ),
+        &mut su,
+    )
+    .map(|c| c.n)
+    .unwrap();
+    assert_eq!(recorded, 1, "the plan change records who ran it");
     let settings: Value = app
         .get_as(&owner.access, "/api/v1/clinic")
         .await

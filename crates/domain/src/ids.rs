@@ -65,6 +65,10 @@ id_type!(
     QueueEntryId,
     /// A clinic's custom role.
     RoleId,
+    /// A platform operator (not a clinic member).
+    OperatorId,
+    /// An operator's signed-in session.
+    OperatorSessionId,
     /// An invitation to join a clinic.
     InvitationId,
     /// A practitioner's time off.

@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod paging;
 pub mod patients;
 pub mod plans;
+pub mod platform;
 pub mod ports;
 pub mod purpose;
 pub mod queue;

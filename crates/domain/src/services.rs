@@ -11,6 +11,7 @@ use crate::identity::service::Auth;
 use crate::keyring::rotation::KeyRotation;
 use crate::notes::Notes;
 use crate::patients::Patients;
+use crate::platform::Platform;
 use crate::queue::Queue;
 use crate::rights::PatientRights;
 use crate::roles::Roles;
@@ -50,6 +51,8 @@ pub struct Services {
     pub audit: Audit,
     /// The threat detectors and their alerts.
     pub alerts: Alerts,
+    /// The platform's operators: their accounts, sessions and operations.
+    pub platform: Platform,
     /// Master-key rotation.
     pub keys: KeyRotation,
     /// Bulk loading of synthetic data (the seeders).
@@ -75,6 +78,7 @@ impl Services {
             queue: Queue::new(core.clone()),
             audit: Audit::new(core.clone()),
             alerts: Alerts::new(core.clone()),
+            platform: Platform::new(core.clone()),
             keys: KeyRotation::new(core.clone()),
             seeding: Seeding::new(core.clone()),
             core,

@@ -53,6 +53,8 @@ pub struct Settings {
     /// How long after a destruction the backups may still hold what was
     /// destroyed, at the latest: the next full backup, then the retention period.
     pub backup_expiry_horizon: Duration,
+    /// Operators' session and enrolment-link lifetimes.
+    pub operator_lifetimes: crate::ports::operators::OperatorLifetimes,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             alert_webhook: false,
             closure_grace: Duration::days(30),
             backup_expiry_horizon: Duration::days(31),
+            operator_lifetimes: crate::ports::operators::OperatorLifetimes::default(),
         }
     }
 }

@@ -506,7 +506,7 @@ impl Staff {
     }
 
     /// Sets a clinic's plan (operator command; no actor).
-    pub fn set_plan(&self, clinic: ClinicId, plan: Plan) -> Result<(), DomainError> {
+    pub fn set_plan(&self, clinic: ClinicId, plan: Plan, by: &str) -> Result<(), DomainError> {
         self.tx(Scope::Clinic(clinic), |tx| {
             if !tx.set_plan(clinic, plan)? {
                 return Err(DomainError::NotFound);
@@ -522,7 +522,8 @@ impl Staff {
                 AuditRecord::account(crate::audit::actions::CLINIC_PLAN_CHANGED, None)
                     .in_clinic(Some(clinic))
                     .on("clinic", clinic)
-                    .detail("plan", plan.as_str()),
+                    .detail("plan", plan.as_str())
+                    .detail("operator", by),
                 &operator,
             )
         })

@@ -16,6 +16,7 @@ use crate::ports::export::ExportRepo;
 use crate::ports::identity::IdentityRepo;
 use crate::ports::keys::KeysRepo;
 use crate::ports::notes::NotesRepo;
+use crate::ports::operators::OperatorsRepo;
 use crate::ports::patients::PatientsRepo;
 use crate::ports::queue::QueueRepo;
 use crate::ports::reminders::RemindersRepo;
@@ -86,6 +87,8 @@ views! {
     ExportTx: ExportRepo, KeysRepo, StaffRepo, IdentityRepo, AuditRepo, OutboxRepo;
     /// Master-key rotation.
     KeysTx: KeysRepo;
+    /// The platform's operators, their sessions, and the clinics' summaries.
+    OperatorsTx: OperatorsRepo, AuditRepo, OutboxRepo;
     /// Bulk loading of synthetic data (`crate::seeding`).
     SeedTx: IdentityRepo, ScheduleRepo, PatientsRepo, KeysRepo;
 }

@@ -145,6 +145,11 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "patient_in_archive",
         "The record is in the records archive: open it by break-the-glass or bring it back.",
     ),
+    ("operator_exists", "An operator with this address exists."),
+    (
+        "enrolment_not_started",
+        "Set the operator's password before confirming the authenticator.",
+    ),
     (
         "purpose_of_use_required",
         "The clinic requires a clinical read to state its purpose (`X-Purpose-Of-Use`).",

@@ -74,7 +74,8 @@ pub use crate::state::{HttpSettings, Ports};
 )]
 struct ApiDoc;
 
-/// Declares the `bearer` security scheme (JWT access tokens).
+/// Declares the security schemes: `bearer` (members' JWT access tokens) and
+/// `operator` (platform operators' session tokens).
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -87,6 +88,18 @@ impl utoipa::Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("salus_op_ (an operator's opaque session token)")
+                    .description(Some(
+                        "A platform operator's token from POST /api/v1/platform/auth/login.",
+                    ))
                     .build(),
             ),
         );
@@ -197,6 +210,13 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::staff::reactivate)
         .service(routes::staff::revoke_sessions)
         .service(routes::staff::transfer_ownership)
+        .service(routes::platform::start_enrolment)
+        .service(routes::platform::confirm_enrolment)
+        .service(routes::platform::login)
+        .service(routes::platform::logout)
+        .service(routes::platform::me)
+        .service(routes::platform::clinics)
+        .service(routes::platform::clinic)
 }
 
 /// The OpenAPI document generated from the code (what `salus openapi` prints and

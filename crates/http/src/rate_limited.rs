@@ -18,6 +18,9 @@ pub const RATE_LIMITED_OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/api/v1/invitations/accept"),
     ("POST", "/api/v1/me/phone"),
     ("POST", "/api/v1/me/phone/verify"),
+    ("POST", "/api/v1/platform/enrolment"),
+    ("POST", "/api/v1/platform/enrolment/confirm"),
+    ("POST", "/api/v1/platform/auth/login"),
 ];
 
 /// Whether the limiter counts `method` (any case) on `path`.

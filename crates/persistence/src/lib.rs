@@ -17,6 +17,7 @@ pub mod identity_repo;
 pub mod keys_repo;
 pub mod migrations;
 pub mod notes_repo;
+pub mod operators_repo;
 pub mod outbox_repo;
 pub mod patients_repo;
 pub mod pool;

@@ -479,3 +479,41 @@ diesel::table! {
         erased_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    operators (id) {
+        id -> Uuid,
+        email -> Text,
+        role -> Text,
+        password_hash -> Nullable<Text>,
+        totp_secret -> Nullable<Bytea>,
+        totp_confirmed_at -> Nullable<Timestamptz>,
+        totp_last_step -> Nullable<Int8>,
+        enrolment_token_hash -> Nullable<Bytea>,
+        enrolment_expires_at -> Nullable<Timestamptz>,
+        failed_logins -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        ends_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    operator_sessions (id) {
+        id -> Uuid,
+        operator_id -> Uuid,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        idle_expires_at -> Timestamptz,
+        absolute_expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(operator_sessions -> operators (operator_id));
+diesel::allow_tables_to_appear_in_same_query!(operators, operator_sessions);

@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: ClinicCommand,
     },
+    /// The platform's operators: named accounts, MFA, an end date on each.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
     /// The audit trail: verify its chains, purge what retention allows, print the
     /// checkpoint public keys. Runs as the owner role (MIGRATION_DATABASE_URL).
     Audit {
@@ -227,7 +232,40 @@ enum ClinicCommand {
         clinic_id: uuid::Uuid,
         /// free, pro or business.
         plan: String,
+        /// The operator running it, recorded in the clinic's audit trail
+        /// (required in staging and production).
+        #[arg(long)]
+        operator: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Add a platform operator: their enrolment code is emailed (and printed);
+    /// they set a password and an authenticator before their first sign-in.
+    Add {
+        /// Their address.
+        email: String,
+        /// incident-manager, security-officer or support.
+        #[arg(long)]
+        role: String,
+        /// Days until their access ends by itself (at most 366).
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+        /// The operator running it (required in staging and production).
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// End an operator's access at once: the account and every session.
+    Revoke {
+        /// Their address.
+        email: String,
+        /// The operator running it (required in staging and production).
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// List the operators: address, role, state and end of access.
+    List,
 }
 
 fn report_config(problems: &ConfigProblems) -> ExitCode {
@@ -361,7 +399,7 @@ fn seed_bench(size: salus::seed_bench::BenchSize, out: &std::path::Path) -> Exit
     }
 }
 
-fn set_plan(clinic_id: uuid::Uuid, plan: &str) -> ExitCode {
+fn set_plan(clinic_id: uuid::Uuid, plan: &str, operator: Option<&str>) -> ExitCode {
     let Some(plan) = salus_domain::plans::Plan::parse(plan) else {
         eprintln!("salus: the plan must be free, pro or business");
         return ExitCode::from(2);
@@ -370,7 +408,10 @@ fn set_plan(clinic_id: uuid::Uuid, plan: &str) -> ExitCode {
         Ok(config) => config,
         Err(problems) => return report_config(&problems),
     };
-    match salus::operator::set_plan(&config, salus_domain::ids::ClinicId(clinic_id), plan) {
+    let done = salus::operator::who_ran(&config, operator).and_then(|by| {
+        salus::operator::set_plan(&config, salus_domain::ids::ClinicId(clinic_id), plan, &by)
+    });
+    match done {
         Ok(()) => {
             println!(
                 "salus: clinic {clinic_id} is now on the {} plan",
@@ -378,6 +419,51 @@ fn set_plan(clinic_id: uuid::Uuid, plan: &str) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Err(error) => report(&error),
+    }
+}
+
+fn operator_command(command: OperatorCommand) -> ExitCode {
+    let config = match Config::load(&config::process_env()) {
+        Ok(config) => config,
+        Err(problems) => return report_config(&problems),
+    };
+    let done = match command {
+        OperatorCommand::Add {
+            email,
+            role,
+            days,
+            operator,
+        } => {
+            let Some(role) = salus_domain::ports::operators::OperatorRole::parse(&role) else {
+                eprintln!("salus: the role must be incident-manager, security-officer or support");
+                return ExitCode::from(2);
+            };
+            salus::operator::who_ran(&config, operator.as_deref())
+                .and_then(|by| salus::operator::add_operator(&config, &email, role, days, &by))
+                .map(|code| {
+                    println!(
+                        "salus: operator {email} added ({}, {days} days); enrolment code \
+                         (emailed too, valid 72 hours, once):\n{code}",
+                        role.as_str()
+                    );
+                })
+        }
+        OperatorCommand::Revoke { email, operator } => {
+            salus::operator::who_ran(&config, operator.as_deref())
+                .and_then(|by| salus::operator::revoke_operator(&config, &email, &by))
+                .map(|ended| {
+                    println!("salus: operator {email} revoked; {ended} session(s) ended");
+                })
+        }
+        OperatorCommand::List => salus::operator::list_operators(&config).map(|lines| {
+            for line in lines {
+                println!("{line}");
+            }
+        }),
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => report(&error),
     }
 }
@@ -836,8 +922,14 @@ async fn main() -> ExitCode {
         Command::CheckConfig => check_config(),
         Command::Audit { command } => audit(&command),
         Command::Clinic {
-            command: ClinicCommand::SetPlan { clinic_id, plan },
-        } => set_plan(clinic_id, &plan),
+            command:
+                ClinicCommand::SetPlan {
+                    clinic_id,
+                    plan,
+                    operator,
+                },
+        } => set_plan(clinic_id, &plan, operator.as_deref()),
+        Command::Operator { command } => operator_command(command),
         Command::Clinic {
             command:
                 ClinicCommand::Close {

@@ -35,11 +35,24 @@ pub(crate) fn operator_service(config: &Config) -> anyhow::Result<Services> {
     )
 }
 
-/// Sets a clinic's plan.
-pub fn set_plan(config: &Config, clinic: ClinicId, plan: Plan) -> anyhow::Result<()> {
+/// Who ran an operator command: `--operator` as given, required in staging and
+/// production; in development and test `development` when left out.
+pub fn who_ran(config: &Config, operator: Option<&str>) -> anyhow::Result<String> {
+    match operator.map(str::trim).filter(|o| !o.is_empty()) {
+        Some(operator) => Ok(operator.to_owned()),
+        None if config.app_env.is_deployed() => Err(anyhow::anyhow!(
+            "say who runs this command: --operator EMAIL (required in {})",
+            config.app_env.as_str()
+        )),
+        None => Ok("development".to_owned()),
+    }
+}
+
+/// Sets a clinic's plan, recording who did.
+pub fn set_plan(config: &Config, clinic: ClinicId, plan: Plan, by: &str) -> anyhow::Result<()> {
     operator_service(config)?
         .staff
-        .set_plan(clinic, plan)
+        .set_plan(clinic, plan, by)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("cannot set the plan of clinic {clinic}"))
 }
@@ -55,4 +68,67 @@ pub fn rotate_master(
         .rotate_master_key(progress)
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("master-key rotation stopped; run it again to finish")
+}
+
+/// Adds a platform operator whose access ends `days` from now; the enrolment
+/// code (also emailed to them).
+pub fn add_operator(
+    config: &Config,
+    email: &str,
+    role: salus_domain::ports::operators::OperatorRole,
+    days: i64,
+    by: &str,
+) -> anyhow::Result<String> {
+    let services = operator_service(config)?;
+    let ends_at = services.now() + chrono::Duration::days(days);
+    services
+        .platform
+        .add_operator(&salus_domain::platform::NewOperator {
+            email: email.to_owned(),
+            role,
+            ends_at,
+            added_by: by.to_owned(),
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("cannot add the operator {email}"))
+}
+
+/// Ends an operator's access at once; how many sessions ended.
+pub fn revoke_operator(config: &Config, email: &str, by: &str) -> anyhow::Result<usize> {
+    operator_service(config)?
+        .platform
+        .revoke_operator(email, by)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("cannot revoke the operator {email}"))
+}
+
+/// Every operator, one line each: address, role, state, end.
+pub fn list_operators(config: &Config) -> anyhow::Result<Vec<String>> {
+    let services = operator_service(config)?;
+    let now = services.now();
+    let operators = services
+        .platform
+        .operators()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(operators
+        .into_iter()
+        .map(|o| {
+            let state = if o.revoked_at.is_some() {
+                "revoked"
+            } else if o.ends_at <= now {
+                "ended"
+            } else if o.totp_confirmed_at.is_none() {
+                "enrolling"
+            } else {
+                "active"
+            };
+            format!(
+                "{}  {}  {state}  ends {}  added by {}",
+                o.email,
+                o.role.as_str(),
+                o.ends_at.to_rfc3339(),
+                o.created_by
+            )
+        })
+        .collect())
 }

@@ -19,15 +19,18 @@ pub enum Flow {
     ConfirmEmailChange,
     /// Accept an invitation to a clinic.
     AcceptInvitation,
+    /// Enrol as a platform operator.
+    OperatorEnrolment,
 }
 
 impl Flow {
     /// Every flow.
-    pub const ALL: [Flow; 4] = [
+    pub const ALL: [Flow; 5] = [
         Flow::VerifyEmail,
         Flow::ResetPassword,
         Flow::ConfirmEmailChange,
         Flow::AcceptInvitation,
+        Flow::OperatorEnrolment,
     ];
 
     /// The front end's page for this flow, below `APP_URL`.
@@ -37,6 +40,7 @@ impl Flow {
             Flow::ResetPassword => "/reset-password",
             Flow::ConfirmEmailChange => "/confirm-email-change",
             Flow::AcceptInvitation => "/accept-invitation",
+            Flow::OperatorEnrolment => "/operator-enrolment",
         }
     }
 
@@ -47,6 +51,7 @@ impl Flow {
             Flow::ResetPassword => "/api/v1/auth/password-reset/confirm",
             Flow::ConfirmEmailChange => "/api/v1/auth/email-change/confirm",
             Flow::AcceptInvitation => "/api/v1/invitations/accept",
+            Flow::OperatorEnrolment => "/api/v1/platform/enrolment",
         }
     }
 
@@ -57,6 +62,7 @@ impl Flow {
             Flow::ResetPassword => "LINK_RESET_PASSWORD",
             Flow::ConfirmEmailChange => "LINK_CONFIRM_EMAIL_CHANGE",
             Flow::AcceptInvitation => "LINK_ACCEPT_INVITATION",
+            Flow::OperatorEnrolment => "LINK_OPERATOR_ENROLMENT",
         }
     }
 }

@@ -46,7 +46,9 @@ pub(crate) fn aad(account: AccountId) -> Vec<u8> {
     format!("accounts.totp_secret:{account}").into_bytes()
 }
 
-fn totp(secret: Vec<u8>, issuer: &str, label: &str) -> Result<Totp, DomainError> {
+/// A TOTP of 6 digits, 30-second steps and one step of skew (RFC 6238's
+/// defaults, what authenticator apps expect).
+pub(crate) fn totp(secret: Vec<u8>, issuer: &str, label: &str) -> Result<Totp, DomainError> {
     Builder::new()
         .with_algorithm(Algorithm::SHA1)
         .with_digits(6)
@@ -57,6 +59,22 @@ fn totp(secret: Vec<u8>, issuer: &str, label: &str) -> Result<Totp, DomainError>
         .with_account_name(label)
         .build()
         .map_err(|e| DomainError::Internal(format!("totp: {e}")))
+}
+
+/// What an authenticator app scans: the `otpauth://` URI and its QR code.
+pub(crate) fn enrolment(totp: &Totp) -> Result<Enrolment, DomainError> {
+    let otpauth_uri = totp
+        .to_url()
+        .map_err(|e| DomainError::Internal(format!("otpauth: {e}")))?;
+    let qr_svg = QrCode::new(otpauth_uri.as_bytes())
+        .map_err(|e| DomainError::Internal(format!("qr: {e}")))?
+        .render::<svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build();
+    Ok(Enrolment {
+        otpauth_uri,
+        qr_svg,
+    })
 }
 
 fn normalise_recovery(code: &str) -> String {
@@ -208,24 +226,17 @@ impl Auth {
             .core
             .master_keys()
             .seal(self.core.random(), &secret, &aad(account.id))?;
-        let totp = totp(secret, &self.core.settings().totp_issuer, &account.email)?;
-        let otpauth_uri = totp
-            .to_url()
-            .map_err(|e| DomainError::Internal(format!("otpauth: {e}")))?;
-        let qr_svg = QrCode::new(otpauth_uri.as_bytes())
-            .map_err(|e| DomainError::Internal(format!("qr: {e}")))?
-            .render::<svg::Color<'_>>()
-            .min_dimensions(200, 200)
-            .build();
+        let enrolment = enrolment(&totp(
+            secret,
+            &self.core.settings().totp_issuer,
+            &account.email,
+        )?)?;
         // The confirmed authenticator (if any) stays in force until this one is
         // confirmed by its first code.
         self.tx(Scope::Platform, |tx| {
             tx.set_pending_totp_secret(account.id, &sealed)
         })?;
-        Ok(Enrolment {
-            otpauth_uri,
-            qr_svg,
-        })
+        Ok(enrolment)
     }
 
     /// Confirms enrolment with a first code; returns the recovery codes (shown once).

@@ -13,6 +13,7 @@ pub mod export;
 pub mod identity;
 pub mod keys;
 pub mod notes;
+pub mod operators;
 pub mod patients;
 pub mod queue;
 pub mod reminders;

@@ -24,7 +24,8 @@ pub struct Authenticated(pub Actor);
 #[derive(Debug, Clone)]
 pub struct Enrolling(pub Actor);
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+/// The bearer token of a request's `Authorization` header.
+pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme

@@ -12,6 +12,7 @@ pub mod notes;
 pub mod patient_rights;
 pub mod patients;
 pub mod permissions;
+pub mod platform;
 pub mod queue;
 pub mod roles;
 pub mod schedule;
