@@ -22,6 +22,7 @@ use crate::ports::reminders::RemindersRepo;
 use crate::ports::roles::RolesRepo;
 use crate::ports::schedule::ScheduleRepo;
 use crate::ports::staff::StaffRepo;
+use crate::ports::vulns::VulnsRepo;
 
 /// What a transaction may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +87,9 @@ views! {
     ExportTx: ExportRepo, KeysRepo, StaffRepo, IdentityRepo, AuditRepo, OutboxRepo;
     /// Master-key rotation.
     KeysTx: KeysRepo;
+    /// Known vulnerabilities of the platform's dependencies, and the platform
+    /// audit chain that records every change of them.
+    VulnsTx: VulnsRepo, AuditRepo;
     /// Bulk loading of synthetic data (`crate::seeding`).
     SeedTx: IdentityRepo, ScheduleRepo, PatientsRepo, KeysRepo;
 }

@@ -19,3 +19,4 @@ pub mod reminders;
 pub mod roles;
 pub mod schedule;
 pub mod staff;
+pub mod vulns;
