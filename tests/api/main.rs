@@ -50,3 +50,4 @@ mod staff;
 mod tampering;
 mod tls;
 mod token_lifetimes;
+mod vulns;

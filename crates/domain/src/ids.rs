@@ -85,6 +85,8 @@ id_type!(
     OutboxMessageId,
     /// A patient's erasure request (GDPR article 17).
     ErasureRequestId,
+    /// A known vulnerability of a dependency (a finding of `salus vuln import`).
+    VulnerabilityId,
 );
 
 impl ChainId {

@@ -39,6 +39,7 @@ pub mod services;
 pub mod shared;
 pub mod staff;
 pub mod store;
+pub mod vulns;
 
 pub use actor::Actor;
 pub use clock::Clock;

@@ -19,6 +19,7 @@ use crate::schedule::Schedule;
 use crate::seeding::Seeding;
 use crate::shared::Core;
 use crate::staff::Staff;
+use crate::vulns::Vulnerabilities;
 
 /// The services, one per area.
 #[derive(Clone)]
@@ -57,6 +58,8 @@ pub struct Services {
     pub keys: KeyRotation,
     /// Bulk loading of synthetic data (the seeders).
     pub seeding: Seeding,
+    /// Known vulnerabilities of the platform's dependencies and their deadlines.
+    pub vulns: Vulnerabilities,
     core: Core,
 }
 
@@ -81,6 +84,7 @@ impl Services {
             platform: Platform::new(core.clone()),
             keys: KeyRotation::new(core.clone()),
             seeding: Seeding::new(core.clone()),
+            vulns: Vulnerabilities::new(core.clone()),
             core,
         }
     }

@@ -23,6 +23,7 @@ use crate::ports::reminders::RemindersRepo;
 use crate::ports::roles::RolesRepo;
 use crate::ports::schedule::ScheduleRepo;
 use crate::ports::staff::StaffRepo;
+use crate::ports::vulns::VulnsRepo;
 
 /// What a transaction may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +90,9 @@ views! {
     KeysTx: KeysRepo;
     /// The platform's operators, their sessions, and the clinics' summaries.
     OperatorsTx: OperatorsRepo, AuditRepo, OutboxRepo;
+    /// Known vulnerabilities of the platform's dependencies, and the platform
+    /// audit chain that records every change of them.
+    VulnsTx: VulnsRepo, AuditRepo;
     /// Bulk loading of synthetic data (`crate::seeding`).
     SeedTx: IdentityRepo, ScheduleRepo, PatientsRepo, KeysRepo;
 }

@@ -11,9 +11,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use prometheus::core::Collector;
 use prometheus::{
-    Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use salus_domain::ports::alerts::BackupStatus;
+use salus_domain::vulns::model::Tally;
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -106,7 +108,9 @@ impl Metrics {
 
     /// Every metric in the text format, with the readings taken at scrape time:
     /// `salus_outbox_backlog` when the database answered, `salus_database_up`
-    /// saying whether it did, and the backup gauges where backups are recorded.
+    /// saying whether it did, the backup gauges where backups are recorded, and
+    /// the known vulnerabilities open and overdue by band (every band, zeros
+    /// included) when they could be read.
     pub fn render(&self, readings: &Readings) -> Result<String, prometheus::Error> {
         let outbox_backlog = readings.outbox_backlog;
         let mut families = self.registry.gather();
@@ -134,6 +138,9 @@ impl Metrics {
                 }
             }
         }
+        if let Some(tally) = &readings.vulnerabilities {
+            families.extend(vulnerability_gauges(tally)?);
+        }
         let mut text = String::new();
         TextEncoder::new().encode_utf8(&families, &mut text)?;
         Ok(text)
@@ -147,8 +154,39 @@ pub struct Readings {
     pub outbox_backlog: Option<i64>,
     /// Backups as the platform audit chain records them.
     pub backups: Option<BackupStatus>,
+    /// Known vulnerabilities open and overdue by band, at the scrape's time.
+    pub vulnerabilities: Option<Tally>,
     /// The scrape's time.
     pub now: DateTime<Utc>,
+}
+
+/// `salus_vulnerabilities_open` and `salus_vulnerabilities_overdue`, one series
+/// per band.
+fn vulnerability_gauges(
+    tally: &Tally,
+) -> Result<Vec<prometheus::proto::MetricFamily>, prometheus::Error> {
+    let open = IntGaugeVec::new(
+        Opts::new(
+            "salus_vulnerabilities_open",
+            "Known vulnerabilities of the dependencies not fixed nor accepted (an \
+             acceptance past its end counts as open), by band.",
+        ),
+        &["band"],
+    )?;
+    let overdue = IntGaugeVec::new(
+        Opts::new(
+            "salus_vulnerabilities_overdue",
+            "Open known vulnerabilities past their remediation deadline, by band.",
+        ),
+        &["band"],
+    )?;
+    for (band, opened, late) in tally.by_band() {
+        open.with_label_values(&[band.as_str()]).set(opened);
+        overdue.with_label_values(&[band.as_str()]).set(late);
+    }
+    let mut families = open.collect();
+    families.extend(overdue.collect());
+    Ok(families)
 }
 
 fn seconds(d: chrono::Duration) -> f64 {
@@ -195,6 +233,7 @@ mod tests {
         Readings {
             outbox_backlog,
             backups: None,
+            vulnerabilities: None,
             now: chrono::Utc::now(),
         }
     }

@@ -32,6 +32,7 @@ pub mod schema;
 pub mod staff_repo;
 pub mod store;
 pub mod versions_repo;
+pub mod vulns_repo;
 
 pub use pool::{DbPool, PoolSettings, build_pool};
 pub use store::PgStore;

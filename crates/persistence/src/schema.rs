@@ -517,3 +517,27 @@ diesel::table! {
 
 diesel::joinable!(operator_sessions -> operators (operator_id));
 diesel::allow_tables_to_appear_in_same_query!(operators, operator_sessions);
+
+diesel::table! {
+    vulnerabilities (id) {
+        id -> Uuid,
+        advisory_id -> Text,
+        package -> Text,
+        version -> Text,
+        title -> Text,
+        kind -> Text,
+        cvss_vector -> Nullable<Text>,
+        cvss_score -> Nullable<Float8>,
+        band -> Text,
+        source -> Text,
+        first_seen_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        due_at -> Timestamptz,
+        status -> Text,
+        fixed_commit -> Nullable<Text>,
+        accepted_reason -> Nullable<Text>,
+        accepted_until -> Nullable<Timestamptz>,
+        resolved_by -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamptz>,
+    }
+}

@@ -22,3 +22,4 @@ pub mod seed_bench;
 pub mod serve;
 pub mod telemetry;
 pub mod tls;
+pub mod vulns;

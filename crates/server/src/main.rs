@@ -104,6 +104,64 @@ enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// Known vulnerabilities of Salus's dependencies and their remediation
+    /// deadlines by CVSS band (critical 24 h, high 72 h, moderate 14 days, low
+    /// 30 days). Runs as the API role (DATABASE_URL); every change is audited.
+    Vuln {
+        #[command(subcommand)]
+        command: VulnCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VulnCommand {
+    /// Record the findings of a scanner's report: the JSON lines of `cargo deny
+    /// --log-level info --format json check advisories` (written to stderr) or
+    /// the JSON of `cargo audit --json`. Importing again keeps each finding's
+    /// first sighting, so its deadline; a finding the report no longer holds
+    /// stays open until marked fixed.
+    Import {
+        /// The report.
+        file: std::path::PathBuf,
+    },
+    /// The findings not fixed, the earliest deadline first, with the time left.
+    List {
+        /// Only the overdue ones; exits 1 when there is any (for CI).
+        #[arg(long)]
+        overdue: bool,
+        /// The fixed findings too.
+        #[arg(long)]
+        all: bool,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a finding fixed by a commit.
+    Fix {
+        /// The finding's id (`salus vuln list`).
+        id: uuid::Uuid,
+        /// The commit that fixed it (7 to 64 hex digits).
+        #[arg(long)]
+        commit: String,
+        /// The operator saying so (an email address, recorded in the audit trail).
+        #[arg(long)]
+        operator: String,
+    },
+    /// Accept a finding as a risk until the end of a day (UTC); after it the
+    /// finding counts as open again, and overdue past its deadline.
+    Accept {
+        /// The finding's id (`salus vuln list`).
+        id: uuid::Uuid,
+        /// Why it is accepted (one line, recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+        /// The last day of the acceptance, YYYY-MM-DD.
+        #[arg(long)]
+        until: chrono::NaiveDate,
+        /// The operator accepting it (an email address).
+        #[arg(long)]
+        operator: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -684,6 +742,42 @@ fn certificate(command: &CertificateCommand) -> ExitCode {
     }
 }
 
+fn vuln(command: &VulnCommand) -> ExitCode {
+    let config = match Config::load(&config::process_env()) {
+        Ok(config) => config,
+        Err(problems) => return report_config(&problems),
+    };
+    let services = match salus::operator::operator_service(&config) {
+        Ok(services) => services,
+        Err(error) => return report(&error),
+    };
+    let out = &mut std::io::stdout().lock();
+    let done = match command {
+        VulnCommand::Import { file } => salus::vulns::import(&services, file, out),
+        VulnCommand::List { overdue, all, json } => salus::vulns::list(
+            &services,
+            salus::vulns::ListOptions {
+                overdue: *overdue,
+                all: *all,
+                json: *json,
+            },
+            out,
+        ),
+        VulnCommand::Fix {
+            id,
+            commit,
+            operator,
+        } => salus::vulns::fix(&services, *id, commit, operator, out),
+        VulnCommand::Accept {
+            id,
+            reason,
+            until,
+            operator,
+        } => salus::vulns::accept(&services, *id, reason, *until, operator, out),
+    };
+    done.unwrap_or_else(|error| report(&error))
+}
+
 fn rotate_master() -> ExitCode {
     let config = match Config::load(&config::process_env()) {
         Ok(config) => config,
@@ -723,15 +817,6 @@ fn mib(bytes: u64) -> String {
     #[allow(clippy::cast_precision_loss)]
     let mib = bytes as f64 / (1024.0 * 1024.0);
     format!("{mib:.1} MiB")
-}
-
-fn age(age: chrono::Duration) -> String {
-    let minutes = age.num_minutes().max(0);
-    match (minutes / (24 * 60), minutes / 60 % 24, minutes % 60) {
-        (0, 0, m) => format!("{m}m"),
-        (0, h, m) => format!("{h}h{m:02}m"),
-        (d, h, _) => format!("{d}d{h:02}h"),
-    }
 }
 
 fn print_archive_command(source: &impl config::Source) -> ExitCode {
@@ -873,7 +958,7 @@ fn backup(command: &BackupCommand) -> ExitCode {
                         b.stopped.format("%Y-%m-%d %H:%M:%S"),
                         mib(b.size),
                         mib(b.repo_size),
-                        age(b.age(now))
+                        salus::clock::short(b.age(now))
                     );
                 }
                 println!("salus: {} backup(s)", backups.len());
@@ -972,6 +1057,7 @@ async fn main() -> ExitCode {
             command: KeysCommand::RotateMaster,
         } => rotate_master(),
         Command::Backup { command } => backup(&command),
+        Command::Vuln { command } => vuln(&command),
         Command::SeedDev {
             clinics,
             patients,

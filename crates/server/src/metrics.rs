@@ -7,11 +7,13 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, Error, HttpResponse, web};
 use salus_domain::Clock;
+use salus_domain::vulns::model::Tally;
 use salus_http::blocking::run_blocking;
 use salus_http::metrics::{CONTENT_TYPE, Metrics, Readings};
 use salus_persistence::DbPool;
 use salus_persistence::backup_status::backup_status;
 use salus_persistence::outbox_repo::backlog;
+use salus_persistence::vulns_repo::unresolved_vulnerabilities;
 
 /// What a scrape reads: the server's metrics, and the database for the readings
 /// taken at scrape time.
@@ -35,10 +37,20 @@ async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
     })
     .await
     .ok();
-    let backups = run_blocking(move || backup_status(&pool)).await.ok();
+    let backups = run_blocking({
+        let pool = pool.clone();
+        move || backup_status(&pool)
+    })
+    .await
+    .ok();
+    let vulnerabilities = run_blocking(move || unresolved_vulnerabilities(&pool))
+        .await
+        .ok()
+        .map(|findings| Tally::of(&findings, now));
     let readings = Readings {
         outbox_backlog,
         backups,
+        vulnerabilities,
         now,
     };
     match scrape.metrics.render(&readings) {

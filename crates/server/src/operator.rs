@@ -23,8 +23,9 @@ pub(crate) fn command_service(config: &Config, pool: PoolSettings) -> anyhow::Re
     services(config, pool, Arc::new(SystemClock), &public_url)
 }
 
-/// The service over a one-connection pool of the API role.
-pub(crate) fn operator_service(config: &Config) -> anyhow::Result<Services> {
+/// The services over a one-connection pool of the API role, on the system
+/// clock (what an operator command runs on).
+pub fn operator_service(config: &Config) -> anyhow::Result<Services> {
     command_service(
         config,
         PoolSettings {

@@ -112,6 +112,12 @@ actions! {
     SCHEDULE_WORKING_HOURS_SET = "schedule.working_hours_set": "A practitioner's working hours changed.",
     SEALED_DATA_INTEGRITY_FAILED = "sealed_data.integrity_failed": "A sealed field failed its integrity check (altered at rest).",
     SESSION_REVOKED = "session.revoked": "A member ended one of their sessions.",
+    VULNERABILITY_ACCEPTED = "vulnerability.accepted": "An operator accepted a known vulnerability of a dependency as a risk until a moment, with the reason (`salus vuln accept`).",
+    VULNERABILITY_FIXED = "vulnerability.fixed": "An operator marked a known vulnerability of a dependency fixed, with the commit (`salus vuln fix`).",
+    VULNERABILITY_FOUND = "vulnerability.found": "An import recorded a new known vulnerability: advisory, package, version, CVSS vector and score, band and deadline.",
+    VULNERABILITY_IMPORTED = "vulnerability.imported": "A scanner's report was imported (`salus vuln import`): the scanner, and how many findings were new, seen again, reopened, re-scored, and no longer reported.",
+    VULNERABILITY_REOPENED = "vulnerability.reopened": "A vulnerability marked fixed was reported again by an import: open again, its deadline unchanged.",
+    VULNERABILITY_RESCORED = "vulnerability.rescored": "An import reported a known vulnerability in another band (its advisory was re-scored): the deadline now follows from the new band and the first sighting.",
 }
 
 #[cfg(test)]

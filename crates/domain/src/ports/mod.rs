@@ -20,3 +20,4 @@ pub mod reminders;
 pub mod roles;
 pub mod schedule;
 pub mod staff;
+pub mod vulns;
