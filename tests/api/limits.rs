@@ -1,6 +1,6 @@
 //! The configured security limits at their boundaries (docs/security.md, A3, A5,
 //! A8): the minimum password length, the absolute and idle session lifetimes, the
-//! MFA challenge's 5 minutes and the lock-out, each at exactly the limit and one
+//! MFA challenge's 5 minutes, the phone code's 10 and the lock-out, each at exactly the limit and one
 //! past it. The limits are
 //! written here as promised, with the defaults the test server runs with.
 
@@ -138,4 +138,55 @@ async fn an_mfa_challenge_lasts_5_minutes_and_not_a_second_more() {
     app.clock
         .advance(Duration::minutes(5) + Duration::seconds(1));
     assert_eq!(answer(late).await.status(), 401, "at 5:01");
+}
+
+#[tokio::test]
+async fn a_phone_code_lasts_10_minutes_and_not_a_second_more() {
+    let app = TestApp::spawn().await;
+    let mut owner = app.owner_with_mfa("Harbour Clinic").await;
+    let set = |access: String, phone: &'static str| {
+        app.client
+            .post(format!("{}/api/v1/me/phone", app.url))
+            .bearer_auth(access)
+            .json(&json!({ "phone": phone }))
+            .send()
+    };
+    let verify = |access: String, code: String| {
+        app.client
+            .post(format!("{}/api/v1/me/phone/verify", app.url))
+            .bearer_auth(access)
+            .json(&json!({ "code": code }))
+            .send()
+    };
+    assert_eq!(
+        set(owner.access.clone(), "+33611111111")
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    let early = app.token_sent("+33611111111", "");
+    app.clock
+        .advance(Duration::minutes(10) - Duration::seconds(1));
+    assert_eq!(
+        verify(owner.access.clone(), early).await.unwrap().status(),
+        204,
+        "at 9:59"
+    );
+    assert_eq!(
+        set(owner.access.clone(), "+33622222222")
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    let late = app.token_sent("+33622222222", "");
+    app.clock
+        .advance(Duration::minutes(10) + Duration::seconds(1));
+    assert_eq!(refresh(&app, &mut owner).await, 200);
+    assert_eq!(
+        verify(owner.access.clone(), late).await.unwrap().status(),
+        422,
+        "at 10:01"
+    );
 }

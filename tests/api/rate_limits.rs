@@ -84,3 +84,57 @@ async fn every_rate_limited_operation_answers_429_past_the_limit() {
         assert_eq!(body["code"], "rate_limited", "{}: {body}", op.name());
     }
 }
+
+/// The list's reverse: no operation outside it answers 429, however often it is
+/// called from one address past the limit, so an operation a service starts
+/// throttling without joining the list (and so without its 429 in the
+/// contract) fails here. Sign-out goes last: it ends the session the walk uses.
+#[tokio::test]
+async fn no_operation_outside_the_list_answers_429() {
+    let limit = LIMIT.to_string();
+    let app = TestApp::spawn_with(&[
+        ("AUTH_RATE_LIMIT_PER_MINUTE", limit.as_str()),
+        ("TRUST_PROXY_TLS", "true"),
+    ])
+    .await;
+    let member = app.owner_with_mfa("Unlimited Clinic").await;
+    let mut outside: Vec<_> = operations()
+        .into_iter()
+        .filter(|o| {
+            !RATE_LIMITED_OPERATIONS
+                .iter()
+                .any(|(m, p)| *m == o.method && *p == o.path)
+        })
+        .collect();
+    outside.sort_by_key(|o| o.path.ends_with("/logout"));
+    assert!(outside.len() > 50, "{}", outside.len());
+    for (n, op) in outside.iter().enumerate() {
+        let address = format!("198.51.{}.{}", n / 250, n % 250 + 1);
+        for attempt in 1..=LIMIT + 2 {
+            let method = reqwest::Method::from_bytes(op.method.as_bytes()).unwrap();
+            let mut request = app
+                .client
+                .request(
+                    method,
+                    format!(
+                        "{}{}",
+                        app.url,
+                        op.path_with(&uuid::Uuid::now_v7().to_string())
+                    ),
+                )
+                .header("x-forwarded-for", &address)
+                .bearer_auth(&member.access);
+            if let Some(schema) = &op.body {
+                request = request.json(&example(schema));
+            }
+            let answer = request.send().await.unwrap();
+            assert_ne!(
+                answer.status(),
+                429,
+                "{}: attempt {attempt} answered 429 but the operation is not in \
+                 RATE_LIMITED_OPERATIONS (nor its 429 in the contract)",
+                op.name()
+            );
+        }
+    }
+}
