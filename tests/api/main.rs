@@ -7,6 +7,7 @@ mod account;
 mod alerts;
 mod api_docs;
 mod appointments;
+mod at_rest;
 mod audit;
 mod backup;
 mod brute_force;

@@ -40,8 +40,9 @@ pub fn unique_email(name: &str) -> String {
     format!("{name}.{}@clinic.test", uuid::Uuid::new_v4().simple())
 }
 
-/// The token of a message: a line on its own, or else a 6-digit code in the text.
-fn token_in(body: &str) -> Option<String> {
+/// The one-time token or code a message body carries: its first line that is one
+/// word, or else its first six-digit number.
+pub fn token_in(body: &str) -> Option<String> {
     body.lines()
         .map(str::trim)
         .find(|l| l.len() >= 6 && !l.contains(' ') && !l.contains("://") && !l.ends_with('.'))

@@ -65,7 +65,9 @@ impl OutboxRepo for PgTx<'_> {
 }
 
 /// Claims up to `batch` due messages, delivers each with `deliver`, and records the
-/// outcome, all in one transaction (rows stay locked while they are sent).
+/// outcome, all in one transaction (rows stay locked while they are sent). A
+/// delivered or given-up message keeps its envelope but not its body, which may
+/// hold a one-time token or code: nothing of it outlives its delivery at rest.
 /// Failures are retried with exponential back-off, given up after `MAX_ATTEMPTS`.
 /// Returns how many were delivered.
 pub fn deliver_due(
@@ -108,10 +110,13 @@ pub fn deliver_due(
             match deliver(&message) {
                 Ok(()) => {
                     delivered += 1;
+                    // The envelope stays (who, what subject, when); the body,
+                    // which may carry a one-time token or code, goes.
                     diesel::update(row)
                         .set((
                             outbox::delivered_at.eq(now),
                             outbox::attempts.eq(attempts + 1),
+                            outbox::body.eq(""),
                         ))
                         .execute(conn)?;
                 }
@@ -128,6 +133,10 @@ pub fn deliver_due(
                             outbox::failed_at.eq(failed_at),
                         ))
                         .execute(conn)?;
+                    if failed_at.is_some() {
+                        // Given up: the body is dropped like a delivered one's.
+                        diesel::update(row).set(outbox::body.eq("")).execute(conn)?;
+                    }
                 }
             }
         }
