@@ -44,6 +44,7 @@ mod rls;
 mod roles;
 mod route_inventory;
 mod schema;
+mod secrets;
 mod seed;
 mod sessions;
 mod sign_in;

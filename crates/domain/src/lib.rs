@@ -34,6 +34,7 @@ pub mod reminders;
 pub mod rights;
 pub mod roles;
 pub mod schedule;
+pub mod secrets;
 pub mod seeding;
 pub mod services;
 pub mod shared;

@@ -16,6 +16,7 @@ use crate::queue::Queue;
 use crate::rights::PatientRights;
 use crate::roles::Roles;
 use crate::schedule::Schedule;
+use crate::secrets::Secrets;
 use crate::seeding::Seeding;
 use crate::shared::Core;
 use crate::staff::Staff;
@@ -56,6 +57,8 @@ pub struct Services {
     pub platform: Platform,
     /// Master-key rotation.
     pub keys: KeyRotation,
+    /// The ages of the secrets and keys in use.
+    pub secrets: Secrets,
     /// Bulk loading of synthetic data (the seeders).
     pub seeding: Seeding,
     /// Known vulnerabilities of the platform's dependencies and their deadlines.
@@ -83,6 +86,7 @@ impl Services {
             alerts: Alerts::new(core.clone()),
             platform: Platform::new(core.clone()),
             keys: KeyRotation::new(core.clone()),
+            secrets: Secrets::new(core.clone()),
             seeding: Seeding::new(core.clone()),
             vulns: Vulnerabilities::new(core.clone()),
             core,

@@ -22,6 +22,7 @@ use crate::ports::queue::QueueRepo;
 use crate::ports::reminders::RemindersRepo;
 use crate::ports::roles::RolesRepo;
 use crate::ports::schedule::ScheduleRepo;
+use crate::ports::secrets::SecretsRepo;
 use crate::ports::staff::StaffRepo;
 use crate::ports::vulns::VulnsRepo;
 
@@ -93,6 +94,8 @@ views! {
     /// Known vulnerabilities of the platform's dependencies, and the platform
     /// audit chain that records every change of them.
     VulnsTx: VulnsRepo, AuditRepo;
+    /// The secret inventory and the platform audit chain.
+    SecretsTx: SecretsRepo, AuditRepo;
     /// Bulk loading of synthetic data (`crate::seeding`).
     SeedTx: IdentityRepo, ScheduleRepo, PatientsRepo, KeysRepo;
 }

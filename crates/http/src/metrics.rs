@@ -11,10 +11,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use prometheus::core::Collector;
 use prometheus::{
-    Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use salus_domain::ports::alerts::BackupStatus;
+use salus_domain::secrets::SecretAge;
 use salus_domain::vulns::model::Tally;
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
@@ -141,6 +142,9 @@ impl Metrics {
         if let Some(tally) = &readings.vulnerabilities {
             families.extend(vulnerability_gauges(tally)?);
         }
+        if let Some(ages) = &readings.secrets {
+            families.extend(secret_gauges(ages)?);
+        }
         let mut text = String::new();
         TextEncoder::new().encode_utf8(&families, &mut text)?;
         Ok(text)
@@ -156,6 +160,8 @@ pub struct Readings {
     pub backups: Option<BackupStatus>,
     /// Known vulnerabilities open and overdue by band, at the scrape's time.
     pub vulnerabilities: Option<Tally>,
+    /// The ages of the secrets and keys in use.
+    pub secrets: Option<Vec<SecretAge>>,
     /// The scrape's time.
     pub now: DateTime<Utc>,
 }
@@ -185,6 +191,40 @@ fn vulnerability_gauges(
         overdue.with_label_values(&[band.as_str()]).set(late);
     }
     let mut families = open.collect();
+    families.extend(overdue.collect());
+    Ok(families)
+}
+
+/// `salus_secret_age_seconds` (the oldest of each kind) and
+/// `salus_secrets_overdue` (how many of each kind are past their rotation
+/// period), one series per kind in use.
+fn secret_gauges(
+    ages: &[SecretAge],
+) -> Result<Vec<prometheus::proto::MetricFamily>, prometheus::Error> {
+    let age = GaugeVec::new(
+        Opts::new(
+            "salus_secret_age_seconds",
+            "Age of the oldest secret or key of each kind in use (a ring's signing or \
+             sealing key), against the rotation periods of `salus keys report`.",
+        ),
+        &["kind"],
+    )?;
+    let overdue = IntGaugeVec::new(
+        Opts::new(
+            "salus_secrets_overdue",
+            "Secrets or keys of each kind in use past their rotation period.",
+        ),
+        &["kind"],
+    )?;
+    for secret in ages {
+        let kind = secret.kind.as_str();
+        let oldest = age.with_label_values(&[kind]);
+        oldest.set(oldest.get().max(seconds(secret.age)));
+        overdue
+            .with_label_values(&[kind])
+            .add(i64::from(secret.overdue()));
+    }
+    let mut families = age.collect();
     families.extend(overdue.collect());
     Ok(families)
 }
@@ -234,6 +274,7 @@ mod tests {
             outbox_backlog,
             backups: None,
             vulnerabilities: None,
+            secrets: None,
             now: chrono::Utc::now(),
         }
     }

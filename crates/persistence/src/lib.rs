@@ -29,6 +29,7 @@ pub mod role_posture;
 pub mod roles_repo;
 pub mod schedule_repo;
 pub mod schema;
+pub mod secrets_repo;
 pub mod staff_repo;
 pub mod store;
 pub mod versions_repo;

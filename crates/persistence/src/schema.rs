@@ -541,3 +541,12 @@ diesel::table! {
         resolved_at -> Nullable<Timestamptz>,
     }
 }
+
+diesel::table! {
+    secret_inventory (kind, key_id) {
+        kind -> Text,
+        key_id -> Text,
+        first_seen_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+    }
+}

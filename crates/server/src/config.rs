@@ -59,6 +59,8 @@
 //! | `BACKUP_DRILL_SAMPLE` | sealed fields per sealed column the restore drill decrypts | `25` |
 //! | `DESTRUCTION_REGISTER_DIR` | the destruction register: signed entries of every destruction (clinic closures), re-applied by every restore; keep it outside the database and its backups, on storage every node shares (absolute in staging/production, and not inside `BACKUP_PG_DATA` or `BACKUP_REPO_PATH`) | `.local/destruction-register` |
 //! | `CLOSURE_GRACE_DAYS` | days between an owner's closure request and the clinic's destruction (1 to 365) | `30` |
+//! | `KEY_ROTATION_CRITICAL_DAYS` | rotation period of the signing and master keys (`salus keys report`; 1 to 365) | `30` |
+//! | `KEY_ROTATION_STANDARD_DAYS` | rotation period of the other secrets and the clinics' data keys (1 to 730) | `90` |
 //! | `BACKUP_PG_BIN` | the PostgreSQL programs the restore drill starts its scratch cluster with | `/usr/lib/postgresql/<version of BACKUP_PG_DATA>/bin` |
 //! | `LOG_FORMAT` | `json` or `pretty` | `pretty` in development, else `json` |
 //! | `RUST_LOG` | log filter | `info` |
@@ -248,6 +250,10 @@ pub struct Config {
     pub destruction_register_dir: PathBuf,
     /// Days of a closure's grace period.
     pub closure_grace_days: i64,
+    /// Rotation period of the critical keys, in days.
+    pub key_rotation_critical_days: i64,
+    /// Rotation period of the other secrets and keys, in days.
+    pub key_rotation_standard_days: i64,
 }
 
 /// Where and how pgBackRest backs the cluster up (`BACKUP_*`).
@@ -1040,6 +1046,18 @@ impl Config {
             r.problems
                 .push("CLOSURE_GRACE_DAYS must be between 1 and 365".to_owned());
         }
+        let key_rotation_critical_days =
+            r.parsed("KEY_ROTATION_CRITICAL_DAYS", 30i64, "a number of days");
+        if !(1..=365).contains(&key_rotation_critical_days) {
+            r.problems
+                .push("KEY_ROTATION_CRITICAL_DAYS must be between 1 and 365".to_owned());
+        }
+        let key_rotation_standard_days =
+            r.parsed("KEY_ROTATION_STANDARD_DAYS", 90i64, "a number of days");
+        if !(1..=730).contains(&key_rotation_standard_days) {
+            r.problems
+                .push("KEY_ROTATION_STANDARD_DAYS must be between 1 and 730".to_owned());
+        }
 
         if deployed {
             if let Some(url) = &database_url {
@@ -1122,6 +1140,8 @@ impl Config {
                 backup,
                 destruction_register_dir,
                 closure_grace_days,
+                key_rotation_critical_days,
+                key_rotation_standard_days,
             }),
             _ => Err(ConfigProblems(r.problems)),
         }

@@ -249,6 +249,16 @@ enum KeysCommand {
     /// key of MASTER_KEYS. Put the new key first, keep the old ones after it, run
     /// this, then remove the old keys. Safe to interrupt and run again.
     RotateMaster,
+    /// The age of every secret and key in use (token, master and audit signing
+    /// keys, the backup passphrase, the SMS gateway and webhook secrets, each
+    /// clinic's data key) against its rotation period (KEY_ROTATION_*_DAYS:
+    /// 30 days for the signing and master keys, 90 for the rest). Exits 1 when
+    /// one is overdue.
+    Report {
+        /// One JSON object per secret instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -479,6 +489,46 @@ fn set_plan(clinic_id: uuid::Uuid, plan: &str, operator: Option<&str>) -> ExitCo
         }
         Err(error) => report(&error),
     }
+}
+
+fn keys_report(json: bool) -> ExitCode {
+    let config = match Config::load(&config::process_env()) {
+        Ok(config) => config,
+        Err(problems) => return report_config(&problems),
+    };
+    let ages = match salus::operator::keys_report(&config) {
+        Ok(ages) => ages,
+        Err(error) => return report(&error),
+    };
+    for secret in &ages {
+        let state = if secret.overdue() { "OVERDUE" } else { "ok" };
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "kind": secret.kind.as_str(),
+                    "key_id": secret.key_id,
+                    "in_use_since": secret.since.to_rfc3339(),
+                    "age_days": secret.age.num_days(),
+                    "period_days": secret.period.num_days(),
+                    "overdue": secret.overdue(),
+                })
+            );
+        } else {
+            println!(
+                "{:<24} {:<38} {:>5} days of {:>3}  {state}",
+                secret.kind.as_str(),
+                secret.key_id,
+                secret.age.num_days(),
+                secret.period.num_days()
+            );
+        }
+    }
+    if ages.iter().any(salus_domain::secrets::SecretAge::overdue) {
+        eprintln!("salus: keys report: a secret is past its rotation period");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 fn operator_command(command: OperatorCommand) -> ExitCode {
@@ -1056,6 +1106,9 @@ async fn main() -> ExitCode {
         Command::Keys {
             command: KeysCommand::RotateMaster,
         } => rotate_master(),
+        Command::Keys {
+            command: KeysCommand::Report { json },
+        } => keys_report(json),
         Command::Backup { command } => backup(&command),
         Command::Vuln { command } => vuln(&command),
         Command::SeedDev {

@@ -25,6 +25,8 @@ pub struct Scrape {
     pub pool: DbPool,
     /// The server's clock (what "due" means for the outbox).
     pub clock: Arc<dyn Clock>,
+    /// The secrets in use, whose ages the scrape reads.
+    pub secrets: crate::secrets::SecretWatch,
 }
 
 async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
@@ -47,10 +49,13 @@ async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
         .await
         .ok()
         .map(|findings| Tally::of(&findings, now));
+    let watch = scrape.secrets.clone();
+    let secrets = run_blocking(move || watch.ages()).await.ok();
     let readings = Readings {
         outbox_backlog,
         backups,
         vulnerabilities,
+        secrets,
         now,
     };
     match scrape.metrics.render(&readings) {

@@ -133,3 +133,11 @@ pub fn list_operators(config: &Config) -> anyhow::Result<Vec<String>> {
         })
         .collect())
 }
+
+/// The report of `salus keys report`: every secret's age against its period.
+pub fn keys_report(config: &Config) -> anyhow::Result<Vec<salus_domain::secrets::SecretAge>> {
+    let services = Arc::new(operator_service(config)?);
+    crate::secrets::SecretWatch::new(services, config)
+        .ages()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}

@@ -111,6 +111,7 @@ actions! {
     SCHEDULE_ABSENCE_ADDED = "schedule.absence_added": "A practitioner's absence was recorded.",
     SCHEDULE_WORKING_HOURS_SET = "schedule.working_hours_set": "A practitioner's working hours changed.",
     SEALED_DATA_INTEGRITY_FAILED = "sealed_data.integrity_failed": "A sealed field failed its integrity check (altered at rest).",
+    SECRET_FIRST_SEEN = "secret.first_seen": "A secret or key was seen in use for the first time (a rotation, or the first start): its kind and id or fingerprint.",
     SESSION_REVOKED = "session.revoked": "A member ended one of their sessions.",
     VULNERABILITY_ACCEPTED = "vulnerability.accepted": "An operator accepted a known vulnerability of a dependency as a risk until a moment, with the reason (`salus vuln accept`).",
     VULNERABILITY_FIXED = "vulnerability.fixed": "An operator marked a known vulnerability of a dependency fixed, with the commit (`salus vuln fix`).",

@@ -19,5 +19,6 @@ pub mod queue;
 pub mod reminders;
 pub mod roles;
 pub mod schedule;
+pub mod secrets;
 pub mod staff;
 pub mod vulns;
