@@ -58,7 +58,10 @@ fn stored_key_ids(app: &TestApp) -> Vec<String> {
 async fn rotate(config: Config) -> RotationSummary {
     tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();
-        let summary = salus::operator::rotate_master(&config, &mut |p| lines.push(p)).unwrap();
+        let summary = salus::operator::rotate_master(&config, "keys-test@ops.example", &mut |p| {
+            lines.push(p);
+        })
+        .unwrap();
         assert!(!lines.is_empty(), "progress is reported");
         summary
     })
@@ -156,6 +159,16 @@ async fn rotating_the_master_key_rewraps_every_clinic_so_the_old_key_can_go() {
         "{summary:?}"
     );
     assert_eq!(stored_key_ids(&app), ["m2", "m2", "m2"]);
+    let recorded = salus_tests::catalogue::count(
+        &mut app.db.superuser(),
+        "SELECT count(*) AS n FROM audit.events WHERE action = 'keys.master_rotated'
+            AND clinic_id IS NULL AND details LIKE '%keys-test@ops.example%'
+            AND details LIKE '%\"active_key\":\"m2\"%'",
+    );
+    assert_eq!(
+        recorded, 1,
+        "the rotation and who ran it are in the platform chain"
+    );
 
     let again = rotate(app.config_with(&[("MASTER_KEYS", &rotated_ring)])).await;
     assert_eq!(

@@ -88,7 +88,7 @@ views! {
     /// Clinic exports: the records and the walk over every table.
     ExportTx: ExportRepo, KeysRepo, StaffRepo, IdentityRepo, AuditRepo, OutboxRepo;
     /// Master-key rotation.
-    KeysTx: KeysRepo;
+    KeysTx: KeysRepo, AuditRepo;
     /// The platform's operators, their sessions, and the clinics' summaries.
     OperatorsTx: OperatorsRepo, AuditRepo, OutboxRepo;
     /// Known vulnerabilities of the platform's dependencies, and the platform

@@ -248,7 +248,12 @@ enum KeysCommand {
     /// Re-wrap every clinic's data keys (and re-seal TOTP secrets) under the first
     /// key of MASTER_KEYS. Put the new key first, keep the old ones after it, run
     /// this, then remove the old keys. Safe to interrupt and run again.
-    RotateMaster,
+    RotateMaster {
+        /// The operator running it, recorded in the platform audit chain
+        /// (required in staging and production).
+        #[arg(long)]
+        operator: Option<String>,
+    },
     /// The age of every secret and key in use (token, master and audit signing
     /// keys, the backup passphrase, the SMS gateway and webhook secrets, each
     /// clinic's data key) against its rotation period (KEY_ROTATION_*_DAYS:
@@ -828,10 +833,14 @@ fn vuln(command: &VulnCommand) -> ExitCode {
     done.unwrap_or_else(|error| report(&error))
 }
 
-fn rotate_master() -> ExitCode {
+fn rotate_master(operator: Option<&str>) -> ExitCode {
     let config = match Config::load(&config::process_env()) {
         Ok(config) => config,
         Err(problems) => return report_config(&problems),
+    };
+    let by = match salus::operator::who_ran(&config, operator) {
+        Ok(by) => by,
+        Err(error) => return report(&error),
     };
     let mut report_progress = |progress| match progress {
         salus_domain::keyring::rotation::Progress::Accounts(seen) => {
@@ -844,7 +853,7 @@ fn rotate_master() -> ExitCode {
             outcome,
         } => println!("salus: keys: {done}/{total} clinics ({clinic}: {outcome:?})"),
     };
-    match salus::operator::rotate_master(&config, &mut report_progress) {
+    match salus::operator::rotate_master(&config, &by, &mut report_progress) {
         Ok(s) => {
             println!(
                 "salus: keys: every clinic's keys are under master key {}: {} clinics, {} re-wrapped, {} already current, {} without keys yet; TOTP secrets: {} re-sealed, {} already current",
@@ -1104,8 +1113,8 @@ async fn main() -> ExitCode {
             &out,
         ),
         Command::Keys {
-            command: KeysCommand::RotateMaster,
-        } => rotate_master(),
+            command: KeysCommand::RotateMaster { operator },
+        } => rotate_master(operator.as_deref()),
         Command::Keys {
             command: KeysCommand::Report { json },
         } => keys_report(json),

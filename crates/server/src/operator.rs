@@ -59,14 +59,16 @@ pub fn set_plan(config: &Config, clinic: ClinicId, plan: Plan, by: &str) -> anyh
 }
 
 /// Re-wraps every clinic's keys and re-seals every TOTP secret under the first key
-/// of `MASTER_KEYS`, reporting progress as it goes. Safe to interrupt and re-run.
+/// of `MASTER_KEYS`, reporting progress as it goes, recording who ran it. Safe to
+/// interrupt and re-run.
 pub fn rotate_master(
     config: &Config,
+    by: &str,
     progress: &mut dyn FnMut(Progress),
 ) -> anyhow::Result<RotationSummary> {
     operator_service(config)?
         .keys
-        .rotate_master_key(progress)
+        .rotate_master_key(by, progress)
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("master-key rotation stopped; run it again to finish")
 }

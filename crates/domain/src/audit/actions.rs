@@ -59,6 +59,7 @@ actions! {
     INVITATION_ACCEPTED = "invitation.accepted": "An invitation was accepted.",
     INVITATION_REVOKED = "invitation.revoked": "An invitation was revoked.",
     INVITATION_SENT = "invitation.sent": "An invitation was sent.",
+    KEYS_MASTER_ROTATED = "keys.master_rotated": "A master-key rotation completed (salus keys rotate-master): the active key, the counts, who ran it.",
     MEMBERSHIP_CUSTOM_ROLES_ASSIGNED = "membership.custom_roles_assigned": "A member's custom roles changed.",
     MEMBERSHIP_DEACTIVATED = "membership.deactivated": "A member was deactivated.",
     MEMBERSHIP_OVERRIDES_SET = "membership.overrides_set": "A member's permission overrides changed.",

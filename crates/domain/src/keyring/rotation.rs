@@ -11,7 +11,10 @@
 //! clinic is missed.
 
 use crate::DomainError;
+use crate::audit::AuditRecord;
+use crate::audit::actions;
 use crate::identity::mfa;
+use crate::identity::model::ClientInfo;
 use crate::ids::{AccountId, ClinicId};
 use crate::keyring::Outcome;
 use crate::shared::{Core, transactions};
@@ -72,9 +75,12 @@ impl KeyRotation {
     transactions!(KeysTx);
 
     /// Re-wraps every clinic's keys and re-seals every TOTP secret under the active
-    /// master key, one transaction per account and per clinic.
+    /// master key, one transaction per account and per clinic; a completed run
+    /// is recorded (`keys.master_rotated`, with its counts and who ran it) in the
+    /// platform audit chain.
     pub fn rotate_master_key(
         &self,
+        by: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<RotationSummary, DomainError> {
         let mut summary = RotationSummary {
@@ -119,6 +125,21 @@ impl KeyRotation {
                 outcome,
             });
         }
+        self.tx(Scope::Platform, |tx| {
+            self.core.audit(
+                tx,
+                AuditRecord::account(actions::KEYS_MASTER_ROTATED, None)
+                    .detail("active_key", summary.active_key.as_str())
+                    .detail("clinics", summary.clinics)
+                    .detail("rewrapped", summary.rewrapped)
+                    .detail("totp_resealed", summary.totp_resealed)
+                    .detail("operator", by),
+                &ClientInfo {
+                    user_agent: Some("salus keys rotate-master".to_owned()),
+                    ..ClientInfo::default()
+                },
+            )
+        })?;
         Ok(summary)
     }
 
