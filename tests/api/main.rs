@@ -17,6 +17,7 @@ mod concurrency;
 mod contract;
 mod erasure;
 mod exports;
+mod faults;
 mod headers;
 mod health;
 mod isolation;
