@@ -28,6 +28,7 @@ mod logs;
 mod metrics;
 mod mfa;
 mod migrations;
+mod nodes;
 mod notes;
 mod operators;
 mod oracles;

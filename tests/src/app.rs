@@ -89,8 +89,10 @@ fn config_on(
 /// A second server over a test's database, as after a restart with another
 /// configuration; stopped when dropped.
 pub struct Sibling {
-    /// Its base URL.
+    /// Its base URL (its public URL: another node's, when told so).
     pub url: String,
+    /// Where it listens (its own, whatever its public URL says).
+    pub http_addr: std::net::SocketAddr,
     server: Option<RunningServer>,
 }
 
@@ -115,6 +117,7 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("sibling server failed to start: {e:#}"));
         Sibling {
             url: server.public_url.clone(),
+            http_addr: server.http_addr,
             server: Some(server),
         }
     }
