@@ -202,3 +202,74 @@ async fn an_email_change_does_the_same_work_whether_or_not_the_new_address_is_ta
     assert!(!taken.is_empty());
     assert_eq!(taken, free, "a taken and a free address differ in work");
 }
+
+/// The argon2 computations of the flows that take a password, through the
+/// API: an unknown address costs the same hashing work as a known one with a
+/// wrong password (the dummy hash), for members and for operators, counted by
+/// the server's hasher itself.
+#[tokio::test]
+async fn a_sign_in_does_the_same_hashing_work_for_known_and_unknown_addresses() {
+    let app = TestApp::spawn().await;
+    let owner = app.new_owner("Harbour Clinic").await;
+    let services = app.services();
+    let work = |before: u64| services.password_hash_computations() - before;
+
+    let before = services.password_hash_computations();
+    assert_eq!(app.login(&owner.email, OTHER_PASSWORD).await.status(), 401);
+    let known = work(before);
+    let before = services.password_hash_computations();
+    assert_eq!(
+        app.login(&unique_email("nobody"), OTHER_PASSWORD)
+            .await
+            .status(),
+        401
+    );
+    let unknown = work(before);
+    assert!(known >= 1, "a sign-in verifies the password: {known}");
+    assert_eq!(
+        known, unknown,
+        "member sign-in: known {known}, unknown {unknown}"
+    );
+
+    let operator = |email: String| {
+        app.post_json(
+            "/api/v1/platform/auth/login",
+            serde_json::json!({"email": email, "password": OTHER_PASSWORD, "code": "123456"}),
+        )
+    };
+    let code = tokio::task::spawn_blocking({
+        let services = app.services();
+        move || {
+            let ends_at = services.now() + chrono::Duration::days(30);
+            services
+                .platform
+                .add_operator(&salus_domain::platform::NewOperator {
+                    email: "ida@ops.example".into(),
+                    role: salus_domain::ports::operators::OperatorRole::Support,
+                    ends_at,
+                    added_by: "ops-lead@salus.example".into(),
+                })
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let enrolled = app
+        .post_json(
+            "/api/v1/platform/enrolment",
+            serde_json::json!({"token": code, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(enrolled.status(), 200);
+    let before = services.password_hash_computations();
+    assert_eq!(operator("ida@ops.example".into()).await.status(), 401);
+    let known = work(before);
+    let before = services.password_hash_computations();
+    assert_eq!(operator(unique_email("ghost-op")).await.status(), 401);
+    let unknown = work(before);
+    assert!(known >= 1);
+    assert_eq!(
+        known, unknown,
+        "operator sign-in: known {known}, unknown {unknown}"
+    );
+}

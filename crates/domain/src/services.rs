@@ -109,6 +109,12 @@ impl Services {
         self.core.now()
     }
 
+    /// Argon2 computations the services' password hasher has run (the proof
+    /// that unknown accounts cost the same hashing work as known ones).
+    pub fn password_hash_computations(&self) -> u64 {
+        self.core.hasher().computations()
+    }
+
     /// The settings the services run with.
     pub fn settings(&self) -> &crate::shared::Settings {
         self.core.settings()

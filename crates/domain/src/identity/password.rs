@@ -169,6 +169,9 @@ pub struct PasswordHasher {
     /// unknown emails cost the same work as known ones.
     dummy_hash: String,
     memory: WorkingMemory,
+    /// Argon2 computations run (hashes and verifications): how the equal work
+    /// of known and unknown accounts is proven, counted where it is done.
+    computed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The outcome of verifying a password.
@@ -189,6 +192,7 @@ impl PasswordHasher {
             params,
             dummy_hash: String::new(),
             memory: WorkingMemory::default(),
+            computed: Arc::default(),
         };
         let dummy = crate::random::secret_token(random);
         hasher.dummy_hash = hasher.hash(&dummy, random)?;
@@ -206,8 +210,16 @@ impl PasswordHasher {
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 
+    /// How many argon2 computations (hashes and verifications) this hasher has
+    /// run since it was made.
+    pub fn computations(&self) -> u64 {
+        self.computed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Hashes a (policy-checked) password to a PHC string.
     pub fn hash(&self, password: &str, random: &dyn Random) -> Result<String, DomainError> {
+        self.computed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let salt = bytes(random, 16);
         self.argon2()?
             .hash_password_with_salt(normalise(password).as_bytes(), &salt)
@@ -257,6 +269,8 @@ impl PasswordHasher {
         let blocks = params.block_count();
         let argon2 = Argon2::new(algorithm, version, params);
         let mut out = vec![0u8; expected.len()];
+        self.computed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let computed = self.memory.with(blocks, |memory| {
             argon2.hash_password_into_with_memory(password, salt, &mut out, memory)
         });
