@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DB_ENV := set -a && . .local/db.env && set +a
 
-.PHONY: run test lint openapi clients contract-tools backup-tools backup-drill backup-drill-stop supply-chain supply-chain-tools provision-db build bench clean-db
+.PHONY: run test lint openapi clients contract-tools backup-tools backup-drill backup-drill-stop supply-chain supply-chain-tools provision-db build bench clean-db fuzz
 
 provision-db:
 	@bash scripts/provision-db.sh
@@ -73,6 +73,12 @@ supply-chain: supply-chain-tools
 ## Install the pinned supply-chain tools (cargo-deny, detect-secrets) under .local.
 supply-chain-tools:
 	@bash scripts/install-supply-chain-tools.sh
+
+## Fuzz the parsers of untrusted input (cursor, bearer token, If-Match, the JSON
+## text policy, second-factor and password input) with cargo-fuzz, FUZZ_SECONDS
+## (30) per target; fails on a crash. Installs cargo-fuzz (pinned) and uses nightly.
+fuzz:
+	@bash scripts/fuzz.sh
 
 ## Load-test a release build against a scratch database of 100 clinics x 10,000
 ## patients and write bench/results/latest.json (BENCH_QUICK=1: a smoke run).

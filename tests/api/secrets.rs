@@ -5,17 +5,24 @@
 //! day in use, recorded in the platform audit chain.
 
 use chrono::Duration;
-use salus::secrets::SecretWatch;
 use salus_domain::secrets::{SecretAge, SecretInUse, SecretKind};
 use salus_tests::catalogue::count;
 use salus_tests::{TestApp, metric_value};
 
-/// The secrets' ages by the test server's clock (as the server records them).
-async fn ages(watch: SecretWatch) -> Vec<SecretAge> {
-    tokio::task::spawn_blocking(move || watch.ages())
-        .await
-        .unwrap()
-        .unwrap()
+/// The secrets' ages by the test server's clock, of what it runs with or of
+/// `in_use` (as the server records them).
+async fn ages(app: &TestApp, in_use: Option<Vec<SecretInUse>>) -> Vec<SecretAge> {
+    let services = app.services();
+    tokio::task::spawn_blocking(move || match in_use {
+        None => services.secrets.ages(),
+        Some(in_use) => {
+            let periods = services.settings().rotation_periods;
+            services.secrets.ages_of(&in_use, periods)
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap()
 }
 
 fn overdue(ages: &[SecretAge], kind: SecretKind) -> Vec<bool> {
@@ -35,12 +42,8 @@ async fn every_secret_and_key_is_due_at_its_period_and_a_rotation_starts_it_agai
     ])
     .await;
     app.owner_with_mfa("Keys Clinic").await;
-    let config = app.config_with(&[
-        ("SECURITY_WEBHOOK_URL", "http://127.0.0.1:9/hook"),
-        ("SECURITY_WEBHOOK_SECRET", webhook_secret),
-    ]);
-    let watch = SecretWatch::new(app.services(), &config);
-    let kinds: Vec<SecretKind> = watch.in_use.iter().map(|s| s.kind).collect();
+    let in_use = app.services().settings().secrets_in_use.clone();
+    let kinds: Vec<SecretKind> = in_use.iter().map(|s| s.kind).collect();
     for kind in [
         SecretKind::TokenSigning,
         SecretKind::Master,
@@ -49,8 +52,7 @@ async fn every_secret_and_key_is_due_at_its_period_and_a_rotation_starts_it_agai
     ] {
         assert!(kinds.contains(&kind), "{kind:?} is in use: {kinds:?}");
     }
-    let webhook = watch
-        .in_use
+    let webhook = in_use
         .iter()
         .find(|s| s.kind == SecretKind::SecurityWebhook)
         .unwrap();
@@ -60,20 +62,20 @@ async fn every_secret_and_key_is_due_at_its_period_and_a_rotation_starts_it_agai
         webhook.key_id
     );
 
-    let now = ages(watch.clone()).await;
+    let now = ages(&app, None).await;
     assert!(now.iter().all(|a| !a.overdue()), "{now:?}");
     assert_eq!(overdue(&now, SecretKind::ClinicDataKey), [false]);
 
     // The critical keys: due at 30 days, not a second before.
     app.clock.advance(Duration::days(30) - Duration::seconds(5));
-    let before = ages(watch.clone()).await;
+    let before = ages(&app, None).await;
     assert_eq!(
         overdue(&before, SecretKind::Master),
         [false],
         "at 30 days less 5 s"
     );
     app.clock.advance(Duration::seconds(10));
-    let after = ages(watch.clone()).await;
+    let after = ages(&app, None).await;
     for kind in [
         SecretKind::TokenSigning,
         SecretKind::Master,
@@ -96,16 +98,38 @@ async fn every_secret_and_key_is_due_at_its_period_and_a_rotation_starts_it_agai
     let age = metric_value(&text, "salus_secret_age_seconds{kind=\"master_key\"}").unwrap();
     assert!(age > 30.0 * 86_400.0, "{age}");
 
+    // The audit job's round raises one alert per overdue key, once.
+    let round = app.audit_round().await;
+    let raised: Vec<&str> = round
+        .alerts
+        .iter()
+        .filter(|a| a.kind == "secret_rotation_overdue")
+        .map(|a| a.subject.as_str())
+        .collect();
+    assert_eq!(raised.len(), 3, "the three critical keys: {raised:?}");
+    assert!(
+        raised.iter().any(|s| s.starts_with("master_key:")),
+        "{raised:?}"
+    );
+    let again = app.audit_round().await;
+    assert!(
+        again
+            .alerts
+            .iter()
+            .all(|a| a.kind != "secret_rotation_overdue"),
+        "once per key"
+    );
+
     // The standard ones at 90 days.
     app.clock.advance(Duration::days(60));
-    let later = ages(watch.clone()).await;
+    let later = ages(&app, None).await;
     assert_eq!(overdue(&later, SecretKind::SecurityWebhook), [true]);
     assert_eq!(overdue(&later, SecretKind::ClinicDataKey), [true]);
 
     // A rotated master key: a new id first in the ring, young again, and its
     // first day in use is in the platform audit chain.
-    let mut rotated = watch.clone();
-    for secret in &mut rotated.in_use {
+    let mut rotated = in_use.clone();
+    for secret in &mut rotated {
         if secret.kind == SecretKind::Master {
             *secret = SecretInUse {
                 kind: SecretKind::Master,
@@ -113,7 +137,7 @@ async fn every_secret_and_key_is_due_at_its_period_and_a_rotation_starts_it_agai
             };
         }
     }
-    let fresh = ages(rotated).await;
+    let fresh = ages(&app, Some(rotated)).await;
     assert_eq!(overdue(&fresh, SecretKind::Master), [false]);
     let mut su = app.db.superuser();
     assert_eq!(

@@ -55,6 +55,10 @@ pub struct Settings {
     pub backup_expiry_horizon: Duration,
     /// Operators' session and enrolment-link lifetimes.
     pub operator_lifetimes: crate::ports::operators::OperatorLifetimes,
+    /// The secrets and keys the platform runs with, for their ages.
+    pub secrets_in_use: Vec<crate::ports::secrets::SecretInUse>,
+    /// Their rotation periods.
+    pub rotation_periods: crate::ports::secrets::RotationPeriods,
 }
 
 impl Default for Settings {
@@ -72,6 +76,11 @@ impl Default for Settings {
             closure_grace: Duration::days(30),
             backup_expiry_horizon: Duration::days(31),
             operator_lifetimes: crate::ports::operators::OperatorLifetimes::default(),
+            secrets_in_use: Vec::new(),
+            rotation_periods: crate::ports::secrets::RotationPeriods {
+                critical: Duration::days(30),
+                standard: Duration::days(90),
+            },
         }
     }
 }

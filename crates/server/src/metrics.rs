@@ -25,8 +25,8 @@ pub struct Scrape {
     pub pool: DbPool,
     /// The server's clock (what "due" means for the outbox).
     pub clock: Arc<dyn Clock>,
-    /// The secrets in use, whose ages the scrape reads.
-    pub secrets: crate::secrets::SecretWatch,
+    /// The services (the secrets' ages are read through them).
+    pub services: Arc<salus_domain::services::Services>,
 }
 
 async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
@@ -49,8 +49,8 @@ async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
         .await
         .ok()
         .map(|findings| Tally::of(&findings, now));
-    let watch = scrape.secrets.clone();
-    let secrets = run_blocking(move || watch.ages()).await.ok();
+    let services = scrape.services.clone();
+    let secrets = run_blocking(move || services.secrets.ages()).await.ok();
     let readings = Readings {
         outbox_backlog,
         backups,

@@ -138,8 +138,8 @@ pub fn list_operators(config: &Config) -> anyhow::Result<Vec<String>> {
 
 /// The report of `salus keys report`: every secret's age against its period.
 pub fn keys_report(config: &Config) -> anyhow::Result<Vec<salus_domain::secrets::SecretAge>> {
-    let services = Arc::new(operator_service(config)?);
-    crate::secrets::SecretWatch::new(services, config)
+    operator_service(config)?
+        .secrets
         .ages()
         .map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -1,11 +1,9 @@
-//! The secrets and keys this configuration runs with, for their ages
-//! (`salus keys report`, `/metrics`): each ring's first key by its id, the
-//! secrets without an id by their fingerprint.
+//! The secrets and keys this configuration runs with, for their ages (the
+//! domain's settings: `salus keys report`, `/metrics`, the audit job's alert):
+//! each ring's first key by its id, the secrets without an id by their
+//! fingerprint.
 
-use std::sync::Arc;
-
-use salus_domain::secrets::{RotationPeriods, SecretAge, SecretInUse, SecretKind, fingerprint};
-use salus_domain::services::Services;
+use salus_domain::secrets::{RotationPeriods, SecretInUse, SecretKind, fingerprint};
 use secrecy::ExposeSecret;
 
 use crate::config::{Config, SmsDelivery};
@@ -49,33 +47,5 @@ pub fn periods(config: &Config) -> RotationPeriods {
     RotationPeriods {
         critical: chrono::Duration::days(config.key_rotation_critical_days),
         standard: chrono::Duration::days(config.key_rotation_standard_days),
-    }
-}
-
-/// The secrets' ages as the metrics read them: the services, what is in use
-/// and the periods.
-#[derive(Clone)]
-pub struct SecretWatch {
-    /// The services (the inventory is read and kept through them).
-    pub services: Arc<Services>,
-    /// What the configuration runs with.
-    pub in_use: Vec<SecretInUse>,
-    /// The rotation periods.
-    pub periods: RotationPeriods,
-}
-
-impl SecretWatch {
-    /// The watch of this configuration's secrets.
-    pub fn new(services: Arc<Services>, config: &Config) -> Self {
-        Self {
-            services,
-            in_use: in_use(config),
-            periods: periods(config),
-        }
-    }
-
-    /// Every secret's age now (and a new one recorded).
-    pub fn ages(&self) -> Result<Vec<SecretAge>, salus_domain::DomainError> {
-        self.services.secrets.ages(&self.in_use, self.periods)
     }
 }

@@ -161,6 +161,8 @@ pub fn services(
                 .map_or(Settings::default().backup_expiry_horizon, |b| {
                     b.full_every + ChronoDuration::days(b.retention_days.into())
                 }),
+            secrets_in_use: crate::secrets::in_use(config),
+            rotation_periods: crate::secrets::periods(config),
             ..Settings::default()
         },
     })))
@@ -283,26 +285,11 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         metrics: metrics.clone(),
         cursors: Arc::new(Cursors::new(cursor_keys(config)?, Arc::new(OsRandom))),
     };
-    let secrets = crate::secrets::SecretWatch::new(service.clone(), config);
-    // Recorded at start, so a rotated key's age runs from its first day in use.
-    match secrets.ages() {
-        Ok(ages) => {
-            for late in ages.iter().filter(|a| a.overdue()) {
-                tracing::warn!(
-                    kind = late.kind.as_str(),
-                    key_id = %late.key_id,
-                    age_days = late.age.num_days(),
-                    "a secret is past its rotation period (salus keys report)"
-                );
-            }
-        }
-        Err(error) => tracing::warn!(%error, "the secrets' ages could not be recorded"),
-    }
     let scrape = Scrape {
         metrics,
         pool: pool.clone(),
         clock: clock.clone(),
-        secrets,
+        services: service.clone(),
     };
     if config.outbox_poll_secs > 0 {
         let provider = Arc::new(providers(config, clock.clone())?);

@@ -195,6 +195,7 @@ mod tests {
         for rule in crate::audit::alerts::RULES
             .iter()
             .chain(crate::audit::backup_watch::BACKUP_RULES)
+            .chain(crate::audit::secret_watch::SECRET_RULES)
         {
             for action in rule.actions {
                 assert!(

@@ -174,6 +174,40 @@ impl Alerts {
         })
     }
 
+    /// The secret watch's round: the ages of the secrets in use recorded, and
+    /// an alert for each one past its rotation period (once per key).
+    pub fn watch_secrets(&self) -> Result<Vec<SecurityAlert>, DomainError> {
+        let ages = crate::secrets::Secrets::new(self.core.clone()).ages()?;
+        let now = self.core.now();
+        self.tx(Scope::Platform, |tx| {
+            let mut raised = Vec::new();
+            for (subject, dedup_key, age) in super::secret_watch::due(&ages) {
+                let rule = &super::secret_watch::SECRET_OVERDUE;
+                let alert = SecurityAlert {
+                    id: self.core.new_id(),
+                    clinic_id: None,
+                    kind: rule.kind.to_owned(),
+                    subject,
+                    dedup_key,
+                    event_count: 1,
+                    triggered_at: age.since + age.period,
+                    raised_at: now,
+                    details: json!({
+                        "description": rule.description,
+                        "age_days": age.age.num_days(),
+                        "period_days": age.period.num_days(),
+                    })
+                    .to_string(),
+                };
+                if tx.insert_alert(&alert)? {
+                    self.notify_alert(tx, &alert, rule)?;
+                    raised.push(alert);
+                }
+            }
+            Ok(raised)
+        })
+    }
+
     fn apply_rules(
         &self,
         tx: &mut dyn AlertsTx,

@@ -13,6 +13,7 @@ pub mod record;
 pub mod retention;
 pub mod rule;
 pub mod seal;
+pub mod secret_watch;
 pub mod service;
 pub mod verify;
 

@@ -77,7 +77,9 @@ pub(crate) fn enrolment(totp: &Totp) -> Result<Enrolment, DomainError> {
     })
 }
 
-fn normalise_recovery(code: &str) -> String {
+/// A recovery code as typed, reduced to what is compared: its letters and digits,
+/// lower case (spaces, dashes and case do not matter).
+pub fn normalise_recovery(code: &str) -> String {
     code.chars()
         .filter(char::is_ascii_alphanumeric)
         .collect::<String>()
