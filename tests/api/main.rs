@@ -18,6 +18,7 @@ mod erasure;
 mod exports;
 mod headers;
 mod health;
+mod incidents;
 mod isolation;
 mod keys;
 mod layering;

@@ -14,6 +14,7 @@ use crate::ports::closure::ClosureRepo;
 use crate::ports::erasure::ErasureRepo;
 use crate::ports::export::ExportRepo;
 use crate::ports::identity::IdentityRepo;
+use crate::ports::incidents::IncidentsRepo;
 use crate::ports::keys::KeysRepo;
 use crate::ports::notes::NotesRepo;
 use crate::ports::operators::OperatorsRepo;
@@ -88,8 +89,9 @@ views! {
     ExportTx: ExportRepo, KeysRepo, StaffRepo, IdentityRepo, AuditRepo, OutboxRepo;
     /// Master-key rotation.
     KeysTx: KeysRepo;
-    /// The platform's operators, their sessions, and the clinics' summaries.
-    OperatorsTx: OperatorsRepo, AuditRepo, OutboxRepo;
+    /// The platform's operators, their sessions, the clinics' summaries, and
+    /// the incident register.
+    OperatorsTx: OperatorsRepo, IncidentsRepo, AuditRepo, OutboxRepo;
     /// Known vulnerabilities of the platform's dependencies, and the platform
     /// audit chain that records every change of them.
     VulnsTx: VulnsRepo, AuditRepo;

@@ -141,6 +141,15 @@ impl Metrics {
         if let Some(tally) = &readings.vulnerabilities {
             families.extend(vulnerability_gauges(tally)?);
         }
+        if let Some(overdue) = readings.incident_deadlines_overdue {
+            let gauge = IntGauge::new(
+                "salus_incident_deadline_overdue",
+                "Deadlines of incidents not closed that are past due and not met (a P1's \
+                 clinics within 4 hours; a breach's clinics and authority within 72 hours).",
+            )?;
+            gauge.set(i64::try_from(overdue).unwrap_or(i64::MAX));
+            families.extend(gauge.collect());
+        }
         let mut text = String::new();
         TextEncoder::new().encode_utf8(&families, &mut text)?;
         Ok(text)
@@ -156,6 +165,8 @@ pub struct Readings {
     pub backups: Option<BackupStatus>,
     /// Known vulnerabilities open and overdue by band, at the scrape's time.
     pub vulnerabilities: Option<Tally>,
+    /// The incidents' deadlines overdue at the scrape's time.
+    pub incident_deadlines_overdue: Option<usize>,
     /// The scrape's time.
     pub now: DateTime<Utc>,
 }
@@ -234,6 +245,7 @@ mod tests {
             outbox_backlog,
             backups: None,
             vulnerabilities: None,
+            incident_deadlines_overdue: None,
             now: chrono::Utc::now(),
         }
     }
