@@ -63,14 +63,15 @@ CREATE TABLE incident_entries (
 );
 
 CREATE TABLE incident_evidence (
-    id uuid PRIMARY KEY,
-    incident_id uuid NOT NULL REFERENCES incidents (id),
     clinic_id uuid NOT NULL,
+    id uuid NOT NULL,
+    incident_id uuid NOT NULL REFERENCES incidents (id),
     -- the events of the clinic's audit export and the SHA-256 of its bytes
     -- (NDJSON, as GET /api/v1/audit-events/export streams it)
     events bigint NOT NULL CHECK (events >= 0),
     sha256 bytea NOT NULL CHECK (length(sha256) = 32),
-    taken_at timestamptz NOT NULL
+    taken_at timestamptz NOT NULL,
+    PRIMARY KEY (clinic_id, id)
 );
 CREATE INDEX incident_evidence_incident ON incident_evidence (incident_id);
 ALTER TABLE incident_evidence ENABLE ROW LEVEL SECURITY;
