@@ -4,7 +4,8 @@
 //! GDPR articles 33 and 34 ask for, one email per owner and administrator,
 //! each delivery recorded), the owners' read and its audit entry, another
 //! clinic seeing nothing, the post-mortem required to close, `/metrics`, and
-//! a support operator refused every change.
+//! the alert an overdue deadline raises, and a support operator refused every
+//! change.
 
 use chrono::Duration;
 use salus_domain::ports::operators::OperatorRole;
@@ -87,6 +88,18 @@ async fn an_incidents_life_cycle_runs_against_its_deadlines() {
         "one second before"
     );
     assert_eq!(overdue_metric(&app).await, Some(0.0));
+    let overdue_alerts = |round: salus::audit_job::RoundReport| {
+        round
+            .alerts
+            .into_iter()
+            .filter(|a| a.kind == "incident_deadline_overdue")
+            .map(|a| a.subject)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        overdue_alerts(app.audit_round().await),
+        Vec::<String>::new()
+    );
     app.clock.advance(Duration::seconds(2));
     manager = app.operator_sign_in("im@ops.example", &manager_otp).await;
     let now = read(support.clone(), path("")).await;
@@ -96,6 +109,16 @@ async fn an_incidents_life_cycle_runs_against_its_deadlines() {
         "one second after"
     );
     assert_eq!(overdue_metric(&app).await, Some(1.0));
+    assert_eq!(
+        overdue_alerts(app.audit_round().await),
+        [format!("incident {id} (clinics_p1)")],
+        "an overdue deadline raises an alert"
+    );
+    assert_eq!(
+        overdue_alerts(app.audit_round().await),
+        Vec::<String>::new(),
+        "once"
+    );
 
     // Support reads, and changes nothing.
     for (tail, body) in [

@@ -57,8 +57,8 @@ views! {
     AuthTx: IdentityRepo, AuditRepo, OutboxRepo, KeysRepo;
     /// Reading the audit trail and keeping it (retention, checkpoints).
     AuditTx: AuditRepo, PatientsRepo;
-    /// The threat detectors and the alert list.
-    AlertsTx: AlertsRepo, AuditRepo, IdentityRepo, OutboxRepo, StaffRepo;
+    /// The threat detectors, the backup and incident watches, and the alert list.
+    AlertsTx: AlertsRepo, AuditRepo, IdentityRepo, OutboxRepo, StaffRepo, IncidentsRepo;
     /// Patient records.
     PatientsTx: PatientsRepo, VersionsRepo, AuditRepo, KeysRepo;
     /// Appointment reminders (written with the appointment that schedules them).

@@ -10,6 +10,7 @@ use std::time::Duration;
 use salus_domain::DomainError;
 use salus_domain::audit::alerts::RULES;
 use salus_domain::audit::backup_watch::BACKUP_RULES;
+use salus_domain::audit::incident_watch::INCIDENT_RULES;
 use salus_domain::ports::alerts::SecurityAlert;
 use salus_domain::services::Services;
 use salus_http::metrics::Metrics;
@@ -29,6 +30,7 @@ pub struct RoundReport {
 pub fn audit_round(services: &Services) -> Result<RoundReport, DomainError> {
     let mut alerts = services.alerts.detect_threats()?;
     alerts.extend(services.alerts.watch_backups()?);
+    alerts.extend(services.alerts.watch_incidents()?);
     let turns = services.audit.maintain_audit_chains()?;
     Ok(RoundReport {
         chains: turns.len(),
@@ -43,6 +45,7 @@ pub fn count_alerts(metrics: &Metrics, alerts: &[SecurityAlert]) {
         if let Some(rule) = RULES
             .iter()
             .chain(BACKUP_RULES)
+            .chain(INCIDENT_RULES)
             .find(|r| r.kind == alert.kind)
         {
             metrics.alert_raised(rule.kind);

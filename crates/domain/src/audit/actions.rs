@@ -204,6 +204,7 @@ mod tests {
         for rule in crate::audit::alerts::RULES
             .iter()
             .chain(crate::audit::backup_watch::BACKUP_RULES)
+            .chain(crate::audit::incident_watch::INCIDENT_RULES)
         {
             for action in rule.actions {
                 assert!(

@@ -174,6 +174,35 @@ impl Alerts {
         })
     }
 
+    /// Raises the incident watch's due alerts (`incident_deadline_overdue`):
+    /// one per incident and deadline past due and not met. Platform alerts:
+    /// stored and sent to the platform's webhook.
+    pub fn watch_incidents(&self) -> Result<Vec<SecurityAlert>, DomainError> {
+        let now = self.core.now();
+        self.tx(Scope::Platform, |tx| {
+            let incidents = tx.incidents()?;
+            let mut raised = Vec::new();
+            for due in super::incident_watch::due(&incidents, now) {
+                let alert = SecurityAlert {
+                    id: self.core.new_id(),
+                    clinic_id: None,
+                    kind: due.rule.kind.to_owned(),
+                    subject: due.subject,
+                    dedup_key: due.dedup_key,
+                    event_count: 1,
+                    triggered_at: due.triggered_at,
+                    raised_at: now,
+                    details: json!({"description": due.rule.description}).to_string(),
+                };
+                if tx.insert_alert(&alert)? {
+                    self.notify_alert(tx, &alert, due.rule)?;
+                    raised.push(alert);
+                }
+            }
+            Ok(raised)
+        })
+    }
+
     fn apply_rules(
         &self,
         tx: &mut dyn AlertsTx,
