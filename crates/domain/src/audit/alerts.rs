@@ -152,25 +152,7 @@ impl Alerts {
         let now = self.core.now();
         self.tx(Scope::Platform, |tx| {
             let status = tx.backup_status()?;
-            let mut raised = Vec::new();
-            for due in super::backup_watch::due(&status, now) {
-                let alert = SecurityAlert {
-                    id: self.core.new_id(),
-                    clinic_id: None,
-                    kind: due.rule.kind.to_owned(),
-                    subject: due.subject,
-                    dedup_key: due.dedup_key,
-                    event_count: 1,
-                    triggered_at: due.triggered_at,
-                    raised_at: now,
-                    details: json!({"description": due.rule.description}).to_string(),
-                };
-                if tx.insert_alert(&alert)? {
-                    self.notify_alert(tx, &alert, due.rule)?;
-                    raised.push(alert);
-                }
-            }
-            Ok(raised)
+            self.raise_platform(tx, super::backup_watch::due(&status, now))
         })
     }
 
@@ -181,26 +163,36 @@ impl Alerts {
         let now = self.core.now();
         self.tx(Scope::Platform, |tx| {
             let incidents = tx.incidents()?;
-            let mut raised = Vec::new();
-            for due in super::incident_watch::due(&incidents, now) {
-                let alert = SecurityAlert {
-                    id: self.core.new_id(),
-                    clinic_id: None,
-                    kind: due.rule.kind.to_owned(),
-                    subject: due.subject,
-                    dedup_key: due.dedup_key,
-                    event_count: 1,
-                    triggered_at: due.triggered_at,
-                    raised_at: now,
-                    details: json!({"description": due.rule.description}).to_string(),
-                };
-                if tx.insert_alert(&alert)? {
-                    self.notify_alert(tx, &alert, due.rule)?;
-                    raised.push(alert);
-                }
-            }
-            Ok(raised)
+            self.raise_platform(tx, super::incident_watch::due(&incidents, now))
         })
+    }
+
+    /// Stores each due platform alert not stored yet (by its key) and sends it.
+    fn raise_platform(
+        &self,
+        tx: &mut dyn AlertsTx,
+        dues: Vec<super::backup_watch::Due>,
+    ) -> Result<Vec<SecurityAlert>, DomainError> {
+        let now = self.core.now();
+        let mut raised = Vec::new();
+        for due in dues {
+            let alert = SecurityAlert {
+                id: self.core.new_id(),
+                clinic_id: None,
+                kind: due.rule.kind.to_owned(),
+                subject: due.subject,
+                dedup_key: due.dedup_key,
+                event_count: 1,
+                triggered_at: due.triggered_at,
+                raised_at: now,
+                details: json!({"description": due.rule.description}).to_string(),
+            };
+            if tx.insert_alert(&alert)? {
+                self.notify_alert(tx, &alert, due.rule)?;
+                raised.push(alert);
+            }
+        }
+        Ok(raised)
     }
 
     fn apply_rules(
