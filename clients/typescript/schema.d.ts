@@ -516,6 +516,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The incidents that concern the clinic
+         * @description Every platform incident that affects this clinic, the latest declared first: title, severity, status, dates and the notification the clinic was sent. Recorded in the clinic's audit trail (`incident.clinic_list_read`).
+         */
+        get: operations["incidents_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations": {
         parameters: {
             query?: never;
@@ -1249,6 +1269,184 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/platform/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the incidents (operators)
+         * @description Every incident, the latest declared first, with its clinics, timeline, evidence and deadlines. Recorded in the platform's audit chain.
+         */
+        get: operations["platform_incidents_list"];
+        put?: never;
+        /**
+         * Declare an incident (operators)
+         * @description Severity P1 to P4 (definitions in docs/operations.md), the affected clinics, whether personal data is involved, and the timeline's first entry. A P1's clinics are due a notification within 4 hours; a confirmed breach's clinics and the authority within 72 hours of awareness. Recorded in the platform's audit chain.
+         */
+        post: operations["platform_incidents_declare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/incidents/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One incident (operators)
+         * @description The incident with its timeline, its clinics and their notification state, its evidence and its deadlines (due, met, overdue) by the server's clock.
+         */
+        get: operations["platform_incidents_read"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/incidents/{id}/authority-notification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record the authority's notification (operators)
+         * @description When the supervisory authority was notified (GDPR art. 33) and its reference.
+         */
+        post: operations["platform_incidents_authority"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/incidents/{id}/breach": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a breach (operators)
+         * @description Personal data is confirmed involved now: the clinics and the supervisory authority are due a notification within 72 hours (`breach_already_confirmed` the second time).
+         */
+        post: operations["platform_incidents_breach"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/incidents/{id}/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add to an incident's timeline (operators) */
+        post: operations["platform_incidents_entry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/incidents/{id}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preserve evidence (operators)
+         * @description For each affected clinic, the SHA-256 and event count of its audit export (NDJSON, as GET /api/v1/audit-events/export streams it) as it stands now; the preservation lands in the clinic's own trail.
+         */
+        post: operations["platform_incidents_evidence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/incidents/{id}/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Notify the affected clinics (operators)
+         * @description One email through the outbox to every active owner and administrator of each affected clinic, with the content GDPR articles 33 and 34 ask for (nature; categories and approximate numbers; likely consequences; measures taken; contact). Each clinic's delivery is recorded (its notification time, a timeline entry) and lands in its own audit trail (`incident.clinic_notified`).
+         */
+        post: operations["platform_incidents_notify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/incidents/{id}/postmortem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Record an incident's post-mortem (operators) */
+        put: operations["platform_incidents_postmortem"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/incidents/{id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change an incident's status (operators)
+         * @description Open, contained, resolved, closed. Closing needs the post-mortem first (`postmortem_required`); a closed incident no longer changes (`incident_closed`).
+         */
+        post: operations["platform_incidents_status"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/platform/me": {
         parameters: {
             query?: never;
@@ -1761,6 +1959,19 @@ export interface components {
             /** @description Postal code. */
             postal_code?: string | null;
         };
+        /** @description A clinic an incident affects. */
+        AffectedClinicResponse: {
+            /**
+             * Format: uuid
+             * @description The clinic.
+             */
+            clinic_id: string;
+            /**
+             * Format: date-time
+             * @description When its owners and administrators were last notified.
+             */
+            notified_at?: string | null;
+        };
         /**
          * @description The rule that raised the alert.
          * @enum {string}
@@ -1936,6 +2147,22 @@ export interface components {
          * @enum {string}
          */
         AuthenticatedStatus: "authenticated";
+        /**
+         * @description The supervisory authority's notification.
+         * @example {
+         *       "at": "2031-03-03T10:00:00Z",
+         *       "reference": "DPA-2031-0042"
+         *     }
+         */
+        AuthorityNotificationRequest: {
+            /**
+             * Format: date-time
+             * @description When the authority was notified.
+             */
+            at: string;
+            /** @description The authority's reference. */
+            reference: string;
+        };
         /** @description Free slots. */
         Availability: {
             /** @description In time order. */
@@ -2154,6 +2381,43 @@ export interface components {
             /** @description The member's role there. */
             role: components["schemas"]["RoleName"];
         };
+        /** @description An incident as a clinic's owners read it. */
+        ClinicIncidentResponse: {
+            /**
+             * Format: date-time
+             * @description When the breach was confirmed.
+             */
+            aware_at?: string | null;
+            /**
+             * Format: date-time
+             * @description Closed when.
+             */
+            closed_at?: string | null;
+            /**
+             * Format: date-time
+             * @description Declared when.
+             */
+            declared_at: string;
+            /**
+             * Format: uuid
+             * @description Its id.
+             */
+            id: string;
+            notice?: components["schemas"]["NoticeBody"] | null;
+            /**
+             * Format: date-time
+             * @description When the clinic was last notified.
+             */
+            notified_at?: string | null;
+            /** @description `none`, `suspected` or `confirmed`. */
+            personal_data: string;
+            /** @description `P1` to `P4`. */
+            severity: string;
+            /** @description `open`, `contained`, `resolved` or `closed`. */
+            status: string;
+            /** @description What happened. */
+            title: string;
+        };
         /** @description The clinic's settings. */
         ClinicResponse: {
             /**
@@ -2320,11 +2584,56 @@ export interface components {
             /** @description Custom role ids (replace the member's current ones). */
             role_ids: string[];
         };
+        /** @description A deadline of an incident. */
+        DeadlineResponse: {
+            /**
+             * Format: date-time
+             * @description Due then.
+             */
+            due_at: string;
+            /**
+             * @description `clinics_p1` (a P1's clinics within 4 hours of declaration),
+             *     `clinics_breach` (a confirmed breach's clinics within 72 hours of
+             *     awareness) or `authority` (the authority within 72 hours of awareness).
+             */
+            kind: string;
+            /**
+             * Format: date-time
+             * @description Met then (null: not yet).
+             */
+            met_at?: string | null;
+            /** @description Not met and past due. */
+            overdue: boolean;
+        };
         /**
          * @description What the clinic decides.
          * @enum {string}
          */
         DecisionDto: "refuse" | "erase";
+        /**
+         * @description An incident as an operator declares it.
+         * @example {
+         *       "clinic_ids": [
+         *         "0190f5a2-7c4e-7a31-9c1d-2b8e4f6a9d10"
+         *       ],
+         *       "personal_data": "none",
+         *       "severity": "P1",
+         *       "text": "Health checks fail since 09:12 UTC.",
+         *       "title": "API unreachable for every clinic"
+         *     }
+         */
+        DeclareIncidentRequest: {
+            /** @description The clinics it affects. */
+            clinic_ids: string[];
+            /** @description Whether personal data is involved (`confirmed` starts the 72-hour clocks now). */
+            personal_data: components["schemas"]["PersonalDataDto"];
+            /** @description How bad. */
+            severity: components["schemas"]["SeverityDto"];
+            /** @description The timeline's first entry. */
+            text: string;
+            /** @description What happened, in a line. */
+            title: string;
+        };
         /**
          * @description Turn MFA off.
          * @example {
@@ -2459,6 +2768,26 @@ export interface components {
          * @enum {string}
          */
         ErasureState: "requested" | "refused" | "erased";
+        /** @description Evidence preserved. */
+        EvidenceResponse: {
+            /**
+             * Format: uuid
+             * @description The clinic.
+             */
+            clinic_id: string;
+            /**
+             * Format: int64
+             * @description The events its audit export held.
+             */
+            events: number;
+            /** @description The SHA-256 of the export's NDJSON bytes, hexadecimal. */
+            sha256: string;
+            /**
+             * Format: date-time
+             * @description Taken when.
+             */
+            taken_at: string;
+        };
         /**
          * @description How the archive is encrypted.
          * @enum {string}
@@ -2535,7 +2864,7 @@ export interface components {
          * @description Stable machine-readable reason a field was refused.
          * @enum {string}
          */
-        FieldErrorCode: "required" | "invalid_type" | "unknown_field" | "length" | "range" | "email" | "e164" | "time" | "one_of" | "after_start" | "nul" | "control_character" | "bidi_control" | "blank" | "unknown_parameter" | "invalid_query" | "invalid" | "unknown" | "other_patient" | "unknown_permission" | "unknown_role" | "reserved" | "owner_by_transfer" | "invalid_token" | "invalid_code" | "incorrect" | "too_short" | "too_long" | "personal_information" | "too_weak";
+        FieldErrorCode: "required" | "invalid_type" | "unknown_field" | "length" | "range" | "email" | "e164" | "time" | "one_of" | "after_start" | "nul" | "control_character" | "bidi_control" | "blank" | "unknown_parameter" | "invalid_query" | "invalid" | "unknown" | "other_patient" | "unknown_permission" | "unknown_role" | "unknown_clinic" | "reserved" | "owner_by_transfer" | "invalid_token" | "invalid_code" | "incorrect" | "too_short" | "too_long" | "personal_information" | "too_weak";
         /** @description The body of a successful probe. */
         HealthStatus: {
             /** @description `live` or `ready`. */
@@ -2600,6 +2929,111 @@ export interface components {
         HoursRequest: {
             /** @description The intervals. */
             hours: components["schemas"]["HoursDto"][];
+        };
+        /**
+         * @description A timeline entry.
+         * @example {
+         *       "text": "Failover to the standby database started."
+         *     }
+         */
+        IncidentEntryRequest: {
+            /** @description What happened. */
+            text: string;
+        };
+        /** @description A timeline entry. */
+        IncidentEntryResponse: {
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            at: string;
+            /**
+             * @description `declared`, `note`, `status`, `breach`, `authority`, `notification`,
+             *     `evidence` or `postmortem`.
+             */
+            kind: string;
+            /**
+             * Format: uuid
+             * @description By which operator.
+             */
+            operator_id: string;
+            /**
+             * Format: int32
+             * @description Its position.
+             */
+            seq: number;
+            /** @description What happened. */
+            text: string;
+        };
+        /** @description An incident as operators read it. */
+        IncidentResponse: {
+            /**
+             * Format: date-time
+             * @description When the authority was notified.
+             */
+            authority_notified_at?: string | null;
+            /** @description The authority's reference. */
+            authority_reference?: string | null;
+            /**
+             * Format: date-time
+             * @description When the breach was confirmed.
+             */
+            aware_at?: string | null;
+            /** @description The clinics it affects. */
+            clinics: components["schemas"]["AffectedClinicResponse"][];
+            /**
+             * Format: date-time
+             * @description Closed when.
+             */
+            closed_at?: string | null;
+            /** @description The deadlines, now. */
+            deadlines: components["schemas"]["DeadlineResponse"][];
+            /**
+             * Format: date-time
+             * @description Declared when.
+             */
+            declared_at: string;
+            /**
+             * Format: uuid
+             * @description By which operator.
+             */
+            declared_by: string;
+            /** @description The evidence preserved. */
+            evidence: components["schemas"]["EvidenceResponse"][];
+            /**
+             * Format: uuid
+             * @description Its id.
+             */
+            id: string;
+            /** @description `none`, `suspected` or `confirmed`. */
+            personal_data: string;
+            /** @description The post-mortem's preventive measures. */
+            preventive_measures?: string | null;
+            /** @description The post-mortem's root cause. */
+            root_cause?: string | null;
+            /** @description `P1` to `P4`. */
+            severity: string;
+            /** @description `open`, `contained`, `resolved` or `closed`. */
+            status: string;
+            /** @description The timeline. */
+            timeline: components["schemas"]["IncidentEntryResponse"][];
+            /** @description What happened. */
+            title: string;
+        };
+        /**
+         * @description Where an incident stands.
+         * @enum {string}
+         */
+        IncidentStatusDto: "open" | "contained" | "resolved" | "closed";
+        /**
+         * @description A new status.
+         * @example {
+         *       "status": "contained"
+         *     }
+         */
+        IncidentStatusRequest: {
+            /** @description The status. */
+            status: components["schemas"]["IncidentStatusDto"];
         };
         /** @description The clinic's invitations. */
         InvitationList: {
@@ -2881,6 +3315,28 @@ export interface components {
              * @description Its version: its ETag is `"v<version>"`, to send in `If-Match` to edit a draft.
              */
             version: number;
+        };
+        /**
+         * @description What the clinics are told (GDPR articles 33 and 34).
+         * @example {
+         *       "categories_and_numbers": "About 120 patients: names and appointment times.",
+         *       "contact": "security@salus.example, +33 1 23 45 67 89",
+         *       "likely_consequences": "Unwanted contact; no clinical data was exposed.",
+         *       "measures_taken": "Access revoked, credentials rotated, logs preserved.",
+         *       "nature": "Unauthorised access to the appointment service."
+         *     }
+         */
+        NoticeBody: {
+            /** @description The categories and approximate numbers of people and records concerned. */
+            categories_and_numbers: string;
+            /** @description Whom to contact for more. */
+            contact: string;
+            /** @description The likely consequences. */
+            likely_consequences: string;
+            /** @description The measures taken or proposed. */
+            measures_taken: string;
+            /** @description The nature of the incident or breach. */
+            nature: string;
         };
         /**
          * @description An operator's sign-in: every factor at once.
@@ -3203,6 +3659,11 @@ export interface components {
             description: string;
         };
         /**
+         * @description Whether personal data is involved.
+         * @enum {string}
+         */
+        PersonalDataDto: "none" | "suspected" | "confirmed";
+        /**
          * @description Set a phone number.
          * @example {
          *       "phone": "+33612345678"
@@ -3211,6 +3672,19 @@ export interface components {
         PhoneRequest: {
             /** @description E.164 number, such as `+33612345678`. */
             phone: string;
+        };
+        /**
+         * @description The post-mortem.
+         * @example {
+         *       "preventive_measures": "Certificate expiry is monitored and alerted 30 days ahead.",
+         *       "root_cause": "An expired certificate on the database proxy."
+         *     }
+         */
+        PostmortemRequest: {
+            /** @description The preventive measures. */
+            preventive_measures: string;
+            /** @description The root cause. */
+            root_cause: string;
         };
         /** @description The clinic's practitioners. */
         PractitionerList: {
@@ -3291,7 +3765,7 @@ export interface components {
          * @description Stable machine-readable code clients can branch on.
          * @enum {string}
          */
-        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "operator_exists" | "enrolment_not_started" | "purpose_of_use_required" | "malformed_purpose_of_use" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention";
+        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "operator_exists" | "enrolment_not_started" | "purpose_of_use_required" | "malformed_purpose_of_use" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention" | "postmortem_required" | "incident_closed" | "breach_already_confirmed";
         /** @description A queue entry. */
         QueueEntryResponse: {
             /**
@@ -3602,6 +4076,11 @@ export interface components {
             /** @description Browser or app at sign-in. */
             user_agent?: string | null;
         };
+        /**
+         * @description How bad an incident is (see `docs/operations.md`).
+         * @enum {string}
+         */
+        SeverityDto: "P1" | "P2" | "P3" | "P4";
         /**
          * @description Administrative sex.
          * @enum {string}
@@ -5106,6 +5585,35 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             /** @description Too many attempts from this address. */
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    incidents_list: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The incidents. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClinicIncidentResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6697,6 +7205,393 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             /** @description Too many attempts from this address. */
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_incidents_list: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The incidents. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResponse"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_incidents_declare: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeclareIncidentRequest"];
+            };
+        };
+        responses: {
+            /** @description Declared. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_incidents_read: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The incident. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The incident. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such incident. */
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_incidents_authority: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The incident. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthorityNotificationRequest"];
+            };
+        };
+        responses: {
+            /** @description The incident. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such incident. */
+            404: components["responses"]["NotFound"];
+            /** @description The incident is closed (`incident_closed`). */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_incidents_breach: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The incident. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The incident. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such incident. */
+            404: components["responses"]["NotFound"];
+            /** @description Confirmed already (`breach_already_confirmed`), or the incident is closed (`incident_closed`). */
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_incidents_entry: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The incident. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentEntryRequest"];
+            };
+        };
+        responses: {
+            /** @description The incident. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such incident. */
+            404: components["responses"]["NotFound"];
+            /** @description The incident is closed (`incident_closed`). */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_incidents_evidence: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The incident. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The incident. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such incident. */
+            404: components["responses"]["NotFound"];
+            /** @description The incident is closed (`incident_closed`). */
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_incidents_notify: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The incident. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoticeBody"];
+            };
+        };
+        responses: {
+            /** @description The incident. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such incident. */
+            404: components["responses"]["NotFound"];
+            /** @description The incident is closed (`incident_closed`). */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_incidents_postmortem: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The incident. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PostmortemRequest"];
+            };
+        };
+        responses: {
+            /** @description The incident. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such incident. */
+            404: components["responses"]["NotFound"];
+            /** @description The incident is closed (`incident_closed`). */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    platform_incidents_status: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The incident. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentStatusRequest"];
+            };
+        };
+        responses: {
+            /** @description The incident. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such incident. */
+            404: components["responses"]["NotFound"];
+            /** @description No post-mortem yet (`postmortem_required`), or the incident is closed (`incident_closed`). */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -1,5 +1,6 @@
 //! The OpenAPI contract: generated from the code, committed, served, complete.
 
+use salus_domain::ports::operators::OperatorRole;
 use salus_tests::TestApp;
 use salus_tests::contract::Operation;
 use serde_json::Value;
@@ -313,6 +314,9 @@ async fn request_string_lengths_in_the_contract_are_the_ones_enforced() {
 
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Lengths Clinic").await;
+    let (_, operator) = app
+        .operator("lengths@ops.example", OperatorRole::IncidentManager)
+        .await;
     let doc: Value = serde_json::from_str(&salus_http::openapi_json()).unwrap();
     let mut checked = 0;
     let mut unbounded = Vec::new();
@@ -374,7 +378,14 @@ async fn request_string_lengths_in_the_contract_are_the_ones_enforced() {
                 let response = app
                     .client
                     .request(method.clone(), &url)
-                    .bearer_auth(&owner.access)
+                    .bearer_auth(
+                        if op.path.starts_with("/api/v1/platform/") && !op.path.ends_with("/logout")
+                        {
+                            &operator
+                        } else {
+                            &owner.access
+                        },
+                    )
                     .header("content-type", "application/json")
                     .body(text)
                     .send()
@@ -541,6 +552,9 @@ async fn hostile_text_in_every_string_of_every_operation_is_a_422_naming_it() {
 
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Hostile Text Clinic").await;
+    let (_, operator) = app
+        .operator("hostile@ops.example", OperatorRole::IncidentManager)
+        .await;
     let doc: Value = serde_json::from_str(&salus_http::openapi_json()).unwrap();
     let cases = [
         ("NUL", "Ada\u{0}Lovelace"),
@@ -550,7 +564,19 @@ async fn hostile_text_in_every_string_of_every_operation_is_a_422_naming_it() {
     ];
     let send = |method: &str, url: String, body: Option<Value>| {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let request = app.client.request(method, url).bearer_auth(&owner.access);
+        // An operator's token for the bodies of the realm's operations (but
+        // sign-out, which would end it). Query strings keep the member's token:
+        // the query check's refusal of an operator's token answers 401 (an open
+        // defect of the realm, reported with the incident register).
+        let token = if url.contains("/api/v1/platform/")
+            && !url.contains("/logout")
+            && !url.contains('?')
+        {
+            &operator
+        } else {
+            &owner.access
+        };
+        let request = app.client.request(method, url).bearer_auth(token);
         let request = match body {
             Some(body) => request.json(&body),
             None => request,

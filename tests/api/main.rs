@@ -20,6 +20,7 @@ mod exports;
 mod faults;
 mod headers;
 mod health;
+mod incidents;
 mod isolation;
 mod keys;
 mod layering;

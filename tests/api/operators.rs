@@ -6,84 +6,16 @@
 //! statements every operator transaction sends, and on what the API role sees
 //! in the platform scope.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use diesel::prelude::*;
-use salus_domain::platform::NewOperator;
 use salus_domain::ports::operators::OperatorRole;
 use salus_tests::TestApp;
 use salus_tests::catalogue::{count, tables_with_column};
 use salus_tests::contract::{example, operations};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "slate harbour ninety cobalt";
-
-fn now(app: &TestApp) -> DateTime<Utc> {
-    salus_domain::Clock::now(app.clock.as_ref())
-}
-
-/// Adds an operator as the CLI does; their enrolment code.
-async fn add(app: &TestApp, email: &str, role: OperatorRole, ends_at: DateTime<Utc>) -> String {
-    let services = app.services();
-    let email = email.to_owned();
-    tokio::task::spawn_blocking(move || {
-        services.platform.add_operator(&NewOperator {
-            email,
-            role,
-            ends_at,
-            added_by: "ops-lead@salus.example".into(),
-        })
-    })
-    .await
-    .unwrap()
-    .unwrap()
-}
-
-/// The first step of enrolment: the code and the password.
-async fn start_enrolment(app: &TestApp, code: &str) -> reqwest::Response {
-    app.post_json_as(
-        "",
-        "/api/v1/platform/enrolment",
-        &json!({"token": code, "password": PASSWORD}),
-    )
-    .await
-}
-
-/// Enrols with the code; the authenticator's `otpauth://` URI.
-async fn enrol(app: &TestApp, code: &str) -> String {
-    let started = start_enrolment(app, code).await;
-    assert_eq!(started.status(), 200);
-    let otpauth = started.json::<Value>().await.unwrap()["otpauth_uri"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let confirmed = app
-        .post_json_as(
-            "",
-            "/api/v1/platform/enrolment/confirm",
-            &json!({"token": code, "code": app.totp_code(&otpauth, 0)}),
-        )
-        .await;
-    assert_eq!(confirmed.status(), 204);
-    otpauth
-}
-
 async fn login(app: &TestApp, email: &str, code: &str) -> reqwest::Response {
-    app.post_json_as(
-        "",
-        "/api/v1/platform/auth/login",
-        &json!({"email": email, "password": PASSWORD, "code": code}),
-    )
-    .await
-}
-
-/// Signs in with the authenticator's next code (the current one may be spent).
-async fn sign_in(app: &TestApp, email: &str, otpauth: &str) -> String {
-    let answer = login(app, email, &app.totp_code(otpauth, 1)).await;
-    assert_eq!(answer.status(), 200);
-    answer.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.operator_login(email, code).await
 }
 
 async fn me(app: &TestApp, token: &str) -> u16 {
@@ -93,25 +25,17 @@ async fn me(app: &TestApp, token: &str) -> u16 {
         .as_u16()
 }
 
-/// An enrolled operator: address, authenticator, token.
-async fn operator(app: &TestApp, email: &str, role: OperatorRole) -> (String, String) {
-    let code = add(app, email, role, now(app) + Duration::days(30)).await;
-    let otpauth = enrol(app, &code).await;
-    let token = sign_in(app, email, &otpauth).await;
-    (otpauth, token)
-}
-
 #[tokio::test]
 async fn an_operator_enrols_with_the_link_and_signs_in_only_with_the_authenticator() {
     let app = TestApp::spawn().await;
     let email = "uli@ops.example";
-    let code = add(
-        &app,
-        email,
-        OperatorRole::IncidentManager,
-        now(&app) + Duration::days(30),
-    )
-    .await;
+    let code = app
+        .add_operator(
+            email,
+            OperatorRole::IncidentManager,
+            app.now() + Duration::days(30),
+        )
+        .await;
     let mail = app.outbox(email);
     assert!(
         mail.iter().any(|(_, body)| body.contains(&code)),
@@ -122,8 +46,11 @@ async fn an_operator_enrols_with_the_link_and_signs_in_only_with_the_authenticat
         401,
         "not before enrolment"
     );
-    assert_eq!(start_enrolment(&app, "not-the-code").await.status(), 422);
-    let started = start_enrolment(&app, &code).await;
+    assert_eq!(
+        app.start_operator_enrolment("not-the-code").await.status(),
+        422
+    );
+    let started = app.start_operator_enrolment(&code).await;
     assert_eq!(started.status(), 200);
     let otpauth = started.json::<Value>().await.unwrap()["otpauth_uri"]
         .as_str()
@@ -153,7 +80,7 @@ async fn an_operator_enrols_with_the_link_and_signs_in_only_with_the_authenticat
         .await;
     assert_eq!(confirmed.status(), 204);
     assert_eq!(
-        start_enrolment(&app, &code).await.status(),
+        app.start_operator_enrolment(&code).await.status(),
         422,
         "the link works once"
     );
@@ -176,7 +103,7 @@ async fn an_operator_enrols_with_the_link_and_signs_in_only_with_the_authenticat
         .await;
     assert_eq!(wrong_password.status(), 401);
     app.clock.advance(Duration::seconds(60));
-    let token = sign_in(&app, email, &otpauth).await;
+    let token = app.operator_sign_in(email, &otpauth).await;
     assert!(token.starts_with("salus_op_"), "{token}");
     let who: Value = app
         .get_as(&token, "/api/v1/platform/me")
@@ -242,7 +169,7 @@ async fn an_operator_enrols_with_the_link_and_signs_in_only_with_the_authenticat
 async fn an_operator_session_ends_idle_at_eight_hours_at_the_accounts_end_and_on_revocation() {
     let app = TestApp::spawn().await;
     let email = "ida@ops.example";
-    let (otpauth, token) = operator(&app, email, OperatorRole::Support).await;
+    let (otpauth, token) = app.operator(email, OperatorRole::Support).await;
 
     // Idle: 15 minutes, extended by each request.
     app.clock.advance(Duration::minutes(14));
@@ -254,7 +181,7 @@ async fn an_operator_session_ends_idle_at_eight_hours_at_the_accounts_end_and_on
     assert_eq!(me(&app, &token).await, 401, "15 minutes without a request");
 
     // Absolute: 8 hours whatever the activity.
-    let token = sign_in(&app, email, &otpauth).await;
+    let token = app.operator_sign_in(email, &otpauth).await;
     for _ in 0..34 {
         app.clock.advance(Duration::minutes(14));
         assert_eq!(me(&app, &token).await, 200);
@@ -264,7 +191,7 @@ async fn an_operator_session_ends_idle_at_eight_hours_at_the_accounts_end_and_on
     assert_eq!(me(&app, &token).await, 401, "8 hours after sign-in");
 
     // Revocation: at once, and no new sign-in.
-    let token = sign_in(&app, email, &otpauth).await;
+    let token = app.operator_sign_in(email, &otpauth).await;
     assert_eq!(me(&app, &token).await, 200);
     let services = app.services();
     let ended = tokio::task::spawn_blocking(move || {
@@ -287,15 +214,11 @@ async fn an_operator_session_ends_idle_at_eight_hours_at_the_accounts_end_and_on
 
     // The account's end: it caps the session and ends access by itself.
     let email = "end@ops.example";
-    let code = add(
-        &app,
-        email,
-        OperatorRole::Support,
-        now(&app) + Duration::hours(1),
-    )
-    .await;
-    let otpauth = enrol(&app, &code).await;
-    let token = sign_in(&app, email, &otpauth).await;
+    let code = app
+        .add_operator(email, OperatorRole::Support, app.now() + Duration::hours(1))
+        .await;
+    let otpauth = app.enrol_operator(&code).await;
+    let token = app.operator_sign_in(email, &otpauth).await;
     for _ in 0..4 {
         app.clock.advance(Duration::minutes(14));
         assert_eq!(me(&app, &token).await, 200);
@@ -353,22 +276,54 @@ async fn no_operator_operation_shows_a_patient_row_or_field() {
         .filter(|o| o.path.starts_with("/api/v1/platform/") && !o.public)
         .collect();
     assert!(platform.len() >= 4, "{platform:?}");
+    let (_, declarer) = app
+        .operator("declarer@ops.example", OperatorRole::IncidentManager)
+        .await;
+    let declare = json!({"title": "Walk", "severity": "P1", "clinic_ids": [clinic],
+                         "personal_data": "suspected", "text": "Declared for the walk."});
     for (n, role) in OperatorRole::ALL.into_iter().enumerate() {
-        let (_, token) = operator(&app, &format!("walker{n}@ops.example"), role).await;
+        let (_, token) = app.operator(&format!("walker{n}@ops.example"), role).await;
+        // An incident of its own for each role's walk (a breach is confirmed once).
+        let incident: Value = app
+            .post_json_as(&declarer, "/api/v1/platform/incidents", &declare)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let incident = incident["id"].as_str().unwrap().to_owned();
+        let held: Vec<&str> = salus_domain::platform::role_permissions(role)
+            .iter()
+            .map(|p| p.code())
+            .collect();
         for op in platform.iter().filter(|o| !o.path.ends_with("/logout")) {
             let method = reqwest::Method::from_bytes(op.method.as_bytes()).unwrap();
+            let id = if op.path.starts_with("/api/v1/platform/incidents/") {
+                &incident
+            } else {
+                &clinic
+            };
             let mut request = app
                 .client
-                .request(method, format!("{}{}", app.url, op.path_with(&clinic)))
+                .request(method, format!("{}{}", app.url, op.path_with(id)))
                 .bearer_auth(&token);
-            if let Some(schema) = &op.body {
+            if op.path == "/api/v1/platform/incidents" && op.method == "POST" {
+                request = request.json(&declare);
+            } else if let Some(schema) = &op.body {
                 request = request.json(&example(schema));
             }
             let answer = request.send().await.unwrap();
             let status = answer.status();
             let body = answer.text().await.unwrap();
+            let allowed = op
+                .permission
+                .as_deref()
+                .is_none_or(|p| p == "self" || held.contains(&p));
             assert!(
-                status.is_success(),
+                if allowed {
+                    status.is_success()
+                } else {
+                    status == 403
+                },
                 "{} as {role:?}: {status} {body}",
                 op.name()
             );
@@ -381,7 +336,9 @@ async fn no_operator_operation_shows_a_patient_row_or_field() {
             }
         }
     }
-    let (_, token) = operator(&app, "counter@ops.example", OperatorRole::Support).await;
+    let (_, token) = app
+        .operator("counter@ops.example", OperatorRole::Support)
+        .await;
     let one: Value = app
         .get_as(&token, &format!("/api/v1/platform/clinics/{clinic}"))
         .await
@@ -422,7 +379,9 @@ async fn no_operator_operation_shows_a_patient_row_or_field() {
     let tenant: Vec<String> = tables_with_column(&mut su, "clinic_id", &["audit"])
         .into_iter()
         .map(|t| t.trim_start_matches("public.").to_owned())
-        .filter(|t| t != "audit_chain_heads")
+        // Platform-visible (their policy lets the platform scope see every
+        // row): the chain heads, and the incident register's clinic tables.
+        .filter(|t| !PLATFORM_VISIBLE.contains(&t.as_str()))
         .collect();
     assert!(tenant.iter().any(|t| t == "patients"), "{tenant:?}");
     let (services, log) = app.recording_services();
@@ -438,9 +397,20 @@ async fn no_operator_operation_shows_a_patient_row_or_field() {
         .clinic(&actor, clinic_id, &client)
         .unwrap();
     services.platform.sign_out(&actor, &client).unwrap();
+    let (_, manager) = app
+        .operator("recorded@ops.example", OperatorRole::IncidentManager)
+        .await;
+    let manager = services
+        .platform
+        .authenticate(&manager)
+        .expect("the token signs in");
+    incident_flows(&services, &manager, clinic_id);
     let lines = log.take();
     assert!(
-        lines.iter().any(|l| l.contains("salus_platform_clinics")),
+        lines.iter().any(|l| l.contains("salus_platform_clinics"))
+            && lines
+                .iter()
+                .any(|l| l.contains("salus_platform_incident_contacts")),
         "{lines:?}"
     );
     for line in lines.iter().filter(|l| l.starts_with("sql ")) {
@@ -468,7 +438,16 @@ async fn no_operator_operation_shows_a_patient_row_or_field() {
                         count(conn, &format!("SELECT count(*) AS n FROM {t}")),
                     )
                 })
-                .filter(|(t, n)| *n > 0 && t != "clinic_closures" && t != "clinic_exports")
+                .filter(|(t, n)| {
+                    *n > 0
+                        && ![
+                            "clinic_closures",
+                            "clinic_exports",
+                            "incident_clinics",
+                            "incident_evidence",
+                        ]
+                        .contains(&t.as_str())
+                })
                 .collect()
         };
         assert_eq!(visible(conn), [], "before");
@@ -481,4 +460,54 @@ async fn no_operator_operation_shows_a_patient_row_or_field() {
         Ok(())
     })
     .unwrap();
+}
+
+/// The tenant tables the platform scope sees every row of (their policies are
+/// checked in `rls.rs`): an operator's statement may name them.
+const PLATFORM_VISIBLE: [&str; 3] = ["audit_chain_heads", "incident_clinics", "incident_evidence"];
+
+/// Every operation of the incident register, as an incident manager, on one
+/// clinic (recorded by the caller).
+fn incident_flows(
+    services: &salus_domain::services::Services,
+    actor: &salus_domain::platform::OperatorActor,
+    clinic: salus_domain::ids::ClinicId,
+) {
+    use salus_domain::ports::incidents::{IncidentStatus, Notice, PersonalData, Severity};
+    let client = salus_domain::identity::model::ClientInfo::default();
+    let p = &services.platform;
+    let declared = p
+        .declare_incident(
+            actor,
+            salus_domain::platform::NewIncident {
+                title: "Recorded".into(),
+                severity: Severity::P1,
+                clinics: vec![clinic],
+                personal_data: PersonalData::Suspected,
+                text: "Recorded flows.".into(),
+            },
+            &client,
+        )
+        .unwrap();
+    let id = declared.incident.id;
+    p.incidents(actor, &client).unwrap();
+    p.incident(actor, id, &client).unwrap();
+    p.add_incident_entry(actor, id, "Entry.".into(), &client)
+        .unwrap();
+    p.confirm_breach(actor, id, &client).unwrap();
+    p.record_authority_notification(actor, id, services.now(), "REF-1".into(), &client)
+        .unwrap();
+    let notice = Notice {
+        nature: "n".into(),
+        categories_and_numbers: "c".into(),
+        likely_consequences: "l".into(),
+        measures_taken: "m".into(),
+        contact: "k".into(),
+    };
+    p.notify_clinics(actor, id, notice, &client).unwrap();
+    p.preserve_evidence(actor, id, &client).unwrap();
+    p.record_postmortem(actor, id, "Root.".into(), "Measures.".into(), &client)
+        .unwrap();
+    p.set_incident_status(actor, id, IncidentStatus::Closed, &client)
+        .unwrap();
 }

@@ -34,7 +34,10 @@ fn expected_policy(table: &str) -> (String, String) {
             any(&[AUDIT_ROLE, IN_CLINIC, NO_CLINIC]),
             any(&[IN_CLINIC, NO_CLINIC]),
         ),
-        "public.clinic_closures" | "public.clinic_exports" => {
+        "public.clinic_closures"
+        | "public.clinic_exports"
+        | "public.incident_clinics"
+        | "public.incident_evidence" => {
             let both = any(&[IN_CLINIC, NO_SETTING]);
             (both.clone(), both)
         }
@@ -249,6 +252,26 @@ async fn clinic_with_rows_everywhere(app: &TestApp, b: &Member) {
     assert_eq!(export.status(), 201);
     let closure = app.post("/api/v1/clinic/closure").bearer_auth(&b.access);
     assert_eq!(closure.send().await.unwrap().status(), 201);
+    // An incident affecting B, with its evidence.
+    let (_, operator) = app
+        .operator(
+            "rls@ops.example",
+            salus_domain::ports::operators::OperatorRole::IncidentManager,
+        )
+        .await;
+    let declare = json!({"title": "B only", "severity": "P3", "clinic_ids": [clinic],
+                         "personal_data": "none", "text": "B only"});
+    let incident = app
+        .post_json_as(&operator, "/api/v1/platform/incidents", &declare)
+        .await;
+    assert_eq!(incident.status(), 201);
+    let incident: Value = incident.json().await.unwrap();
+    let evidence = format!(
+        "/api/v1/platform/incidents/{}/evidence",
+        incident["id"].as_str().unwrap()
+    );
+    let evidence = app.post_json_as(&operator, &evidence, &json!({})).await;
+    assert_eq!(evidence.status(), 200, "{}", evidence.text().await.unwrap());
     // An MFA challenge, then probing for ids the audit job turns into an alert.
     assert_eq!(app.login(&b.email, PASSWORD).await.status(), 200);
     for _ in 0..20 {

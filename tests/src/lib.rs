@@ -14,6 +14,7 @@ pub mod db;
 pub mod fixtures;
 pub mod identity;
 pub mod logs;
+pub mod operators;
 pub mod outbox;
 pub mod recording;
 pub mod tls;

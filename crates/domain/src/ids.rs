@@ -87,6 +87,10 @@ id_type!(
     ErasureRequestId,
     /// A known vulnerability of a dependency (a finding of `salus vuln import`).
     VulnerabilityId,
+    /// An incident of the platform's register (declared by an operator).
+    IncidentId,
+    /// A piece of evidence an incident preserved (one clinic's audit export hash).
+    EvidenceId,
 );
 
 impl ChainId {

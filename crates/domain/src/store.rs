@@ -14,6 +14,7 @@ use crate::ports::closure::ClosureRepo;
 use crate::ports::erasure::ErasureRepo;
 use crate::ports::export::ExportRepo;
 use crate::ports::identity::IdentityRepo;
+use crate::ports::incidents::IncidentsRepo;
 use crate::ports::keys::KeysRepo;
 use crate::ports::notes::NotesRepo;
 use crate::ports::operators::OperatorsRepo;
@@ -57,8 +58,8 @@ views! {
     AuthTx: IdentityRepo, AuditRepo, OutboxRepo, KeysRepo;
     /// Reading the audit trail and keeping it (retention, checkpoints).
     AuditTx: AuditRepo, PatientsRepo;
-    /// The threat detectors and the alert list.
-    AlertsTx: AlertsRepo, AuditRepo, IdentityRepo, OutboxRepo, StaffRepo;
+    /// The threat detectors, the backup and incident watches, and the alert list.
+    AlertsTx: AlertsRepo, AuditRepo, IdentityRepo, OutboxRepo, StaffRepo, IncidentsRepo;
     /// Patient records.
     PatientsTx: PatientsRepo, VersionsRepo, AuditRepo, KeysRepo;
     /// Appointment reminders (written with the appointment that schedules them).
@@ -89,8 +90,9 @@ views! {
     ExportTx: ExportRepo, KeysRepo, StaffRepo, IdentityRepo, AuditRepo, OutboxRepo;
     /// Master-key rotation.
     KeysTx: KeysRepo, AuditRepo;
-    /// The platform's operators, their sessions, and the clinics' summaries.
-    OperatorsTx: OperatorsRepo, AuditRepo, OutboxRepo;
+    /// The platform's operators, their sessions, the clinics' summaries, and
+    /// the incident register.
+    OperatorsTx: OperatorsRepo, IncidentsRepo, AuditRepo, OutboxRepo;
     /// Known vulnerabilities of the platform's dependencies, and the platform
     /// audit chain that records every change of them.
     VulnsTx: VulnsRepo, AuditRepo;

@@ -170,6 +170,18 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "erasure_under_retention",
         "The medical record is under legal retention: the detail says until when.",
     ),
+    (
+        "postmortem_required",
+        "An incident closes only once its post-mortem (root cause, preventive measures) is recorded.",
+    ),
+    (
+        "incident_closed",
+        "The incident is closed: its record no longer changes.",
+    ),
+    (
+        "breach_already_confirmed",
+        "The incident's breach was confirmed already; its 72-hour clocks run from then.",
+    ),
 ];
 
 /// Every `code` a field error can carry, with what it means: the catalogue the
@@ -233,6 +245,10 @@ pub const FIELD_ERROR_CODES: &[(&str, &str)] = &[
         "Not a permission code of the catalogue.",
     ),
     ("unknown_role", "Not a role of this clinic (answered 404)."),
+    (
+        "unknown_clinic",
+        "No clinic has this id (an incident's affected clinics).",
+    ),
     ("reserved", "The name belongs to a built-in role."),
     (
         "owner_by_transfer",

@@ -217,6 +217,17 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::platform::me)
         .service(routes::platform::clinics)
         .service(routes::platform::clinic)
+        .service(routes::incidents::declare)
+        .service(routes::incidents::list)
+        .service(routes::incidents::read)
+        .service(routes::incidents::add_entry)
+        .service(routes::incidents::set_status)
+        .service(routes::incidents::postmortem)
+        .service(routes::incidents::breach)
+        .service(routes::incidents::authority_notification)
+        .service(routes::incidents::notify)
+        .service(routes::incidents::evidence)
+        .service(routes::incidents::clinic_list)
 }
 
 /// The OpenAPI document generated from the code (what `salus openapi` prints and

@@ -145,6 +145,15 @@ impl Metrics {
         if let Some(ages) = &readings.secrets {
             families.extend(secret_gauges(ages)?);
         }
+        if let Some(overdue) = readings.incident_deadlines_overdue {
+            let gauge = IntGauge::new(
+                "salus_incident_deadline_overdue",
+                "Deadlines of incidents not closed that are past due and not met (a P1's \
+                 clinics within 4 hours; a breach's clinics and authority within 72 hours).",
+            )?;
+            gauge.set(i64::try_from(overdue).unwrap_or(i64::MAX));
+            families.extend(gauge.collect());
+        }
         let mut text = String::new();
         TextEncoder::new().encode_utf8(&families, &mut text)?;
         Ok(text)
@@ -162,6 +171,8 @@ pub struct Readings {
     pub vulnerabilities: Option<Tally>,
     /// The ages of the secrets and keys in use.
     pub secrets: Option<Vec<SecretAge>>,
+    /// The incidents' deadlines overdue at the scrape's time.
+    pub incident_deadlines_overdue: Option<usize>,
     /// The scrape's time.
     pub now: DateTime<Utc>,
 }
@@ -275,6 +286,7 @@ mod tests {
             backups: None,
             vulnerabilities: None,
             secrets: None,
+            incident_deadlines_overdue: None,
             now: chrono::Utc::now(),
         }
     }

@@ -14,6 +14,7 @@ pub mod closure_repo;
 pub mod erasure_repo;
 pub mod export_repo;
 pub mod identity_repo;
+pub mod incidents_repo;
 pub mod keys_repo;
 pub mod migrations;
 pub mod notes_repo;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use salus_domain::DomainError;
 use salus_domain::audit::alerts::RULES;
 use salus_domain::audit::backup_watch::BACKUP_RULES;
+use salus_domain::audit::incident_watch::INCIDENT_RULES;
 use salus_domain::audit::secret_watch::SECRET_RULES;
 use salus_domain::ports::alerts::SecurityAlert;
 use salus_domain::services::Services;
@@ -31,6 +32,7 @@ pub fn audit_round(services: &Services) -> Result<RoundReport, DomainError> {
     let mut alerts = services.alerts.detect_threats()?;
     alerts.extend(services.alerts.watch_backups()?);
     alerts.extend(services.alerts.watch_secrets()?);
+    alerts.extend(services.alerts.watch_incidents()?);
     let turns = services.audit.maintain_audit_chains()?;
     Ok(RoundReport {
         chains: turns.len(),
@@ -46,6 +48,7 @@ pub fn count_alerts(metrics: &Metrics, alerts: &[SecurityAlert]) {
             .iter()
             .chain(BACKUP_RULES)
             .chain(SECRET_RULES)
+            .chain(INCIDENT_RULES)
             .find(|r| r.kind == alert.kind)
         {
             metrics.alert_raised(rule.kind);

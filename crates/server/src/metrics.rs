@@ -7,11 +7,13 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, Error, HttpResponse, web};
 use salus_domain::Clock;
+use salus_domain::ports::incidents::overdue_deadlines;
 use salus_domain::vulns::model::Tally;
 use salus_http::blocking::run_blocking;
 use salus_http::metrics::{CONTENT_TYPE, Metrics, Readings};
 use salus_persistence::DbPool;
 use salus_persistence::backup_status::backup_status;
+use salus_persistence::incidents_repo::incidents_with_clinics;
 use salus_persistence::outbox_repo::backlog;
 use salus_persistence::vulns_repo::unresolved_vulnerabilities;
 
@@ -45,6 +47,13 @@ async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
     })
     .await
     .ok();
+    let incident_deadlines_overdue = run_blocking({
+        let pool = pool.clone();
+        move || incidents_with_clinics(&pool)
+    })
+    .await
+    .ok()
+    .map(|incidents| overdue_deadlines(&incidents, now));
     let vulnerabilities = run_blocking(move || unresolved_vulnerabilities(&pool))
         .await
         .ok()
@@ -56,6 +65,7 @@ async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
         backups,
         vulnerabilities,
         secrets,
+        incident_deadlines_overdue,
         now,
     };
     match scrape.metrics.render(&readings) {

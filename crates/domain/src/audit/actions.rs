@@ -56,6 +56,17 @@ actions! {
     CLINIC_DESTROYED = "clinic.destroyed": "Every row and key of a closed clinic was destroyed; the certificate's id and the audit head's hash (platform chain).",
     CLINIC_PLAN_CHANGED = "clinic.plan_changed": "The clinic's plan changed.",
     CLINIC_SETTINGS_CHANGED = "clinic.settings_changed": "The clinic's settings changed.",
+    INCIDENT_AUTHORITY_NOTIFIED = "incident.authority_notified": "An operator recorded the supervisory authority's notification of an incident (date, reference).",
+    INCIDENT_BREACH_CONFIRMED = "incident.breach_confirmed": "An operator confirmed a breach of personal data in an incident: the 72-hour clocks start.",
+    INCIDENT_CLINIC_LIST_READ = "incident.clinic_list_read": "A member read the incidents that concern their clinic.",
+    INCIDENT_CLINIC_NOTIFIED = "incident.clinic_notified": "An incident's notification was emailed to a clinic's owners and administrators (in the platform chain and the clinic's own).",
+    INCIDENT_DECLARED = "incident.declared": "An operator declared an incident (severity, personal data, number of clinics).",
+    INCIDENT_ENTRY_ADDED = "incident.entry_added": "An operator added an entry to an incident's timeline.",
+    INCIDENT_EVIDENCE_PRESERVED = "incident.evidence_preserved": "The audit export of a clinic an incident affects was hashed and kept as evidence (in the platform chain and the clinic's own).",
+    INCIDENT_LISTED = "incident.listed": "An operator listed the incident register.",
+    INCIDENT_POSTMORTEM_RECORDED = "incident.postmortem_recorded": "An operator recorded an incident's post-mortem (root cause, preventive measures).",
+    INCIDENT_READ = "incident.read": "An operator read one incident.",
+    INCIDENT_STATUS_CHANGED = "incident.status_changed": "An operator moved an incident to another status.",
     INVITATION_ACCEPTED = "invitation.accepted": "An invitation was accepted.",
     INVITATION_REVOKED = "invitation.revoked": "An invitation was revoked.",
     INVITATION_SENT = "invitation.sent": "An invitation was sent.",
@@ -196,6 +207,7 @@ mod tests {
             .iter()
             .chain(crate::audit::backup_watch::BACKUP_RULES)
             .chain(crate::audit::secret_watch::SECRET_RULES)
+            .chain(crate::audit::incident_watch::INCIDENT_RULES)
         {
             for action in rule.actions {
                 assert!(

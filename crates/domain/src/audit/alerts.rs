@@ -152,25 +152,7 @@ impl Alerts {
         let now = self.core.now();
         self.tx(Scope::Platform, |tx| {
             let status = tx.backup_status()?;
-            let mut raised = Vec::new();
-            for due in super::backup_watch::due(&status, now) {
-                let alert = SecurityAlert {
-                    id: self.core.new_id(),
-                    clinic_id: None,
-                    kind: due.rule.kind.to_owned(),
-                    subject: due.subject,
-                    dedup_key: due.dedup_key,
-                    event_count: 1,
-                    triggered_at: due.triggered_at,
-                    raised_at: now,
-                    details: json!({"description": due.rule.description}).to_string(),
-                };
-                if tx.insert_alert(&alert)? {
-                    self.notify_alert(tx, &alert, due.rule)?;
-                    raised.push(alert);
-                }
-            }
-            Ok(raised)
+            self.raise_platform(tx, super::backup_watch::due(&status, now))
         })
     }
 
@@ -178,34 +160,48 @@ impl Alerts {
     /// an alert for each one past its rotation period (once per key).
     pub fn watch_secrets(&self) -> Result<Vec<SecurityAlert>, DomainError> {
         let ages = crate::secrets::Secrets::new(self.core.clone()).ages()?;
+        self.tx(Scope::Platform, |tx| {
+            self.raise_platform(tx, super::secret_watch::due(&ages))
+        })
+    }
+
+    /// Raises the incident watch's due alerts (`incident_deadline_overdue`):
+    /// one per incident and deadline past due and not met. Platform alerts:
+    /// stored and sent to the platform's webhook.
+    pub fn watch_incidents(&self) -> Result<Vec<SecurityAlert>, DomainError> {
         let now = self.core.now();
         self.tx(Scope::Platform, |tx| {
-            let mut raised = Vec::new();
-            for (subject, dedup_key, age) in super::secret_watch::due(&ages) {
-                let rule = &super::secret_watch::SECRET_OVERDUE;
-                let alert = SecurityAlert {
-                    id: self.core.new_id(),
-                    clinic_id: None,
-                    kind: rule.kind.to_owned(),
-                    subject,
-                    dedup_key,
-                    event_count: 1,
-                    triggered_at: age.since + age.period,
-                    raised_at: now,
-                    details: json!({
-                        "description": rule.description,
-                        "age_days": age.age.num_days(),
-                        "period_days": age.period.num_days(),
-                    })
-                    .to_string(),
-                };
-                if tx.insert_alert(&alert)? {
-                    self.notify_alert(tx, &alert, rule)?;
-                    raised.push(alert);
-                }
-            }
-            Ok(raised)
+            let incidents = tx.incidents()?;
+            self.raise_platform(tx, super::incident_watch::due(&incidents, now))
         })
+    }
+
+    /// Stores each due platform alert not stored yet (by its key) and sends it.
+    fn raise_platform(
+        &self,
+        tx: &mut dyn AlertsTx,
+        dues: Vec<super::backup_watch::Due>,
+    ) -> Result<Vec<SecurityAlert>, DomainError> {
+        let now = self.core.now();
+        let mut raised = Vec::new();
+        for due in dues {
+            let alert = SecurityAlert {
+                id: self.core.new_id(),
+                clinic_id: None,
+                kind: due.rule.kind.to_owned(),
+                subject: due.subject,
+                dedup_key: due.dedup_key,
+                event_count: 1,
+                triggered_at: due.triggered_at,
+                raised_at: now,
+                details: json!({"description": due.rule.description}).to_string(),
+            };
+            if tx.insert_alert(&alert)? {
+                self.notify_alert(tx, &alert, due.rule)?;
+                raised.push(alert);
+            }
+        }
+        Ok(raised)
     }
 
     fn apply_rules(

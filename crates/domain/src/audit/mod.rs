@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod backup_watch;
 pub mod chain;
 pub mod export;
+pub mod incident_watch;
 pub mod model;
 pub mod record;
 pub mod retention;

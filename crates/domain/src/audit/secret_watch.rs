@@ -2,6 +2,7 @@
 //! (`secret_rotation_overdue`), once per key: rotating it puts a new key in use,
 //! whose own period starts then.
 
+use super::backup_watch::Due;
 use super::rule::Rule;
 use crate::audit::actions;
 use crate::ports::alerts::SubjectKind;
@@ -20,14 +21,18 @@ pub const SECRET_OVERDUE: Rule = Rule {
 /// The watch's rules.
 pub const SECRET_RULES: &[Rule] = &[SECRET_OVERDUE];
 
-/// The subject and deduplication key of each overdue secret: one alert per key.
-pub fn due(ages: &[SecretAge]) -> Vec<(String, String, &SecretAge)> {
+/// The alert due for each overdue secret: one per key.
+pub fn due(ages: &[SecretAge]) -> Vec<Due> {
     ages.iter()
         .filter(|a| a.overdue())
         .map(|a| {
             let subject = format!("{}:{}", a.kind.as_str(), a.key_id);
-            let dedup = format!("{}:{subject}", SECRET_OVERDUE.kind);
-            (subject, dedup, a)
+            Due {
+                rule: &SECRET_OVERDUE,
+                dedup_key: format!("{}:{subject}", SECRET_OVERDUE.kind),
+                subject,
+                triggered_at: a.since + a.period,
+            }
         })
         .collect()
 }

@@ -10,6 +10,7 @@
 
 mod accounts;
 mod clinics;
+mod incidents;
 mod sessions;
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,7 @@ use crate::ports::operators::OperatorRole;
 use crate::shared::{Core, transactions};
 
 pub use accounts::NewOperator;
+pub use incidents::{IncidentView, NewIncident};
 pub use sessions::OperatorGrant;
 
 /// The prefix of operators' bearer tokens, so secret scanners recognise one.
@@ -31,16 +33,27 @@ pub const TOKEN_PREFIX: &str = "salus_op_";
 pub enum PlatformPermission {
     /// The clinics' metadata and counts.
     ClinicsRead,
+    /// The incident register.
+    IncidentsRead,
+    /// Declaring and running incidents: the timeline, status, breach,
+    /// notifications, evidence and post-mortem.
+    IncidentsManage,
 }
 
 impl PlatformPermission {
     /// Every platform permission.
-    pub const ALL: [Self; 1] = [Self::ClinicsRead];
+    pub const ALL: [Self; 3] = [
+        Self::ClinicsRead,
+        Self::IncidentsRead,
+        Self::IncidentsManage,
+    ];
 
     /// The code the contract declares (`x-permission`).
     pub fn code(self) -> &'static str {
         match self {
             Self::ClinicsRead => "platform.clinics.read",
+            Self::IncidentsRead => "platform.incidents.read",
+            Self::IncidentsManage => "platform.incidents.manage",
         }
     }
 
@@ -53,9 +66,15 @@ impl PlatformPermission {
 /// The permissions of an operator role.
 pub fn role_permissions(role: OperatorRole) -> &'static [PlatformPermission] {
     match role {
-        OperatorRole::IncidentManager | OperatorRole::SecurityOfficer | OperatorRole::Support => {
-            &[PlatformPermission::ClinicsRead]
-        }
+        OperatorRole::IncidentManager | OperatorRole::SecurityOfficer => &[
+            PlatformPermission::ClinicsRead,
+            PlatformPermission::IncidentsRead,
+            PlatformPermission::IncidentsManage,
+        ],
+        OperatorRole::Support => &[
+            PlatformPermission::ClinicsRead,
+            PlatformPermission::IncidentsRead,
+        ],
     }
 }
 

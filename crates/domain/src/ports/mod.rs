@@ -11,6 +11,7 @@ pub mod closure;
 pub mod erasure;
 pub mod export;
 pub mod identity;
+pub mod incidents;
 pub mod keys;
 pub mod notes;
 pub mod operators;

@@ -7,6 +7,7 @@ pub mod clinic;
 pub mod closure;
 pub mod exports;
 pub mod health;
+pub mod incidents;
 pub mod me;
 pub mod notes;
 pub mod patient_rights;
