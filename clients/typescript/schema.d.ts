@@ -1418,9 +1418,9 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
+        put?: never;
         /** Record an incident's post-mortem (operators) */
-        put: operations["platform_incidents_postmortem"];
-        post?: never;
+        post: operations["platform_incidents_postmortem"];
         delete?: never;
         options?: never;
         head?: never;

@@ -253,7 +253,7 @@ async fn an_incidents_life_cycle_runs_against_its_deadlines() {
     assert_eq!(refused["code"], "postmortem_required");
     let pm = app
         .client
-        .put(format!("{}{}", app.url, path("/postmortem")))
+        .post(format!("{}{}", app.url, path("/postmortem")))
         .bearer_auth(&manager)
         .json(&json!({"root_cause": "A public ACL.", "preventive_measures": "ACLs are checked in CI."}))
         .send()

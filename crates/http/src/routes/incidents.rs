@@ -3,7 +3,7 @@
 //! authority notification, clinics' notifications, evidence, post-mortem), and
 //! `GET /api/v1/incidents`, where a clinic's owners read those that concern it.
 
-use actix_web::{HttpResponse, get, post, put, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use salus_domain::ids::{ClinicId, IncidentId};
 use salus_domain::platform::{IncidentView, NewIncident};
@@ -584,7 +584,7 @@ pub async fn set_status(
         (status = 409, description = "The incident is closed (`incident_closed`).", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[put("/api/v1/platform/incidents/{id}/postmortem")]
+#[post("/api/v1/platform/incidents/{id}/postmortem")]
 pub async fn postmortem(
     ports: web::Data<Ports>,
     client: Client,
