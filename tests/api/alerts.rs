@@ -7,9 +7,9 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use salus_tests::TestApp;
 use salus_tests::identity::Member;
 use salus_tests::outbox::SmsGateway;
+use salus_tests::{TestApp, eventually};
 use serde_json::{Value, json};
 
 const WEBHOOK_SECRET: &str = "webhook-secret-for-tests-0001";
@@ -36,16 +36,6 @@ async fn listed(app: &TestApp, who: &Member) -> Vec<Value> {
         .await
         .unwrap();
     body["items"].as_array().cloned().unwrap_or_default()
-}
-
-async fn eventually<T>(what: &str, mut found: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..400 {
-        if let Some(value) = found() {
-            return value;
-        }
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test]

@@ -141,6 +141,26 @@ async fn chains_verify(app: &TestApp) {
     );
 }
 
+/// What every fault leaves: only 201s and 503 problems were answered, every
+/// write answered 201 is stored with its audit event, and the chains verify.
+async fn nothing_partial(app: &TestApp, outcomes: &[Outcome]) {
+    let statuses: std::collections::BTreeSet<u16> = outcomes.iter().map(|o| o.status).collect();
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 503),
+        "only 201 and 503: {statuses:?}"
+    );
+    let (names, unaudited) = stored(app);
+    for written in outcomes.iter().filter(|o| o.status == 201) {
+        assert!(
+            names.contains(&written.family_name),
+            "{} was answered 201 and is not stored",
+            written.family_name
+        );
+    }
+    assert_eq!(unaudited, 0, "a write without its audit event");
+    chains_verify(app).await;
+}
+
 #[tokio::test]
 async fn a_database_stopped_hard_mid_load_gives_503s_then_service_again_and_loses_nothing() {
     let scratch = Scratch::new("faults-stop");
@@ -169,12 +189,10 @@ async fn a_database_stopped_hard_mid_load_gives_503s_then_service_again_and_lose
     }
     let outcomes = outcomes.lock().unwrap().clone();
 
-    let statuses: std::collections::BTreeSet<u16> = outcomes.iter().map(|o| o.status).collect();
     assert!(
-        statuses.iter().all(|s| *s == 201 || *s == 503),
-        "only 201 and 503: {statuses:?}"
+        outcomes.iter().any(|o| o.status == 503),
+        "the outage was seen"
     );
-    assert!(statuses.contains(&503), "the outage was seen: {statuses:?}");
     let slowest = outcomes.iter().map(|o| o.took).max().unwrap();
     assert!(
         slowest < Duration::from_millis(CHECKOUT_MS) + Duration::from_secs(4),
@@ -196,16 +214,7 @@ async fn a_database_stopped_hard_mid_load_gives_503s_then_service_again_and_lose
         first_after - up_at
     );
 
-    let (names, unaudited) = stored(&app);
-    for written in outcomes.iter().filter(|o| o.status == 201) {
-        assert!(
-            names.contains(&written.family_name),
-            "{} was answered 201 and is not stored",
-            written.family_name
-        );
-    }
-    assert_eq!(unaudited, 0, "a write without its audit event");
-    chains_verify(&app).await;
+    nothing_partial(&app, &outcomes).await;
 }
 
 #[tokio::test]
@@ -250,16 +259,11 @@ async fn a_pool_drained_by_blocked_statements_answers_503_and_recovers() {
         worker.await.unwrap();
     }
     let outcomes = outcomes.lock().unwrap().clone();
-    let statuses: std::collections::BTreeSet<u16> = outcomes.iter().map(|o| o.status).collect();
-    assert!(
-        statuses.iter().all(|s| *s == 201 || *s == 503),
-        "only 201 and 503: {statuses:?}"
-    );
     assert!(
         outcomes
             .iter()
             .any(|o| o.at < released_at && o.status == 503),
-        "the blocked writes were answered 503: {statuses:?}"
+        "the blocked writes were answered 503"
     );
     assert!(
         outcomes
@@ -267,14 +271,5 @@ async fn a_pool_drained_by_blocked_statements_answers_503_and_recovers() {
             .any(|o| o.at >= released_at && o.status == 201),
         "writes succeed again once the lock is gone"
     );
-    let (names, unaudited) = stored(&app);
-    for written in outcomes.iter().filter(|o| o.status == 201) {
-        assert!(
-            names.contains(&written.family_name),
-            "{}",
-            written.family_name
-        );
-    }
-    assert_eq!(unaudited, 0);
-    chains_verify(&app).await;
+    nothing_partial(&app, &outcomes).await;
 }

@@ -6,20 +6,10 @@
 
 use std::time::Duration as StdDuration;
 
-use salus_tests::TestApp;
 use salus_tests::catalogue::count;
 use salus_tests::outbox::SmtpSink;
+use salus_tests::{TestApp, eventually};
 use serde_json::json;
-
-async fn eventually<T>(what: &str, mut found: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
-        if let Some(value) = found() {
-            return value;
-        }
-        tokio::time::sleep(StdDuration::from_millis(100)).await;
-    }
-    panic!("{what}: not within 20 s")
-}
 
 #[tokio::test]
 async fn two_nodes_share_revocations_and_run_each_background_job_once() {

@@ -18,7 +18,7 @@ use salus_persistence::outbox_repo::{MAX_ATTEMPTS, deliver_due};
 use salus_persistence::{DbPool, PoolSettings, build_pool};
 use salus_tests::identity::OTHER_PASSWORD;
 use salus_tests::outbox::{SmsGateway, SmtpSink};
-use salus_tests::{ManualClock, TestApp, TestDb};
+use salus_tests::{ManualClock, TestApp, TestDb, eventually};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -552,16 +552,6 @@ async fn a_password_reset_request_is_delivered_by_a_round() {
 
 /// Waits (without blocking the runtime the server and its worker run on) until
 /// `found` returns something.
-async fn eventually<T>(what: &str, mut found: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..300 {
-        if let Some(value) = found() {
-            return value;
-        }
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 #[tokio::test]
 async fn a_server_delivers_codes_through_smtp_and_the_sms_gateway() {
     let sink = SmtpSink::start();

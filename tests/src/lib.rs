@@ -29,3 +29,15 @@ pub fn metric_value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
+
+/// Waits for `found` to find something, polling every 50 ms for up to 20 s (a
+/// background job's work, a delivery), and answers it; panics naming `what`.
+pub async fn eventually<T>(what: &str, mut found: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..400 {
+        if let Some(value) = found() {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
