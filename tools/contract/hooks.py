@@ -37,6 +37,7 @@ Nothing secret is printed: only counts, at exit.
 
 from __future__ import annotations
 
+import ast
 import atexit
 import re
 import os
@@ -53,6 +54,35 @@ import schemathesis
 
 STEP = 30
 TIMEOUT = 10
+
+
+def _serialise_ast_parsing() -> None:
+    """Works around CPython gh-106905 on the interpreters that have it.
+
+    Before 3.11.8 and 3.12.2 the AST constructor keeps its recursion depth in state
+    shared by the whole interpreter, so two threads building ASTs at once (`--workers
+    2`: Hypothesis parses sources with `ast.parse` for its constants and lambda
+    descriptions) can fail one of them with `SystemError: AST constructor recursion
+    depth mismatch`, which schemathesis reports as a runtime error of whichever
+    operation was being generated (it failed a clean-clone CI run on
+    `GET /api/v1/audit-events`). Hypothesis and schemathesis call `ast.parse` through
+    the module, so one lock around it serialises them; fixed interpreters keep the
+    original.
+    """
+    version = sys.version_info[:3]
+    if version >= (3, 12, 2) or (3, 11, 8) <= version < (3, 12, 0):
+        return
+    parse = ast.parse
+    lock = threading.Lock()
+
+    def serialised_parse(*args: Any, **kwargs: Any) -> ast.AST:
+        with lock:
+            return parse(*args, **kwargs)
+
+    ast.parse = serialised_parse
+
+
+_serialise_ast_parsing()
 
 
 class SignInFailed(RuntimeError):
