@@ -15,6 +15,7 @@ mod clinic;
 mod closure;
 mod concurrency;
 mod contract;
+mod data_key_rotation;
 mod erasure;
 mod exports;
 mod faults;

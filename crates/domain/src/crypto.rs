@@ -140,7 +140,9 @@ fn split_envelope(envelope: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
 #[derive(Clone)]
 pub struct ClinicKeys {
     clinic: crate::ids::ClinicId,
-    data_key: [u8; 32],
+    /// Data keys by version: the active one (it seals) first, then the retiring
+    /// one while a rotation is under way (it only opens).
+    data_keys: Vec<(i32, [u8; 32])>,
     index_key: [u8; 32],
 }
 
@@ -160,19 +162,96 @@ pub const SEALED_COLUMNS: &[(&str, &str)] = &[
     ("clinical_notes", "body"),
 ];
 
-/// The identifier written in field envelopes sealed by a clinic data key.
-const DATA_KEY_ID: &str = "dk1";
+/// A clinic's wrapped keys as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedKeys {
+    /// The active data key (it seals), wrapped by a master key.
+    pub data: Vec<u8>,
+    /// Its version (field envelopes name it `dk<version>`).
+    pub data_version: i32,
+    /// The retiring data key, wrapped, and its version, while a rotation is
+    /// under way (it only opens).
+    pub retiring: Option<(Vec<u8>, i32)>,
+    /// The index key (blind indexes), wrapped.
+    pub index: Vec<u8>,
+}
+
+/// A column whose values are sealed under a clinic's data key: what a data-key
+/// rotation re-encrypts (`tests/api/data_key_rotation.rs` holds the list to
+/// every `bytea` column of the schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedColumn {
+    /// The table (public schema; its rows have `clinic_id` and `id`).
+    pub table: &'static str,
+    /// The column as stored.
+    pub column: &'static str,
+    /// The column's name in the envelope's binding (what `seal_field` was given).
+    pub bound_as: &'static str,
+}
+
+/// The columns a data-key rotation re-encrypts: the health data of
+/// [`SEALED_COLUMNS`] and the passphrases of pending clinic exports.
+pub const DATA_KEY_COLUMNS: &[SealedColumn] = &[
+    SealedColumn {
+        table: "patients",
+        column: "national_id",
+        bound_as: "national_id",
+    },
+    SealedColumn {
+        table: "patients",
+        column: "medical_history",
+        bound_as: "medical_history",
+    },
+    SealedColumn {
+        table: "appointments",
+        column: "reason",
+        bound_as: "reason",
+    },
+    SealedColumn {
+        table: "clinical_notes",
+        column: "body",
+        bound_as: "body",
+    },
+    SealedColumn {
+        table: "clinic_exports",
+        column: "sealed_passphrase",
+        bound_as: "passphrase",
+    },
+];
+
+/// The identifier a clinic data key of `version` writes in its field envelopes
+/// (`dk1`, `dk2`, ...).
+pub fn data_key_id(version: i32) -> String {
+    format!("dk{version}")
+}
+
+/// The key id in an envelope's header, when the header is well formed.
+pub fn envelope_key_id(envelope: &[u8]) -> Option<&[u8]> {
+    split_envelope(envelope).map(|(id, _, _)| id)
+}
 
 fn field_aad(clinic: crate::ids::ClinicId, table: &str, column: &str, row: uuid::Uuid) -> Vec<u8> {
     format!("salus/v1|{clinic}|{table}|{column}|{row}").into_bytes()
 }
 
-fn wrap_aad(clinic: crate::ids::ClinicId, which: &str) -> Vec<u8> {
-    format!("salus/v1|clinic_keys|{which}|{clinic}").into_bytes()
+/// What a wrapped key is bound to: the clinic, which key, and (from version 2)
+/// the data key's version, so versions cannot be swapped.
+fn wrap_aad(clinic: crate::ids::ClinicId, which: &str, version: Option<i32>) -> Vec<u8> {
+    match version {
+        Some(v) if v > 1 => format!("salus/v1|clinic_keys|{which}|{clinic}|{}", data_key_id(v)),
+        _ => format!("salus/v1|clinic_keys|{which}|{clinic}"),
+    }
+    .into_bytes()
+}
+
+fn to_key(v: Vec<u8>) -> Result<[u8; 32], DomainError> {
+    v.as_slice()
+        .try_into()
+        .map_err(|_| DomainError::Internal("bad data key length".into()))
 }
 
 impl ClinicKeys {
-    /// New random keys for a clinic.
+    /// New random keys for a clinic (data key version 1).
     pub fn generate(clinic: crate::ids::ClinicId, random: &dyn Random) -> Self {
         let mut data_key = [0u8; 32];
         let mut index_key = [0u8; 32];
@@ -180,36 +259,52 @@ impl ClinicKeys {
         random.fill(&mut index_key);
         Self {
             clinic,
-            data_key,
+            data_keys: vec![(1, data_key)],
             index_key,
         }
     }
 
-    /// The keys wrapped by the active master key: (data key, index key).
+    /// The keys wrapped by the active master key.
     pub fn wrap(
         &self,
         master: &MasterKeys,
         random: &dyn Random,
-    ) -> Result<(Vec<u8>, Vec<u8>), DomainError> {
-        Ok((
-            master.seal(random, &self.data_key, &wrap_aad(self.clinic, "data"))?,
-            master.seal(random, &self.index_key, &wrap_aad(self.clinic, "index"))?,
-        ))
+    ) -> Result<WrappedKeys, DomainError> {
+        let wrap_data = |(version, key): &(i32, [u8; 32])| {
+            master
+                .seal(random, key, &wrap_aad(self.clinic, "data", Some(*version)))
+                .map(|wrapped| (wrapped, *version))
+        };
+        let (data, data_version) = wrap_data(&self.data_keys[0])?;
+        Ok(WrappedKeys {
+            data,
+            data_version,
+            retiring: self.data_keys.get(1).map(wrap_data).transpose()?,
+            index: master.seal(
+                random,
+                &self.index_key,
+                &wrap_aad(self.clinic, "index", None),
+            )?,
+        })
     }
 
     /// Stored keys re-wrapped under the active master key (opened with any key of
-    /// the ring); `None` when both already are under the active key.
+    /// the ring); `None` when all of them already are under the active key.
     pub fn rewrap(
         clinic: crate::ids::ClinicId,
         master: &MasterKeys,
         random: &dyn Random,
-        wrapped_data: &[u8],
-        wrapped_index: &[u8],
-    ) -> Result<Option<crate::ports::keys::WrappedKeys>, DomainError> {
-        if master.is_current(wrapped_data) && master.is_current(wrapped_index) {
+        wrapped: &WrappedKeys,
+    ) -> Result<Option<WrappedKeys>, DomainError> {
+        let retiring_current = wrapped
+            .retiring
+            .as_ref()
+            .is_none_or(|(key, _)| master.is_current(key));
+        if master.is_current(&wrapped.data) && master.is_current(&wrapped.index) && retiring_current
+        {
             return Ok(None);
         }
-        Self::unwrap(clinic, master, wrapped_data, wrapped_index)?
+        Self::unwrap(clinic, master, wrapped)?
             .wrap(master, random)
             .map(Some)
     }
@@ -218,27 +313,85 @@ impl ClinicKeys {
     pub fn unwrap(
         clinic: crate::ids::ClinicId,
         master: &MasterKeys,
-        wrapped_data: &[u8],
-        wrapped_index: &[u8],
+        wrapped: &WrappedKeys,
     ) -> Result<Self, DomainError> {
-        let to_key = |v: Vec<u8>| -> Result<[u8; 32], DomainError> {
-            v.as_slice()
-                .try_into()
-                .map_err(|_| DomainError::Internal("bad data key length".into()))
+        let open_data = |key: &[u8], version: i32| -> Result<(i32, [u8; 32]), DomainError> {
+            Ok((
+                version,
+                to_key(master.open(key, &wrap_aad(clinic, "data", Some(version)))?)?,
+            ))
         };
+        let mut data_keys = vec![open_data(&wrapped.data, wrapped.data_version)?];
+        if let Some((key, version)) = &wrapped.retiring {
+            data_keys.push(open_data(key, *version)?);
+        }
         Ok(Self {
             clinic,
-            data_key: to_key(master.open(wrapped_data, &wrap_aad(clinic, "data"))?)?,
-            index_key: to_key(master.open(wrapped_index, &wrap_aad(clinic, "index"))?)?,
+            data_keys,
+            index_key: to_key(master.open(&wrapped.index, &wrap_aad(clinic, "index", None))?)?,
         })
+    }
+
+    /// The keys with a new data key version as the active one and today's
+    /// active key retiring (it still opens what it sealed). Refused while a
+    /// rotation is under way.
+    pub fn rotated(&self, random: &dyn Random) -> Result<Self, DomainError> {
+        if self.data_keys.len() > 1 {
+            return Err(DomainError::Conflict {
+                code: "rotation_under_way",
+                detail: "a data-key rotation of this clinic is already under way".into(),
+            });
+        }
+        let mut key = [0u8; 32];
+        random.fill(&mut key);
+        let (version, old) = self.data_keys[0];
+        Ok(Self {
+            clinic: self.clinic,
+            data_keys: vec![(version + 1, key), (version, old)],
+            index_key: self.index_key,
+        })
+    }
+
+    /// The version of the active data key.
+    pub fn data_key_version(&self) -> i32 {
+        self.data_keys[0].0
+    }
+
+    /// The envelope key id of the active data key.
+    pub fn active_data_key_id(&self) -> String {
+        data_key_id(self.data_key_version())
+    }
+
+    /// The envelope key id of the retiring data key, while a rotation is under way.
+    pub fn retiring_data_key_id(&self) -> Option<String> {
+        self.data_keys.get(1).map(|(v, _)| data_key_id(*v))
+    }
+
+    /// A field opened with whichever data key sealed it and sealed again under
+    /// the active one, bound to the same clinic, table, column and row.
+    pub fn reseal_field(
+        &self,
+        random: &dyn Random,
+        table: &str,
+        column: &str,
+        row: impl Into<uuid::Uuid>,
+        envelope: &[u8],
+    ) -> Result<Vec<u8>, DomainError> {
+        let row = row.into();
+        let plain = self.open_field(table, column, row, envelope)?;
+        self.seal_field(random, table, column, row, &plain)
     }
 
     fn ring(&self) -> MasterKeys {
         MasterKeys {
-            keys: vec![MasterKey {
-                id: DATA_KEY_ID.to_owned(),
-                key: self.data_key,
-            }],
+            keys: self
+                .data_keys
+                .iter()
+                .map(|(version, key)| MasterKey {
+                    id: data_key_id(*version),
+                    key: *key,
+                })
+                .collect(),
         }
     }
 

@@ -103,13 +103,7 @@ impl Patients {
         tx: &mut dyn PatientsTx,
         clinic: ClinicId,
     ) -> Result<ClinicKeys, DomainError> {
-        if let Some((data, index)) = tx.clinic_keys(clinic)? {
-            return ClinicKeys::unwrap(clinic, self.core.master_keys(), &data, &index);
-        }
-        let keys = ClinicKeys::generate(clinic, self.core.random());
-        let (data, index) = keys.wrap(self.core.master_keys(), self.core.random())?;
-        tx.insert_clinic_keys(clinic, &data, &index, self.core.now())?;
-        Ok(keys)
+        self.core.clinic_keys(tx, clinic)
     }
 
     fn seal_patient(

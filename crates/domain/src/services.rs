@@ -8,6 +8,7 @@ use crate::clinic::Clinics;
 use crate::closure::Closures;
 use crate::export::ClinicExports;
 use crate::identity::service::Auth;
+use crate::keyring::data_key::DataKeyRotation;
 use crate::keyring::rotation::KeyRotation;
 use crate::notes::Notes;
 use crate::patients::Patients;
@@ -57,6 +58,8 @@ pub struct Services {
     pub platform: Platform,
     /// Master-key rotation.
     pub keys: KeyRotation,
+    /// Clinic data-key rotation.
+    pub data_keys: DataKeyRotation,
     /// The ages of the secrets and keys in use.
     pub secrets: Secrets,
     /// Bulk loading of synthetic data (the seeders).
@@ -86,6 +89,7 @@ impl Services {
             alerts: Alerts::new(core.clone()),
             platform: Platform::new(core.clone()),
             keys: KeyRotation::new(core.clone()),
+            data_keys: DataKeyRotation::new(core.clone()),
             secrets: Secrets::new(core.clone()),
             seeding: Seeding::new(core.clone()),
             vulns: Vulnerabilities::new(core.clone()),

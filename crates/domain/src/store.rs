@@ -15,7 +15,7 @@ use crate::ports::erasure::ErasureRepo;
 use crate::ports::export::ExportRepo;
 use crate::ports::identity::IdentityRepo;
 use crate::ports::incidents::IncidentsRepo;
-use crate::ports::keys::KeysRepo;
+use crate::ports::keys::{DataKeyRotationRepo, KeysRepo};
 use crate::ports::notes::NotesRepo;
 use crate::ports::operators::OperatorsRepo;
 use crate::ports::patients::PatientsRepo;
@@ -90,6 +90,8 @@ views! {
     ExportTx: ExportRepo, KeysRepo, StaffRepo, IdentityRepo, AuditRepo, OutboxRepo;
     /// Master-key rotation.
     KeysTx: KeysRepo, AuditRepo;
+    /// Clinic data-key rotation: the keys, the sealed fields, the audit chain.
+    DataKeyTx: KeysRepo, DataKeyRotationRepo, AuditRepo;
     /// The platform's operators, their sessions, the clinics' summaries, and
     /// the incident register.
     OperatorsTx: OperatorsRepo, IncidentsRepo, AuditRepo, OutboxRepo;

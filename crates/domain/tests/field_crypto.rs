@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use salus_domain::Random;
-use salus_domain::crypto::{ClinicKeys, MasterKey, MasterKeys};
+use salus_domain::crypto::{ClinicKeys, MasterKey, MasterKeys, WrappedKeys, envelope_key_id};
 use salus_domain::ids::ClinicId;
 use uuid::Uuid;
 
@@ -54,8 +54,8 @@ proptest! {
         prop_assert!(keys.open_field("patients", "national_id", row, &sealed).is_err(), "another column");
 
         // The same keys under another clinic's identity must not open it either.
-        let (data, index) = keys.wrap(&master(), &Os).unwrap();
-        prop_assert!(ClinicKeys::unwrap(ClinicId(Uuid::from_u128(2)), &master(), &data, &index).is_err(), "wrapped keys moved to another clinic");
+        let wrapped = keys.wrap(&master(), &Os).unwrap();
+        prop_assert!(ClinicKeys::unwrap(ClinicId(Uuid::from_u128(2)), &master(), &wrapped).is_err(), "wrapped keys moved to another clinic");
         let other = ClinicKeys::generate(ClinicId(Uuid::from_u128(2)), &Os);
         prop_assert!(other.open_field("patients", "medical_history", row, &sealed).is_err(), "another clinic");
     }
@@ -74,7 +74,7 @@ fn keys_survive_wrapping_and_master_rotation() {
             b"185127512345678",
         )
         .unwrap();
-    let (data, index) = keys.wrap(&master(), &Os).unwrap();
+    let wrapped = keys.wrap(&master(), &Os).unwrap();
     let rotated = MasterKeys::new(vec![
         MasterKey {
             id: "m2".into(),
@@ -86,7 +86,7 @@ fn keys_survive_wrapping_and_master_rotation() {
         },
     ])
     .unwrap();
-    let reopened = ClinicKeys::unwrap(clinic, &rotated, &data, &index).unwrap();
+    let reopened = ClinicKeys::unwrap(clinic, &rotated, &wrapped).unwrap();
     assert_eq!(
         reopened
             .open_field("patients", "national_id", Uuid::from_u128(1), &sealed)
@@ -103,9 +103,91 @@ fn keys_survive_wrapping_and_master_rotation() {
     }])
     .unwrap();
     assert!(
-        ClinicKeys::unwrap(clinic, &old_only, &data, &index).is_err(),
+        ClinicKeys::unwrap(clinic, &old_only, &wrapped).is_err(),
         "a destroyed master key shreds the data"
     );
+}
+
+/// A data-key rotation: the new version seals, the retiring one still opens
+/// what it sealed, re-sealing moves a field to the new version, and once the
+/// retiring key is gone its fields are lost (which is why the rotation moves
+/// every one first). Wrapped versions cannot be swapped.
+#[test]
+fn a_rotated_data_key_opens_both_versions_until_the_old_one_retires() {
+    let clinic = ClinicId(Uuid::from_u128(5));
+    let row = Uuid::from_u128(1);
+    let keys = ClinicKeys::generate(clinic, &Os);
+    let old = keys
+        .seal_field(&Os, "patients", "national_id", row, b"185127512345678")
+        .unwrap();
+    assert_eq!(envelope_key_id(&old), Some(&b"dk1"[..]));
+
+    let rotated = keys.rotated(&Os).unwrap();
+    assert_eq!(rotated.active_data_key_id(), "dk2");
+    assert_eq!(rotated.retiring_data_key_id().as_deref(), Some("dk1"));
+    assert!(
+        rotated.rotated(&Os).is_err(),
+        "a second rotation while one is under way"
+    );
+    let new = rotated
+        .seal_field(&Os, "patients", "national_id", row, b"new value")
+        .unwrap();
+    assert_eq!(envelope_key_id(&new), Some(&b"dk2"[..]));
+    assert_eq!(
+        rotated
+            .open_field("patients", "national_id", row, &old)
+            .unwrap(),
+        b"185127512345678"
+    );
+    let moved = rotated
+        .reseal_field(&Os, "patients", "national_id", row, &old)
+        .unwrap();
+    assert_eq!(envelope_key_id(&moved), Some(&b"dk2"[..]));
+    assert!(
+        rotated
+            .reseal_field(&Os, "patients", "national_id", Uuid::from_u128(2), &old)
+            .is_err(),
+        "re-sealing keeps the row binding"
+    );
+    assert_eq!(
+        rotated.blind_index("national_id", "X"),
+        keys.blind_index("national_id", "X"),
+        "the index key does not change"
+    );
+
+    // Stored and reopened, both versions open; with the retiring key gone,
+    // only the new one does.
+    let mut wrapped = rotated.wrap(&master(), &Os).unwrap();
+    assert_eq!(wrapped.data_version, 2);
+    let reopened = ClinicKeys::unwrap(clinic, &master(), &wrapped).unwrap();
+    assert!(
+        reopened
+            .open_field("patients", "national_id", row, &old)
+            .is_ok()
+    );
+    let retiring = wrapped.retiring.take().unwrap();
+    let retired = ClinicKeys::unwrap(clinic, &master(), &wrapped).unwrap();
+    assert_eq!(
+        retired
+            .open_field("patients", "national_id", row, &moved)
+            .unwrap(),
+        b"185127512345678"
+    );
+    assert!(
+        retired
+            .open_field("patients", "national_id", row, &old)
+            .is_err(),
+        "a destroyed data key version shreds what it sealed"
+    );
+
+    // The wrapped versions are bound to their number: swapped, they do not open.
+    let swapped = WrappedKeys {
+        data: retiring.0.clone(),
+        data_version: 2,
+        retiring: Some((wrapped.data.clone(), 1)),
+        index: wrapped.index.clone(),
+    };
+    assert!(ClinicKeys::unwrap(clinic, &master(), &swapped).is_err());
 }
 
 /// The nonce of an envelope (version, key id length, key id, nonce, ciphertext).

@@ -87,6 +87,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("not_the_author", "Only a note's author may edit it."),
     ("conflict", "The change conflicts with existing data."),
     (
+        "rotation_under_way",
+        "A data-key rotation of the clinic is already under way (operators' command).",
+    ),
+    (
         "cors_refused",
         "A cross-origin request was refused; the detail says why.",
     ),

@@ -287,6 +287,12 @@ diesel::table! {
         wrapped_index_key -> Bytea,
         created_at -> Timestamptz,
         rewrapped_at -> Nullable<Timestamptz>,
+        data_key_version -> Int4,
+        data_key_created_at -> Nullable<Timestamptz>,
+        retiring_data_key -> Nullable<Bytea>,
+        retiring_data_key_version -> Nullable<Int4>,
+        rotation_started_at -> Nullable<Timestamptz>,
+        rotation_visible_at -> Nullable<Timestamptz>,
     }
 }
 

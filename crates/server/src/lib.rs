@@ -17,6 +17,7 @@ pub mod operator;
 pub mod outbox;
 pub mod random;
 pub mod register;
+pub mod rotation_job;
 pub mod secrets;
 pub mod seed;
 pub mod seed_bench;

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use salus::clock::SystemClock;
 use salus::config::{self, Config, ConfigProblems};
 use salus::{database, serve, telemetry};
+use salus_domain::ids::ClinicId;
+use salus_domain::keyring::data_key::Advance;
 
 /// Salus: a JSON REST API for clinics that hold health data.
 #[derive(Debug, Parser)]
@@ -250,6 +252,19 @@ enum KeysCommand {
     /// this, then remove the old keys. Safe to interrupt and run again.
     RotateMaster {
         /// The operator running it, recorded in the platform audit chain
+        /// (required in staging and production).
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// Give a clinic's data key a new version and re-encrypt its sealed fields
+    /// (health data, pending export passphrases) in the background, reads and
+    /// writes going on throughout; the old version is destroyed once nothing
+    /// needs it. Runs to the end in the foreground, with progress; interrupted,
+    /// the servers' rotation job carries it on, and running it again continues.
+    RotateClinic {
+        /// The clinic's id.
+        clinic: uuid::Uuid,
+        /// The operator running it, recorded in the clinic's audit chain
         /// (required in staging and production).
         #[arg(long)]
         operator: Option<String>,
@@ -871,6 +886,40 @@ fn rotate_master(operator: Option<&str>) -> ExitCode {
     }
 }
 
+fn rotate_clinic(clinic: ClinicId, operator: Option<&str>) -> ExitCode {
+    let config = match Config::load(&config::process_env()) {
+        Ok(config) => config,
+        Err(problems) => return report_config(&problems),
+    };
+    let by = match salus::operator::who_ran(&config, operator) {
+        Ok(by) => by,
+        Err(error) => return report(&error),
+    };
+    let mut moved = 0;
+    let mut report_progress = |step| match step {
+        Advance::Moving {
+            resealed,
+            remaining,
+        } => {
+            moved += resealed;
+            println!(
+                "salus: keys: clinic {clinic}: {moved} fields re-encrypted, {remaining} left under the old key (waiting for older transactions when 0)"
+            );
+        }
+        Advance::Finished { resealed, version } => {
+            moved += resealed;
+            println!(
+                "salus: keys: clinic {clinic}: {moved} fields re-encrypted; data key version {version} is the only one, the old one is destroyed"
+            );
+        }
+        Advance::Idle => {}
+    };
+    match salus::operator::rotate_clinic_key(&config, clinic, &by, &mut report_progress) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => report(&error),
+    }
+}
+
 fn mib(bytes: u64) -> String {
     // Display only: the precision lost in the conversion does not matter.
     #[allow(clippy::cast_precision_loss)]
@@ -1115,6 +1164,9 @@ async fn main() -> ExitCode {
         Command::Keys {
             command: KeysCommand::RotateMaster { operator },
         } => rotate_master(operator.as_deref()),
+        Command::Keys {
+            command: KeysCommand::RotateClinic { clinic, operator },
+        } => rotate_clinic(ClinicId(clinic), operator.as_deref()),
         Command::Keys {
             command: KeysCommand::Report { json },
         } => keys_report(json),

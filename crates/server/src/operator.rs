@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use salus_domain::ids::ClinicId;
+use salus_domain::keyring::data_key::Advance;
 use salus_domain::keyring::rotation::{Progress, RotationSummary};
 use salus_domain::plans::Plan;
 use salus_domain::services::Services;
@@ -71,6 +72,45 @@ pub fn rotate_master(
         .rotate_master_key(by, progress)
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("master-key rotation stopped; run it again to finish")
+}
+
+/// Gives a clinic's data key a new version (or goes on with the rotation under
+/// way) and drives it to its end in the foreground: fields re-encrypted in
+/// batches, then the retiring key destroyed. `progress` hears each pass. Safe
+/// to interrupt: the rotation job of every running server carries it on, and
+/// running this again continues it. The new version.
+pub fn rotate_clinic_key(
+    config: &Config,
+    clinic: ClinicId,
+    by: &str,
+    progress: &mut dyn FnMut(Advance),
+) -> anyhow::Result<i32> {
+    let services = operator_service(config)?;
+    let rotation = &services.data_keys;
+    match rotation.start(clinic, by) {
+        Ok(_) => {}
+        Err(salus_domain::DomainError::Conflict {
+            code: "rotation_under_way",
+            ..
+        }) => {}
+        Err(e) => {
+            return Err(anyhow::anyhow!("{e:?}"))
+                .with_context(|| format!("cannot rotate the data key of clinic {clinic}"));
+        }
+    }
+    loop {
+        let step = rotation
+            .advance(clinic, by)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
+            .context("the data-key rotation stopped; run it again to go on")?;
+        progress(step);
+        match step {
+            Advance::Finished { version, .. } => return Ok(version),
+            Advance::Idle => anyhow::bail!("clinic {clinic} has no data-key rotation under way"),
+            Advance::Moving { resealed: 0, .. } => std::thread::sleep(Duration::from_secs(1)),
+            Advance::Moving { .. } => {}
+        }
+    }
 }
 
 /// Adds a platform operator whose access ends `days` from now; the enrolment

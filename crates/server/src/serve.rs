@@ -32,6 +32,7 @@ use crate::metrics::{Scrape, build_metrics_app};
 use crate::outbox::{providers, spawn_worker};
 use crate::random::OsRandom;
 use crate::register::FileRegister;
+use crate::rotation_job::spawn_rotation_job;
 use crate::tls;
 
 /// The master keys from `MASTER_KEYS` (the first seals).
@@ -274,6 +275,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
             Duration::from_secs(config.audit_job_secs),
         );
         spawn_closure_job(service.clone(), Duration::from_secs(config.audit_job_secs));
+        spawn_rotation_job(service.clone(), Duration::from_secs(config.audit_job_secs));
     }
     let hash_permits = config.password_hash_concurrency.unwrap_or(cores);
     let ports = Ports {

@@ -70,6 +70,8 @@ actions! {
     INVITATION_ACCEPTED = "invitation.accepted": "An invitation was accepted.",
     INVITATION_REVOKED = "invitation.revoked": "An invitation was revoked.",
     INVITATION_SENT = "invitation.sent": "An invitation was sent.",
+    KEYS_DATA_KEY_ROTATED = "keys.data_key_rotated": "A clinic's data-key rotation completed: every sealed field is under the new version and the retiring key was destroyed.",
+    KEYS_DATA_KEY_ROTATION_STARTED = "keys.data_key_rotation_started": "A clinic's data key got a new version (salus keys rotate-clinic): new values are sealed under it, the previous one only opens until the fields move.",
     KEYS_MASTER_ROTATED = "keys.master_rotated": "A master-key rotation completed (salus keys rotate-master): the active key, the counts, who ran it.",
     MEMBERSHIP_CUSTOM_ROLES_ASSIGNED = "membership.custom_roles_assigned": "A member's custom roles changed.",
     MEMBERSHIP_DEACTIVATED = "membership.deactivated": "A member was deactivated.",

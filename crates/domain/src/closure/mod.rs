@@ -238,7 +238,10 @@ impl Closures {
                 .map(|m| m.email)
                 .collect();
             let keys_destroyed = match tx.clinic_keys(clinic)? {
-                Some((data, index)) => vec![key_id("data", &data), key_id("index", &index)],
+                Some(w) => std::iter::once(key_id("data", &w.data))
+                    .chain(w.retiring.iter().map(|(r, _)| key_id("data", r)))
+                    .chain([key_id("index", &w.index)])
+                    .collect(),
                 None => Vec::new(),
             };
             let last = tx.append_audit(

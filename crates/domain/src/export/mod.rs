@@ -254,15 +254,10 @@ impl ClinicExports {
                 schema_version: tx.schema_version()?,
                 created_at: now,
             };
-            let keys = match tx.clinic_keys(clinic)? {
-                Some((data, index)) => Some(ClinicKeys::unwrap(
-                    clinic,
-                    self.core.master_keys(),
-                    &data,
-                    &index,
-                )?),
-                None => None,
-            };
+            let keys = tx
+                .clinic_keys(clinic)?
+                .map(|wrapped| ClinicKeys::unwrap(clinic, self.core.master_keys(), &wrapped))
+                .transpose()?;
             let mut writer = ArchiveWriter::start(header, out)?;
             for table in tx.export_tables()? {
                 writer.part(&table.name);

@@ -1,9 +1,11 @@
 //! The keyring: the one owner of clinic keys. It creates a clinic's data and index
 //! keys on first use, unwraps them under the master keys, re-wraps them under the
-//! active master key (rotation) and destroys them (crypto-shredding); it also holds the master keys that seal
-//! accounts' TOTP secrets. Clinic keys reach storage only through
+//! active master key (`rotation`), gives a clinic a new data key version
+//! (`data_key`) and destroys them (crypto-shredding); it also holds the master
+//! keys that seal accounts' TOTP secrets. Clinic keys reach storage only through
 //! [`KeysRepo`].
 
+pub mod data_key;
 pub mod rotation;
 
 use std::sync::Arc;
@@ -57,12 +59,11 @@ impl Keyring {
         clinic: ClinicId,
         now: DateTime<Utc>,
     ) -> Result<ClinicKeys, DomainError> {
-        if let Some((data, index)) = tx.clinic_keys(clinic)? {
-            return ClinicKeys::unwrap(clinic, &self.master, &data, &index);
+        if let Some(wrapped) = tx.clinic_keys(clinic)? {
+            return ClinicKeys::unwrap(clinic, &self.master, &wrapped);
         }
         let keys = ClinicKeys::generate(clinic, self.random.as_ref());
-        let (data, index) = keys.wrap(&self.master, self.random.as_ref())?;
-        tx.insert_clinic_keys(clinic, &data, &index, now)?;
+        tx.insert_clinic_keys(clinic, &keys.wrap(&self.master, self.random.as_ref())?, now)?;
         Ok(keys)
     }
 
@@ -74,10 +75,10 @@ impl Keyring {
         clinic: ClinicId,
         now: DateTime<Utc>,
     ) -> Result<Outcome, DomainError> {
-        let Some((data, index)) = tx.lock_clinic_keys(clinic)? else {
+        let Some(wrapped) = tx.lock_clinic_keys(clinic)? else {
             return Ok(Outcome::Nothing);
         };
-        match ClinicKeys::rewrap(clinic, &self.master, self.random.as_ref(), &data, &index)? {
+        match ClinicKeys::rewrap(clinic, &self.master, self.random.as_ref(), &wrapped)? {
             None => Ok(Outcome::AlreadyCurrent),
             Some(rewrapped) => {
                 tx.store_rewrapped_keys(clinic, &rewrapped, now)?;

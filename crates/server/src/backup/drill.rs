@@ -24,7 +24,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use diesel::{Connection, PgConnection};
 use salus_domain::audit::{Outcome, actions};
-use salus_domain::crypto::{ClinicKeys, SEALED_COLUMNS};
+use salus_domain::crypto::{ClinicKeys, SEALED_COLUMNS, WrappedKeys};
 use salus_domain::ids::ClinicId;
 use secrecy::SecretString;
 use serde::Serialize;
@@ -388,13 +388,28 @@ fn open_sample(
     for row in psql.run(
         database,
         "SELECT clinic_id, translate(encode(wrapped_data_key, 'base64'), E'\\n', ''), \
+                data_key_version, \
+                coalesce(translate(encode(retiring_data_key, 'base64'), E'\\n', ''), ''), \
+                coalesce(retiring_data_key_version, 0), \
                 translate(encode(wrapped_index_key, 'base64'), E'\\n', '') FROM clinic_keys;",
     )? {
-        let [clinic, data, index] = row.as_slice() else {
+        let [clinic, data, version, retiring, retiring_version, index] = row.as_slice() else {
             anyhow::bail!("unexpected clinic_keys row");
         };
         let clinic = ClinicId(clinic.parse().context("a clinic id")?);
-        keys.insert(clinic, (b64(data)?, b64(index)?));
+        let retiring = match retiring.as_str() {
+            "" => None,
+            r => Some((b64(r)?, retiring_version.parse().context("a key version")?)),
+        };
+        keys.insert(
+            clinic,
+            WrappedKeys {
+                data: b64(data)?,
+                data_version: version.parse().context("a key version")?,
+                retiring,
+                index: b64(index)?,
+            },
+        );
     }
     let (mut opened, mut sampled, mut failures) = (0, 0, Vec::new());
     for (table, column) in SEALED_COLUMNS {
@@ -415,8 +430,8 @@ fn open_sample(
             let opens = keys
                 .get(&clinic)
                 .context("the clinic has no keys")
-                .and_then(|(data, index)| {
-                    ClinicKeys::unwrap(clinic, &master, data, index)
+                .and_then(|wrapped| {
+                    ClinicKeys::unwrap(clinic, &master, wrapped)
                         .map_err(|e| anyhow::anyhow!("its keys do not unwrap: {e:?}"))
                 })
                 .and_then(|k| {
