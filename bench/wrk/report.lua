@@ -2,10 +2,11 @@
 -- and prints one JSON line of results (requests/s, p50, p99, errors) when wrk ends.
 local M = {}
 
--- Lines of `token clinic practitioner patient,patient,...` (bench/.run/targets.txt).
+-- Lines of `token clinic practitioner patient,patient,...` (bench/.run/targets.txt,
+-- or the file BENCH_TARGETS names: the growth runs' smaller clinics).
 function M.targets(path)
   local list = {}
-  for line in io.lines(path or "bench/.run/targets.txt") do
+  for line in io.lines(path or os.getenv("BENCH_TARGETS") or "bench/.run/targets.txt") do
     local token, clinic, practitioner, patients = line:match("^(%S+) (%S+) (%S+) (%S+)$")
     if token then
       local ids = {}

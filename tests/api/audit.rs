@@ -68,7 +68,9 @@ fn clinic_chain(su: &mut PgConnection) -> String {
     .chain
 }
 
+/// Every chain verified, once every event waiting for its position has one.
 fn verify(app: &TestApp) -> Vec<salus_domain::audit::verify::ChainReport> {
+    app.services().audit.sequence_everything().unwrap();
     let owner = SecretString::from(app.db.owner_url());
     audit_admin::verify(
         &owner,
@@ -222,12 +224,16 @@ async fn nobody_changes_the_trail_not_the_api_role_nor_the_owner_role() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;
     new_patient(&app, &owner, "Lovelace").await;
+    app.services().audit.sequence_everything().unwrap();
     let mut api = PgConnection::establish(&app.db.api_url()).unwrap();
     for sql in [
         "UPDATE audit.events SET action = 'nothing'",
         "DELETE FROM audit.events",
         "TRUNCATE audit.events",
         "UPDATE audit.checkpoints SET seq = 1",
+        // The chain columns only take a first position, never another.
+        "UPDATE audit.events SET seq = seq + 1000",
+        "UPDATE audit.events SET hash = prev_hash",
     ] {
         let refused = diesel::sql_query(sql).execute(&mut api);
         assert!(refused.is_err(), "the API role could run: {sql}");
@@ -258,6 +264,7 @@ async fn nobody_changes_the_trail_not_the_api_role_nor_the_owner_role() {
         "UPDATE audit.events SET action = 'nothing'",
         "DELETE FROM audit.events",
         "TRUNCATE audit.events",
+        "UPDATE audit.events SET seq = NULL, prev_hash = NULL, hash = NULL",
     ] {
         let refused = diesel::sql_query(sql).execute(&mut owner_conn);
         let message = refused.expect_err(sql).to_string();
@@ -289,7 +296,7 @@ async fn an_action_fails_when_its_audit_event_cannot_be_written() {
 }
 
 #[tokio::test]
-async fn concurrent_appends_to_one_chain_take_every_position_once_and_verify() {
+async fn concurrent_appends_and_sequencers_give_every_event_one_position_and_verify() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;
     let mut su = app.db.superuser();
@@ -299,6 +306,17 @@ async fn concurrent_appends_to_one_chain_take_every_position_once_and_verify() {
     );
     let names: Vec<String> = (0..24).map(|i| format!("Parallel{i}")).collect();
     futures_util::future::join_all(names.iter().map(|n| new_patient(&app, &owner, n))).await;
+    // Two sequencers (two nodes) at once, while the server's own may run too.
+    let rounds: Vec<_> = (0..2)
+        .map(|_| {
+            let services = app.services();
+            tokio::task::spawn_blocking(move || services.audit.sequence_waiting())
+        })
+        .collect();
+    for round in rounds {
+        round.await.unwrap().unwrap();
+    }
+    app.services().audit.sequence_everything().unwrap();
 
     let chain = clinic_chain(&mut su);
     let positions = count(
@@ -584,7 +602,7 @@ async fn nodes_share_the_retention_job_without_taking_the_same_chain() {
         let claims: Vec<Option<uuid::Uuid>> = nodes
             .iter_mut()
             .map(|conn| {
-                let mut tx = PgTx { conn };
+                let mut tx = PgTx::new(conn);
                 tx.claim_chain_maintenance(later, later + Duration::hours(1))
                     .unwrap()
                     .map(|h| h.chain_id.0)

@@ -124,7 +124,7 @@ async fn one_pooled_connection_serving_a_then_b_never_shows_b_anything_of_a() {
             checkout_timeout: std::time::Duration::from_secs(5),
         },
     );
-    let store = PgStore::new(pool);
+    let store = PgStore::new(pool).unwrap();
     let members = |scope| {
         in_tx(&store, scope, |tx| {
             let clinic = match scope {

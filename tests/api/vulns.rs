@@ -209,7 +209,7 @@ struct Event {
 fn events(app: &TestApp) -> Vec<(String, Option<uuid::Uuid>, Value)> {
     let events: Vec<Event> = diesel::sql_query(
         "SELECT chain_id::text AS chain, action, resource_id, user_agent, details
-           FROM audit.events WHERE action LIKE 'vulnerability.%' ORDER BY seq",
+           FROM audit.events WHERE action LIKE 'vulnerability.%' ORDER BY arrival",
     )
     .load(&mut app.db.superuser())
     .unwrap();

@@ -95,10 +95,12 @@ fn seed(conn: &mut PgConnection, clinic: Uuid) {
 #[tokio::test]
 async fn exporting_100_000_events_keeps_memory_flat() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let app = TestApp::spawn().await;
+    // The test appends to the chain itself: the sequencer must not at once.
+    let app = TestApp::spawn_with(&[("AUDIT_SEQUENCE_MILLIS", "0")]).await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;
     let me: serde_json::Value = app.me(&owner).await;
     let clinic: Uuid = me["clinic"]["id"].as_str().unwrap().parse().unwrap();
+    app.services().audit.sequence_everything().unwrap();
     let mut su = app.db.superuser();
     tokio::task::spawn_blocking(move || seed(&mut su, clinic))
         .await

@@ -81,7 +81,7 @@ impl Store for RecordingStore {
                     .bind::<Text, _>(value)
                     .execute(conn)?;
             }
-            if let Err(e) = work(&mut PgTx { conn }) {
+            if let Err(e) = work(&mut PgTx::new(conn)) {
                 outcome = Err(e);
                 return Err(diesel::result::Error::RollbackTransaction);
             }

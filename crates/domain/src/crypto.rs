@@ -3,6 +3,7 @@
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
 
 use crate::DomainError;
 use crate::random::{Random, bytes};
@@ -19,6 +20,12 @@ pub struct MasterKey {
     pub id: String,
     /// The key material.
     pub key: [u8; 32],
+}
+
+impl Drop for MasterKey {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -176,6 +183,25 @@ pub struct WrappedKeys {
     pub index: Vec<u8>,
 }
 
+/// What identifies a clinic's stored keys: the SHA-256 of the wrapped data key
+/// followed by the wrapped retiring one (none: nothing). Any rotation, re-wrap or
+/// destruction changes it; the key cache uses keys only under the fingerprint
+/// the store shows in the same transaction.
+pub type KeysFingerprint = [u8; 32];
+
+impl WrappedKeys {
+    /// Their fingerprint (the database computes the same:
+    /// `sha256(wrapped_data_key || coalesce(retiring_data_key, ''))`).
+    pub fn fingerprint(&self) -> KeysFingerprint {
+        let mut h = Sha256::new();
+        h.update(&self.data);
+        if let Some((retiring, _)) = &self.retiring {
+            h.update(retiring);
+        }
+        h.finalize().into()
+    }
+}
+
 /// A column whose values are sealed under a clinic's data key: what a data-key
 /// rotation re-encrypts (`tests/api/data_key_rotation.rs` holds the list to
 /// every `bytea` column of the schema).
@@ -248,6 +274,15 @@ fn to_key(v: Vec<u8>) -> Result<[u8; 32], DomainError> {
     v.as_slice()
         .try_into()
         .map_err(|_| DomainError::Internal("bad data key length".into()))
+}
+
+impl Drop for ClinicKeys {
+    fn drop(&mut self) {
+        for (_, key) in &mut self.data_keys {
+            key.zeroize();
+        }
+        self.index_key.zeroize();
+    }
 }
 
 impl ClinicKeys {

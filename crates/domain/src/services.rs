@@ -108,6 +108,13 @@ impl Services {
         Self::new(self.core.with_io(store, random))
     }
 
+    /// The same services for one request: its session check and the first
+    /// transaction of the service it calls share one database transaction
+    /// ([`crate::store::Store::hold`]).
+    pub fn for_request(&self) -> Self {
+        Self::new(self.core.for_request())
+    }
+
     /// The current time, by the services' clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.core.now()

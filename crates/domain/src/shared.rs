@@ -137,7 +137,7 @@ impl Core {
     pub fn with_io(&self, store: Arc<dyn Store>, random: Arc<dyn Random>) -> Self {
         Self {
             store,
-            keyring: Keyring::new(self.keyring.master_arc(), random.clone()),
+            keyring: self.keyring.with_random(random.clone()),
             random,
             ..self.clone()
         }
@@ -155,6 +155,29 @@ impl Core {
         work: impl FnOnce(&mut dyn Tx) -> Result<T, DomainError>,
     ) -> Result<T, DomainError> {
         in_tx(self.store.as_ref(), scope, work)
+    }
+
+    /// Runs `work` in a transaction the next one in the same scope continues
+    /// (a request's session check and its first transaction: see
+    /// [`Store::hold`]).
+    pub(crate) fn in_held_tx<T>(
+        &self,
+        scope: Scope,
+        work: impl FnOnce(&mut dyn Tx) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        crate::store::in_held_tx(self.store.as_ref(), scope, work)
+    }
+
+    /// This core over a store for one request (see [`Store::for_request`]);
+    /// itself when the store has none.
+    pub fn for_request(&self) -> Self {
+        match self.store.for_request() {
+            Some(store) => Self {
+                store,
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
     }
 
     /// Runs `work` in one read-only transaction over one snapshot.
@@ -279,12 +302,24 @@ impl Core {
         record: AuditRecord,
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
-        tx.append_audit(self.audit_event(record, client)?)?;
-        Ok(())
+        tx.append_audit(self.audit_event(record, client)?)
     }
 
-    /// The event `record` becomes (for a caller that needs the appended event's
-    /// position and hash: `tx.append_audit(core.audit_event(..)?)`).
+    /// Gives every event of the clinic's chain committed so far its position
+    /// (`audit::sequencer`), in a transaction of its own: what a reader of the
+    /// trail does first, so it sees every earlier event with its position.
+    pub(crate) fn settle_audit(
+        &self,
+        chain: crate::ids::ChainId,
+        clinic: Option<ClinicId>,
+    ) -> Result<(), DomainError> {
+        let scope = clinic.map_or(Scope::Platform, Scope::Clinic);
+        self.in_tx(scope, |tx| {
+            crate::audit::sequencer::sequence_all(tx, chain).map(|_| ())
+        })
+    }
+
+    /// The event `record` becomes.
     pub(crate) fn audit_event(
         &self,
         record: AuditRecord,
@@ -377,7 +412,7 @@ impl Core {
         if let Some(purpose) = client.purpose_of_use {
             record = record.detail("purpose_of_use", purpose.code());
         }
-        self.audit(tx, record, client)
+        tx.append_read(self.audit_event(record, client)?)
     }
 
     /// Opens a sealed field. When it fails its integrity check (the ciphertext

@@ -124,6 +124,33 @@ pub trait Store: Send + Sync {
     ) -> Result<(), DomainError> {
         self.run(scope, work)
     }
+
+    /// Runs `work` in a transaction that the next [`Store::run`] in the same
+    /// scope continues (one `BEGIN` for both: a request's session check and its
+    /// service's first transaction). A store that cannot hold a transaction
+    /// open commits it at once.
+    fn hold(
+        &self,
+        scope: Scope,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DomainError>,
+    ) -> Result<(), DomainError> {
+        self.run(scope, work)
+    }
+
+    /// A store for one request, that can [`Store::hold`] a transaction open
+    /// (`None`: this store cannot, use it as it is).
+    fn for_request(&self) -> Option<std::sync::Arc<dyn Store>> {
+        None
+    }
+}
+
+/// Runs `work` in a held transaction (see [`Store::hold`]) and returns its value.
+pub fn in_held_tx<T>(
+    store: &dyn Store,
+    scope: Scope,
+    work: impl FnOnce(&mut dyn Tx) -> Result<T, DomainError>,
+) -> Result<T, DomainError> {
+    returning(|body| store.hold(scope, body), work)
 }
 
 /// Runs `work` in one read-only snapshot transaction and returns its value.

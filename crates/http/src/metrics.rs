@@ -15,6 +15,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 use salus_domain::ports::alerts::BackupStatus;
+use salus_domain::ports::audit::Waiting;
 use salus_domain::secrets::SecretAge;
 use salus_domain::vulns::model::Tally;
 
@@ -154,6 +155,28 @@ impl Metrics {
             gauge.set(i64::try_from(overdue).unwrap_or(i64::MAX));
             families.extend(gauge.collect());
         }
+        if let Some(waiting) = &readings.audit_waiting {
+            let events = IntGauge::new(
+                "salus_audit_events_waiting",
+                "Audit events recorded but not yet given their chain position by the \
+                 sequencer (normally a second's worth at most).",
+            )?;
+            events.set(waiting.iter().map(|w| w.events).sum());
+            families.extend(events.collect());
+            let oldest = Gauge::new(
+                "salus_audit_oldest_waiting_seconds",
+                "How long the oldest audit event without a chain position has waited \
+                 (an alert past 30 seconds).",
+            )?;
+            oldest.set(
+                waiting
+                    .iter()
+                    .map(|w| (readings.now - w.oldest).num_milliseconds())
+                    .max()
+                    .map_or(0.0, |ms| ms.max(0) as f64 / 1000.0),
+            );
+            families.extend(oldest.collect());
+        }
         let mut text = String::new();
         TextEncoder::new().encode_utf8(&families, &mut text)?;
         Ok(text)
@@ -173,6 +196,8 @@ pub struct Readings {
     pub secrets: Option<Vec<SecretAge>>,
     /// The incidents' deadlines overdue at the scrape's time.
     pub incident_deadlines_overdue: Option<usize>,
+    /// The audit chains whose events wait for their positions.
+    pub audit_waiting: Option<Vec<Waiting>>,
     /// The scrape's time.
     pub now: DateTime<Utc>,
 }
@@ -287,6 +312,7 @@ mod tests {
             vulnerabilities: None,
             secrets: None,
             incident_deadlines_overdue: None,
+            audit_waiting: None,
             now: chrono::Utc::now(),
         }
     }

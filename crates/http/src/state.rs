@@ -37,8 +37,10 @@ pub struct Ports {
     pub services: Arc<Services>,
     /// Access-token keys.
     pub tokens: Arc<TokenKeys>,
-    /// Permits for password hashing, so a sign-in flood cannot starve the
-    /// blocking pool.
+    /// Permits for the flows that hash a password (sign-in, sign-up, password
+    /// changes), so a sign-in flood cannot take every blocking thread: two per
+    /// hashing permit (the hasher itself limits argon2 computations, around
+    /// each computation only).
     pub hashing: Arc<Semaphore>,
     /// The server's metrics (shared with the metrics listener).
     pub metrics: Metrics,
@@ -58,7 +60,40 @@ impl Ports {
         crate::blocking::run_blocking(move || work(&services)).await
     }
 
-    /// Waits for a password-hashing permit; hold it while the hash runs.
+    /// Runs one service call for a signed-in member, on the blocking pool: the
+    /// session is checked first (live, membership active, the member's current
+    /// permissions; MFA obligations met unless the credential is an enrolling
+    /// one), in a transaction the service's first transaction continues (one
+    /// `BEGIN`, one scope setting), then `work` runs with the actor.
+    pub async fn call_as<T, F, C>(&self, who: &C, work: F) -> Result<T, crate::problem::ApiError>
+    where
+        C: crate::auth::principal::Credential,
+        F: FnOnce(&Services, &salus_domain::Actor) -> Result<T, salus_domain::DomainError>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        let services = self.services.clone();
+        let (principal, resolved, settled) =
+            (who.principal(), who.resolved(), who.requires_mfa_settled());
+        crate::blocking::run_blocking(move || {
+            let request = services.for_request();
+            let actor = request
+                .auth
+                .authenticate_held(principal.clinic, principal.session)?;
+            if actor.account_id != principal.account {
+                return Err(salus_domain::DomainError::Unauthenticated);
+            }
+            resolved.set(&actor);
+            if settled {
+                actor.require_mfa_settled()?;
+            }
+            work(&request, &actor)
+        })
+        .await
+    }
+
+    /// Waits for a password flow's permit; hold it for the flow.
     pub async fn hashing_permit(
         &self,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, crate::problem::ApiError> {

@@ -1,21 +1,24 @@
-//! The audit trail on PostgreSQL: appends serialised per chain by a row lock on
-//! the chain's head (one statement, `audit_append`), reads filtered by row-level security, and the retention job's claim
+//! The audit trail on PostgreSQL: appends without a position (one statement,
+//! `audit_append`; read events through the store's group commit), the
+//! sequencer's head lock and positions, reads of positioned events filtered by
+//! row-level security, and the retention job's claim
 //! (`FOR UPDATE SKIP LOCKED`) and purge (`audit.purge_through`, a function of the
 //! audit role that checks the checkpoint and the retention period itself).
 
-use chrono::{DateTime, Duration, Utc};
-use diesel::dsl::sql;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Int8, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bool, Bytea, Int8, Timestamptz, Uuid as SqlUuid};
 use salus_domain::DomainError;
 use salus_domain::audit::{AuditEvent, NewAuditEvent, Outcome};
 use salus_domain::ids::{
     AccountId, AuditEventId, ChainId, ClinicId, MembershipId, PatientId, SessionId,
 };
-use salus_domain::ports::audit::{AuditFilter, AuditRepo, ChainHead, Checkpoint, Cursor};
+use salus_domain::ports::audit::{
+    AuditFilter, AuditRepo, ChainHead, Checkpoint, Cursor, Position, Waiting,
+};
 use uuid::Uuid;
 
-use crate::audit_append::{AppendEvent, Appended};
+use crate::audit_append::AppendEvents;
 use crate::schema::audit_chain_heads as heads;
 use crate::schema::{checkpoints, events};
 use crate::store::{PgTx, db_error};
@@ -27,13 +30,12 @@ const LISTING_ACTIONS: &str =
 
 type Res<T> = Result<T, DomainError>;
 
-/// How long a new chain waits for its first maintenance turn.
-const FIRST_MAINTENANCE: Duration = Duration::hours(1);
-
-#[derive(Queryable)]
+/// An event as stored (`arrival`, the sequencer's alone, left out).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = events)]
 struct EventRow {
     chain_id: Uuid,
-    seq: i64,
+    seq: Option<i64>,
     id: Uuid,
     clinic_id: Option<Uuid>,
     occurred_at: DateTime<Utc>,
@@ -48,18 +50,45 @@ struct EventRow {
     resource_id: Option<Uuid>,
     outcome: String,
     details: String,
-    prev_hash: Vec<u8>,
-    hash: Vec<u8>,
+    prev_hash: Option<Vec<u8>>,
+    hash: Option<Vec<u8>>,
 }
 
+/// An event's position as stored: (seq, prev_hash, hash), all `None` until the
+/// sequencer gives it one.
+type StoredPosition = (Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>);
+
 impl EventRow {
+    /// The event as the domain knows it, without its position.
+    fn into_new_event(self) -> Res<NewAuditEvent> {
+        Ok(self.into_parts()?.1)
+    }
+
+    /// A positioned event (every read of the trail filters on `seq`).
     fn into_event(self) -> Res<AuditEvent> {
+        let chain_id = ChainId(self.chain_id);
+        let (position, event) = self.into_parts()?;
+        let (Some(seq), Some(prev_hash), Some(hash)) = position else {
+            return Err(DomainError::Internal(format!(
+                "audit event {} has no position",
+                event.id
+            )));
+        };
+        Ok(AuditEvent {
+            chain_id,
+            seq,
+            event,
+            prev_hash,
+            hash,
+        })
+    }
+
+    fn into_parts(self) -> Res<(StoredPosition, NewAuditEvent)> {
         let outcome = Outcome::parse(&self.outcome)
             .ok_or_else(|| DomainError::Internal(format!("unknown outcome {}", self.outcome)))?;
-        Ok(AuditEvent {
-            chain_id: ChainId(self.chain_id),
-            seq: self.seq,
-            event: NewAuditEvent {
+        Ok((
+            (self.seq, self.prev_hash, self.hash),
+            NewAuditEvent {
                 id: AuditEventId(self.id),
                 clinic_id: self.clinic_id.map(ClinicId),
                 occurred_at: self.occurred_at,
@@ -75,9 +104,7 @@ impl EventRow {
                 outcome,
                 details: self.details,
             },
-            prev_hash: self.prev_hash,
-            hash: self.hash,
-        })
+        ))
     }
 }
 
@@ -125,23 +152,27 @@ pub(crate) fn to_head((chain_id, clinic_id, seq, hash, checkpointed_seq): HeadRo
 
 type Condition = Box<dyn BoxableExpression<events::table, diesel::pg::Pg, SqlType = Bool>>;
 
-/// `seq < before.seq`: the cursor of one chain going back in time.
+/// `seq < before.seq`: the cursor of one chain going back in time, over the
+/// events with a position (those still waiting for one are not listed yet).
 fn before_seq(before: Option<Cursor>) -> Condition {
     match before {
-        Some(c) => Box::new(events::seq.lt(c.seq)),
-        None => Box::new(sql::<Bool>("true")),
+        Some(c) => Box::new(events::seq.assume_not_null().lt(c.seq)),
+        None => Box::new(events::seq.is_not_null()),
     }
 }
 
-/// `(occurred_at, id) < before`: the cursor across chains going back in time.
+/// `(occurred_at, id) < before`: the cursor across chains going back in time,
+/// over the events with a position.
 fn before_cursor(before: Option<Cursor>) -> Condition {
     match before {
         Some(Cursor { at, id, .. }) => Box::new(
-            events::occurred_at
-                .lt(at)
-                .or(events::occurred_at.eq(at).and(events::id.lt(id.0))),
+            events::seq.is_not_null().and(
+                events::occurred_at
+                    .lt(at)
+                    .or(events::occurred_at.eq(at).and(events::id.lt(id.0))),
+            ),
         ),
-        None => Box::new(sql::<Bool>("true")),
+        None => Box::new(events::seq.is_not_null()),
     }
 }
 
@@ -159,18 +190,117 @@ struct Count {
     n: i64,
 }
 
+#[derive(QueryableByName)]
+struct WaitingRow {
+    #[diesel(sql_type = SqlUuid)]
+    chain_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<SqlUuid>)]
+    clinic_id: Option<Uuid>,
+    #[diesel(sql_type = Int8)]
+    waiting: i64,
+    #[diesel(sql_type = Timestamptz)]
+    oldest: DateTime<Utc>,
+}
+
+/// Gives events their positions: one statement for the whole batch.
+const STORE_POSITIONS_SQL: &str = "UPDATE audit.events e \
+    SET seq = p.seq, prev_hash = p.prev_hash, hash = p.hash \
+    FROM unnest($1::uuid[], $2::int8[], $3::bytea[], $4::bytea[]) AS p(id, seq, prev_hash, hash) \
+    WHERE e.id = p.id AND e.chain_id = $5 AND e.seq IS NULL";
+
 impl AuditRepo for PgTx<'_> {
-    fn append_audit(&mut self, event: NewAuditEvent) -> Res<AuditEvent> {
-        let appended: Appended = AppendEvent::new(&event, event.occurred_at + FIRST_MAINTENANCE)
-            .get_result(self.conn)
-            .map_err(db_error)?;
-        Ok(AuditEvent {
-            chain_id: event.chain_id(),
-            seq: appended.seq,
-            event,
-            prev_hash: appended.prev_hash,
-            hash: appended.hash,
+    fn append_audit(&mut self, event: NewAuditEvent) -> Res<()> {
+        AppendEvents::new([&event])
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn append_read(&mut self, event: NewAuditEvent) -> Res<()> {
+        match self.deferred_reads() {
+            Some(reads) => {
+                reads.push(event);
+                Ok(())
+            }
+            None => self.append_audit(event),
+        }
+    }
+
+    fn unsequenced_chains(&mut self) -> Res<Vec<Waiting>> {
+        diesel::sql_query(
+            "SELECT chain_id, clinic_id, waiting, oldest FROM audit.unsequenced_chains() \
+             ORDER BY oldest",
+        )
+        .load::<WaitingRow>(self.conn)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|r| Waiting {
+                    chain: ChainId(r.chain_id),
+                    clinic: r.clinic_id.map(ClinicId),
+                    events: r.waiting,
+                    oldest: r.oldest,
+                })
+                .collect()
         })
+        .map_err(db_error)
+    }
+
+    fn lock_chain_head(&mut self, chain: ChainId, skip_locked: bool) -> Res<Option<ChainHead>> {
+        let q = heads::table.find(chain.0).select(HEAD_COLUMNS).for_update();
+        let row: Option<HeadRow> = if skip_locked {
+            q.skip_locked().first(self.conn).optional()
+        } else {
+            q.first(self.conn).optional()
+        }
+        .map_err(db_error)?;
+        Ok(row.map(to_head))
+    }
+
+    fn unsequenced_events(&mut self, chain: ChainId, limit: i64) -> Res<Vec<NewAuditEvent>> {
+        events::table
+            .filter(events::chain_id.eq(chain.0))
+            .filter(events::seq.is_null())
+            .order(events::arrival)
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load::<EventRow>(self.conn)
+            .map_err(db_error)?
+            .into_iter()
+            .map(EventRow::into_new_event)
+            .collect()
+    }
+
+    fn store_positions(&mut self, chain: ChainId, positions: &[Position]) -> Res<()> {
+        let Some(last) = positions.last() else {
+            return Ok(());
+        };
+        let ids: Vec<Uuid> = positions.iter().map(|p| p.id.0).collect();
+        let seqs: Vec<i64> = positions.iter().map(|p| p.seq).collect();
+        let prevs: Vec<&[u8]> = positions.iter().map(|p| p.prev_hash.as_slice()).collect();
+        let hashes: Vec<&[u8]> = positions.iter().map(|p| p.hash.as_slice()).collect();
+        let updated = diesel::sql_query(STORE_POSITIONS_SQL)
+            .bind::<Array<SqlUuid>, _>(&ids)
+            .bind::<Array<Int8>, _>(&seqs)
+            .bind::<Array<Bytea>, _>(&prevs)
+            .bind::<Array<Bytea>, _>(&hashes)
+            .bind::<SqlUuid, _>(chain.0)
+            .execute(self.conn)
+            .map_err(db_error)?;
+        if updated != positions.len() {
+            return Err(DomainError::Internal(format!(
+                "chain {chain}: {updated} of {} events took their positions",
+                positions.len()
+            )));
+        }
+        diesel::update(heads::table.find(chain.0))
+            .set((
+                heads::seq.eq(last.seq),
+                heads::prev_hash.eq(Some(&last.prev_hash)),
+                heads::hash.eq(&last.hash),
+            ))
+            .execute(self.conn)
+            .map(|_| ())
+            .map_err(db_error)
     }
 
     fn audit_events(&mut self, clinic: ClinicId, f: &AuditFilter) -> Res<Vec<AuditEvent>> {
@@ -203,6 +333,7 @@ impl AuditRepo for PgTx<'_> {
         let rows = q
             .order(events::seq.desc())
             .limit(f.limit)
+            .select(EventRow::as_select())
             .load::<EventRow>(self.conn)
             .map_err(db_error)?;
         to_events(rows)
@@ -229,6 +360,7 @@ impl AuditRepo for PgTx<'_> {
             .filter(before_seq(before))
             .order(events::seq.desc())
             .limit(limit)
+            .select(EventRow::as_select())
             .load::<EventRow>(self.conn)
             .map_err(db_error)?;
         to_events(rows)
@@ -251,6 +383,7 @@ impl AuditRepo for PgTx<'_> {
             .filter(before_seq(before))
             .order(events::seq.desc())
             .limit(limit)
+            .select(EventRow::as_select())
             .load::<EventRow>(self.conn)
             .map_err(db_error)?;
         to_events(rows)
@@ -269,6 +402,7 @@ impl AuditRepo for PgTx<'_> {
             .filter(before_cursor(before))
             .order((events::occurred_at.desc(), events::id.desc()))
             .limit(limit)
+            .select(EventRow::as_select())
             .load::<EventRow>(self.conn)
             .map_err(db_error)?;
         to_events(rows)
@@ -280,6 +414,7 @@ impl AuditRepo for PgTx<'_> {
             .filter(events::seq.gt(after))
             .order(events::seq)
             .limit(limit)
+            .select(EventRow::as_select())
             .load::<EventRow>(self.conn)
             .map_err(db_error)?;
         to_events(rows)

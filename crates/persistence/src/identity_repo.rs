@@ -182,11 +182,13 @@ const SESSION_CONTEXT_SQL: &str = "
                         AND o.effect = 'grant'), '{}') AS grants,
            coalesce((SELECT array_agg(o.permission) FROM permission_overrides o
                       WHERE o.clinic_id = s.clinic_id AND o.membership_id = s.membership_id
-                        AND o.effect = 'deny'), '{}') AS denies
+                        AND o.effect = 'deny'), '{}') AS denies,
+           sha256(k.wrapped_data_key || coalesce(k.retiring_data_key, ''::bytea)) AS keys_fingerprint
       FROM sessions s
       JOIN memberships m ON m.clinic_id = s.clinic_id AND m.id = s.membership_id
       JOIN clinics c ON c.id = s.clinic_id
       JOIN accounts a ON a.id = s.account_id
+      LEFT JOIN clinic_keys k ON k.clinic_id = s.clinic_id
      WHERE s.clinic_id = $1 AND s.id = $2";
 
 /// [`SESSION_CONTEXT_SQL`]'s identity in the statement cache.
@@ -238,6 +240,10 @@ struct SessionContextRow {
     grants: Vec<String>,
     #[diesel(sql_type = Array<Text>)]
     denies: Vec<String>,
+    /// The fingerprint of the clinic's stored keys (none yet: NULL), read with
+    /// the session so the key cache costs no query.
+    #[diesel(sql_type = Nullable<diesel::sql_types::Bytea>)]
+    keys_fingerprint: Option<Vec<u8>>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -546,6 +552,14 @@ impl IdentityRepo for PgTx<'_> {
             .get_result(self.conn)
             .optional()
             .map_err(db_error)?;
+        if let Some(r) = &row {
+            self.saw_keys(
+                clinic,
+                r.keys_fingerprint
+                    .as_deref()
+                    .and_then(|f| <[u8; 32]>::try_from(f).ok()),
+            );
+        }
         row.map(|r| {
             Ok(SessionContext {
                 session: Session {

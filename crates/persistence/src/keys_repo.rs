@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use salus_domain::DomainError;
-use salus_domain::crypto::{SealedColumn, WrappedKeys};
+use salus_domain::crypto::{KeysFingerprint, SealedColumn, WrappedKeys};
 use salus_domain::ids::{AccountId, ClinicId};
 use salus_domain::ports::keys::{DataKeyRotationRepo, KeysRepo, RotationState, TotpSecrets};
 use uuid::Uuid;
@@ -53,12 +53,38 @@ impl KeysRepo for PgTx<'_> {
             .map_err(db_error)
     }
 
+    fn clinic_keys_fingerprint(&mut self, clinic: ClinicId) -> Res<Option<KeysFingerprint>> {
+        if let Some(seen) = self.seen_keys(clinic) {
+            return Ok(seen);
+        }
+        #[derive(QueryableByName)]
+        struct Fingerprint {
+            #[diesel(sql_type = Bytea)]
+            fingerprint: Vec<u8>,
+        }
+        let found: Option<Fingerprint> = diesel::sql_query(
+            "SELECT sha256(wrapped_data_key || coalesce(retiring_data_key, ''::bytea)) AS fingerprint \
+             FROM clinic_keys WHERE clinic_id = $1",
+        )
+        .bind::<SqlUuid, _>(clinic.0)
+        .get_result(self.conn)
+        .optional()
+        .map_err(db_error)?;
+        found
+            .map(|f| {
+                <[u8; 32]>::try_from(f.fingerprint.as_slice())
+                    .map_err(|_| DomainError::Internal("a keys fingerprint is not 32 bytes".into()))
+            })
+            .transpose()
+    }
+
     fn insert_clinic_keys(
         &mut self,
         clinic: ClinicId,
         keys: &WrappedKeys,
         at: DateTime<Utc>,
     ) -> Res<()> {
+        self.keys_changed();
         diesel::insert_into(clinic_keys::table)
             .values((
                 clinic_keys::clinic_id.eq(clinic.0),
@@ -135,6 +161,7 @@ impl KeysRepo for PgTx<'_> {
         keys: &WrappedKeys,
         at: DateTime<Utc>,
     ) -> Res<()> {
+        self.keys_changed();
         diesel::update(clinic_keys::table.find(clinic.0))
             .set((
                 clinic_keys::wrapped_data_key.eq(&keys.data),
@@ -148,6 +175,7 @@ impl KeysRepo for PgTx<'_> {
     }
 
     fn delete_clinic_keys(&mut self, clinic: ClinicId) -> Res<bool> {
+        self.keys_changed();
         diesel::delete(clinic_keys::table.find(clinic.0))
             .execute(self.conn)
             .map(|n| n > 0)
@@ -199,6 +227,7 @@ impl DataKeyRotationRepo for PgTx<'_> {
         keys: &WrappedKeys,
         at: DateTime<Utc>,
     ) -> Res<()> {
+        self.keys_changed();
         let (retiring, retiring_version) = keys
             .retiring
             .as_ref()
@@ -285,6 +314,7 @@ impl DataKeyRotationRepo for PgTx<'_> {
     }
 
     fn retire_data_key(&mut self, clinic: ClinicId) -> Res<()> {
+        self.keys_changed();
         diesel::update(clinic_keys::table.find(clinic.0))
             .set((
                 clinic_keys::retiring_data_key.eq(None::<Vec<u8>>),

@@ -175,9 +175,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit.events (chain_id, seq) {
+    audit.events (id) {
         chain_id -> Uuid,
-        seq -> Int8,
+        seq -> Nullable<Int8>,
         id -> Uuid,
         clinic_id -> Nullable<Uuid>,
         occurred_at -> Timestamptz,
@@ -192,8 +192,9 @@ diesel::table! {
         resource_id -> Nullable<Uuid>,
         outcome -> Text,
         details -> Text,
-        prev_hash -> Bytea,
-        hash -> Bytea,
+        prev_hash -> Nullable<Bytea>,
+        hash -> Nullable<Bytea>,
+        arrival -> Int8,
     }
 }
 

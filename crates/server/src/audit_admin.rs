@@ -28,7 +28,7 @@ fn in_audit_tx<T>(
     work: impl FnOnce(&mut PgTx<'_>) -> Result<T, DomainError>,
 ) -> anyhow::Result<T> {
     conn.transaction::<T, anyhow::Error, _>(|conn| {
-        let mut tx = PgTx { conn };
+        let mut tx = PgTx::new(conn);
         work(&mut tx).map_err(|e| anyhow::anyhow!("{e:?}"))
     })
 }

@@ -1,4 +1,5 @@
-//! The audit job every node runs: seal each chain's head in a signed checkpoint,
+//! The audit job every node runs: give waiting events their positions, seal
+//! each chain's head in a signed checkpoint,
 //! purge what is past retention, look for threats (`audit::alerts`) and watch
 //! the backups (`audit::backup_watch`). Work is
 //! claimed with `FOR UPDATE SKIP LOCKED`, so nodes share it without coordinating.
@@ -12,6 +13,7 @@ use salus_domain::audit::alerts::RULES;
 use salus_domain::audit::backup_watch::BACKUP_RULES;
 use salus_domain::audit::incident_watch::INCIDENT_RULES;
 use salus_domain::audit::secret_watch::SECRET_RULES;
+use salus_domain::audit::sequencing_watch::SEQUENCING_RULES;
 use salus_domain::ports::alerts::SecurityAlert;
 use salus_domain::services::Services;
 use salus_http::metrics::Metrics;
@@ -29,7 +31,15 @@ pub struct RoundReport {
 
 /// One round of the job (also what tests drive, with a hand-moved clock).
 pub fn audit_round(services: &Services) -> Result<RoundReport, DomainError> {
-    let mut alerts = services.alerts.detect_threats()?;
+    // Events left waiting past the bound mean the sequencer job is stopped or
+    // failing: seen before this round sequences them. The detectors and the
+    // seals read positioned events, so every waiting event takes its position
+    // next; a failure there is logged and the rest of the round goes on.
+    let mut alerts = services.alerts.watch_sequencing()?;
+    if let Err(e) = services.audit.sequence_everything() {
+        tracing::warn!(error = %e, "the audit round could not sequence the waiting events");
+    }
+    alerts.extend(services.alerts.detect_threats()?);
     alerts.extend(services.alerts.watch_backups()?);
     alerts.extend(services.alerts.watch_secrets()?);
     alerts.extend(services.alerts.watch_incidents()?);
@@ -49,6 +59,7 @@ pub fn count_alerts(metrics: &Metrics, alerts: &[SecurityAlert]) {
             .chain(BACKUP_RULES)
             .chain(SECRET_RULES)
             .chain(INCIDENT_RULES)
+            .chain(SEQUENCING_RULES)
             .find(|r| r.kind == alert.kind)
         {
             metrics.alert_raised(rule.kind);

@@ -38,6 +38,7 @@
 //! | `OUTBOX_DIR` | where the file provider writes messages (development) | `.local/outbox` |
 //! | `OUTBOX_POLL_SECONDS` | how often the delivery worker looks for messages (0: off) | `5` |
 //! | `AUDIT_JOB_SECONDS` | how often the audit job runs the alert detectors, seals chains and purges expired events (at most 240, so alerts meet their 5-minute deadline; 0: off, refused in staging/production) | `60` |
+//! | `AUDIT_SEQUENCE_MILLIS` | how often the sequencer gives waiting audit events their chain positions (50 to 1000; 0: off, refused in staging/production) | `250` |
 //! | `OUTBOX_EMAIL_PROVIDER` | `file` (under `OUTBOX_DIR`) or `smtp`; `file` is refused in staging/production | `file` outside staging/production, required there |
 //! | `OUTBOX_SMS_PROVIDER` | `file` (under `OUTBOX_DIR`) or `gateway`; `file` is refused in staging/production | `file` outside staging/production, required there |
 //! | `SMTP_URL` | secret; `smtps://user:pass@host:465`, `smtp://host:587?tls=required`, or `smtp://127.0.0.1:25` for a loopback relay (staging/production refuse clear text to any other host) | required by `smtp` |
@@ -238,6 +239,8 @@ pub struct Config {
     pub outbox_poll_secs: u64,
     /// Seconds between rounds of the audit job (0: off).
     pub audit_job_secs: u64,
+    /// Milliseconds between rounds of the audit sequencer (0: off).
+    pub audit_sequence_millis: u64,
     /// Email provider.
     pub email_delivery: EmailDelivery,
     /// SMS provider.
@@ -1036,6 +1039,16 @@ impl Config {
                     .to_owned(),
             );
         }
+        let audit_sequence_millis =
+            r.parsed("AUDIT_SEQUENCE_MILLIS", 250u64, "a number of milliseconds");
+        if !(audit_sequence_millis == 0 && !deployed
+            || (50..=1000).contains(&audit_sequence_millis))
+        {
+            r.problems.push(
+                "AUDIT_SEQUENCE_MILLIS must be between 50 and 1000 (audit events take their chain positions within a second; 0 turns the sequencer off, outside staging and production only)"
+                    .to_owned(),
+            );
+        }
         let email_delivery = read_email_delivery(&mut r, deployed);
         let sms_delivery = read_sms_delivery(&mut r, deployed);
         let security_webhook = read_security_webhook(&mut r, deployed);
@@ -1134,6 +1147,7 @@ impl Config {
                 outbox_dir,
                 outbox_poll_secs,
                 audit_job_secs,
+                audit_sequence_millis,
                 email_delivery,
                 sms_delivery,
                 security_webhook,

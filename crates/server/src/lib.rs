@@ -21,6 +21,7 @@ pub mod rotation_job;
 pub mod secrets;
 pub mod seed;
 pub mod seed_bench;
+pub mod sequencer_job;
 pub mod serve;
 pub mod telemetry;
 pub mod tls;

@@ -69,6 +69,10 @@ enum Command {
         /// Where the load generator's data is written.
         #[arg(long, default_value = "bench/.run/seed.json")]
         out: std::path::PathBuf,
+        /// The number of the first clinic (a second seeding adds clinics beside
+        /// the first's: `--first 101`).
+        #[arg(long, default_value_t = 1)]
+        first: usize,
     },
     /// Operator commands on clinics.
     Clinic {
@@ -1152,12 +1156,14 @@ async fn main() -> ExitCode {
             appointments,
             sample,
             out,
+            first,
         } => seed_bench(
             salus::seed_bench::BenchSize {
                 clinics,
                 patients,
                 appointments,
                 sample,
+                first,
             },
             &out,
         ),

@@ -54,6 +54,12 @@ async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
     .await
     .ok()
     .map(|incidents| overdue_deadlines(&incidents, now));
+    let audit_waiting = run_blocking({
+        let services = scrape.services.clone();
+        move || services.audit.waiting_chains()
+    })
+    .await
+    .ok();
     let vulnerabilities = run_blocking(move || unresolved_vulnerabilities(&pool))
         .await
         .ok()
@@ -66,6 +72,7 @@ async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
         vulnerabilities,
         secrets,
         incident_deadlines_overdue,
+        audit_waiting,
         now,
     };
     match scrape.metrics.render(&readings) {

@@ -41,6 +41,9 @@ pub struct BenchSize {
     pub appointments: usize,
     /// Patient ids per clinic written out for the load generator.
     pub sample: usize,
+    /// The number of the first clinic (`Bench Clinic N`, `owner@bench-N...`), so a
+    /// second seeding adds clinics beside the first's.
+    pub first: usize,
 }
 
 /// Patients sealed and inserted per transaction step.
@@ -71,11 +74,12 @@ pub fn seed(config: &Config, size: BenchSize, out: &Path) -> anyhow::Result<Valu
     let hash = service.seeding.hash_password(&password).map_err(err)?;
     let argon2_seconds = time_verify(&service, &password, &hash)?;
     let mut clinics = Vec::with_capacity(size.clinics);
-    for n in 1..=size.clinics {
+    for (i, n) in (size.first..size.first + size.clinics).enumerate() {
         clinics.push(seed_clinic(&service, n, size, &hash).with_context(|| format!("clinic {n}"))?);
-        let done = n * size.patients;
+        let done = (i + 1) * size.patients;
         println!(
-            "salus: seed-bench: {n}/{} clinics, {done} patients, {:.0} s",
+            "salus: seed-bench: {}/{} clinics, {done} patients, {:.0} s",
+            i + 1,
             size.clinics,
             started.elapsed().as_secs_f64()
         );

@@ -33,6 +33,7 @@ use crate::outbox::{providers, spawn_worker};
 use crate::random::OsRandom;
 use crate::register::FileRegister;
 use crate::rotation_job::spawn_rotation_job;
+use crate::sequencer_job::spawn_sequencer;
 use crate::tls;
 
 /// The master keys from `MASTER_KEYS` (the first seals).
@@ -128,9 +129,10 @@ pub fn services(
         },
         random.as_ref(),
     )
-    .map_err(|e| anyhow::anyhow!("password hashing parameters: {e:?}"))?;
+    .map_err(|e| anyhow::anyhow!("password hashing parameters: {e:?}"))?
+    .with_concurrency(hash_concurrency(config));
     Ok(Services::new(Core::new(CoreParts {
-        store: Arc::new(PgStore::new(pool)),
+        store: Arc::new(PgStore::new(pool).context("cannot start the audit group commit")?),
         clock,
         random,
         hasher: Arc::new(hasher),
@@ -169,8 +171,23 @@ pub fn services(
     })))
 }
 
-/// Blocking threads per worker: its share of the database pool and of the hashing
-/// permits, plus one. More could only park on a connection checkout (actix's default
+/// Argon2 computations at once (`PASSWORD_HASH_CONCURRENCY`, one per CPU by
+/// default): the hasher's permits, held around each computation only.
+fn hash_concurrency(config: &Config) -> usize {
+    config
+        .password_hash_concurrency
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+}
+
+/// Password flows (sign-in, sign-up, password changes) in progress at once: two
+/// per hashing permit, so one flow's database work overlaps another's hashing
+/// while a flood of sign-ins still holds a bounded number of blocking threads.
+fn password_flows(config: &Config) -> usize {
+    2 * hash_concurrency(config)
+}
+
+/// Blocking threads per worker: its share of the database pool and of the
+/// password flows, plus one. More could only park on a connection checkout (actix's default
 /// is 512 / workers), each parked thread holding a stack and a malloc arena; work
 /// beyond this waits in the blocking queue instead, which costs no latency since it
 /// would wait for a connection anyway.
@@ -268,6 +285,12 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let service = Arc::new(services(config, pool.clone(), clock.clone(), &public_url)?);
     let metrics = Metrics::new().context("metrics registry")?;
+    if config.audit_sequence_millis > 0 {
+        spawn_sequencer(
+            service.clone(),
+            Duration::from_millis(config.audit_sequence_millis),
+        );
+    }
     if config.audit_job_secs > 0 {
         spawn_audit_job(
             service.clone(),
@@ -277,7 +300,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         spawn_closure_job(service.clone(), Duration::from_secs(config.audit_job_secs));
         spawn_rotation_job(service.clone(), Duration::from_secs(config.audit_job_secs));
     }
-    let hash_permits = config.password_hash_concurrency.unwrap_or(cores);
+    let hash_permits = password_flows(config);
     let ports = Ports {
         readiness: Arc::new(PgReadiness::new(pool.clone())),
         services: service.clone(),

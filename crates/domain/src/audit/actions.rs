@@ -210,6 +210,7 @@ mod tests {
             .chain(crate::audit::backup_watch::BACKUP_RULES)
             .chain(crate::audit::secret_watch::SECRET_RULES)
             .chain(crate::audit::incident_watch::INCIDENT_RULES)
+            .chain(crate::audit::sequencing_watch::SEQUENCING_RULES)
         {
             for action in rule.actions {
                 assert!(

@@ -165,6 +165,16 @@ impl Alerts {
         })
     }
 
+    /// The sequencing watch's round: an alert for each chain whose events have
+    /// waited past the bound for their positions (`audit_sequencing_late`).
+    pub fn watch_sequencing(&self) -> Result<Vec<SecurityAlert>, DomainError> {
+        let now = self.core.now();
+        self.tx(Scope::Platform, |tx| {
+            let waiting = tx.unsequenced_chains()?;
+            self.raise_platform(tx, super::sequencing_watch::due(&waiting, now))
+        })
+    }
+
     /// Raises the incident watch's due alerts (`incident_deadline_overdue`):
     /// one per incident and deadline past due and not met. Platform alerts:
     /// stored and sent to the platform's webhook.

@@ -1,6 +1,7 @@
 //! The audit trail: what services record (`AuditRecord`), how events are chained
 //! and verified (`chain`), sealed (`seal`), kept for twelve months (`retention`),
-//! read back (`service`) and watched for threats (`alerts`) and for backups that
+//! given their positions off the request path (`sequencer`), read back
+//! (`service`) and watched for threats (`alerts`) and for backups that
 //! stopped or fail their drill (`backup_watch`).
 
 pub mod actions;
@@ -15,6 +16,8 @@ pub mod retention;
 pub mod rule;
 pub mod seal;
 pub mod secret_watch;
+pub mod sequencer;
+pub mod sequencing_watch;
 pub mod service;
 pub mod verify;
 

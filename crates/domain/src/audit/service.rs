@@ -3,11 +3,12 @@
 
 use super::model::{AuditEvent, Outcome};
 use super::record::AuditRecord;
+use super::sequencer::{BATCH, SequenceRound, sequence};
 use crate::access::Permission;
 use crate::identity::model::ClientInfo;
 use crate::ids::PatientId;
 use crate::paging::{MAX_PAGE, Page};
-use crate::ports::audit::{AuditFilter, Checkpoint, Cursor};
+use crate::ports::audit::{AuditFilter, Checkpoint, Cursor, Waiting};
 use crate::shared::{Core, transactions};
 use crate::store::Scope;
 use crate::{Actor, DomainError};
@@ -136,6 +137,7 @@ impl Audit {
         actor.require(Permission::AuditRead)?;
         let limit = filter.limit.clamp(1, MAX_PAGE);
         filter.limit = Page::<(), ()>::fetch_size(limit);
+        self.settle(actor)?;
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             Ok(page(tx.audit_events(actor.clinic_id, &filter)?, limit))
         })
@@ -151,6 +153,7 @@ impl Audit {
     ) -> Result<EventPage, DomainError> {
         actor.require(Permission::AuditRead)?;
         let limit = limit.clamp(1, MAX_PAGE);
+        self.settle(actor)?;
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.patient(actor.clinic_id, patient)?
                 .ok_or(DomainError::NotFound)?;
@@ -175,6 +178,8 @@ impl Audit {
         limit: i64,
     ) -> Result<EventPage, DomainError> {
         let limit = limit.clamp(1, MAX_PAGE);
+        self.settle(actor)?;
+        self.core.settle_audit(actor.account_id.into(), None)?;
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             Ok(page(
                 tx.account_audit_events(
@@ -204,9 +209,18 @@ impl Audit {
                 AuditRecord::by(actor, crate::audit::actions::AUDIT_EXPORTED)
                     .detail("format", format),
                 client,
-            )?;
+            )
+        })?;
+        self.settle(actor)?;
+        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             tx.checkpoints(actor.clinic_id.into())
         })
+    }
+
+    /// Gives every event of the actor's clinic committed so far its position.
+    fn settle(&self, actor: &Actor) -> Result<(), DomainError> {
+        self.core
+            .settle_audit(actor.clinic_id.into(), Some(actor.clinic_id))
     }
 
     /// The next batch of the clinic's chain after position `after`
@@ -223,5 +237,58 @@ impl Audit {
                 events: tx.chain_events(actor.clinic_id.into(), after, limit.clamp(1, 5_000))?,
             })
         })
+    }
+}
+
+/// The scope in which a chain's events are visible and its head may move.
+fn scope_of(waiting: &Waiting) -> Scope {
+    waiting.clinic.map_or(Scope::Platform, Scope::Clinic)
+}
+
+impl Audit {
+    /// One round of the sequencer job: every chain with waiting events, each
+    /// in its own transaction (in its clinic's scope), heads another node
+    /// holds skipped.
+    pub fn sequence_waiting(&self) -> Result<SequenceRound, DomainError> {
+        self.sequence_round(true)
+    }
+
+    /// Every waiting event takes its position before this returns, waiting for
+    /// heads other transactions hold: what the audit job does before it reads
+    /// the chains (detectors, seals).
+    pub fn sequence_everything(&self) -> Result<SequenceRound, DomainError> {
+        self.sequence_round(false)
+    }
+
+    fn sequence_round(&self, skip_locked: bool) -> Result<SequenceRound, DomainError> {
+        let chains = self.tx(Scope::Platform, |tx| tx.unsequenced_chains())?;
+        let mut round = SequenceRound {
+            chains: chains.len(),
+            ..SequenceRound::default()
+        };
+        for waiting in chains {
+            loop {
+                match self.tx(scope_of(&waiting), |tx| {
+                    sequence(tx, waiting.chain, skip_locked)
+                })? {
+                    None => {
+                        round.skipped += 1;
+                        break;
+                    }
+                    Some((n, _)) => {
+                        round.sequenced += n;
+                        if i64::try_from(n).unwrap_or(i64::MAX) < BATCH {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(round)
+    }
+
+    /// The chains whose events wait for a position, with the oldest's time.
+    pub fn waiting_chains(&self) -> Result<Vec<Waiting>, DomainError> {
+        self.tx(Scope::Platform, |tx| tx.unsequenced_chains())
     }
 }

@@ -244,15 +244,20 @@ impl Closures {
                     .collect(),
                 None => Vec::new(),
             };
-            let last = tx.append_audit(
-                self.core.audit_event(
-                    AuditRecord::account(actions::CLINIC_CLOSURE_EXECUTED, None)
-                        .in_clinic(Some(clinic))
-                        .on("clinic", clinic)
-                        .detail("executed_by", by.describe()),
-                    &ClientInfo::default(),
-                )?,
+            self.core.audit(
+                tx,
+                AuditRecord::account(actions::CLINIC_CLOSURE_EXECUTED, None)
+                    .in_clinic(Some(clinic))
+                    .on("clinic", clinic)
+                    .detail("executed_by", by.describe()),
+                &ClientInfo::default(),
             )?;
+            // Every event of the clinic committed so far takes its position, the
+            // closure's last: the head the checkpoint seals.
+            let last =
+                crate::audit::sequencer::sequence_all(tx, clinic.into())?.ok_or_else(|| {
+                    DomainError::Internal(format!("clinic {clinic} has no audit chain"))
+                })?;
             tx.insert_checkpoint(&self.core.sealer().seal(
                 last.chain_id,
                 Some(clinic),

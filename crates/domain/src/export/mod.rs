@@ -244,6 +244,7 @@ impl ClinicExports {
         actor.require(Permission::DataExport)?;
         let clinic = actor.clinic_id;
         let now = self.core.now();
+        self.core.settle_audit(clinic.into(), Some(clinic))?;
         self.core.in_snapshot(Scope::Clinic(clinic), |tx| {
             let tx: &mut dyn ExportTx = tx;
             let header = Header {

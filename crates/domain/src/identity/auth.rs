@@ -547,30 +547,22 @@ impl Auth {
     pub fn authenticate(&self, clinic: ClinicId, session: SessionId) -> Result<Actor, DomainError> {
         let now = self.core.now();
         self.tx(Scope::Clinic(clinic), |tx| {
-            let ctx = tx
-                .session_context(clinic, session)?
-                .ok_or(DomainError::Unauthenticated)?;
-            let s = &ctx.session;
-            if !s.is_live(now) || !ctx.membership_active {
-                return Err(DomainError::Unauthenticated);
-            }
-            if now - s.last_seen_at >= TOUCH_INTERVAL {
-                let idle = (now + Duration::minutes(i64::from(ctx.idle_timeout_minutes)))
-                    .min(s.absolute_expires_at);
-                tx.touch_session(clinic, session, now, idle)?;
-            }
-            Ok(Actor {
-                account_id: s.account_id,
-                clinic_id: clinic,
-                membership_id: s.membership_id,
-                session_id: s.id,
-                role: ctx.role,
-                mfa_at: s.mfa_at,
-                mfa_enrolled: ctx.mfa_enrolled,
-                mfa_required: ctx.role.requires_mfa() || ctx.clinic_requires_mfa,
-                purpose_of_use_required: ctx.purpose_of_use_required,
-                permissions: effective(ctx.role, ctx.extras),
-            })
+            check_session(tx, clinic, session, now)
+        })
+    }
+
+    /// [`Auth::authenticate`] in a held transaction: the first transaction of
+    /// the request's service continues it (one `BEGIN`, one scope setting, and
+    /// the session checked in the very transaction that acts). Revocation stays
+    /// immediate: nothing of the session is remembered between requests.
+    pub fn authenticate_held(
+        &self,
+        clinic: ClinicId,
+        session: SessionId,
+    ) -> Result<Actor, DomainError> {
+        let now = self.core.now();
+        self.core.in_held_tx(Scope::Clinic(clinic), |tx| {
+            check_session(tx, clinic, session, now)
         })
     }
 
@@ -660,4 +652,38 @@ impl Auth {
             Ok((account, clinic))
         })
     }
+}
+
+/// The session check: live, its membership active, touched at most once a
+/// minute; the actor it yields.
+fn check_session(
+    tx: &mut dyn AuthTx,
+    clinic: ClinicId,
+    session: SessionId,
+    now: DateTime<Utc>,
+) -> Result<Actor, DomainError> {
+    let ctx = tx
+        .session_context(clinic, session)?
+        .ok_or(DomainError::Unauthenticated)?;
+    let s = &ctx.session;
+    if !s.is_live(now) || !ctx.membership_active {
+        return Err(DomainError::Unauthenticated);
+    }
+    if now - s.last_seen_at >= TOUCH_INTERVAL {
+        let idle = (now + Duration::minutes(i64::from(ctx.idle_timeout_minutes)))
+            .min(s.absolute_expires_at);
+        tx.touch_session(clinic, session, now, idle)?;
+    }
+    Ok(Actor {
+        account_id: s.account_id,
+        clinic_id: clinic,
+        membership_id: s.membership_id,
+        session_id: s.id,
+        role: ctx.role,
+        mfa_at: s.mfa_at,
+        mfa_enrolled: ctx.mfa_enrolled,
+        mfa_required: ctx.role.requires_mfa() || ctx.clinic_requires_mfa,
+        purpose_of_use_required: ctx.purpose_of_use_required,
+        permissions: effective(ctx.role, ctx.extras),
+    })
 }

@@ -132,8 +132,9 @@ impl Default for HashParams {
 #[derive(Clone, Default)]
 struct WorkingMemory(Arc<Mutex<Vec<Vec<Block>>>>);
 
-/// Buffers kept; the HTTP layer runs at most `PASSWORD_HASH_CONCURRENCY` hashes at
-/// once, and more than this are allocated for the moment and then dropped.
+/// Buffers kept; at most `PASSWORD_HASH_CONCURRENCY` hashes run at once (the
+/// hasher's permits), and more than this are allocated for the moment and then
+/// dropped.
 const KEPT_BUFFERS: usize = 4;
 
 impl WorkingMemory {
@@ -161,10 +162,46 @@ impl std::fmt::Debug for WorkingMemory {
     }
 }
 
+/// At most so many argon2 computations at once (`PASSWORD_HASH_CONCURRENCY`):
+/// a permit is held around the computation only, never across database work, so
+/// a sign-in's queries overlap another's hashing and the cores stay busy with it.
+#[derive(Debug)]
+struct Permits {
+    free: Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Permits {
+    fn new(count: usize) -> Self {
+        Self {
+            free: Mutex::new(count.max(1)),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Runs `work` once a permit is free.
+    fn with<T>(&self, work: impl FnOnce() -> T) -> T {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        while *free == 0 {
+            free = self
+                .freed
+                .wait(free)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *free -= 1;
+        drop(free);
+        let out = work();
+        *self.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.freed.notify_one();
+        out
+    }
+}
+
 /// Hashes and verifies passwords with the configured argon2id parameters.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     params: HashParams,
+    permits: Arc<Permits>,
     /// A hash of a random password, verified when the account does not exist so
     /// unknown emails cost the same work as known ones.
     dummy_hash: String,
@@ -190,6 +227,9 @@ impl PasswordHasher {
     pub fn new(params: HashParams, random: &dyn Random) -> Result<Self, DomainError> {
         let mut hasher = Self {
             params,
+            permits: Arc::new(Permits::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
             dummy_hash: String::new(),
             memory: WorkingMemory::default(),
             computed: Arc::default(),
@@ -210,6 +250,14 @@ impl PasswordHasher {
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 
+    /// The same hasher computing at most `concurrency` hashes at once (the
+    /// default: one per CPU).
+    #[must_use]
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.permits = Arc::new(Permits::new(concurrency));
+        self
+    }
+
     /// How many argon2 computations (hashes and verifications) this hasher has
     /// run since it was made.
     pub fn computations(&self) -> u64 {
@@ -221,8 +269,9 @@ impl PasswordHasher {
         self.computed
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let salt = bytes(random, 16);
-        self.argon2()?
-            .hash_password_with_salt(normalise(password).as_bytes(), &salt)
+        let argon2 = self.argon2()?;
+        self.permits
+            .with(|| argon2.hash_password_with_salt(normalise(password).as_bytes(), &salt))
             .map(|h| h.to_string())
             .map_err(|e| DomainError::Internal(format!("argon2 hash: {e}")))
     }
@@ -271,8 +320,10 @@ impl PasswordHasher {
         let mut out = vec![0u8; expected.len()];
         self.computed
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let computed = self.memory.with(blocks, |memory| {
-            argon2.hash_password_into_with_memory(password, salt, &mut out, memory)
+        let computed = self.permits.with(|| {
+            self.memory.with(blocks, |memory| {
+                argon2.hash_password_into_with_memory(password, salt, &mut out, memory)
+            })
         });
         computed.is_ok() && Output::new(&out).is_ok_and(|out| out == *expected)
     }

@@ -5,6 +5,7 @@
 //! keys that seal accounts' TOTP secrets. Clinic keys reach storage only through
 //! [`KeysRepo`].
 
+pub mod cache;
 pub mod data_key;
 pub mod rotation;
 
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::crypto::{ClinicKeys, MasterKeys};
 use crate::ids::ClinicId;
+use crate::keyring::cache::KeyCache;
 use crate::ports::keys::KeysRepo;
 use crate::{DomainError, Random};
 
@@ -33,17 +35,30 @@ pub enum Outcome {
 pub struct Keyring {
     master: Arc<MasterKeys>,
     random: Arc<dyn Random>,
+    cache: Arc<KeyCache>,
 }
 
 impl Keyring {
     /// A keyring over the configured master keys (the first is the active one).
     pub fn new(master: Arc<MasterKeys>, random: Arc<dyn Random>) -> Self {
-        Self { master, random }
+        Self {
+            master,
+            random,
+            cache: Arc::default(),
+        }
     }
 
-    /// The master keys, shared (for a keyring over another source of randomness).
-    pub fn master_arc(&self) -> Arc<MasterKeys> {
-        self.master.clone()
+    /// The same keyring drawing randomness from `random` (and sharing its cache).
+    pub fn with_random(&self, random: Arc<dyn Random>) -> Self {
+        Self {
+            random,
+            ..self.clone()
+        }
+    }
+
+    /// How many clinics' keys the cache holds.
+    pub fn cached_clinics(&self) -> usize {
+        self.cache.len()
     }
 
     /// The master keys (they seal accounts' TOTP secrets).
@@ -52,18 +67,29 @@ impl Keyring {
     }
 
     /// The clinic's keys, unwrapped; created (and stored wrapped) on first use for
-    /// a clinic that has none.
+    /// a clinic that has none. From the cache when the stored keys' fingerprint,
+    /// as this transaction sees it, is the cached one's (see [`cache`]).
     pub fn clinic_keys(
         &self,
         tx: &mut dyn KeysRepo,
         clinic: ClinicId,
         now: DateTime<Utc>,
     ) -> Result<ClinicKeys, DomainError> {
-        if let Some(wrapped) = tx.clinic_keys(clinic)? {
-            return ClinicKeys::unwrap(clinic, &self.master, &wrapped);
+        let Some(fingerprint) = tx.clinic_keys_fingerprint(clinic)? else {
+            let keys = ClinicKeys::generate(clinic, self.random.as_ref());
+            let wrapped = keys.wrap(&self.master, self.random.as_ref())?;
+            tx.insert_clinic_keys(clinic, &wrapped, now)?;
+            self.cache.put(clinic, wrapped.fingerprint(), keys.clone());
+            return Ok(keys);
+        };
+        if let Some(keys) = self.cache.get(clinic, &fingerprint) {
+            return Ok(keys);
         }
-        let keys = ClinicKeys::generate(clinic, self.random.as_ref());
-        tx.insert_clinic_keys(clinic, &keys.wrap(&self.master, self.random.as_ref())?, now)?;
+        let wrapped = tx.clinic_keys(clinic)?.ok_or_else(|| {
+            DomainError::Internal(format!("the keys of clinic {clinic} vanished"))
+        })?;
+        let keys = ClinicKeys::unwrap(clinic, &self.master, &wrapped)?;
+        self.cache.put(clinic, wrapped.fingerprint(), keys.clone());
         Ok(keys)
     }
 
@@ -91,6 +117,7 @@ impl Keyring {
     /// opened again (crypto-shredding), whatever copies of the ciphertext remain.
     /// True when there were keys.
     pub fn destroy(&self, tx: &mut dyn KeysRepo, clinic: ClinicId) -> Result<bool, DomainError> {
+        self.cache.forget(clinic);
         tx.delete_clinic_keys(clinic)
     }
 }

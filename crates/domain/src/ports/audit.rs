@@ -76,11 +76,64 @@ pub struct ChainHead {
     pub checkpointed_seq: i64,
 }
 
+/// A chain whose events wait for their positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// The chain.
+    pub chain: ChainId,
+    /// Its clinic, for clinic chains (the scope the sequencer works in).
+    pub clinic: Option<ClinicId>,
+    /// How many events wait.
+    pub events: i64,
+    /// The oldest waiting event's time.
+    pub oldest: DateTime<Utc>,
+}
+
+/// The position the sequencer gives an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// The event.
+    pub id: AuditEventId,
+    /// Its position in the chain.
+    pub seq: i64,
+    /// The hash before it.
+    pub prev_hash: Vec<u8>,
+    /// Its own hash.
+    pub hash: Vec<u8>,
+}
+
 /// Audit storage, inside a transaction.
 pub trait AuditRepo {
-    /// Appends an event to its chain (serialised per chain by a lock on the
-    /// chain's head, released at commit).
-    fn append_audit(&mut self, event: NewAuditEvent) -> Result<AuditEvent, DomainError>;
+    /// Records an event, without a position (the sequencer gives it one): in
+    /// this transaction, so the action fails if its event cannot be written.
+    fn append_audit(&mut self, event: NewAuditEvent) -> Result<(), DomainError>;
+    /// Records a read's event: the store writes reads in groups once this
+    /// transaction has committed (group commit), and the transaction's outcome
+    /// waits until the event is durable, so nothing read is served without it.
+    fn append_read(&mut self, event: NewAuditEvent) -> Result<(), DomainError>;
+    /// The chains with events waiting for a position (every clinic's).
+    fn unsequenced_chains(&mut self) -> Result<Vec<Waiting>, DomainError>;
+    /// A chain's head, locked until the transaction ends (`None` when the chain
+    /// has none, or another transaction holds it and `skip_locked`).
+    fn lock_chain_head(
+        &mut self,
+        chain: ChainId,
+        skip_locked: bool,
+    ) -> Result<Option<ChainHead>, DomainError>;
+    /// Up to `limit` of the chain's committed events without a position, in
+    /// the order they were recorded.
+    fn unsequenced_events(
+        &mut self,
+        chain: ChainId,
+        limit: i64,
+    ) -> Result<Vec<NewAuditEvent>, DomainError>;
+    /// Gives events their positions (in order) and moves the chain's head to
+    /// the last of them; the head must be locked by this transaction.
+    fn store_positions(
+        &mut self,
+        chain: ChainId,
+        positions: &[Position],
+    ) -> Result<(), DomainError>;
     /// A page of a clinic's events matching `filter`, newest first.
     fn audit_events(
         &mut self,

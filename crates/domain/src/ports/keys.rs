@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::DomainError;
-use crate::crypto::{SealedColumn, WrappedKeys};
+use crate::crypto::{KeysFingerprint, SealedColumn, WrappedKeys};
 use crate::ids::{AccountId, ClinicId};
 
 /// An account's sealed TOTP secrets: the confirmed one and a pending enrolment's.
@@ -15,8 +15,15 @@ pub type TotpSecrets = (Option<Vec<u8>>, Option<Vec<u8>>);
 /// Storage of clinic keys and sealed TOTP secrets: what the keyring and the
 /// master-key rotation read and write.
 pub trait KeysRepo {
-    /// The clinic's wrapped keys: (data, index).
+    /// The clinic's wrapped keys.
     fn clinic_keys(&mut self, clinic: ClinicId) -> Result<Option<WrappedKeys>, DomainError>;
+    /// The fingerprint of the clinic's stored keys ([`WrappedKeys::fingerprint`])
+    /// as this transaction sees them (`None`: the clinic has no keys); free when
+    /// the transaction's session check already read it.
+    fn clinic_keys_fingerprint(
+        &mut self,
+        clinic: ClinicId,
+    ) -> Result<Option<KeysFingerprint>, DomainError>;
     /// Stores a clinic's first wrapped keys.
     fn insert_clinic_keys(
         &mut self,

@@ -82,6 +82,8 @@ impl PatientRights {
         actor.require_step_up(self.core.now())?;
         crate::purpose::require(actor.purpose_of_use_required, client.purpose_of_use)?;
         let exported_at = self.core.now();
+        self.core
+            .settle_audit(actor.clinic_id.into(), Some(actor.clinic_id))?;
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             let stored = tx
                 .patient(actor.clinic_id, id)?
@@ -118,7 +120,6 @@ impl PatientRights {
                 .map(|n| self.notes.open_note(tx, actor, n))
                 .collect::<Result<Vec<_>, _>>()?;
             let access_log = access_log(tx, actor, id)?;
-            // Last, so the chain's head is locked only until the commit.
             self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::PATIENT_EXPORTED)

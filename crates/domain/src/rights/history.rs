@@ -86,6 +86,8 @@ impl PatientRights {
     ) -> Result<HistoryPage, DomainError> {
         actor.require(Permission::PatientsRead)?;
         let limit = limit.clamp(1, MAX_PAGE);
+        self.core
+            .settle_audit(actor.clinic_id.into(), Some(actor.clinic_id))?;
         self.tx(Scope::Clinic(actor.clinic_id), |tx| {
             let state = tx.record_state(actor.clinic_id, id)?;
             records::require_active(state, || DomainError::NotFound)?;

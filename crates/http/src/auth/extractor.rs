@@ -1,28 +1,41 @@
 //! The principal as an extractor: no handler runs authenticated without it.
 //!
-//! It verifies the access token, then checks the session row (revoked, idle or
-//! expired sessions are refused on the very next request) and yields the `Actor`.
+//! It verifies the access token (signature, expiry, key) and yields who the
+//! token names. The session itself (revoked, idle or expired sessions are refused
+//! on the very next request, the membership's current permissions) is checked by
+//! [`Ports::call_as`], in the first transaction of the service the handler calls:
+//! one transaction, one scope setting, and the session checked in the very
+//! transaction that acts.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use salus_domain::Actor;
-use salus_domain::ids::{ClinicId, SessionId};
+use salus_domain::ids::{AccountId, ClinicId, SessionId};
 
+pub use crate::auth::principal::{Authenticated, Enrolling};
+use crate::auth::principal::{Principal, ResolvedActor};
 use crate::problem::ApiError;
 use crate::state::Ports;
 
-/// A signed-in member whose MFA obligations are met.
-#[derive(Debug, Clone)]
-pub struct Authenticated(pub Actor);
+impl Authenticated {
+    /// The clinic the token acts in.
+    pub fn clinic_id(&self) -> ClinicId {
+        self.principal.clinic
+    }
 
-/// A signed-in member who may still have to enrol MFA: only the enrolment and
-/// sign-out routes take this.
-#[derive(Debug, Clone)]
-pub struct Enrolling(pub Actor);
+    /// The account the token names.
+    pub fn account_id(&self) -> AccountId {
+        self.principal.account
+    }
+
+    /// The session the token names.
+    pub fn session_id(&self) -> SessionId {
+        self.principal.session
+    }
+}
 
 /// The bearer token of a request's `Authorization` header.
 pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
@@ -35,24 +48,61 @@ pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
 
 /// The answer to a request that middleware refuses before its handler runs: an
 /// anonymous caller of a protected operation is told 401 first (verified like the
-/// extractors do: token, then session), whatever else is wrong; anyone else gets
-/// `refusal`.
+/// extractors and [`Ports::call_as`] do: token, then session), whatever else is
+/// wrong; anyone else gets `refusal`.
 pub async fn anonymous_first(req: &HttpRequest, protected: bool, refusal: ApiError) -> ApiError {
     if !protected {
         return refusal;
     }
-    match actor(req.clone()).await {
+    let checked = match principal(req) {
+        Ok(principal) => session_checked(req, principal).await,
+        Err(unauthenticated) => Err(unauthenticated),
+    };
+    match checked {
         Ok(_) => refusal,
         Err(unauthenticated) => unauthenticated,
     }
 }
 
-async fn actor(req: HttpRequest) -> Result<Actor, ApiError> {
-    let ports = req
-        .app_data::<web::Data<Ports>>()
+/// The session check in its own transaction, for a request that will not reach
+/// a service (a refusal by middleware).
+async fn session_checked(req: &HttpRequest, principal: Principal) -> Result<Actor, ApiError> {
+    let ports = ports(req)?;
+    let actor = ports
+        .call(move |services| {
+            services
+                .auth
+                .authenticate(principal.clinic, principal.session)
+        })
+        .await?;
+    if actor.account_id != principal.account {
+        return Err(ApiError::Unauthenticated);
+    }
+    resolved(req).set(&actor);
+    Ok(actor)
+}
+
+fn ports(req: &HttpRequest) -> Result<web::Data<Ports>, ApiError> {
+    req.app_data::<web::Data<Ports>>()
         .cloned()
-        .ok_or_else(|| ApiError::internal("ports missing"))?;
-    let token = bearer(&req).ok_or(ApiError::Unauthenticated)?;
+        .ok_or_else(|| ApiError::internal("ports missing"))
+}
+
+/// The request's slot for its resolved actor (made on first use).
+fn resolved(req: &HttpRequest) -> ResolvedActor {
+    if let Some(slot) = req.extensions().get::<ResolvedActor>() {
+        return slot.clone();
+    }
+    let slot = ResolvedActor::default();
+    req.extensions_mut().insert(slot.clone());
+    slot
+}
+
+/// Whom the request's access token names, once its signature, expiry and key
+/// are verified.
+fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let ports = ports(req)?;
+    let token = bearer(req).ok_or(ApiError::Unauthenticated)?;
     let claims = ports
         .tokens
         .verify(&token, ports.clock.now())
@@ -60,41 +110,33 @@ async fn actor(req: HttpRequest) -> Result<Actor, ApiError> {
             tracing::info!(%reason, "access token refused");
             ApiError::Unauthenticated
         })?;
-    let actor = ports
-        .call(move |services| {
-            services
-                .auth
-                .authenticate(ClinicId(claims.cid), SessionId(claims.sid))
-        })
-        .await?;
-    if actor.account_id.uuid() != claims.sub {
-        return Err(ApiError::Unauthenticated);
-    }
-    // Left for the middleware that records refused requests in the audit trail.
-    req.extensions_mut().insert(actor.clone());
-    Ok(actor)
+    Ok(Principal {
+        account: AccountId(claims.sub),
+        clinic: ClinicId(claims.cid),
+        session: SessionId(claims.sid),
+    })
 }
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let actor = actor(req).await?;
-            actor.require_mfa_settled()?;
-            Ok(Self(actor))
-        })
+        ready(principal(req).map(|principal| Self {
+            principal,
+            resolved: resolved(req),
+        }))
     }
 }
 
 impl FromRequest for Enrolling {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move { actor(req).await.map(Self) })
+        ready(principal(req).map(|principal| Self {
+            principal,
+            resolved: resolved(req),
+        }))
     }
 }

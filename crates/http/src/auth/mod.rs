@@ -5,3 +5,4 @@ pub mod client;
 pub mod extractor;
 pub mod jwt;
 pub mod operator;
+pub mod principal;

@@ -7,10 +7,10 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, web};
-use salus_domain::Actor;
 use salus_domain::audit::service::Answered;
 
 use crate::auth::client::Client;
+use crate::auth::principal::ResolvedActor;
 use crate::problem::Refusal;
 use crate::state::Ports;
 
@@ -25,7 +25,11 @@ pub async fn record_refusals(
         return Ok(res);
     }
     let request = res.request();
-    let Some(actor) = request.extensions().get::<Actor>().cloned() else {
+    let Some(actor) = request
+        .extensions()
+        .get::<ResolvedActor>()
+        .and_then(|r| r.get().cloned())
+    else {
         return Ok(res);
     };
     let Some(route) = request.match_pattern() else {

@@ -291,9 +291,9 @@ pub async fn book(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let appointment = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.appointments.book(
-                &who.0,
+                actor,
                 &NewBooking {
                     patient: PatientId(b.patient_id),
                     practitioner: MembershipId(b.practitioner_id),
@@ -332,10 +332,10 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let a = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .appointments
-                .get_appointment(&who.0, AppointmentId(id), &client.0)
+                .get_appointment(actor, AppointmentId(id), &client.0)
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), a))
@@ -365,9 +365,9 @@ pub async fn change_status(
     let b = body.into_inner();
     let id = id.into_inner();
     let a = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.appointments.change_status(
-                &who.0,
+                actor,
                 AppointmentId(id),
                 b.status.into(),
                 b.reason.as_deref(),
@@ -401,9 +401,9 @@ pub async fn reschedule(
     let b = body.into_inner();
     let id = id.into_inner();
     let a = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.appointments.reschedule(
-                &who.0,
+                actor,
                 AppointmentId(id),
                 b.starts_at,
                 b.ends_at,
@@ -432,7 +432,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = page_limit(q.limit, 20)?;
-    let scope = ListScope::of("appointments_list", who.0.clinic_id);
+    let scope = ListScope::of("appointments_list", who.clinic_id());
     let after = ports
         .cursors
         .open::<AppointmentKey>(&scope, q.cursor.as_deref())?;
@@ -446,10 +446,10 @@ pub async fn list(
         after,
     };
     let page = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .appointments
-                .list_appointments(&who.0, query, &client.0)
+                .list_appointments(actor, query, &client.0)
         })
         .await?;
     let next_cursor = ports.cursors.seal(&scope, page.next.as_ref())?;
@@ -479,10 +479,10 @@ pub async fn history(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let entries = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .appointments
-                .appointment_history(&who.0, AppointmentId(id))
+                .appointment_history(actor, AppointmentId(id))
         })
         .await?;
     let items = entries

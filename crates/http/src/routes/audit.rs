@@ -192,7 +192,7 @@ pub async fn events(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let scope = ListScope::of("audit_events_list", who.0.clinic_id);
+    let scope = ListScope::of("audit_events_list", who.clinic_id());
     let filter = AuditFilter {
         actor: q.actor.map(AccountId),
         action: q.action,
@@ -205,7 +205,9 @@ pub async fn events(
         limit: page_limit(q.limit, 50)?,
     };
     let page = ports
-        .call(move |services| services.audit.audit_events(&who.0, filter))
+        .call_as(&who, move |services, actor| {
+            services.audit.audit_events(actor, filter)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
@@ -234,14 +236,14 @@ pub async fn patient_access_log(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let id = id.into_inner();
-    let scope = ListScope::within("patients_access_log", who.0.clinic_id, id);
+    let scope = ListScope::within("patients_access_log", who.clinic_id(), id);
     let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
     let limit = page_limit(q.limit, 50)?;
     let page = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .audit
-                .patient_access_log(&who.0, PatientId(id), before, limit)
+                .patient_access_log(actor, PatientId(id), before, limit)
         })
         .await?;
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
@@ -268,11 +270,13 @@ pub async fn my_sign_ins(
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let scope = ListScope::within("me_sign_ins", who.0.clinic_id, who.0.account_id.uuid());
+    let scope = ListScope::within("me_sign_ins", who.clinic_id(), who.account_id().uuid());
     let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
     let limit = page_limit(q.limit, 50)?;
     let page = ports
-        .call(move |services| services.audit.my_sign_ins(&who.0, before, limit))
+        .call_as(&who, move |services, actor| {
+            services.audit.my_sign_ins(actor, before, limit)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(list(&ports, &scope, page)?))
 }
@@ -317,13 +321,12 @@ pub async fn export(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let format = chosen_format(&req)?;
-    let actor = who.0;
-    let starter = actor.clone();
-    let checkpoints = ports
-        .call(move |services| {
-            services
+    let (actor, checkpoints) = ports
+        .call_as(&who, move |services, actor| {
+            let checkpoints = services
                 .audit
-                .start_audit_export(&starter, format.name(), &client.0)
+                .start_audit_export(actor, format.name(), &client.0)?;
+            Ok((actor.clone(), checkpoints))
         })
         .await?;
     let keys = ports.services.audit.sealer().public_keys();

@@ -514,7 +514,9 @@ pub async fn logout(
     who: Enrolling,
 ) -> Result<HttpResponse, ApiError> {
     ports
-        .call(move |services| services.auth.logout(&who.0, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.auth.logout(actor, &client.0)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -539,7 +541,9 @@ pub async fn logout_others(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let revoked = ports
-        .call(move |services| services.auth.logout_others(&who.0, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.auth.logout_others(actor, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(RevokedCount { revoked }))
 }
@@ -567,7 +571,9 @@ pub async fn step_up(
 ) -> Result<HttpResponse, ApiError> {
     let factor = body.into_inner().factor()?;
     ports
-        .call(move |services| services.auth.step_up(&who.0, &factor, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.auth.step_up(actor, &factor, &client.0)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -116,7 +116,9 @@ pub async fn get_settings(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let clinic = ports
-        .call(move |services| services.clinics.clinic_settings(&who.0))
+        .call_as(&who, move |services, actor| {
+            services.clinics.clinic_settings(actor)
+        })
         .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), clinic.version).json(ClinicResponse::from(clinic)))
 }
@@ -156,10 +158,10 @@ pub async fn update_settings(
         purpose_of_use_required: body.purpose_of_use_required,
     };
     let clinic = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .clinics
-                .update_clinic_settings(&who.0, &changes, if_match.0, &client.0)
+                .update_clinic_settings(actor, &changes, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), clinic.version).json(ClinicResponse::from(clinic)))

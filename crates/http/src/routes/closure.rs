@@ -75,7 +75,9 @@ pub async fn request_closure(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let closure = ports
-        .call(move |services| services.closures.request_closure(&who.0, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.closures.request_closure(actor, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Created().json(ClosureResponse::from(Some(closure))))
 }
@@ -97,7 +99,9 @@ pub async fn read_closure(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let closure = ports
-        .call(move |services| services.closures.closure_status(&who.0))
+        .call_as(&who, move |services, actor| {
+            services.closures.closure_status(actor)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(ClosureResponse::from(closure)))
 }
@@ -123,7 +127,9 @@ pub async fn cancel_closure(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     ports
-        .call(move |services| services.closures.cancel_closure(&who.0, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.closures.cancel_closure(actor, &client.0)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -119,7 +119,9 @@ pub async fn create(
         ExportEncryption::Passphrase => Asked::Passphrase(body.recipient),
     };
     let created = ports
-        .call(move |services| services.exports.create_export(&who.0, asked, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.exports.create_export(actor, asked, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -147,7 +149,9 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let export = ports
-        .call(move |services| services.exports.export_status(&who.0, id))
+        .call_as(&who, move |services, actor| {
+            services.exports.export_status(actor, id)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(ExportResponse::of(export, None)))
 }
@@ -176,10 +180,12 @@ pub async fn archive(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let actor = who.0;
-    let (opener, open_client) = (actor.clone(), client.0.clone());
-    let target = ports
-        .call(move |services| services.exports.open_export(&opener, id, &open_client))
+    let open_client = client.0.clone();
+    let (actor, target) = ports
+        .call_as(&who, move |services, actor| {
+            let target = services.exports.open_export(actor, id, &open_client)?;
+            Ok((actor.clone(), target))
+        })
         .await?;
     let (sender, receiver) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
     let services = ports.services.clone();

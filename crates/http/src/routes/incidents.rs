@@ -758,7 +758,9 @@ pub async fn clinic_list(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let found = ports
-        .call(move |services| services.platform.clinic_incidents(&who.0, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.platform.clinic_incidents(actor, &client.0)
+        })
         .await?;
     let body: Vec<ClinicIncidentResponse> = found.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(body))

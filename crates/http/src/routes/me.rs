@@ -191,9 +191,11 @@ pub struct RecoveryCodes {
 )]
 #[get("/api/v1/me")]
 pub async fn me(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    let actor = who.0;
-    let a = actor.clone();
-    let (account, clinic) = ports.call(move |services| services.auth.me(&a)).await?;
+    let (actor, (account, clinic)) = ports
+        .call_as(&who, move |services, actor| {
+            Ok((actor.clone(), services.auth.me(actor)?))
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(MeResponse {
         account_id: account.id.uuid(),
         email: account.email,
@@ -233,10 +235,9 @@ pub async fn sessions(
     ports: web::Data<Ports>,
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = who.0;
-    let current = actor.session_id;
+    let current = who.session_id();
     let list = ports
-        .call(move |services| services.auth.sessions(&actor))
+        .call_as(&who, move |services, actor| services.auth.sessions(actor))
         .await?;
     let items = list
         .into_iter()
@@ -282,7 +283,9 @@ pub async fn revoke_session(
 ) -> Result<HttpResponse, ApiError> {
     let id = SessionId(id.into_inner());
     ports
-        .call(move |services| services.auth.revoke_own_session(&who.0, id, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.auth.revoke_own_session(actor, id, &client.0)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -312,9 +315,9 @@ pub async fn change_password(
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
     ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.auth.change_password(
-                &who.0,
+                actor,
                 &body.current_password,
                 &body.new_password,
                 &client.0,
@@ -349,10 +352,10 @@ pub async fn change_email(
     let body = body.into_inner();
     let _permit = ports.hashing_permit().await?;
     ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .auth
-                .request_email_change(&who.0, &body.password, &body.new_email, &client.0)
+                .request_email_change(actor, &body.password, &body.new_email, &client.0)
         })
         .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
@@ -386,10 +389,10 @@ pub async fn set_phone(
 ) -> Result<HttpResponse, ApiError> {
     let phone = body.into_inner().phone;
     ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .auth
-                .start_phone_verification(&who.0, &phone, &client.0)
+                .start_phone_verification(actor, &phone, &client.0)
         })
         .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
@@ -421,7 +424,9 @@ pub async fn verify_phone(
 ) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code;
     ports
-        .call(move |services| services.auth.verify_phone(&who.0, &code, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.auth.verify_phone(actor, &code, &client.0)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -442,7 +447,7 @@ pub async fn verify_phone(
 #[post("/api/v1/me/mfa/totp")]
 pub async fn start_totp(ports: web::Data<Ports>, who: Enrolling) -> Result<HttpResponse, ApiError> {
     let e = ports
-        .call(move |services| services.auth.start_totp(&who.0))
+        .call_as(&who, move |services, actor| services.auth.start_totp(actor))
         .await?;
     Ok(HttpResponse::Ok().json(TotpEnrolment {
         otpauth_uri: e.otpauth_uri,
@@ -473,7 +478,9 @@ pub async fn confirm_totp(
 ) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code;
     let recovery_codes = ports
-        .call(move |services| services.auth.confirm_totp(&who.0, &code, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.auth.confirm_totp(actor, &code, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(RecoveryCodes { recovery_codes }))
 }
@@ -508,10 +515,10 @@ pub async fn disable_totp(
     .factor()?;
     let _permit = ports.hashing_permit().await?;
     ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .auth
-                .disable_totp(&who.0, &body.password, &factor, &client.0)
+                .disable_totp(actor, &body.password, &factor, &client.0)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -537,7 +544,9 @@ pub async fn regenerate_recovery_codes(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let recovery_codes = ports
-        .call(move |services| services.auth.regenerate_recovery_codes(&who.0, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.auth.regenerate_recovery_codes(actor, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(RecoveryCodes { recovery_codes }))
 }

@@ -129,9 +129,9 @@ pub async fn write(
     let b = body.into_inner();
     let patient = PatientId(id.into_inner());
     let note = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.notes.write_draft(
-                &who.0,
+                actor,
                 patient,
                 b.appointment_id.map(AppointmentId),
                 &b.body,
@@ -159,10 +159,10 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let patient = id.into_inner();
     let notes = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .notes
-                .patient_notes(&who.0, PatientId(patient), &client.0)
+                .patient_notes(actor, PatientId(patient), &client.0)
         })
         .await?;
     Ok(HttpResponse::Ok().json(NoteList {
@@ -196,9 +196,9 @@ pub async fn edit(
     let b = body.into_inner();
     let id = id.into_inner();
     let note = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.notes.edit_note(
-                &who.0,
+                actor,
                 NoteId(id),
                 b.body.as_deref(),
                 b.sign,
@@ -234,10 +234,10 @@ pub async fn amend(
     let b = body.into_inner();
     let id = id.into_inner();
     let note = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .notes
-                .amend_note(&who.0, NoteId(id), &b.body, &client.0)
+                .amend_note(actor, NoteId(id), &b.body, &client.0)
         })
         .await?;
     Ok(HttpResponse::Created().json(NoteResponse::from(note)))

@@ -67,14 +67,10 @@ pub async fn set_restriction(
     let restricted = body.into_inner().restricted;
     let id = id.into_inner();
     let patient = ports
-        .call(move |services| {
-            services.rights.set_restriction(
-                &who.0,
-                PatientId(id),
-                restricted,
-                if_match.0,
-                &client.0,
-            )
+        .call_as(&who, move |services, actor| {
+            services
+                .rights
+                .set_restriction(actor, PatientId(id), restricted, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
@@ -194,10 +190,10 @@ pub async fn export(
     let format = query.into_inner().format.unwrap_or_default();
     let id = id.into_inner();
     let record = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .rights
-                .export_record(&who.0, PatientId(id), format.name(), &client.0)
+                .export_record(actor, PatientId(id), format.name(), &client.0)
         })
         .await?;
     let mut answer = HttpResponse::Ok();
@@ -278,14 +274,14 @@ pub async fn history(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let id = id.into_inner();
-    let scope = ListScope::within("patients_history", who.0.clinic_id, id);
+    let scope = ListScope::within("patients_history", who.clinic_id(), id);
     let before = ports.cursors.open::<Cursor>(&scope, q.cursor.as_deref())?;
     let limit = page_limit(q.limit, 50)?;
     let page = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .rights
-                .patient_history(&who.0, PatientId(id), before, limit, &client.0)
+                .patient_history(actor, PatientId(id), before, limit, &client.0)
         })
         .await?;
     Ok(HttpResponse::Ok().json(ChangeList {
@@ -453,10 +449,10 @@ pub async fn request_erasure(
     let reason = body.into_inner().reason;
     let id = id.into_inner();
     let request = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .rights
-                .request_erasure(&who.0, PatientId(id), &reason, &client.0)
+                .request_erasure(actor, PatientId(id), &reason, &client.0)
         })
         .await?;
     Ok(HttpResponse::Created().json(ErasureResponse::from(request)))
@@ -484,7 +480,9 @@ pub async fn read_erasure(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let status = ports
-        .call(move |services| services.rights.erasure_status(&who.0, PatientId(id)))
+        .call_as(&who, move |services, actor| {
+            services.rights.erasure_status(actor, PatientId(id))
+        })
         .await?;
     Ok(HttpResponse::Ok().json(ErasureResponse::from(status)))
 }
@@ -517,9 +515,9 @@ pub async fn decide_erasure(
     let body = body.into_inner();
     let id = id.into_inner();
     let status = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.rights.decide_erasure(
-                &who.0,
+                actor,
                 PatientId(id),
                 body.decision.into(),
                 &body.reason,
@@ -566,7 +564,9 @@ pub async fn break_glass(
 ) -> Result<HttpResponse, ApiError> {
     let (reason, id) = (body.into_inner().reason, PatientId(id.into_inner()));
     let patient = ports
-        .call(move |services| services.rights.break_glass(&who.0, id, &reason, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.rights.break_glass(actor, id, &reason, &client.0)
+        })
         .await?;
     Ok(archived_record_answer(patient))
 }
@@ -603,10 +603,10 @@ pub async fn return_from_archive(
 ) -> Result<HttpResponse, ApiError> {
     let (reason, id) = (body.into_inner().reason, PatientId(id.into_inner()));
     let patient = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .rights
-                .return_from_archive(&who.0, id, &reason, &client.0)
+                .return_from_archive(actor, id, &reason, &client.0)
         })
         .await?;
     Ok(archived_record_answer(patient))

@@ -433,9 +433,9 @@ pub async fn create(
     let body = body.into_inner();
     let fields = fields(&body, ports.clock.now().date_naive())?;
     let patient = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.patients.create_patient(
-                &who.0,
+                actor,
                 fields,
                 history(body.medical_history),
                 &client.0,
@@ -474,10 +474,10 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let patient = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .patients
-                .get_patient(&who.0, PatientId(id), &client.0)
+                .get_patient(actor, PatientId(id), &client.0)
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), patient))
@@ -517,9 +517,9 @@ pub async fn update(
     let fields = fields(&body, ports.clock.now().date_naive())?;
     let id = id.into_inner();
     let patient = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.patients.update_patient(
-                &who.0,
+                actor,
                 PatientId(id),
                 version,
                 fields,
@@ -555,9 +555,9 @@ pub async fn archive(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let patient = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.patients.set_patient_archived(
-                &who.0,
+                actor,
                 PatientId(id),
                 true,
                 if_match.0,
@@ -592,9 +592,9 @@ pub async fn restore(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let patient = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.patients.set_patient_archived(
-                &who.0,
+                actor,
                 PatientId(id),
                 false,
                 if_match.0,
@@ -628,7 +628,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = page_limit(q.limit, 20)?;
-    let scope = ListScope::of("patients_list", who.0.clinic_id);
+    let scope = ListScope::of("patients_list", who.clinic_id());
     let after = ports
         .cursors
         .open::<PatientKey>(&scope, q.cursor.as_deref())?;
@@ -645,7 +645,9 @@ pub async fn list(
         after,
     };
     let page = ports
-        .call(move |services| services.patients.list_patients(&who.0, query, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.patients.list_patients(actor, query, &client.0)
+        })
         .await?;
     let next_cursor = ports.cursors.seal(&scope, page.next.as_ref())?;
     let items = page.items.into_iter().map(PatientResponse::from).collect();

@@ -108,9 +108,9 @@ pub async fn check_in(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let entry = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.queue.check_in(
-                &who.0,
+                actor,
                 PatientId(b.patient_id),
                 b.appointment_id.map(AppointmentId),
                 b.practitioner_id.map(MembershipId),
@@ -130,7 +130,7 @@ pub async fn check_in(
 #[get("/api/v1/queue")]
 pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
     let entries = ports
-        .call(move |services| services.queue.queue(&who.0))
+        .call_as(&who, move |services, actor| services.queue.queue(actor))
         .await?;
     Ok(HttpResponse::Ok().json(QueueList {
         items: entries.into_iter().map(QueueEntryResponse::from).collect(),
@@ -158,7 +158,9 @@ pub async fn call_next(
     let practitioner = body.into_inner().practitioner_id.map(MembershipId);
     Ok(
         match ports
-            .call(move |services| services.queue.call_next(&who.0, practitioner, &client.0))
+            .call_as(&who, move |services, actor| {
+                services.queue.call_next(actor, practitioner, &client.0)
+            })
             .await?
         {
             Some(entry) => HttpResponse::Ok().json(QueueEntryResponse::from(entry)),
@@ -175,10 +177,10 @@ async fn advance(
     to: QueueStatus,
 ) -> Result<HttpResponse, ApiError> {
     let entry = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .queue
-                .advance_queue(&who.0, QueueEntryId(id), to, if_match.0, &client.0)
+                .advance_queue(actor, QueueEntryId(id), to, if_match.0, &client.0)
         })
         .await?;
     let version = entry.version;

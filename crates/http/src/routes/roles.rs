@@ -136,7 +136,9 @@ pub struct OverridesRequest {
 #[get("/api/v1/roles")]
 pub async fn list(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
     let custom = ports
-        .call(move |services| services.roles.list_custom_roles(&who.0))
+        .call_as(&who, move |services, actor| {
+            services.roles.list_custom_roles(actor)
+        })
         .await?;
     let items = built_in_roles()
         .into_iter()
@@ -183,10 +185,10 @@ pub async fn create(
     let body = body.into_inner();
     let permissions = parse_codes("permissions", &body.permissions)?;
     let role = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .roles
-                .create_custom_role(&who.0, &body.name, permissions, &client.0)
+                .create_custom_role(actor, &body.name, permissions, &client.0)
         })
         .await?;
     Ok(with_etag(&mut HttpResponse::Created(), role.version).json(RoleResponse::from(role)))
@@ -227,9 +229,9 @@ pub async fn update(
         .transpose()?;
     let id = id.into_inner();
     let role = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services.roles.update_custom_role(
-                &who.0,
+                actor,
                 RoleId(id),
                 body.name.as_deref(),
                 permissions,
@@ -264,10 +266,10 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .roles
-                .delete_custom_role(&who.0, RoleId(id), &client.0)
+                .delete_custom_role(actor, RoleId(id), &client.0)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -302,10 +304,10 @@ pub async fn assign(
     let role_ids: Vec<RoleId> = body.into_inner().role_ids.into_iter().map(RoleId).collect();
     let id = MembershipId(id.into_inner());
     let version = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .roles
-                .assign_custom_roles(&who.0, id, &role_ids, if_match.0, &client.0)
+                .assign_custom_roles(actor, id, &role_ids, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(&mut HttpResponse::NoContent(), version).finish())
@@ -343,10 +345,10 @@ pub async fn overrides(
     let denies: PermissionSet = parse_codes("denies", &body.denies)?;
     let id = MembershipId(id.into_inner());
     let version = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .roles
-                .set_overrides(&who.0, id, grants, denies, if_match.0, &client.0)
+                .set_overrides(actor, id, grants, denies, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(&mut HttpResponse::NoContent(), version).finish())

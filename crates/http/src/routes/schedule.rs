@@ -63,7 +63,9 @@ pub async fn practitioners(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let found = ports
-        .call(move |services| services.schedule.list_practitioners(&who.0))
+        .call_as(&who, move |services, actor| {
+            services.schedule.list_practitioners(actor)
+        })
         .await?;
     let items = found
         .into_iter()
@@ -101,10 +103,10 @@ pub async fn set_practitioner(
     let specialty = body.into_inner().specialty;
     let id = MembershipId(id.into_inner());
     let version = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .schedule
-                .set_practitioner(&who.0, id, &specialty, if_match.0, &client.0)
+                .set_practitioner(actor, id, &specialty, if_match.0, &client.0)
         })
         .await?;
     Ok(crate::preconditions::with_etag(&mut HttpResponse::NoContent(), version).finish())
@@ -233,10 +235,10 @@ pub async fn set_hours(
     let hours = parse_hours(&body.into_inner().hours)?;
     let id = MembershipId(id.into_inner());
     let version = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .schedule
-                .set_working_hours(&who.0, id, &hours, if_match.0, &client.0)
+                .set_working_hours(actor, id, &hours, if_match.0, &client.0)
         })
         .await?;
     Ok(crate::preconditions::with_etag(&mut HttpResponse::NoContent(), version).finish())
@@ -262,10 +264,10 @@ pub async fn add_absence(
     let b = body.into_inner();
     let id = MembershipId(id.into_inner());
     let a = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .schedule
-                .add_absence(&who.0, id, b.starts_at, b.ends_at, &client.0)
+                .add_absence(actor, id, b.starts_at, b.ends_at, &client.0)
         })
         .await?;
     Ok(HttpResponse::Created().json(SlotResponse {
@@ -304,10 +306,10 @@ pub async fn availability(
     }
     let slot = chrono::Duration::minutes(minutes);
     let slots = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .schedule
-                .availability(&who.0, id, q.from, q.to, slot)
+                .availability(actor, id, q.from, q.to, slot)
         })
         .await?;
     let items = slots

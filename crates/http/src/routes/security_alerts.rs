@@ -80,12 +80,14 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = page_limit(q.limit, 50)?;
-    let scope = ListScope::of("security_alerts_list", who.0.clinic_id);
+    let scope = ListScope::of("security_alerts_list", who.clinic_id());
     let before = ports
         .cursors
         .open::<AlertKey>(&scope, q.cursor.as_deref())?;
     let page = ports
-        .call(move |services| services.alerts.security_alerts(&who.0, before, limit))
+        .call_as(&who, move |services, actor| {
+            services.alerts.security_alerts(actor, before, limit)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(SecurityAlertList {
         next_cursor: ports.cursors.seal(&scope, page.next.as_ref())?,

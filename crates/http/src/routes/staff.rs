@@ -236,7 +236,9 @@ pub async fn list_members(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let members = ports
-        .call(move |services| services.staff.list_members(&who.0))
+        .call_as(&who, move |services, actor| {
+            services.staff.list_members(actor)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(MemberList {
         items: members.into_iter().map(Into::into).collect(),
@@ -269,7 +271,9 @@ pub async fn invite(
     let body = body.into_inner();
     let role = Role::from(body.role);
     let invitation = ports
-        .call(move |services| services.staff.invite(&who.0, &body.email, role, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.staff.invite(actor, &body.email, role, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Created().json(InvitationResponse::at(invitation, ports.clock.now())))
 }
@@ -291,7 +295,9 @@ pub async fn list_invitations(
     who: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let list = ports
-        .call(move |services| services.staff.list_invitations(&who.0))
+        .call_as(&who, move |services, actor| {
+            services.staff.list_invitations(actor)
+        })
         .await?;
     let now = ports.clock.now();
     Ok(HttpResponse::Ok().json(InvitationList {
@@ -325,10 +331,10 @@ pub async fn revoke_invitation(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .staff
-                .revoke_invitation(&who.0, InvitationId(id), &client.0)
+                .revoke_invitation(actor, InvitationId(id), &client.0)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -398,10 +404,10 @@ pub async fn change_role(
     let role = Role::from(body.into_inner().role);
     let id = MembershipId(id.into_inner());
     let member = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .staff
-                .change_role(&who.0, id, role, if_match.0, &client.0)
+                .change_role(actor, id, role, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
@@ -432,10 +438,10 @@ pub async fn deactivate(
 ) -> Result<HttpResponse, ApiError> {
     let id = MembershipId(id.into_inner());
     let member = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .staff
-                .set_member_active(&who.0, id, false, if_match.0, &client.0)
+                .set_member_active(actor, id, false, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
@@ -465,10 +471,10 @@ pub async fn reactivate(
 ) -> Result<HttpResponse, ApiError> {
     let id = MembershipId(id.into_inner());
     let member = ports
-        .call(move |services| {
+        .call_as(&who, move |services, actor| {
             services
                 .staff
-                .set_member_active(&who.0, id, true, if_match.0, &client.0)
+                .set_member_active(actor, id, true, if_match.0, &client.0)
         })
         .await?;
     Ok(with_etag(&mut HttpResponse::Ok(), member.version).json(MemberResponse::from(member)))
@@ -496,7 +502,9 @@ pub async fn revoke_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let id = MembershipId(id.into_inner());
     let revoked = ports
-        .call(move |services| services.staff.revoke_member_sessions(&who.0, id, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.staff.revoke_member_sessions(actor, id, &client.0)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
 }
@@ -526,7 +534,9 @@ pub async fn transfer_ownership(
 ) -> Result<HttpResponse, ApiError> {
     let to = MembershipId(body.into_inner().membership_id);
     ports
-        .call(move |services| services.staff.transfer_ownership(&who.0, to, &client.0))
+        .call_as(&who, move |services, actor| {
+            services.staff.transfer_ownership(actor, to, &client.0)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
