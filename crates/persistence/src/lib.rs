@@ -13,6 +13,7 @@ mod catalogue;
 pub mod closure_repo;
 pub mod erasure_repo;
 pub mod export_repo;
+pub mod idempotency_repo;
 pub mod identity_repo;
 pub mod incidents_repo;
 pub mod keys_repo;
