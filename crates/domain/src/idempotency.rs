@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::DomainError;
 use crate::actor::Actor;
+use crate::audit::export::hex;
 pub use crate::ports::idempotency::SealedAnswer;
 use crate::ports::idempotency::{IdempotentRequest, NewIdempotentRequest};
 use crate::shared::{Core, transactions};
@@ -72,11 +73,8 @@ pub enum Claim {
     Run(Ticket),
     /// It was answered: send this again.
     Replay(Answer),
-    /// A copy of it is running, claimed until `until`.
-    InFlight {
-        /// When the claim lapses unless answered.
-        until: DateTime<Utc>,
-    },
+    /// A copy of it is running: look again shortly.
+    InFlight,
     /// The key was used for another request (another fingerprint).
     Mismatch,
 }
@@ -126,8 +124,8 @@ impl Idempotency {
                 return Ok(Claim::Run(Ticket { id }));
             }
             let Some(found) = tx.idempotent_request(clinic, new.caller, &key)? else {
-                // Released between the insert and the read: the next poll claims it.
-                return Ok(Claim::InFlight { until: now });
+                // Released between the insert and the read: the next look claims it.
+                return Ok(Claim::InFlight);
             };
             match verdict(&found, &fingerprint, now) {
                 Verdict::Stale => {
@@ -135,11 +133,11 @@ impl Idempotency {
                     if tx.insert_idempotent_request(&new)? {
                         Ok(Claim::Run(Ticket { id }))
                     } else {
-                        Ok(Claim::InFlight { until: now })
+                        Ok(Claim::InFlight)
                     }
                 }
                 Verdict::Mismatch => Ok(Claim::Mismatch),
-                Verdict::InFlight(until) => Ok(Claim::InFlight { until }),
+                Verdict::InFlight => Ok(Claim::InFlight),
                 Verdict::Answered(sealed) => {
                     let body = keys.open_field(TABLE, BODY, found.id, &sealed.body)?;
                     Ok(Claim::Replay(Answer {
@@ -206,8 +204,8 @@ enum Verdict<'a> {
     Stale,
     /// Another request's key.
     Mismatch,
-    /// Running until then.
-    InFlight(DateTime<Utc>),
+    /// Running, its claim not lapsed.
+    InFlight,
     /// Answered.
     Answered(&'a SealedAnswer),
 }
@@ -221,13 +219,9 @@ fn verdict<'a>(found: &'a IdempotentRequest, fingerprint: &str, now: DateTime<Ut
     }
     match (&found.answer, found.locked_until) {
         (Some(answer), _) => Verdict::Answered(answer),
-        (None, Some(until)) if until > now => Verdict::InFlight(until),
+        (None, Some(until)) if until > now => Verdict::InFlight,
         (None, _) => Verdict::Stale,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -275,7 +269,7 @@ mod tests {
     fn a_claim_holds_until_its_lease_and_lapses_after() {
         assert!(matches!(
             verdict(&row("a", Some(60), false), "a", at(59)),
-            Verdict::InFlight(_)
+            Verdict::InFlight
         ));
         assert!(matches!(
             verdict(&row("a", Some(60), false), "a", at(60)),

@@ -89,7 +89,7 @@ pub async fn honour_idempotency_keys<B: MessageBody + 'static>(
     match claim(&ports, &actor, &key, print).await {
         Err(error) => refuse(req, &error),
         Ok(Claim::Mismatch) => refuse(req, &ApiError::IdempotencyKeyReused),
-        Ok(Claim::InFlight { .. }) => refuse(
+        Ok(Claim::InFlight) => refuse(
             req,
             &ApiError::IdempotentRequestInFlight {
                 retry_after_secs: RETRY_AFTER_SECS,
@@ -147,7 +147,7 @@ async fn claim(
         let claim = ports
             .call(move |services| services.idempotency.claim(&actor, key.as_str(), &print))
             .await?;
-        if !matches!(claim, Claim::InFlight { .. }) || started.elapsed() + pause > WAIT {
+        if !matches!(claim, Claim::InFlight) || started.elapsed() + pause > WAIT {
             return Ok(claim);
         }
         actix_web::rt::time::sleep(pause).await;
