@@ -25,6 +25,10 @@ CREATE TABLE idempotent_requests (
     -- the answer's body, sealed under the clinic's data key (it may hold a
     -- patient's record): AES-256-GCM bound to clinic, table, column and row
     response_body bytea,
+    -- the patient the answer names, when it names one: a patient's erasure
+    -- (`salus_erase_patient` walks every table with a `patient_id`) takes the
+    -- kept answer with the patient's other rows
+    patient_id uuid,
     PRIMARY KEY (clinic_id, id),
     UNIQUE (clinic_id, caller_id, key_sha256),
     -- in flight, or answered with everything an answer needs

@@ -434,6 +434,73 @@ async fn only_successes_are_kept_so_a_refused_request_is_corrected_under_its_key
     );
 }
 
+/// A kept answer holds a copy of the patient's record: the patient's erasure
+/// takes it with the rest of the patient's rows, and leaves other answers.
+#[tokio::test]
+async fn a_patients_erasure_takes_the_kept_answers_that_name_them() {
+    let app = TestApp::spawn().await;
+    let mut s = setup(&app, "Harbour Clinic").await;
+    let created = post(
+        &app,
+        &s.owner,
+        "/api/v1/patients",
+        Some("erase-me"),
+        &patient("Gone"),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let id: Value = serde_json::from_str(&created.body).unwrap();
+    let gone = id["id"].as_str().unwrap().to_owned();
+    let queue = json!({"patient_id": s.patient});
+    let kept = post(&app, &s.owner, "/api/v1/queue", Some("keep-me"), &queue).await;
+    assert_eq!(kept.status, 201);
+    let erasure = format!("/api/v1/patients/{gone}/erasure");
+    let asked = post(
+        &app,
+        &s.owner,
+        &erasure,
+        Some("ask"),
+        &json!({"reason": "asked"}),
+    )
+    .await;
+    assert_eq!(asked.status, 201, "{asked:?}");
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT count(*) AS n FROM idempotent_requests WHERE patient_id = '{gone}'")
+        ),
+        2,
+        "the creation's answer and the request's"
+    );
+    app.sign_in_again(&mut s.owner).await;
+    let decision = json!({"decision": "erase", "reason": "decided"});
+    let erased = post(
+        &app,
+        &s.owner,
+        &format!("{erasure}/decision"),
+        None,
+        &decision,
+    )
+    .await;
+    assert_eq!(erased.status, 200, "{erased:?}");
+
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT count(*) AS n FROM idempotent_requests WHERE patient_id = '{gone}'")
+        ),
+        0
+    );
+    let again = post(&app, &s.owner, "/api/v1/queue", Some("keep-me"), &queue).await;
+    assert_eq!(
+        again,
+        Answer {
+            replayed: true,
+            ..kept
+        }
+    );
+}
+
 #[tokio::test]
 async fn a_malformed_key_is_400_after_the_callers_401() {
     let app = TestApp::spawn().await;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::DomainError;
 use crate::actor::Actor;
 use crate::audit::export::hex;
+use crate::ids::PatientId;
 pub use crate::ports::idempotency::SealedAnswer;
 use crate::ports::idempotency::{IdempotentRequest, NewIdempotentRequest};
 use crate::shared::{Core, transactions};
@@ -150,9 +151,16 @@ impl Idempotency {
         })
     }
 
-    /// Stores the answer of a claimed request, its body sealed. A claim that
-    /// lapsed and was taken over keeps the newer request's answer.
-    pub fn store(&self, actor: &Actor, ticket: Ticket, answer: &Answer) -> Result<(), DomainError> {
+    /// Stores the answer of a claimed request, its body sealed, with the
+    /// patient it names (a patient's erasure takes it). A claim that lapsed and
+    /// was taken over keeps the newer request's answer.
+    pub fn store(
+        &self,
+        actor: &Actor,
+        ticket: Ticket,
+        answer: &Answer,
+        patient: Option<PatientId>,
+    ) -> Result<(), DomainError> {
         let now = self.core.now();
         let clinic = actor.clinic_id;
         self.tx(Scope::Clinic(clinic), |tx| {
@@ -162,7 +170,7 @@ impl Idempotency {
                 headers: answer.headers.clone(),
                 body: keys.seal_field(self.core.random(), TABLE, BODY, ticket.id, &answer.body)?,
             };
-            tx.answer_idempotent_request(clinic, ticket.id, &sealed, now)?;
+            tx.answer_idempotent_request(clinic, ticket.id, &sealed, patient, now)?;
             Ok(())
         })
     }

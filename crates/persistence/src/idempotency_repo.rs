@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamptz, Uuid as SqlUuid};
 use salus_domain::DomainError;
-use salus_domain::ids::ClinicId;
+use salus_domain::ids::{ClinicId, PatientId};
 use salus_domain::ports::idempotency::{
     IdempotencyRepo, IdempotentRequest, NewIdempotentRequest, SealedAnswer,
 };
@@ -114,6 +114,7 @@ impl IdempotencyRepo for PgTx<'_> {
         clinic: ClinicId,
         id: Uuid,
         answer: &SealedAnswer,
+        patient: Option<PatientId>,
         now: DateTime<Utc>,
     ) -> Res<bool> {
         let status = i16::try_from(answer.status)
@@ -131,6 +132,7 @@ impl IdempotencyRepo for PgTx<'_> {
             ir::response_status.eq(status),
             ir::response_headers.eq(headers),
             ir::response_body.eq(&answer.body),
+            ir::patient_id.eq(patient.map(|p| p.0)),
         ))
         .execute(self.conn)
         .map(|n| n == 1)

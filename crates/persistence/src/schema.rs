@@ -474,6 +474,7 @@ diesel::table! {
         response_status -> Nullable<Int2>,
         response_headers -> Nullable<Jsonb>,
         response_body -> Nullable<Bytea>,
+        patient_id -> Nullable<Uuid>,
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::DomainError;
-use crate::ids::ClinicId;
+use crate::ids::{ClinicId, PatientId};
 
 /// A request to record as in flight.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,13 +84,15 @@ pub trait IdempotencyRepo {
         id: Uuid,
     ) -> Result<bool, DomainError>;
 
-    /// Stores the answer of a row still in flight: whether it was (a row that
-    /// lapsed and was taken over by a retry is left alone).
+    /// Stores the answer of a row still in flight, with the patient it names:
+    /// whether it was (a row that lapsed and was taken over by a retry is left
+    /// alone).
     fn answer_idempotent_request(
         &mut self,
         clinic: ClinicId,
         id: Uuid,
         answer: &SealedAnswer,
+        patient: Option<PatientId>,
         now: DateTime<Utc>,
     ) -> Result<bool, DomainError>;
 

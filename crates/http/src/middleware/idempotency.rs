@@ -25,12 +25,14 @@ use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpResponse, ResponseError, web};
 use salus_domain::Actor;
 use salus_domain::idempotency::{Answer, Claim, Ticket};
+use salus_domain::ids::PatientId;
 use tracing::Instrument;
 
 use crate::auth::extractor::Authenticated;
 use crate::idempotency::REPLAYED_HEADER;
 use crate::idempotency::fingerprint::{RequestParts, fingerprint};
 use crate::idempotency::key::{HEADER, IdempotencyKey};
+use crate::idempotency::subject::patient_named;
 use crate::problem::ApiError;
 use crate::route_table::RouteTable;
 use crate::state::Ports;
@@ -203,8 +205,13 @@ async fn run<B: MessageBody + 'static>(
             headers: kept_headers(res.headers()),
             body: body.to_vec(),
         };
+        let location = res
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok());
+        let patient = patient_named(req.path(), location, &body).map(PatientId);
         let stored = ports
-            .call(move |services| services.idempotency.store(&actor, ticket, &answer))
+            .call(move |services| services.idempotency.store(&actor, ticket, &answer, patient))
             .await;
         if let Err(error) = stored {
             // The answer goes out all the same: the action is done. The claim
