@@ -3765,7 +3765,7 @@ export interface components {
          * @description Stable machine-readable code clients can branch on.
          * @enum {string}
          */
-        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "rotation_under_way" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "operator_exists" | "enrolment_not_started" | "purpose_of_use_required" | "malformed_purpose_of_use" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention" | "postmortem_required" | "incident_closed" | "breach_already_confirmed";
+        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "malformed_idempotency_key" | "idempotency_key_reused" | "idempotency_request_in_flight" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "rotation_under_way" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "operator_exists" | "enrolment_not_started" | "purpose_of_use_required" | "malformed_purpose_of_use" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention" | "postmortem_required" | "incident_closed" | "breach_already_confirmed";
         /** @description A queue entry. */
         QueueEntryResponse: {
             /**
@@ -4310,9 +4310,11 @@ export interface components {
         };
     };
     responses: {
-        /** @description The request conflicts with the resource's current state; `code` says how. */
+        /** @description The request conflicts with the resource's current state; `code` says how. `idempotency_request_in_flight`: a request with the same `Idempotency-Key` is still running; retry after `Retry-After` seconds. */
         Conflict: {
             headers: {
+                /** @description Seconds to wait before trying again. */
+                "Retry-After"?: number;
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4340,7 +4342,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is not well-formed JSON (`malformed_json`). */
+        /** @description The body is not well-formed JSON (`malformed_json`), or a header is malformed (`malformed_if_match`, `malformed_purpose_of_use`, `malformed_idempotency_key`). */
         MalformedJson: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4446,7 +4448,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is well-formed but invalid (`validation_failed`); `errors` lists each invalid field with a stable `code`. */
+        /** @description The request is well-formed but invalid (`validation_failed`); `errors` lists each invalid field with a stable `code`. `idempotency_key_reused`: the `Idempotency-Key` was used for another request within 24 hours. */
         ValidationFailed: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4458,6 +4460,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+        IdempotencyKey: string;
         /** @description Why the caller reads clinical data: a code of HL7 v3 PurposeOfUse (`TREAT` treatment, `ETREAT` emergency treatment, `CAREMGT` care management, `COC` coordination of care, `PATRQT` the patient asked, `HOPERAT` operations, `HPAYMT` payment, `HQUALIMP` quality improvement, `HRESCH` research, `PUBHLTH` public health, `LEGAL` legal). Kept in the read's audit event. Required where the clinic sets `purpose_of_use_required` (403 `purpose_of_use_required` without it); any other value is 400 `malformed_purpose_of_use`. */
         PurposeOfUse: "TREAT" | "ETREAT" | "CAREMGT" | "COC" | "PATRQT" | "HOPERAT" | "HPAYMT" | "HQUALIMP" | "HRESCH" | "PUBHLTH" | "LEGAL";
         /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
@@ -4467,6 +4471,8 @@ export interface components {
     headers: {
         /** @description The resource's version after this answer (`"v3"`): send it in `If-Match` to change the resource. */
         ETag: string;
+        /** @description `true` when this answer is the one kept for an earlier request with the same `Idempotency-Key` (nothing was done again); absent otherwise. */
+        "Idempotency-Replayed": "true";
         /** @description The request's id: the one the client sent when it is a sane token (1 to 128 of `A-Z a-z 0-9 . _ : -`), else one the server made. Quote it when reporting a problem. */
         "X-Request-Id": string;
     };
@@ -4553,6 +4559,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -4570,6 +4578,7 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     /** @description The new appointment's address. */
                     Location?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4721,6 +4730,8 @@ export interface operations {
             header: {
                 /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
                 "If-Match": string;
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -4741,6 +4752,7 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5345,6 +5357,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5356,6 +5370,7 @@ export interface operations {
             /** @description Scheduled. */
             201: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5363,6 +5378,7 @@ export interface operations {
                     "application/json": components["schemas"]["ClosureResponse"];
                 };
             };
+            400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             /** @description Missing permission, or no recent MFA check (`step_up_required`). */
             403: components["responses"]["Forbidden"];
@@ -5407,6 +5423,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5422,6 +5440,7 @@ export interface operations {
             /** @description Asked for; download it from `archive_path` within 24 hours. */
             201: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5433,6 +5452,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             /** @description Missing permission, or no recent MFA check (`step_up_required`). */
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -5517,6 +5537,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5532,6 +5554,7 @@ export interface operations {
             /** @description Transferred. */
             204: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5651,6 +5674,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -5666,6 +5691,7 @@ export interface operations {
             /** @description Sent. */
             201: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6224,6 +6250,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -6242,6 +6270,7 @@ export interface operations {
             /** @description The amendment. */
             201: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6319,6 +6348,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -6336,6 +6367,7 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     /** @description The new patient's address. */
                     Location?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6348,6 +6380,7 @@ export interface operations {
             400: components["responses"]["MalformedJson"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields (each listed). */
@@ -6490,6 +6523,8 @@ export interface operations {
             header: {
                 /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
                 "If-Match": string;
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -6506,6 +6541,7 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6518,6 +6554,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
@@ -6606,6 +6643,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -6624,6 +6663,7 @@ export interface operations {
             /** @description Recorded. */
             201: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6649,6 +6689,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -6667,6 +6709,7 @@ export interface operations {
             /** @description Decided: `refused`, or `erased` with the tombstone. */
             200: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6812,6 +6855,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -6830,6 +6875,7 @@ export interface operations {
             /** @description A draft. */
             201: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6842,6 +6888,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -6855,6 +6902,8 @@ export interface operations {
             header: {
                 /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
                 "If-Match": string;
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -6871,6 +6920,7 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6883,6 +6933,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
@@ -6943,6 +6994,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -6963,6 +7016,7 @@ export interface operations {
                 headers: {
                     /** @description The version. */
                     ETag?: string;
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6975,6 +7029,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -7703,6 +7758,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -7721,6 +7778,7 @@ export interface operations {
             /** @description Recorded. */
             201: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7733,6 +7791,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such practitioner. */
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -7861,6 +7920,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -7876,6 +7937,7 @@ export interface operations {
             /** @description In the queue, with a ticket. */
             201: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7901,6 +7963,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -7916,6 +7980,7 @@ export interface operations {
             /** @description The patient called. */
             200: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7926,6 +7991,7 @@ export interface operations {
             /** @description Nobody is waiting. */
             204: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7935,6 +8001,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -7948,6 +8015,8 @@ export interface operations {
             header: {
                 /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
                 "If-Match": string;
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -7963,6 +8032,7 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7990,6 +8060,8 @@ export interface operations {
             header: {
                 /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
                 "If-Match": string;
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -8005,6 +8077,7 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8032,6 +8105,8 @@ export interface operations {
             header: {
                 /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
                 "If-Match": string;
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -8047,6 +8122,7 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8101,6 +8177,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -8116,6 +8194,7 @@ export interface operations {
             /** @description Created. */
             201: {
                 headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8339,6 +8418,8 @@ export interface operations {
             header: {
                 /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
                 "If-Match": string;
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -8354,6 +8435,7 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8431,6 +8513,8 @@ export interface operations {
             header: {
                 /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
                 "If-Match": string;
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
             };
@@ -8446,6 +8530,7 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8459,6 +8544,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description No such member. */
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];

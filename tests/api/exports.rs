@@ -169,7 +169,7 @@ async fn an_owner_exports_every_table_to_their_key_and_it_verifies_offline() {
     );
 
     // Every table of the clinic is a part, as the catalogue lists them, but its
-    // keys and sign-in secrets.
+    // keys, sign-in secrets and machinery.
     let mut conn = app.db.superuser();
     let tables = tables_with_column(&mut conn, "clinic_id", &[]);
     let parts: Vec<&str> = manifest.parts.iter().map(|p| p.part.as_str()).collect();
@@ -180,6 +180,7 @@ async fn an_owner_exports_every_table_to_their_key_and_it_verifies_offline() {
         "public.mfa_challenges",
         "public.audit_chain_heads",
         "public.clinic_exports",
+        "public.idempotent_requests",
     ];
     for table in &tables {
         assert_eq!(

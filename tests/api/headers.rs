@@ -130,7 +130,7 @@ async fn cors_allows_only_configured_origins() {
         .header("access-control-request-method", "PUT")
         .header(
             "access-control-request-headers",
-            "authorization, content-type, if-match, x-request-id",
+            "authorization, content-type, if-match, x-request-id, idempotency-key",
         )
         .send()
         .await
@@ -144,7 +144,13 @@ async fn cors_allows_only_configured_origins() {
         .to_str()
         .unwrap()
         .to_ascii_lowercase();
-    for name in ["authorization", "content-type", "if-match", "x-request-id"] {
+    for name in [
+        "authorization",
+        "content-type",
+        "if-match",
+        "x-request-id",
+        "idempotency-key",
+    ] {
         assert!(allowed_headers.contains(name), "{name}: {allowed_headers}");
     }
     let unknown_header = app
@@ -189,7 +195,13 @@ async fn cors_allows_only_configured_origins() {
         .to_str()
         .unwrap()
         .to_ascii_lowercase();
-    for name in ["etag", "location", "retry-after", "x-request-id"] {
+    for name in [
+        "etag",
+        "location",
+        "retry-after",
+        "x-request-id",
+        "idempotency-replayed",
+    ] {
         assert!(exposed.contains(name), "{name} is not exposed: {exposed}");
     }
 }

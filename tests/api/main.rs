@@ -21,6 +21,7 @@ mod exports;
 mod faults;
 mod headers;
 mod health;
+mod idempotency;
 mod incidents;
 mod isolation;
 mod keys;

@@ -162,6 +162,15 @@ async fn clinic_with_rows_everywhere(app: &TestApp, b: &Member) {
     let doc = document();
     let example = |schema: &str| doc["components"]["schemas"][schema]["examples"][0].clone();
     let patient = app.patient(b, example("PatientRequest")).await.id;
+    let idempotent = app
+        .post("/api/v1/patients")
+        .bearer_auth(&b.access)
+        .header("Idempotency-Key", "b-only")
+        .json(&json!({"family_name": "Keyed", "given_name": "K", "birth_date": "1990-01-01", "sex": "other"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(idempotent.status(), 201);
     let practitioner = app.practitioner(b).await;
     app.booking(
         b,

@@ -44,6 +44,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -308,6 +309,27 @@ def _current_version(case: Any) -> None:
             headers[name] = "*"
 
 
+IDEMPOTENCY_KEY = re.compile(
+    r'^("([\x20-\x21\x23-\x5B\x5D-\x7E]|\\["\\]){1,255}"|[\x21\x23-\x5B\x5D-\x7E]{1,255})$'
+)
+
+
+def _fresh_idempotency_key(case: Any) -> None:
+    """A key promises that two requests are one: the first answer is replayed
+    for the same key and body for 24 hours, and the key with another body is
+    refused (422). Generated keys repeat (the shortest, such as `0`, most) across
+    unrelated requests, and a replay may name a resource a later call removed,
+    so a well-formed key becomes a new UUID in every phase; a malformed one is
+    left as generated, to be refused. (tests/api/idempotency.rs covers replays.)"""
+    headers = getattr(case, "headers", None)
+    if not headers:
+        return
+    for name in list(headers.keys()):
+        value = headers[name]
+        if name.lower() == "idempotency-key" and isinstance(value, str) and IDEMPOTENCY_KEY.match(value):
+            headers[name] = str(uuid.uuid4())
+
+
 def _keep_within_rules(case: Any) -> None:
     """Rules the server checks that JSON Schema cannot state, applied to the
     schema-valid cases (the schema-invalid ones are left as generated):
@@ -360,6 +382,7 @@ def before_call(context: Any, case: Any, kwargs: Any) -> None:
     """Keeps schema-valid cases within the server's cross-field rules, and sends a
     made-up password for the principal's email to another email (see 5.)."""
     _current_version(case)
+    _fresh_idempotency_key(case)
     if _is_positive(case):
         _keep_within_rules(case)
     if case.operation.path != "/api/v1/auth/login" or not isinstance(case.body, dict):

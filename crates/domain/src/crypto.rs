@@ -216,7 +216,8 @@ pub struct SealedColumn {
 }
 
 /// The columns a data-key rotation re-encrypts: the health data of
-/// [`SEALED_COLUMNS`] and the passphrases of pending clinic exports.
+/// [`SEALED_COLUMNS`], the passphrases of pending clinic exports and the
+/// answers kept for idempotent retries (`crate::idempotency`).
 pub const DATA_KEY_COLUMNS: &[SealedColumn] = &[
     SealedColumn {
         table: "patients",
@@ -242,6 +243,11 @@ pub const DATA_KEY_COLUMNS: &[SealedColumn] = &[
         table: "clinic_exports",
         column: "sealed_passphrase",
         bound_as: "passphrase",
+    },
+    SealedColumn {
+        table: "idempotent_requests",
+        column: "response_body",
+        bound_as: "response_body",
     },
 ];
 

@@ -16,6 +16,7 @@ pub mod error;
 pub mod export;
 pub mod formats;
 pub mod health;
+pub mod idempotency;
 pub mod identity;
 pub mod ids;
 pub mod keyring;

@@ -7,6 +7,7 @@ use crate::audit::service::Audit;
 use crate::clinic::Clinics;
 use crate::closure::Closures;
 use crate::export::ClinicExports;
+use crate::idempotency::Idempotency;
 use crate::identity::service::Auth;
 use crate::keyring::data_key::DataKeyRotation;
 use crate::keyring::rotation::KeyRotation;
@@ -66,6 +67,8 @@ pub struct Services {
     pub seeding: Seeding,
     /// Known vulnerabilities of the platform's dependencies and their deadlines.
     pub vulns: Vulnerabilities,
+    /// Idempotent requests: claims and the answers replayed for retries.
+    pub idempotency: Idempotency,
     core: Core,
 }
 
@@ -93,6 +96,7 @@ impl Services {
             secrets: Secrets::new(core.clone()),
             seeding: Seeding::new(core.clone()),
             vulns: Vulnerabilities::new(core.clone()),
+            idempotency: Idempotency::new(core.clone()),
             core,
         }
     }

@@ -13,6 +13,7 @@ use crate::ports::clinic::ClinicRepo;
 use crate::ports::closure::ClosureRepo;
 use crate::ports::erasure::ErasureRepo;
 use crate::ports::export::ExportRepo;
+use crate::ports::idempotency::IdempotencyRepo;
 use crate::ports::identity::IdentityRepo;
 use crate::ports::incidents::IncidentsRepo;
 use crate::ports::keys::{DataKeyRotationRepo, KeysRepo};
@@ -100,6 +101,8 @@ views! {
     VulnsTx: VulnsRepo, AuditRepo;
     /// The secret inventory and the platform audit chain.
     SecretsTx: SecretsRepo, AuditRepo;
+    /// Idempotent requests: the claims, the sealed answers (`crate::idempotency`).
+    IdempotencyTx: IdempotencyRepo, KeysRepo;
     /// Bulk loading of synthetic data (`crate::seeding`).
     SeedTx: IdentityRepo, ScheduleRepo, PatientsRepo, KeysRepo;
 }

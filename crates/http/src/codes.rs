@@ -47,6 +47,18 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "`If-Match` is neither `*` nor an ETag of this server.",
     ),
     (
+        "malformed_idempotency_key",
+        "`Idempotency-Key` is not a string of 1 to 255 printable characters.",
+    ),
+    (
+        "idempotency_key_reused",
+        "The `Idempotency-Key` was used for another request within 24 hours.",
+    ),
+    (
+        "idempotency_request_in_flight",
+        "A request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds.",
+    ),
+    (
         "service_unavailable",
         "A dependency is unavailable; retry shortly.",
     ),

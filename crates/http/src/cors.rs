@@ -17,21 +17,29 @@ pub const ALLOWED_METHODS: [Method; 5] = [
     Method::DELETE,
 ];
 
+/// `Idempotency-Key` (`crate::idempotency::key`), as a header name.
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// `Idempotency-Replayed` (`crate::idempotency`), as a header name.
+const IDEMPOTENCY_REPLAYED: HeaderName = HeaderName::from_static("idempotency-replayed");
+
 /// The request headers a page may send.
-pub const ALLOWED_HEADERS: [HeaderName; 5] = [
+pub const ALLOWED_HEADERS: [HeaderName; 6] = [
     header::AUTHORIZATION,
     header::CONTENT_TYPE,
     header::ACCEPT,
     header::IF_MATCH,
     X_REQUEST_ID,
+    IDEMPOTENCY_KEY,
 ];
 
 /// The response headers a page may read (beyond the CORS-safelisted ones).
-pub const EXPOSED_HEADERS: [HeaderName; 4] = [
+pub const EXPOSED_HEADERS: [HeaderName; 5] = [
     header::ETAG,
     header::LOCATION,
     header::RETRY_AFTER,
     X_REQUEST_ID,
+    IDEMPOTENCY_REPLAYED,
 ];
 
 /// How long a browser may keep a preflight's answer, in seconds.

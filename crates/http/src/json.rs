@@ -40,16 +40,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let configured = req
-            .app_data::<JsonLimit>()
-            .map_or(DEFAULT_JSON_LIMIT, |l| l.0);
-        // An operation whose contract admits larger bodies (long notes, escaped at
-        // worst) reads up to its largest one.
-        let largest = req
-            .app_data::<actix_web::web::Data<crate::route_table::RouteTable>>()
-            .and_then(|table| table.operation(req.method().as_str(), req.path()))
-            .and_then(|operation| operation.largest_body);
-        let limit = largest.map_or(configured, |largest| largest.max(configured));
+        let limit = body_limit(req);
         let declared_length = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -75,6 +66,19 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
             Ok(ValidatedJson(value))
         })
     }
+}
+
+/// The body limit of `req`'s operation: the configured one, or the largest
+/// body its contract admits (long notes, escaped at worst) when that is more.
+pub fn body_limit(req: &HttpRequest) -> usize {
+    let configured = req
+        .app_data::<JsonLimit>()
+        .map_or(DEFAULT_JSON_LIMIT, |l| l.0);
+    let largest = req
+        .app_data::<actix_web::web::Data<crate::route_table::RouteTable>>()
+        .and_then(|table| table.operation(req.method().as_str(), req.path()))
+        .and_then(|operation| operation.largest_body);
+    largest.map_or(configured, |largest| largest.max(configured))
 }
 
 /// Parses JSON, telling malformed syntax (400) from a wrong shape (422 with the

@@ -11,6 +11,7 @@ pub mod contract;
 pub mod cors;
 pub mod docs_page;
 pub mod fhir;
+pub mod idempotency;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
@@ -34,10 +35,11 @@ use utoipa_actix_web::{AppExt, UtoipaApp};
 
 use crate::json::JsonLimit;
 use crate::middleware::{
-    audit_refusals::record_refusals, problem_bodies::ensure_problem_bodies,
-    query_policy::check_query_strings, request_id::assign_request_id,
-    request_metrics::record_request_metrics, require_json::require_json_bodies,
-    security_headers::add_security_headers, tracing_span::SalusRootSpan,
+    audit_refusals::record_refusals, idempotency::honour_idempotency_keys,
+    problem_bodies::ensure_problem_bodies, query_policy::check_query_strings,
+    request_id::assign_request_id, request_metrics::record_request_metrics,
+    require_json::require_json_bodies, security_headers::add_security_headers,
+    tracing_span::SalusRootSpan,
 };
 use crate::problem::{ApiError, FieldError};
 pub use crate::redirect::build_redirect_app;
@@ -297,6 +299,7 @@ pub fn build_app(
         .configure(|app| docs_page::register(app, served))
         .default_service(web::to(unmatched))
         .wrap(from_fn(record_refusals))
+        .wrap(from_fn(honour_idempotency_keys))
         .wrap(from_fn(require_json_bodies))
         .wrap(from_fn(check_query_strings))
         .wrap(cors)

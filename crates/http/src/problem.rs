@@ -126,6 +126,19 @@ pub enum ApiError {
     /// An update without `If-Match`.
     #[error("precondition required")]
     PreconditionRequired,
+    /// `Idempotency-Key` is not a key (a quoted or bare string of 1 to 255
+    /// printable characters).
+    #[error("malformed Idempotency-Key")]
+    MalformedIdempotencyKey,
+    /// `Idempotency-Key` was used by this caller for another request.
+    #[error("Idempotency-Key reused")]
+    IdempotencyKeyReused,
+    /// A request with this `Idempotency-Key` is still being processed.
+    #[error("idempotent request in flight")]
+    IdempotentRequestInFlight {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// Too many requests.
     #[error("rate limited")]
     RateLimited {
@@ -169,6 +182,9 @@ impl ApiError {
             Self::MalformedPrecondition => "malformed_if_match",
             Self::MalformedPurposeOfUse => "malformed_purpose_of_use",
             Self::PreconditionRequired => "precondition_required",
+            Self::MalformedIdempotencyKey => "malformed_idempotency_key",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotentRequestInFlight { .. } => "idempotency_request_in_flight",
             Self::Unavailable { .. } => "service_unavailable",
             Self::Internal => "internal_error",
         }
@@ -212,6 +228,20 @@ impl ApiError {
                     .to_owned(),
             ),
             Self::PreconditionRequired => Some("Send If-Match with the ETag of the version you read.".to_owned()),
+            Self::MalformedIdempotencyKey => Some(
+                "Idempotency-Key must be a string of 1 to 255 printable ASCII characters, quoted \
+                 (\"8e03978e-40d5\") or bare without spaces, quotes or backslashes."
+                    .to_owned(),
+            ),
+            Self::IdempotencyKeyReused => Some(
+                "This Idempotency-Key was used for another request (another method, path, If-Match \
+                 or body) in the last 24 hours; use a new key for a new request."
+                    .to_owned(),
+            ),
+            Self::IdempotentRequestInFlight { retry_after_secs } => Some(format!(
+                "A request with this Idempotency-Key is still being processed; retry after \
+                 {retry_after_secs} seconds to get its answer."
+            )),
             Self::RateLimited { retry_after_secs } => Some(format!("Too many requests; retry after {retry_after_secs} seconds.")),
             Self::Unavailable { what } => Some(format!(
                 "The {what} is unavailable; try again shortly."
@@ -270,7 +300,11 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            Self::MalformedPrecondition | Self::MalformedPurposeOfUse => StatusCode::BAD_REQUEST,
+            Self::MalformedPrecondition
+            | Self::MalformedPurposeOfUse
+            | Self::MalformedIdempotencyKey => StatusCode::BAD_REQUEST,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotentRequestInFlight { .. } => StatusCode::CONFLICT,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -290,7 +324,8 @@ impl ResponseError for ApiError {
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
-            Self::RateLimited { retry_after_secs } => {
+            Self::RateLimited { retry_after_secs }
+            | Self::IdempotentRequestInFlight { retry_after_secs } => {
                 if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }

@@ -18,6 +18,8 @@ pub struct OperationTraits {
     /// The largest request body its contract admits, in bytes (with slack), when it
     /// has one: the body limit is raised to it, so every schema-valid body is read.
     pub largest_body: Option<usize>,
+    /// It declares the `Idempotency-Key` header, which the server then honours.
+    pub idempotent: bool,
 }
 
 /// Path templates with the methods each accepts.
@@ -55,6 +57,10 @@ impl RouteTable {
                         .get("schema")
                         .map(|schema| crate::contract::size::body_limit(doc, schema, 0))
                         .filter(|limit| *limit > 0),
+                    idempotent: operation["parameters"].as_array().is_some_and(|ps| {
+                        ps.iter()
+                            .any(|p| p["$ref"] == crate::contract::idempotency::PARAMETER)
+                    }),
                     query: operation["parameters"]
                         .as_array()
                         .into_iter()

@@ -22,7 +22,8 @@ const FETCH: usize = 500;
 
 /// Tables that are not the clinic's data but its secrets and machinery: keys,
 /// sign-in secrets and sessions, the chain heads (the audit part holds the
-/// chain), and the exports themselves.
+/// chain), the exports themselves, and the answers kept a day for idempotent
+/// retries (copies of what the records hold, sealed).
 const LEFT_OUT: &[&str] = &[
     "public.clinic_keys",
     "public.sessions",
@@ -30,6 +31,7 @@ const LEFT_OUT: &[&str] = &[
     "public.mfa_challenges",
     "public.audit_chain_heads",
     "public.clinic_exports",
+    "public.idempotent_requests",
 ];
 
 /// Columns left out wherever they are: token hashes and the blind index.

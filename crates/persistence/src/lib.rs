@@ -15,6 +15,7 @@ pub mod erasure_repo;
 pub mod errors;
 pub mod export_repo;
 pub mod group_commit;
+pub mod idempotency_repo;
 pub mod identity_repo;
 pub mod incidents_repo;
 pub mod keys_repo;

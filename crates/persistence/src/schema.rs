@@ -462,6 +462,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotent_requests (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        caller_id -> Uuid,
+        key_sha256 -> Text,
+        fingerprint -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        answered_at -> Nullable<Timestamptz>,
+        response_status -> Nullable<Int2>,
+        response_headers -> Nullable<Jsonb>,
+        response_body -> Nullable<Bytea>,
+        patient_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
     patient_erasure_requests (clinic_id, id) {
         clinic_id -> Uuid,
         id -> Uuid,

@@ -1,9 +1,10 @@
 //! The closure job every node runs beside the audit job (on its interval,
 //! `AUDIT_JOB_SECONDS`): it forgets the sealed passphrases of expired clinic
-//! exports, executes the closures whose grace period has ended, and moves
-//! inactive patients to the records archive. Each clinic's work is locked with
-//! `FOR UPDATE SKIP LOCKED` in its own transaction, so nodes share it and none
-//! does it twice.
+//! exports, executes the closures whose grace period has ended, moves
+//! inactive patients to the records archive, and deletes the answers kept for
+//! idempotent retries once their 24 hours are over. Each clinic's work is
+//! locked with `FOR UPDATE SKIP LOCKED` in its own transaction, so nodes share
+//! it and none does it twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,8 +28,14 @@ pub fn archive_round(services: &Services) -> Result<usize, DomainError> {
     services.rights.archive_inactive_patients()
 }
 
-/// Runs a round every `every` until the process ends: closures, then the
-/// records archive.
+/// One round of the idempotency purge: the expired requests and their kept
+/// answers deleted, clinic by clinic (rows locked `SKIP LOCKED`): how many.
+pub fn idempotency_round(services: &Services) -> Result<usize, DomainError> {
+    services.idempotency.purge_expired()
+}
+
+/// Runs a round every `every` until the process ends: closures, the records
+/// archive, then the idempotency purge.
 pub fn spawn_closure_job(services: Arc<Services>, every: Duration) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
@@ -48,12 +55,19 @@ pub fn spawn_closure_job(services: Arc<Services>, every: Duration) {
                 Ok(Err(e)) => tracing::warn!(error = %e, "closure job round failed"),
                 Err(e) => tracing::error!(error = %e, "closure job round panicked"),
             }
-            let services = services.clone();
-            match tokio::task::spawn_blocking(move || archive_round(&services)).await {
+            let archiving = services.clone();
+            match tokio::task::spawn_blocking(move || archive_round(&archiving)).await {
                 Ok(Ok(0)) => {}
                 Ok(Ok(moved)) => tracing::info!(moved, "patients moved to the records archive"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "archive job round failed"),
                 Err(e) => tracing::error!(error = %e, "archive job round panicked"),
+            }
+            let purging = services.clone();
+            match tokio::task::spawn_blocking(move || idempotency_round(&purging)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(purged)) => tracing::info!(purged, "expired idempotent requests deleted"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "idempotency purge round failed"),
+                Err(e) => tracing::error!(error = %e, "idempotency purge round panicked"),
             }
         }
     });

@@ -10,6 +10,7 @@ pub mod clinic;
 pub mod closure;
 pub mod erasure;
 pub mod export;
+pub mod idempotency;
 pub mod identity;
 pub mod incidents;
 pub mod keys;

@@ -64,6 +64,16 @@ pub async fn anonymous_first(req: &HttpRequest, protected: bool, refusal: ApiErr
     }
 }
 
+/// The request's caller, its token verified and its session checked in a
+/// transaction of its own, for middleware that needs the caller before the
+/// handler (the idempotency keys'); checked once per request.
+pub(crate) async fn checked_actor(req: &HttpRequest) -> Result<Actor, ApiError> {
+    if let Some(actor) = resolved(req).get() {
+        return Ok(actor.clone());
+    }
+    session_checked(req, principal(req)?).await
+}
+
 /// The session check in its own transaction, for a request that will not reach
 /// a service (a refusal by middleware).
 async fn session_checked(req: &HttpRequest, principal: Principal) -> Result<Actor, ApiError> {

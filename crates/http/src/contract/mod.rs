@@ -14,6 +14,8 @@
 //!   (`#/components/responses/NotFound`, ...), keeping the route's own sentence;
 //! - declares the `X-Purpose-Of-Use` request header on the operations that
 //!   read clinical data ([`crate::clinical_reads`]);
+//! - declares the `Idempotency-Key` request header, and `Idempotency-Replayed`
+//!   on the successes, of the operations that honour it ([`idempotency`]);
 //! - declares the `X-Request-Id` header on every response and as an optional
 //!   request header, and `ETag` on every success of an operation that takes
 //!   `If-Match` (with the `If-Match` pattern);
@@ -22,6 +24,7 @@
 //!   and states the cross-field rules JSON Schema can (see [`rules`]).
 
 pub mod enums;
+pub mod idempotency;
 pub mod responses;
 pub mod rules;
 pub mod size;
@@ -31,6 +34,7 @@ use serde_json::{Map, Value, json};
 use utoipa::openapi::OpenApi;
 
 use self::responses::{GENERIC_RESPONSES, generic_statuses, response_name};
+use crate::idempotency::REPLAYED_HEADER;
 
 /// The name of the request-id header, in requests and responses.
 pub const REQUEST_ID_HEADER: &str = "X-Request-Id";
@@ -76,6 +80,9 @@ fn finish_value(doc: &mut Value) {
                     .and_then(Value::as_array_mut)
             {
                 parameters.push(json!({ "$ref": "#/components/parameters/PurposeOfUse" }));
+            }
+            if crate::idempotency::operations::takes_idempotency_key(method, path) {
+                idempotency::declare(operation);
             }
             finish_operation(operation, &referencing);
         }
@@ -155,6 +162,7 @@ fn add_components(doc: &mut Value) {
                                 `If-Match` to change the resource.",
                 "schema": { "type": "string" }
             },
+            REPLAYED_HEADER: idempotency::replayed_header(),
             REQUEST_ID_HEADER: {
                 "description": "The request's id: the one the client sent when it is a sane token \
                                 (1 to 128 of `A-Z a-z 0-9 . _ : -`), else one the server made. \
@@ -187,6 +195,7 @@ fn add_components(doc: &mut Value) {
                         .collect::<Vec<_>>()
                 }
             },
+            "IdempotencyKey": idempotency::parameter(),
             "RequestId": {
                 "name": REQUEST_ID_HEADER,
                 "in": "header",

@@ -50,7 +50,9 @@ pub const GENERIC_RESPONSES: &[GenericResponse] = &[
     GenericResponse {
         status: "400",
         name: "MalformedJson",
-        description: "The body is not well-formed JSON (`malformed_json`).",
+        description: "The body is not well-formed JSON (`malformed_json`), or a header is \
+                      malformed (`malformed_if_match`, `malformed_purpose_of_use`, \
+                      `malformed_idempotency_key`).",
         retry_after: false,
     },
     GenericResponse {
@@ -85,8 +87,10 @@ pub const GENERIC_RESPONSES: &[GenericResponse] = &[
     GenericResponse {
         status: "409",
         name: "Conflict",
-        description: "The request conflicts with the resource's current state; `code` says how.",
-        retry_after: false,
+        description: "The request conflicts with the resource's current state; `code` says how. \
+                      `idempotency_request_in_flight`: a request with the same \
+                      `Idempotency-Key` is still running; retry after `Retry-After` seconds.",
+        retry_after: true,
     },
     GenericResponse {
         status: "412",
@@ -113,7 +117,9 @@ pub const GENERIC_RESPONSES: &[GenericResponse] = &[
         status: "422",
         name: "ValidationFailed",
         description: "The request is well-formed but invalid (`validation_failed`); `errors` \
-                      lists each invalid field with a stable `code`.",
+                      lists each invalid field with a stable `code`. \
+                      `idempotency_key_reused`: the `Idempotency-Key` was used for another \
+                      request within 24 hours.",
         retry_after: false,
     },
     GenericResponse {
@@ -180,7 +186,9 @@ fn has_parameter(operation: &Value, place: &str, name: Option<&str>) -> bool {
 /// (422) bodies; the query string can be invalid or hold a parameter the operation
 /// does not take (422, for every operation); a path or a body that names a
 /// resource can name none (404); `If-Match` can be missing (428) or stale (412);
-/// `If-Match` or `X-Purpose-Of-Use` can be malformed (400).
+/// `If-Match` or `X-Purpose-Of-Use` can be malformed (400); `Idempotency-Key`
+/// can be malformed (400), reused for another request (422) or held by a copy
+/// of the request still running (409).
 pub fn generic_statuses(
     operation: &Value,
     referencing: &std::collections::BTreeSet<String>,
@@ -207,6 +215,9 @@ pub fn generic_statuses(
     });
     if declares_purpose {
         statuses.push("400");
+    }
+    if super::idempotency::declares(operation) {
+        statuses.extend(["400", "409", "422"]);
     }
     statuses.sort_unstable();
     statuses.dedup();
