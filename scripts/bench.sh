@@ -438,7 +438,7 @@ measure_open_loop() {
     before=$(cpu_ticks)
     for i in $(seq 1 "$runs"); do
         out=$("$oha" --no-tui --output-format json -z "${duration}s" -c "$connections" \
-            -q "$rate" --latency-correction --disable-keepalive=false \
+            -q "$rate" --latency-correction \
             -H "Authorization: Bearer $token" --rand-regex-url "$target")
         jq -c --argjson rate "$rate" '{requests: ([.statusCodeDistribution[]] | add // 0),
             rps: .summary.requestsPerSec, offered_rps: $rate,

@@ -396,3 +396,63 @@ async fn the_erasure_function_refuses_a_patient_without_an_erase_decision() {
         1
     );
 }
+
+/// The register entry is written before the erasure's transaction commits (it
+/// must be out of the database's reach first); when the commit fails, the entry
+/// is withdrawn, so no restore applies an erasure that did not happen.
+#[tokio::test]
+async fn an_erasure_whose_commit_fails_leaves_no_register_entry() {
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Failing Commit Clinic").await;
+    let patient = app
+        .patient(
+            &owner,
+            json!({"family_name": "Uncommitted", "given_name": "Una", "birth_date": "1950-02-03", "sex": "female"}),
+        )
+        .await
+        .id;
+    assert_eq!(
+        erasure(&app, &owner, &patient, "asked in writing")
+            .await
+            .status(),
+        201
+    );
+    let entries = |app: &TestApp| -> Vec<String> {
+        std::fs::read_dir(app.register_dir())
+            .map(|dir| {
+                dir.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".json") && n.contains("patient_erased"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // The commit fails: a deferred check refuses the tombstone at commit time.
+    let mut su = app.db.superuser();
+    su.batch_execute(
+        "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$; \
+         CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON patient_tombstones \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();",
+    )
+    .unwrap();
+    let failed = decide(&app, &owner, &patient, "erase").await;
+    assert!(failed.status().is_server_error(), "{}", failed.status());
+    assert_eq!(
+        entries(&app),
+        Vec::<String>::new(),
+        "the entry was withdrawn"
+    );
+    assert!(
+        rows_of(&app, &patient)
+            .iter()
+            .any(|(t, n)| t == "public.patients" && *n == 1),
+        "the patient is still there"
+    );
+
+    su.batch_execute("DROP TRIGGER refuse_at_commit ON patient_tombstones;")
+        .unwrap();
+    assert_eq!(decide(&app, &owner, &patient, "erase").await.status(), 200);
+    assert_eq!(entries(&app).len(), 1, "{:?}", entries(&app));
+}

@@ -214,9 +214,40 @@ impl Core {
         &self.sealer
     }
 
-    /// The destruction register.
-    pub(crate) fn register(&self) -> &dyn DestructionRegister {
-        self.register.as_ref()
+    /// Runs `work`, which may keep entries in the destruction register
+    /// ([`Core::keep_entry`]) before its transaction commits: the entry must be
+    /// out of the database's reach before the destruction is (a restore re-applies
+    /// it). When `work` fails, its commit included, the entries it kept are
+    /// withdrawn, so no restore applies a destruction that did not happen; only
+    /// a crash between the entry and the commit leaves one, and re-applying it
+    /// does what was decided (docs/architecture.md).
+    pub(crate) fn registering<T>(
+        &self,
+        work: impl FnOnce(&mut Vec<String>) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        let mut kept = Vec::new();
+        let outcome = work(&mut kept);
+        if outcome.is_err() {
+            for name in &kept {
+                // The destruction's own error is the one to report; a withdrawal
+                // that fails leaves an entry a restore would apply, as a crash would.
+                let _ = self.register.withdraw(name);
+            }
+        }
+        outcome
+    }
+
+    /// Keeps a signed entry in the destruction register, noted in `kept` so
+    /// [`Core::registering`] can withdraw it if the transaction fails.
+    pub(crate) fn keep_entry(
+        &self,
+        kept: &mut Vec<String>,
+        name: &str,
+        entry: &[u8],
+    ) -> Result<(), DomainError> {
+        self.register.keep(name, entry)?;
+        kept.push(name.to_owned());
+        Ok(())
     }
 
     /// The clinic's keys, unwrapped; created on first use (see [`Keyring`]).

@@ -116,6 +116,21 @@ impl DestructionRegister for FileRegister {
             ))
         })
     }
+
+    fn withdraw(&self, name: &str) -> Result<(), DomainError> {
+        let path = self.dir.join(name);
+        let removed = match std::fs::remove_file(&path) {
+            Ok(()) => std::fs::File::open(&self.dir).and_then(|d| d.sync_all()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        };
+        removed.map_err(|e| {
+            DomainError::Internal(format!(
+                "the destruction register entry {} cannot be withdrawn: {e}",
+                path.display()
+            ))
+        })
+    }
 }
 
 /// A signed document from a file.

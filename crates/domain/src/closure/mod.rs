@@ -223,6 +223,19 @@ impl Closures {
     /// node holds it).
     fn execute(&self, clinic: ClinicId, by: &Executor) -> Result<Option<Signed>, DomainError> {
         let now = self.core.now();
+        self.core
+            .registering(|kept| self.execute_in(clinic, by, now, kept))
+    }
+
+    /// [`Closures::execute`]'s transaction; the register entry it keeps is noted
+    /// in `kept`.
+    fn execute_in(
+        &self,
+        clinic: ClinicId,
+        by: &Executor,
+        now: chrono::DateTime<chrono::Utc>,
+        kept: &mut Vec<String>,
+    ) -> Result<Option<Signed>, DomainError> {
         self.tx(Scope::Clinic(clinic), |tx| {
             let Some(closure) = tx.lock_closure(clinic)? else {
                 return Ok(None);
@@ -323,7 +336,8 @@ impl Closures {
                     body.clone(),
                 )?;
             }
-            self.core.register().keep(
+            self.core.keep_entry(
+                kept,
                 &entry_name(now, CLINIC_DESTROYED, certificate.certificate_id),
                 &signed.to_file()?,
             )?;

@@ -90,4 +90,6 @@ pub trait DestructionRegister: Send + Sync {
     /// Keeps a signed entry (written whole, or not at all); an entry with the
     /// same name is replaced.
     fn keep(&self, name: &str, entry: &[u8]) -> Result<(), DomainError>;
+    /// Removes an entry whose destruction did not commit (none: nothing to do).
+    fn withdraw(&self, name: &str) -> Result<(), DomainError>;
 }

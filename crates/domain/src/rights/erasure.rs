@@ -140,66 +140,68 @@ impl PatientRights {
         actor.require_step_up(self.core.now())?;
         let why = reason("reason", why)?;
         let now = self.core.now();
-        self.tx(Scope::Clinic(actor.clinic_id), |tx| {
-            let clinic = actor.clinic_id;
-            if tx.patient(clinic, patient)?.is_none() {
-                return Err(DomainError::NotFound);
-            }
-            let request = match tx.latest_erasure_request(clinic, patient, true)? {
-                Some(r) if r.decided.is_none() => r,
-                _ => {
-                    return Err(DomainError::Conflict {
-                        code: "erasure_not_requested",
-                        detail: "No erasure request waits for a decision: record the \
-                                 patient's request first (POST /api/v1/patients/{id}/erasure)."
-                            .to_owned(),
-                    });
+        self.core.registering(|kept| {
+            self.tx(Scope::Clinic(actor.clinic_id), |tx| {
+                let clinic = actor.clinic_id;
+                if tx.patient(clinic, patient)?.is_none() {
+                    return Err(DomainError::NotFound);
                 }
-            };
-            if decision == ErasureDecision::Erase {
-                let years = tx
-                    .clinic(clinic)?
-                    .ok_or(DomainError::NotFound)?
-                    .record_retention_years;
-                if let Some(last) = tx.last_encounter(clinic, patient)? {
-                    let until = retained_until(last, years);
-                    if until > now {
+                let request = match tx.latest_erasure_request(clinic, patient, true)? {
+                    Some(r) if r.decided.is_none() => r,
+                    _ => {
                         return Err(DomainError::Conflict {
-                            code: "erasure_under_retention",
-                            detail: format!(
-                                "The medical record is under legal retention until {} \
-                                 ({years} years after the last encounter, {}): it cannot be \
-                                 erased before then.",
-                                until.to_rfc3339(),
-                                last.to_rfc3339()
-                            ),
+                            code: "erasure_not_requested",
+                            detail: "No erasure request waits for a decision: record the \
+                                 patient's request first (POST /api/v1/patients/{id}/erasure)."
+                                .to_owned(),
                         });
                     }
+                };
+                if decision == ErasureDecision::Erase {
+                    let years = tx
+                        .clinic(clinic)?
+                        .ok_or(DomainError::NotFound)?
+                        .record_retention_years;
+                    if let Some(last) = tx.last_encounter(clinic, patient)? {
+                        let until = retained_until(last, years);
+                        if until > now {
+                            return Err(DomainError::Conflict {
+                                code: "erasure_under_retention",
+                                detail: format!(
+                                    "The medical record is under legal retention until {} \
+                                 ({years} years after the last encounter, {}): it cannot be \
+                                 erased before then.",
+                                    until.to_rfc3339(),
+                                    last.to_rfc3339()
+                                ),
+                            });
+                        }
+                    }
                 }
-            }
-            let decided = Decided {
-                decision,
-                by: actor.membership_id,
-                at: now,
-                reason: why.clone(),
-            };
-            tx.decide_erasure(clinic, request.id, &decided)?;
-            let request = ErasureRequest {
-                decided: Some(decided),
-                ..request
-            };
-            if decision == ErasureDecision::Refuse {
-                self.core.audit(
-                    tx,
-                    AuditRecord::by(actor, actions::PATIENT_ERASURE_REFUSED)
-                        .on("patient", patient)
-                        .detail("request_id", request.id.0.to_string()),
-                    client,
-                )?;
-                return Ok(ErasureStatus::Requested(request));
-            }
-            self.erase(tx, actor, request, client)
-                .map(ErasureStatus::Erased)
+                let decided = Decided {
+                    decision,
+                    by: actor.membership_id,
+                    at: now,
+                    reason: why.clone(),
+                };
+                tx.decide_erasure(clinic, request.id, &decided)?;
+                let request = ErasureRequest {
+                    decided: Some(decided),
+                    ..request
+                };
+                if decision == ErasureDecision::Refuse {
+                    self.core.audit(
+                        tx,
+                        AuditRecord::by(actor, actions::PATIENT_ERASURE_REFUSED)
+                            .on("patient", patient)
+                            .detail("request_id", request.id.0.to_string()),
+                        client,
+                    )?;
+                    return Ok(ErasureStatus::Requested(request));
+                }
+                self.erase(tx, actor, request, client, kept)
+                    .map(ErasureStatus::Erased)
+            })
         })
     }
 
@@ -211,6 +213,7 @@ impl PatientRights {
         actor: &Actor,
         request: ErasureRequest,
         client: &ClientInfo,
+        kept: &mut Vec<String>,
     ) -> Result<Tombstone, DomainError> {
         let clinic = actor.clinic_id;
         let patient = request.patient_id;
@@ -259,7 +262,8 @@ impl PatientRights {
             client,
         )?;
         // Last: written once the rest succeeded; the transaction's commit follows.
-        self.core.register().keep(
+        self.core.keep_entry(
+            kept,
             &entry_name(now, PATIENT_ERASED, entry.certificate_id),
             &signed.to_file()?,
         )?;
