@@ -57,3 +57,4 @@ mod tampering;
 mod tls;
 mod token_lifetimes;
 mod vulns;
+mod webhooks;

@@ -190,7 +190,8 @@ pub struct SealedColumn {
 }
 
 /// The columns a data-key rotation re-encrypts: the health data of
-/// [`SEALED_COLUMNS`] and the passphrases of pending clinic exports.
+/// [`SEALED_COLUMNS`], the passphrases of pending clinic exports and the
+/// webhook endpoints' signing secrets.
 pub const DATA_KEY_COLUMNS: &[SealedColumn] = &[
     SealedColumn {
         table: "patients",
@@ -216,6 +217,16 @@ pub const DATA_KEY_COLUMNS: &[SealedColumn] = &[
         table: "clinic_exports",
         column: "sealed_passphrase",
         bound_as: "passphrase",
+    },
+    SealedColumn {
+        table: "webhook_endpoints",
+        column: "sealed_secret",
+        bound_as: "secret",
+    },
+    SealedColumn {
+        table: "webhook_endpoints",
+        column: "sealed_previous_secret",
+        bound_as: "previous_secret",
     },
 ];
 

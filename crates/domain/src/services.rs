@@ -22,6 +22,7 @@ use crate::seeding::Seeding;
 use crate::shared::Core;
 use crate::staff::Staff;
 use crate::vulns::Vulnerabilities;
+use crate::webhooks::Webhooks;
 
 /// The services, one per area.
 #[derive(Clone)]
@@ -66,6 +67,8 @@ pub struct Services {
     pub seeding: Seeding,
     /// Known vulnerabilities of the platform's dependencies and their deadlines.
     pub vulns: Vulnerabilities,
+    /// Webhook endpoints, their deliveries and the delivery worker's steps.
+    pub webhooks: Webhooks,
     core: Core,
 }
 
@@ -93,6 +96,7 @@ impl Services {
             secrets: Secrets::new(core.clone()),
             seeding: Seeding::new(core.clone()),
             vulns: Vulnerabilities::new(core.clone()),
+            webhooks: Webhooks::new(core.clone()),
             core,
         }
     }

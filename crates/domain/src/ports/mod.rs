@@ -23,3 +23,4 @@ pub mod schedule;
 pub mod secrets;
 pub mod staff;
 pub mod vulns;
+pub mod webhooks;
