@@ -927,8 +927,9 @@ async fn loopback_endpoints_are_refused_without_the_test_setting() {
 }
 
 /// A receiver that never answers is cut off at the time limit; one that
-/// answers 200 with a body without end is read up to the cap, not to the time
-/// limit, and counts as delivered.
+/// answers 200 with a body without end is read up to the cap (and hung up on:
+/// it cannot write much more than the sockets' buffers hold), and counts as
+/// delivered.
 #[tokio::test]
 async fn a_silent_receiver_times_out_and_an_endless_body_is_cut_at_the_cap() {
     let app = TestApp::spawn_with(&[("WEBHOOK_TIMEOUT_SECONDS", "2")]).await;
@@ -951,6 +952,9 @@ async fn a_silent_receiver_times_out_and_an_endless_body_is_cut_at_the_cap() {
         (line["state"].clone(), line["last_status"].clone()),
         (json!("delivered"), json!(200))
     );
+    // Read to the time limit, a loopback connection carries gigabytes.
+    let streamed = endless.streamed();
+    assert!(streamed < 32 << 20, "{streamed} bytes were read");
 }
 
 /// A rotation's new secret signs at once, the previous one too for 24 hours,
@@ -981,8 +985,16 @@ async fn a_rotated_secret_signs_beside_the_previous_one_for_a_day() {
     assert_eq!(during.header("webhook-signature").split(' ').count(), 2);
     assert!(during.signed_by(&new) && during.signed_by(&old));
 
-    app.clock.advance(Duration::hours(24));
+    // Both until the last second of the 24 hours (a new sign-in moves the
+    // clock 30 seconds), the new one alone from then.
+    app.clock
+        .advance(Duration::hours(24) - Duration::seconds(31));
     app.sign_in_again(&mut owner).await;
+    app.patient(&owner, patient("Last Second")).await;
+    app.webhook_round().await;
+    let last = receiver.received().pop().unwrap();
+    assert_eq!(last.header("webhook-signature").split(' ').count(), 2);
+    app.clock.advance(Duration::seconds(1));
     app.patient(&owner, patient("New Only")).await;
     app.webhook_round().await;
     let after = receiver.received().pop().unwrap();
@@ -1051,4 +1063,77 @@ async fn endpoints_need_the_plan_a_step_up_and_stay_in_their_clinic() {
     assert_eq!(stale.status(), 403);
     let stale: Value = stale.json().await.unwrap();
     assert_eq!(stale["code"], "step_up_required");
+}
+
+/// A clinic's data-key rotation moves the endpoints' sealed secrets (current
+/// and previous) to the new key with every other sealed field, and the
+/// deliveries after it are signed with the same secrets as before.
+#[tokio::test]
+async fn a_data_key_rotation_moves_the_secrets_and_signatures_stay_the_same() {
+    use salus_domain::keyring::data_key::Advance;
+    let app = TestApp::spawn().await;
+    let owner = business_owner(&app, "Rekeyed Clinic").await;
+    let clinic = salus_domain::ids::ClinicId(
+        app.me(&owner).await["clinic"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
+    );
+    let receiver = Receiver::start();
+    let (endpoint, old) = subscribe(&app, &owner, &receiver.url(), &["patient.created"]).await;
+    let rotated = send(
+        &app,
+        &owner,
+        reqwest::Method::POST,
+        &format!("/api/v1/webhook-endpoints/{endpoint}/rotate-secret"),
+        None,
+    )
+    .await;
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+
+    let services = app.services();
+    let version =
+        tokio::task::spawn_blocking(move || services.data_keys.start(clinic, "webhooks-test"))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(version, 2);
+    let mut finished = false;
+    for _ in 0..20 {
+        let services = app.services();
+        let step = tokio::task::spawn_blocking(move || {
+            services.data_keys.advance(clinic, "webhooks-test")
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        if matches!(step, Advance::Finished { .. }) {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(finished, "the rotation did not finish");
+    let mut su = app.db.superuser();
+    #[derive(diesel::QueryableByName)]
+    struct Keys {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        ids: String,
+    }
+    let keys: Keys = diesel::RunQueryDsl::get_result(
+        diesel::sql_query(
+            "SELECT string_agg(DISTINCT convert_from(substring(s FROM 3 FOR get_byte(s, 1)), 'UTF8'), ',') AS ids \
+               FROM (SELECT sealed_secret AS s FROM webhook_endpoints \
+                     UNION ALL SELECT sealed_previous_secret FROM webhook_endpoints) sealed WHERE s IS NOT NULL",
+        ),
+        &mut su,
+    )
+    .unwrap();
+    assert_eq!(keys.ids, "dk2", "both secrets are sealed under the new key");
+
+    app.patient(&owner, patient("Rekeyed")).await;
+    app.webhook_round().await;
+    let request = receiver.received().pop().unwrap();
+    assert!(request.signed_by(&new) && request.signed_by(&old));
 }

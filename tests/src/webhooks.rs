@@ -107,6 +107,7 @@ pub struct Receiver {
     script: Arc<Mutex<VecDeque<Answer>>>,
     otherwise: Arc<Mutex<Answer>>,
     connections: Arc<AtomicUsize>,
+    streamed: Arc<AtomicUsize>,
 }
 
 impl Receiver {
@@ -120,6 +121,7 @@ impl Receiver {
             script: Arc::default(),
             otherwise: Arc::new(Mutex::new(Answer::Status(200))),
             connections: Arc::default(),
+            streamed: Arc::default(),
         };
         let shared = receiver.clone();
         thread::spawn(move || {
@@ -162,6 +164,11 @@ impl Receiver {
     /// Connections accepted so far (a request or not).
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Bytes of endless bodies written before the client hung up.
+    pub fn streamed(&self) -> usize {
+        self.streamed.load(Ordering::SeqCst)
     }
 
     fn exchange(&self, stream: TcpStream) -> std::io::Result<()> {
@@ -225,6 +232,7 @@ impl Receiver {
                 // Until the client hangs up.
                 loop {
                     out.write_all(&chunk)?;
+                    self.streamed.fetch_add(chunk.len(), Ordering::SeqCst);
                 }
             }
         }
