@@ -1004,7 +1004,8 @@ async fn a_rotated_secret_signs_beside_the_previous_one_for_a_day() {
 
 /// Endpoints are the business plan's, for `webhooks.manage` holders with a
 /// recent MFA check; another clinic's endpoint and deliveries answer like
-/// missing ones, in every combination of ids.
+/// missing ones, in every combination of ids; a clinic off the plan gets no
+/// event queued.
 #[tokio::test]
 async fn endpoints_need_the_plan_a_step_up_and_stay_in_their_clinic() {
     let app = TestApp::spawn().await;
@@ -1054,6 +1055,19 @@ async fn endpoints_need_the_plan_a_step_up_and_stay_in_their_clinic() {
         .unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     assert_eq!(listed["items"][0]["id"], mine.as_str());
+
+    // A clinic moved off the business plan gets no event queued (its
+    // endpoints stay, and serve again when the plan comes back).
+    let clinic_a = app.me(&a).await["clinic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.set_plan(&clinic_a, "pro");
+    app.patient(&a, patient("Off The Plan")).await;
+    assert_eq!(log(&app, &a, &mine).await.len(), 1);
+    app.set_plan(&clinic_a, "business");
+    app.patient(&a, patient("Back On It")).await;
+    assert_eq!(log(&app, &a, &mine).await.len(), 2);
 
     // Ten minutes after the last MFA check, changes need a step-up.
     app.clock.advance(Duration::minutes(11));

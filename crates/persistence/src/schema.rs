@@ -598,3 +598,5 @@ diesel::table! {
         delivered_at -> Nullable<Timestamptz>,
     }
 }
+
+diesel::allow_tables_to_appear_in_same_query!(webhook_endpoints, webhook_deliveries, clinics);

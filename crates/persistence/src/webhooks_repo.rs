@@ -1,6 +1,6 @@
 //! Webhook endpoints and deliveries on PostgreSQL. An event's deliveries are
-//! written by one `INSERT .. SELECT` over the clinic's subscribed endpoints, in
-//! the transaction of the change; the worker claims due deliveries of every
+//! written by one `INSERT .. SELECT` over the clinic's subscribed endpoints (on
+//! the business plan), in the transaction of the change; the worker claims due deliveries of every
 //! clinic with `FOR UPDATE SKIP LOCKED` (the deliveries' policy opens them to
 //! the platform scope; the endpoints, with their URLs and secrets, stay the
 //! clinic's) and leases them, so any number of nodes share the work.
@@ -11,6 +11,7 @@ use diesel::sql_types::{BigInt, Integer, Text, Timestamptz, Uuid as SqlUuid};
 use salus_domain::DomainError;
 use salus_domain::ids::{ClinicId, WebhookEndpointId, WebhookEventId};
 use salus_domain::paging::Page;
+use salus_domain::plans::Plan;
 use salus_domain::ports::webhooks::{
     ClaimedDelivery, Delivery, DeliveryKey, DeliveryState, DisabledReason, EndpointKey,
     NewWebhookEvent, Next, Settlement, StoredEndpoint, WebhookEndpoint, WebhookEventsRepo,
@@ -19,6 +20,7 @@ use salus_domain::ports::webhooks::{
 use salus_domain::webhooks::events::EventType;
 use uuid::Uuid;
 
+use crate::schema::clinics;
 use crate::schema::webhook_deliveries as d;
 use crate::schema::webhook_endpoints as e;
 use crate::store::{PgTx, db_error};
@@ -197,8 +199,15 @@ impl WebhookEventsRepo for PgTx<'_> {
     fn enqueue_webhook_event(&mut self, clinic: ClinicId, event: &NewWebhookEvent) -> Res<usize> {
         use diesel::sql_types::Nullable;
         let code = event.kind.code();
+        // Webhooks are the business plan's: on another plan (a clinic moved
+        // off it), nothing is queued; its endpoints wait for the plan's return.
+        let on_the_plan = clinics::table
+            .filter(clinics::id.eq(clinic.0))
+            .filter(clinics::plan.eq(Plan::Business.as_str()))
+            .select(clinics::id);
         let subscribed = e::table
             .filter(e::clinic_id.eq(clinic.0))
+            .filter(e::clinic_id.eq_any(on_the_plan))
             .filter(e::enabled.eq(true))
             .filter(e::event_types.contains(vec![code]))
             .select((

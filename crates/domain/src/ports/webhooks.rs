@@ -208,7 +208,8 @@ pub enum Next {
 /// Writes an event's deliveries in the transaction of the change that causes it.
 pub trait WebhookEventsRepo {
     /// Queues `event` for every enabled endpoint of `clinic` subscribed to its
-    /// type (one statement; none when nothing subscribes); how many.
+    /// type, when the clinic is on the business plan (one statement; none when
+    /// nothing subscribes); how many.
     fn enqueue_webhook_event(
         &mut self,
         clinic: ClinicId,

@@ -73,13 +73,22 @@ pub struct EndpointChanges {
     pub enabled: Option<bool>,
 }
 
-/// An endpoint and its new secret, shown this once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An endpoint and its new secret, shown this once. Its `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq)]
 pub struct EndpointWithSecret {
     /// The endpoint.
     pub endpoint: WebhookEndpoint,
     /// The signing secret, `whsec_...`.
     pub secret: String,
+}
+
+impl std::fmt::Debug for EndpointWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointWithSecret")
+            .field("endpoint", &self.endpoint)
+            .field("secret", &"[REDACTED]")
+            .finish()
+    }
 }
 
 fn description_of(raw: &str) -> Result<String, DomainError> {

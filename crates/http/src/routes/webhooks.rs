@@ -120,8 +120,9 @@ impl From<WebhookEndpoint> for WebhookEndpointResponse {
     }
 }
 
-/// An endpoint with its signing secret, shown in this answer only.
-#[derive(Debug, Serialize, ToSchema)]
+/// An endpoint with its signing secret, shown in this answer only (its
+/// `Debug` hides the secret).
+#[derive(Serialize, ToSchema)]
 pub struct WebhookEndpointWithSecretResponse {
     /// The endpoint.
     pub endpoint: WebhookEndpointResponse,
@@ -129,6 +130,15 @@ pub struct WebhookEndpointWithSecretResponse {
     /// `webhook-signature` with it. Keep it like a password; Salus shows it
     /// only here.
     pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookEndpointWithSecretResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpointWithSecretResponse")
+            .field("endpoint", &self.endpoint)
+            .field("secret", &"[REDACTED]")
+            .finish()
+    }
 }
 
 impl From<EndpointWithSecret> for WebhookEndpointWithSecretResponse {
