@@ -120,8 +120,8 @@ impl From<WebhookEndpoint> for WebhookEndpointResponse {
     }
 }
 
-/// An endpoint with its signing secret, shown in this answer only (its
-/// `Debug` hides the secret).
+/// An endpoint with its signing secret, shown in this answer only.
+// Its `Debug` (below) hides the secret.
 #[derive(Serialize, ToSchema)]
 pub struct WebhookEndpointWithSecretResponse {
     /// The endpoint.
