@@ -72,7 +72,15 @@ pub fn check_target(raw: &str, policy: TargetPolicy) -> Result<String, DomainErr
             ),
         ));
     }
-    Ok(url.to_string())
+    // Normalising may lengthen it (percent-encoding, punycode).
+    let url = url.to_string();
+    if url.chars().count() > MAX_URL_CHARS {
+        return Err(invalid(
+            "length",
+            format!("must be at most {MAX_URL_CHARS} characters once encoded"),
+        ));
+    }
+    Ok(url)
 }
 
 /// The host of a stored URL, for messages that must not carry its path or
@@ -136,6 +144,10 @@ mod tests {
         assert_eq!(code("xxxxxxxx", DEPLOYED), Some("invalid"));
         let long = format!("https://a.example/{}", "x".repeat(MAX_URL_CHARS));
         assert_eq!(code(&long, DEPLOYED), Some("length"));
+        // Short enough as sent, too long once percent-encoded.
+        let encoded = format!("https://a.example/{}", "é".repeat(1000));
+        assert!(encoded.chars().count() <= MAX_URL_CHARS);
+        assert_eq!(code(&encoded, DEPLOYED), Some("length"));
     }
 
     /// Every way of writing an inside address in a URL, including the ones the

@@ -525,3 +525,15 @@ pub async fn redeliver(
         .await?;
     Ok(HttpResponse::Accepted().json(WebhookDeliveryResponse::from(delivery)))
 }
+
+#[cfg(test)]
+mod tests {
+    use salus_domain::webhooks::events::EventType;
+
+    /// The requests' `max_items` of `event_types` (12) is the catalogue's size:
+    /// a new event type must raise it, or an endpoint could not take them all.
+    #[test]
+    fn an_endpoint_can_subscribe_to_every_event_type() {
+        assert_eq!(EventType::ALL.len(), 12);
+    }
+}
