@@ -1834,6 +1834,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhook endpoints */
+        get: operations["webhook_endpoints_list"];
+        put?: never;
+        /**
+         * Subscribe a webhook endpoint
+         * @description Business plan; step-up MFA. Every event of the chosen types is then POSTed to the URL, signed with the secret in this answer (shown only here), retried for 3 days. At most 20 endpoints per clinic.
+         */
+        post: operations["webhook_endpoints_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read a webhook endpoint */
+        get: operations["webhook_endpoints_read"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Step-up MFA. Its waiting deliveries and its log go with it.
+         */
+        delete: operations["webhook_endpoints_delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint
+         * @description Step-up MFA. `enabled: false` disables it and gives up its waiting deliveries; `enabled: true` enables it again (business plan) with its failures counted afresh: redeliver what it missed.
+         */
+        patch: operations["webhook_endpoints_update"];
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an endpoint's deliveries
+         * @description Every event sent to the endpoint in the last 30 days, newest first: where it stands, its attempts, the last status or error.
+         */
+        get: operations["webhook_deliveries_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}/deliveries/{event_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver an event
+         * @description The event is sent again at once, with the same `webhook-id` and body (a new `webhook-timestamp` and signature), whatever became of it, and retried for 3 days if it fails.
+         */
+        post: operations["webhook_deliveries_redeliver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook endpoint's secret
+         * @description Step-up MFA. A new secret, in this answer only; for 24 hours every delivery carries a signature by the new and one by the previous secret (`previous_secret_expires_at`), so the receiver can switch without losing any.
+         */
+        post: operations["webhook_endpoints_rotate_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -2573,6 +2679,31 @@ export interface components {
             permissions: components["schemas"]["PermissionCode"][];
         };
         /**
+         * @description A new endpoint.
+         * @example {
+         *       "description": "Booking site",
+         *       "event_types": [
+         *         "appointment.booked",
+         *         "appointment.cancelled"
+         *       ],
+         *       "url": "https://hooks.partner.example/salus"
+         *     }
+         */
+        CreateWebhookEndpointRequest: {
+            /** @description A note for the clinic (who receives it, what for). */
+            description?: string | null;
+            /** @description The event types it receives, each once. */
+            event_types: components["schemas"]["WebhookEventType"][];
+            /**
+             * @description Where events are POSTed: an `https://` URL (`http://` only on a
+             *     development server) without credentials or fragment, whose host is a
+             *     public name or address. Loopback, private, link-local, multicast,
+             *     reserved and cloud metadata addresses are refused (422
+             *     `address_refused`), here and again whenever a delivery connects.
+             */
+            url: string;
+        };
+        /**
          * @description The custom roles a member holds.
          * @example {
          *       "role_ids": [
@@ -2864,7 +2995,7 @@ export interface components {
          * @description Stable machine-readable reason a field was refused.
          * @enum {string}
          */
-        FieldErrorCode: "required" | "invalid_type" | "unknown_field" | "length" | "range" | "email" | "e164" | "time" | "one_of" | "after_start" | "nul" | "control_character" | "bidi_control" | "blank" | "unknown_parameter" | "invalid_query" | "invalid" | "unknown" | "other_patient" | "unknown_permission" | "unknown_role" | "unknown_clinic" | "reserved" | "owner_by_transfer" | "invalid_token" | "invalid_code" | "incorrect" | "too_short" | "too_long" | "personal_information" | "too_weak";
+        FieldErrorCode: "required" | "invalid_type" | "unknown_field" | "length" | "range" | "email" | "e164" | "time" | "one_of" | "after_start" | "nul" | "control_character" | "bidi_control" | "blank" | "unknown_parameter" | "invalid_query" | "invalid" | "unknown" | "other_patient" | "unknown_permission" | "unknown_role" | "unknown_clinic" | "reserved" | "owner_by_transfer" | "invalid_token" | "invalid_code" | "incorrect" | "too_short" | "too_long" | "personal_information" | "too_weak" | "https_required" | "address_refused" | "unknown_event_type" | "duplicate";
         /** @description The body of a successful probe. */
         HealthStatus: {
             /** @description `live` or `ready`. */
@@ -3645,7 +3776,7 @@ export interface components {
          * @description A permission code (see `GET /api/v1/permissions`).
          * @enum {string}
          */
-        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "patients.export" | "patients.archive_read" | "patients.erase" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "clinic.close" | "data.export";
+        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "patients.export" | "patients.archive_read" | "patients.erase" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "clinic.close" | "webhooks.manage" | "data.export";
         /** @description The catalogue. */
         PermissionList: {
             /** @description Every permission, in catalogue order. */
@@ -3765,7 +3896,7 @@ export interface components {
          * @description Stable machine-readable code clients can branch on.
          * @enum {string}
          */
-        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "malformed_idempotency_key" | "idempotency_key_reused" | "idempotency_request_in_flight" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "rotation_under_way" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "operator_exists" | "enrolment_not_started" | "purpose_of_use_required" | "malformed_purpose_of_use" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention" | "postmortem_required" | "incident_closed" | "breach_already_confirmed";
+        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "malformed_idempotency_key" | "idempotency_key_reused" | "idempotency_request_in_flight" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "rotation_under_way" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "operator_exists" | "enrolment_not_started" | "purpose_of_use_required" | "malformed_purpose_of_use" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention" | "postmortem_required" | "incident_closed" | "breach_already_confirmed" | "webhook_endpoint_limit" | "endpoint_disabled";
         /** @description A queue entry. */
         QueueEntryResponse: {
             /**
@@ -4308,6 +4439,168 @@ export interface components {
             /** @description New permission codes (replace the old ones). */
             permissions?: components["schemas"]["PermissionCode"][] | null;
         };
+        /**
+         * @description Changes to an endpoint: each field given replaces the current value.
+         * @example {
+         *       "enabled": true,
+         *       "event_types": [
+         *         "appointment.booked",
+         *         "appointment.rescheduled",
+         *         "appointment.cancelled"
+         *       ]
+         *     }
+         */
+        UpdateWebhookEndpointRequest: {
+            /** @description A new note. */
+            description?: string | null;
+            /**
+             * @description `false` disables the endpoint (its waiting deliveries are given up);
+             *     `true` enables it again (business plan), its failures counted afresh.
+             */
+            enabled?: boolean | null;
+            /** @description New event types, each once. */
+            event_types?: components["schemas"]["WebhookEventType"][] | null;
+            /** @description A new URL (the rules of creation apply). */
+            url?: string | null;
+        };
+        /** @description A page of an endpoint's delivery log, newest first. */
+        WebhookDeliveryList: {
+            /** @description The deliveries. */
+            items: components["schemas"]["WebhookDeliveryResponse"][];
+            /** @description Pass as `cursor` for the next page; null on the last one. */
+            next_cursor?: string | null;
+        };
+        /** @description One event's delivery to an endpoint. */
+        WebhookDeliveryResponse: {
+            /**
+             * Format: int32
+             * @description Attempts made (since its last manual redelivery).
+             */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description When the event happened.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it was delivered.
+             */
+            delivered_at?: string | null;
+            /** @description Its type. */
+            event_type: components["schemas"]["WebhookEventType"];
+            /**
+             * Format: uuid
+             * @description The event's id: the `webhook-id` header of every attempt.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it was last tried.
+             */
+            last_attempt_at?: string | null;
+            /**
+             * @description Why the last attempt failed (`status 500`, `timeout`, `address refused:
+             *     private`, ...).
+             */
+            last_error?: string | null;
+            /**
+             * Format: int32
+             * @description The HTTP status the endpoint last answered, if it answered.
+             */
+            last_status?: number | null;
+            /**
+             * Format: date-time
+             * @description When it is tried next; null unless pending.
+             */
+            next_attempt_at?: string | null;
+            /**
+             * @description `pending` (waiting for an attempt), `delivered` (answered 2xx) or
+             *     `failed` (retried for 3 days, or its endpoint was disabled).
+             */
+            state: components["schemas"]["WebhookDeliveryState"];
+        };
+        /**
+         * @description Where a delivery stands.
+         * @enum {string}
+         */
+        WebhookDeliveryState: "pending" | "delivered" | "failed";
+        /**
+         * @description Why the endpoint is disabled: by a member, after failing every attempt for 3 days, or because it answered 410 Gone.
+         * @enum {string}
+         */
+        WebhookDisabledReason: "member" | "failing" | "gone";
+        /** @description A page of endpoints, oldest first. */
+        WebhookEndpointList: {
+            /** @description The endpoints. */
+            items: components["schemas"]["WebhookEndpointResponse"][];
+            /** @description Pass as `cursor` for the next page; null on the last one. */
+            next_cursor?: string | null;
+        };
+        /** @description An endpoint (its secret is shown only when made). */
+        WebhookEndpointResponse: {
+            /**
+             * Format: date-time
+             * @description Created.
+             */
+            created_at: string;
+            /** @description The clinic's note. */
+            description: string;
+            /**
+             * Format: date-time
+             * @description Since when it is disabled.
+             */
+            disabled_at?: string | null;
+            disabled_reason?: components["schemas"]["WebhookDisabledReason"] | null;
+            /** @description Whether events are delivered to it. */
+            enabled: boolean;
+            /** @description The event types it receives. */
+            event_types: components["schemas"]["WebhookEventType"][];
+            /**
+             * Format: date-time
+             * @description Since when every attempt has failed; null after a success.
+             */
+            failing_since?: string | null;
+            /**
+             * Format: uuid
+             * @description Its id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Until when deliveries are signed with the previous secret as well,
+             *     after a rotation.
+             */
+            previous_secret_expires_at?: string | null;
+            /**
+             * Format: date-time
+             * @description Last changed.
+             */
+            updated_at: string;
+            /** @description Where events are POSTed. */
+            url: string;
+            /**
+             * Format: int32
+             * @description Its version: its ETag is `"v<version>"`, to send in `If-Match`.
+             */
+            version: number;
+        };
+        /** @description An endpoint with its signing secret, shown in this answer only. */
+        WebhookEndpointWithSecretResponse: {
+            /** @description The endpoint. */
+            endpoint: components["schemas"]["WebhookEndpointResponse"];
+            /**
+             * @description The signing secret (`whsec_` and base64): verify each delivery's
+             *     `webhook-signature` with it. Keep it like a password; Salus shows it
+             *     only here.
+             */
+            secret: string;
+        };
+        /**
+         * @description A webhook event type (docs/api.md, "Webhooks", says when each is sent).
+         * @enum {string}
+         */
+        WebhookEventType: "appointment.booked" | "appointment.rescheduled" | "appointment.cancelled" | "appointment.status_changed" | "patient.created" | "patient.updated" | "patient.archived" | "patient.restored" | "patient.erased" | "queue.checked_in" | "queue.called" | "queue.status_changed";
     };
     responses: {
         /** @description The request conflicts with the resource's current state; `code` says how. `idempotency_request_in_flight`: a request with the same `Idempotency-Key` is still running; retry after `Retry-After` seconds. */
@@ -8631,6 +8924,330 @@ export interface operations {
             /** @description No such member. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_list: {
+        parameters: {
+            query?: {
+                /** @description From a previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Page size, 1 to 100 (default 50). */
+                limit?: number;
+            };
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page, oldest first. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Invalid cursor or limit. */
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookEndpointRequest"];
+            };
+        };
+        responses: {
+            /** @description Subscribed; `ETag` and `Location` headers. */
+            201: {
+                headers: {
+                    /** @description The version: send it back in `If-Match` to change the endpoint. */
+                    ETag?: string;
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    /** @description The new endpoint's address. */
+                    Location?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecretResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `webhook_endpoint_limit`: the clinic has 20 endpoints. */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid fields: a URL that is not `https://`, names an inside address (`address_refused`), an unknown or repeated event type. */
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_read: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The endpoint. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint; `ETag` header. */
+            200: {
+                headers: {
+                    /** @description The version: send it back in `If-Match` to change the endpoint. */
+                    ETag?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such endpoint. */
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The endpoint. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such endpoint. */
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_update: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The endpoint. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookEndpointRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed; new `ETag`. */
+            200: {
+                headers: {
+                    /** @description The version: send it back in `If-Match` to change the endpoint. */
+                    ETag?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such endpoint. */
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid fields, as on creation. */
+            422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_deliveries_list: {
+        parameters: {
+            query?: {
+                /** @description From a previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Page size, 1 to 100 (default 50). */
+                limit?: number;
+            };
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The endpoint. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page, newest first. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such endpoint. */
+            404: components["responses"]["NotFound"];
+            /** @description Invalid cursor or limit. */
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_deliveries_redeliver: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The endpoint. */
+                id: string;
+                /** @description The event (a delivery's `id`). */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Due now. */
+            202: {
+                headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such endpoint, or no such delivery to it. */
+            404: components["responses"]["NotFound"];
+            /** @description `endpoint_disabled`: enable the endpoint first. */
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    webhook_endpoints_rotate_secret: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The `ETag` of the version read (`"v3"`), or `*` for whatever version is current. Required: without it the answer is 428, with another version 412. */
+                "If-Match": string;
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The endpoint. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Rotated; new `ETag`. */
+            200: {
+                headers: {
+                    /** @description The version: send it back in `If-Match` to change the endpoint. */
+                    ETag?: string;
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecretResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such endpoint. */
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            422: components["responses"]["ValidationFailed"];
+            428: components["responses"]["PreconditionRequired"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -2,7 +2,8 @@
 //! flows that hand out one-time tokens and codes (sign-up verification,
 //! invitation, password reset, phone code, operator enrolment), sessions
 //! (refresh tokens, an operator's token), recovery codes and an authenticator's
-//! secret, and after the outbox has delivered its messages, the raw database,
+//! secret, a webhook endpoint's signing secret, and after the outbox has
+//! delivered its messages, the raw database,
 //! every text, JSON and binary column of every table of every schema, holds
 //! none of the values the test received.
 
@@ -50,6 +51,20 @@ fn columns(conn: &mut PgConnection) -> Vec<Column> {
 async fn no_token_code_or_secret_a_caller_received_is_stored_in_the_clear() {
     let app = TestApp::spawn().await;
     let owner = app.owner_with_mfa("Harbour Clinic").await;
+    let clinic = app.me(&owner).await["clinic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.set_plan(&clinic, "business");
+    let webhook =
+        json!({"url": "https://hooks.partner.example/salus", "event_types": ["patient.created"]});
+    let webhook: Value = app
+        .post_json_as(&owner.access, "/api/v1/webhook-endpoints", &webhook)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let webhook_secret = webhook["secret"].as_str().unwrap().to_owned();
     let nurse = app.join_as(&owner, "nurse").await;
     app.post_json("/api/v1/auth/password-reset", json!({"email": nurse.email}))
         .await;
@@ -124,6 +139,9 @@ async fn no_token_code_or_secret_a_caller_received_is_stored_in_the_clear() {
         }
     }
     received.push(totp_secret);
+    // A webhook endpoint's signing secret, as shown and as its base64.
+    received.push(webhook_secret.trim_start_matches("whsec_").to_owned());
+    received.push(webhook_secret);
     received.push(enrolment.clone());
     assert!(!owner.recovery_codes.is_empty());
 

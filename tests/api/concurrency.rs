@@ -119,6 +119,15 @@ async fn fixture(app: &TestApp) -> Fixture {
         .as_str()
         .unwrap()
         .to_owned();
+    let webhook_endpoint = send(
+        reqwest::Method::POST,
+        "/api/v1/webhook-endpoints".to_owned(),
+        Some(json!({"url": "https://hooks.partner.example/salus", "event_types": ["patient.created"]})),
+    )
+    .await["endpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Fixture {
         owner,
         ids: vec![
@@ -131,6 +140,7 @@ async fn fixture(app: &TestApp) -> Fixture {
             ("note", note),
             ("entry", entry),
             ("role", role),
+            ("webhook_endpoint", webhook_endpoint),
         ],
     }
 }
@@ -147,6 +157,7 @@ fn target(fixture: &Fixture, path: &str) -> String {
         p if p.ends_with("/reactivate") => "inactive_member",
         p if p.starts_with("/api/v1/staff/") => "active_member",
         p if p.starts_with("/api/v1/practitioners/") => "owner_membership",
+        p if p.starts_with("/api/v1/webhook-endpoints/") => "webhook_endpoint",
         other => panic!("{other}: which resource?"),
     };
     fixture.id(kind)

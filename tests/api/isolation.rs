@@ -193,6 +193,16 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
         .json()
         .await
         .unwrap();
+    let endpoint_b: Value = app
+        .post("/api/v1/webhook-endpoints")
+        .bearer_auth(&b.access)
+        .json(&serde_json::json!({"url": "https://hooks.partner.example/b", "event_types": ["patient.created"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let patient_b = app
         .patient(&b, serde_json::json!({"family_name": "Bee", "given_name": "Only", "birth_date": "1980-05-05", "sex": "female"}))
         .await
@@ -236,6 +246,11 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
             invite["id"].as_str().unwrap().to_owned()
         } else if path.starts_with("/api/v1/staff/") {
             me_b["membership_id"].as_str().unwrap().to_owned()
+        } else if path.starts_with("/api/v1/webhook-endpoints/") {
+            endpoint_b["endpoint"]["id"]
+                .as_str()
+                .expect("clinic B's webhook endpoint")
+                .to_owned()
         } else if path.starts_with("/api/v1/me/sessions/") {
             me_b["session_id"].as_str().unwrap().to_owned()
         } else {

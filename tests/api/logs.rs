@@ -30,6 +30,27 @@ async fn no_secret_or_health_data_reaches_the_logs() {
         .to_owned();
     secrets.push(otp_secret);
 
+    // A webhook endpoint's secret, and its deliveries (a failed one logs a
+    // warning): subscribed before the health data below is written.
+    let clinic = app.me(&owner).await["clinic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.set_plan(&clinic, "business");
+    let receiver = salus_tests::webhooks::Receiver::start();
+    receiver.then([salus_tests::webhooks::Answer::Status(500)]);
+    let endpoint: Value = app
+        .post_json_as(
+            &owner.access,
+            "/api/v1/webhook-endpoints",
+            &json!({"url": receiver.url(), "event_types": ["patient.created", "patient.updated"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    secrets.push(endpoint["secret"].as_str().unwrap().to_owned());
+
     // Health data through patients and notes.
     let national_id = "2 99 07 75 888 777 66";
     let history_text = "LOGSCAN-HISTORY-ALPACA";
@@ -40,6 +61,9 @@ async fn no_secret_or_health_data_reaches_the_logs() {
         .await
         .id;
     app.note(&owner, &pid, note_text).await;
+    app.webhook_round().await;
+    app.clock.advance(Duration::minutes(2));
+    assert_eq!(app.webhook_round().await.delivered, 1);
     // The whole record, exported (right after enrolment: the step-up holds).
     for format in ["json", "fhir"] {
         let export = app
@@ -141,7 +165,8 @@ async fn no_secret_or_health_data_reaches_the_logs() {
     );
     assert!(
         logs.contains("/api/v1/patients/{id}/notes")
-            && logs.contains("/api/v1/patients/{id}/export"),
+            && logs.contains("/api/v1/patients/{id}/export")
+            && logs.contains("webhook delivery failed"),
         "the scenario's routes were logged"
     );
     for secret in &secrets {

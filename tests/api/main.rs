@@ -60,3 +60,4 @@ mod tampering;
 mod tls;
 mod token_lifetimes;
 mod vulns;
+mod webhooks;

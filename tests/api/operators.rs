@@ -445,6 +445,7 @@ async fn no_operator_operation_shows_a_patient_row_or_field() {
                             "clinic_exports",
                             "incident_clinics",
                             "incident_evidence",
+                            "webhook_deliveries",
                         ]
                         .contains(&t.as_str())
                 })

@@ -15,12 +15,40 @@ const NAMES: [&str; 3] = ["Quillfeather", "Quimby", "Quintero"];
 struct Seeded {
     owner: Member,
     patient: String,
+    endpoint: String,
 }
 
-/// A clinic with patients, appointments, reads of a patient and sign-ins, so each
-/// list has more than one item.
+impl Seeded {
+    /// A list's path, its `{id}` the seeded resource it belongs to.
+    fn path(&self, op: &salus_tests::contract::Operation) -> String {
+        if op.path.starts_with("/api/v1/webhook-endpoints/") {
+            op.path_with(&self.endpoint)
+        } else {
+            op.path_with(&self.patient)
+        }
+    }
+}
+
+/// A clinic with patients, appointments, reads of a patient, sign-ins and
+/// webhook endpoints (each with a delivery of every patient's creation), so
+/// each list has more than one item.
 async fn seed(app: &TestApp) -> Seeded {
     let owner = app.owner_with_mfa("Paging Clinic").await;
+    let clinic = app.me(&owner).await["clinic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.set_plan(&clinic, "business");
+    let mut endpoints = Vec::new();
+    for name in ["a", "b"] {
+        let body = json!({"url": format!("https://hooks.partner.example/{name}"), "event_types": ["patient.created"]});
+        let created = app
+            .post_json_as(&owner.access, "/api/v1/webhook-endpoints", &body)
+            .await;
+        assert_eq!(created.status(), 201);
+        let created: Value = created.json().await.unwrap();
+        endpoints.push(created["endpoint"]["id"].as_str().unwrap().to_owned());
+    }
     let mut patients = Vec::new();
     for name in NAMES {
         let body = json!({"family_name": name, "given_name": "Ada", "birth_date": "1980-02-03", "sex": "female"});
@@ -52,6 +80,7 @@ async fn seed(app: &TestApp) -> Seeded {
     Seeded {
         owner,
         patient: patients[0].clone(),
+        endpoint: endpoints[0].clone(),
     }
 }
 
@@ -109,7 +138,7 @@ async fn every_list_pages_to_its_end_with_sealed_cursors() {
     assert!(lists.len() >= 6, "too few lists: {}", lists.len());
     let mut first_cursors: Vec<(String, String, String)> = Vec::new();
     for op in &lists {
-        let path = op.path_with(&seeded.patient);
+        let path = seeded.path(op);
         let mut seen = std::collections::BTreeSet::new();
         let mut cursor: Option<String> = None;
         let mut pages = 0;
@@ -154,6 +183,8 @@ async fn every_list_pages_to_its_end_with_sealed_cursors() {
         "audit-events",
         "access-log",
         "sign-ins",
+        "webhook-endpoints",
+        "deliveries",
     ] {
         assert!(
             paged.iter().any(|n| n.contains(name)),
@@ -170,7 +201,7 @@ async fn every_list_pages_to_its_end_with_sealed_cursors() {
         let (status, _) = page(&app, &seeded.owner.access, path, Some(&altered)).await;
         assert_eq!(status, 422, "{name}: an altered cursor was taken");
         for op in &lists {
-            let other = op.path_with(&seeded.patient);
+            let other = seeded.path(op);
             if other == *path {
                 continue;
             }

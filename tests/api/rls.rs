@@ -37,7 +37,8 @@ fn expected_policy(table: &str) -> (String, String) {
         "public.clinic_closures"
         | "public.clinic_exports"
         | "public.incident_clinics"
-        | "public.incident_evidence" => {
+        | "public.incident_evidence"
+        | "public.webhook_deliveries" => {
             let both = any(&[IN_CLINIC, NO_SETTING]);
             (both.clone(), both)
         }
@@ -159,6 +160,14 @@ fn every_tenant_table_forces_rls_under_exactly_its_declared_policy() {
 async fn clinic_with_rows_everywhere(app: &TestApp, b: &Member) {
     let clinic = app.me(b).await["clinic"]["id"].as_str().unwrap().to_owned();
     app.set_plan(&clinic, "business");
+    // A webhook endpoint, subscribed before the patient below is made (its
+    // delivery waits in the outbox).
+    let endpoint =
+        json!({"url": "https://hooks.partner.example/b", "event_types": ["patient.created"]});
+    let endpoint = app
+        .post_json_as(&b.access, "/api/v1/webhook-endpoints", &endpoint)
+        .await;
+    assert_eq!(endpoint.status(), 201);
     let doc = document();
     let example = |schema: &str| doc["components"]["schemas"][schema]["examples"][0].clone();
     let patient = app.patient(b, example("PatientRequest")).await.id;

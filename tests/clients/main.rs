@@ -1,7 +1,7 @@
 //! The contract proven with real clients: Redocly lint, a TypeScript client generated
 //! from it (current, strictly typed, and a whole journey against a real server), a
 //! generated Python client, schemathesis over every operation, and headless Chromium
-//! (the reference page, CORS). The tools are pinned in tools/contract and installed by
+//! (the reference page, CORS), and the partner's guide's webhook verification code. The tools are pinned in tools/contract and installed by
 //! `make contract-tools`; a missing one fails its test with that command named.
 
 // Test code: a failed set-up or assertion should panic with its message.
@@ -14,3 +14,4 @@ mod python;
 mod schemathesis;
 mod tools;
 mod typescript;
+mod webhooks;

@@ -62,6 +62,10 @@ fn base_vars(db: &TestDb) -> HashMap<String, String> {
         ("DB_CHECKOUT_TIMEOUT_MS", "1000".to_owned()),
         ("SECURITY_CONTACT", "mailto:security@clinic.test".to_owned()),
         ("OUTBOX_POLL_SECONDS", "0".to_owned()),
+        // Tests drive the webhook worker's rounds by hand, and their receivers
+        // run on loopback (allowed in the test configuration only).
+        ("WEBHOOK_POLL_SECONDS", "0".to_owned()),
+        ("WEBHOOK_ALLOW_LOOPBACK", "true".to_owned()),
         ("AUTH_RATE_LIMIT_PER_MINUTE", "10000".to_owned()),
         ("PASSWORD_HASH_CONCURRENCY", "2".to_owned()),
         (
@@ -174,6 +178,14 @@ impl TestApp {
         self.server
             .as_ref()
             .map(|s| s.services.clone())
+            .expect("server running")
+    }
+
+    /// The client the server's webhook worker sends with.
+    pub fn webhook_client(&self) -> salus::webhooks::client::WebhookClient {
+        self.server
+            .as_ref()
+            .map(|s| s.webhooks.clone())
             .expect("server running")
     }
 

@@ -113,7 +113,7 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
 }
 
 /// A minimal valid value for a schema: required properties only, strings long
-/// enough, formats honoured, the first enum value.
+/// enough, formats honoured, the first enum value, arrays as short as allowed.
 pub fn example(schema: &Value) -> Value {
     let doc = document();
     example_in(&doc, schema)
@@ -176,7 +176,16 @@ fn example_in(doc: &Value, schema: &Value) -> Value {
         },
         Some("integer") | Some("number") => json!(schema["minimum"].as_i64().unwrap_or(1)),
         Some("boolean") => json!(false),
-        Some("array") => json!([]),
+        Some("array") => {
+            // As few items as allowed: distinct ones from an enum when they
+            // must be unique.
+            let count = usize::try_from(schema["minItems"].as_u64().unwrap_or(0)).unwrap_or(0);
+            let items = resolve(doc, &schema["items"]);
+            match items["enum"].as_array() {
+                Some(values) => Value::Array(values.iter().take(count).cloned().collect()),
+                None => Value::Array(vec![example_in(doc, items); count]),
+            }
+        }
         _ => Value::Null,
     }
 }

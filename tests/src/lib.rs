@@ -18,6 +18,7 @@ pub mod operators;
 pub mod outbox;
 pub mod recording;
 pub mod tls;
+pub mod webhooks;
 
 pub use app::TestApp;
 pub use clock::ManualClock;

@@ -22,6 +22,7 @@ use crate::reminders::Reminders;
 use crate::schedule::clinic_time_zone;
 use crate::shared::{Core, SealedField, transactions};
 use crate::store::{AppointmentsTx, Scope};
+use crate::webhooks::events::{Event, EventType};
 
 const TABLE: &str = "appointments";
 
@@ -195,6 +196,11 @@ impl Appointments {
             };
             tx.add_history(actor.clinic_id, self.core.new_id(), id, &entry)?;
             self.reminders.sync_reminders(tx, actor.clinic_id, &stored)?;
+            self.core.emit(
+                tx,
+                actor.clinic_id,
+                Event::appointment(EventType::AppointmentBooked, &stored),
+            )?;
             self.core.audit_action(
                 tx,
                 actor,
@@ -309,6 +315,13 @@ impl Appointments {
             tx.add_history(actor.clinic_id, self.core.new_id(), id, &entry)?;
             self.reminders
                 .sync_reminders(tx, actor.clinic_id, &updated)?;
+            let event = if to == Status::Cancelled {
+                EventType::AppointmentCancelled
+            } else {
+                EventType::AppointmentStatusChanged
+            };
+            self.core
+                .emit(tx, actor.clinic_id, Event::appointment(event, &updated))?;
             self.core.audit(
                 tx,
                 AuditRecord::by(actor, crate::audit::actions::APPOINTMENT_STATUS_CHANGED)
@@ -389,6 +402,11 @@ impl Appointments {
             )?;
             self.reminders
                 .sync_reminders(tx, actor.clinic_id, &updated)?;
+            self.core.emit(
+                tx,
+                actor.clinic_id,
+                Event::appointment(EventType::AppointmentRescheduled, &updated),
+            )?;
             self.core.audit_action(
                 tx,
                 actor,

@@ -5,7 +5,10 @@
 //! two changes of one resource never interleave.
 
 use crate::DomainError;
-use crate::ids::{AppointmentId, ClinicId, MembershipId, NoteId, PatientId, QueueEntryId, RoleId};
+use crate::ids::{
+    AppointmentId, ClinicId, MembershipId, NoteId, PatientId, QueueEntryId, RoleId,
+    WebhookEndpointId,
+};
 
 /// The version a change is made against: the one the client read, or any (`*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +46,8 @@ pub enum Versioned {
     QueueEntry,
     /// A patient.
     Patient,
+    /// A webhook endpoint.
+    WebhookEndpoint,
 }
 
 /// The id of a resource that carries a version: its type names the resource, so
@@ -68,6 +73,7 @@ versioned_ids!(
     AppointmentId => Appointment,
     QueueEntryId => QueueEntry,
     PatientId => Patient,
+    WebhookEndpointId => WebhookEndpoint,
 );
 
 /// Storage of versions: each table's `version` column (the row named by the

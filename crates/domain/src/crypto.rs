@@ -217,7 +217,8 @@ pub struct SealedColumn {
 
 /// The columns a data-key rotation re-encrypts: the health data of
 /// [`SEALED_COLUMNS`], the passphrases of pending clinic exports and the
-/// answers kept for idempotent retries (`crate::idempotency`).
+/// answers kept for idempotent retries (`crate::idempotency`) and the webhook
+/// endpoints' signing secrets.
 pub const DATA_KEY_COLUMNS: &[SealedColumn] = &[
     SealedColumn {
         table: "patients",
@@ -248,6 +249,16 @@ pub const DATA_KEY_COLUMNS: &[SealedColumn] = &[
         table: "idempotent_requests",
         column: "response_body",
         bound_as: "response_body",
+    },
+    SealedColumn {
+        table: "webhook_endpoints",
+        column: "sealed_secret",
+        bound_as: "secret",
+    },
+    SealedColumn {
+        table: "webhook_endpoints",
+        column: "sealed_previous_secret",
+        bound_as: "previous_secret",
     },
 ];
 

@@ -91,6 +91,10 @@ id_type!(
     IncidentId,
     /// A piece of evidence an incident preserved (one clinic's audit export hash).
     EvidenceId,
+    /// A clinic's webhook endpoint.
+    WebhookEndpointId,
+    /// A webhook event: the `webhook-id` receivers see (every endpoint, every attempt).
+    WebhookEventId,
 );
 
 impl ChainId {

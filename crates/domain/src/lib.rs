@@ -42,6 +42,7 @@ pub mod shared;
 pub mod staff;
 pub mod store;
 pub mod vulns;
+pub mod webhooks;
 
 pub use actor::Actor;
 pub use clock::Clock;

@@ -18,6 +18,7 @@ use crate::ports::patients::{
 use crate::records;
 use crate::shared::{Core, SealedField, transactions};
 use crate::store::{PatientsTx, Scope};
+use crate::webhooks::events::{Event, EventType};
 
 /// The sealed national id, its blind index and the sealed medical history.
 type SealedFields = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
@@ -241,6 +242,11 @@ impl Patients {
             let keys = self.core.clinic_keys(tx, actor.clinic_id)?;
             let stored = self.new_stored_patient(&keys, id, &fields, history.as_ref(), now)?;
             tx.insert_patient(actor.clinic_id, &stored)?;
+            self.core.emit(
+                tx,
+                actor.clinic_id,
+                Event::patient(EventType::PatientCreated, id, stored.version),
+            )?;
             self.core.audit_action(
                 tx,
                 actor,
@@ -338,6 +344,11 @@ impl Patients {
                     current: expected_version,
                 }));
             }
+            self.core.emit(
+                tx,
+                actor.clinic_id,
+                Event::patient(EventType::PatientUpdated, id, stored.version),
+            )?;
             // Field names only: never a value (the history is readable with
             // `patients.read`, and health fields must not reach the trail).
             self.core.audit(
@@ -381,11 +392,22 @@ impl Patients {
                 Err(refused) => return Ok(Err(refused)),
             };
             if changed {
-                let kind = if archived {
-                    crate::audit::actions::PATIENT_ARCHIVED
+                let (kind, event) = if archived {
+                    (
+                        crate::audit::actions::PATIENT_ARCHIVED,
+                        EventType::PatientArchived,
+                    )
                 } else {
-                    crate::audit::actions::PATIENT_RESTORED
+                    (
+                        crate::audit::actions::PATIENT_RESTORED,
+                        EventType::PatientRestored,
+                    )
                 };
+                self.core.emit(
+                    tx,
+                    actor.clinic_id,
+                    Event::patient(event, id, stored.version),
+                )?;
                 self.core
                     .audit_action(tx, actor, kind, ("patient", id), client)?;
             }

@@ -13,6 +13,7 @@ use crate::ports::queue::{QueueEntry, QueueStatus};
 use crate::records;
 use crate::shared::{Core, transactions};
 use crate::store::Scope;
+use crate::webhooks::events::{Event, EventType};
 
 /// The day's waiting queue.
 #[derive(Clone)]
@@ -74,7 +75,14 @@ impl Queue {
                 }
                 a.status = AppointmentStatus::CheckedIn;
                 a.updated_at = now;
+                // A change of the appointment like any other: a new version.
+                a.version += 1;
                 tx.update_appointment(actor.clinic_id, &a)?;
+                self.core.emit(
+                    tx,
+                    actor.clinic_id,
+                    Event::appointment(EventType::AppointmentStatusChanged, &a),
+                )?;
                 practitioner = practitioner.or(Some(a.practitioner_id));
             }
             let entry = QueueEntry {
@@ -90,6 +98,11 @@ impl Queue {
                 version: 1,
             };
             tx.insert_entry(actor.clinic_id, &entry)?;
+            self.core.emit(
+                tx,
+                actor.clinic_id,
+                Event::queue(EventType::QueueCheckedIn, &entry),
+            )?;
             self.core.audit_action(
                 tx,
                 actor,
@@ -134,6 +147,13 @@ impl Queue {
             )?;
             entry.status = QueueStatus::Called;
             entry.called_at = Some(now);
+            // A change of the entry like any other: a new version.
+            entry.version = bump_version(tx, actor.clinic_id, entry.id)?;
+            self.core.emit(
+                tx,
+                actor.clinic_id,
+                Event::queue(EventType::QueueCalled, &entry),
+            )?;
             Ok(Some(entry))
         })
     }
@@ -194,6 +214,11 @@ impl Queue {
             )?;
             entry.status = to;
             entry.version = bump_version(tx, actor.clinic_id, id)?;
+            self.core.emit(
+                tx,
+                actor.clinic_id,
+                Event::queue(EventType::QueueStatusChanged, &entry),
+            )?;
             Ok(Ok(entry))
         })
     }

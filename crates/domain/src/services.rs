@@ -23,6 +23,7 @@ use crate::seeding::Seeding;
 use crate::shared::Core;
 use crate::staff::Staff;
 use crate::vulns::Vulnerabilities;
+use crate::webhooks::Webhooks;
 
 /// The services, one per area.
 #[derive(Clone)]
@@ -69,6 +70,8 @@ pub struct Services {
     pub vulns: Vulnerabilities,
     /// Idempotent requests: claims and the answers replayed for retries.
     pub idempotency: Idempotency,
+    /// Webhook endpoints, their deliveries and the delivery worker's steps.
+    pub webhooks: Webhooks,
     core: Core,
 }
 
@@ -97,6 +100,7 @@ impl Services {
             seeding: Seeding::new(core.clone()),
             vulns: Vulnerabilities::new(core.clone()),
             idempotency: Idempotency::new(core.clone()),
+            webhooks: Webhooks::new(core.clone()),
             core,
         }
     }

@@ -23,8 +23,11 @@ use crate::outbox::{Channel, NewMessage, OutboxRepo};
 use crate::ports::audit::AuditRepo;
 use crate::ports::closure::DestructionRegister;
 use crate::ports::keys::KeysRepo;
+use crate::ports::webhooks::{NewWebhookEvent, WebhookEventsRepo};
 use crate::random::uuid_v7;
 use crate::store::{Scope, Store, Tx, in_tx};
+use crate::webhooks::events::Event;
+use crate::webhooks::schedule::RETRY_WINDOW;
 use crate::{Actor, Clock, DomainError, Random};
 
 /// The services' settings, from configuration.
@@ -59,6 +62,8 @@ pub struct Settings {
     pub secrets_in_use: Vec<crate::ports::secrets::SecretInUse>,
     /// Their rotation periods.
     pub rotation_periods: crate::ports::secrets::RotationPeriods,
+    /// What webhook endpoints may point at.
+    pub webhook_targets: crate::webhooks::target::TargetPolicy,
 }
 
 impl Default for Settings {
@@ -81,6 +86,7 @@ impl Default for Settings {
                 critical: Duration::days(30),
                 standard: Duration::days(90),
             },
+            webhook_targets: crate::webhooks::target::TargetPolicy::default(),
         }
     }
 }
@@ -323,6 +329,31 @@ impl Core {
             created_at: self.now(),
             available_at: self.now(),
         })
+    }
+
+    /// Queues a webhook event in the current transaction (the change's): one
+    /// delivery for each enabled endpoint of the clinic subscribed to its type,
+    /// sent by the delivery worker once the change commits, never otherwise.
+    pub(crate) fn emit(
+        &self,
+        tx: &mut dyn WebhookEventsRepo,
+        clinic: ClinicId,
+        event: Event,
+    ) -> Result<(), DomainError> {
+        let at = self.now();
+        tx.enqueue_webhook_event(
+            clinic,
+            &NewWebhookEvent {
+                id: self.new_id(),
+                kind: event.kind,
+                resource: event.resource,
+                patient: event.patient,
+                payload: event.payload(at),
+                at,
+                give_up_at: at + RETRY_WINDOW,
+            },
+        )?;
+        Ok(())
     }
 
     /// Records an audit event in the current transaction: if it cannot be written,

@@ -27,6 +27,7 @@ use crate::ports::schedule::ScheduleRepo;
 use crate::ports::secrets::SecretsRepo;
 use crate::ports::staff::StaffRepo;
 use crate::ports::vulns::VulnsRepo;
+use crate::ports::webhooks::{WebhookEventsRepo, WebhooksRepo};
 
 /// What a transaction may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,12 +62,12 @@ views! {
     AuditTx: AuditRepo, PatientsRepo;
     /// The threat detectors, the backup and incident watches, and the alert list.
     AlertsTx: AlertsRepo, AuditRepo, IdentityRepo, OutboxRepo, StaffRepo, IncidentsRepo;
-    /// Patient records.
-    PatientsTx: PatientsRepo, VersionsRepo, AuditRepo, KeysRepo;
+    /// Patient records (and the webhook events of their changes).
+    PatientsTx: PatientsRepo, VersionsRepo, AuditRepo, KeysRepo, WebhookEventsRepo;
     /// Appointment reminders (written with the appointment that schedules them).
     RemindersTx: RemindersRepo, OutboxRepo, PatientsRepo, IdentityRepo;
     /// Appointments and their history.
-    AppointmentsTx: RemindersTx, AppointmentsRepo, ScheduleRepo, VersionsRepo, AuditRepo, KeysRepo;
+    AppointmentsTx: RemindersTx, AppointmentsRepo, ScheduleRepo, VersionsRepo, AuditRepo, KeysRepo, WebhookEventsRepo;
     /// Practitioners' hours, absences and availability.
     ScheduleTx: ScheduleRepo, IdentityRepo, VersionsRepo, AuditRepo;
     /// Clinical notes.
@@ -76,7 +77,7 @@ views! {
     /// break-the-glass read).
     RightsTx: PatientsTx, AppointmentsTx, NotesTx, ErasureRepo, ArchiveRepo, StaffRepo;
     /// The waiting queue.
-    QueueTx: QueueRepo, PatientsRepo, AppointmentsRepo, VersionsRepo, AuditRepo;
+    QueueTx: QueueRepo, PatientsRepo, AppointmentsRepo, VersionsRepo, AuditRepo, WebhookEventsRepo;
     /// A staff member's record, locked for a change (the guard of every staff action).
     MemberTx: StaffRepo, VersionsRepo;
     /// Staff, invitations and plans.
@@ -103,6 +104,9 @@ views! {
     SecretsTx: SecretsRepo, AuditRepo;
     /// Idempotent requests: the claims, the sealed answers (`crate::idempotency`).
     IdempotencyTx: IdempotencyRepo, KeysRepo;
+    /// Webhook endpoints and deliveries: the plan and the managers to tell
+    /// (identity, staff), the endpoints' sealed secrets (keys), the emails.
+    WebhooksTx: WebhooksRepo, VersionsRepo, IdentityRepo, StaffRepo, KeysRepo, AuditRepo, OutboxRepo;
     /// Bulk loading of synthetic data (`crate::seeding`).
     SeedTx: IdentityRepo, ScheduleRepo, PatientsRepo, KeysRepo;
 }

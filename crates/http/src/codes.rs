@@ -198,6 +198,14 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "breach_already_confirmed",
         "The incident's breach was confirmed already; its 72-hour clocks run from then.",
     ),
+    (
+        "webhook_endpoint_limit",
+        "The clinic has as many webhook endpoints as it may (20): delete one first.",
+    ),
+    (
+        "endpoint_disabled",
+        "The webhook endpoint is disabled: enable it before redelivering.",
+    ),
 ];
 
 /// Every `code` a field error can carry, with what it means: the catalogue the
@@ -286,6 +294,19 @@ pub const FIELD_ERROR_CODES: &[(&str, &str)] = &[
         "The password contains the email, a name or the clinic's name.",
     ),
     ("too_weak", "The password is too easy to guess."),
+    (
+        "https_required",
+        "The URL must be `https://` (plain `http://` only on a development server).",
+    ),
+    (
+        "address_refused",
+        "The URL names a loopback, private, link-local, multicast, reserved or metadata address.",
+    ),
+    (
+        "unknown_event_type",
+        "Not a webhook event type of the catalogue.",
+    ),
+    ("duplicate", "The list names the same value twice."),
 ];
 
 /// Every state an invitation can be in, as published (`InvitationStatus`).

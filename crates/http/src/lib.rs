@@ -68,6 +68,7 @@ pub use crate::state::{HttpSettings, Ports};
         (name = "staff", description = "Members, roles, invitations and ownership."),
         (name = "me", description = "The signed-in member: profile, sessions, password, email, phone, MFA."),
         (name = "audit", description = "The audit trail: events, a patient's access log, the verifiable export."),
+        (name = "webhooks", description = "Endpoints subscribed to the clinic's events, signed deliveries (Standard Webhooks), their log and redelivery."),
     ),
     servers((url = "http://127.0.0.1:8080", description = "A development server (`make run`). \
         The document a server serves at `/openapi.json` names that server's `PUBLIC_URL` instead.")),
@@ -230,6 +231,14 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::incidents::notify)
         .service(routes::incidents::evidence)
         .service(routes::incidents::clinic_list)
+        .service(routes::webhooks::list)
+        .service(routes::webhooks::create)
+        .service(routes::webhooks::read)
+        .service(routes::webhooks::update)
+        .service(routes::webhooks::remove)
+        .service(routes::webhooks::rotate_secret)
+        .service(routes::webhooks::deliveries)
+        .service(routes::webhooks::redeliver)
 }
 
 /// The OpenAPI document generated from the code (what `salus openapi` prints and

@@ -34,8 +34,14 @@ const LEFT_OUT: &[&str] = &[
     "public.idempotent_requests",
 ];
 
-/// Columns left out wherever they are: token hashes and the blind index.
-const COLUMNS_LEFT_OUT: &[&str] = &["token_hash", "national_id_index"];
+/// Columns left out wherever they are: token hashes, the blind index, and
+/// webhook endpoints' sealed signing secrets.
+const COLUMNS_LEFT_OUT: &[&str] = &[
+    "token_hash",
+    "national_id_index",
+    "sealed_secret",
+    "sealed_previous_secret",
+];
 
 #[derive(QueryableByName)]
 struct Table {

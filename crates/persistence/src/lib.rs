@@ -39,6 +39,7 @@ pub mod staff_repo;
 pub mod store;
 pub mod versions_repo;
 pub mod vulns_repo;
+pub mod webhooks_repo;
 
 pub use pool::{DbPool, PoolSettings, build_pool};
 pub use store::PgStore;

@@ -575,3 +575,47 @@ diesel::table! {
         last_seen_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    webhook_endpoints (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        url -> Text,
+        description -> Text,
+        event_types -> Array<Text>,
+        enabled -> Bool,
+        disabled_at -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+        sealed_secret -> Bytea,
+        sealed_previous_secret -> Nullable<Bytea>,
+        previous_secret_expires_at -> Nullable<Timestamptz>,
+        failing_since -> Nullable<Timestamptz>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (clinic_id, endpoint_id, event_id) {
+        clinic_id -> Uuid,
+        endpoint_id -> Uuid,
+        event_id -> Uuid,
+        seq -> Int8,
+        event_type -> Text,
+        resource_id -> Uuid,
+        patient_id -> Nullable<Uuid>,
+        payload -> Text,
+        created_at -> Timestamptz,
+        state -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        give_up_at -> Timestamptz,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_status -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(webhook_endpoints, webhook_deliveries, clinics);

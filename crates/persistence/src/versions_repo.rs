@@ -27,6 +27,7 @@ fn location(resource: Versioned) -> (&'static str, &'static str) {
         Versioned::Appointment => ("appointments", "clinic_id = $1 AND id = $2"),
         Versioned::QueueEntry => ("queue_entries", "clinic_id = $1 AND id = $2"),
         Versioned::Patient => ("patients", "clinic_id = $1 AND id = $2"),
+        Versioned::WebhookEndpoint => ("webhook_endpoints", "clinic_id = $1 AND id = $2"),
     }
 }
 

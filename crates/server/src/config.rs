@@ -47,6 +47,9 @@
 //! | `SMS_GATEWAY_SECRET` | secret; HMAC-SHA256 key of the `X-Salus-Signature` header (≥ 16 characters in staging/production) | required by `gateway` |
 //! | `SECURITY_WEBHOOK_URL` | where security alerts are POSTed for the platform (signed like the SMS gateway; `https://` in staging/production unless on loopback) | none (alerts are stored and emailed only) |
 //! | `SECURITY_WEBHOOK_SECRET` | secret; HMAC-SHA256 key of the webhook's `X-Salus-Signature` | required with `SECURITY_WEBHOOK_URL` |
+//! | `WEBHOOK_POLL_SECONDS` | how often the webhook delivery worker claims due deliveries (0: off) | `5` |
+//! | `WEBHOOK_TIMEOUT_SECONDS` | how long one webhook delivery may take, connection included (1 to 60) | `15` |
+//! | `WEBHOOK_ALLOW_LOOPBACK` | `true` lets webhook endpoints be on this machine (`localhost`, `127.0.0.0/8`, `::1`), for a receiver run beside a development or test server; refused in staging/production. Every other inside address is refused everywhere, and `http://` endpoints only outside staging/production | `false` |
 //! | `BACKUP_REPO_PATH` | the pgBackRest repository (absolute path; in production on storage of another host, see docs/operations.md "Backups"); setting it turns the `salus backup` commands on | none (backups not configured on this node) |
 //! | `BACKUP_CIPHER_PASS` | secret; the repository's encryption passphrase (aes-256-cbc); at least 32 characters and not the `.env.example` value in staging/production | required with `BACKUP_REPO_PATH` |
 //! | `BACKUP_STANZA` | the pgBackRest stanza (letters, digits, `-`, `_`) | `salus` |
@@ -174,6 +177,19 @@ pub enum SmsDelivery {
     },
 }
 
+/// How webhooks are delivered (`WEBHOOK_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Seconds between the delivery worker's rounds (0: the worker does not run).
+    pub poll_secs: u64,
+    /// How long one delivery may take, connection included.
+    pub timeout: std::time::Duration,
+    /// `http://` endpoints (outside staging and production only).
+    pub allow_http: bool,
+    /// Endpoints on this machine (development and tests only).
+    pub allow_loopback: bool,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -247,6 +263,8 @@ pub struct Config {
     pub sms_delivery: SmsDelivery,
     /// The platform's security webhook (URL and HMAC secret), when configured.
     pub security_webhook: Option<(String, SecretString)>,
+    /// Clinics' webhooks: the delivery worker and where endpoints may point.
+    pub webhooks: WebhookSettings,
     /// Backups with pgBackRest, when `BACKUP_REPO_PATH` is set.
     pub backup: Option<BackupConfig>,
     /// The destruction register's directory.
@@ -840,6 +858,30 @@ fn read_security_webhook<S: Source>(
     )
 }
 
+/// Reads `WEBHOOK_*`: loopback endpoints are a development and test setting,
+/// refused in staging and production, which also refuse `http://` endpoints.
+fn read_webhooks<S: Source>(r: &mut Reader<'_, S>, deployed: bool) -> WebhookSettings {
+    let poll_secs = r.parsed("WEBHOOK_POLL_SECONDS", 5u64, "a number of seconds");
+    let timeout_secs = r.parsed("WEBHOOK_TIMEOUT_SECONDS", 15u64, "a number of seconds");
+    if !(1..=60).contains(&timeout_secs) {
+        r.problems
+            .push("WEBHOOK_TIMEOUT_SECONDS must be between 1 and 60".to_owned());
+    }
+    let allow_loopback = r.parsed("WEBHOOK_ALLOW_LOOPBACK", false, "true or false");
+    if deployed && allow_loopback {
+        r.problems.push(
+            "WEBHOOK_ALLOW_LOOPBACK must be false in staging and production: webhooks go to public addresses only"
+                .to_owned(),
+        );
+    }
+    WebhookSettings {
+        poll_secs,
+        timeout: std::time::Duration::from_secs(timeout_secs.clamp(1, 60)),
+        allow_http: !deployed,
+        allow_loopback,
+    }
+}
+
 /// A key for development or tests when none is configured: in development it is
 /// generated once and kept under `.local/dev-secrets/` when `.local/` exists (so data sealed by one run
 /// opens in the next, and `seed-dev` and `serve` agree); in tests it lives as long as
@@ -1052,6 +1094,7 @@ impl Config {
         let email_delivery = read_email_delivery(&mut r, deployed);
         let sms_delivery = read_sms_delivery(&mut r, deployed);
         let security_webhook = read_security_webhook(&mut r, deployed);
+        let webhooks = read_webhooks(&mut r, deployed);
         let backup = read_backup_settings(&mut r, app_env);
         let destruction_register_dir = read_register_dir(&mut r, deployed, backup.as_ref());
         let closure_grace_days = r.parsed("CLOSURE_GRACE_DAYS", 30i64, "a number of days");
@@ -1151,6 +1194,7 @@ impl Config {
                 email_delivery,
                 sms_delivery,
                 security_webhook,
+                webhooks,
                 backup,
                 destruction_register_dir,
                 closure_grace_days,
@@ -1752,6 +1796,49 @@ mod tests {
         );
         let text = deployed("a-passphrase-long-enough-for-production-use");
         assert!(!text.contains("BACKUP_"), "{text}");
+    }
+
+    #[test]
+    fn loopback_webhooks_are_a_development_and_test_setting_only() {
+        for env in ["development", "test"] {
+            let config = load(&[
+                ("APP_ENV", env),
+                ("DATABASE_URL", STRONG_URL),
+                ("WEBHOOK_ALLOW_LOOPBACK", "true"),
+                ("WEBHOOK_TIMEOUT_SECONDS", "2"),
+            ])
+            .unwrap();
+            assert!(
+                config.webhooks.allow_loopback && config.webhooks.allow_http,
+                "{env}"
+            );
+            assert_eq!(config.webhooks.timeout, std::time::Duration::from_secs(2));
+        }
+        let defaults = load(&[("DATABASE_URL", STRONG_URL)]).unwrap().webhooks;
+        assert!(!defaults.allow_loopback);
+        assert_eq!(defaults.poll_secs, 5);
+        assert_eq!(defaults.timeout, std::time::Duration::from_secs(15));
+        for env in ["staging", "production"] {
+            let text = load(&[("APP_ENV", env), ("WEBHOOK_ALLOW_LOOPBACK", "true")])
+                .unwrap_err()
+                .0
+                .join("\n");
+            assert!(
+                text.contains("WEBHOOK_ALLOW_LOOPBACK must be false in staging and production"),
+                "{env}: {text}"
+            );
+        }
+        let text = load(&[
+            ("DATABASE_URL", STRONG_URL),
+            ("WEBHOOK_TIMEOUT_SECONDS", "61"),
+        ])
+        .unwrap_err()
+        .0
+        .join("\n");
+        assert!(
+            text.contains("WEBHOOK_TIMEOUT_SECONDS must be between 1 and 60"),
+            "{text}"
+        );
     }
 
     #[test]

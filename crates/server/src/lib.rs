@@ -26,3 +26,4 @@ pub mod serve;
 pub mod telemetry;
 pub mod tls;
 pub mod vulns;
+pub mod webhooks;

@@ -16,6 +16,7 @@ use salus_domain::identity::password::{HashParams, PasswordHasher};
 use salus_domain::identity::throttle::{LockoutPolicy, RateLimit};
 use salus_domain::services::Services;
 use salus_domain::shared::{Core, CoreParts, Settings};
+use salus_domain::webhooks::target::TargetPolicy;
 use salus_http::auth::jwt::{SigningKey, TokenKeys};
 use salus_http::metrics::Metrics;
 use salus_http::paging::Cursors;
@@ -35,6 +36,8 @@ use crate::register::FileRegister;
 use crate::rotation_job::spawn_rotation_job;
 use crate::sequencer_job::spawn_sequencer;
 use crate::tls;
+use crate::webhooks::client::WebhookClient;
+use crate::webhooks::spawn_webhook_worker;
 
 /// The master keys from `MASTER_KEYS` (the first seals).
 pub fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
@@ -166,6 +169,10 @@ pub fn services(
                 }),
             secrets_in_use: crate::secrets::in_use(config),
             rotation_periods: crate::secrets::periods(config),
+            webhook_targets: TargetPolicy {
+                allow_http: config.webhooks.allow_http,
+                allow_loopback: config.webhooks.allow_loopback,
+            },
             ..Settings::default()
         },
     })))
@@ -208,6 +215,8 @@ pub struct RunningServer {
     pub public_url: String,
     /// The service layer the server runs (for operator tasks and tests).
     pub services: Arc<Services>,
+    /// The client its webhook worker sends with (tests drive rounds with it).
+    pub webhooks: WebhookClient,
     handles: Vec<ServerHandle>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -325,6 +334,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
             Duration::from_secs(config.outbox_poll_secs),
         );
     }
+    let webhooks = WebhookClient::new(config.webhooks).context("webhook client")?;
+    if config.webhooks.poll_secs > 0 {
+        spawn_webhook_worker(
+            service.clone(),
+            webhooks.clone(),
+            Duration::from_secs(config.webhooks.poll_secs),
+        );
+    }
     let workers = config.http_workers.unwrap_or(cores);
     let blocking = blocking_threads(config.db_pool_size, hash_permits, workers);
 
@@ -366,6 +383,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         metrics_addr,
         public_url,
         services: service,
+        webhooks,
         handles,
         tasks,
     })

@@ -133,11 +133,18 @@ actions! {
     VULNERABILITY_IMPORTED = "vulnerability.imported": "A scanner's report was imported (`salus vuln import`): the scanner, and how many findings were new, seen again, reopened, re-scored, and no longer reported.",
     VULNERABILITY_REOPENED = "vulnerability.reopened": "A vulnerability marked fixed was reported again by an import: open again, its deadline unchanged.",
     VULNERABILITY_RESCORED = "vulnerability.rescored": "An import reported a known vulnerability in another band (its advisory was re-scored): the deadline now follows from the new band and the first sighting.",
+    WEBHOOK_ENDPOINT_CREATED = "webhook.endpoint_created": "A webhook endpoint was subscribed to event types (the URL's host and the event types; never the secret).",
+    WEBHOOK_ENDPOINT_DELETED = "webhook.endpoint_deleted": "A webhook endpoint was deleted, with its delivery log.",
+    WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled": "The delivery worker disabled a webhook endpoint that failed every attempt for as long as an event is retried; its waiting deliveries were given up and the owners and administrators emailed.",
+    WEBHOOK_ENDPOINT_UPDATED = "webhook.endpoint_updated": "A webhook endpoint changed: the names of the fields changed, and whether it is enabled.",
+    WEBHOOK_REDELIVERY_REQUESTED = "webhook.redelivery_requested": "A member asked for an event to be delivered to an endpoint again.",
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated": "A webhook endpoint's signing secret was replaced; the previous one signs too until the time recorded.",
 }
 
 #[cfg(test)]
 mod tests {
     use crate::access::Permission;
+    use crate::webhooks::events::EventType;
 
     fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -159,15 +166,20 @@ mod tests {
     }
 
     /// No action is written out anywhere but here: every `"<area>.<what>"` string
-    /// of an audited area in the crates' code (permission codes aside) must be
-    /// one of these constants instead.
+    /// of an audited area in the crates' code (permission codes and webhook event
+    /// types aside: catalogues of their own) must be one of these constants
+    /// instead.
     #[test]
     fn every_action_is_named_through_the_catalogue() {
         let areas: Vec<&str> = super::ALL
             .iter()
             .filter_map(|(code, _)| code.split('.').next())
             .collect();
-        let permissions: Vec<&str> = Permission::ALL.iter().map(|p| p.code()).collect();
+        let permissions: Vec<&str> = Permission::ALL
+            .iter()
+            .map(|p| p.code())
+            .chain(EventType::ALL.iter().map(|e| e.code()))
+            .collect();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut files = Vec::new();
         for krate in ["domain", "http", "persistence", "server"] {

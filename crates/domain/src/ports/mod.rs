@@ -24,3 +24,4 @@ pub mod schedule;
 pub mod secrets;
 pub mod staff;
 pub mod vulns;
+pub mod webhooks;

@@ -21,6 +21,7 @@ use crate::identity::model::ClientInfo;
 use crate::ids::PatientId;
 use crate::ports::erasure::{Decided, ErasureDecision, ErasureRequest, Tombstone};
 use crate::store::{RightsTx, Scope};
+use crate::webhooks::events::Event;
 
 /// Where a patient's erasure stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,6 +239,7 @@ impl PatientRights {
             erased_at: now,
         };
         tx.insert_tombstone(clinic, &tombstone)?;
+        self.core.emit(tx, clinic, Event::patient_erased(patient))?;
         let entry = PatientErasure {
             kind: PATIENT_ERASED.to_owned(),
             certificate_id: self.core.new_id::<uuid::Uuid>(),

@@ -12,6 +12,8 @@ use salus_domain::audit::alerts::RULES;
 use salus_domain::identity::model::Role;
 use salus_domain::ports::appointments::Status;
 use salus_domain::ports::queue::QueueStatus;
+use salus_domain::ports::webhooks::{DeliveryState, DisabledReason};
+use salus_domain::webhooks::events::EventType;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
@@ -103,6 +105,37 @@ closed_set!(
     ReminderStatus,
     "Where a reminder's delivery stands.",
     ["pending", "delivered", "failed"]
+);
+
+closed_set!(
+    /// A webhook event type, from the event catalogue.
+    WebhookEventType,
+    "A webhook event type (docs/api.md, \"Webhooks\", says when each is sent).",
+    EventType::ALL.iter().map(|t| t.code())
+);
+
+closed_set!(
+    /// Where a webhook delivery stands.
+    WebhookDeliveryState,
+    "Where a delivery stands.",
+    [
+        DeliveryState::Pending,
+        DeliveryState::Delivered,
+        DeliveryState::Failed
+    ]
+    .map(DeliveryState::as_str)
+);
+
+closed_set!(
+    /// Why a webhook endpoint is disabled.
+    WebhookDisabledReason,
+    "Why the endpoint is disabled: by a member, after failing every attempt for 3 days, or because it answered 410 Gone.",
+    [
+        DisabledReason::Member,
+        DisabledReason::Failing,
+        DisabledReason::Gone
+    ]
+    .map(DisabledReason::as_str)
 );
 
 closed_set!(

@@ -13,6 +13,12 @@ const SECOND_FACTOR_SCHEMAS: &[&str] = &["SecondFactorFields", "MfaRequest", "Di
 /// Requests that name a custom role (`roles::name_of` refuses built-in names).
 const ROLE_NAME_SCHEMAS: &[&str] = &["CreateRoleRequest", "UpdateRoleRequest"];
 
+/// Requests that subscribe a webhook endpoint to event types.
+const WEBHOOK_ENDPOINT_SCHEMAS: &[&str] = &[
+    "CreateWebhookEndpointRequest",
+    "UpdateWebhookEndpointRequest",
+];
+
 /// A pattern that matches the built-in role names in any ASCII case, as
 /// `roles::name_of` compares them.
 fn built_in_role_names() -> String {
@@ -68,6 +74,15 @@ pub fn publish(doc: &mut Value) {
                     "recipient": { "type": "null" } } }
             ]),
         );
+    }
+    // An endpoint names each event type once (`webhooks::event_types_of`).
+    for name in WEBHOOK_ENDPOINT_SCHEMAS {
+        if let Some(property) = schema(doc, name)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut("event_types"))
+        {
+            property["uniqueItems"] = json!(true);
+        }
     }
     // A cancellation needs a reason (`Services::change_status`).
     if let Some(schema) = schema(doc, "StatusRequest") {

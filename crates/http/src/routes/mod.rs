@@ -19,4 +19,5 @@ pub mod roles;
 pub mod schedule;
 pub mod security_alerts;
 pub mod staff;
+pub mod webhooks;
 pub mod well_known;
