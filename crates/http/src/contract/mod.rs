@@ -14,6 +14,8 @@
 //!   (`#/components/responses/NotFound`, ...), keeping the route's own sentence;
 //! - declares the `X-Purpose-Of-Use` request header on the operations that
 //!   read clinical data ([`crate::clinical_reads`]);
+//! - names the audit events a success records (`x-audit-actions`, from
+//!   [`crate::audited`]);
 //! - declares the `X-Request-Id` header on every response and as an optional
 //!   request header, and `ETag` on every success of an operation that takes
 //!   `If-Match` (with the `If-Match` pattern);
@@ -76,6 +78,9 @@ fn finish_value(doc: &mut Value) {
                     .and_then(Value::as_array_mut)
             {
                 parameters.push(json!({ "$ref": "#/components/parameters/PurposeOfUse" }));
+            }
+            if let Some(audited) = crate::audited::audited(method, path) {
+                operation["x-audit-actions"] = json!(audited.actions().collect::<Vec<_>>());
             }
             finish_operation(operation, &referencing);
         }
