@@ -10,6 +10,10 @@
 #   bash scripts/mutants.sh                 every group
 #   bash scripts/mutants.sh access crypto   only these groups
 #   bash scripts/mutants.sh --list          count the mutants of every group
+#   bash scripts/mutants.sh access --iterate
+#                                           test again only what the last run of
+#                                           the group did not catch (other
+#                                           --options go to cargo-mutants too)
 #
 # Results: .local/mutants/<group>/mutants.out (caught.txt, missed.txt,
 # timeout.txt, unviable.txt, outcomes.json). The last run's figures and every
@@ -47,9 +51,10 @@ export CARGO_TARGET_DIR="$out/target"
 groups=(
     "access|crates/domain/src/access.rs,crates/domain/src/actor.rs|salus-domain|--lib --test escalation --test role_table"
     "crypto|crates/domain/src/crypto.rs|salus-domain|--lib --test field_crypto"
-    "auth-extractor|crates/http/src/auth/extractor.rs,crates/http/src/auth/jwt.rs,crates/http/src/auth/operator.rs|salus-tests|--test api -- route_inventory:: sessions:: operators::an_operator_session"
-    "audit-chain|crates/domain/src/audit/chain.rs,crates/domain/src/audit/seal.rs,crates/domain/src/audit/verify.rs|salus-domain|--lib"
+    "auth-tokens|crates/http/src/auth/jwt.rs|salus-http|--lib"
     "text-policy|crates/http/src/text_policy.rs,crates/domain/src/formats.rs,crates/http/src/json.rs|salus-http|--lib"
+    "audit-chain|crates/domain/src/audit/chain.rs,crates/domain/src/audit/seal.rs,crates/domain/src/audit/verify.rs|salus-domain|--lib"
+    "auth-extractor|crates/http/src/auth/extractor.rs,crates/http/src/auth/operator.rs|salus-tests|--test api -- route_inventory:: sessions:: operators::an_operator_session"
     "store-scoping|crates/persistence/src/store.rs,crates/persistence/src/prepared.rs|salus-tests|--test api -- isolation:: rls:: faults::a_pool"
     "identity-rules|crates/domain/src/identity/password.rs,crates/domain/src/identity/throttle.rs,crates/domain/src/identity/one_time.rs|salus-domain|--lib"
     "identity-sessions|crates/domain/src/identity/auth.rs,crates/domain/src/identity/mfa.rs|salus-tests|--test api -- sessions:: mfa:: limits:: brute_force:: sign_in::"
@@ -59,9 +64,11 @@ groups=(
 list=false
 failed=()
 selected=()
+options=()
 for arg in "$@"; do
     case "$arg" in
         --list) list=true ;;
+        --*) options+=("$arg") ;;
         *) selected+=("$arg") ;;
     esac
 done
@@ -72,7 +79,7 @@ for entry in "${groups[@]}"; do
         continue
     fi
     args=(mutants --workspace --jobs 1 --gitignore true
-        --test-package "$package" --output "$out/$name")
+        --test-package "$package" --output "$out/$name" "${options[@]}")
     IFS=',' read -r -a paths <<<"$files"
     for path in "${paths[@]}"; do
         args+=(--file "$path")
