@@ -42,7 +42,14 @@ set -a
 # shellcheck disable=SC1091
 . "$root/.local/db.env"
 set +a
-# Dependencies are built once for every group and run, not once per copy.
+# Dependencies are built once for every group and run, not once per copy. Two
+# runs at once would overwrite each other's builds there: one at a time.
+mkdir -p "$out"
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+    log "another run is using $out; wait for it to end"
+    exit 1
+fi
 export CARGO_TARGET_DIR="$out/target"
 
 # group | files (cargo-mutants --file, comma-separated) | test package | what
