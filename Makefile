@@ -83,10 +83,10 @@ fuzz:
 ## Mutation testing (cargo-mutants, pinned, installed under .local/tools) of the
 ## security-critical modules, each group with the tests that guard it; results in
 ## .local/mutants/<group>, the last run in docs/security.md. Hours: not in CI.
-## `make mutants GROUPS="access crypto"` runs some groups only.
-GROUPS ?=
+## `make mutants MUTANT_GROUPS="access crypto"` runs some groups only.
+MUTANT_GROUPS ?=
 mutants:
-	@bash scripts/mutants.sh $(GROUPS)
+	@bash scripts/mutants.sh $(MUTANT_GROUPS)
 
 ## Load-test a release build against a scratch database of 100 clinics x 10,000
 ## patients and write bench/results/latest.json (BENCH_QUICK=1: a smoke run).
