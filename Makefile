@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DB_ENV := set -a && . .local/db.env && set +a
 
-.PHONY: run test lint openapi clients contract-tools backup-tools backup-drill backup-drill-stop supply-chain supply-chain-tools provision-db build bench clean-db fuzz
+.PHONY: run test lint openapi clients contract-tools backup-tools backup-drill backup-drill-stop supply-chain supply-chain-tools provision-db build bench clean-db fuzz mutants
 
 provision-db:
 	@bash scripts/provision-db.sh
@@ -79,6 +79,14 @@ supply-chain-tools:
 ## (30) per target; fails on a crash. Installs cargo-fuzz (pinned) and uses nightly.
 fuzz:
 	@bash scripts/fuzz.sh
+
+## Mutation testing (cargo-mutants, pinned, installed under .local/tools) of the
+## security-critical modules, each group with the tests that guard it; results in
+## .local/mutants/<group>, the last run in docs/security.md. Hours: not in CI.
+## `make mutants MUTANT_GROUPS="access crypto"` runs some groups only.
+MUTANT_GROUPS ?=
+mutants:
+	@bash scripts/mutants.sh $(MUTANT_GROUPS)
 
 ## Load-test a release build against a scratch database of 100 clinics x 10,000
 ## patients and write bench/results/latest.json (BENCH_QUICK=1: a smoke run).

@@ -28,9 +28,17 @@ fi
 export PATH="$tools/bin:$PATH"
 cd "$root/fuzz"
 targets=$(cargo +nightly fuzz list)
+logs="$root/.local/fuzz"
+mkdir -p "$logs"
 for target in $targets; do
-    log "$target: ${SECONDS_PER_TARGET}s"
-    cargo +nightly fuzz run "$target" -- \
-        -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 2>&1 | tail -n 3
+    log "$target: ${SECONDS_PER_TARGET}s (output in .local/fuzz/$target.log)"
+    if ! cargo +nightly fuzz run "$target" -- \
+        -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 >"$logs/$target.log" 2>&1; then
+        tail -n 40 "$logs/$target.log" >&2
+        log "$target failed: the input is kept under fuzz/artifacts/$target/"
+        exit 1
+    fi
+    grep -E '^(Done [0-9]+ runs|stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb))' \
+        "$logs/$target.log" || true
 done
 log "every target ran ${SECONDS_PER_TARGET}s without a crash: $(echo $targets | tr '\n' ' ')"

@@ -9,6 +9,7 @@ mod api_docs;
 mod appointments;
 mod at_rest;
 mod audit;
+mod audit_walk;
 mod backup;
 mod brute_force;
 mod clinic;

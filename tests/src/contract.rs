@@ -6,6 +6,8 @@ use serde_json::{Map, Value, json};
 /// One operation of the document.
 #[derive(Debug, Clone)]
 pub struct Operation {
+    /// The `operationId`.
+    pub id: String,
     /// HTTP method, upper case.
     pub method: String,
     /// Path template (`/api/v1/staff/{id}`).
@@ -53,6 +55,15 @@ impl Operation {
         format!("{path}?{}", pairs.join("&"))
     }
 
+    /// The first example the document gives of the request body, if it takes one
+    /// (examples name ids and tokens that exist nowhere: callers put real ones in).
+    pub fn request_example(&self, doc: &Value) -> Option<Value> {
+        let reference = self.body.as_ref()?["$ref"].as_str()?;
+        let name = reference.trim_start_matches("#/components/schemas/");
+        let example = &doc["components"]["schemas"][name]["examples"][0];
+        (!example.is_null()).then(|| example.clone())
+    }
+
     /// Whether the path has parameters.
     pub fn takes_id(&self) -> bool {
         self.path.contains('{')
@@ -72,6 +83,7 @@ pub fn operations() -> Vec<Operation> {
         for (method, op) in item.as_object().expect("path item") {
             let security = op["security"].as_array().cloned().unwrap_or_default();
             out.push(Operation {
+                id: op["operationId"].as_str().unwrap_or_default().to_owned(),
                 method: method.to_uppercase(),
                 path: path.clone(),
                 public: security

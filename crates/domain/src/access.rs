@@ -321,6 +321,59 @@ mod tests {
     }
 
     #[test]
+    fn roles_parse_back_and_only_owners_and_administrators_must_use_mfa() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+            assert_eq!(
+                role.requires_mfa(),
+                matches!(role, Role::Owner | Role::Administrator),
+                "{role:?}"
+            );
+        }
+        assert_eq!(Role::parse("superuser"), None);
+        assert_eq!(Role::parse("Owner"), None, "stored names are lower case");
+    }
+
+    #[test]
+    fn a_permission_named_twice_is_held_once() {
+        let read = Permission::PatientsRead;
+        assert_eq!(PermissionSet::of(&[read, read]), PermissionSet::of(&[read]));
+        assert!(PermissionSet::from_codes(&["patients.read", "patients.read"]).contains(read));
+    }
+
+    #[test]
+    fn a_set_reads_back_as_its_codes_in_catalogue_order_without_unknown_ones() {
+        let set = PermissionSet::from_codes(&["audit.read", "no.such", "patients.read"]);
+        assert_eq!(set.codes(), ["patients.read", "audit.read"]);
+    }
+
+    #[test]
+    fn effective_permissions_are_the_role_and_custom_roles_and_grants_less_denies() {
+        use Permission::*;
+        let extras = Extras {
+            custom: PermissionSet::of(&[AuditRead]),
+            grants: PermissionSet::of(&[PatientsExport]),
+            denies: PermissionSet::of(&[PatientsCreate]),
+        };
+        let got = effective(Role::Receptionist, extras);
+        let expected = role_permissions(Role::Receptionist)
+            .iter()
+            .filter(|p| *p != PatientsCreate)
+            .chain([AuditRead, PatientsExport])
+            .collect::<Vec<_>>();
+        assert_eq!(got, PermissionSet::of(&expected));
+        let granted_and_denied = Extras {
+            grants: PermissionSet::of(&[AuditRead]),
+            denies: PermissionSet::of(&[AuditRead]),
+            ..Extras::default()
+        };
+        assert!(
+            !effective(Role::Nurse, granted_and_denied).contains(AuditRead),
+            "deny wins"
+        );
+    }
+
+    #[test]
     fn receptionists_have_no_clinical_access_and_auditors_only_audit() {
         let receptionist = role_permissions(Role::Receptionist);
         assert!(!receptionist.contains(Permission::ClinicalRead));

@@ -73,3 +73,103 @@ impl Actor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{AccountId, ClinicId, MembershipId, SessionId};
+
+    fn actor(permissions: &[Permission]) -> Actor {
+        let id = uuid::Uuid::nil();
+        Actor {
+            account_id: AccountId(id),
+            clinic_id: ClinicId(id),
+            membership_id: MembershipId(id),
+            session_id: SessionId(id),
+            role: Role::Nurse,
+            mfa_at: None,
+            mfa_enrolled: false,
+            mfa_required: false,
+            permissions: PermissionSet::of(permissions),
+            purpose_of_use_required: false,
+        }
+    }
+
+    fn code(result: Result<(), DomainError>) -> Option<&'static str> {
+        match result {
+            Ok(()) => None,
+            Err(DomainError::Forbidden { code, .. }) => Some(code),
+            Err(other) => panic!("not a refusal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_permission_is_required_and_the_refusal_names_it() {
+        let nurse = actor(&[Permission::ClinicalRead]);
+        assert!(nurse.require(Permission::ClinicalRead).is_ok());
+        match nurse.require(Permission::PatientsErase) {
+            Err(DomainError::Forbidden { code, missing, .. }) => {
+                assert_eq!(code, "permission_denied");
+                assert_eq!(missing, Some("patients.erase"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_membership_that_requires_mfa_is_settled_only_enrolled_and_checked() {
+        let now = Utc::now();
+        for (required, enrolled, checked, settled) in [
+            (false, false, None, true),
+            (true, false, None, false),
+            (true, true, None, false),
+            (true, false, Some(now), false),
+            (true, true, Some(now), true),
+        ] {
+            let member = Actor {
+                mfa_required: required,
+                mfa_enrolled: enrolled,
+                mfa_at: checked,
+                ..actor(&[])
+            };
+            let expected = (!settled).then_some("mfa_enrollment_required");
+            assert_eq!(
+                code(member.require_mfa_settled()),
+                expected,
+                "required {required}, enrolled {enrolled}, checked {checked:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_step_up_lasts_ten_minutes_and_needs_an_enrolled_authenticator() {
+        let at = Utc::now();
+        let member = Actor {
+            mfa_enrolled: true,
+            mfa_at: Some(at),
+            ..actor(&[])
+        };
+        assert_eq!(code(member.require_step_up(at + STEP_UP_WINDOW)), None);
+        assert_eq!(
+            code(member.require_step_up(at + STEP_UP_WINDOW + Duration::seconds(1))),
+            Some("step_up_required")
+        );
+        let not_enrolled = Actor {
+            mfa_enrolled: false,
+            ..member.clone()
+        };
+        assert_eq!(
+            code(not_enrolled.require_step_up(at)),
+            Some("step_up_required")
+        );
+        let never_checked = Actor {
+            mfa_at: None,
+            ..member
+        };
+        assert_eq!(
+            code(never_checked.require_step_up(at)),
+            Some("step_up_required")
+        );
+        assert_eq!(STEP_UP_WINDOW, Duration::minutes(10));
+    }
+}

@@ -489,3 +489,175 @@ impl ClinicKeys {
         mac.finalize().into_bytes().to_vec()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    use super::*;
+
+    /// Distinct bytes at every draw, so every nonce differs.
+    #[derive(Default)]
+    struct Counting(AtomicU8);
+
+    impl Random for Counting {
+        fn fill(&self, buf: &mut [u8]) {
+            for b in buf {
+                *b = self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn ring(ids: &[&str]) -> MasterKeys {
+        let key = |id: &str| {
+            let mut key = [0u8; 32];
+            key[..id.len()].copy_from_slice(id.as_bytes());
+            MasterKey { id: id.into(), key }
+        };
+        MasterKeys::new(ids.iter().map(|id| key(id)).collect()).unwrap()
+    }
+
+    #[test]
+    fn a_ring_seals_under_its_first_key_and_reseals_what_an_older_one_sealed() {
+        let random = Counting::default();
+        let old = ring(&["m1"]);
+        let rotated = ring(&["m2", "m1"]);
+        assert_eq!(rotated.active_id(), "m2");
+        let sealed = old.seal(&random, b"secret", b"aad").unwrap();
+        assert!(old.is_current(&sealed));
+        assert!(!rotated.is_current(&sealed));
+        assert!(!rotated.is_current(b"not an envelope"));
+        let resealed = rotated.reseal(&random, &sealed, b"aad").unwrap();
+        assert!(rotated.is_current(&resealed));
+        assert_eq!(rotated.open(&resealed, b"aad").unwrap(), b"secret");
+        assert!(
+            old.open(&resealed, b"aad").is_err(),
+            "under the new key only"
+        );
+        assert!(MasterKeys::new(Vec::new()).is_none(), "a ring has a key");
+    }
+
+    #[test]
+    fn a_cut_envelope_is_refused_and_its_header_alone_still_names_its_key() {
+        let master = ring(&["m1"]);
+        let sealed = master
+            .seal(&Counting::default(), b"secret", b"aad")
+            .unwrap();
+        for len in 0..sealed.len() {
+            assert!(master.open(&sealed[..len], b"aad").is_err(), "{len} bytes");
+        }
+        let header = &sealed[..2 + 2 + 12];
+        assert_eq!(envelope_key_id(header), Some(&b"m1"[..]));
+        assert!(master.is_current(header));
+        assert_eq!(envelope_key_id(&header[..header.len() - 1]), None);
+    }
+
+    #[test]
+    fn keys_wrapped_before_data_key_versions_still_open_and_later_versions_are_bound() {
+        let random = Counting::default();
+        let clinic = crate::ids::ClinicId(uuid::Uuid::nil());
+        let master = ring(&["m1"]);
+        let keys = ClinicKeys::generate(clinic, &random);
+        let legacy = |which: &str, key: &[u8; 32]| {
+            let aad = format!("salus/v1|clinic_keys|{which}|{clinic}");
+            master.seal(&random, key, aad.as_bytes()).unwrap()
+        };
+        let stored = WrappedKeys {
+            data: legacy("data", &keys.data_keys[0].1),
+            data_version: 1,
+            retiring: None,
+            index: legacy("index", &keys.index_key),
+        };
+        let opened = ClinicKeys::unwrap(clinic, &master, &stored).unwrap();
+        assert_eq!(opened.data_keys, keys.data_keys);
+        assert_eq!(opened.index_key, keys.index_key);
+        let mut second = keys
+            .rotated(&random)
+            .unwrap()
+            .wrap(&master, &random)
+            .unwrap();
+        assert_eq!(second.data_version, 2);
+        assert!(ClinicKeys::unwrap(clinic, &master, &second).is_ok());
+        second.data_version = 3;
+        assert!(
+            ClinicKeys::unwrap(clinic, &master, &second).is_err(),
+            "a wrapped key opens only as its own version"
+        );
+    }
+
+    #[test]
+    fn rewrapping_moves_every_key_under_the_active_master_key_and_then_stops() {
+        let random = Counting::default();
+        let clinic = crate::ids::ClinicId(uuid::Uuid::nil());
+        let (old, new) = (ring(&["m1"]), ring(&["m2", "m1"]));
+        let keys = ClinicKeys::generate(clinic, &random);
+        let under_old = keys.wrap(&old, &random).unwrap();
+        let rewrapped = ClinicKeys::rewrap(clinic, &new, &random, &under_old)
+            .unwrap()
+            .expect("re-wrapped");
+        assert!(new.is_current(&rewrapped.data) && new.is_current(&rewrapped.index));
+        let opened = ClinicKeys::unwrap(clinic, &new, &rewrapped).unwrap();
+        assert_eq!(opened.index_key, keys.index_key);
+        assert_eq!(opened.data_keys, keys.data_keys);
+        assert_eq!(
+            ClinicKeys::rewrap(clinic, &new, &random, &rewrapped).unwrap(),
+            None,
+            "nothing left to move"
+        );
+        let index_left_behind = WrappedKeys {
+            index: under_old.index.clone(),
+            ..rewrapped.clone()
+        };
+        assert!(
+            ClinicKeys::rewrap(clinic, &new, &random, &index_left_behind)
+                .unwrap()
+                .is_some(),
+            "the index key moves too"
+        );
+    }
+
+    #[test]
+    fn a_blind_index_finds_the_same_value_and_tells_nothing_else() {
+        let random = Counting::default();
+        let clinic = crate::ids::ClinicId(uuid::Uuid::nil());
+        let keys = ClinicKeys::generate(clinic, &random);
+        let other_clinic = ClinicKeys::generate(clinic, &random);
+        let index = keys.blind_index("national_id", "2671175123456");
+        assert_eq!(index.len(), 32, "HMAC-SHA-256");
+        assert_eq!(index, keys.blind_index("national_id", "2671175123456"));
+        for different in [
+            keys.blind_index("national_id", "2671175123457"),
+            keys.blind_index("phone", "2671175123456"),
+            other_clinic.blind_index("national_id", "2671175123456"),
+        ] {
+            assert_ne!(index, different);
+        }
+    }
+
+    #[test]
+    fn keys_never_show_in_debug_output() {
+        let master = ring(&["m1"]);
+        assert_eq!(format!("{:?}", master.keys[0]), "MasterKey(m1, [REDACTED])");
+        let clinic = crate::ids::ClinicId(uuid::Uuid::nil());
+        let keys = ClinicKeys::generate(clinic, &Counting::default());
+        assert_eq!(
+            format!("{keys:?}"),
+            format!("ClinicKeys({clinic}, [REDACTED])")
+        );
+    }
+
+    /// Stored token and code hashes are SHA-256 exactly (FIPS 180-2's
+    /// examples): a stored hash must match the one computed at sign-in.
+    #[test]
+    fn sha256_is_sha256() {
+        let hex = |v: Vec<u8>| v.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert_eq!(
+            hex(super::sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            hex(super::sha256(b"")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

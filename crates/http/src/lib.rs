@@ -3,6 +3,7 @@
 //! Routes are registered together with their OpenAPI description (utoipa-actix-web),
 //! so the served contract is the code. Every error leaves as problem+json.
 
+pub mod audited;
 pub mod auth;
 pub mod blocking;
 pub mod clinical_reads;

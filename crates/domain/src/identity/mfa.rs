@@ -48,7 +48,7 @@ pub(crate) fn aad(account: AccountId) -> Vec<u8> {
 
 /// A TOTP of 6 digits, 30-second steps and one step of skew (RFC 6238's
 /// defaults, what authenticator apps expect).
-pub(crate) fn totp(secret: Vec<u8>, issuer: &str, label: &str) -> Result<Totp, DomainError> {
+pub fn totp(secret: Vec<u8>, issuer: &str, label: &str) -> Result<Totp, DomainError> {
     Builder::new()
         .with_algorithm(Algorithm::SHA1)
         .with_digits(6)
@@ -59,6 +59,14 @@ pub(crate) fn totp(secret: Vec<u8>, issuer: &str, label: &str) -> Result<Totp, D
         .with_account_name(label)
         .build()
         .map_err(|e| DomainError::Internal(format!("totp: {e}")))
+}
+
+/// The step a code as typed matches at `now` (surrounding spaces ignored), if
+/// any: the one parser of TOTP codes a caller sends.
+pub fn code_step(totp: &Totp, code: &str, now: DateTime<Utc>) -> Option<i64> {
+    let time = u64::try_from(now.timestamp()).unwrap_or(0);
+    totp.check(code.trim(), time)
+        .and_then(|step| i64::try_from(step).ok())
 }
 
 /// What an authenticator app scans: the `otpauth://` URI and its QR code.
@@ -130,13 +138,7 @@ impl Auth {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, DomainError> {
-        let Some(totp) = totp else {
-            return Ok(None);
-        };
-        let time = u64::try_from(now.timestamp()).unwrap_or(0);
-        Ok(totp
-            .check(code.trim(), time)
-            .and_then(|step| i64::try_from(step).ok()))
+        Ok(totp.and_then(|totp| code_step(&totp, code, now)))
     }
 
     /// Checks a second factor, consuming it (a TOTP step or recovery code works once).

@@ -237,6 +237,77 @@ mod tests {
     }
 
     #[test]
+    fn a_token_lives_15_minutes_at_most_never_past_its_session_and_names_its_factors() {
+        let now = Utc::now();
+        let keys = TokenKeys::new(
+            ring(&["k1"]).keys,
+            "https://api.test".into(),
+            "salus".into(),
+            Duration::hours(1),
+        )
+        .unwrap();
+        assert_eq!(keys.ttl(), Duration::minutes(15));
+        let claims = keys
+            .verify(&keys.issue(&grant(), now).unwrap(), now)
+            .unwrap();
+        assert_eq!(claims.exp, (now + Duration::minutes(15)).timestamp());
+        assert_eq!((claims.iat, claims.nbf), (now.timestamp(), now.timestamp()));
+        assert_eq!(claims.amr, ["pwd"]);
+        let ending = SessionGrant {
+            with_mfa: true,
+            absolute_expires_at: now + Duration::minutes(5),
+            ..grant()
+        };
+        let claims = keys
+            .verify(&keys.issue(&ending, now).unwrap(), now)
+            .unwrap();
+        assert_eq!(claims.exp, (now + Duration::minutes(5)).timestamp());
+        assert_eq!(claims.amr, ["pwd", "otp"]);
+    }
+
+    #[test]
+    fn thirty_seconds_of_skew_are_tolerated_and_not_one_more() {
+        let now = Utc::now();
+        let keys = ring(&["k1"]);
+        let token = keys.issue(&grant(), now).unwrap();
+        let exp = now + Duration::minutes(15);
+        assert!(keys.verify(&token, exp + Duration::seconds(29)).is_ok());
+        assert_eq!(
+            keys.verify(&token, exp + Duration::seconds(30)),
+            Err(TokenError::Expired)
+        );
+        assert!(keys.verify(&token, now - Duration::seconds(30)).is_ok());
+        assert_eq!(
+            keys.verify(&token, now - Duration::seconds(31)),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn another_type_or_no_key_id_is_refused_and_secrets_stay_out_of_debug() {
+        let now = Utc::now();
+        let keys = ring(&["k1"]);
+        let claims = keys
+            .verify(&keys.issue(&grant(), now).unwrap(), now)
+            .unwrap();
+        let secret = EncodingKey::from_secret(b"k1-secret-0123456789abcdef0123456789");
+        let signed = |header: Header| encode(&header, &claims, &secret).unwrap();
+        let id_token = signed(Header {
+            kid: Some("k1".into()),
+            typ: Some("JWT".into()),
+            ..Header::new(Algorithm::HS256)
+        });
+        assert_eq!(keys.verify(&id_token, now), Err(TokenError::Type));
+        let no_kid = signed(Header {
+            typ: Some(TOKEN_TYPE.into()),
+            ..Header::new(Algorithm::HS256)
+        });
+        assert_eq!(keys.verify(&no_kid, now), Err(TokenError::UnknownKey));
+        let shown = format!("{keys:?}");
+        assert_eq!(shown, r#"TokenKeys { kids: ["k1"], secrets: [REDACTED] }"#);
+    }
+
+    #[test]
     fn tampering_none_and_other_algorithms_are_refused() {
         let now = Utc::now();
         let keys = ring(&["k1"]);

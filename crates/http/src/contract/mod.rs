@@ -16,6 +16,8 @@
 //!   read clinical data ([`crate::clinical_reads`]);
 //! - declares the `Idempotency-Key` request header, and `Idempotency-Replayed`
 //!   on the successes, of the operations that honour it ([`idempotency`]);
+//! - names the audit events a success records (`x-audit-actions`, from
+//!   [`crate::audited`]);
 //! - declares the `X-Request-Id` header on every response and as an optional
 //!   request header, and `ETag` on every success of an operation that takes
 //!   `If-Match` (with the `If-Match` pattern);
@@ -83,6 +85,9 @@ fn finish_value(doc: &mut Value) {
             }
             if crate::idempotency::operations::takes_idempotency_key(method, path) {
                 idempotency::declare(operation);
+            }
+            if let Some(audited) = crate::audited::audited(method, path) {
+                operation["x-audit-actions"] = json!(audited.actions().collect::<Vec<_>>());
             }
             finish_operation(operation, &referencing);
         }
