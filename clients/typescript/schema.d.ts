@@ -1706,6 +1706,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/service-accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List service accounts
+         * @description Every service account of the clinic with its keys (never a secret): when each key was last used and from where.
+         */
+        get: operations["service_accounts_list"];
+        put?: never;
+        /**
+         * Create a service account
+         * @description Business plan; step-up MFA. The account acts with the permissions given (a subset of yours) through API keys; its first key is in this answer, shown only here. At most 50 live accounts per clinic.
+         */
+        post: operations["service_accounts_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/service-accounts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read a service account */
+        get: operations["service_accounts_read"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a service account
+         * @description The account and every key of it are refused from the very next request; the record stays (the audit trail names it).
+         */
+        delete: operations["service_accounts_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/service-accounts/{id}/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue a new API key (rotate)
+         * @description Business plan; step-up MFA. The new key is in this answer, shown only here; the account's previous keys keep working for the overlap asked (24 hours by default, 0 to end them now), so the partner can switch without downtime.
+         */
+        post: operations["service_accounts_rotate_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/service-accounts/{id}/keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description Refused from the very next request, on every node.
+         */
+        delete: operations["service_accounts_revoke_key"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/staff": {
         parameters: {
             query?: never;
@@ -2092,6 +2177,36 @@ export interface components {
         AmendmentRequest: {
             /** @description The correction. */
             body: string;
+        };
+        /** @description An API key (never its secret, shown only when issued). */
+        ApiKeyResponse: {
+            /**
+             * Format: date-time
+             * @description Issued.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it stops working (its account's end, or the end of a rotation's overlap).
+             */
+            expires_at: string;
+            /**
+             * Format: uuid
+             * @description Its id (also inside the key's text).
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it was last used (to the minute).
+             */
+            last_used_at?: string | null;
+            /** @description From which address. */
+            last_used_ip?: string | null;
+            /**
+             * Format: date-time
+             * @description When it was revoked.
+             */
+            revoked_at?: string | null;
         };
         /**
          * @description The fields one change touched (schema of `HistoryResponse.change`); fields not
@@ -2679,6 +2794,44 @@ export interface components {
             permissions: components["schemas"]["PermissionCode"][];
         };
         /**
+         * @description A new service account.
+         * @example {
+         *       "allowed_networks": [
+         *         "192.0.2.0/24"
+         *       ],
+         *       "expires_in_days": 90,
+         *       "name": "Booking site",
+         *       "permissions": [
+         *         "patients.read",
+         *         "patients.create",
+         *         "appointments.read",
+         *         "appointments.create"
+         *       ]
+         *     }
+         */
+        CreateServiceAccountRequest: {
+            /**
+             * @description The networks it may call from, in CIDR notation (or single
+             *     addresses); any address when absent or empty.
+             */
+            allowed_networks?: string[] | null;
+            /**
+             * Format: int64
+             * @description Days until it ends, with every key: 1 to 365, 90 when absent.
+             */
+            expires_in_days?: number | null;
+            /** @description What the clinic calls it (who runs it, what for). */
+            name: string;
+            /**
+             * @description What its keys may do: permissions you hold, among those a service
+             *     account may be given (patients, clinical reads, appointments, the
+             *     queue, staff and clinic reads, the audit trail); never staff, role,
+             *     integration, webhook or audit-export management, clinical writing,
+             *     erasure or any step-up action (422 `not_grantable`).
+             */
+            permissions: components["schemas"]["PermissionCode"][];
+        };
+        /**
          * @description A new endpoint.
          * @example {
          *       "description": "Booking site",
@@ -2702,6 +2855,13 @@ export interface components {
              *     `address_refused`), here and again whenever a delivery connects.
              */
             url: string;
+        };
+        /** @description A new service account with its first key. */
+        CreatedServiceAccountResponse: {
+            /** @description Its first key, with the secret shown only here. */
+            key: components["schemas"]["IssuedKeyResponse"];
+            /** @description The account. */
+            service_account: components["schemas"]["ServiceAccountResponse"];
         };
         /**
          * @description The custom roles a member holds.
@@ -2995,7 +3155,7 @@ export interface components {
          * @description Stable machine-readable reason a field was refused.
          * @enum {string}
          */
-        FieldErrorCode: "required" | "invalid_type" | "unknown_field" | "length" | "range" | "email" | "e164" | "time" | "one_of" | "after_start" | "nul" | "control_character" | "bidi_control" | "blank" | "unknown_parameter" | "invalid_query" | "invalid" | "unknown" | "other_patient" | "unknown_permission" | "unknown_role" | "unknown_clinic" | "reserved" | "owner_by_transfer" | "invalid_token" | "invalid_code" | "incorrect" | "too_short" | "too_long" | "personal_information" | "too_weak" | "https_required" | "address_refused" | "unknown_event_type" | "duplicate";
+        FieldErrorCode: "required" | "invalid_type" | "unknown_field" | "length" | "range" | "email" | "e164" | "time" | "one_of" | "after_start" | "nul" | "control_character" | "bidi_control" | "blank" | "unknown_parameter" | "invalid_query" | "invalid" | "unknown" | "other_patient" | "unknown_permission" | "unknown_role" | "unknown_clinic" | "reserved" | "owner_by_transfer" | "invalid_token" | "invalid_code" | "incorrect" | "too_short" | "too_long" | "personal_information" | "too_weak" | "https_required" | "address_refused" | "unknown_event_type" | "duplicate" | "not_grantable" | "invalid_network";
         /** @description The body of a successful probe. */
         HealthStatus: {
             /** @description `live` or `ready`. */
@@ -3215,6 +3375,17 @@ export interface components {
          * @enum {string}
          */
         InvitationStatus: "pending" | "accepted" | "revoked" | "expired";
+        /** @description A key with its secret, shown in this answer only. */
+        IssuedKeyResponse: {
+            /** @description The key. */
+            key: components["schemas"]["ApiKeyResponse"];
+            /**
+             * @description The whole key, `salus_sk_<clinic>_<key id>_<secret>`: send it as
+             *     `Authorization: Bearer <key>`. Keep it like a password; Salus keeps
+             *     only its hash and shows it only here.
+             */
+            secret: string;
+        };
         /**
          * @description Sign in with email and password.
          * @example {
@@ -3776,7 +3947,7 @@ export interface components {
          * @description A permission code (see `GET /api/v1/permissions`).
          * @enum {string}
          */
-        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "patients.export" | "patients.archive_read" | "patients.erase" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "clinic.close" | "webhooks.manage" | "data.export";
+        PermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "patients.export" | "patients.archive_read" | "patients.erase" | "clinical.read" | "clinical.write" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "staff.invite" | "staff.update" | "staff.deactivate" | "roles.manage" | "roles.assign" | "permissions.override" | "sessions.revoke" | "audit.read" | "audit.export" | "clinic.read" | "clinic.update" | "clinic.close" | "integrations.manage" | "webhooks.manage" | "data.export";
         /** @description The catalogue. */
         PermissionList: {
             /** @description Every permission, in catalogue order. */
@@ -3896,7 +4067,7 @@ export interface components {
          * @description Stable machine-readable code clients can branch on.
          * @enum {string}
          */
-        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "malformed_idempotency_key" | "idempotency_key_reused" | "idempotency_request_in_flight" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "not_the_author" | "conflict" | "rotation_under_way" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "operator_exists" | "enrolment_not_started" | "purpose_of_use_required" | "malformed_purpose_of_use" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention" | "postmortem_required" | "incident_closed" | "breach_already_confirmed" | "webhook_endpoint_limit" | "endpoint_disabled";
+        ProblemCode: "malformed_json" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "not_acceptable" | "validation_failed" | "invalid_credentials" | "unauthenticated" | "rate_limited" | "precondition_failed" | "precondition_required" | "malformed_if_match" | "malformed_idempotency_key" | "idempotency_key_reused" | "idempotency_request_in_flight" | "service_unavailable" | "internal_error" | "insufficient_permissions" | "permission_denied" | "mfa_enrollment_required" | "mfa_required_by_membership" | "step_up_required" | "plan_upgrade_required" | "no_active_membership" | "self_change_forbidden" | "owner_only" | "service_account_not_allowed" | "client_address_not_allowed" | "service_account_limit" | "service_account_ended" | "not_the_author" | "conflict" | "rotation_under_way" | "cors_refused" | "bad_request" | "forbidden" | "request_timeout" | "length_required" | "uri_too_long" | "request_header_fields_too_large" | "client_error" | "email_taken" | "already_member" | "last_owner" | "use_ownership_transfer" | "invalid_transfer" | "illegal_transition" | "slot_taken" | "outside_working_hours" | "note_signed" | "note_not_signed" | "owner_keeps_everything" | "role_in_use" | "role_name_taken" | "closure_already_requested" | "closure_not_requested" | "export_expired" | "closure_in_progress" | "patient_in_archive" | "operator_exists" | "enrolment_not_started" | "purpose_of_use_required" | "malformed_purpose_of_use" | "erasure_already_requested" | "erasure_not_requested" | "erasure_under_retention" | "postmortem_required" | "incident_closed" | "breach_already_confirmed" | "webhook_endpoint_limit" | "endpoint_disabled";
         /** @description A queue entry. */
         QueueEntryResponse: {
             /**
@@ -4086,6 +4257,20 @@ export interface components {
             version?: number | null;
         };
         /**
+         * @description A new key for an account: the previous keys end after the overlap.
+         * @example {
+         *       "overlap_hours": 24
+         *     }
+         */
+        RotateKeyRequest: {
+            /**
+             * Format: int64
+             * @description Hours the previous keys keep working (0 to 168; 24 when absent; 0
+             *     ends them now).
+             */
+            overlap_hours?: number | null;
+        };
+        /**
          * @description Move an appointment.
          * @example {
          *       "ends_at": "2030-05-14T10:30:00Z",
@@ -4158,6 +4343,50 @@ export interface components {
              * @description When the event that crossed the threshold happened.
              */
             triggered_at: string;
+        };
+        /** @description The clinic's service accounts. */
+        ServiceAccountList: {
+            /**
+             * @description Every account, revoked and ended ones included, oldest first (at most
+             *     50 live ones).
+             */
+            items: components["schemas"]["ServiceAccountResponse"][];
+        };
+        /** @description A service account with its keys. */
+        ServiceAccountResponse: {
+            /** @description The networks it may call from (empty: any). */
+            allowed_networks: string[];
+            /**
+             * Format: date-time
+             * @description Created.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The membership that created it.
+             */
+            created_by: string;
+            /**
+             * Format: date-time
+             * @description When it ends, with every key.
+             */
+            expires_at: string;
+            /**
+             * Format: uuid
+             * @description Its id: the actor of its actions in the audit trail.
+             */
+            id: string;
+            /** @description Its keys, oldest first. */
+            keys: components["schemas"]["ApiKeyResponse"][];
+            /** @description What the clinic calls it. */
+            name: string;
+            /** @description What its keys may do. */
+            permissions: components["schemas"]["PermissionCode"][];
+            /**
+             * Format: date-time
+             * @description When it was revoked.
+             */
+            revoked_at?: string | null;
         };
         /** @description A page of sessions. */
         SessionList: {
@@ -8624,6 +8853,226 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             /** @description Invalid cursor or limit. */
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    service_accounts_list: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The accounts. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceAccountList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    service_accounts_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateServiceAccountRequest"];
+            };
+        };
+        responses: {
+            /** @description Created; `Location` header. */
+            201: {
+                headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    /** @description The new account's address. */
+                    Location?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedServiceAccountResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `service_account_limit`: the clinic has 50 live accounts. */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid fields: a permission that is unknown, repeated or not grantable, a network that is not CIDR, a life out of range. */
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    service_accounts_read: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The service account. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account with its keys. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceAccountResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such account. */
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    service_accounts_revoke: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The service account. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such live account. */
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    service_accounts_rotate_key: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing that makes retries of this request safe (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"): a Structured Field string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or the same characters unquoted, 1 to 255 printable ASCII characters; a UUIDv4 per request is a good key. The first success is kept for 24 hours for this clinic and caller, and a retry with the same key and the same request (method, path, `If-Match`, JSON body) gets it again with `Idempotency-Replayed: true` instead of acting twice. The same key with another request is 422 `idempotency_key_reused`; while the first copy runs, a retry waits up to 5 seconds for its answer, then gets 409 `idempotency_request_in_flight` with `Retry-After`. Answers that are not successes are not kept: the key can be used again. A malformed key is 400 `malformed_idempotency_key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The service account. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RotateKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Issued. */
+            201: {
+                headers: {
+                    "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedKeyResponse"];
+                };
+            };
+            400: components["responses"]["MalformedJson"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such account. */
+            404: components["responses"]["NotFound"];
+            /** @description `service_account_ended`: the account is revoked or has ended. */
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description An overlap out of range. */
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    service_accounts_revoke_key: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An id of the client's choosing for this request, echoed in the response and in problem bodies when it is 1 to 128 of `A-Z a-z 0-9 . _ : -`; any other value is replaced by an id the server makes (never refused). */
+                "X-Request-Id"?: components["parameters"]["RequestId"];
+            };
+            path: {
+                /** @description The service account. */
+                id: string;
+                /** @description The key. */
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such live key of this account. */
+            404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

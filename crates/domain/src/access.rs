@@ -118,6 +118,7 @@ permissions! {
     ClinicRead = "clinic.read": "See the clinic's settings and plan.",
     ClinicUpdate = "clinic.update": "Change the clinic's settings.",
     ClinicClose = "clinic.close": "Ask for the clinic's closure (every record deleted at the end of a grace period) or cancel it.",
+    IntegrationsManage = "integrations.manage": "Create, rotate and revoke the clinic's service accounts and their API keys (machine access for integration partners).",
     WebhooksManage = "webhooks.manage": "Subscribe endpoints to the clinic's events (webhooks), rotate their secrets, read their delivery log and redeliver.",
     DataExport = "data.export": "Export all of the clinic's data.",
 }
@@ -263,6 +264,7 @@ pub fn role_permissions(role: Role) -> PermissionSet {
             AuditRead,
             ClinicRead,
             ClinicUpdate,
+            IntegrationsManage,
             WebhooksManage,
         ]),
         Role::Practitioner => PermissionSet::of(&[

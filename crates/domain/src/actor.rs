@@ -21,8 +21,8 @@ pub struct Actor {
     pub membership_id: MembershipId,
     /// The session.
     pub session_id: SessionId,
-    /// The member's role.
-    pub role: Role,
+    /// A member (with their built-in role) or a service account.
+    pub kind: ActorKind,
     /// When this session last passed an MFA check.
     pub mfa_at: Option<DateTime<Utc>>,
     /// Whether the account has confirmed a TOTP authenticator.
@@ -36,7 +36,39 @@ pub struct Actor {
     pub purpose_of_use_required: bool,
 }
 
+/// Who stands behind an actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// A person signed in, with their membership's built-in role.
+    Member(Role),
+    /// A service account calling with an API key: its ids stand in the actor's
+    /// account and membership, its key's id in the session.
+    Service,
+}
+
 impl Actor {
+    /// Whether the actor is an owner of the clinic.
+    pub fn is_owner(&self) -> bool {
+        self.kind == ActorKind::Member(Role::Owner)
+    }
+
+    /// Whether the actor is a service account.
+    pub fn is_service(&self) -> bool {
+        self.kind == ActorKind::Service
+    }
+
+    /// Refuses a service account: for what only a person may do (their own
+    /// account, sessions, MFA).
+    pub fn require_member(&self) -> Result<(), DomainError> {
+        if self.is_service() {
+            return Err(DomainError::forbidden(
+                "service_account_not_allowed",
+                "A service account cannot do this: it is for a signed-in member only.",
+            ));
+        }
+        Ok(())
+    }
+
     /// The first line of every service: refuses unless the member holds `p`.
     pub fn require(&self, p: Permission) -> Result<(), DomainError> {
         if self.permissions.contains(p) {
@@ -53,6 +85,9 @@ impl Actor {
     /// Refuses a session that must enrol MFA first (only enrolment and sign-out
     /// are open to it).
     pub fn require_mfa_settled(&self) -> Result<(), DomainError> {
+        if self.is_service() {
+            return Ok(());
+        }
         if self.mfa_required && (!self.mfa_enrolled || self.mfa_at.is_none()) {
             return Err(DomainError::forbidden(
                 "mfa_enrollment_required",
@@ -63,7 +98,9 @@ impl Actor {
     }
 
     /// Refuses unless the session passed an MFA check in the last ten minutes.
+    /// A service account has no MFA, so no step-up: these actions are closed to it.
     pub fn require_step_up(&self, now: DateTime<Utc>) -> Result<(), DomainError> {
+        self.require_member()?;
         match self.mfa_at {
             Some(at) if self.mfa_enrolled && now - at <= STEP_UP_WINDOW => Ok(()),
             _ => Err(DomainError::forbidden(
@@ -86,7 +123,7 @@ mod tests {
             clinic_id: ClinicId(id),
             membership_id: MembershipId(id),
             session_id: SessionId(id),
-            role: Role::Nurse,
+            kind: ActorKind::Member(Role::Nurse),
             mfa_at: None,
             mfa_enrolled: false,
             mfa_required: false,

@@ -95,6 +95,10 @@ id_type!(
     WebhookEndpointId,
     /// A webhook event: the `webhook-id` receivers see (every endpoint, every attempt).
     WebhookEventId,
+    /// A clinic's service account (a machine caller acting through API keys).
+    ServiceAccountId,
+    /// An API key of a service account.
+    ApiKeyId,
 );
 
 impl ChainId {

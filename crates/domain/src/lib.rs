@@ -19,6 +19,7 @@ pub mod health;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;
+pub mod integrations;
 pub mod keyring;
 pub mod notes;
 pub mod outbox;

@@ -9,6 +9,7 @@ use crate::closure::Closures;
 use crate::export::ClinicExports;
 use crate::idempotency::Idempotency;
 use crate::identity::service::Auth;
+use crate::integrations::Integrations;
 use crate::keyring::data_key::DataKeyRotation;
 use crate::keyring::rotation::KeyRotation;
 use crate::notes::Notes;
@@ -72,6 +73,8 @@ pub struct Services {
     pub idempotency: Idempotency,
     /// Webhook endpoints, their deliveries and the delivery worker's steps.
     pub webhooks: Webhooks,
+    /// Service accounts and their API keys.
+    pub integrations: Integrations,
     core: Core,
 }
 
@@ -101,6 +104,7 @@ impl Services {
             vulns: Vulnerabilities::new(core.clone()),
             idempotency: Idempotency::new(core.clone()),
             webhooks: Webhooks::new(core.clone()),
+            integrations: Integrations::new(core.clone()),
             core,
         }
     }

@@ -251,7 +251,7 @@ impl Staff {
         client: &ClientInfo,
     ) -> Result<(), DomainError> {
         actor.require(Permission::RolesAssign)?;
-        if actor.role != Role::Owner {
+        if !actor.is_owner() {
             return Err(DomainError::forbidden(
                 "owner_only",
                 "Only an owner can transfer ownership.",
@@ -560,7 +560,7 @@ pub(crate) fn member_changed(
 /// do not, and nobody grants what they do not hold.
 fn check_target(actor: &Actor, member: &Member, granted: PermissionSet) -> Result<(), DomainError> {
     if member.role == Role::Owner
-        && actor.role != Role::Owner
+        && !actor.is_owner()
         && member.membership_id != actor.membership_id
     {
         return Err(DomainError::forbidden(

@@ -16,6 +16,7 @@ use crate::ports::export::ExportRepo;
 use crate::ports::idempotency::IdempotencyRepo;
 use crate::ports::identity::IdentityRepo;
 use crate::ports::incidents::IncidentsRepo;
+use crate::ports::integrations::IntegrationsRepo;
 use crate::ports::keys::{DataKeyRotationRepo, KeysRepo};
 use crate::ports::notes::NotesRepo;
 use crate::ports::operators::OperatorsRepo;
@@ -57,7 +58,7 @@ macro_rules! views {
 
 views! {
     /// Sign-up, sign-in, sessions, MFA and the account flows.
-    AuthTx: IdentityRepo, AuditRepo, OutboxRepo, KeysRepo;
+    AuthTx: IdentityRepo, AuditRepo, OutboxRepo, KeysRepo, IntegrationsRepo;
     /// Reading the audit trail and keeping it (retention, checkpoints).
     AuditTx: AuditRepo, PatientsRepo;
     /// The threat detectors, the backup and incident watches, and the alert list.
@@ -107,6 +108,8 @@ views! {
     /// Webhook endpoints and deliveries: the plan and the managers to tell
     /// (identity, staff), the endpoints' sealed secrets (keys), the emails.
     WebhooksTx: WebhooksRepo, VersionsRepo, IdentityRepo, StaffRepo, KeysRepo, AuditRepo, OutboxRepo;
+    /// Service accounts and their keys: the plan, the managers to tell.
+    IntegrationsTx: IntegrationsRepo, IdentityRepo, StaffRepo, AuditRepo, OutboxRepo;
     /// Bulk loading of synthetic data (`crate::seeding`).
     SeedTx: IdentityRepo, ScheduleRepo, PatientsRepo, KeysRepo;
 }

@@ -96,6 +96,22 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "Members cannot change their own role or permissions.",
     ),
     ("owner_only", "Only an owner may do this."),
+    (
+        "service_account_not_allowed",
+        "A service account cannot do this: it is for a signed-in member (own account, sessions, MFA, step-up actions).",
+    ),
+    (
+        "client_address_not_allowed",
+        "The service account may not call from this address (its allowed networks).",
+    ),
+    (
+        "service_account_limit",
+        "The clinic has as many live service accounts as it may; revoke one first.",
+    ),
+    (
+        "service_account_ended",
+        "The service account is revoked or has ended; create a new one.",
+    ),
     ("not_the_author", "Only a note's author may edit it."),
     ("conflict", "The change conflicts with existing data."),
     (
@@ -307,6 +323,14 @@ pub const FIELD_ERROR_CODES: &[(&str, &str)] = &[
         "Not a webhook event type of the catalogue.",
     ),
     ("duplicate", "The list names the same value twice."),
+    (
+        "not_grantable",
+        "The permission cannot be given to a service account.",
+    ),
+    (
+        "invalid_network",
+        "Not a network in CIDR notation (`192.0.2.0/24`, `2001:db8::/32`) or a single address.",
+    ),
 ];
 
 /// Every state an invitation can be in, as published (`InvitationStatus`).

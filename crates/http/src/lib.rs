@@ -69,6 +69,7 @@ pub use crate::state::{HttpSettings, Ports};
         (name = "staff", description = "Members, roles, invitations and ownership."),
         (name = "me", description = "The signed-in member: profile, sessions, password, email, phone, MFA."),
         (name = "audit", description = "The audit trail: events, a patient's access log, the verifiable export."),
+        (name = "integrations", description = "Service accounts: machine access for integration partners through API keys (`salus_sk_...`)."),
         (name = "webhooks", description = "Endpoints subscribed to the clinic's events, signed deliveries (Standard Webhooks), their log and redelivery."),
     ),
     servers((url = "http://127.0.0.1:8080", description = "A development server (`make run`). \
@@ -78,7 +79,8 @@ pub use crate::state::{HttpSettings, Ports};
 )]
 struct ApiDoc;
 
-/// Declares the security schemes: `bearer` (members' JWT access tokens) and
+/// Declares the security schemes: `bearer` (members' JWT access tokens and
+/// service accounts' API keys) and
 /// `operator` (platform operators' session tokens).
 struct BearerAuth;
 
@@ -92,6 +94,13 @@ impl utoipa::Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(
+                        "A member's access token (a JWT from sign-in), or a service account's \
+                         API key (`salus_sk_<clinic>_<key id>_<secret>`, from \
+                         POST /api/v1/service-accounts): a key acts with its account's \
+                         permissions and is refused where an operation is a member's own \
+                         (403 `service_account_not_allowed`).",
+                    ))
                     .build(),
             ),
         );
@@ -240,6 +249,12 @@ fn documented_routes() -> UtoipaApp<
         .service(routes::webhooks::rotate_secret)
         .service(routes::webhooks::deliveries)
         .service(routes::webhooks::redeliver)
+        .service(routes::integrations::list)
+        .service(routes::integrations::create)
+        .service(routes::integrations::read)
+        .service(routes::integrations::rotate_key)
+        .service(routes::integrations::revoke_key)
+        .service(routes::integrations::revoke)
 }
 
 /// The OpenAPI document generated from the code (what `salus openapi` prints and

@@ -60,10 +60,12 @@ impl Ports {
         crate::blocking::run_blocking(move || work(&services)).await
     }
 
-    /// Runs one service call for a signed-in member, on the blocking pool: the
-    /// session is checked first (live, membership active, the member's current
-    /// permissions; MFA obligations met unless the credential is an enrolling
-    /// one), in a transaction the service's first transaction continues (one
+    /// Runs one service call for a signed-in member or a service account, on
+    /// the blocking pool: the credential is checked first (a session live, its
+    /// membership active, the member's current permissions, MFA obligations
+    /// met unless the credential is an enrolling one; an API key live and used
+    /// from an allowed address; a service account refused where the route is
+    /// a member's only), in a transaction the service's first transaction continues (one
     /// `BEGIN`, one scope setting), then `work` runs with the actor.
     pub async fn call_as<T, F, C>(&self, who: &C, work: F) -> Result<T, crate::problem::ApiError>
     where
@@ -74,17 +76,19 @@ impl Ports {
         T: Send + 'static,
     {
         let services = self.services.clone();
-        let (principal, resolved, settled) =
-            (who.principal(), who.resolved(), who.requires_mfa_settled());
+        let (principal, resolved, settled, service) = (
+            who.principal(),
+            who.resolved(),
+            who.requires_mfa_settled(),
+            who.admits_service(),
+        );
         crate::blocking::run_blocking(move || {
             let request = services.for_request();
-            let actor = request
-                .auth
-                .authenticate_held(principal.clinic, principal.session)?;
-            if actor.account_id != principal.account {
-                return Err(salus_domain::DomainError::Unauthenticated);
-            }
+            let actor = principal.resolve(&request)?;
             resolved.set(&actor);
+            if !service {
+                actor.require_member()?;
+            }
             if settled {
                 actor.require_mfa_settled()?;
             }

@@ -18,6 +18,7 @@ pub mod group_commit;
 pub mod idempotency_repo;
 pub mod identity_repo;
 pub mod incidents_repo;
+pub mod integrations_repo;
 pub mod keys_repo;
 pub mod migrations;
 pub mod notes_repo;

@@ -1,7 +1,8 @@
 //! The audit job every node runs: give waiting events their positions, seal
 //! each chain's head in a signed checkpoint,
 //! purge what is past retention, look for threats (`audit::alerts`) and watch
-//! the backups (`audit::backup_watch`). Work is
+//! the backups (`audit::backup_watch`), and tell the managers of service
+//! accounts that end within 14 days (`integrations`). Work is
 //! claimed with `FOR UPDATE SKIP LOCKED`, so nodes share it without coordinating.
 //! Detectors run first, so an alert follows its event within one round.
 
@@ -27,6 +28,8 @@ pub struct RoundReport {
     pub purged: i64,
     /// Alerts the detectors raised.
     pub alerts: Vec<SecurityAlert>,
+    /// Service accounts whose managers were told they end within 14 days.
+    pub ending_notices: usize,
 }
 
 /// One round of the job (also what tests drive, with a hand-moved clock).
@@ -44,7 +47,9 @@ pub fn audit_round(services: &Services) -> Result<RoundReport, DomainError> {
     alerts.extend(services.alerts.watch_secrets()?);
     alerts.extend(services.alerts.watch_incidents()?);
     let turns = services.audit.maintain_audit_chains()?;
+    let ending_notices = services.integrations.notify_ending()?;
     Ok(RoundReport {
+        ending_notices,
         chains: turns.len(),
         purged: turns.iter().map(|t| t.purged).sum(),
         alerts,

@@ -22,6 +22,7 @@ use chrono::{Duration as Days, NaiveDate, Timelike};
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use salus_domain::access::PermissionSet;
+use salus_domain::actor::ActorKind;
 use salus_domain::identity::model::{ClientInfo, Role};
 use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use salus_domain::ports::appointments::NewBooking;
@@ -403,7 +404,7 @@ fn seed_clinic(
         clinic_id: clinic,
         membership_id: owner_membership,
         session_id: SessionId(services.seeding.new_id()),
-        role: Role::Owner,
+        kind: ActorKind::Member(Role::Owner),
         mfa_at: Some(now),
         mfa_enrolled: true,
         mfa_required: false,

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, Duration as Span, NaiveDate, Timelike, Utc};
 use salus_domain::access::role_permissions;
+use salus_domain::actor::ActorKind;
 use salus_domain::identity::model::{ClientInfo, Clinic, Role};
 use salus_domain::ids::{AccountId, ClinicId, MembershipId, SessionId};
 use salus_domain::ports::appointments::NewBooking;
@@ -225,7 +226,7 @@ fn seed_clinic(
         clinic_id: clinic,
         membership_id: practitioner,
         session_id: SessionId(services.seeding.new_id()),
-        role: Role::Practitioner,
+        kind: ActorKind::Member(Role::Practitioner),
         mfa_at: None,
         mfa_enrolled: false,
         mfa_required: false,

@@ -31,6 +31,10 @@ pub struct AuditRecord {
 impl AuditRecord {
     /// A member's action inside their clinic.
     pub fn by(actor: &Actor, action: &'static str) -> Self {
+        let mut details = Map::new();
+        if actor.is_service() {
+            details.insert("actor_kind".into(), "service_account".into());
+        }
         Self {
             action,
             clinic: Some(actor.clinic_id),
@@ -39,7 +43,7 @@ impl AuditRecord {
             session: Some(actor.session_id),
             resource: None,
             outcome: Outcome::Success,
-            details: Map::new(),
+            details,
         }
     }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::DomainError;
 use crate::access::effective;
-use crate::actor::Actor;
+use crate::actor::{Actor, ActorKind};
 use crate::audit::AuditRecord;
 use crate::crypto::sha256;
 use crate::identity::email;
@@ -16,6 +16,8 @@ use crate::identity::password::{PersonalWords, Verified, check_policy};
 use crate::identity::service::Auth;
 use crate::identity::throttle::Gate;
 use crate::ids::{AccountId, ClinicId, MembershipId, SessionId};
+use crate::integrations::api_key::PresentedKey;
+use crate::integrations::authenticate::check_key;
 use crate::ports::identity::{NewAccount, PendingSignUp};
 use crate::store::{AuthTx, Scope};
 
@@ -566,6 +568,19 @@ impl Auth {
         })
     }
 
+    /// The per-request check of an API key (`crate::integrations::authenticate`)
+    /// in a held transaction, as [`Auth::authenticate_held`] checks a session.
+    pub fn authenticate_key_held(
+        &self,
+        key: &PresentedKey,
+        client_ip: Option<&str>,
+    ) -> Result<Actor, DomainError> {
+        let now = self.core.now();
+        self.core.in_held_tx(Scope::Clinic(key.clinic), |tx| {
+            check_key(tx, key, client_ip, now)
+        })
+    }
+
     /// Signs out this session.
     pub fn logout(&self, actor: &Actor, client: &ClientInfo) -> Result<(), DomainError> {
         let now = self.core.now();
@@ -679,7 +694,7 @@ fn check_session(
         clinic_id: clinic,
         membership_id: s.membership_id,
         session_id: s.id,
-        role: ctx.role,
+        kind: ActorKind::Member(ctx.role),
         mfa_at: s.mfa_at,
         mfa_enrolled: ctx.mfa_enrolled,
         mfa_required: ctx.role.requires_mfa() || ctx.clinic_requires_mfa,

@@ -13,6 +13,7 @@ pub mod export;
 pub mod idempotency;
 pub mod identity;
 pub mod incidents;
+pub mod integrations;
 pub mod keys;
 pub mod notes;
 pub mod operators;

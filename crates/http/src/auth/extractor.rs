@@ -1,7 +1,7 @@
 //! The principal as an extractor: no handler runs authenticated without it.
 //!
-//! It verifies the access token (signature, expiry, key) and yields who the
-//! token names. The session itself (revoked, idle or expired sessions are refused
+//! It verifies the access token (signature, expiry, key), or takes an API key's
+//! shape and hash (`salus_sk_...`), and yields who the credential names. The session itself (revoked, idle or expired sessions are refused
 //! on the very next request, the membership's current permissions) is checked by
 //! [`Ports::call_as`], in the first transaction of the service the handler calls:
 //! one transaction, one scope setting, and the session checked in the very
@@ -14,26 +14,41 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use salus_domain::Actor;
 use salus_domain::ids::{AccountId, ClinicId, SessionId};
+use salus_domain::integrations::api_key;
 
-pub use crate::auth::principal::{Authenticated, Enrolling};
+use crate::auth::client::client_ip;
+pub use crate::auth::principal::{Authenticated, Enrolling, Member};
 use crate::auth::principal::{Principal, ResolvedActor};
 use crate::problem::ApiError;
 use crate::state::Ports;
 
 impl Authenticated {
+    /// The clinic the credential acts in.
+    pub fn clinic_id(&self) -> ClinicId {
+        self.principal.clinic()
+    }
+}
+
+impl Member {
     /// The clinic the token acts in.
     pub fn clinic_id(&self) -> ClinicId {
-        self.principal.clinic
+        self.principal.clinic()
     }
 
     /// The account the token names.
     pub fn account_id(&self) -> AccountId {
-        self.principal.account
+        match &self.principal {
+            Principal::Session { account, .. } => *account,
+            Principal::ApiKey { .. } => unreachable!("a member's credential is a token"),
+        }
     }
 
     /// The session the token names.
     pub fn session_id(&self) -> SessionId {
-        self.principal.session
+        match &self.principal {
+            Principal::Session { session, .. } => *session,
+            Principal::ApiKey { .. } => unreachable!("a member's credential is a token"),
+        }
     }
 }
 
@@ -74,20 +89,13 @@ pub(crate) async fn checked_actor(req: &HttpRequest) -> Result<Actor, ApiError> 
     session_checked(req, principal(req)?).await
 }
 
-/// The session check in its own transaction, for a request that will not reach
-/// a service (a refusal by middleware).
+/// The credential's check in its own transaction, for a request that will not
+/// reach a service (a refusal by middleware).
 async fn session_checked(req: &HttpRequest, principal: Principal) -> Result<Actor, ApiError> {
     let ports = ports(req)?;
     let actor = ports
-        .call(move |services| {
-            services
-                .auth
-                .authenticate(principal.clinic, principal.session)
-        })
+        .call(move |services| principal.resolve(services))
         .await?;
-    if actor.account_id != principal.account {
-        return Err(ApiError::Unauthenticated);
-    }
     resolved(req).set(&actor);
     Ok(actor)
 }
@@ -108,11 +116,22 @@ fn resolved(req: &HttpRequest) -> ResolvedActor {
     slot
 }
 
-/// Whom the request's access token names, once its signature, expiry and key
+/// Whom the request's credential names: an API key by its shape and hash (the
+/// database checks it), an access token once its signature, expiry and key
 /// are verified.
 fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
     let ports = ports(req)?;
     let token = bearer(req).ok_or(ApiError::Unauthenticated)?;
+    if api_key::looks_like_key(&token) {
+        let key = api_key::parse(&token).ok_or_else(|| {
+            tracing::info!("API key refused: malformed");
+            ApiError::Unauthenticated
+        })?;
+        return Ok(Principal::ApiKey {
+            key,
+            ip: client_ip(req),
+        });
+    }
     let claims = ports
         .tokens
         .verify(&token, ports.clock.now())
@@ -120,11 +139,23 @@ fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
             tracing::info!(%reason, "access token refused");
             ApiError::Unauthenticated
         })?;
-    Ok(Principal {
+    Ok(Principal::Session {
         account: AccountId(claims.sub),
         clinic: ClinicId(claims.cid),
         session: SessionId(claims.sid),
     })
+}
+
+/// A member's credential: an access token (an API key is refused here, before
+/// any database work, as a member-only route's answer).
+fn member_principal(req: &HttpRequest) -> Result<Principal, ApiError> {
+    match principal(req)? {
+        Principal::ApiKey { .. } => Err(ApiError::from(salus_domain::DomainError::forbidden(
+            "service_account_not_allowed",
+            "A service account cannot do this: it is for a signed-in member only.",
+        ))),
+        token => Ok(token),
+    }
 }
 
 impl FromRequest for Authenticated {
@@ -139,12 +170,24 @@ impl FromRequest for Authenticated {
     }
 }
 
+impl FromRequest for Member {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(member_principal(req).map(|principal| Self {
+            principal,
+            resolved: resolved(req),
+        }))
+    }
+}
+
 impl FromRequest for Enrolling {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(principal(req).map(|principal| Self {
+        ready(member_principal(req).map(|principal| Self {
             principal,
             resolved: resolved(req),
         }))

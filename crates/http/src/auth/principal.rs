@@ -1,22 +1,64 @@
-//! Who a request's credential names, before and after its session check: the
-//! verified token's principal, the slot where the resolved actor is left, and
+//! Who a request's credential names, before and after its check: the verified
+//! token's or the presented API key's principal, the slot where the resolved actor is left, and
 //! the credentials the extractors yield ([`crate::auth::extractor`] makes them,
 //! [`crate::state::Ports::call_as`] checks their session).
 
 use std::sync::{Arc, OnceLock};
 
-use salus_domain::Actor;
 use salus_domain::ids::{AccountId, ClinicId, SessionId};
+use salus_domain::integrations::api_key::PresentedKey;
+use salus_domain::services::Services;
+use salus_domain::{Actor, DomainError};
 
-/// Whom a verified access token names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Principal {
-    /// The account (`sub`).
-    pub account: AccountId,
-    /// The clinic the session acts in (`cid`).
-    pub clinic: ClinicId,
-    /// The session (`sid`).
-    pub session: SessionId,
+/// Whom a request's credential names, before its check against the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A member's verified access token.
+    Session {
+        /// The account (`sub`).
+        account: AccountId,
+        /// The clinic the session acts in (`cid`).
+        clinic: ClinicId,
+        /// The session (`sid`).
+        session: SessionId,
+    },
+    /// A service account's API key (its shape checked, its hash taken).
+    ApiKey {
+        /// The key as presented.
+        key: PresentedKey,
+        /// The caller's address (checked against the account's networks).
+        ip: Option<String>,
+    },
+}
+
+impl Principal {
+    /// The clinic the credential acts in.
+    pub fn clinic(&self) -> ClinicId {
+        match self {
+            Self::Session { clinic, .. } => *clinic,
+            Self::ApiKey { key, .. } => key.clinic,
+        }
+    }
+
+    /// The actor behind the credential, checked in a held transaction the
+    /// service's first continues: a session must be live (and name the
+    /// token's account), a key stored, live and used from an allowed address.
+    pub(crate) fn resolve(&self, services: &Services) -> Result<Actor, DomainError> {
+        match self {
+            Self::Session {
+                account,
+                clinic,
+                session,
+            } => {
+                let actor = services.auth.authenticate_held(*clinic, *session)?;
+                if actor.account_id != *account {
+                    return Err(DomainError::Unauthenticated);
+                }
+                Ok(actor)
+            }
+            Self::ApiKey { key, ip } => services.auth.authenticate_key_held(key, ip.as_deref()),
+        }
+    }
 }
 
 /// The actor a request's session check resolved, left on the request for the
@@ -37,9 +79,17 @@ impl ResolvedActor {
 }
 
 /// A signed-in member whose MFA obligations must be met (checked with the
-/// session, by [`Ports::call_as`]).
+/// session, by [`Ports::call_as`]), or a service account with its API key.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
+    pub(crate) principal: Principal,
+    pub(crate) resolved: ResolvedActor,
+}
+
+/// A signed-in member, MFA obligations met, and never a service account: the
+/// routes of a person's own account, sessions and second factor take this.
+#[derive(Debug, Clone)]
+pub struct Member {
     pub(crate) principal: Principal,
     pub(crate) resolved: ResolvedActor,
 }
@@ -60,11 +110,13 @@ pub trait Credential {
     fn resolved(&self) -> ResolvedActor;
     /// Whether the member's MFA obligations must already be met.
     fn requires_mfa_settled(&self) -> bool;
+    /// Whether a service account may call with it.
+    fn admits_service(&self) -> bool;
 }
 
 impl Credential for Authenticated {
     fn principal(&self) -> Principal {
-        self.principal
+        self.principal.clone()
     }
     fn resolved(&self) -> ResolvedActor {
         self.resolved.clone()
@@ -72,16 +124,37 @@ impl Credential for Authenticated {
     fn requires_mfa_settled(&self) -> bool {
         true
     }
+    fn admits_service(&self) -> bool {
+        true
+    }
 }
 
-impl Credential for Enrolling {
+impl Credential for Member {
     fn principal(&self) -> Principal {
-        self.principal
+        self.principal.clone()
     }
     fn resolved(&self) -> ResolvedActor {
         self.resolved.clone()
     }
     fn requires_mfa_settled(&self) -> bool {
+        true
+    }
+    fn admits_service(&self) -> bool {
+        false
+    }
+}
+
+impl Credential for Enrolling {
+    fn principal(&self) -> Principal {
+        self.principal.clone()
+    }
+    fn resolved(&self) -> ResolvedActor {
+        self.resolved.clone()
+    }
+    fn requires_mfa_settled(&self) -> bool {
+        false
+    }
+    fn admits_service(&self) -> bool {
         false
     }
 }

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::client::Client;
-use crate::auth::extractor::Authenticated;
+use crate::auth::extractor::{Authenticated, Member};
 use crate::paging::{ListScope, page_limit};
 use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
@@ -266,7 +266,7 @@ pub async fn patient_access_log(
 #[get("/api/v1/me/sign-ins")]
 pub async fn my_sign_ins(
     ports: web::Data<Ports>,
-    who: Authenticated,
+    who: Member,
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::client::Client;
-use crate::auth::extractor::{Authenticated, Enrolling};
+use crate::auth::extractor::{Enrolling, Member};
 use crate::json::ValidatedJson;
 use crate::problem::{ApiError, Problem};
 use crate::state::Ports;
@@ -538,7 +538,7 @@ pub async fn logout(
 pub async fn logout_others(
     ports: web::Data<Ports>,
     client: Client,
-    who: Authenticated,
+    who: Member,
 ) -> Result<HttpResponse, ApiError> {
     let revoked = ports
         .call_as(&who, move |services, actor| {

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
+use salus_domain::actor::ActorKind;
 use salus_domain::ids::SessionId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,7 +10,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::client::Client;
-use crate::auth::extractor::{Authenticated, Enrolling};
+use crate::auth::extractor::{Enrolling, Member};
 use crate::json::ValidatedJson;
 use crate::problem::{ApiError, Problem};
 use crate::routes::auth::{Accepted, SecondFactorFields};
@@ -190,7 +191,7 @@ pub struct RecoveryCodes {
     )
 )]
 #[get("/api/v1/me")]
-pub async fn me(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn me(ports: web::Data<Ports>, who: Member) -> Result<HttpResponse, ApiError> {
     let (actor, (account, clinic)) = ports
         .call_as(&who, move |services, actor| {
             Ok((actor.clone(), services.auth.me(actor)?))
@@ -213,7 +214,10 @@ pub async fn me(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRespo
             plan: clinic.plan,
         },
         membership_id: actor.membership_id.uuid(),
-        role: actor.role.as_str().to_owned(),
+        role: match actor.kind {
+            ActorKind::Member(role) => role.as_str().to_owned(),
+            ActorKind::Service => "service".to_owned(),
+        },
         session_id: actor.session_id.uuid(),
     }))
 }
@@ -231,10 +235,7 @@ pub async fn me(ports: web::Data<Ports>, who: Authenticated) -> Result<HttpRespo
     )
 )]
 #[get("/api/v1/me/sessions")]
-pub async fn sessions(
-    ports: web::Data<Ports>,
-    who: Authenticated,
-) -> Result<HttpResponse, ApiError> {
+pub async fn sessions(ports: web::Data<Ports>, who: Member) -> Result<HttpResponse, ApiError> {
     let current = who.session_id();
     let list = ports
         .call_as(&who, move |services, actor| services.auth.sessions(actor))
@@ -278,7 +279,7 @@ pub async fn sessions(
 pub async fn revoke_session(
     ports: web::Data<Ports>,
     client: Client,
-    who: Authenticated,
+    who: Member,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = SessionId(id.into_inner());
@@ -309,7 +310,7 @@ pub async fn revoke_session(
 pub async fn change_password(
     ports: web::Data<Ports>,
     client: Client,
-    who: Authenticated,
+    who: Member,
     body: ValidatedJson<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -346,7 +347,7 @@ pub async fn change_password(
 pub async fn change_email(
     ports: web::Data<Ports>,
     client: Client,
-    who: Authenticated,
+    who: Member,
     body: ValidatedJson<ChangeEmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -384,7 +385,7 @@ pub async fn change_email(
 pub async fn set_phone(
     ports: web::Data<Ports>,
     client: Client,
-    who: Authenticated,
+    who: Member,
     body: ValidatedJson<PhoneRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let phone = body.into_inner().phone;
@@ -419,7 +420,7 @@ pub async fn set_phone(
 pub async fn verify_phone(
     ports: web::Data<Ports>,
     client: Client,
-    who: Authenticated,
+    who: Member,
     body: ValidatedJson<CodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code;
@@ -504,7 +505,7 @@ pub async fn confirm_totp(
 pub async fn disable_totp(
     ports: web::Data<Ports>,
     client: Client,
-    who: Authenticated,
+    who: Member,
     body: ValidatedJson<DisableMfaRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -541,7 +542,7 @@ pub async fn disable_totp(
 pub async fn regenerate_recovery_codes(
     ports: web::Data<Ports>,
     client: Client,
-    who: Authenticated,
+    who: Member,
 ) -> Result<HttpResponse, ApiError> {
     let recovery_codes = ports
         .call_as(&who, move |services, actor| {

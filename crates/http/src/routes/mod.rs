@@ -8,6 +8,7 @@ pub mod closure;
 pub mod exports;
 pub mod health;
 pub mod incidents;
+pub mod integrations;
 pub mod me;
 pub mod notes;
 pub mod patient_rights;

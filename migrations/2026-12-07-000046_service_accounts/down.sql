@@ -1,0 +1,2 @@
+DROP TABLE service_account_keys;
+DROP TABLE service_accounts;
