@@ -2,7 +2,8 @@
 //! flows that hand out one-time tokens and codes (sign-up verification,
 //! invitation, password reset, phone code, operator enrolment), sessions
 //! (refresh tokens, an operator's token), recovery codes and an authenticator's
-//! secret, a webhook endpoint's signing secret, and after the outbox has
+//! secret, a webhook endpoint's signing secret, a service account's API key,
+//! and after the outbox has
 //! delivered its messages, the raw database,
 //! every text, JSON and binary column of every table of every schema, holds
 //! none of the values the test received.
@@ -65,6 +66,15 @@ async fn no_token_code_or_secret_a_caller_received_is_stored_in_the_clear() {
         .await
         .unwrap();
     let webhook_secret = webhook["secret"].as_str().unwrap().to_owned();
+    let service_account = json!({"name": "Lab", "permissions": ["patients.read"]});
+    let service_account: Value = app
+        .post_json_as(&owner.access, "/api/v1/service-accounts", &service_account)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let api_key = service_account["key"]["secret"].as_str().unwrap().to_owned();
+    assert!(api_key.starts_with("salus_sk_"), "{service_account}");
     let nurse = app.join_as(&owner, "nurse").await;
     app.post_json("/api/v1/auth/password-reset", json!({"email": nurse.email}))
         .await;
@@ -142,6 +152,8 @@ async fn no_token_code_or_secret_a_caller_received_is_stored_in_the_clear() {
     // A webhook endpoint's signing secret, as shown and as its base64.
     received.push(webhook_secret.trim_start_matches("whsec_").to_owned());
     received.push(webhook_secret);
+    received.push(api_key.rsplit('_').next().unwrap().to_owned());
+    received.push(api_key);
     received.push(enrolment.clone());
     assert!(!owner.recovery_codes.is_empty());
 

@@ -54,6 +54,7 @@ mod schema;
 mod secrets;
 mod seed;
 mod sequencer;
+mod service_accounts;
 mod sessions;
 mod sign_in;
 mod staff;
