@@ -73,7 +73,10 @@ async fn no_token_code_or_secret_a_caller_received_is_stored_in_the_clear() {
         .json()
         .await
         .unwrap();
-    let api_key = service_account["key"]["secret"].as_str().unwrap().to_owned();
+    let api_key = service_account["key"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(api_key.starts_with("salus_sk_"), "{service_account}");
     let nurse = app.join_as(&owner, "nurse").await;
     app.post_json("/api/v1/auth/password-reset", json!({"email": nurse.email}))

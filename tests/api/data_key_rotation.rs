@@ -378,6 +378,7 @@ const NOT_UNDER_A_DATA_KEY: &[&str] = &[
     "public.phone_challenges.code_hash",
     "public.recovery_codes.code_hash",
     "public.refresh_tokens.token_hash",
+    "public.service_account_keys.secret_sha256",
     "public.sign_ups.token_hash",
 ];
 

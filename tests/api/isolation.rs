@@ -203,6 +203,16 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
         .json()
         .await
         .unwrap();
+    let service_account_b: Value = app
+        .post_json_as(
+            &b.access,
+            "/api/v1/service-accounts",
+            &serde_json::json!({"name": "B only", "permissions": ["patients.read"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let patient_b = app
         .patient(&b, serde_json::json!({"family_name": "Bee", "given_name": "Only", "birth_date": "1980-05-05", "sex": "female"}))
         .await
@@ -250,6 +260,11 @@ async fn foreign_ids_answer_like_missing_ones_on_every_operation_that_takes_an_i
             endpoint_b["endpoint"]["id"]
                 .as_str()
                 .expect("clinic B's webhook endpoint")
+                .to_owned()
+        } else if path.starts_with("/api/v1/service-accounts/") {
+            service_account_b["service_account"]["id"]
+                .as_str()
+                .expect("clinic B's service account")
                 .to_owned()
         } else if path.starts_with("/api/v1/me/sessions/") {
             me_b["session_id"].as_str().unwrap().to_owned()

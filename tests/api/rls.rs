@@ -38,6 +38,7 @@ fn expected_policy(table: &str) -> (String, String) {
         | "public.clinic_exports"
         | "public.incident_clinics"
         | "public.incident_evidence"
+        | "public.service_accounts"
         | "public.webhook_deliveries" => {
             let both = any(&[IN_CLINIC, NO_SETTING]);
             (both.clone(), both)
@@ -168,6 +169,11 @@ async fn clinic_with_rows_everywhere(app: &TestApp, b: &Member) {
         .post_json_as(&b.access, "/api/v1/webhook-endpoints", &endpoint)
         .await;
     assert_eq!(endpoint.status(), 201);
+    let service_account = json!({"name": "B's lab", "permissions": ["patients.read"]});
+    let service_account = app
+        .post_json_as(&b.access, "/api/v1/service-accounts", &service_account)
+        .await;
+    assert_eq!(service_account.status(), 201);
     let doc = document();
     let example = |schema: &str| doc["components"]["schemas"][schema]["examples"][0].clone();
     let patient = app.patient(b, example("PatientRequest")).await.id;

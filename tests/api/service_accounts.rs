@@ -67,13 +67,19 @@ async fn a_key_acts_with_its_accounts_permissions_and_nothing_more() {
     )
     .await;
     let key = secret(&created);
-    let account = created["service_account"]["id"].as_str().unwrap().to_owned();
+    let account = created["service_account"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(key.starts_with("salus_sk_"), "{key}");
     assert_eq!(
         created["service_account"]["permissions"],
         json!(["patients.read", "patients.create"])
     );
-    assert_eq!(created["service_account"]["keys"][0]["id"], created["key"]["key"]["id"]);
+    assert_eq!(
+        created["service_account"]["keys"][0]["id"],
+        created["key"]["key"]["id"]
+    );
 
     let (status, body) = create_patient(&app, &key).await;
     assert_eq!(status, 201, "{body}");
@@ -83,7 +89,11 @@ async fn a_key_acts_with_its_accounts_permissions_and_nothing_more() {
 
     // What it was not given, a member's own routes, and what needs a step-up.
     let (status, body) = status_of_get(&app, &key, "/api/v1/appointments").await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("permission_denied")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("permission_denied")),
+        "{body}"
+    );
     for path in ["/api/v1/me", "/api/v1/me/sessions", "/api/v1/me/sign-ins"] {
         let (status, body) = status_of_get(&app, &key, path).await;
         assert_eq!(
@@ -93,7 +103,11 @@ async fn a_key_acts_with_its_accounts_permissions_and_nothing_more() {
         );
     }
     let (status, body) = status_of_get(&app, &key, "/api/v1/service-accounts").await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("permission_denied")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("permission_denied")),
+        "{body}"
+    );
     let step_up = app
         .post_json_as(&key, "/api/v1/auth/logout-others", &json!({}))
         .await;
@@ -126,7 +140,10 @@ async fn a_key_acts_with_its_accounts_permissions_and_nothing_more() {
     assert_eq!(by_key[0]["session_id"], created["key"]["key"]["id"]);
     assert_eq!(by_key[0]["details"]["actor_kind"], "service_account");
     let read: Value = app
-        .get_as(&owner.access, &format!("/api/v1/service-accounts/{account}"))
+        .get_as(
+            &owner.access,
+            &format!("/api/v1/service-accounts/{account}"),
+        )
         .await
         .json()
         .await
@@ -159,8 +176,14 @@ async fn what_an_account_may_be_given_is_bounded() {
         assert_eq!(body["errors"][0]["code"], code, "{body}");
     }
     for (body, field) in [
-        (json!({"name": "N", "permissions": ["patients.read"], "expires_in_days": 366}), "expires_in_days"),
-        (json!({"name": "N", "permissions": ["patients.read"], "allowed_networks": ["10.0.0.0/33"]}), "allowed_networks"),
+        (
+            json!({"name": "N", "permissions": ["patients.read"], "expires_in_days": 366}),
+            "expires_in_days",
+        ),
+        (
+            json!({"name": "N", "permissions": ["patients.read"], "allowed_networks": ["10.0.0.0/33"]}),
+            "allowed_networks",
+        ),
     ] {
         let answer = app
             .post_json_as(&owner.access, "/api/v1/service-accounts", &body)
@@ -199,7 +222,11 @@ async fn what_an_account_may_be_given_is_bounded() {
     .await;
     app.set_plan(&clinic, "pro");
     let (status, body) = status_of_get(&app, &secret(&created), "/api/v1/patients").await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("plan_upgrade_required")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("plan_upgrade_required")),
+        "{body}"
+    );
     let answer = app
         .post_json_as(
             &owner.access,
@@ -252,7 +279,11 @@ async fn revocation_rotation_and_expiry_hold_from_the_next_request() {
     assert_eq!(rotated.status(), 201);
     let rotated: Value = rotated.json().await.unwrap();
     let new_key = rotated["secret"].as_str().unwrap().to_owned();
-    assert_eq!(status_of_get(&app, &old_key, list).await.0, 200, "within the overlap");
+    assert_eq!(
+        status_of_get(&app, &old_key, list).await.0,
+        200,
+        "within the overlap"
+    );
     assert_eq!(status_of_get(&app, &new_key, list).await.0, 200);
 
     let revoke = app
@@ -304,12 +335,21 @@ async fn revocation_rotation_and_expiry_hold_from_the_next_request() {
     app.clock.advance(Duration::minutes(59));
     assert_eq!(status_of_get(&app, &before, list).await.0, 200);
     app.clock.advance(Duration::minutes(1));
-    assert_eq!(status_of_get(&app, &before, list).await.0, 401, "after the overlap");
+    assert_eq!(
+        status_of_get(&app, &before, list).await.0,
+        401,
+        "after the overlap"
+    );
     assert_eq!(status_of_get(&app, &after, list).await.0, 200);
-    app.clock.advance(Duration::days(2) - Duration::hours(1) - Duration::seconds(1));
+    app.clock
+        .advance(Duration::days(2) - Duration::hours(1) - Duration::seconds(1));
     assert_eq!(status_of_get(&app, &after, list).await.0, 200);
     app.clock.advance(Duration::seconds(1));
-    assert_eq!(status_of_get(&app, &after, list).await.0, 401, "after the account's end");
+    assert_eq!(
+        status_of_get(&app, &after, list).await.0,
+        401,
+        "after the account's end"
+    );
 }
 
 #[tokio::test]

@@ -42,8 +42,8 @@ const BODY: &str = "response_body";
 /// The column name the fingerprint is keyed under.
 const FINGERPRINT: &str = "idempotent_requests.fingerprint";
 
-/// Whose keys a request's key is counted among: the member's membership
-/// today. A service account (issue 19) will be counted under its own id, so a
+/// Whose keys a request's key is counted among: the member's membership, or
+/// the service account (its actor carries the account's own id there), so a
 /// partner's keys never meet a person's.
 pub fn caller(actor: &Actor) -> Uuid {
     actor.membership_id.uuid()

@@ -38,6 +38,7 @@ pub async fn walk(walk: &Walk<'_>, owner: &Member) -> String {
         .to_owned();
     app.set_plan(&clinic, "business");
     webhooks(walk, &by, owner).await;
+    service_accounts(walk, &by).await;
 
     let invitation = walk.call("invitations_create", &by).created().send().await;
     walk.call("invitations_revoke", &by)
@@ -105,6 +106,36 @@ pub async fn walk(walk: &Walk<'_>, owner: &Member) -> String {
         .send()
         .await;
     clinic
+}
+
+/// A service account's life: created with a key, given another, a key
+/// revoked, the account revoked (a business-plan feature).
+async fn service_accounts(walk: &Walk<'_>, by: &Caller) {
+    let created = walk
+        .call("service_accounts_create", by)
+        .set("permissions", json!(["patients.read"]))
+        .set("allowed_networks", json!([]))
+        .send()
+        .await;
+    let account = created["service_account"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated = walk
+        .call("service_accounts_rotate_key", by)
+        .id(&account)
+        .send()
+        .await;
+    let key = rotated["key"]["id"].as_str().unwrap();
+    walk.call("service_accounts_revoke_key", by)
+        .at(&format!("/api/v1/service-accounts/{account}/keys/{key}"))
+        .on(&account)
+        .send()
+        .await;
+    walk.call("service_accounts_revoke", by)
+        .id(&account)
+        .send()
+        .await;
 }
 
 /// A webhook endpoint's life: subscribed, changed, its secret rotated, an event

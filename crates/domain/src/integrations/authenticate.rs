@@ -4,16 +4,18 @@
 //! the business plan and the caller inside the account's networks. Nothing of
 //! a key is remembered between requests, so a revocation holds from the next.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::api_key::PresentedKey;
 use super::{GRANTABLE, is_live, networks, require_business};
 use crate::DomainError;
 use crate::access::PermissionSet;
 use crate::actor::{Actor, ActorKind};
-use crate::identity::auth::TOUCH_INTERVAL;
 use crate::ids::{AccountId, MembershipId, SessionId};
 use crate::ports::integrations::IntegrationsRepo;
+
+/// How often a key's last use is written (as a session's activity is).
+const LAST_USE_INTERVAL: Duration = Duration::minutes(1);
 
 /// The actor of a presented key used from `client_ip` at `now`.
 pub fn check_key(
@@ -40,7 +42,9 @@ pub fn check_key(
             "This service account may not call from this address.",
         ));
     }
-    let stale = key.last_used_at.is_none_or(|at| now - at >= TOUCH_INTERVAL);
+    let stale = key
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USE_INTERVAL);
     if stale || key.last_used_ip.as_deref() != client_ip {
         tx.touch_api_key(presented.clinic, key.id, now, client_ip)?;
     }

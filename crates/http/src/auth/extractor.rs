@@ -37,18 +37,12 @@ impl Member {
 
     /// The account the token names.
     pub fn account_id(&self) -> AccountId {
-        match &self.principal {
-            Principal::Session { account, .. } => *account,
-            Principal::ApiKey { .. } => unreachable!("a member's credential is a token"),
-        }
+        self.account
     }
 
     /// The session the token names.
     pub fn session_id(&self) -> SessionId {
-        match &self.principal {
-            Principal::Session { session, .. } => *session,
-            Principal::ApiKey { .. } => unreachable!("a member's credential is a token"),
-        }
+        self.session
     }
 }
 
@@ -146,15 +140,18 @@ fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
     })
 }
 
-/// A member's credential: an access token (an API key is refused here, before
-/// any database work, as a member-only route's answer).
-fn member_principal(req: &HttpRequest) -> Result<Principal, ApiError> {
+/// A member's credential: an access token, with its account and session (an
+/// API key is refused here, before any database work, as a member-only
+/// route's answer).
+fn member_principal(req: &HttpRequest) -> Result<(Principal, AccountId, SessionId), ApiError> {
     match principal(req)? {
         Principal::ApiKey { .. } => Err(ApiError::from(salus_domain::DomainError::forbidden(
             "service_account_not_allowed",
             "A service account cannot do this: it is for a signed-in member only.",
         ))),
-        token => Ok(token),
+        token @ Principal::Session {
+            account, session, ..
+        } => Ok((token, account, session)),
     }
 }
 
@@ -175,10 +172,14 @@ impl FromRequest for Member {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(member_principal(req).map(|principal| Self {
-            principal,
-            resolved: resolved(req),
-        }))
+        ready(
+            member_principal(req).map(|(principal, account, session)| Self {
+                principal,
+                account,
+                session,
+                resolved: resolved(req),
+            }),
+        )
     }
 }
 
@@ -187,7 +188,7 @@ impl FromRequest for Enrolling {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(member_principal(req).map(|principal| Self {
+        ready(member_principal(req).map(|(principal, _, _)| Self {
             principal,
             resolved: resolved(req),
         }))

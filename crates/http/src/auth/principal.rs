@@ -91,6 +91,10 @@ pub struct Authenticated {
 #[derive(Debug, Clone)]
 pub struct Member {
     pub(crate) principal: Principal,
+    /// The account the token names.
+    pub(crate) account: AccountId,
+    /// The session the token names.
+    pub(crate) session: SessionId,
     pub(crate) resolved: ResolvedActor,
 }
 
