@@ -28,6 +28,7 @@ pub mod plans;
 pub mod platform;
 pub mod ports;
 pub mod purpose;
+pub mod rate_limits;
 pub mod queue;
 pub mod random;
 pub mod records;

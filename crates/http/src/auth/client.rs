@@ -21,25 +21,31 @@ const MAX_USER_AGENT: usize = 200;
 #[derive(Debug, Clone)]
 pub struct Client(pub ClientInfo);
 
+/// The client's address: the socket's peer, or the first address of
+/// `X-Forwarded-For` when a trusted proxy is configured (`TRUST_PROXY_TLS`).
+pub(crate) fn client_address(req: &HttpRequest) -> Option<String> {
+    let trust_proxy = req
+        .app_data::<web::Data<HttpSettings>>()
+        .is_some_and(|s| s.trust_proxy_tls);
+    let forwarded = trust_proxy
+        .then(|| {
+            req.headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(|v| v.trim().to_owned())
+                .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+        })
+        .flatten();
+    forwarded.or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
+}
+
 impl FromRequest for Client {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let trust_proxy = req
-            .app_data::<web::Data<HttpSettings>>()
-            .is_some_and(|s| s.trust_proxy_tls);
-        let forwarded = trust_proxy
-            .then(|| {
-                req.headers()
-                    .get("x-forwarded-for")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.split(',').next())
-                    .map(|v| v.trim().to_owned())
-                    .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
-            })
-            .flatten();
-        let ip = forwarded.or_else(|| req.peer_addr().map(|a| a.ip().to_string()));
+        let ip = client_address(req);
         let user_agent = req
             .headers()
             .get(header::USER_AGENT)

@@ -16,6 +16,7 @@ use salus_domain::Actor;
 use salus_domain::ids::{AccountId, ClinicId, SessionId};
 
 pub use crate::auth::principal::{Authenticated, Enrolling};
+use crate::auth::jwt::AccessClaims;
 use crate::auth::principal::{Principal, ResolvedActor};
 use crate::problem::ApiError;
 use crate::state::Ports;
@@ -120,11 +121,25 @@ fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
             tracing::info!(%reason, "access token refused");
             ApiError::Unauthenticated
         })?;
-    Ok(Principal {
+    Ok(principal_of(&claims))
+}
+
+/// Whom the request's bearer token names when it is a valid access token,
+/// verified like the extractors do and without the database (the session is
+/// not checked), for the rate limits. Silent: the extractor logs refusals.
+pub(crate) fn token_principal(req: &HttpRequest) -> Option<Principal> {
+    let ports = req.app_data::<web::Data<Ports>>()?;
+    let token = bearer(req)?;
+    let claims = ports.tokens.verify(&token, ports.clock.now()).ok()?;
+    Some(principal_of(&claims))
+}
+
+fn principal_of(claims: &AccessClaims) -> Principal {
+    Principal {
         account: AccountId(claims.sub),
         clinic: ClinicId(claims.cid),
         session: SessionId(claims.sid),
-    })
+    }
 }
 
 impl FromRequest for Authenticated {
