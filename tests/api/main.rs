@@ -46,6 +46,7 @@ mod purpose_of_use;
 mod queue;
 mod rate_limits;
 mod records_archive;
+mod request_rate_limits;
 mod request_path;
 mod rls;
 mod roles;
