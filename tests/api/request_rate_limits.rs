@@ -26,7 +26,7 @@ fn limits(credential: u64, clinic: u64, address: u64) -> Vec<(&'static str, Stri
     ]
 }
 
-fn pairs(settings: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+fn pairs<'a>(settings: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     settings.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 

@@ -15,6 +15,7 @@ use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::error::InternalError;
 use actix_web::{Error, HttpRequest, ResponseError, web};
 use salus_domain::rate_limits::{Bucket, Decision};
 
@@ -46,23 +47,29 @@ pub async fn enforce_rate_limits<B: MessageBody + 'static>(
     let decision = ports
         .rate_limits
         .hit(&buckets(req.request()), ports.clock.now());
-    let mut answer = if decision.refused {
+    if decision.refused {
         let refusal = ApiError::RateLimited {
             retry_after_secs: decision.standing.reset_secs,
         };
-        req.into_response(refusal.error_response())
-            .map_into_right_body()
-    } else {
-        let request = req.request().clone();
-        match next.call(req).await {
-            Ok(answer) => answer.map_into_left_body(),
-            Err(error) => {
-                ServiceResponse::new(request, error.error_response()).map_into_right_body()
-            }
+        let mut answer = req
+            .into_response(refusal.error_response())
+            .map_into_right_body();
+        stamp(answer.headers_mut(), &decision);
+        return Ok(answer);
+    }
+    match next.call(req).await {
+        Ok(mut answer) => {
+            stamp(answer.headers_mut(), &decision);
+            Ok(answer.map_into_left_body())
         }
-    };
-    stamp(answer.headers_mut(), &decision);
-    Ok(answer)
+        // An error left as an error (the framework makes its answer later):
+        // its answer, made here, with the headers.
+        Err(error) => {
+            let mut answer = error.error_response();
+            stamp(answer.headers_mut(), &decision);
+            Err(InternalError::from_response(error.to_string(), answer).into())
+        }
+    }
 }
 
 /// The buckets a request counts against: its credential's and its clinic's
