@@ -4606,6 +4606,8 @@ export interface components {
         /** @description The request conflicts with the resource's current state; `code` says how. `idempotency_request_in_flight`: a request with the same `Idempotency-Key` is still running; retry after `Retry-After` seconds. */
         Conflict: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 /** @description Seconds to wait before trying again. */
                 "Retry-After"?: number;
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4618,6 +4620,8 @@ export interface components {
         /** @description The caller may not do this; `code` says why: a missing permission (`permission_denied`, with the permission in the detail), `mfa_enrollment_required`, `step_up_required`, `plan_upgrade_required`, or a rule of the operation. */
         Forbidden: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4628,6 +4632,8 @@ export interface components {
         /** @description An unexpected error (`internal_error`); the body says nothing more. Quote `X-Request-Id` when reporting it. */
         InternalError: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4638,6 +4644,8 @@ export interface components {
         /** @description The body is not well-formed JSON (`malformed_json`), or a header is malformed (`malformed_if_match`, `malformed_purpose_of_use`, `malformed_idempotency_key`). */
         MalformedJson: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4648,6 +4656,8 @@ export interface components {
         /** @description None of the formats in `Accept` can be produced (`not_acceptable`). */
         NotAcceptable: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4658,6 +4668,8 @@ export interface components {
         /** @description No such resource, or one of another clinic (`not_found`: the same answer for both). */
         NotFound: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4668,6 +4680,8 @@ export interface components {
         /** @description The body exceeds the size limit (`payload_too_large`): 64 KiB, or the operation's `x-max-body-bytes`, which admits every body its schema allows however it is escaped. */
         PayloadTooLarge: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4678,6 +4692,8 @@ export interface components {
         /** @description `If-Match` names a version that is no longer current (`precondition_failed`); read the resource again. */
         PreconditionFailed: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4688,6 +4704,8 @@ export interface components {
         /** @description `If-Match` is required: send the `ETag` of the version read (`precondition_required`). */
         PreconditionRequired: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4698,6 +4716,8 @@ export interface components {
         /** @description A dependency (the database) is unavailable (`service_unavailable`); retry after `Retry-After` seconds. */
         ServiceUnavailable: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 /** @description Seconds to wait before trying again. */
                 "Retry-After"?: number;
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4707,9 +4727,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Too many requests (`rate_limited`); wait the `Retry-After` seconds. */
+        /** @description Too many requests (`rate_limited`): a rate limit (`RateLimit-Policy`, `RateLimit`) or the authentication limit per address is spent; wait the `Retry-After` seconds. */
         TooManyRequests: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 /** @description Seconds to wait before trying again. */
                 "Retry-After"?: number;
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4722,6 +4744,8 @@ export interface components {
         /** @description No valid access token or session (`unauthenticated`), or wrong credentials (`invalid_credentials`). */
         Unauthorized: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 /** @description `Bearer`: the scheme to authenticate with. */
                 "WWW-Authenticate"?: string;
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4734,6 +4758,8 @@ export interface components {
         /** @description The body is not sent as `application/json` (`unsupported_media_type`). */
         UnsupportedMediaType: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4744,6 +4770,8 @@ export interface components {
         /** @description The request is well-formed but invalid (`validation_failed`); `errors` lists each invalid field with a stable `code`. `idempotency_key_reused`: the `Idempotency-Key` was used for another request within 24 hours. */
         ValidationFailed: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4766,6 +4794,10 @@ export interface components {
         ETag: string;
         /** @description `true` when this answer is the one kept for an earlier request with the same `Idempotency-Key` (nothing was done again); absent otherwise. */
         "Idempotency-Replayed": "true";
+        /** @description On every answer of an `/api/v1` operation: the most constraining policy of `RateLimit-Policy`, with `r` the requests left in its window (never negative) and `t` the seconds until the window resets. */
+        RateLimit: string;
+        /** @description On every answer of an `/api/v1` operation: the rate-limit policies the request counted against (IETF httpapi draft-ietf-httpapi-ratelimit-headers-09), each its name, quota `q` and window `w` in seconds: `"credential"` (the access token's session) and `"clinic"` (its clinic, per plan) for a signed-in member, `"address"` (the client address) without a valid credential. */
+        "RateLimit-Policy": string;
         /** @description The request's id: the one the client sent when it is a sane token (1 to 128 of `A-Z a-z 0-9 . _ : -`), else one the server made. Quote it when reporting a problem. */
         "X-Request-Id": string;
     };
@@ -4832,6 +4864,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4844,6 +4878,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid filters. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4874,6 +4910,8 @@ export interface operations {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     /** @description The new appointment's address. */
                     Location?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4891,6 +4929,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields, unknown patient or practitioner. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4917,6 +4957,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4930,6 +4972,8 @@ export interface operations {
             /** @description No such appointment. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4952,6 +4996,8 @@ export interface operations {
             /** @description Changes, oldest first. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4964,6 +5010,8 @@ export interface operations {
             /** @description No such appointment. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4994,6 +5042,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5013,6 +5063,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5046,6 +5098,8 @@ export interface operations {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5065,6 +5119,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5103,6 +5159,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5114,6 +5172,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid filters or cursor. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5133,6 +5193,8 @@ export interface operations {
             /** @description The history, streamed. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5147,6 +5209,8 @@ export interface operations {
             /** @description Neither NDJSON nor CSV is acceptable. */
             406: components["responses"]["NotAcceptable"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5170,6 +5234,8 @@ export interface operations {
             /** @description The new address is in use. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5182,7 +5248,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown, expired or used token. */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5207,6 +5273,8 @@ export interface operations {
             /** @description Signed in, or the next step. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5223,7 +5291,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5244,6 +5312,8 @@ export interface operations {
             /** @description The session has ended. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5252,6 +5322,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5271,6 +5343,8 @@ export interface operations {
             /** @description How many sessions ended. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5282,6 +5356,8 @@ export interface operations {
             /** @description MFA enrolment required first. */
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5305,6 +5381,8 @@ export interface operations {
             /** @description Signed in. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5318,7 +5396,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5343,6 +5421,8 @@ export interface operations {
             /** @description Accepted. */
             202: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5354,7 +5434,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5379,6 +5459,8 @@ export interface operations {
             /** @description Done. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5389,7 +5471,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown, expired or used token, or a refused password. */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5414,6 +5496,8 @@ export interface operations {
             /** @description New tokens. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5427,7 +5511,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5452,6 +5536,8 @@ export interface operations {
             /** @description Recorded. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5464,7 +5550,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5489,6 +5575,8 @@ export interface operations {
             /** @description Verified; the clinic exists. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5501,7 +5589,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown, expired or used token, or a lapsed sign-up. */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5526,6 +5614,8 @@ export interface operations {
             /** @description Accepted. */
             202: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5537,7 +5627,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5560,6 +5650,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change the settings. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5570,6 +5662,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5597,6 +5691,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change the settings. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5613,6 +5709,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5632,6 +5730,8 @@ export interface operations {
             /** @description The closure (`state` says whether one is asked). */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5642,6 +5742,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5664,6 +5766,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5678,6 +5782,8 @@ export interface operations {
             /** @description A closure is already asked (`closure_already_requested`). */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5697,6 +5803,8 @@ export interface operations {
             /** @description Cancelled: nothing will be deleted. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5708,6 +5816,8 @@ export interface operations {
             /** @description No closure is asked. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5734,6 +5844,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5773,6 +5885,8 @@ export interface operations {
             /** @description The export. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5785,6 +5899,8 @@ export interface operations {
             /** @description No such export. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5807,6 +5923,8 @@ export interface operations {
             /** @description The archive, streamed. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5822,6 +5940,8 @@ export interface operations {
             /** @description The export expired (`export_expired`). */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5848,6 +5968,8 @@ export interface operations {
             204: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5864,6 +5986,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5887,6 +6011,8 @@ export interface operations {
             /** @description Accepted; the owner is told by email. */
             202: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5899,7 +6025,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields, or a password the policy refuses (the field says why). */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5920,6 +6046,8 @@ export interface operations {
             /** @description The incidents. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5930,6 +6058,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5949,6 +6079,8 @@ export interface operations {
             /** @description Invitations. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5959,6 +6091,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5985,6 +6119,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6001,6 +6137,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6024,6 +6162,8 @@ export interface operations {
             /** @description Joined; sign in. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6038,7 +6178,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown, expired, revoked or used token; or a refused password. */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6062,6 +6202,8 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6072,6 +6214,8 @@ export interface operations {
             /** @description No pending invitation with this id. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6091,6 +6235,8 @@ export interface operations {
             /** @description The account, clinic and session. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6102,6 +6248,8 @@ export interface operations {
             /** @description MFA enrolment required first. */
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6125,6 +6273,8 @@ export interface operations {
             /** @description Confirmation sent. */
             202: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6140,6 +6290,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Wrong password or invalid address. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6159,6 +6311,8 @@ export interface operations {
             /** @description New codes, shown this once. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6170,6 +6324,8 @@ export interface operations {
             /** @description Step-up required. */
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6189,6 +6345,8 @@ export interface operations {
             /** @description Scan it, then confirm. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6200,6 +6358,8 @@ export interface operations {
             /** @description Step-up required. */
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6223,6 +6383,8 @@ export interface operations {
             /** @description MFA is on. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6237,6 +6399,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description The code does not match. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6260,6 +6424,8 @@ export interface operations {
             /** @description MFA is off. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6273,6 +6439,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6296,6 +6464,8 @@ export interface operations {
             /** @description Changed. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6309,6 +6479,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Wrong current password or a refused new one. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6332,6 +6504,8 @@ export interface operations {
             /** @description Code sent. */
             202: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6372,6 +6546,8 @@ export interface operations {
             /** @description Verified. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6385,7 +6561,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Wrong, expired or exhausted code. */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6406,6 +6582,8 @@ export interface operations {
             /** @description Sessions, newest first. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6417,6 +6595,8 @@ export interface operations {
             /** @description MFA enrolment required first. */
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6439,6 +6619,8 @@ export interface operations {
             /** @description Ended. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6450,6 +6632,8 @@ export interface operations {
             /** @description No such live session of yours. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6474,6 +6658,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6485,6 +6671,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6515,6 +6703,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6535,6 +6725,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6564,6 +6756,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6581,6 +6775,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6621,6 +6817,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6633,6 +6831,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid filters or cursor. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6663,6 +6863,8 @@ export interface operations {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     /** @description The new patient's address. */
                     Location?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6678,6 +6880,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields (each listed). */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6704,6 +6908,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6717,6 +6923,8 @@ export interface operations {
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6747,6 +6955,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6766,6 +6976,8 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             /** @description `If-Match` missing. */
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6793,6 +7005,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6806,6 +7020,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6835,6 +7051,8 @@ export interface operations {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6851,6 +7069,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6879,6 +7099,8 @@ export interface operations {
                 headers: {
                     /** @description The version. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6894,6 +7116,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6916,6 +7140,8 @@ export interface operations {
             /** @description The request, or the tombstone. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6928,6 +7154,8 @@ export interface operations {
             /** @description No such patient, or no request was ever recorded. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6957,6 +7185,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6974,6 +7204,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7003,6 +7235,8 @@ export interface operations {
             200: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7021,6 +7255,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7048,6 +7284,8 @@ export interface operations {
             /** @description The record. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7063,6 +7301,8 @@ export interface operations {
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7090,6 +7330,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7103,6 +7345,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7127,6 +7371,8 @@ export interface operations {
             /** @description Notes and amendments in order. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7140,6 +7386,8 @@ export interface operations {
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7169,6 +7417,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7185,6 +7435,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7214,6 +7466,8 @@ export interface operations {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7230,6 +7484,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7260,6 +7516,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7279,6 +7537,8 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             /** @description `If-Match` missing. */
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7310,6 +7570,8 @@ export interface operations {
                     /** @description The version. */
                     ETag?: string;
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7326,6 +7588,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7345,6 +7609,8 @@ export interface operations {
             /** @description The catalogue. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7353,6 +7619,8 @@ export interface operations {
                 };
             };
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7376,6 +7644,8 @@ export interface operations {
             /** @description Signed in. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7389,7 +7659,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7410,6 +7680,8 @@ export interface operations {
             /** @description Signed out; the token no longer works. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7418,6 +7690,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7437,6 +7711,8 @@ export interface operations {
             /** @description The clinics, by name. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7447,6 +7723,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7469,6 +7747,8 @@ export interface operations {
             /** @description The clinic. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7481,6 +7761,8 @@ export interface operations {
             /** @description No such clinic. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7504,6 +7786,8 @@ export interface operations {
             /** @description The authenticator to add. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7515,7 +7799,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7540,6 +7824,8 @@ export interface operations {
             /** @description Enrolled. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7551,7 +7837,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7572,6 +7858,8 @@ export interface operations {
             /** @description The incidents. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7582,6 +7870,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7605,6 +7895,8 @@ export interface operations {
             /** @description Declared. */
             201: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7619,6 +7911,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7641,6 +7935,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7653,6 +7949,8 @@ export interface operations {
             /** @description No such incident. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7679,6 +7977,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7696,6 +7996,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7718,6 +8020,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7732,6 +8036,8 @@ export interface operations {
             /** @description Confirmed already (`breach_already_confirmed`), or the incident is closed (`incident_closed`). */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7758,6 +8064,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7775,6 +8083,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7797,6 +8107,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7811,6 +8123,8 @@ export interface operations {
             /** @description The incident is closed (`incident_closed`). */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7837,6 +8151,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7854,6 +8170,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7880,6 +8198,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7897,6 +8217,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7923,6 +8245,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7940,6 +8264,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7959,6 +8285,8 @@ export interface operations {
             /** @description The operator. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7969,6 +8297,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7988,6 +8318,8 @@ export interface operations {
             /** @description Practitioners. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7998,6 +8330,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8028,6 +8362,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8043,6 +8379,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8072,6 +8410,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8088,6 +8428,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8117,6 +8459,8 @@ export interface operations {
             /** @description Free slots. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8130,6 +8474,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Invalid window or slot length. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8160,6 +8506,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8176,6 +8524,8 @@ export interface operations {
             /** @description Invalid intervals. */
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8195,6 +8545,8 @@ export interface operations {
             /** @description By practitioner, then ticket. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8205,6 +8557,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8231,6 +8585,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8248,6 +8604,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown patient or appointment. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8274,6 +8632,8 @@ export interface operations {
             200: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8285,6 +8645,8 @@ export interface operations {
             204: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8298,6 +8660,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8326,6 +8690,8 @@ export interface operations {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8343,6 +8709,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8371,6 +8739,8 @@ export interface operations {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8388,6 +8758,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8416,6 +8788,8 @@ export interface operations {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8433,6 +8807,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8452,6 +8828,8 @@ export interface operations {
             /** @description Roles. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8462,6 +8840,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8488,6 +8868,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8505,6 +8887,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields or unknown permissions. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8527,6 +8911,8 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8539,6 +8925,8 @@ export interface operations {
             /** @description Members hold it. */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8569,6 +8957,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change the role. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8590,6 +8980,8 @@ export interface operations {
             /** @description Invalid fields or unknown permissions. */
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8614,6 +9006,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8625,6 +9019,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8644,6 +9040,8 @@ export interface operations {
             /** @description Members. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8654,6 +9052,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8684,6 +9084,8 @@ export interface operations {
                 headers: {
                     /** @description The membership's new version. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8701,6 +9103,8 @@ export interface operations {
             /** @description Unknown role ids. */
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8729,6 +9133,8 @@ export interface operations {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8747,6 +9153,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8777,6 +9185,8 @@ export interface operations {
                 headers: {
                     /** @description The membership's new version. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8796,6 +9206,8 @@ export interface operations {
             /** @description Unknown permissions. */
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8824,6 +9236,8 @@ export interface operations {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8841,6 +9255,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8870,6 +9286,8 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8890,6 +9308,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8912,6 +9332,8 @@ export interface operations {
             /** @description How many sessions ended. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8924,6 +9346,8 @@ export interface operations {
             /** @description No such member. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8948,6 +9372,8 @@ export interface operations {
             /** @description A page, oldest first. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8959,6 +9385,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8989,6 +9417,8 @@ export interface operations {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     /** @description The new endpoint's address. */
                     Location?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9005,6 +9435,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields: a URL that is not `https://`, names an inside address (`address_refused`), an unknown or repeated event type. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9029,6 +9461,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change the endpoint. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9041,6 +9475,8 @@ export interface operations {
             /** @description No such endpoint. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9063,6 +9499,8 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9073,6 +9511,8 @@ export interface operations {
             /** @description No such endpoint. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9103,6 +9543,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change the endpoint. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9121,6 +9563,8 @@ export interface operations {
             /** @description Invalid fields, as on creation. */
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9148,6 +9592,8 @@ export interface operations {
             /** @description A page, newest first. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9161,6 +9607,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9188,6 +9636,8 @@ export interface operations {
             202: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9203,6 +9653,8 @@ export interface operations {
             /** @description `endpoint_disabled`: enable the endpoint first. */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9232,6 +9684,8 @@ export interface operations {
                     /** @description The version: send it back in `If-Match` to change the endpoint. */
                     ETag?: string;
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9248,6 +9702,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -119,7 +119,11 @@ async fn every_operation_answers_with_exact_rate_limit_headers() {
     let mut last = 1000;
     for op in limited {
         let declared = &doc["paths"][&op.path][op.method.to_lowercase()]["responses"];
-        assert!(declared["429"].is_object(), "{}: no 429 declared", op.name());
+        assert!(
+            declared["429"].is_object(),
+            "{}: no 429 declared",
+            op.name()
+        );
         for (status, response) in declared.as_object().unwrap() {
             let headers = if let Some(reference) = response["$ref"].as_str() {
                 let name = reference.rsplit('/').next().unwrap();

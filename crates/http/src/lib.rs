@@ -38,9 +38,9 @@ use crate::json::JsonLimit;
 use crate::middleware::{
     audit_refusals::record_refusals, idempotency::honour_idempotency_keys,
     problem_bodies::ensure_problem_bodies, query_policy::check_query_strings,
-    rate_limits::enforce_rate_limits, request_id::assign_request_id, request_metrics::record_request_metrics,
-    require_json::require_json_bodies, security_headers::add_security_headers,
-    tracing_span::SalusRootSpan,
+    rate_limits::enforce_rate_limits, request_id::assign_request_id,
+    request_metrics::record_request_metrics, require_json::require_json_bodies,
+    security_headers::add_security_headers, tracing_span::SalusRootSpan,
 };
 use crate::problem::{ApiError, FieldError};
 pub use crate::redirect::build_redirect_app;

@@ -889,7 +889,11 @@ fn read_rate_limits<S: Source>(r: &mut Reader<'_, S>, deployed: bool) -> (Limits
         per_clinic: PlanLimits {
             free: quota(r, "RATE_LIMIT_CLINIC_FREE", defaults.per_clinic.free),
             pro: quota(r, "RATE_LIMIT_CLINIC_PRO", defaults.per_clinic.pro),
-            business: quota(r, "RATE_LIMIT_CLINIC_BUSINESS", defaults.per_clinic.business),
+            business: quota(
+                r,
+                "RATE_LIMIT_CLINIC_BUSINESS",
+                defaults.per_clinic.business,
+            ),
         },
         per_address: quota(r, "RATE_LIMIT_PER_ADDRESS", defaults.per_address),
     };

@@ -213,7 +213,12 @@ impl Limiter {
                 Bucket::Clinic(clinic) => Some(clinic),
                 _ => None,
             })
-            .filter(|clinic| state.plans.get(clinic).is_none_or(|(_, read)| *read < window))
+            .filter(|clinic| {
+                state
+                    .plans
+                    .get(clinic)
+                    .is_none_or(|(_, read)| *read < window)
+            })
             .collect();
         clinics.sort_unstable();
         SyncBatch {
@@ -323,7 +328,10 @@ mod tests {
         let b = Bucket::Credential(Uuid::now_v7());
         for left in [2, 1, 0] {
             let d = limiter.hit(&[a.clone(), clinic.clone()], at(1));
-            assert_eq!((d.standing.name, d.standing.remaining), ("credential", left));
+            assert_eq!(
+                (d.standing.name, d.standing.remaining),
+                ("credential", left)
+            );
         }
         assert!(limiter.hit(&[a.clone(), clinic.clone()], at(2)).refused);
         // The clinic counted 3 of its 5: another member gets 2, then the clinic refuses.
@@ -376,7 +384,11 @@ mod tests {
             },
         );
         // synced 2 + 1 unsynced = 3: the limit.
-        assert!(limiter.hit(std::slice::from_ref(&credential), at(3)).refused);
+        assert!(
+            limiter
+                .hit(std::slice::from_ref(&credential), at(3))
+                .refused
+        );
         let next = limiter.take(at(4));
         let delta = next.deltas.iter().find(|d| d.key == key).unwrap();
         assert_eq!(delta.hits, 1, "only the hit since the last round");

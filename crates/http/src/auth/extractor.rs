@@ -15,8 +15,8 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use salus_domain::Actor;
 use salus_domain::ids::{AccountId, ClinicId, SessionId};
 
-pub use crate::auth::principal::{Authenticated, Enrolling};
 use crate::auth::jwt::AccessClaims;
+pub use crate::auth::principal::{Authenticated, Enrolling};
 use crate::auth::principal::{Principal, ResolvedActor};
 use crate::problem::ApiError;
 use crate::state::Ports;

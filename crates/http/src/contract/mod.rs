@@ -168,9 +168,8 @@ fn add_components(doc: &mut Value) {
             }
     });
     if let Some(headers) = headers.as_object_mut() {
-        headers.extend(
-            rate_limits::header_components().map(|(name, value)| (name.to_owned(), value)),
-        );
+        headers
+            .extend(rate_limits::header_components().map(|(name, value)| (name.to_owned(), value)));
     }
     components.insert("headers".to_owned(), headers);
     components.insert(

@@ -54,7 +54,12 @@ pub fn header_components() -> [(&'static str, Value); 2] {
 
 /// The headers of an answer of a limited operation, as references.
 pub fn header_refs() -> [(&'static str, Value); 2] {
-    [POLICY, STATE].map(|name| (name, json!({ "$ref": format!("#/components/headers/{name}") })))
+    [POLICY, STATE].map(|name| {
+        (
+            name,
+            json!({ "$ref": format!("#/components/headers/{name}") }),
+        )
+    })
 }
 
 /// Declares the 429 on a limited operation (with the authentication limit's
