@@ -159,7 +159,7 @@ impl Limiter {
             });
             standings.push(quota.saturating_sub(used));
         }
-        let refused = standings.iter().any(|left| *left == 0);
+        let refused = standings.contains(&0);
         if !refused {
             for (bucket, left) in buckets.iter().zip(standings.iter_mut()) {
                 let count = state.counts.entry(bucket.key()).or_insert_with(|| Count {
@@ -291,9 +291,9 @@ mod tests {
         }
     }
 
+    /// `secs` after the start of a window (1 800 000 000 is a multiple of 60).
     fn at(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_800_000_000 - 1_800_000_000 % 60 + secs, 0)
-            .unwrap()
+        Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
     }
 
     fn member() -> (Bucket, Bucket, ClinicId) {
