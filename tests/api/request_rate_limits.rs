@@ -285,3 +285,37 @@ async fn anonymous_requests_count_against_their_address() {
     assert_eq!(elsewhere.status(), 401);
     assert_eq!(standing(&elsewhere).1, 2);
 }
+
+/// A clinic's limit is its plan's: the node caches the plan and its sync round
+/// reads it again in each new window, so a plan change applies from the first
+/// round of the next window.
+#[tokio::test]
+async fn a_clinics_limit_is_its_plans() {
+    let mut settings = limits(100, 5, 1000);
+    settings.retain(|(name, _)| !name.starts_with("RATE_LIMIT_CLINIC_"));
+    settings.extend([
+        ("RATE_LIMIT_CLINIC_FREE", "5".to_owned()),
+        ("RATE_LIMIT_CLINIC_PRO", "7".to_owned()),
+        ("RATE_LIMIT_CLINIC_BUSINESS", "9".to_owned()),
+        ("RATE_LIMIT_SYNC_MILLIS", "20".to_owned()),
+    ]);
+    let app = TestApp::spawn_with(&pairs(&settings)).await;
+    let owner = app.owner_with_mfa("Business Clinic").await;
+    let token = another_session(&app, &owner).await;
+    let me_now = app.me(&owner).await;
+    app.set_plan(me_now["clinic"]["id"].as_str().unwrap(), "business");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.clock.advance(chrono::Duration::seconds(60));
+    let cached = me(&app, &app.url, &token).await;
+    assert_eq!(
+        policy(&cached),
+        "\"credential\";q=100;w=60, \"clinic\";q=5;w=60",
+        "the plan read in the last window, until this window's round"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let read = me(&app, &app.url, &token).await;
+    assert_eq!(
+        policy(&read),
+        "\"credential\";q=100;w=60, \"clinic\";q=9;w=60"
+    );
+}
