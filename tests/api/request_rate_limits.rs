@@ -303,8 +303,9 @@ async fn a_clinics_limit_is_its_plans() {
     let owner = app.owner_with_mfa("Business Clinic").await;
     let token = another_session(&app, &owner).await;
     let me_now = app.me(&owner).await;
-    app.set_plan(me_now["clinic"]["id"].as_str().unwrap(), "business");
+    // The node has read the free plan in this window ...
     tokio::time::sleep(Duration::from_millis(300)).await;
+    app.set_plan(me_now["clinic"]["id"].as_str().unwrap(), "business");
     app.clock.advance(chrono::Duration::seconds(60));
     let cached = me(&app, &app.url, &token).await;
     assert_eq!(
