@@ -1376,6 +1376,43 @@ mod tests {
     const STRONG_URL: &str = "postgres://api:Xq7-long-enough-pass-9@db:5432/salus";
 
     #[test]
+    fn rate_limits_default_sanely_and_refuse_zero_and_no_sharing_when_deployed() {
+        let config = load(&[("DATABASE_URL", "postgres://localhost/salus")]).unwrap();
+        assert_eq!(config.rate_limits, Limits::default());
+        assert_eq!(config.rate_limits.per_clinic.business, 6000);
+        assert_eq!(config.rate_limit_sync_millis, 200);
+        let config = load(&[
+            ("DATABASE_URL", "postgres://localhost/salus"),
+            ("RATE_LIMIT_CLINIC_PRO", "4000"),
+            ("RATE_LIMIT_SYNC_MILLIS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(config.rate_limits.per_clinic.pro, 4000);
+        assert_eq!(config.rate_limit_sync_millis, 0);
+        let text = load(&[
+            ("DATABASE_URL", "postgres://localhost/salus"),
+            ("RATE_LIMIT_PER_CREDENTIAL", "0"),
+            ("RATE_LIMIT_SYNC_MILLIS", "10"),
+        ])
+        .unwrap_err()
+        .0
+        .join("\n");
+        assert!(
+            text.contains("RATE_LIMIT_PER_CREDENTIAL must be at least 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("RATE_LIMIT_SYNC_MILLIS must be between 20 and 5000"),
+            "{text}"
+        );
+        let text = load(&[("APP_ENV", "production"), ("RATE_LIMIT_SYNC_MILLIS", "0")])
+            .unwrap_err()
+            .0
+            .join("\n");
+        assert!(text.contains("RATE_LIMIT_SYNC_MILLIS"), "{text}");
+    }
+
+    #[test]
     fn development_defaults_need_only_a_database_url() {
         let config = load(&[("DATABASE_URL", "postgres://localhost/salus")]).unwrap();
         assert_eq!(config.app_env, AppEnv::Development);

@@ -104,11 +104,6 @@ impl Limiter {
         }
     }
 
-    /// The configured limits.
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
