@@ -39,7 +39,7 @@
 //! | `RATE_LIMIT_PER_CREDENTIAL` | requests per window per credential (a member's session) | `600` |
 //! | `RATE_LIMIT_CLINIC_FREE` / `RATE_LIMIT_CLINIC_PRO` / `RATE_LIMIT_CLINIC_BUSINESS` | requests per window per clinic, by plan (every credential of the clinic together) | `1200` / `3000` / `6000` |
 //! | `RATE_LIMIT_PER_ADDRESS` | requests per window per client address, for requests without a valid credential | `300` |
-//! | `RATE_LIMIT_SYNC_MILLIS` | how often each node adds its counts to the totals all nodes share in PostgreSQL and reads them back (20 to 5000; 0: off, every node counts alone, refused in staging/production); with N nodes a limit can be passed by what the other nodes take in one interval | `200` |
+//! | `RATE_LIMIT_SYNC_MILLIS` | how often each node adds its counts to the totals all nodes share in PostgreSQL and reads them back (20 to 5000; 0: off, every node counts alone, refused in staging/production); with several nodes a limit can be passed by what they serve of a bucket in about two intervals (docs/architecture.md) | `200` |
 //! | `OUTBOX_DIR` | where the file provider writes messages (development) | `.local/outbox` |
 //! | `OUTBOX_POLL_SECONDS` | how often the delivery worker looks for messages (0: off) | `5` |
 //! | `AUDIT_JOB_SECONDS` | how often the audit job runs the alert detectors, seals chains and purges expired events (at most 240, so alerts meet their 5-minute deadline; 0: off, refused in staging/production) | `60` |

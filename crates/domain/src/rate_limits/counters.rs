@@ -6,7 +6,8 @@
 //! adds them to the shared total and reads every total back
 //! ([`Limiter::settle`]). A node's view of a bucket is the global total at the
 //! last sync plus its own hits not yet in it, so one node counts exactly and N
-//! nodes overshoot by at most what the others take in one sync interval.
+//! nodes overshoot by at most what they serve of a bucket in about two sync
+//! intervals (see `docs/architecture.md`, "Rate limits for every operation").
 //!
 //! Only the current window is kept: the first round of a window drops the
 //! previous one (its hits no longer limit anything), so memory holds the
@@ -58,14 +59,13 @@ pub struct Delta {
     pub hits: u64,
 }
 
-/// What one sync round sends: the current window's hits, and the clinics
-/// whose plan is unknown or was read in an earlier window.
+/// What one sync round sends: the current window's hits (and the buckets
+/// near their limit, to read their totals), and the clinics whose plan is
+/// unknown or was read in an earlier window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncBatch {
     /// The start of the current window (rows of earlier windows are expired).
     pub window_start: DateTime<Utc>,
-    /// The window's length in seconds.
-    pub window_secs: u64,
     /// One delta per bucket active in the window on this node.
     pub deltas: Vec<Delta>,
     /// The clinics whose plan to read.
@@ -186,12 +186,24 @@ impl Limiter {
     /// Takes the hits counted since the last round, for the sync task to flush:
     /// they stay in this node's view (in flight) until [`Limiter::settle`] or
     /// [`Limiter::give_back`].
+    ///
+    /// A bucket with no new hits is in the batch only when this node's view of
+    /// it has reached half its quota: its total is read back each round from
+    /// then on, where another node's hits can decide a refusal; a bucket far
+    /// from its limit costs the database nothing until its next hit here.
     pub fn take(&self, now: DateTime<Utc>) -> SyncBatch {
         let mut state = self.state();
         let window = self.roll(&mut state, now);
-        let deltas = state
-            .counts
+        let State { counts, plans, .. } = &mut *state;
+        let deltas = counts
             .iter_mut()
+            .filter(|(_, count)| {
+                let plan = match count.bucket {
+                    Bucket::Clinic(clinic) => plans.get(&clinic).map(|(plan, _)| *plan),
+                    _ => None,
+                };
+                count.unsynced > 0 || 2 * count.view() >= self.limits.quota(&count.bucket, plan)
+            })
             .map(|(key, count)| {
                 let hits = std::mem::take(&mut count.unsynced);
                 count.in_flight += hits;
@@ -218,7 +230,6 @@ impl Limiter {
         clinics.sort_unstable();
         SyncBatch {
             window_start: Utc.timestamp_opt(window, 0).single().unwrap_or(now),
-            window_secs: self.limits.window_secs,
             deltas,
             clinics,
         }
@@ -387,7 +398,29 @@ mod tests {
         let next = limiter.take(at(4));
         let delta = next.deltas.iter().find(|d| d.key == key).unwrap();
         assert_eq!(delta.hits, 1, "only the hit since the last round");
-        assert!(limiter.take(at(4)).deltas.iter().all(|d| d.hits == 0));
+        let again = limiter.take(at(4));
+        assert_eq!(
+            again.deltas,
+            vec![super::Delta { key, hits: 0 }],
+            "at its limit: read back each round without hits"
+        );
+    }
+
+    #[test]
+    fn a_bucket_without_new_hits_is_read_back_only_from_half_its_quota() {
+        let limiter = Limiter::new(Limits {
+            per_address: 4,
+            ..limits()
+        });
+        let address = [Bucket::Address("192.0.2.9".to_owned())];
+        limiter.hit(&address, at(1));
+        assert_eq!(limiter.take(at(1)).deltas.len(), 1, "a new hit");
+        assert!(limiter.take(at(1)).deltas.is_empty(), "1 of 4: far from it");
+        limiter.hit(&address, at(2));
+        assert_eq!(limiter.take(at(2)).deltas[0].hits, 1);
+        let near = limiter.take(at(2));
+        assert_eq!(near.deltas.len(), 1, "2 of 4: read back");
+        assert_eq!(near.deltas[0].hits, 0);
     }
 
     #[test]
