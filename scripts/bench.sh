@@ -118,10 +118,16 @@ server_env() {
     # All load comes from one address: the per-address limit on authentication
     # endpoints would otherwise answer 429 to the login measurement.
     export AUTH_RATE_LIMIT_PER_MINUTE=1000000000
+    # The same for the rate limits of every operation: the load tool is one
+    # address and a few credentials sending thousands of requests a minute.
+    export RATE_LIMIT_PER_CREDENTIAL=1000000000 RATE_LIMIT_PER_ADDRESS=1000000000 \
+        RATE_LIMIT_CLINIC_FREE=1000000000 RATE_LIMIT_CLINIC_PRO=1000000000 \
+        RATE_LIMIT_CLINIC_BUSINESS=1000000000
     # To look into a run afterwards: `set -a; . bench/.run/server.env; set +a` and
     # start target/release/salus serve against the same scratch database.
     declare -p APP_ENV DATABASE_URL TOKEN_SIGNING_KEYS MASTER_KEYS HTTP_BIND LOG_FORMAT \
-        OUTBOX_POLL_SECONDS OUTBOX_DIR AUTH_RATE_LIMIT_PER_MINUTE |
+        OUTBOX_POLL_SECONDS OUTBOX_DIR AUTH_RATE_LIMIT_PER_MINUTE RATE_LIMIT_PER_CREDENTIAL \
+        RATE_LIMIT_PER_ADDRESS RATE_LIMIT_CLINIC_FREE RATE_LIMIT_CLINIC_PRO RATE_LIMIT_CLINIC_BUSINESS |
         sed 's/^declare -x //' >"$run_dir/server.env"
     chmod 600 "$run_dir/server.env"
 }

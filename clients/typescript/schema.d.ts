@@ -4835,6 +4835,8 @@ export interface components {
         /** @description The request conflicts with the resource's current state; `code` says how. `idempotency_request_in_flight`: a request with the same `Idempotency-Key` is still running; retry after `Retry-After` seconds. */
         Conflict: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 /** @description Seconds to wait before trying again. */
                 "Retry-After"?: number;
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4847,6 +4849,8 @@ export interface components {
         /** @description The caller may not do this; `code` says why: a missing permission (`permission_denied`, with the permission in the detail), `mfa_enrollment_required`, `step_up_required`, `plan_upgrade_required`, or a rule of the operation. */
         Forbidden: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4857,6 +4861,8 @@ export interface components {
         /** @description An unexpected error (`internal_error`); the body says nothing more. Quote `X-Request-Id` when reporting it. */
         InternalError: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4867,6 +4873,8 @@ export interface components {
         /** @description The body is not well-formed JSON (`malformed_json`), or a header is malformed (`malformed_if_match`, `malformed_purpose_of_use`, `malformed_idempotency_key`). */
         MalformedJson: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4877,6 +4885,8 @@ export interface components {
         /** @description None of the formats in `Accept` can be produced (`not_acceptable`). */
         NotAcceptable: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4887,6 +4897,8 @@ export interface components {
         /** @description No such resource, or one of another clinic (`not_found`: the same answer for both). */
         NotFound: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4897,6 +4909,8 @@ export interface components {
         /** @description The body exceeds the size limit (`payload_too_large`): 64 KiB, or the operation's `x-max-body-bytes`, which admits every body its schema allows however it is escaped. */
         PayloadTooLarge: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4907,6 +4921,8 @@ export interface components {
         /** @description `If-Match` names a version that is no longer current (`precondition_failed`); read the resource again. */
         PreconditionFailed: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4917,6 +4933,8 @@ export interface components {
         /** @description `If-Match` is required: send the `ETag` of the version read (`precondition_required`). */
         PreconditionRequired: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4927,6 +4945,8 @@ export interface components {
         /** @description A dependency (the database) is unavailable (`service_unavailable`); retry after `Retry-After` seconds. */
         ServiceUnavailable: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 /** @description Seconds to wait before trying again. */
                 "Retry-After"?: number;
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4936,9 +4956,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Too many requests (`rate_limited`); wait the `Retry-After` seconds. */
+        /** @description Too many requests (`rate_limited`): a rate limit (`RateLimit-Policy`, `RateLimit`) or the authentication limit per address is spent; wait the `Retry-After` seconds. */
         TooManyRequests: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 /** @description Seconds to wait before trying again. */
                 "Retry-After"?: number;
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4951,6 +4973,8 @@ export interface components {
         /** @description No valid access token or session (`unauthenticated`), or wrong credentials (`invalid_credentials`). */
         Unauthorized: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 /** @description `Bearer`: the scheme to authenticate with. */
                 "WWW-Authenticate"?: string;
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4963,6 +4987,8 @@ export interface components {
         /** @description The body is not sent as `application/json` (`unsupported_media_type`). */
         UnsupportedMediaType: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4973,6 +4999,8 @@ export interface components {
         /** @description The request is well-formed but invalid (`validation_failed`); `errors` lists each invalid field with a stable `code`. `idempotency_key_reused`: the `Idempotency-Key` was used for another request within 24 hours. */
         ValidationFailed: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -4995,6 +5023,10 @@ export interface components {
         ETag: string;
         /** @description `true` when this answer is the one kept for an earlier request with the same `Idempotency-Key` (nothing was done again); absent otherwise. */
         "Idempotency-Replayed": "true";
+        /** @description On every answer of an `/api/v1` operation: the most constraining policy of `RateLimit-Policy`, with `r` the requests left in its window (never negative) and `t` the seconds until the window resets. */
+        RateLimit: string;
+        /** @description On every answer of an `/api/v1` operation: the rate-limit policies the request counted against (IETF httpapi draft-ietf-httpapi-ratelimit-headers-09), each its name, quota `q` and window `w` in seconds: `"credential"` (the access token's session) and `"clinic"` (its clinic, per plan) for a signed-in member, `"address"` (the client address) without a valid credential. */
+        "RateLimit-Policy": string;
         /** @description The request's id: the one the client sent when it is a sane token (1 to 128 of `A-Z a-z 0-9 . _ : -`), else one the server made. Quote it when reporting a problem. */
         "X-Request-Id": string;
     };
@@ -5061,6 +5093,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5073,6 +5107,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid filters. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5103,6 +5139,8 @@ export interface operations {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     /** @description The new appointment's address. */
                     Location?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5120,6 +5158,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields, unknown patient or practitioner. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5146,6 +5186,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5159,6 +5201,8 @@ export interface operations {
             /** @description No such appointment. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5181,6 +5225,8 @@ export interface operations {
             /** @description Changes, oldest first. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5193,6 +5239,8 @@ export interface operations {
             /** @description No such appointment. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5223,6 +5271,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5242,6 +5292,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5275,6 +5327,8 @@ export interface operations {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5294,6 +5348,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5332,6 +5388,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5343,6 +5401,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid filters or cursor. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5362,6 +5422,8 @@ export interface operations {
             /** @description The history, streamed. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5376,6 +5438,8 @@ export interface operations {
             /** @description Neither NDJSON nor CSV is acceptable. */
             406: components["responses"]["NotAcceptable"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5399,6 +5463,8 @@ export interface operations {
             /** @description The new address is in use. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5411,7 +5477,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown, expired or used token. */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5436,6 +5502,8 @@ export interface operations {
             /** @description Signed in, or the next step. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5452,7 +5520,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5473,6 +5541,8 @@ export interface operations {
             /** @description The session has ended. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5481,6 +5551,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5500,6 +5572,8 @@ export interface operations {
             /** @description How many sessions ended. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5511,6 +5585,8 @@ export interface operations {
             /** @description MFA enrolment required first. */
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5534,6 +5610,8 @@ export interface operations {
             /** @description Signed in. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5547,7 +5625,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5572,6 +5650,8 @@ export interface operations {
             /** @description Accepted. */
             202: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5583,7 +5663,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5608,6 +5688,8 @@ export interface operations {
             /** @description Done. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5618,7 +5700,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown, expired or used token, or a refused password. */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5643,6 +5725,8 @@ export interface operations {
             /** @description New tokens. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5656,7 +5740,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5681,6 +5765,8 @@ export interface operations {
             /** @description Recorded. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5693,7 +5779,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5718,6 +5804,8 @@ export interface operations {
             /** @description Verified; the clinic exists. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5730,7 +5818,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown, expired or used token, or a lapsed sign-up. */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5755,6 +5843,8 @@ export interface operations {
             /** @description Accepted. */
             202: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5766,7 +5856,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -5789,6 +5879,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change the settings. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5799,6 +5891,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5826,6 +5920,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change the settings. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5842,6 +5938,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5861,6 +5959,8 @@ export interface operations {
             /** @description The closure (`state` says whether one is asked). */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5871,6 +5971,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5893,6 +5995,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5907,6 +6011,8 @@ export interface operations {
             /** @description A closure is already asked (`closure_already_requested`). */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5926,6 +6032,8 @@ export interface operations {
             /** @description Cancelled: nothing will be deleted. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -5937,6 +6045,8 @@ export interface operations {
             /** @description No closure is asked. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5963,6 +6073,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6002,6 +6114,8 @@ export interface operations {
             /** @description The export. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6014,6 +6128,8 @@ export interface operations {
             /** @description No such export. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6036,6 +6152,8 @@ export interface operations {
             /** @description The archive, streamed. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6051,6 +6169,8 @@ export interface operations {
             /** @description The export expired (`export_expired`). */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6077,6 +6197,8 @@ export interface operations {
             204: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6093,6 +6215,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6116,6 +6240,8 @@ export interface operations {
             /** @description Accepted; the owner is told by email. */
             202: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6128,7 +6254,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields, or a password the policy refuses (the field says why). */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6149,6 +6275,8 @@ export interface operations {
             /** @description The incidents. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6159,6 +6287,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6178,6 +6308,8 @@ export interface operations {
             /** @description Invitations. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6188,6 +6320,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6214,6 +6348,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6230,6 +6366,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6253,6 +6391,8 @@ export interface operations {
             /** @description Joined; sign in. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6267,7 +6407,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown, expired, revoked or used token; or a refused password. */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6291,6 +6431,8 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6301,6 +6443,8 @@ export interface operations {
             /** @description No pending invitation with this id. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6320,6 +6464,8 @@ export interface operations {
             /** @description The account, clinic and session. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6331,6 +6477,8 @@ export interface operations {
             /** @description MFA enrolment required first. */
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6354,6 +6502,8 @@ export interface operations {
             /** @description Confirmation sent. */
             202: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6369,6 +6519,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Wrong password or invalid address. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6388,6 +6540,8 @@ export interface operations {
             /** @description New codes, shown this once. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6399,6 +6553,8 @@ export interface operations {
             /** @description Step-up required. */
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6418,6 +6574,8 @@ export interface operations {
             /** @description Scan it, then confirm. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6429,6 +6587,8 @@ export interface operations {
             /** @description Step-up required. */
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6452,6 +6612,8 @@ export interface operations {
             /** @description MFA is on. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6466,6 +6628,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description The code does not match. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6489,6 +6653,8 @@ export interface operations {
             /** @description MFA is off. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6502,6 +6668,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6525,6 +6693,8 @@ export interface operations {
             /** @description Changed. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6538,6 +6708,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Wrong current password or a refused new one. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6561,6 +6733,8 @@ export interface operations {
             /** @description Code sent. */
             202: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6601,6 +6775,8 @@ export interface operations {
             /** @description Verified. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6614,7 +6790,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Wrong, expired or exhausted code. */
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6635,6 +6811,8 @@ export interface operations {
             /** @description Sessions, newest first. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6646,6 +6824,8 @@ export interface operations {
             /** @description MFA enrolment required first. */
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6668,6 +6848,8 @@ export interface operations {
             /** @description Ended. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6679,6 +6861,8 @@ export interface operations {
             /** @description No such live session of yours. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6703,6 +6887,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6714,6 +6900,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6744,6 +6932,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6764,6 +6954,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6793,6 +6985,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6810,6 +7004,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6850,6 +7046,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6862,6 +7060,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid filters or cursor. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6892,6 +7092,8 @@ export interface operations {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     /** @description The new patient's address. */
                     Location?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6907,6 +7109,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields (each listed). */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6933,6 +7137,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6946,6 +7152,8 @@ export interface operations {
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -6976,6 +7184,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -6995,6 +7205,8 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             /** @description `If-Match` missing. */
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7022,6 +7234,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7035,6 +7249,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7064,6 +7280,8 @@ export interface operations {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7080,6 +7298,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7108,6 +7328,8 @@ export interface operations {
                 headers: {
                     /** @description The version. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7123,6 +7345,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7145,6 +7369,8 @@ export interface operations {
             /** @description The request, or the tombstone. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7157,6 +7383,8 @@ export interface operations {
             /** @description No such patient, or no request was ever recorded. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7186,6 +7414,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7203,6 +7433,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7232,6 +7464,8 @@ export interface operations {
             200: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7250,6 +7484,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7277,6 +7513,8 @@ export interface operations {
             /** @description The record. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7292,6 +7530,8 @@ export interface operations {
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7319,6 +7559,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7332,6 +7574,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7356,6 +7600,8 @@ export interface operations {
             /** @description Notes and amendments in order. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7369,6 +7615,8 @@ export interface operations {
             /** @description No such patient. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7398,6 +7646,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7414,6 +7664,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7443,6 +7695,8 @@ export interface operations {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7459,6 +7713,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7489,6 +7745,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change this record. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7508,6 +7766,8 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             /** @description `If-Match` missing. */
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7539,6 +7799,8 @@ export interface operations {
                     /** @description The version. */
                     ETag?: string;
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7555,6 +7817,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7574,6 +7838,8 @@ export interface operations {
             /** @description The catalogue. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7582,6 +7848,8 @@ export interface operations {
                 };
             };
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7605,6 +7873,8 @@ export interface operations {
             /** @description Signed in. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7618,7 +7888,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7639,6 +7909,8 @@ export interface operations {
             /** @description Signed out; the token no longer works. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7647,6 +7919,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7666,6 +7940,8 @@ export interface operations {
             /** @description The clinics, by name. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7676,6 +7952,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7698,6 +7976,8 @@ export interface operations {
             /** @description The clinic. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7710,6 +7990,8 @@ export interface operations {
             /** @description No such clinic. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7733,6 +8015,8 @@ export interface operations {
             /** @description The authenticator to add. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7744,7 +8028,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7769,6 +8053,8 @@ export interface operations {
             /** @description Enrolled. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7780,7 +8066,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
-            /** @description Too many attempts from this address. */
+            /** @description Too many attempts from this address (the authentication limit), or too many requests (the rate limits: see `RateLimit`). */
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -7801,6 +8087,8 @@ export interface operations {
             /** @description The incidents. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7811,6 +8099,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7834,6 +8124,8 @@ export interface operations {
             /** @description Declared. */
             201: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7848,6 +8140,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7870,6 +8164,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7882,6 +8178,8 @@ export interface operations {
             /** @description No such incident. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7908,6 +8206,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7925,6 +8225,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7947,6 +8249,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7961,6 +8265,8 @@ export interface operations {
             /** @description Confirmed already (`breach_already_confirmed`), or the incident is closed (`incident_closed`). */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -7987,6 +8293,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8004,6 +8312,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8026,6 +8336,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8040,6 +8352,8 @@ export interface operations {
             /** @description The incident is closed (`incident_closed`). */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8066,6 +8380,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8083,6 +8399,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8109,6 +8427,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8126,6 +8446,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8152,6 +8474,8 @@ export interface operations {
             /** @description The incident. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8169,6 +8493,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8188,6 +8514,8 @@ export interface operations {
             /** @description The operator. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8198,6 +8526,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8217,6 +8547,8 @@ export interface operations {
             /** @description Practitioners. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8227,6 +8559,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8257,6 +8591,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8272,6 +8608,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8301,6 +8639,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8317,6 +8657,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8346,6 +8688,8 @@ export interface operations {
             /** @description Free slots. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8359,6 +8703,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Invalid window or slot length. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8389,6 +8735,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change it. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8405,6 +8753,8 @@ export interface operations {
             /** @description Invalid intervals. */
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8424,6 +8774,8 @@ export interface operations {
             /** @description By practitioner, then ticket. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8434,6 +8786,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8460,6 +8814,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8477,6 +8833,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Unknown patient or appointment. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8503,6 +8861,8 @@ export interface operations {
             200: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8514,6 +8874,8 @@ export interface operations {
             204: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8527,6 +8889,8 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8555,6 +8919,8 @@ export interface operations {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8572,6 +8938,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8600,6 +8968,8 @@ export interface operations {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8617,6 +8987,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8645,6 +9017,8 @@ export interface operations {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8662,6 +9036,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8681,6 +9057,8 @@ export interface operations {
             /** @description Roles. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8691,6 +9069,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8717,6 +9097,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8734,6 +9116,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields or unknown permissions. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8756,6 +9140,8 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8768,6 +9154,8 @@ export interface operations {
             /** @description Members hold it. */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8798,6 +9186,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change the role. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8819,6 +9209,8 @@ export interface operations {
             /** @description Invalid fields or unknown permissions. */
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8843,6 +9235,8 @@ export interface operations {
             /** @description A page. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8854,6 +9248,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8873,6 +9269,8 @@ export interface operations {
             /** @description The accounts. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8883,6 +9281,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8911,6 +9311,8 @@ export interface operations {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     /** @description The new account's address. */
                     Location?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8927,6 +9329,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields: a permission that is unknown, repeated or not grantable, a network that is not CIDR, a life out of range. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8949,6 +9353,8 @@ export interface operations {
             /** @description The account with its keys. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8961,6 +9367,8 @@ export interface operations {
             /** @description No such account. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -8983,6 +9391,8 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -8993,6 +9403,8 @@ export interface operations {
             /** @description No such live account. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9022,6 +9434,8 @@ export interface operations {
             201: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9040,6 +9454,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description An overlap out of range. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9064,6 +9480,8 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9074,6 +9492,8 @@ export interface operations {
             /** @description No such live key of this account. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9093,6 +9513,8 @@ export interface operations {
             /** @description Members. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9103,6 +9525,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9133,6 +9557,8 @@ export interface operations {
                 headers: {
                     /** @description The membership's new version. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9150,6 +9576,8 @@ export interface operations {
             /** @description Unknown role ids. */
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9178,6 +9606,8 @@ export interface operations {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9196,6 +9626,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9226,6 +9658,8 @@ export interface operations {
                 headers: {
                     /** @description The membership's new version. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9245,6 +9679,8 @@ export interface operations {
             /** @description Unknown permissions. */
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9273,6 +9709,8 @@ export interface operations {
                 headers: {
                     ETag: components["headers"]["ETag"];
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9290,6 +9728,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9319,6 +9759,8 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9339,6 +9781,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9361,6 +9805,8 @@ export interface operations {
             /** @description How many sessions ended. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9373,6 +9819,8 @@ export interface operations {
             /** @description No such member. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9397,6 +9845,8 @@ export interface operations {
             /** @description A page, oldest first. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9408,6 +9858,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9438,6 +9890,8 @@ export interface operations {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
                     /** @description The new endpoint's address. */
                     Location?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9454,6 +9908,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields: a URL that is not `https://`, names an inside address (`address_refused`), an unknown or repeated event type. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9478,6 +9934,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change the endpoint. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9490,6 +9948,8 @@ export interface operations {
             /** @description No such endpoint. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9512,6 +9972,8 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9522,6 +9984,8 @@ export interface operations {
             /** @description No such endpoint. */
             404: components["responses"]["NotFound"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9552,6 +10016,8 @@ export interface operations {
                 headers: {
                     /** @description The version: send it back in `If-Match` to change the endpoint. */
                     ETag?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9570,6 +10036,8 @@ export interface operations {
             /** @description Invalid fields, as on creation. */
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9597,6 +10065,8 @@ export interface operations {
             /** @description A page, newest first. */
             200: {
                 headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9610,6 +10080,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description Invalid cursor or limit. */
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9637,6 +10109,8 @@ export interface operations {
             202: {
                 headers: {
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9652,6 +10126,8 @@ export interface operations {
             /** @description `endpoint_disabled`: enable the endpoint first. */
             409: components["responses"]["Conflict"];
             422: components["responses"]["ValidationFailed"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -9681,6 +10157,8 @@ export interface operations {
                     /** @description The version: send it back in `If-Match` to change the endpoint. */
                     ETag?: string;
                     "Idempotency-Replayed": components["headers"]["Idempotency-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -9697,6 +10175,8 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationFailed"];
             428: components["responses"]["PreconditionRequired"];
+            /** @description Too many requests (`rate_limited`): a rate limit of `RateLimit-Policy` is spent; wait the `Retry-After` seconds. */
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

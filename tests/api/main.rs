@@ -47,6 +47,7 @@ mod queue;
 mod rate_limits;
 mod records_archive;
 mod request_path;
+mod request_rate_limits;
 mod rls;
 mod roles;
 mod route_inventory;

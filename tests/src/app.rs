@@ -67,6 +67,13 @@ fn base_vars(db: &TestDb) -> HashMap<String, String> {
         ("WEBHOOK_POLL_SECONDS", "0".to_owned()),
         ("WEBHOOK_ALLOW_LOOPBACK", "true".to_owned()),
         ("AUTH_RATE_LIMIT_PER_MINUTE", "10000".to_owned()),
+        // The rate limits of every operation, out of the way of every test but
+        // those of tests/api/request_rate_limits.rs, which set their own.
+        ("RATE_LIMIT_PER_CREDENTIAL", "1000000".to_owned()),
+        ("RATE_LIMIT_PER_ADDRESS", "1000000".to_owned()),
+        ("RATE_LIMIT_CLINIC_FREE", "1000000".to_owned()),
+        ("RATE_LIMIT_CLINIC_PRO", "1000000".to_owned()),
+        ("RATE_LIMIT_CLINIC_BUSINESS", "1000000".to_owned()),
         ("PASSWORD_HASH_CONCURRENCY", "2".to_owned()),
         (
             "DESTRUCTION_REGISTER_DIR",

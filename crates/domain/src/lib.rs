@@ -31,6 +31,7 @@ pub mod ports;
 pub mod purpose;
 pub mod queue;
 pub mod random;
+pub mod rate_limits;
 pub mod records;
 pub mod reminders;
 pub mod rights;

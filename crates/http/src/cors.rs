@@ -5,6 +5,7 @@ use actix_cors::Cors;
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName};
 
+use crate::middleware::rate_limits::{POLICY_HEADER, STATE_HEADER};
 use crate::middleware::request_id::X_REQUEST_ID;
 use crate::state::HttpSettings;
 
@@ -34,12 +35,14 @@ pub const ALLOWED_HEADERS: [HeaderName; 6] = [
 ];
 
 /// The response headers a page may read (beyond the CORS-safelisted ones).
-pub const EXPOSED_HEADERS: [HeaderName; 5] = [
+pub const EXPOSED_HEADERS: [HeaderName; 7] = [
     header::ETAG,
     header::LOCATION,
     header::RETRY_AFTER,
     X_REQUEST_ID,
     IDEMPOTENCY_REPLAYED,
+    POLICY_HEADER,
+    STATE_HEADER,
 ];
 
 /// How long a browser may keep a preflight's answer, in seconds.

@@ -38,9 +38,9 @@ use crate::json::JsonLimit;
 use crate::middleware::{
     audit_refusals::record_refusals, idempotency::honour_idempotency_keys,
     problem_bodies::ensure_problem_bodies, query_policy::check_query_strings,
-    request_id::assign_request_id, request_metrics::record_request_metrics,
-    require_json::require_json_bodies, security_headers::add_security_headers,
-    tracing_span::SalusRootSpan,
+    rate_limits::enforce_rate_limits, request_id::assign_request_id,
+    request_metrics::record_request_metrics, require_json::require_json_bodies,
+    security_headers::add_security_headers, tracing_span::SalusRootSpan,
 };
 use crate::problem::{ApiError, FieldError};
 pub use crate::redirect::build_redirect_app;
@@ -327,6 +327,7 @@ pub fn build_app(
         .wrap(from_fn(honour_idempotency_keys))
         .wrap(from_fn(require_json_bodies))
         .wrap(from_fn(check_query_strings))
+        .wrap(from_fn(enforce_rate_limits))
         .wrap(cors)
         .wrap(from_fn(ensure_problem_bodies))
         .wrap(from_fn(add_security_headers))

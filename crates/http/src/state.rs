@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use salus_domain::Clock;
 use salus_domain::health::ReadinessProbe;
+use salus_domain::rate_limits::counters::Limiter;
 use salus_domain::services::Services;
 use tokio::sync::Semaphore;
 
@@ -46,6 +47,8 @@ pub struct Ports {
     pub metrics: Metrics,
     /// Seals list cursors.
     pub cursors: Arc<Cursors>,
+    /// The node's request rate limiter (its sync task runs in the server).
+    pub rate_limits: Arc<Limiter>,
 }
 
 impl Ports {

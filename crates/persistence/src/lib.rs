@@ -28,6 +28,7 @@ pub mod patients_repo;
 pub mod pool;
 pub mod prepared;
 pub mod queue_repo;
+pub mod rate_limits_repo;
 pub mod readiness;
 pub mod reminders_repo;
 pub mod role_posture;

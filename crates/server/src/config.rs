@@ -35,6 +35,11 @@
 //! | `PASSWORD_HASH_CONCURRENCY` | password hashes computed at once | number of CPUs |
 //! | `LOCKOUT_THRESHOLD` / `LOCKOUT_MINUTES` | failures before an account locks, and for how long | `10` / `15` |
 //! | `AUTH_RATE_LIMIT_PER_MINUTE` | requests per client address per authentication endpoint | `30` |
+//! | `RATE_LIMIT_WINDOW_SECONDS` | the window of the rate limits of every `/api/v1` operation (1 to 3600) | `60` |
+//! | `RATE_LIMIT_PER_CREDENTIAL` | requests per window per credential (a member's session) | `600` |
+//! | `RATE_LIMIT_CLINIC_FREE` / `RATE_LIMIT_CLINIC_PRO` / `RATE_LIMIT_CLINIC_BUSINESS` | requests per window per clinic, by plan (every credential of the clinic together) | `1200` / `3000` / `6000` |
+//! | `RATE_LIMIT_PER_ADDRESS` | requests per window per client address, for requests without a valid credential | `300` |
+//! | `RATE_LIMIT_SYNC_MILLIS` | how often each node adds its counts to the totals all nodes share in PostgreSQL and reads them back (20 to 5000; 0: off, every node counts alone, refused in staging/production); with several nodes a limit can be passed by what they serve of a bucket in about two intervals (docs/architecture.md) | `200` |
 //! | `OUTBOX_DIR` | where the file provider writes messages (development) | `.local/outbox` |
 //! | `OUTBOX_POLL_SECONDS` | how often the delivery worker looks for messages (0: off) | `5` |
 //! | `AUDIT_JOB_SECONDS` | how often the audit job runs the alert detectors, seals chains and purges expired events (at most 240, so alerts meet their 5-minute deadline; 0: off, refused in staging/production) | `60` |
@@ -79,6 +84,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use salus_domain::identity::links::{Flow, TOKEN_PLACEHOLDER};
+use salus_domain::rate_limits::{Limits, PlanLimits};
 use secrecy::{ExposeSecret, SecretString};
 
 /// The example configuration, compiled in so its secrets can be refused.
@@ -249,6 +255,10 @@ pub struct Config {
     pub lockout_minutes: i64,
     /// Requests per minute per address per authentication endpoint.
     pub auth_rate_limit_per_minute: i32,
+    /// The rate limits of every `/api/v1` operation.
+    pub rate_limits: Limits,
+    /// Milliseconds between the rate limiter's sync rounds (0: off).
+    pub rate_limit_sync_millis: u64,
     /// Directory of the file outbox provider.
     pub outbox_dir: PathBuf,
     /// Outbox polling interval (0: the worker does not run).
@@ -860,6 +870,47 @@ fn read_security_webhook<S: Source>(
 
 /// Reads `WEBHOOK_*`: loopback endpoints are a development and test setting,
 /// refused in staging and production, which also refuse `http://` endpoints.
+/// A positive count read from `name`.
+fn quota<S: Source>(r: &mut Reader<'_, S>, name: &str, default: u64) -> u64 {
+    let value = r.parsed(name, default, "a positive number");
+    if value == 0 {
+        r.problems.push(format!("{name} must be at least 1"));
+    }
+    value
+}
+
+/// `RATE_LIMIT_*`: the limits of every `/api/v1` operation and how often the
+/// nodes share their counts.
+fn read_rate_limits<S: Source>(r: &mut Reader<'_, S>, deployed: bool) -> (Limits, u64) {
+    let defaults = Limits::default();
+    let limits = Limits {
+        window_secs: quota(r, "RATE_LIMIT_WINDOW_SECONDS", defaults.window_secs),
+        per_credential: quota(r, "RATE_LIMIT_PER_CREDENTIAL", defaults.per_credential),
+        per_clinic: PlanLimits {
+            free: quota(r, "RATE_LIMIT_CLINIC_FREE", defaults.per_clinic.free),
+            pro: quota(r, "RATE_LIMIT_CLINIC_PRO", defaults.per_clinic.pro),
+            business: quota(
+                r,
+                "RATE_LIMIT_CLINIC_BUSINESS",
+                defaults.per_clinic.business,
+            ),
+        },
+        per_address: quota(r, "RATE_LIMIT_PER_ADDRESS", defaults.per_address),
+    };
+    if limits.window_secs > 3600 {
+        r.problems
+            .push("RATE_LIMIT_WINDOW_SECONDS must be between 1 and 3600".to_owned());
+    }
+    let sync_millis = r.parsed("RATE_LIMIT_SYNC_MILLIS", 200u64, "a number of milliseconds");
+    if !(sync_millis == 0 && !deployed || (20..=5000).contains(&sync_millis)) {
+        r.problems.push(
+            "RATE_LIMIT_SYNC_MILLIS must be between 20 and 5000 (0 turns the sharing of counts between nodes off, outside staging and production only)"
+                .to_owned(),
+        );
+    }
+    (limits, sync_millis)
+}
+
 fn read_webhooks<S: Source>(r: &mut Reader<'_, S>, deployed: bool) -> WebhookSettings {
     let poll_secs = r.parsed("WEBHOOK_POLL_SECONDS", 5u64, "a number of seconds");
     let timeout_secs = r.parsed("WEBHOOK_TIMEOUT_SECONDS", 15u64, "a number of seconds");
@@ -1069,6 +1120,7 @@ impl Config {
         let lockout_minutes = r.parsed("LOCKOUT_MINUTES", 15i64, "a number of minutes");
         let auth_rate_limit_per_minute =
             r.parsed("AUTH_RATE_LIMIT_PER_MINUTE", 30i32, "a positive integer");
+        let (rate_limits, rate_limit_sync_millis) = read_rate_limits(&mut r, deployed);
         let outbox_dir = PathBuf::from(
             r.plain("OUTBOX_DIR")
                 .unwrap_or_else(|| ".local/outbox".to_owned()),
@@ -1187,6 +1239,8 @@ impl Config {
                 lockout_threshold,
                 lockout_minutes,
                 auth_rate_limit_per_minute,
+                rate_limits,
+                rate_limit_sync_millis,
                 outbox_dir,
                 outbox_poll_secs,
                 audit_job_secs,
@@ -1320,6 +1374,43 @@ mod tests {
     }
 
     const STRONG_URL: &str = "postgres://api:Xq7-long-enough-pass-9@db:5432/salus";
+
+    #[test]
+    fn rate_limits_default_sanely_and_refuse_zero_and_no_sharing_when_deployed() {
+        let config = load(&[("DATABASE_URL", "postgres://localhost/salus")]).unwrap();
+        assert_eq!(config.rate_limits, Limits::default());
+        assert_eq!(config.rate_limits.per_clinic.business, 6000);
+        assert_eq!(config.rate_limit_sync_millis, 200);
+        let config = load(&[
+            ("DATABASE_URL", "postgres://localhost/salus"),
+            ("RATE_LIMIT_CLINIC_PRO", "4000"),
+            ("RATE_LIMIT_SYNC_MILLIS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(config.rate_limits.per_clinic.pro, 4000);
+        assert_eq!(config.rate_limit_sync_millis, 0);
+        let text = load(&[
+            ("DATABASE_URL", "postgres://localhost/salus"),
+            ("RATE_LIMIT_PER_CREDENTIAL", "0"),
+            ("RATE_LIMIT_SYNC_MILLIS", "10"),
+        ])
+        .unwrap_err()
+        .0
+        .join("\n");
+        assert!(
+            text.contains("RATE_LIMIT_PER_CREDENTIAL must be at least 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("RATE_LIMIT_SYNC_MILLIS must be between 20 and 5000"),
+            "{text}"
+        );
+        let text = load(&[("APP_ENV", "production"), ("RATE_LIMIT_SYNC_MILLIS", "0")])
+            .unwrap_err()
+            .0
+            .join("\n");
+        assert!(text.contains("RATE_LIMIT_SYNC_MILLIS"), "{text}");
+    }
 
     #[test]
     fn development_defaults_need_only_a_database_url() {

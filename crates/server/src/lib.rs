@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod operator;
 pub mod outbox;
 pub mod random;
+pub mod rate_limit_job;
 pub mod register;
 pub mod rotation_job;
 pub mod secrets;

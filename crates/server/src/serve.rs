@@ -14,6 +14,7 @@ use salus_domain::crypto::{MasterKey, MasterKeys};
 use salus_domain::identity::links::Links;
 use salus_domain::identity::password::{HashParams, PasswordHasher};
 use salus_domain::identity::throttle::{LockoutPolicy, RateLimit};
+use salus_domain::rate_limits::counters::Limiter;
 use salus_domain::services::Services;
 use salus_domain::shared::{Core, CoreParts, Settings};
 use salus_domain::webhooks::target::TargetPolicy;
@@ -32,6 +33,7 @@ use crate::database::check_serving_database;
 use crate::metrics::{Scrape, build_metrics_app};
 use crate::outbox::{providers, spawn_worker};
 use crate::random::OsRandom;
+use crate::rate_limit_job::spawn_rate_limit_sync;
 use crate::register::FileRegister;
 use crate::rotation_job::spawn_rotation_job;
 use crate::sequencer_job::spawn_sequencer;
@@ -309,6 +311,15 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         spawn_closure_job(service.clone(), Duration::from_secs(config.audit_job_secs));
         spawn_rotation_job(service.clone(), Duration::from_secs(config.audit_job_secs));
     }
+    let rate_limits = Arc::new(Limiter::new(config.rate_limits));
+    if config.rate_limit_sync_millis > 0 {
+        spawn_rate_limit_sync(
+            pool.clone(),
+            rate_limits.clone(),
+            clock.clone(),
+            Duration::from_millis(config.rate_limit_sync_millis),
+        );
+    }
     let hash_permits = password_flows(config);
     let ports = Ports {
         readiness: Arc::new(PgReadiness::new(pool.clone())),
@@ -318,6 +329,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
         clock: clock.clone(),
         metrics: metrics.clone(),
         cursors: Arc::new(Cursors::new(cursor_keys(config)?, Arc::new(OsRandom))),
+        rate_limits,
     };
     let scrape = Scrape {
         metrics,

@@ -21,9 +21,9 @@ const MAX_USER_AGENT: usize = 200;
 #[derive(Debug, Clone)]
 pub struct Client(pub ClientInfo);
 
-/// The client's address: the socket's, or the first of `X-Forwarded-For` when
-/// a trusted proxy is configured.
-pub(crate) fn client_ip(req: &HttpRequest) -> Option<String> {
+/// The client's address: the socket's peer, or the first address of
+/// `X-Forwarded-For` when a trusted proxy is configured (`TRUST_PROXY_TLS`).
+pub(crate) fn client_address(req: &HttpRequest) -> Option<String> {
     let trust_proxy = req
         .app_data::<web::Data<HttpSettings>>()
         .is_some_and(|s| s.trust_proxy_tls);
@@ -45,7 +45,7 @@ impl FromRequest for Client {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let ip = client_ip(req);
+        let ip = client_address(req);
         let user_agent = req
             .headers()
             .get(header::USER_AGENT)

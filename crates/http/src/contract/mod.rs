@@ -8,8 +8,11 @@
 //! - adds the problem answers the server gives by the operation's shape (see
 //!   [`responses::generic_statuses`]): 401/403 when it needs a caller, 400/413/415/422
 //!   when it takes a body, 404 when its path names a resource, 412/428 when it
-//!   takes `If-Match`, and 500/503 everywhere; 429 on the operations the
-//!   authentication rate limit counts ([`crate::rate_limited`]);
+//!   takes `If-Match`, and 500/503 everywhere; 429 on every `/api/v1`
+//!   operation (the rate limits, [`rate_limits`]; the authentication limit's
+//!   operations, [`crate::rate_limited`], say so in its description);
+//! - declares `RateLimit-Policy` and `RateLimit` on every answer of an
+//!   `/api/v1` operation ([`rate_limits`]);
 //! - turns every problem answer into a reference to one shared response component
 //!   (`#/components/responses/NotFound`, ...), keeping the route's own sentence;
 //! - declares the `X-Purpose-Of-Use` request header on the operations that
@@ -27,6 +30,7 @@
 
 pub mod enums;
 pub mod idempotency;
+pub mod rate_limits;
 pub mod responses;
 pub mod rules;
 pub mod size;
@@ -72,8 +76,11 @@ fn finish_value(doc: &mut Value) {
             continue;
         };
         for (method, operation) in item.iter_mut() {
-            if crate::rate_limited::is_rate_limited(method, path) {
-                declare_rate_limit(operation);
+            if rate_limits::is_limited(path) {
+                rate_limits::declare(
+                    operation,
+                    crate::rate_limited::is_rate_limited(method, path),
+                );
             }
             if crate::clinical_reads::is_clinical_read(method, path)
                 && let Some(parameters) = operation
@@ -91,19 +98,6 @@ fn finish_value(doc: &mut Value) {
             }
             finish_operation(operation, &referencing);
         }
-    }
-}
-
-/// Declares the 429 of an operation the authentication limiter counts (see
-/// [`crate::rate_limited`]), unless the route states a meaning of its own.
-fn declare_rate_limit(operation: &mut Value) {
-    if let Some(responses) = operation
-        .get_mut("responses")
-        .and_then(Value::as_object_mut)
-    {
-        responses
-            .entry("429")
-            .or_insert_with(|| json!({ "description": "Too many attempts from this address." }));
     }
 }
 
@@ -159,9 +153,7 @@ fn add_components(doc: &mut Value) {
         responses.insert(generic.name.to_owned(), generic.component());
     }
     components.insert("responses".to_owned(), Value::Object(responses));
-    components.insert(
-        "headers".to_owned(),
-        json!({
+    let mut headers = json!({
             "ETag": {
                 "description": "The resource's version after this answer (`\"v3\"`): send it in \
                                 `If-Match` to change the resource.",
@@ -174,8 +166,12 @@ fn add_components(doc: &mut Value) {
                                 Quote it when reporting a problem.",
                 "schema": { "type": "string", "maxLength": 128 }
             }
-        }),
-    );
+    });
+    if let Some(headers) = headers.as_object_mut() {
+        headers
+            .extend(rate_limits::header_components().map(|(name, value)| (name.to_owned(), value)));
+    }
+    components.insert("headers".to_owned(), headers);
     components.insert(
         "parameters".to_owned(),
         json!({

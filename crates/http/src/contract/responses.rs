@@ -19,12 +19,16 @@ pub struct GenericResponse {
 }
 
 impl GenericResponse {
-    /// The response component: a problem body, `X-Request-Id`, and `Retry-After`
-    /// where the answer asks to wait.
+    /// The response component: a problem body, `X-Request-Id`, the rate-limit
+    /// headers (every `/api/v1` answer has them), and `Retry-After` where the
+    /// answer asks to wait.
     pub fn component(&self) -> Value {
         let mut headers = json!({
             super::REQUEST_ID_HEADER: { "$ref": format!("#/components/headers/{}", super::REQUEST_ID_HEADER) }
         });
+        for (name, reference) in super::rate_limits::header_refs() {
+            headers[name] = reference;
+        }
         if self.retry_after {
             headers["Retry-After"] = json!({
                 "description": "Seconds to wait before trying again.",
@@ -132,7 +136,9 @@ pub const GENERIC_RESPONSES: &[GenericResponse] = &[
     GenericResponse {
         status: "429",
         name: "TooManyRequests",
-        description: "Too many requests (`rate_limited`); wait the `Retry-After` seconds.",
+        description: "Too many requests (`rate_limited`): a rate limit (`RateLimit-Policy`, \
+                      `RateLimit`) or the authentication limit per address is spent; wait the \
+                      `Retry-After` seconds.",
         retry_after: true,
     },
     GenericResponse {
