@@ -11,6 +11,10 @@
 //! that point must show. The lock is held while the sums are computed; its
 //! length is part of the fingerprint (docs/operations.md has the figures).
 //!
+//! Unlogged tables (the rate-limit counters) are left out: PostgreSQL writes
+//! no WAL for them and empties them on recovery, by design, so no backup holds
+//! them.
+//!
 //! A row's checksum is the first 60 bits of the MD5 of its text form; a table's
 //! is their sum (order-free, so no sort). This detects a lost, added or changed
 //! row; it is a consistency check, not a defence against forgery (the audit
@@ -74,7 +78,8 @@ fn tables(psql: &Psql, database: &str) -> anyhow::Result<Vec<(String, bool)>> {
                 EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid \
                         AND a.attname = 'clinic_id' AND NOT a.attisdropped) \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         WHERE c.relkind = 'r' AND c.relpersistence = 'p' \
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
            AND n.nspname NOT LIKE 'pg\\_%' \
          ORDER BY 1;",
     )?;
