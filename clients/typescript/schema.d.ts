@@ -2812,7 +2812,7 @@ export interface components {
         CreateServiceAccountRequest: {
             /**
              * @description The networks it may call from, in CIDR notation (or single
-             *     addresses); any address when absent or empty.
+             *     addresses), each once; any address when absent or empty.
              */
             allowed_networks?: string[] | null;
             /**
@@ -2829,7 +2829,7 @@ export interface components {
              *     integration, webhook or audit-export management, clinical writing,
              *     erasure or any step-up action (422 `not_grantable`).
              */
-            permissions: components["schemas"]["PermissionCode"][];
+            permissions: components["schemas"]["ServiceAccountPermissionCode"][];
         };
         /**
          * @description A new endpoint.
@@ -4352,6 +4352,11 @@ export interface components {
              */
             items: components["schemas"]["ServiceAccountResponse"][];
         };
+        /**
+         * @description A permission a service account may be given: machine work on the clinic's records, never management or a step-up action.
+         * @enum {string}
+         */
+        ServiceAccountPermissionCode: "patients.read" | "patients.create" | "patients.update" | "patients.archive" | "clinical.read" | "appointments.read" | "appointments.create" | "appointments.update" | "appointments.cancel" | "appointments.override" | "queue.manage" | "staff.read" | "audit.read" | "clinic.read";
         /** @description A service account with its keys. */
         ServiceAccountResponse: {
             /** @description The networks it may call from (empty: any). */
@@ -4381,7 +4386,7 @@ export interface components {
             /** @description What the clinic calls it. */
             name: string;
             /** @description What its keys may do. */
-            permissions: components["schemas"]["PermissionCode"][];
+            permissions: components["schemas"]["ServiceAccountPermissionCode"][];
             /**
              * Format: date-time
              * @description When it was revoked.

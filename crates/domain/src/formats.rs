@@ -55,6 +55,34 @@ pub const PHONE_PATTERN: &str = r"^[ ()\-]*\+[ ()\-]*[1-9](?:[ ()\-]*[0-9]){7,14
 /// A time of day, `HH:MM`, 00:00 to 23:59.
 pub const TIME_OF_DAY_PATTERN: &str = "^(?:[01][0-9]|2[0-3]):[0-5][0-9]$";
 
+/// A network a service account may call from: an IPv4 or IPv6 address,
+/// optionally with a prefix length (`192.0.2.0/24`, `2001:db8::/32`), written
+/// as `ipnet` reads it (no zone, no IPv4 inside IPv6).
+pub fn network_pattern() -> String {
+    let octet = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+    let v4 = format!("(?:{octet}\\.){{3}}{octet}(?:/(?:3[0-2]|[12]?[0-9]))?");
+    let h = "[0-9a-fA-F]{1,4}";
+    let v6 = [
+        format!("(?:{h}:){{7}}{h}"),
+        format!("(?:{h}:){{1,7}}:"),
+        format!("(?:{h}:){{1,6}}:{h}"),
+        format!("(?:{h}:){{1,5}}(?::{h}){{1,2}}"),
+        format!("(?:{h}:){{1,4}}(?::{h}){{1,3}}"),
+        format!("(?:{h}:){{1,3}}(?::{h}){{1,4}}"),
+        format!("(?:{h}:){{1,2}}(?::{h}){{1,5}}"),
+        format!("{h}:(?::{h}){{1,6}}"),
+        format!(":(?:(?::{h}){{1,7}}|:)"),
+    ]
+    .join("|");
+    format!("^(?:{v4}|(?:{v6})(?:/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$")
+}
+
+/// Whether `text` is a network of [`network_pattern`].
+pub fn is_network(text: &str) -> bool {
+    static NETWORK: OnceLock<Option<Regex>> = OnceLock::new();
+    compiled(&NETWORK, network_pattern).is_some_and(|r| r.is_match(text))
+}
+
 fn compiled(
     cell: &'static OnceLock<Option<Regex>>,
     pattern: impl FnOnce() -> String,

@@ -6,22 +6,27 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::DomainError;
+use crate::formats::is_network;
 
 /// The most networks one account may list.
 pub const MAX_NETWORKS: usize = 20;
 
-/// One network: a CIDR block, or a single address (a /32 or /128); the host
-/// bits cleared.
+/// One network: a CIDR block, or a single address (a /32 or /128), written as
+/// the contract's pattern says ([`is_network`]); the host bits cleared.
 fn parse(raw: &str) -> Option<IpNet> {
     let raw = raw.trim();
+    if !is_network(raw) {
+        return None;
+    }
     raw.parse::<IpNet>()
         .ok()
         .or_else(|| raw.parse::<IpAddr>().ok().map(IpNet::from))
         .map(|net| net.trunc())
 }
 
-/// The networks asked for, canonical; refuses one that does not parse, too
-/// many, or the same twice.
+/// The networks asked for, canonical, each once; refuses one that does not
+/// parse, too many, or the same text twice (two texts of one network, such as
+/// `192.0.2.7/24` and `192.0.2.0/24`, are kept once).
 pub fn parse_all(raw: &[String]) -> Result<Vec<String>, DomainError> {
     if raw.len() > MAX_NETWORKS {
         return Err(DomainError::invalid(
@@ -30,8 +35,15 @@ pub fn parse_all(raw: &[String]) -> Result<Vec<String>, DomainError> {
             format!("must list at most {MAX_NETWORKS} networks"),
         ));
     }
-    let mut nets = Vec::with_capacity(raw.len());
-    for value in raw {
+    let mut nets: Vec<String> = Vec::with_capacity(raw.len());
+    for (n, value) in raw.iter().enumerate() {
+        if raw[..n].contains(value) {
+            return Err(DomainError::invalid(
+                "allowed_networks",
+                "duplicate",
+                format!("names {value} twice"),
+            ));
+        }
         let net = parse(value).ok_or_else(|| {
             DomainError::invalid(
                 "allowed_networks",
@@ -40,14 +52,9 @@ pub fn parse_all(raw: &[String]) -> Result<Vec<String>, DomainError> {
             )
         })?;
         let text = net.to_string();
-        if nets.contains(&text) {
-            return Err(DomainError::invalid(
-                "allowed_networks",
-                "duplicate",
-                format!("names {text} twice"),
-            ));
+        if !nets.contains(&text) {
+            nets.push(text);
         }
-        nets.push(text);
     }
     Ok(nets)
 }
@@ -85,10 +92,22 @@ mod tests {
             parse_all(&list(&["192.0.2.7/24", " 2001:db8::1/32", "198.51.100.9"])).unwrap(),
             list(&["192.0.2.0/24", "2001:db8::/32", "198.51.100.9/32"])
         );
-        for bad in ["", "192.0.2.0/33", "example.com", "192.0.2.0/24/1"] {
+        for bad in [
+            "",
+            "192.0.2.0/33",
+            "example.com",
+            "192.0.2.0/24/1",
+            "2001:db8::/129",
+            "::ffff:192.0.2.1",
+            "fe80::1%eth0",
+        ] {
             assert!(parse_all(&list(&[bad])).is_err(), "{bad}");
         }
-        assert!(parse_all(&list(&["192.0.2.0/24", "192.0.2.9/24"])).is_err());
+        assert!(parse_all(&list(&["192.0.2.0/24", "192.0.2.0/24"])).is_err());
+        assert_eq!(
+            parse_all(&list(&["192.0.2.0/24", "192.0.2.9/24"])).unwrap(),
+            list(&["192.0.2.0/24"])
+        );
         assert!(parse_all(&vec!["10.0.0.0/8".to_owned(); MAX_NETWORKS + 1]).is_err());
     }
 

@@ -59,6 +59,13 @@ closed_set!(
 );
 
 closed_set!(
+    /// A permission a service account may be given (`integrations::GRANTABLE`).
+    ServiceAccountPermissionCode,
+    "A permission a service account may be given: machine work on the clinic's records, never management or a step-up action.",
+    salus_domain::integrations::GRANTABLE.iter().map(|p| p.code())
+);
+
+closed_set!(
     /// A built-in role's name.
     RoleName,
     "A built-in role.",

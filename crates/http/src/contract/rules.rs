@@ -2,7 +2,7 @@
 //! can state: each is written here into the schema of the request it governs, next
 //! to a reference to the code that enforces it.
 
-use salus_domain::formats::line_pattern;
+use salus_domain::formats::{line_pattern, network_pattern};
 use salus_domain::identity::model::Role;
 use serde_json::{Value, json};
 
@@ -83,6 +83,17 @@ pub fn publish(doc: &mut Value) {
         {
             property["uniqueItems"] = json!(true);
         }
+    }
+    // A service account names each permission and network text once, each
+    // network as `integrations::networks` reads it.
+    if let Some(properties) =
+        schema(doc, "CreateServiceAccountRequest").and_then(|s| s.get_mut("properties"))
+    {
+        properties["permissions"]["uniqueItems"] = json!(true);
+        let networks = &mut properties["allowed_networks"];
+        networks["uniqueItems"] = json!(true);
+        networks["items"] =
+            json!({ "type": "string", "maxLength": 43, "pattern": network_pattern() });
     }
     // A cancellation needs a reason (`Services::change_status`).
     if let Some(schema) = schema(doc, "StatusRequest") {

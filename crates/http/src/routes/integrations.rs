@@ -33,14 +33,14 @@ pub struct CreateServiceAccountRequest {
     /// queue, staff and clinic reads, the audit trail); never staff, role,
     /// integration, webhook or audit-export management, clinical writing,
     /// erasure or any step-up action (422 `not_grantable`).
-    #[validate(length(min = 1, max = 40))]
-    #[schema(min_items = 1, max_items = 40, value_type = Vec<crate::contract::enums::PermissionCode>)]
+    #[validate(length(min = 1, max = 14))]
+    #[schema(min_items = 1, max_items = 14, value_type = Vec<crate::contract::enums::ServiceAccountPermissionCode>)]
     pub permissions: Vec<String>,
     /// Days until it ends, with every key: 1 to 365, 90 when absent.
     #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: Option<i64>,
     /// The networks it may call from, in CIDR notation (or single
-    /// addresses); any address when absent or empty.
+    /// addresses), each once; any address when absent or empty.
     #[validate(length(max = 20))]
     #[schema(max_items = 20)]
     pub allowed_networks: Option<Vec<String>>,
@@ -95,7 +95,7 @@ pub struct ServiceAccountResponse {
     /// What the clinic calls it.
     pub name: String,
     /// What its keys may do.
-    #[schema(value_type = Vec<crate::contract::enums::PermissionCode>)]
+    #[schema(value_type = Vec<crate::contract::enums::ServiceAccountPermissionCode>)]
     pub permissions: Vec<String>,
     /// The networks it may call from (empty: any).
     pub allowed_networks: Vec<String>,
