@@ -167,6 +167,11 @@ impl PermissionSet {
         Self(self.0 & !other.0)
     }
 
+    /// The permissions in both.
+    pub fn intersection(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
     /// Whether every permission of `self` is in `other`.
     pub fn is_subset_of(self, other: Self) -> bool {
         self.0 & !other.0 == 0

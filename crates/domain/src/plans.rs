@@ -59,3 +59,15 @@ impl Plan {
         }
     }
 }
+
+/// Refuses unless the clinic's plan (its stored name) is the business plan:
+/// the gate of the business plan's features (`feature` names them, plural).
+pub fn require_business(plan: &str, feature: &str) -> Result<(), DomainError> {
+    match Plan::parse(plan) {
+        Some(Plan::Business) => Ok(()),
+        _ => Err(DomainError::forbidden(
+            "plan_upgrade_required",
+            format!("{feature} need the business plan (this clinic is on {plan})."),
+        )),
+    }
+}

@@ -20,7 +20,6 @@ use crate::audit::actions;
 use crate::audit::record::AuditRecord;
 use crate::identity::model::{ClientInfo, Role};
 use crate::ids::{ApiKeyId, ClinicId, ServiceAccountId};
-use crate::plans::Plan;
 use crate::ports::integrations::{ApiKey, ServiceAccount};
 use crate::shared::{Core, transactions};
 use crate::store::{IntegrationsTx, Scope};
@@ -178,13 +177,7 @@ fn overlap_of(hours: Option<i64>) -> Result<Duration, DomainError> {
 
 /// Refuses unless the clinic is on the business plan.
 fn require_business(plan: &str) -> Result<(), DomainError> {
-    match Plan::parse(plan) {
-        Some(Plan::Business) => Ok(()),
-        _ => Err(DomainError::forbidden(
-            "plan_upgrade_required",
-            format!("Service accounts need the business plan (this clinic is on {plan})."),
-        )),
-    }
+    crate::plans::require_business(plan, "Service accounts")
 }
 
 /// Whether `account` can act at `now`.

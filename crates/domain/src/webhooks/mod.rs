@@ -26,7 +26,6 @@ use crate::crypto::ClinicKeys;
 use crate::identity::model::ClientInfo;
 use crate::ids::{ClinicId, WebhookEndpointId, WebhookEventId};
 use crate::paging::{MAX_PAGE, Page};
-use crate::plans::Plan;
 use crate::ports::webhooks::{
     Delivery, DeliveryKey, DeliveryState, DisabledReason, EndpointKey, StoredEndpoint,
     WebhookEndpoint,
@@ -126,16 +125,7 @@ fn event_types_of(types: Vec<EventType>) -> Result<Vec<EventType>, DomainError> 
 /// Refuses unless the clinic is on the business plan.
 fn require_business(tx: &mut dyn WebhooksTx, clinic: ClinicId) -> Result<(), DomainError> {
     let clinic = tx.clinic(clinic)?.ok_or(DomainError::NotFound)?;
-    match Plan::parse(&clinic.plan) {
-        Some(Plan::Business) => Ok(()),
-        _ => Err(DomainError::forbidden(
-            "plan_upgrade_required",
-            format!(
-                "Webhooks need the business plan (this clinic is on {}).",
-                clinic.plan
-            ),
-        )),
-    }
+    crate::plans::require_business(&clinic.plan, "Webhooks")
 }
 
 /// The names of the fields a change alters (names only, for the audit trail).
