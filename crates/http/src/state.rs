@@ -79,12 +79,8 @@ impl Ports {
         T: Send + 'static,
     {
         let services = self.services.clone();
-        let (principal, resolved, settled, service) = (
-            who.principal(),
-            who.resolved(),
-            who.requires_mfa_settled(),
-            who.admits_service(),
-        );
+        let (principal, resolved) = (who.principal(), who.resolved());
+        let (settled, service) = (C::REQUIRES_MFA_SETTLED, C::ADMITS_SERVICE);
         crate::blocking::run_blocking(move || {
             let request = services.for_request();
             let actor = principal.resolve(&request)?;

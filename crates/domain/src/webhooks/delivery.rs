@@ -159,6 +159,8 @@ impl Webhooks {
                     continue;
                 };
                 if stored.endpoint.disabled.is_some() {
+                    // The endpoint's row first, as every writer of its deliveries does.
+                    lock_version(tx, clinic, claimed.endpoint)?;
                     tx.give_up_webhook_deliveries(clinic, claimed.endpoint, ENDPOINT_DISABLED)?;
                     continue;
                 }
@@ -191,6 +193,9 @@ impl Webhooks {
         })
     }
 
+    /// Locks the endpoint's row before any of its deliveries: disabling an
+    /// endpoint writes all its deliveries, so two attempts settled at once
+    /// must meet on the endpoint, never on each other's delivery rows.
     fn settle_in(
         &self,
         tx: &mut dyn WebhooksTx,
@@ -199,6 +204,10 @@ impl Webhooks {
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
         let (clinic, endpoint, event) = (slot.clinic, slot.endpoint, slot.event);
+        // Deleted with its deliveries: nothing left to settle.
+        let Some(version) = lock_version(tx, clinic, endpoint)? else {
+            return Ok(());
+        };
         let attempts = slot.attempts.saturating_add(1);
         match outcome {
             Outcome::Delivered { status } => {
@@ -237,25 +246,25 @@ impl Webhooks {
                     next,
                 };
                 tx.settle_webhook_delivery(clinic, endpoint, event, &failed)?;
-                self.endpoint_failed(tx, clinic, endpoint, *status == Some(410), now)
+                let gone = *status == Some(410);
+                self.endpoint_failed(tx, clinic, endpoint, version, gone, now)
             }
         }
     }
 
     /// Counts a failure against its endpoint: the first since a success
     /// starts the clock; one [`schedule::DISABLE_AFTER`] later, or a
-    /// `410 Gone` at once, disables it.
+    /// `410 Gone` at once, disables it. The endpoint's row is locked
+    /// (at `version`) by the caller.
     fn endpoint_failed(
         &self,
         tx: &mut dyn WebhooksTx,
         clinic: ClinicId,
         id: WebhookEndpointId,
+        version: i32,
         gone: bool,
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
-        let Some(version) = lock_version(tx, clinic, id)? else {
-            return Ok(());
-        };
         let Some(stored) = tx.webhook_endpoint(clinic, id)? else {
             return Ok(());
         };

@@ -108,57 +108,32 @@ pub struct Enrolling {
 
 /// What [`Ports::call_as`] needs of a request's credential.
 pub trait Credential {
+    /// Whether the member's MFA obligations must already be met.
+    const REQUIRES_MFA_SETTLED: bool;
+    /// Whether a service account may call with it.
+    const ADMITS_SERVICE: bool;
     /// Whom the token names.
     fn principal(&self) -> Principal;
     /// Where the resolved actor is left for the refusal middleware.
     fn resolved(&self) -> ResolvedActor;
-    /// Whether the member's MFA obligations must already be met.
-    fn requires_mfa_settled(&self) -> bool;
-    /// Whether a service account may call with it.
-    fn admits_service(&self) -> bool;
 }
 
-impl Credential for Authenticated {
-    fn principal(&self) -> Principal {
-        self.principal.clone()
-    }
-    fn resolved(&self) -> ResolvedActor {
-        self.resolved.clone()
-    }
-    fn requires_mfa_settled(&self) -> bool {
-        true
-    }
-    fn admits_service(&self) -> bool {
-        true
-    }
+/// Implements [`Credential`] for an extractor's credential with its two rules.
+macro_rules! credential {
+    ($kind:ty, mfa_settled: $mfa:expr, admits_service: $service:expr) => {
+        impl Credential for $kind {
+            const REQUIRES_MFA_SETTLED: bool = $mfa;
+            const ADMITS_SERVICE: bool = $service;
+            fn principal(&self) -> Principal {
+                self.principal.clone()
+            }
+            fn resolved(&self) -> ResolvedActor {
+                self.resolved.clone()
+            }
+        }
+    };
 }
 
-impl Credential for Member {
-    fn principal(&self) -> Principal {
-        self.principal.clone()
-    }
-    fn resolved(&self) -> ResolvedActor {
-        self.resolved.clone()
-    }
-    fn requires_mfa_settled(&self) -> bool {
-        true
-    }
-    fn admits_service(&self) -> bool {
-        false
-    }
-}
-
-impl Credential for Enrolling {
-    fn principal(&self) -> Principal {
-        self.principal.clone()
-    }
-    fn resolved(&self) -> ResolvedActor {
-        self.resolved.clone()
-    }
-    fn requires_mfa_settled(&self) -> bool {
-        false
-    }
-    fn admits_service(&self) -> bool {
-        false
-    }
-}
+credential!(Authenticated, mfa_settled: true, admits_service: true);
+credential!(Member, mfa_settled: true, admits_service: false);
+credential!(Enrolling, mfa_settled: false, admits_service: false);

@@ -262,11 +262,14 @@ fn stream_archive(
     let manifest = services.exports.write_archive(actor, id, &mut |bytes| {
         writer.write_all(bytes).map_err(|e| failed(&e))
     })?;
-    writer
-        .finish()
-        .and_then(|mut out| out.flush())
-        .map_err(|e| failed(&e))?;
-    services
+    let mut out = writer.finish().map_err(|e| failed(&e))?;
+    out.flush().map_err(|e| failed(&e))?;
+    // The response ends when the channel's sender is dropped: keep it until
+    // the download is recorded, so a client that has read the whole archive
+    // already sees it counted.
+    let recorded = services
         .exports
-        .export_downloaded(actor, id, &manifest, client)
+        .export_downloaded(actor, id, &manifest, client);
+    drop(out);
+    recorded
 }
