@@ -110,3 +110,53 @@ async fn every_operation_that_changes_state_or_reads_clinical_data_records_its_e
     let missed: Vec<String> = walked().difference(&walk.performed()).cloned().collect();
     assert!(missed.is_empty(), "the walk performed none of {missed:#?}");
 }
+
+/// Statements that return rows and may go out unprepared, with the reason.
+const UNPREPARED_READS: &[(&str, &str)] = &[
+    (
+        "DECLARE salus_export ",
+        "an export's cursor: PostgreSQL plans the query inside once per export",
+    ),
+    (
+        "SELECT max(version)::text AS version FROM __diesel_schema_migrations",
+        "diesel_migrations' own check, once when the server starts",
+    ),
+];
+
+/// Every statement of the walk that returns rows is a prepared one, parsed and
+/// planned once per connection (issue 18): diesel's instrumentation sees each
+/// statement it caches and each that finishes, on every connection of the
+/// server (its API role) to the walk's database, its background jobs included.
+/// Writes without `RETURNING` are left out: diesel runs them for their row
+/// count by a path that never caches a statement diesel cannot bound (see
+/// `salus_persistence::cached`).
+#[tokio::test]
+async fn every_statement_of_the_walk_that_returns_rows_is_prepared() {
+    salus_tests::statements::instrument();
+    let app = TestApp::spawn().await;
+    salus_tests::statements::watch(&app.db.api_url());
+    let walk = Walk::new(&app);
+    let owner = account::walk(&walk).await;
+    clinic::walk(&walk, &owner).await;
+    let clinic = staff::walk(&walk, &owner).await;
+    platform::walk(&walk, &clinic).await;
+
+    let returns_rows = |sql: &str| {
+        let sql = sql.trim_start();
+        sql.starts_with("SELECT") || sql.starts_with("WITH") || sql.contains("RETURNING")
+    };
+    let unprepared: Vec<String> = salus_tests::statements::unprepared(&app.db.api_url())
+        .into_iter()
+        .filter(|sql| returns_rows(sql))
+        .filter(|sql| {
+            !UNPREPARED_READS
+                .iter()
+                .any(|(start, _)| sql.starts_with(start))
+        })
+        .collect();
+    assert!(
+        unprepared.is_empty(),
+        "{} statements that return rows went out unprepared: {unprepared:#?}",
+        unprepared.len()
+    );
+}

@@ -17,6 +17,7 @@ pub mod logs;
 pub mod operators;
 pub mod outbox;
 pub mod recording;
+pub mod statements;
 pub mod tls;
 pub mod webhooks;
 

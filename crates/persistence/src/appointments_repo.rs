@@ -13,6 +13,7 @@ use salus_domain::ports::appointments::{
 };
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::prepared::TwoBinds;
 use crate::schema::{appointment_history, appointments};
 use crate::store::{PgTx, db_error};
@@ -183,6 +184,8 @@ impl AppointmentsRepo for PgTx<'_> {
         let rows = query
             .order((appointments::starts_at.asc(), appointments::id.asc()))
             .limit(Page::<(), ()>::fetch_size(q.limit))
+            // One text per combination of the filters given: a bounded set.
+            .cached()
             .load(self.conn)
             .map_err(db_error)?
             .into_iter()

@@ -10,6 +10,7 @@ use salus_domain::ids::{ClinicId, PatientId};
 use salus_domain::ports::archive::ArchiveRepo;
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::store::{PgTx, db_error};
 
 type Res<T> = Result<T, DomainError>;
@@ -25,6 +26,7 @@ impl ArchiveRepo for PgTx<'_> {
         diesel::sql_query(
             "SELECT clinic_id AS id FROM audit_chain_heads WHERE clinic_id IS NOT NULL ORDER BY 1",
         )
+        .cached()
         .load::<Id>(self.conn)
         .map(|ids| ids.into_iter().map(|i| ClinicId(i.id)).collect())
         .map_err(db_error)
@@ -33,6 +35,7 @@ impl ArchiveRepo for PgTx<'_> {
     fn lock_clinic_for_archive(&mut self, clinic: ClinicId) -> Res<bool> {
         diesel::sql_query("SELECT id FROM clinics WHERE id = $1 FOR UPDATE SKIP LOCKED")
             .bind::<SqlUuid, _>(clinic.0)
+            .cached()
             .get_result::<Id>(self.conn)
             .optional()
             .map(|r| r.is_some())
@@ -65,7 +68,7 @@ impl ArchiveRepo for PgTx<'_> {
         .bind::<Timestamptz, _>(before)
         .bind::<Timestamptz, _>(now)
         .bind::<BigInt, _>(limit)
-        .load::<Id>(self.conn)
+        .cached().load::<Id>(self.conn)
         .map(|ids| ids.into_iter().map(|i| PatientId(i.id)).collect())
         .map_err(db_error)
     }

@@ -19,6 +19,7 @@ use salus_domain::ports::audit::{
 use uuid::Uuid;
 
 use crate::audit_append::AppendEvents;
+use crate::cached::CacheStatement;
 use crate::schema::audit_chain_heads as heads;
 use crate::schema::{checkpoints, events};
 use crate::store::{PgTx, db_error};
@@ -231,6 +232,7 @@ impl AuditRepo for PgTx<'_> {
             "SELECT chain_id, clinic_id, waiting, oldest FROM audit.unsequenced_chains() \
              ORDER BY oldest",
         )
+        .cached()
         .load::<WaitingRow>(self.conn)
         .map(|rows| {
             rows.into_iter()
@@ -334,6 +336,8 @@ impl AuditRepo for PgTx<'_> {
             .order(events::seq.desc())
             .limit(f.limit)
             .select(EventRow::as_select())
+            // One text per combination of the filters given: a bounded set.
+            .cached()
             .load::<EventRow>(self.conn)
             .map_err(db_error)?;
         to_events(rows)
@@ -361,6 +365,7 @@ impl AuditRepo for PgTx<'_> {
             .order(events::seq.desc())
             .limit(limit)
             .select(EventRow::as_select())
+            .cached()
             .load::<EventRow>(self.conn)
             .map_err(db_error)?;
         to_events(rows)
@@ -384,6 +389,7 @@ impl AuditRepo for PgTx<'_> {
             .order(events::seq.desc())
             .limit(limit)
             .select(EventRow::as_select())
+            .cached()
             .load::<EventRow>(self.conn)
             .map_err(db_error)?;
         to_events(rows)
@@ -517,6 +523,7 @@ impl AuditRepo for PgTx<'_> {
         )
         .bind::<SqlUuid, _>(chain.0)
         .bind::<Timestamptz, _>(before)
+        .cached()
         .get_result(self.conn)
         .optional()
         .map_err(db_error)?;
@@ -527,6 +534,7 @@ impl AuditRepo for PgTx<'_> {
         let removed: Count = diesel::sql_query("SELECT audit.purge_through($1, $2) AS n")
             .bind::<SqlUuid, _>(chain.0)
             .bind::<Int8, _>(seq)
+            .cached()
             .get_result(self.conn)
             .map_err(db_error)?;
         Ok(removed.n)

@@ -11,6 +11,7 @@ use salus_domain::audit::actions;
 use salus_domain::ports::alerts::{BackupStatus, Drill};
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::pool::DbPool;
 use crate::schema::events;
 use crate::store::db_error;
@@ -85,6 +86,7 @@ fn query(conn: &mut PgConnection) -> QueryResult<BackupStatus> {
             .map(to_drill)
             .filter(|d| d.verified),
         archive_lag_seconds: diesel::sql_query(ARCHIVE_LAG_SQL)
+            .cached()
             .get_result::<Lag>(conn)?
             .lag,
     })

@@ -7,6 +7,7 @@ use diesel::sql_types::{Array, BigInt, Text};
 use salus_domain::DomainError;
 use salus_domain::ports::closure::TableRows;
 
+use crate::cached::CacheStatement;
 use crate::store::db_error;
 
 type Res<T> = Result<T, DomainError>;
@@ -53,6 +54,7 @@ pub(crate) fn tables_with_column(
     )
     .bind::<Text, _>(column)
     .bind::<Array<Text>, _>(skipped)
+    .cached()
     .load::<TableName>(conn)
     .map(|t| t.into_iter().map(|t| t.table_name).collect())
     .map_err(db_error)
@@ -80,6 +82,7 @@ pub(crate) fn remaining(
         let n = diesel::sql_query(format!(
             "SELECT count(*) AS n FROM {table} WHERE {condition}"
         ))
+        .cached()
         .get_result::<Count>(conn)
         .map_err(db_error)?
         .n;

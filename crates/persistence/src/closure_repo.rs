@@ -11,6 +11,7 @@ use salus_domain::ids::{AccountId, ClinicId};
 use salus_domain::ports::closure::{Closure, ClosureRepo, TableRows};
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::catalogue::{Deleted, remaining, table_rows, tables_with_column};
 use crate::schema::clinic_closures as cc;
 use crate::store::{PgTx, db_error};
@@ -122,6 +123,7 @@ impl ClosureRepo for PgTx<'_> {
     fn destroy_clinic(&mut self, clinic: ClinicId) -> Res<Vec<TableRows>> {
         diesel::sql_query("SELECT table_name, deleted FROM public.salus_destroy_clinic($1)")
             .bind::<SqlUuid, _>(clinic.0)
+            .cached()
             .load::<Deleted>(self.conn)
             .map(table_rows)
             .map_err(db_error)
@@ -136,7 +138,7 @@ impl ClosureRepo for PgTx<'_> {
         )
         .bind::<Text, _>(salus_domain::audit::actions::BACKUP_TAKEN)
         .bind::<diesel::sql_types::Timestamptz, _>(at)
-        .get_result::<Taken>(self.conn)
+        .cached().get_result::<Taken>(self.conn)
         .optional()
         .map(|t| t.map(|t| (t.label, t.occurred_at)))
         .map_err(db_error)

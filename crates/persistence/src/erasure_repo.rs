@@ -13,6 +13,7 @@ use salus_domain::ports::erasure::{
 };
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::catalogue::{Deleted, remaining, table_rows, tables_with_column};
 use crate::schema::patient_erasure_requests as er;
 use crate::schema::patient_tombstones as pt;
@@ -156,6 +157,7 @@ impl ErasureRepo for PgTx<'_> {
         )
         .bind::<SqlUuid, _>(clinic.0)
         .bind::<SqlUuid, _>(patient.0)
+        .cached()
         .get_result::<Last>(self.conn)
         .map(|l| l.at)
         .map_err(db_error)
@@ -165,6 +167,7 @@ impl ErasureRepo for PgTx<'_> {
         diesel::sql_query("SELECT table_name, deleted FROM public.salus_erase_patient($1, $2)")
             .bind::<SqlUuid, _>(clinic.0)
             .bind::<SqlUuid, _>(patient.0)
+            .cached()
             .load::<Deleted>(self.conn)
             .map(table_rows)
             .map_err(db_error)

@@ -11,6 +11,7 @@ use salus_domain::ids::{AccountId, ClinicId};
 use salus_domain::ports::export::{Encryption, ExportRecord, ExportRepo, ExportTable};
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::schema::clinic_exports as ce;
 use crate::store::{PgTx, db_error};
 
@@ -210,6 +211,7 @@ impl ExportRepo for PgTx<'_> {
 
     fn schema_version(&mut self) -> Res<String> {
         diesel::sql_query("SELECT max(version)::text AS version FROM __diesel_schema_migrations")
+            .cached()
             .get_result::<Version>(self.conn)
             .map(|v| v.version)
             .map_err(db_error)
@@ -235,6 +237,7 @@ impl ExportRepo for PgTx<'_> {
               ORDER BY c.oid <> 'public.clinics'::regclass, 1",
         )
         .bind::<diesel::sql_types::Array<Text>, _>(COLUMNS_LEFT_OUT)
+        .cached()
         .load::<Table>(self.conn)
         .map_err(db_error)?;
         Ok(tables

@@ -13,6 +13,7 @@ use salus_domain::ports::idempotency::{
 };
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::schema::idempotent_requests as ir;
 use crate::store::{PgTx, db_error};
 
@@ -161,6 +162,7 @@ impl IdempotencyRepo for PgTx<'_> {
         diesel::sql_query(
             "SELECT clinic_id AS id FROM audit_chain_heads WHERE clinic_id IS NOT NULL ORDER BY 1",
         )
+        .cached()
         .load::<Id>(self.conn)
         .map(|ids| ids.into_iter().map(|i| ClinicId(i.id)).collect())
         .map_err(db_error)

@@ -17,6 +17,7 @@ use salus_domain::ports::identity::{
 };
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::prepared::TwoBinds;
 use crate::schema::{
     accounts, clinics, known_devices, memberships, mfa_challenges, one_time_tokens,
@@ -916,6 +917,7 @@ impl IdentityRepo for PgTx<'_> {
         .bind::<Timestamptz, _>(expires_at)
         .bind::<Text, _>(email)
         .bind::<Bool, _>(unverified_only)
+        .cached()
         .get_result::<TokenOwner>(self.conn)
         .optional()
         .map(|r| r.map(|o| AccountId(o.account_id)))
@@ -1069,7 +1071,7 @@ impl IdentityRepo for PgTx<'_> {
         .bind::<Text, _>(key)
         .bind::<Timestamptz, _>(now)
         .bind::<Int8, _>(window_secs)
-        .get_result(self.conn)
+        .cached().get_result(self.conn)
         .map_err(db_error)?;
         Ok((w.hits, w.window_started_at))
     }

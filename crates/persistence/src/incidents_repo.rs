@@ -17,6 +17,7 @@ use salus_domain::ports::incidents::{
 use uuid::Uuid;
 
 use crate::DbPool;
+use crate::cached::CacheStatement;
 use crate::store::{PgTx, db_error};
 
 type Res<T> = Result<T, DomainError>;
@@ -162,6 +163,7 @@ fn load_incidents(conn: &mut PgConnection, only: Option<Uuid>, lock: bool) -> Re
     );
     diesel::sql_query(sql)
         .bind::<Nullable<SqlUuid>, _>(only)
+        .cached()
         .load::<IncidentRow>(conn)
         .map_err(db_error)?
         .into_iter()
@@ -175,6 +177,7 @@ fn load_clinics(conn: &mut PgConnection, only: Option<Uuid>) -> Res<Vec<(Uuid, A
           WHERE $1::uuid IS NULL OR incident_id = $1 ORDER BY incident_id, clinic_id",
     )
     .bind::<Nullable<SqlUuid>, _>(only)
+    .cached()
     .load::<ClinicRow>(conn)
     .map_err(db_error)?
     .into_iter()
@@ -319,6 +322,7 @@ impl IncidentsRepo for PgTx<'_> {
               WHERE incident_id = $1 ORDER BY seq",
         )
         .bind::<SqlUuid, _>(id.0)
+        .cached()
         .load::<EntryRow>(self.conn)
         .map_err(db_error)?
         .into_iter()
@@ -360,6 +364,7 @@ impl IncidentsRepo for PgTx<'_> {
               WHERE incident_id = $1 ORDER BY taken_at, clinic_id",
         )
         .bind::<SqlUuid, _>(id.0)
+        .cached()
         .load::<EvidenceRow>(self.conn)
         .map_err(db_error)?
         .into_iter()
@@ -377,6 +382,7 @@ impl IncidentsRepo for PgTx<'_> {
         Ok(
             diesel::sql_query("SELECT email FROM public.salus_platform_incident_contacts($1)")
                 .bind::<SqlUuid, _>(clinic.0)
+                .cached()
                 .load::<EmailRow>(self.conn)
                 .map_err(db_error)?
                 .into_iter()
@@ -393,6 +399,7 @@ impl IncidentsRepo for PgTx<'_> {
               WHERE c.clinic_id = $1 ORDER BY i.declared_at DESC, i.id DESC"
         ))
         .bind::<SqlUuid, _>(clinic.0)
+        .cached()
         .load::<ClinicIncidentRow>(self.conn)
         .map_err(db_error)?
         .into_iter()

@@ -12,6 +12,7 @@ use salus_domain::ids::{ApiKeyId, ClinicId, MembershipId, ServiceAccountId};
 use salus_domain::ports::integrations::{ApiKey, IntegrationsRepo, KeyContext, ServiceAccount};
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::prepared::TwoBinds;
 use crate::store::{PgTx, db_error};
 
@@ -172,6 +173,7 @@ impl IntegrationsRepo for PgTx<'_> {
             "SELECT {ACCOUNT_COLUMNS} FROM service_accounts a WHERE a.clinic_id = $1 ORDER BY a.id"
         ))
         .bind::<SqlUuid, _>(clinic.0)
+        .cached()
         .load::<AccountRow>(self.conn)
         .map(|rows| rows.into_iter().map(AccountRow::account).collect())
         .map_err(db_error)
@@ -187,6 +189,7 @@ impl IntegrationsRepo for PgTx<'_> {
         ))
         .bind::<SqlUuid, _>(clinic.0)
         .bind::<SqlUuid, _>(id.0)
+        .cached()
         .get_result::<AccountRow>(self.conn)
         .optional()
         .map(|row| row.map(AccountRow::account))
@@ -205,6 +208,7 @@ impl IntegrationsRepo for PgTx<'_> {
         ))
         .bind::<SqlUuid, _>(clinic.0)
         .bind::<Nullable<SqlUuid>, _>(account.map(|a| a.0))
+        .cached()
         .load::<KeyRow>(self.conn)
         .map(|rows| rows.into_iter().map(KeyRow::key).collect())
         .map_err(db_error)
@@ -217,6 +221,7 @@ impl IntegrationsRepo for PgTx<'_> {
         )
         .bind::<SqlUuid, _>(clinic.0)
         .bind::<Timestamptz, _>(now)
+        .cached()
         .get_result::<Count>(self.conn)
         .map(|c| c.n)
         .map_err(db_error)
@@ -344,6 +349,7 @@ impl IntegrationsRepo for PgTx<'_> {
         .bind::<Timestamptz, _>(before)
         .bind::<BigInt, _>(limit)
         .bind::<Timestamptz, _>(now)
+        .cached()
         .load::<AccountRow>(self.conn)
         .map(|rows| {
             rows.into_iter()

@@ -10,6 +10,7 @@ use salus_domain::ids::{AccountId, ClinicId};
 use salus_domain::ports::keys::{DataKeyRotationRepo, KeysRepo, RotationState, TotpSecrets};
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::schema::{accounts, clinic_keys, memberships};
 use crate::store::{PgTx, db_error};
 
@@ -67,7 +68,7 @@ impl KeysRepo for PgTx<'_> {
              FROM clinic_keys WHERE clinic_id = $1",
         )
         .bind::<SqlUuid, _>(clinic.0)
-        .get_result(self.conn)
+        .cached().get_result(self.conn)
         .optional()
         .map_err(db_error)?;
         found
@@ -308,6 +309,7 @@ impl DataKeyRotationRepo for PgTx<'_> {
              AND xact_start IS NOT NULL AND xact_start <= $1) AS open",
         )
         .bind::<Timestamptz, _>(at)
+        .cached()
         .get_result::<Open>(self.conn)
         .map(|r| r.open)
         .map_err(db_error)
@@ -329,6 +331,7 @@ impl DataKeyRotationRepo for PgTx<'_> {
 
     fn clinics_rotating_data_keys(&mut self) -> Res<Vec<ClinicId>> {
         diesel::sql_query("SELECT clinic_id FROM public.salus_clinics_rotating_data_keys()")
+            .cached()
             .load::<Rotating>(self.conn)
             .map(|rows| rows.into_iter().map(|r| ClinicId(r.clinic_id)).collect())
             .map_err(db_error)
@@ -354,6 +357,7 @@ impl DataKeyRotationRepo for PgTx<'_> {
             .bind::<Text, _>(key_id)
             .bind::<Nullable<SqlUuid>, _>(after)
             .bind::<BigInt, _>(limit)
+            .cached()
             .load::<SealedRow>(self.conn)
             .map(|rows| rows.into_iter().map(|r| (r.id, r.sealed)).collect())
             .map_err(db_error)
@@ -406,6 +410,7 @@ impl DataKeyRotationRepo for PgTx<'_> {
         diesel::sql_query(sql)
             .bind::<SqlUuid, _>(clinic.0)
             .bind::<Text, _>(key_id)
+            .cached()
             .get_result::<Count>(self.conn)
             .map(|c| c.n)
             .map_err(db_error)

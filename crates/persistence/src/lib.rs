@@ -9,6 +9,7 @@ pub mod archive_repo;
 pub mod audit_append;
 pub mod audit_repo;
 pub mod backup_status;
+pub mod cached;
 mod catalogue;
 pub mod closure_repo;
 pub mod erasure_repo;

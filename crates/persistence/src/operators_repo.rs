@@ -11,6 +11,7 @@ use salus_domain::ports::operators::{
 };
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::schema::{operator_sessions, operators};
 use crate::store::{PgTx, db_error};
 
@@ -285,6 +286,7 @@ impl OperatorsRepo for PgTx<'_> {
                FROM public.salus_platform_clinics($1)",
         )
         .bind::<Nullable<SqlUuid>, _>(only.map(|c| c.0))
+        .cached()
         .load(self.conn)
         .map_err(db_error)?;
         rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));

@@ -8,6 +8,7 @@ use salus_domain::ids::{AppointmentId, ClinicId, MembershipId, PatientId, QueueE
 use salus_domain::ports::queue::{QueueEntry, QueueRepo, QueueStatus};
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::schema::queue_entries;
 use crate::store::{PgTx, db_error};
 
@@ -59,6 +60,7 @@ impl QueueRepo for PgTx<'_> {
         )
         .bind::<SqlUuid, _>(clinic.0)
         .bind::<Date, _>(day)
+        .cached()
         .get_result::<Ticket>(self.conn)
         .map(|t| t.last_ticket)
         .map_err(db_error)
@@ -116,7 +118,7 @@ impl QueueRepo for PgTx<'_> {
         .bind::<SqlUuid, _>(clinic.0)
         .bind::<Date, _>(day)
         .bind::<Nullable<SqlUuid>, _>(practitioner.map(|m| m.0))
-        .get_result::<Row>(self.conn)
+        .cached().get_result::<Row>(self.conn)
         .optional()
         .map_err(db_error)?
         .map(entry)

@@ -11,6 +11,7 @@ use salus_domain::rate_limits::counters::{SyncBatch, Synced};
 use uuid::Uuid;
 
 use crate::DbPool;
+use crate::cached::CacheStatement;
 use crate::errors::db_error;
 
 /// Adds the batch's hits and reads every total back, in one statement: the
@@ -65,6 +66,7 @@ pub fn sync(pool: &DbPool, batch: &SyncBatch) -> Result<Synced, DomainError> {
                 .bind::<Array<Text>, _>(&keys)
                 .bind::<Array<Int8>, _>(&hits)
                 .bind::<Timestamptz, _>(batch.window_start)
+                .cached()
                 .load(conn)?
         };
         diesel::sql_query("DELETE FROM request_rate_limits WHERE window_start < $1")
@@ -75,6 +77,7 @@ pub fn sync(pool: &DbPool, batch: &SyncBatch) -> Result<Synced, DomainError> {
         } else {
             diesel::sql_query("SELECT id, plan FROM public.salus_rate_limit_plans($1)")
                 .bind::<Array<SqlUuid>, _>(&clinics)
+                .cached()
                 .load(conn)?
         };
         Ok(Synced {

@@ -4,6 +4,7 @@
 //! security and owns nothing (directly or through role membership); staging and
 //! production refuse to start otherwise.
 
+use crate::cached::CacheStatement;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
@@ -69,5 +70,6 @@ pub fn current_role_posture(conn: &mut PgConnection) -> QueryResult<RolePosture>
                      AND pg_has_role(r.oid, p.proowner, 'MEMBER')))::bigint AS owned_objects
            FROM pg_roles r WHERE r.rolname = current_user",
     )
+    .cached()
     .get_result(conn)
 }

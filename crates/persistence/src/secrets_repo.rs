@@ -9,6 +9,7 @@ use salus_domain::ids::ClinicId;
 use salus_domain::ports::secrets::SecretsRepo;
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::schema::secret_inventory;
 use crate::store::{PgTx, db_error};
 
@@ -56,6 +57,7 @@ impl SecretsRepo for PgTx<'_> {
     fn clinic_key_ages(&mut self) -> Res<Vec<(ClinicId, DateTime<Utc>)>> {
         let rows: Vec<KeyAge> =
             diesel::sql_query("SELECT clinic_id, created_at FROM public.salus_clinic_key_ages()")
+                .cached()
                 .load(self.conn)
                 .map_err(db_error)?;
         let mut ages: Vec<_> = rows

@@ -13,6 +13,7 @@ use salus_domain::plans::Plan;
 use salus_domain::ports::staff::{Invitation, Member, StaffRepo};
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::schema::{accounts, clinics, invitations, memberships, sessions};
 use crate::store::{PgTx, db_error};
 
@@ -78,6 +79,7 @@ fn extras(
     let rows: Vec<ExtrasRow> = diesel::sql_query(EXTRAS_SQL)
         .bind::<SqlUuid, _>(clinic.0)
         .bind::<Nullable<SqlUuid>, _>(only.map(|m| m.0))
+        .cached()
         .load(conn)
         .map_err(db_error)?;
     Ok(rows

@@ -7,6 +7,7 @@ use salus_domain::concurrency::{Versioned, VersionsRepo};
 use salus_domain::ids::ClinicId;
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::store::{PgTx, db_error};
 
 type Res<T> = Result<T, DomainError>;
@@ -44,6 +45,7 @@ impl VersionsRepo for PgTx<'_> {
         ))
         .bind::<SqlUuid, _>(clinic.0)
         .bind::<SqlUuid, _>(id)
+        .cached()
         .get_result::<VersionRow>(self.conn)
         .optional()
         .map(|row| row.map(|r| r.version))
@@ -57,6 +59,7 @@ impl VersionsRepo for PgTx<'_> {
         ))
         .bind::<SqlUuid, _>(clinic.0)
         .bind::<SqlUuid, _>(id)
+        .cached()
         .get_result::<VersionRow>(self.conn)
         .map(|row| row.version)
         .map_err(db_error)

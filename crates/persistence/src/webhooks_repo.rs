@@ -20,6 +20,7 @@ use salus_domain::ports::webhooks::{
 use salus_domain::webhooks::events::EventType;
 use uuid::Uuid;
 
+use crate::cached::CacheStatement;
 use crate::schema::clinics;
 use crate::schema::webhook_deliveries as d;
 use crate::schema::webhook_endpoints as e;
@@ -521,6 +522,7 @@ impl WebhooksRepo for PgTx<'_> {
             .bind::<Timestamptz, _>(now)
             .bind::<Timestamptz, _>(lease_until)
             .bind::<BigInt, _>(limit)
+            .cached()
             .load(self.conn)
             .map_err(db_error)?;
         Ok(rows
