@@ -438,7 +438,8 @@ measure_open_loop() {
     local name=patient_read_open_loop rate target token ids i out before
     rate=$(jq '.median.rps * 0.7 | floor' "$run_dir/patient_read.json")
     read -r token _ _ ids < <(head -n 1 "$run_dir/targets.txt")
-    target="http://127\\.0\\.0\\.1:$port/api/v1/patients/($(tr ',' '|' <<<"$ids"))"
+    # `[.]`, not `\.`: oha's URL generator takes an escaped dot for any character.
+    target="http://127[.]0[.]0[.]1:$port/api/v1/patients/($(tr ',' '|' <<<"$ids"))"
     log "$name: $runs x ${duration} s at $rate req/s (70 % of (2)), $connections connections, open loop"
     : >"$run_dir/$name.runs"
     before=$(cpu_ticks)
@@ -450,7 +451,8 @@ measure_open_loop() {
             rps: .summary.requestsPerSec, offered_rps: $rate,
             p50_ms: (.latencyPercentiles.p50 * 1000), p99_ms: (.latencyPercentiles.p99 * 1000),
             errors: {status: ([.statusCodeDistribution | to_entries[] | select(.key != "200") | .value] | add // 0),
-                     other: ([.errorDistribution[]] | add // 0)}}' <<<"$out" |
+                     other: ([.errorDistribution | to_entries[] | select(.key != "aborted due to deadline") | .value] | add // 0)},
+            aborted_at_end: (.errorDistribution["aborted due to deadline"] // 0)}' <<<"$out" |
             tee -a "$run_dir/$name.runs" >&2
     done
     cpu_share "$before" >"$run_dir/$name.cpu"
@@ -564,16 +566,16 @@ report() {
                    list_p99_10000_over_1000: ($list[0].median.p99_ms / $list_small[0].median.p99_ms)},
           peak_server_memory_mib: ($hwm / 1024),
           targets: [
-            {name: "(2) >= 0.8 x (8) requests/s, audit included", value: ($r.rps / $minimal[0].median.rps), target: 0.8, higher_is_better: true},
-            {name: "audited write >= 0.85 x the same write unaudited", value: $audit[0].ratio, target: 0.85, higher_is_better: true},
-            {name: "booking/s >= 1.5 x 1,048 (issue 18 figure; not the same run)", value: $book[0].median.rps, target: (1.5 * $booking_before), higher_is_better: true},
-            {name: "login/s >= 0.8 x cores / argon2 time", value: $login[0].median.rps, target: $login_target, higher_is_better: true},
-            {name: "(2) p99 during login flood <= 2 x (2) p99", value: $flood[0].median.p99_ms, target: (2 * $r.p99_ms), higher_is_better: false},
-            {name: "(9) p99 at 70 % of (2), open loop <= 10 ms", value: $open[0].median.p99_ms, target: 10, higher_is_better: false},
-            {name: "(2) p99, 10,000 / 1,000 patients per clinic <= 1.3", value: ($r.p99_ms / $read_small[0].median.p99_ms), target: 1.3, higher_is_better: false},
-            {name: "(3) p99, 10,000 / 1,000 patients per clinic <= 1.3", value: ($list[0].median.p99_ms / $list_small[0].median.p99_ms), target: 1.3, higher_is_better: false},
-            {name: "peak server memory <= 200 MiB", value: ($hwm / 1024), target: 200, higher_is_better: false}
-          ] | map(. + {met: (if .higher_is_better then .value >= .target else .value <= .target end)})
+            {name: "(2) >= 0.8 x (8) requests/s, audit included", value: ($r.rps / $minimal[0].median.rps), target: 0.8, higher_is_better: true, errors: (($read[0].errors // 0) + ($minimal[0].errors // 0))},
+            {name: "audited write >= 0.85 x the same write unaudited", value: $audit[0].ratio, target: 0.85, higher_is_better: true, errors: (($audit[0].plain.errors // 0) + ($audit[0].audited.errors // 0))},
+            {name: "booking/s >= 1.5 x 1,048 (issue 18 figure; not the same run)", value: $book[0].median.rps, target: (1.5 * $booking_before), higher_is_better: true, errors: ($book[0].errors // 0)},
+            {name: "login/s >= 0.8 x cores / argon2 time", value: $login[0].median.rps, target: $login_target, higher_is_better: true, errors: ($login[0].errors // 0)},
+            {name: "(2) p99 during login flood <= 2 x (2) p99", value: $flood[0].median.p99_ms, target: (2 * $r.p99_ms), higher_is_better: false, errors: (($flood[0].errors // 0) + ($read[0].errors // 0))},
+            {name: "(9) p99 at 70 % of (2), open loop <= 10 ms", value: $open[0].median.p99_ms, target: 10, higher_is_better: false, errors: ($open[0].errors // 0)},
+            {name: "(2) p99, 10,000 / 1,000 patients per clinic <= 1.3", value: ($r.p99_ms / $read_small[0].median.p99_ms), target: 1.3, higher_is_better: false, errors: (($read[0].errors // 0) + ($read_small[0].errors // 0))},
+            {name: "(3) p99, 10,000 / 1,000 patients per clinic <= 1.3", value: ($list[0].median.p99_ms / $list_small[0].median.p99_ms), target: 1.3, higher_is_better: false, errors: (($list[0].errors // 0) + ($list_small[0].errors // 0))},
+            {name: "peak server memory <= 200 MiB", value: ($hwm / 1024), target: 200, higher_is_better: false, errors: 0}
+          ] | map(. + {met: (.errors == 0 and (if .higher_is_better then .value >= .target else .value <= .target end))})
         }' >"$results.tmp"
     mv "$results.tmp" "$results"
 }
@@ -597,7 +599,7 @@ print_table() {
         "ratio (2)/(1): \(f(.ratios.read_over_health))   ratio (2)/(8): \(f(.ratios.read_over_minimal_sql))   audited/plain write: \(f(.ratios.audited_over_plain_write))",
         "argon2 verify: \(f(.dataset.argon2_verify_seconds * 1000)) ms   peak server memory (VmHWM): \(f(.peak_server_memory_mib)) MiB",
         ""' "$results"
-    jq -r "$f"'.targets[] | [(if .met then "PASS" else "MISS" end), .name, f(.value), f(.target)] | @tsv' \
+    jq -r "$f"'.targets[] | [(if .met then "PASS" elif .errors > 0 then "MISS (\(.errors) errors)" else "MISS" end), .name, f(.value), f(.target)] | @tsv' \
         "$results" | column -t -s $'\t'
 }
 
