@@ -303,6 +303,33 @@ async fn anonymous_requests_count_against_their_address() {
     assert_eq!(standing(&elsewhere).1, 2);
 }
 
+/// An IPv6 client counts by its /64 network: a host holds a whole /64, so
+/// moving to another of its addresses does not give it a new budget, while
+/// the next /64 has one of its own.
+#[tokio::test]
+async fn an_ipv6_client_counts_by_its_64_network() {
+    let settings = limits(1000, 1000, 2);
+    let app = TestApp::spawn_with(&pairs(&settings)).await;
+    let from = |address: &str| {
+        app.get("/api/v1/me")
+            .header("x-forwarded-for", address.to_owned())
+            .send()
+    };
+    for (address, left) in [("2001:db8:7:1::1", 1), ("2001:db8:7:1:abcd::9", 0)] {
+        let answer = from(address).await.unwrap();
+        assert_eq!(answer.status(), 401);
+        assert_eq!(standing(&answer).1, left, "{address}");
+    }
+    assert_refused(
+        from("2001:db8:7:1:ffff:ffff:ffff:ffff").await.unwrap(),
+        "address",
+    )
+    .await;
+    let next = from("2001:db8:7:2::1").await.unwrap();
+    assert_eq!(next.status(), 401);
+    assert_eq!(standing(&next).1, 1);
+}
+
 /// A clinic's limit is its plan's: the node caches the plan and its sync round
 /// reads it again in each new window, so a plan change applies from the first
 /// round of the next window.

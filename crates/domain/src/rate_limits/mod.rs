@@ -23,11 +23,33 @@ pub enum Bucket {
     Credential(Uuid),
     /// One clinic (`cid`), whoever acts in it.
     Clinic(ClinicId),
-    /// One client address, for requests without a valid credential.
+    /// One client address, for requests without a valid credential (an IPv6
+    /// address by its /64 network: see [`Bucket::address`]).
     Address(String),
 }
 
 impl Bucket {
+    /// The bucket of a client address. An IPv6 client counts by its /64
+    /// network: one subscriber or host is given a whole /64 (RFC 6177), so
+    /// counting each of its 2^64 addresses apart would let it pass any limit
+    /// and fill the counters with buckets. An IPv4-mapped IPv6 address counts
+    /// as its IPv4 address; an unknown one, or text that is no address, in one
+    /// shared bucket.
+    pub fn address(ip: Option<&str>) -> Self {
+        use std::net::IpAddr;
+        let key = match ip.and_then(|ip| ip.parse::<IpAddr>().ok()) {
+            Some(IpAddr::V4(v4)) => v4.to_string(),
+            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => ipnet::Ipv6Net::new(v6, 64)
+                    .map(|net| net.trunc().to_string())
+                    .unwrap_or_else(|_| v6.to_string()),
+            },
+            None => "unknown".to_owned(),
+        };
+        Self::Address(key)
+    }
+
     /// The name of the policy that limits this bucket (`RateLimit-Policy`).
     pub fn policy(&self) -> &'static str {
         match self {
@@ -140,4 +162,32 @@ pub struct Decision {
     pub standing: Standing,
     /// Whether the request is refused (the standing policy has none left).
     pub refused: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bucket;
+
+    fn key(ip: &str) -> String {
+        Bucket::address(Some(ip)).key()
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_network_and_an_ipv4_one_by_its_address() {
+        assert_eq!(key("2001:db8:1:2::1"), "address:2001:db8:1:2::/64");
+        assert_eq!(
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            key("2001:db8:1:2::1")
+        );
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("192.0.2.7"), "address:192.0.2.7");
+        assert_ne!(key("192.0.2.8"), key("192.0.2.7"));
+        assert_eq!(key("::ffff:192.0.2.7"), key("192.0.2.7"));
+    }
+
+    #[test]
+    fn an_unknown_client_or_text_that_is_no_address_shares_one_bucket() {
+        assert_eq!(Bucket::address(None).key(), "address:unknown");
+        assert_eq!(key("not an address"), "address:unknown");
+    }
 }

@@ -74,13 +74,10 @@ pub async fn enforce_rate_limits<B: MessageBody + 'static>(
 }
 
 /// The buckets a request counts against: its credential's and its clinic's
-/// when it carries a valid credential, else its client address's.
+/// when it carries a valid credential, else its client address's (an IPv6
+/// client's /64 network).
 fn buckets(req: &HttpRequest) -> Vec<Bucket> {
-    credential_buckets(req).unwrap_or_else(|| {
-        vec![Bucket::Address(
-            client_address(req).unwrap_or_else(|| "unknown".to_owned()),
-        )]
-    })
+    credential_buckets(req).unwrap_or_else(|| vec![Bucket::address(client_address(req).as_deref())])
 }
 
 /// The buckets of the request's credential, read without the database. A
@@ -98,7 +95,7 @@ fn credential_buckets(req: &HttpRequest) -> Option<Vec<Bucket>> {
         } => vec![Bucket::Credential(session.0), Bucket::Clinic(clinic)],
         Principal::ApiKey { key, .. } => vec![
             Bucket::Credential(key.id.0),
-            Bucket::Address(client_address(req).unwrap_or_else(|| "unknown".to_owned())),
+            Bucket::address(client_address(req).as_deref()),
         ],
     })
 }
