@@ -78,6 +78,48 @@ async fn every_operation_is_public_by_list_or_refuses_anonymous_callers() {
     }
 }
 
+/// The middleware that refuses a request before its handler (a body that is
+/// not JSON: 415; an undeclared query parameter: 422) tells an anonymous caller
+/// of a protected operation 401 first, so a refusal never describes an operation
+/// to someone who may not call it; a public operation's caller gets the
+/// refusal itself, never a demand for a credential it does not need. Walked
+/// over the contract, both ways.
+#[tokio::test]
+async fn middleware_refusals_tell_anonymous_callers_of_protected_operations_401_first() {
+    let app = TestApp::spawn().await;
+    for op in operations() {
+        let method = reqwest::Method::from_bytes(op.method.as_bytes()).unwrap();
+        let path = op.path_with(&uuid::Uuid::now_v7().to_string());
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut request = app.client.request(
+            method,
+            format!("{}{path}{separator}not_a_parameter=1", app.url),
+        );
+        if op.body.is_some() {
+            request = request
+                .header("content-type", "text/plain")
+                .body("not json");
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if op.public {
+            assert!(
+                status != 401 && (status == 415 || status == 422),
+                "{} (public) answered {status} {body}",
+                op.name()
+            );
+        } else {
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (401, Some("unauthenticated")),
+                "{} (protected) answered {body}",
+                op.name()
+            );
+        }
+    }
+}
+
 #[test]
 fn every_protected_operation_declares_a_known_permission() {
     for op in operations().iter().filter(|o| !o.public) {
