@@ -64,7 +64,7 @@ groups=(
     "auth-tokens|crates/http/src/auth/jwt.rs|salus-http|--lib"
     "text-policy|crates/http/src/text_policy.rs,crates/domain/src/formats.rs,crates/http/src/json.rs|salus-http|--lib"
     "audit-chain|crates/domain/src/audit/chain.rs,crates/domain/src/audit/seal.rs,crates/domain/src/audit/verify.rs|salus-domain|--lib"
-    "auth-extractor|crates/http/src/auth/extractor.rs,crates/http/src/auth/operator.rs,crates/http/src/auth/principal.rs|salus-tests|--test api -- route_inventory:: sessions:: service_accounts:: request_path:: operators::an_operator_session"
+    "auth-extractor|crates/http/src/auth/extractor.rs,crates/http/src/auth/operator.rs,crates/http/src/auth/principal.rs|salus-tests|--test api -- route_inventory:: sessions:: service_accounts:: request_path:: request_rate_limits:: audit::actions_refusals operators::an_operator_session"
     "store-scoping|crates/persistence/src/store.rs,crates/persistence/src/prepared.rs,crates/persistence/src/cached.rs|salus-tests|--test api -- isolation:: rls:: faults::a_pool audit_walk::every_statement"
     "identity-rules|crates/domain/src/identity/password.rs,crates/domain/src/identity/throttle.rs,crates/domain/src/identity/one_time.rs|salus-domain|--lib"
     "identity-sessions|crates/domain/src/identity/auth.rs,crates/domain/src/identity/mfa.rs|salus-tests|--test api -- sessions:: mfa:: limits:: brute_force:: sign_in::"
