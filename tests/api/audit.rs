@@ -87,6 +87,33 @@ fn first_break(app: &TestApp) -> Option<(i64, String)> {
         .find_map(|r| r.broken.map(|b| (b.seq, b.reason)))
 }
 
+/// A request for an id that names nothing in the clinic (a 404 on an `{id}`
+/// route) is recorded as `access.not_found`, with the caller, the method and
+/// the route template (never the id asked for): many of them are how probing
+/// for other clinics' ids shows.
+#[tokio::test]
+async fn a_request_for_an_id_that_names_nothing_is_recorded_as_access_not_found() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_with_mfa("Probe Clinic").await;
+    let missing = uuid::Uuid::now_v7();
+    let answer = app
+        .get_as(&owner.access, &format!("/api/v1/patients/{missing}"))
+        .await;
+    assert_eq!(answer.status(), 404);
+    let probes = events(&app, &owner, "action=access.not_found").await;
+    assert_eq!(probes.len(), 1, "{probes:?}");
+    assert_eq!(probes[0]["outcome"], "failure");
+    assert_eq!(probes[0]["details"]["method"], "GET");
+    assert_eq!(probes[0]["details"]["route"], "/api/v1/patients/{id}");
+    let me: Value = app.me(&owner).await;
+    assert_eq!(probes[0]["account_id"], me["account_id"], "{me}");
+    assert!(
+        !probes[0].to_string().contains(&missing.to_string()),
+        "the id asked for is kept: {}",
+        probes[0]
+    );
+}
+
 #[tokio::test]
 async fn actions_refusals_and_clinical_reads_are_recorded_with_their_actor() {
     let app = TestApp::spawn().await;
