@@ -68,7 +68,7 @@ groups=(
     "store-scoping|crates/persistence/src/store.rs,crates/persistence/src/prepared.rs,crates/persistence/src/cached.rs|salus-tests|--test api -- isolation:: rls:: faults::a_pool audit_walk::every_statement"
     "identity-rules|crates/domain/src/identity/password.rs,crates/domain/src/identity/throttle.rs,crates/domain/src/identity/one_time.rs|salus-domain|--lib"
     "identity-sessions|crates/domain/src/identity/auth.rs,crates/domain/src/identity/mfa.rs|salus-tests|--test api -- sessions:: mfa:: limits:: brute_force:: sign_in::"
-    "audit-record|crates/domain/src/audit/record.rs,crates/domain/src/audit/service.rs,crates/http/src/middleware/audit_refusals.rs|salus-tests|--test api -- audit:: audit_walk:: backup::a_destroyed_cluster"
+    "audit-record|crates/domain/src/audit/record.rs,crates/domain/src/audit/service.rs,crates/http/src/middleware/audit_refusals.rs|salus-tests|--test api -- audit:: audit_walk:: sequencer:: backup::a_destroyed_cluster"
 )
 
 list=false

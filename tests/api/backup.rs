@@ -208,9 +208,13 @@ async fn a_destroyed_cluster_is_restored_to_a_moment_with_every_write_before_it_
     );
     let taken = copy.sql(
         db,
-        "SELECT count(*) FROM audit.events WHERE action = 'backup.taken' AND outcome = 'success'",
+        "SELECT count(*) FROM audit.events WHERE action = 'backup.taken' AND outcome = 'success' \
+         AND clinic_id IS NULL AND user_agent = 'salus backup run'",
     );
-    assert_eq!(taken, "2", "both backups are in the platform chain");
+    assert_eq!(
+        taken, "2",
+        "both backups are in the platform chain, the command as their client"
+    );
 
     let copy_db = app.db.copy_on(copy.port);
     let owner_url = SecretString::from(copy_db.owner_url());

@@ -250,3 +250,79 @@ async fn an_event_left_waiting_past_the_bound_raises_one_alert() {
         "{again:?}"
     );
 }
+
+/// The sequencer job every node runs positions the events on its own, within
+/// its bound, with nobody reading the trail (readers sequence before they
+/// read, so they would hide a job that does nothing): the database is watched
+/// directly until no event waits, and the positions run 1, 2, 3... in each chain.
+#[tokio::test]
+async fn the_sequencer_job_positions_events_with_nobody_reading_the_trail() {
+    let app = TestApp::spawn_with(&[("AUDIT_SEQUENCE_MILLIS", "50")]).await;
+    let owner = app.owner_with_mfa("Unread Clinic").await;
+    for n in 0..3 {
+        new_patient(&app, &owner, n).await;
+    }
+    let mut su = app.db.superuser();
+    let waiting = "SELECT count(*) AS n FROM audit.events WHERE seq IS NULL";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count(&mut su, waiting) > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        count(&mut su, waiting),
+        0,
+        "events still wait for a position"
+    );
+    assert_eq!(
+        count(
+            &mut su,
+            "SELECT count(*) AS n FROM (SELECT seq, row_number() OVER (PARTITION BY chain_id \
+             ORDER BY seq) AS expected FROM audit.events) p WHERE seq <> expected"
+        ),
+        0,
+        "positions skip or repeat"
+    );
+}
+
+/// A sequencing round reports what it did (the job logs it): the chains that
+/// had waiting events, the chains skipped because another transaction held
+/// their head, and how many events took a position.
+#[tokio::test]
+async fn a_sequencing_round_reports_the_chains_and_events_it_positioned() {
+    let app = TestApp::spawn_with(&[("AUDIT_SEQUENCE_MILLIS", "0")]).await;
+    let owner = app.owner_with_mfa("Counted Clinic").await;
+    app.services().audit.sequence_everything().unwrap();
+    for n in 0..3 {
+        new_patient(&app, &owner, n).await;
+    }
+    let mut su = app.db.superuser();
+    let waiting = count(
+        &mut su,
+        "SELECT count(*) AS n FROM audit.events WHERE seq IS NULL",
+    );
+    assert!(waiting >= 3, "{waiting} events wait");
+    // A head another transaction holds is skipped, and said so.
+    let clinic = app.me(&owner).await["clinic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut holder = app.db.superuser();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM audit_chain_heads WHERE chain_id = '{clinic}' FOR UPDATE;"
+        ))
+        .unwrap();
+    let held = app.services().audit.sequence_waiting().unwrap();
+    assert_eq!(
+        (held.chains, held.sequenced, held.skipped),
+        (1, 0, 1),
+        "{held:?}"
+    );
+    holder.batch_execute("ROLLBACK;").unwrap();
+    let round = app.services().audit.sequence_waiting().unwrap();
+    assert_eq!(
+        (round.chains, round.sequenced, round.skipped),
+        (1, usize::try_from(waiting).unwrap(), 0),
+        "{round:?}"
+    );
+}
