@@ -96,16 +96,23 @@ fn every_operation_that_changes_state_is_declared_or_listed_as_recording_nothing
     }
 }
 
+/// Performs every operation of [`walked`] as a member or an operator would,
+/// from sign-up to the platform's, each request's events checked as it answers.
+async fn walk_every_operation(app: &TestApp) -> Walk<'_> {
+    let walk = Walk::new(app);
+    let owner = account::walk(&walk).await;
+    clinic::walk(&walk, &owner).await;
+    let clinic = staff::walk(&walk, &owner).await;
+    platform::walk(&walk, &clinic).await;
+    walk
+}
+
 /// The walk itself: every operation of [`walked`] performed as a member or an
 /// operator would, each request's events checked as it answers.
 #[tokio::test]
 async fn every_operation_that_changes_state_or_reads_clinical_data_records_its_event() {
     let app = TestApp::spawn().await;
-    let walk = Walk::new(&app);
-    let owner = account::walk(&walk).await;
-    clinic::walk(&walk, &owner).await;
-    let clinic = staff::walk(&walk, &owner).await;
-    platform::walk(&walk, &clinic).await;
+    let walk = walk_every_operation(&app).await;
 
     let missed: Vec<String> = walked().difference(&walk.performed()).cloned().collect();
     assert!(missed.is_empty(), "the walk performed none of {missed:#?}");
@@ -135,11 +142,7 @@ async fn every_statement_of_the_walk_that_returns_rows_is_prepared() {
     salus_tests::statements::instrument();
     let app = TestApp::spawn().await;
     salus_tests::statements::watch(&app.db.api_url());
-    let walk = Walk::new(&app);
-    let owner = account::walk(&walk).await;
-    clinic::walk(&walk, &owner).await;
-    let clinic = staff::walk(&walk, &owner).await;
-    platform::walk(&walk, &clinic).await;
+    walk_every_operation(&app).await;
 
     let returns_rows = |sql: &str| {
         let sql = sql.trim_start();

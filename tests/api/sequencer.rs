@@ -22,6 +22,27 @@ async fn new_patient(app: &TestApp, owner: &salus_tests::identity::Member, n: us
     .id
 }
 
+/// The clinic's id, as `/me` gives it.
+async fn clinic_of(app: &TestApp, owner: &salus_tests::identity::Member) -> String {
+    app.me(owner).await["clinic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A connection holding the clinic's chain head (`FOR UPDATE`) in an open
+/// transaction, as the sequencer or a reader of the trail holds it; `ROLLBACK`
+/// on it lets go.
+fn hold_chain_head(app: &TestApp, clinic: &str) -> PgConnection {
+    let mut holder = app.db.superuser();
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM audit_chain_heads WHERE chain_id = '{clinic}' FOR UPDATE;"
+        ))
+        .unwrap();
+    holder
+}
+
 /// With a chain's head held by another transaction (as the sequencer or a
 /// reader of the trail holds it), writes and reads of that clinic still answer:
 /// nothing on the request path waits for the head. Each answer's event is
@@ -33,17 +54,9 @@ async fn requests_never_wait_for_the_chain_head_and_the_sequencer_chains_in_orde
     let owner = app.owner_with_mfa("Busy Clinic").await;
     let first = new_patient(&app, &owner, 0).await;
     app.services().audit.sequence_everything().unwrap();
-    let clinic = app.me(&owner).await["clinic"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let clinic = clinic_of(&app, &owner).await;
 
-    let mut holder = app.db.superuser();
-    holder
-        .batch_execute(&format!(
-            "BEGIN; SELECT 1 FROM audit_chain_heads WHERE chain_id = '{clinic}' FOR UPDATE;"
-        ))
-        .unwrap();
+    let mut holder = hold_chain_head(&app, &clinic);
     let limit = std::time::Duration::from_secs(5);
     let second = tokio::time::timeout(limit, new_patient(&app, &owner, 1))
         .await
@@ -302,16 +315,7 @@ async fn a_sequencing_round_reports_the_chains_and_events_it_positioned() {
     );
     assert!(waiting >= 3, "{waiting} events wait");
     // A head another transaction holds is skipped, and said so.
-    let clinic = app.me(&owner).await["clinic"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut holder = app.db.superuser();
-    holder
-        .batch_execute(&format!(
-            "BEGIN; SELECT 1 FROM audit_chain_heads WHERE chain_id = '{clinic}' FOR UPDATE;"
-        ))
-        .unwrap();
+    let mut holder = hold_chain_head(&app, &clinic_of(&app, &owner).await);
     let held = app.services().audit.sequence_waiting().unwrap();
     assert_eq!(
         (held.chains, held.sequenced, held.skipped),
